@@ -1,0 +1,69 @@
+# Field enrolment device: every target installs what it needs on first use.
+#   make sim     the device simulation in this terminal
+#   make test    the whole test suite (CPython + real MicroPython unix port)
+#   make bench   benchmarks: prints a table, writes bench/results.json
+#   make build   compile firmware/ and lib/ to .mpy in build/device/
+#   make deploy PORT=/dev/ttyUSB0      copy build/device/ to a board (mpremote)
+#   make flash  PORT=/dev/ttyUSB0 FIRMWARE=ESP32_GENERIC-....bin   (esptool)
+#   make soak    full-size power-cut and fault sweeps (long)
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.setup-done
+VENDOR_STAMP := lib/adafruit_pn532/VERSION
+# ESP32-WROOM without PSRAM leaves about 100 KB of heap to MicroPython
+MP_HEAPSIZE ?= 100k
+export MP_HEAPSIZE
+PYTEST_ARGS ?=
+
+.PHONY: setup sim test bench build deploy flash soak freeze clean
+
+setup: $(STAMP) $(VENDOR_STAMP)
+
+$(STAMP): requirements.txt constraints.txt host_tools/pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+	  || { echo "setup: need Python >= 3.11 as '$(PYTHON)' (found: $$($(PYTHON) --version 2>&1)); run: make PYTHON=python3.11"; exit 1; }
+	@rm -f $(STAMP)
+	@echo "setup: installing pinned tools into $(VENV) (first run only)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) \
+	  || { echo "setup: could not create $(VENV) (is the venv module installed?)"; exit 1; }
+	@$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.txt -c constraints.txt >$(VENV)/setup.log 2>&1 \
+	  || { echo "setup: pip install failed; see $(VENV)/setup.log"; exit 1; }
+	@$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -e host_tools >>$(VENV)/setup.log 2>&1 \
+	  || { echo "setup: installing host_tools failed; see $(VENV)/setup.log"; exit 1; }
+	@touch $(STAMP)
+
+$(VENDOR_STAMP): $(STAMP)
+	@$(BIN)/enrolctl vendor
+
+build: setup
+	@$(BIN)/enrolctl build
+
+sim: setup
+	@$(BIN)/micropython -X heapsize=$(MP_HEAPSIZE) main.py
+
+test: setup
+	@$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+soak: setup
+	@ENROL_SOAK=1 $(BIN)/python -m pytest -m slow -s $(PYTEST_ARGS)
+
+bench: build
+	@$(BIN)/python bench/run.py
+
+deploy: build
+	@test -n "$(PORT)" || { echo "deploy: say which serial port, e.g. make deploy PORT=/dev/ttyUSB0 (list them with: $(BIN)/mpremote devs)"; exit 1; }
+	@$(BIN)/enrolctl deploy --port "$(PORT)"
+
+flash: setup
+	@test -n "$(PORT)" || { echo "flash: say which serial port, e.g. make flash PORT=/dev/ttyUSB0 FIRMWARE=file.bin (list ports with: $(BIN)/mpremote devs)"; exit 1; }
+	@test -n "$(FIRMWARE)" || { echo "flash: say which MicroPython image, e.g. FIRMWARE=ESP32_GENERIC-v1.24.bin"; exit 1; }
+	@$(BIN)/enrolctl flash --port "$(PORT)" --firmware "$(FIRMWARE)"
+
+# Regenerate constraints.txt (transitive pins) from the current venv.
+freeze: setup
+	@$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' > constraints.txt
+
+clean:
+	rm -rf build sim-state .pytest_cache

@@ -1,0 +1,151 @@
+"""Simulated board: the same names as firmware/board.py, for host runs.
+
+Hardware is reached through the same interfaces as on the ESP32 (an I2C bus
+with writeto/readfrom_into, pins with value()), but the devices on the bus are
+emulators attached by whoever starts the simulation (host_tools/sim or a
+test).  An address with nothing attached does what a real bus does: the
+address byte is not acknowledged and the call raises OSError(ENODEV).
+"""
+
+import errno
+import os
+import sys
+
+NAME = "sim"
+
+I2C_FREQ_HZ = 400_000
+DATA_DIR = os.getenv("ENROL_DATA_DIR") or "sim-state/flash"
+
+
+class SimI2C:
+    """An I2C bus routing each transfer to the emulator attached at its address.
+
+    An emulator implements write(data) and read(nbytes) -> bytes at the level
+    of the bus transaction (what the controller sees between START and STOP).
+    """
+
+    def __init__(self):
+        self.devices = {}
+        self.transfers = 0
+        self.bytes_moved = 0
+
+    def attach(self, addr, device):
+        self.devices[addr] = device
+
+    def _dev(self, addr):
+        dev = self.devices.get(addr)
+        if dev is None:
+            raise OSError(errno.ENODEV)
+        return dev
+
+    def scan(self):
+        return sorted(self.devices)
+
+    def writeto(self, addr, buf, stop=True):
+        dev = self._dev(addr)
+        self.transfers += 1
+        self.bytes_moved += len(buf) + 1
+        dev.write(bytes(buf))
+        return len(buf)
+
+    def writevto(self, addr, vector, stop=True):
+        return self.writeto(addr, b"".join(bytes(v) for v in vector), stop)
+
+    def readfrom_into(self, addr, buf, stop=True):
+        dev = self._dev(addr)
+        self.transfers += 1
+        self.bytes_moved += len(buf) + 1
+        data = dev.read(len(buf))
+        for i in range(len(buf)):
+            buf[i] = data[i]
+
+    def readfrom(self, addr, nbytes, stop=True):
+        buf = bytearray(nbytes)
+        self.readfrom_into(addr, buf, stop)
+        return bytes(buf)
+
+
+class SimPin:
+    """A GPIO: value() reads what the simulation drives, value(v) records what firmware drives."""
+
+    def __init__(self, level=1):
+        self.level = level
+
+    def value(self, v=None):
+        if v is None:
+            return self.level
+        self.level = 1 if v else 0
+
+    def __call__(self, v=None):
+        return self.value(v)
+
+
+_bus = SimI2C()
+_safe_key = os.getenv("ENROL_SAFE_KEY") == "1"
+
+
+def bus():
+    """The one simulated I2C bus; the simulator attaches its emulators here."""
+    return _bus
+
+
+def open_i2c():
+    return _bus
+
+
+def safe_key_held():
+    return _safe_key
+
+
+def unique_id():
+    return os.getenv("ENROL_DEVICE_UID") or "51a0000000000001"
+
+
+def console(text):
+    print(text)
+
+
+def show_screen(screen):
+    """Mirror every screen model on stdout, so a run without an OLED emulator still shows it."""
+    if _echo_screens:
+        print("+" + "-" * 16 + "+")
+        for row in screen.text().split("\n"):
+            print("|" + row + " " * (16 - len(row)) + "|")
+        print("+" + "-" * 16 + "+")
+
+
+_echo_screens = os.getenv("ENROL_SIM_QUIET") != "1"
+
+
+class _Stdin:
+    """Power switch of the simulated device: a line 'q' on stdin, or end of input."""
+
+    def __init__(self):
+        import select
+
+        self.poll = select.poll()
+        self.poll.register(sys.stdin, select.POLLIN)
+        self.off = False
+
+    def power_off_requested(self):
+        if not self.off and self.poll.poll(0):
+            line = sys.stdin.readline()
+            if not line or line.strip() == "q":
+                self.off = True
+        return self.off
+
+
+_power = None
+
+
+def power_off_requested():
+    """True once the person running the simulation asked it to stop."""
+    global _power
+    if _power is None:
+        _power = _Stdin()
+    return _power.power_off_requested()
+
+
+def fatal_reset():
+    """The host has no reset: exit non-zero so the caller sees the failure."""
+    sys.exit(1)

@@ -1,0 +1,86 @@
+"""Two runtimes, one suite.
+
+Every tests/fw/test_*.py module is collected twice: once by pytest as usual
+(CPython, hardware mocks) and once as `test_x[micropython]` items that run the
+same function in the real MicroPython unix port with the heap limited like an
+ESP32 without PSRAM (MP_HEAPSIZE, default 100k), one process per test.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FW_DIR = ROOT / "tests" / "fw"
+MICROPYTHON = Path(sys.executable).parent / "micropython"
+HEAPSIZE = os.environ.get("MP_HEAPSIZE", "100k")
+MP_TIMEOUT_S = int(os.environ.get("MP_TIMEOUT_S", "300"))
+
+
+class MicroPythonFailure(Exception):
+    pass
+
+
+def run_micropython(args: list[str], *, heapsize: str = HEAPSIZE, timeout: float = MP_TIMEOUT_S,
+                    env: dict[str, str] | None = None, cwd: Path = ROOT, input: str | None = None
+                    ) -> subprocess.CompletedProcess[str]:
+    """Run the unix-port micropython with the ESP32-like heap limit."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    return subprocess.run(
+        [str(MICROPYTHON), "-X", f"heapsize={heapsize}", *args],
+        cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout,
+        input=input if input is not None else "",
+    )
+
+
+class MicroPythonItem(pytest.Item):
+    def __init__(self, *, module: str, func: str, **kw):
+        super().__init__(**kw)
+        self.module = module
+        self.func = func
+        self.add_marker(pytest.mark.micropython)
+
+    def runtest(self) -> None:
+        tmp = self.config._tmp_path_factory.mktemp("mp")  # type: ignore[attr-defined]
+        proc = run_micropython(
+            [str(ROOT / "tests" / "mp_runner.py"), str(ROOT), self.module, self.func],
+            env={"FWTEST_TMP": str(tmp)},
+        )
+        out = proc.stdout + proc.stderr
+        last = out.strip().splitlines()[-1] if out.strip() else ""
+        if proc.returncode == 0 and last.startswith("SKIP"):
+            pytest.skip(last[5:])
+        if proc.returncode != 0 or not last.startswith("PASS"):
+            raise MicroPythonFailure(out or f"exit code {proc.returncode}, no output")
+        self.user_properties.append(("mem_peak", int(last.split()[1])))
+
+    def repr_failure(self, excinfo, style=None):  # type: ignore[override]
+        if isinstance(excinfo.value, MicroPythonFailure):
+            return f"MicroPython (heapsize={HEAPSIZE}) failed:\n{excinfo.value}"
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self):
+        return self.path, 0, f"{self.module}::{self.func}[micropython]"
+
+
+class MicroPythonModule(pytest.File):
+    def collect(self):
+        tree = ast.parse(self.path.read_text(), str(self.path))
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
+                yield MicroPythonItem.from_parent(
+                    self, name=f"{node.name}[micropython]", module=self.path.stem, func=node.name
+                )
+
+
+def pytest_collect_file(parent, file_path: Path):
+    if file_path.parent == FW_DIR and file_path.name.startswith("test_") and file_path.suffix == ".py":
+        return MicroPythonModule.from_parent(parent, path=file_path)
+    return None

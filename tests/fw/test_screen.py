@@ -1,0 +1,53 @@
+"""Screen model: geometry of the 16x8 text grid, no silent truncation."""
+
+from firmware.ui.screen import COLS, Screen, Status, boot_screen
+
+
+def test_status_row_is_exactly_one_row_with_icons_on_the_right():
+    s = Screen("HOME", status=Status(wifi=True, battery_pct=80, pending=3))
+    row = s.status_row()
+    assert len(row) == COLS
+    assert row.startswith("HOME")
+    assert row.endswith("^3 W 80%")
+
+
+def test_long_title_is_marked_not_cut_silently():
+    s = Screen("A VERY LONG TITLE HERE", status=Status(wifi=False))
+    row = s.status_row()
+    assert len(row) == COLS
+    assert "~" in row
+
+
+def test_short_line_is_shown_whole():
+    s = Screen("T", ["hello"])
+    assert s.view_line(0) == "hello"
+
+
+def test_long_line_scrolls_with_edge_markers():
+    text = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"  # 26 columns, 10 more than fit
+    s = Screen("T", [text])
+    first = s.view_line(0, 0)
+    assert first == "ABCDEFGHIJKLMNO>"  # 15 columns and a marker that more follows
+    last = s.view_line(0, 10)
+    assert last == "<LMNOPQRSTUVWXYZ"  # the tail, with a marker that text precedes
+    middle = s.view_line(0, 5)
+    assert middle[0] == "<" and middle[-1] == ">"
+    # every character is visible at some offset
+    seen = set()
+    for off in range(11):
+        seen.update(s.view_line(0, off).strip("<>"))
+    assert seen == set(text)
+
+
+def test_text_has_eight_rows_and_full_values():
+    s = boot_screen("0.1.0", "dev-123456789abcdef")
+    rows = s.text().split("\n")
+    assert len(rows) == 8
+    assert "dev-123456789abcdef" in rows  # the text form never truncates
+
+
+def test_highlight_marks_the_selected_line():
+    s = Screen("SEX", ["Female", "Male"], highlight=1)
+    rows = s.text().split("\n")
+    assert rows[1] == "Female"
+    assert rows[2] == ">Male"
