@@ -40,8 +40,12 @@ $(VENDOR_STAMP): $(STAMP)
 build: setup
 	@$(BIN)/enrolctl build
 
-sim: setup
-	@$(BIN)/micropython -X heapsize=$(MP_HEAPSIZE) main.py
+# The simulated device runs the built image (.mpy), as the ESP32 does, with its
+# flash in sim-state/ (kept between runs).  Type q and Enter to switch it off.
+sim: build
+	@mkdir -p sim-state/flash
+	@cd build/device && MICROPYPATH=":.frozen:lib" ENROL_DATA_DIR="$(CURDIR)/sim-state/flash" \
+	  ../../$(BIN)/micropython -X heapsize=$(MP_HEAPSIZE) main.py
 
 test: setup
 	@$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)

@@ -23,6 +23,9 @@ HEAPSIZE = os.environ.get("MP_HEAPSIZE", "100k")
 MP_TIMEOUT_S = int(os.environ.get("MP_TIMEOUT_S", "300"))
 
 
+_MPY_TREE: Path | None = None
+
+
 class MicroPythonFailure(Exception):
     pass
 
@@ -40,6 +43,14 @@ def run_micropython(args: list[str], *, heapsize: str = HEAPSIZE, timeout: float
     )
 
 
+def mpy_tree_sources() -> list[Path]:
+    """What a MicroPython test imports: firmware/ and lib/ (as on the device), the emulators, the tests."""
+    from host_tools.enrolctl.build import device_sources
+
+    extra = sorted((ROOT / "host_tools" / "sim").glob("*.py")) + sorted(FW_DIR.glob("*.py"))
+    return device_sources(ROOT) + [ROOT / "host_tools" / "__init__.py"] + extra
+
+
 class MicroPythonItem(pytest.Item):
     def __init__(self, *, module: str, func: str, **kw):
         super().__init__(**kw)
@@ -48,9 +59,11 @@ class MicroPythonItem(pytest.Item):
         self.add_marker(pytest.mark.micropython)
 
     def runtest(self) -> None:
-        tmp = self.config._tmp_path_factory.mktemp("mp")  # type: ignore[attr-defined]
+        factory = self.config._tmp_path_factory  # type: ignore[attr-defined]
+        tree = self._request_mpy_tree()
+        tmp = factory.mktemp("mp")
         proc = run_micropython(
-            [str(ROOT / "tests" / "mp_runner.py"), str(ROOT), self.module, self.func],
+            [str(ROOT / "tests" / "mp_runner.py"), str(tree), self.module, self.func],
             env={"FWTEST_TMP": str(tmp)},
         )
         out = proc.stdout + proc.stderr
@@ -60,6 +73,17 @@ class MicroPythonItem(pytest.Item):
         if proc.returncode != 0 or not last.startswith("PASS"):
             raise MicroPythonFailure(out or f"exit code {proc.returncode}, no output")
         self.user_properties.append(("mem_peak", int(last.split()[1])))
+
+    def _request_mpy_tree(self) -> Path:
+        # a plain Item has no fixture request; compute the session fixture once per process
+        global _MPY_TREE
+        if _MPY_TREE is None:
+            from host_tools.enrolctl.build import compile_tree
+
+            out = self.config._tmp_path_factory.mktemp("mpy")  # type: ignore[attr-defined]
+            compile_tree(mpy_tree_sources(), ROOT, out)
+            _MPY_TREE = out
+        return _MPY_TREE
 
     def repr_failure(self, excinfo, style=None):  # type: ignore[override]
         if isinstance(excinfo.value, MicroPythonFailure):

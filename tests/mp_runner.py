@@ -1,6 +1,7 @@
 """Run one firmware test function under the MicroPython unix port.
 
-Usage: micropython -X heapsize=N tests/mp_runner.py ROOT MODULE TEST
+Usage: micropython -X heapsize=N tests/mp_runner.py TREE MODULE TEST
+TREE holds the compiled (.mpy) firmware, lib, emulators and tests (see conftest.py).
 Prints 'PASS <peak heap bytes>', 'SKIP <reason>' or the traceback and exits 1.
 tests/conftest.py starts one process per test so each test has the whole
 (limited) heap to itself and a MemoryError is that test's failure.
@@ -9,8 +10,8 @@ tests/conftest.py starts one process per test so each test has the whole
 import sys
 import gc
 
-root, module, test = sys.argv[1], sys.argv[2], sys.argv[3]
-sys.path[:0] = [root, root + "/lib", root + "/tests/fw"]
+tree, module, test = sys.argv[1], sys.argv[2], sys.argv[3]
+sys.path[:0] = [tree, tree + "/lib", tree + "/tests/fw"]
 
 import micropython  # noqa: E402
 import fwtest  # noqa: E402

@@ -61,6 +61,13 @@ def firmware_version(root: Path = ROOT) -> str:
     return match.group(1)
 
 
+def compile_tree(sources: list[Path], root: Path, out: Path) -> None:
+    """Compile each source to out/<its path relative to root>.mpy."""
+    for src in sources:
+        rel = src.relative_to(root).as_posix()
+        compile_module(src, out / (rel[:-3] + ".mpy"), rel)
+
+
 def build(out: Path = BUILD_DEVICE, root: Path = ROOT) -> list[BuiltFile]:
     """Compile into `out` (emptied first) and write the manifest; returns its entries."""
     if not (root / LIB.name / "adafruit_pn532").is_dir():
@@ -68,9 +75,7 @@ def build(out: Path = BUILD_DEVICE, root: Path = ROOT) -> list[BuiltFile]:
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    for src in device_sources(root):
-        rel = src.relative_to(root).as_posix()
-        compile_module(src, out / (rel[:-3] + ".mpy"), rel)
+    compile_tree(device_sources(root), root, out)
     for name in DEVICE_SOURCES:
         shutil.copyfile(root / name, out / name)
     entries = [

@@ -1,0 +1,32 @@
+"""Import time and peak heap of firmware.app under MicroPython (from .py and from .mpy); image size."""
+
+from __future__ import annotations
+
+from mp import HEAPSIZE, ROOT, run_mp
+
+IMPORT_APP = """
+import time, gc, micropython
+gc.collect()
+t0 = time.ticks_us()
+import firmware.app
+t1 = time.ticks_us()
+print('import_us=' + str(time.ticks_diff(t1, t0)))
+print('mem_peak=' + str(micropython.mem_peak()))
+"""
+
+
+def run():
+    rt = f"micropython heap={HEAPSIZE}"
+    build = ROOT / "build" / "device"
+    src = run_mp(IMPORT_APP, ["", ".frozen", str(ROOT), str(ROOT / "lib")])
+    mpy = run_mp(IMPORT_APP, ["", ".frozen", "lib"], cwd=build)
+    total = sum(p.stat().st_size for p in build.rglob("*") if p.is_file())
+    files = sum(1 for p in build.rglob("*") if p.is_file())
+    return [
+        ("import firmware.app from .py", int(src["import_us"]) / 1000, "ms", rt),
+        ("peak heap, import from .py", int(src["mem_peak"]), "bytes", rt),
+        ("import firmware.app from .mpy", int(mpy["import_us"]) / 1000, "ms", rt),
+        ("peak heap, import from .mpy", int(mpy["mem_peak"]), "bytes", rt),
+        ("build/device total", total, "bytes", "host"),
+        ("build/device files", files, "files", "host"),
+    ]

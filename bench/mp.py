@@ -1,0 +1,22 @@
+"""Helpers for benchmarks that run code under the MicroPython unix port."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MICROPYTHON = Path(sys.executable).parent / "micropython"
+HEAPSIZE = os.environ.get("MP_HEAPSIZE", "100k")
+
+
+def run_mp(script: str, path: list[str], cwd: Path = ROOT) -> dict[str, str]:
+    """Run `script` with sys.path set to `path`; it prints 'key=value' lines, returned as a dict."""
+    prelude = f"import sys\nsys.path[:] = {path!r}\n"
+    proc = subprocess.run([str(MICROPYTHON), "-X", f"heapsize={HEAPSIZE}", "-c", prelude + script],
+                          cwd=cwd, capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stdout + proc.stderr)
+    return dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)

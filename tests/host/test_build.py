@@ -1,0 +1,95 @@
+"""make build: every firmware and lib module compiles with mpy-cross and imports from the build output alone."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, run_micropython
+from host_tools.enrolctl.build import MANIFEST, build, device_sources, read_manifest
+from host_tools.enrolctl.errors import EnrolctlError
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("device")
+    build(out)
+    return out
+
+
+def test_every_source_has_its_mpy_and_boot_main_stay_source(built: Path) -> None:
+    for src in device_sources(ROOT):
+        rel = src.relative_to(ROOT).with_suffix(".mpy")
+        mpy = built / rel
+        assert mpy.is_file(), rel
+        assert mpy.read_bytes()[:2] == b"M\x06"  # mpy magic 'M', bytecode version 6
+    assert (built / "boot.py").read_text() == (ROOT / "boot.py").read_text()
+    assert (built / "main.py").read_text() == (ROOT / "main.py").read_text()
+    assert not list(built.rglob("firmware/**/*.py"))
+
+
+def test_manifest_lists_every_file_with_its_hash(built: Path) -> None:
+    manifest = read_manifest(built)
+    listed = {f["path"]: f for f in manifest["files"]}
+    on_disk = {p.relative_to(built).as_posix() for p in built.rglob("*") if p.is_file() and p.name != MANIFEST}
+    assert set(listed) == on_disk
+    for path, entry in listed.items():
+        data = (built / path).read_bytes()
+        assert entry["size"] == len(data)
+        assert entry["sha256"] == hashlib.sha256(data).hexdigest()
+    assert manifest["version"]
+
+
+def test_every_compiled_module_imports_under_micropython(built: Path) -> None:
+    modules = sorted(
+        p.relative_to(built).with_suffix("").as_posix().replace("/", ".")
+        for p in built.rglob("*.mpy")
+    )
+    modules = [m[4:] if m.startswith("lib.") else m for m in modules]
+    script = (
+        "import sys\n"
+        "sys.path[:] = ['', '.frozen', 'lib']\n"
+        f"names = {modules!r}\n"
+        "for n in names:\n"
+        "    __import__(n)\n"
+        "    assert sys.modules[n].__file__.endswith('.mpy'), n\n"
+        "print('imported', len(names))\n"
+    )
+    proc = run_micropython(["-c", script], cwd=built)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.strip() == f"imported {len(modules)}"
+    assert len(modules) >= 20
+
+
+def test_corrupted_manifest_is_refused_with_a_clear_error(built: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "dev"
+    shutil.copytree(built, copy)
+    (copy / MANIFEST).write_text('{"files": [{"path": "x", "size": "big"}]}')
+    with pytest.raises(EnrolctlError, match="corrupted manifest"):
+        read_manifest(copy)
+    (copy / MANIFEST).write_text("not json")
+    with pytest.raises(EnrolctlError, match="corrupted manifest"):
+        read_manifest(copy)
+    (copy / MANIFEST).unlink()
+    with pytest.raises(EnrolctlError, match="no manifest"):
+        read_manifest(copy)
+
+
+def test_syntax_that_micropython_rejects_fails_the_build(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    shutil.copytree(ROOT / "firmware", root / "firmware", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "lib", root / "lib", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("boot.py", "main.py"):
+        shutil.copyfile(ROOT / name, root / name)
+    (root / "firmware" / "bad.py").write_text("x = 1\ndef f(:\n    pass\n")
+    with pytest.raises(EnrolctlError, match="mpy-cross rejected firmware/bad.py"):
+        build(tmp_path / "out", root)
+
+
+def test_manifest_json_is_what_build_returned(built: Path) -> None:
+    data = json.loads((built / MANIFEST).read_text())
+    assert all(set(f) == {"path", "size", "sha256"} for f in data["files"])
