@@ -1,0 +1,50 @@
+"""HMAC-SHA256 (RFC 2104) on hashlib.sha256: MicroPython has no hmac module."""
+
+import hashlib
+
+BLOCK = 64
+DIGEST = 32
+
+_IPAD = bytes(0x36 for _ in range(BLOCK))
+_OPAD = bytes(0x5C for _ in range(BLOCK))
+
+
+def _xor_pad(key, pad):
+    out = bytearray(pad)
+    for i in range(len(key)):
+        out[i] ^= key[i]
+    return out
+
+
+class HMAC:
+    """Streaming HMAC-SHA256: update() as data arrives, digest() once."""
+
+    def __init__(self, key, msg=None):
+        if len(key) > BLOCK:
+            key = hashlib.sha256(key).digest()
+        self._outer_key = _xor_pad(key, _OPAD)
+        self._inner = hashlib.sha256(_xor_pad(key, _IPAD))
+        if msg is not None:
+            self._inner.update(msg)
+
+    def update(self, data):
+        self._inner.update(data)
+
+    def digest(self):
+        outer = hashlib.sha256(self._outer_key)
+        outer.update(self._inner.digest())
+        return outer.digest()
+
+
+def hmac_sha256(key, msg):
+    return HMAC(key, msg).digest()
+
+
+def compare_digest(a, b):
+    """Constant-time comparison of two MACs (no early exit on the first difference)."""
+    if len(a) != len(b):
+        return False
+    diff = 0
+    for i in range(len(a)):
+        diff |= a[i] ^ b[i]
+    return diff == 0
