@@ -87,3 +87,39 @@ def mem_peak():
 
         return micropython.mem_peak()
     return None
+
+
+_mounts = [0]
+
+
+def flash_dir(blocks=96):
+    """A data directory on a fresh filesystem: real LittleFS (vfs.VfsLfs2 over the emulated
+    NOR flash) under MicroPython, a temporary directory under CPython.
+    Returns (path, block device or None)."""
+    if not IS_MICROPYTHON:
+        return tmpdir(), None
+    import vfs
+    from host_tools.sim.flash import FileFlash
+
+    dev = FileFlash(blocks, tmpdir() + "/flash.img")
+    vfs.VfsLfs2.mkfs(dev)
+    _mounts[0] += 1
+    mount = "/lfs" + str(_mounts[0])
+    vfs.mount(vfs.VfsLfs2(dev), mount)
+    return mount + "/data", dev
+
+
+def remount(dev, path):
+    """Power-cycle the LittleFS behind `path` (MicroPython) so reads come from flash, not caches."""
+    if dev is None:
+        return path
+    import vfs
+
+    mount = path[: path.index("/", 1)]
+    try:
+        vfs.umount(mount)
+    except OSError:
+        pass
+    dev.power_on()
+    vfs.mount(vfs.VfsLfs2(dev), mount)
+    return path

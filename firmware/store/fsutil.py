@@ -1,0 +1,69 @@
+"""Small filesystem helpers that behave the same on LittleFS (MicroPython) and POSIX (CPython)."""
+
+import os
+
+
+def exists(path):
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
+def size(path):
+    try:
+        return os.stat(path)[6]
+    except OSError:
+        return -1
+
+
+def makedirs(path):
+    """mkdir -p for '/'-separated paths."""
+    cur = ""
+    for part in path.split("/"):
+        if not part:
+            cur = "/" if not cur else cur
+            continue
+        cur = part if not cur else (cur.rstrip("/") + "/" + part)
+        try:
+            os.mkdir(cur)
+        except OSError:
+            pass
+    if not exists(path):
+        raise OSError(2, "cannot create " + path)
+
+
+def remove(path):
+    """Remove a file; True if it was there."""
+    try:
+        os.remove(path)
+        return True
+    except OSError:
+        return False
+
+
+def write_atomic(path, data):
+    """Write `data` to path.tmp, then rename over path: readers see the old or the new file, never half."""
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.rename(tmp, path)
+
+
+def read_file(path):
+    """The whole (small) file, or None if it does not exist."""
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def used_percent(path):
+    """Percentage of the filesystem holding `path` that is in use (statvfs blocks)."""
+    st = os.statvfs(path)
+    blocks, bfree = st[2], st[3]
+    if not blocks:
+        return 100
+    return (blocks - bfree) * 100 // blocks

@@ -1,0 +1,486 @@
+"""The record journal: append-only segment files of framed, CRC-checked entries on LittleFS.
+
+Why segments: the ESP32 filesystem has 4096-byte blocks and a small file
+costs a whole block, so one file per record would fit about 370 records in
+1.5 MB.  Records are appended to a segment file (at most RECORDS_PER_SEGMENT
+records, one batch key each, see crypto/seal.py) and a segment is deleted as
+a whole once all its records are synced and past the retention window.
+
+Files under <data>/journal/:
+  SSSSSSSS.seg  segment S (8 hex digits, increasing); its first entry is the KEY
+  SSSSSSSS.tmp  a segment being rewritten by recovery; deleted at the next recovery
+Bytes recovery cannot read go to <data>/quarantine/SSSSSSSS-OOOOOOOO.bin.
+
+Entry frame (integers big-endian):
+  0  1  0xE5
+  1  1  type: 1 KEY, 2 RECORD, 3 CARD, 4 SYNCED
+  2  2  n = payload length (1..MAX_PAYLOAD)
+  4  n  payload
+  4+n 4 CRC32 (zlib) of bytes 0..3+n
+Payloads:
+  KEY     the key envelope (crypto/seal.py)
+  RECORD  the record envelope (its clear header gives device id, boot, seq)
+  CARD    boot u32, seq u32, uid length u8, uid, credential id length u8, credential id
+          -> the card of record (boot, seq) was written and verified
+  SYNCED  boot u32, seq u32, result u8, time u32 (device epoch s), receipt length u8, receipt
+          -> the registry answered for (boot, seq); result: 0 accepted, 1 duplicate,
+             2 conflict, 3 rejected.  0 and 1 mean synced; 2 and 3 are final but kept.
+
+Power-loss windows.  LittleFS commits a file's new length atomically when it is
+flushed or closed; bytes written before that commit are not part of the file.
+  save (append_record), one flush:
+    W1 power lost before or during the flush: the file keeps its old length;
+       the record is absent and save() never returned, so nothing was said "saved".
+    W2 after the flush returned: the record is on flash (the commit point).
+  new segment: the KEY and the first RECORD go out in the same flush (W1/W2 as above);
+    a file created but never flushed is empty and recovery deletes it.
+  append_card / append_synced: one flush (tail) or one close (older segment) per
+    segment; lost -> the state entry is absent: the card step is resumed, or the
+    record is uploaded again and the registry answers "duplicate" (same receipt).
+  purge: one remove() per segment: the segment is there or not.
+  recovery rewrite (bad bytes found): audit event, quarantine files, the .tmp copy
+    of the good entries, then rename over the segment.  Lost before the rename:
+    the .tmp is deleted and the rewrite redone next boot; after: done.
+"""
+
+import binascii
+import os
+import struct
+
+from firmware.store import fsutil
+
+_MAGIC = 0xE5
+T_KEY = 1
+T_RECORD = 2
+T_CARD = 3
+T_SYNCED = 4
+_TYPES = (T_KEY, T_RECORD, T_CARD, T_SYNCED)
+MAX_PAYLOAD = 2048
+RECORDS_PER_SEGMENT = 32
+
+ACCEPTED = 0
+DUPLICATE = 1
+CONFLICT = 2
+REJECTED = 3
+RESULT_NAMES = ("accepted", "duplicate", "conflict", "rejected")
+
+_SEG = ".seg"
+_TMP = ".tmp"
+
+
+class StoreError(Exception):
+    pass
+
+
+class StoreFull(StoreError):
+    pass
+
+
+def frame(etype, payload):
+    n = len(payload)
+    if not 1 <= n <= MAX_PAYLOAD:
+        raise StoreError("entry payload size " + str(n))
+    head = struct.pack(">BBH", _MAGIC, etype, n)
+    crc = binascii.crc32(payload, binascii.crc32(head)) & 0xFFFFFFFF
+    return head + bytes(payload) + struct.pack(">I", crc)
+
+
+def card_payload(boot, seq, uid, cred_id):
+    cred = cred_id.encode() if isinstance(cred_id, str) else cred_id
+    return struct.pack(">IIB", boot, seq, len(uid)) + bytes(uid) + bytes((len(cred),)) + cred
+
+
+def synced_payload(boot, seq, result, when, receipt):
+    return struct.pack(">IIBIB", boot, seq, result, when, len(receipt)) + bytes(receipt)
+
+
+def _name(num):
+    return "%08x" % num
+
+
+class Segment:
+    """What RAM keeps of one segment file: counts, not contents (a few dozen bytes each)."""
+
+    def __init__(self, num):
+        self.num = num
+        self.records = 0
+        self.cards = 0
+        self.finals = 0  # records with a SYNCED entry
+        self.synced = 0  # ... whose result was accepted or duplicate
+        self.synced_at = 0  # latest SYNCED time
+        self.first = None  # (boot, seq) of its first record
+        self.last = None
+        self.unverified = []  # (boot, seq) saved without a verified card
+
+    def holds(self, key):
+        return self.first is not None and self.first <= key <= self.last
+
+
+class _Scan:
+    """One pass over a segment file: good entries, bad byte ranges, per-record states."""
+
+    def __init__(self):
+        self.entries = []  # (offset, total length, type)
+        self.bad = []  # (offset, length)
+        self.records = []  # (boot, seq, offset, length, device_id)
+        self.cards = {}
+        self.results = {}  # (boot, seq) -> (result, time)
+
+
+class Journal:
+    def __init__(self, data_dir, device_id, audit=None):
+        self.dir = data_dir + "/journal"
+        self.qdir = data_dir + "/quarantine"
+        self.data_dir = data_dir
+        self.device_id = device_id
+        self.audit = audit  # callable(kind, detail) or None
+        self.segments = []  # Segment summaries, ascending num
+        self.tail = None  # open file of the segment taking this boot's records
+        self.tail_seg = None
+        self._head = bytearray(4)
+        self._buf = bytearray(MAX_PAYLOAD + 4)
+        self.bytes_written = 0  # entry bytes appended (for write-amplification figures)
+
+    # ---- helpers ---------------------------------------------------------
+    def _path(self, num, suffix=_SEG):
+        return self.dir + "/" + _name(num) + suffix
+
+    def _event(self, kind, detail):
+        if self.audit is not None:
+            self.audit(kind, detail)
+
+    def _read_entry(self, f, offset, file_size):
+        """(type, payload memoryview, total) of a valid entry at offset, or None."""
+        if offset + 8 > file_size:
+            return None
+        f.seek(offset)
+        if f.readinto(self._head) != 4:
+            return None
+        magic, etype, n = struct.unpack(">BBH", self._head)
+        if magic != _MAGIC or etype not in _TYPES or not 1 <= n <= MAX_PAYLOAD or offset + 8 + n > file_size:
+            return None
+        view = memoryview(self._buf)[: n + 4]
+        if f.readinto(view) != n + 4:
+            return None
+        crc = binascii.crc32(view[:n], binascii.crc32(self._head)) & 0xFFFFFFFF
+        if struct.unpack(">I", view[n:])[0] != crc:
+            return None
+        return etype, view[:n], n + 8
+
+    def _scan(self, path):
+        scan = _Scan()
+        size = fsutil.size(path)
+        with open(path, "rb") as f:
+            off = 0
+            while off < size:
+                got = self._read_entry(f, off, size)
+                if got is None:
+                    start = off
+                    off += 1
+                    while off < size and self._read_entry(f, off, size) is None:
+                        off += 1
+                    scan.bad.append((start, off - start))
+                    continue
+                etype, p, total = got
+                scan.entries.append((off, total, etype))
+                if etype == T_RECORD:
+                    dlen = p[5] if len(p) > 14 else 0
+                    if 6 + dlen + 8 <= len(p):
+                        try:
+                            dev = bytes(p[6 : 6 + dlen]).decode()
+                        except UnicodeError:
+                            dev = "?"  # not ours: quarantined as foreign
+                        boot, seq = struct.unpack_from(">II", p, 6 + dlen)
+                        scan.records.append((boot, seq, off, total, dev))
+                    else:
+                        scan.entries.pop()
+                        scan.bad.append((off, total))
+                elif etype == T_CARD:
+                    boot, seq = struct.unpack_from(">II", p, 0)
+                    scan.cards[(boot, seq)] = True
+                elif etype == T_SYNCED:
+                    boot, seq, result, when = struct.unpack_from(">IIBI", p, 0)
+                    scan.results[(boot, seq)] = (result, when)
+                off += total
+        return scan
+
+    def _summarise(self, num, scan):
+        seg = Segment(num)
+        for boot, seq, _, _, _ in scan.records:
+            key = (boot, seq)
+            seg.records += 1
+            if seg.first is None or key < seg.first:
+                seg.first = key
+            if seg.last is None or key > seg.last:
+                seg.last = key
+            if key in scan.cards:
+                seg.cards += 1
+            else:
+                seg.unverified.append(key)
+            res = scan.results.get(key)
+            if res is not None:
+                seg.finals += 1
+                if res[0] in (ACCEPTED, DUPLICATE):
+                    seg.synced += 1
+                if res[1] > seg.synced_at:
+                    seg.synced_at = res[1]
+        return seg
+
+    # ---- recovery --------------------------------------------------------
+    def recover(self):
+        """Scan every segment after power-on; returns a report dict.  Never raises on bad content."""
+        fsutil.makedirs(self.dir)
+        fsutil.makedirs(self.qdir)
+        report = {"segments": 0, "records": 0, "quarantined_bytes": 0, "foreign": 0,
+                  "tmp_removed": 0, "empty_removed": 0}
+        names = sorted(os.listdir(self.dir))
+        for name in names:
+            if name.endswith(_TMP):
+                fsutil.remove(self.dir + "/" + name)
+                report["tmp_removed"] += 1
+                self._event("recovery", "removed unfinished rewrite " + name)
+        self.segments = []
+        for name in names:
+            if not name.endswith(_SEG):
+                continue
+            try:
+                num = int(name[:-4], 16)
+            except ValueError:
+                self._event("recovery", "ignored unknown file " + name)
+                continue
+            path = self._path(num)
+            scan = self._scan(path)
+            foreign = [r for r in scan.records if r[4] != self.device_id]
+            if scan.bad or foreign:
+                self._quarantine(num, scan, foreign, report)
+                scan = self._scan(path)
+            if not scan.records:
+                fsutil.remove(path)
+                report["empty_removed"] += 1
+                continue
+            seg = self._summarise(num, scan)
+            self.segments.append(seg)
+            report["segments"] += 1
+            report["records"] += seg.records
+        self.tail = None
+        self.tail_seg = None
+        return report
+
+    def _quarantine(self, num, scan, foreign, report):
+        name = _name(num)
+        nbad = 0
+        for _, length in scan.bad:
+            nbad += length
+        self._event("quarantine", "segment " + name + ": " + str(nbad) + " unreadable bytes, "
+                    + str(len(foreign)) + " entries of another device")
+        path = self._path(num)
+        drop = {}
+        for r in foreign:
+            drop[r[2]] = True
+        with open(path, "rb") as src:
+            for off, length in scan.bad + [(r[2], r[3]) for r in foreign]:
+                self._copy(src, off, length, self.qdir + "/" + name + "-%08x.bin" % off)
+            tmp = self._path(num, _TMP)
+            with open(tmp, "wb") as out:
+                for off, total, _ in scan.entries:
+                    if off not in drop:
+                        self._copy_into(src, off, total, out)
+        os.rename(tmp, path)
+        report["quarantined_bytes"] += nbad
+        report["foreign"] += len(foreign)
+
+    def _copy(self, src, off, length, dest):
+        with open(dest, "wb") as out:
+            self._copy_into(src, off, length, out)
+
+    def _copy_into(self, src, off, length, out):
+        src.seek(off)
+        while length > 0:
+            view = memoryview(self._buf)[: min(length, len(self._buf))]
+            n = src.readinto(view)
+            if not n:
+                break
+            out.write(view[:n])
+            length -= n
+
+    # ---- queries ---------------------------------------------------------
+    def last_position(self):
+        """Highest (boot, seq) on flash, or (0, 0)."""
+        best = (0, 0)
+        for seg in self.segments:
+            if seg.last is not None and seg.last > best:
+                best = seg.last
+        return best
+
+    def counts(self):
+        c = {"records": 0, "pending": 0, "synced": 0, "unverified": 0, "segments": len(self.segments)}
+        for seg in self.segments:
+            c["records"] += seg.records
+            c["pending"] += seg.records - seg.finals
+            c["synced"] += seg.synced
+            c["unverified"] += len(seg.unverified)
+        return c
+
+    def unverified(self):
+        """(boot, seq) of saved records whose card was not verified, oldest first."""
+        out = []
+        for seg in self.segments:
+            out.extend(seg.unverified)
+        return out
+
+    def needs_new_segment(self):
+        return self.tail is None or self.tail_seg.records >= RECORDS_PER_SEGMENT
+
+    def iter_pending(self):
+        """(boot, seq, segment num, offset, length) of records with no registry result, in order.
+
+        Scans one segment at a time, so RAM holds one segment's positions at most.
+        """
+        for seg in list(self.segments):
+            if seg.finals >= seg.records:
+                continue
+            scan = self._scan(self._path(seg.num))
+            todo = [(b, s, off, total) for b, s, off, total, _ in scan.records if (b, s) not in scan.results]
+            del scan
+            for b, s, off, total in todo:
+                yield b, s, seg.num, off, total
+
+    def read_record(self, num, offset, length, out=None):
+        """The record envelope (payload of the entry at offset); into `out` if given (a bytearray)."""
+        n = length - 8
+        with open(self._path(num), "rb") as f:
+            f.seek(offset + 4)
+            buf = out if out is not None else bytearray(n)
+            view = memoryview(buf)[:n]
+            if f.readinto(view) != n:
+                raise StoreError("segment " + _name(num) + " shorter than its index")
+        return view
+
+    def read_key(self, num):
+        """The KEY envelope of segment num."""
+        with open(self._path(num), "rb") as f:
+            got = self._read_entry(f, 0, fsutil.size(self._path(num)))
+            if got is None or got[0] != T_KEY:
+                raise StoreError("segment " + _name(num) + " has no key entry")
+            return bytes(got[1])
+
+    def segment_of(self, key):
+        for seg in self.segments:
+            if seg.holds(key):
+                return seg
+        return None
+
+    # ---- writes ----------------------------------------------------------
+    def _append(self, seg, data):
+        """Append and commit `data` to segment seg (the open tail, or an older one)."""
+        try:
+            if seg is self.tail_seg and self.tail is not None:
+                self.tail.write(data)
+                self.tail.flush()
+            else:
+                with open(self._path(seg.num), "ab") as f:
+                    f.write(data)
+            self.bytes_written += len(data)
+        except OSError as e:
+            self._drop_tail(seg)
+            if e.args and e.args[0] == 28:  # ENOSPC
+                raise StoreFull("flash full")
+            raise StoreError("flash write failed: " + str(e))
+
+    def _drop_tail(self, seg):
+        if seg is self.tail_seg and self.tail is not None:
+            try:
+                self.tail.close()
+            except OSError:
+                pass
+            self.tail = None
+
+    def append_record(self, boot, seq, envelope, key_envelope=None):
+        """Commit one record; returns when it is on flash.  key_envelope starts a new segment."""
+        key = (boot, seq)
+        if key <= self.last_position():
+            raise StoreError("record position %d/%d is not after the last one" % key)
+        rec = frame(T_RECORD, envelope)
+        if key_envelope is not None or self.tail is None:
+            if key_envelope is None:
+                raise StoreError("a new segment needs its key")
+            self.close()
+            num = self.segments[-1].num + 1 if self.segments else 1
+            seg = Segment(num)
+            path = self._path(num)
+            try:
+                self.tail = open(path, "wb")
+                self.tail.write(frame(T_KEY, key_envelope))
+                self.tail.write(rec)
+                self.tail.flush()
+            except OSError as e:
+                self._drop_tail(seg)
+                self.tail = None
+                fsutil.remove(path)
+                if e.args and e.args[0] == 28:
+                    raise StoreFull("flash full")
+                raise StoreError("flash write failed: " + str(e))
+            self.bytes_written += len(rec) + len(key_envelope) + 8
+            self.tail_seg = seg
+            self.segments.append(seg)
+        else:
+            seg = self.tail_seg
+            self._append(seg, rec)
+        seg.records += 1
+        if seg.first is None:
+            seg.first = key
+        seg.last = key
+        seg.unverified.append(key)
+
+    def append_card(self, boot, seq, uid, cred_id):
+        key = (boot, seq)
+        seg = self.segment_of(key)
+        if seg is None or key not in seg.unverified:
+            raise StoreError("no saved record %d/%d waiting for its card" % key)
+        self._append(seg, frame(T_CARD, card_payload(boot, seq, uid, cred_id)))
+        seg.unverified.remove(key)
+        seg.cards += 1
+
+    def append_synced(self, results, when):
+        """results: list of (boot, seq, result, receipt).  One commit per segment touched."""
+        by_seg = {}
+        for boot, seq, result, receipt in results:
+            seg = self.segment_of((boot, seq))
+            if seg is None:
+                raise StoreError("receipt for unknown record %d/%d" % (boot, seq))
+            by_seg.setdefault(seg.num, (seg, []))[1].append((boot, seq, result, receipt))
+        for num in sorted(by_seg):
+            seg, items = by_seg[num]
+            data = b"".join(frame(T_SYNCED, synced_payload(b, s, r, when, rc)) for b, s, r, rc in items)
+            self._append(seg, data)
+            for _, _, result, _ in items:
+                seg.finals += 1
+                if result in (ACCEPTED, DUPLICATE):
+                    seg.synced += 1
+            if when > seg.synced_at:
+                seg.synced_at = when
+
+    def purge(self, now, retention_s, pressure=False):
+        """Delete segments whose records are all synced and past retention (or any fully synced
+        segment, oldest first, when `pressure`).  A clock that went back purges nothing early.
+        Returns the number of segments deleted."""
+        gone = 0
+        for seg in list(self.segments):
+            if seg is self.tail_seg or seg.records == 0 or seg.synced < seg.records:
+                continue
+            if not pressure and not (seg.synced_at <= now and now - seg.synced_at >= retention_s):
+                continue
+            self._event("purge", "segment " + _name(seg.num) + ": " + str(seg.records) + " synced records")
+            fsutil.remove(self._path(seg.num))
+            self.segments.remove(seg)
+            gone += 1
+        return gone
+
+    def close(self):
+        if self.tail is not None:
+            try:
+                self.tail.close()
+            except OSError:
+                pass
+        self.tail = None
+        self.tail_seg = None

@@ -1,0 +1,128 @@
+"""Device identity and secrets: one place, one API.
+
+Two files in the data directory, both written at provisioning:
+  device.json  what the technician's laptop sends (public material):
+      {"v": 1, "device_id": "...", "registry_id": "...", "registry_url": "https://...",
+       "registry_pub_n": "<hex modulus>", "registry_pub_e": 65537, "ca_pem": "-----BEGIN..."}
+  keys.json    what the device makes itself from os.urandom and never sends:
+      {"v": 1, "hmac_secret": "<64 hex>", "ed25519_seed": "<64 hex>", "card_key": "<64 hex>"}
+      (the registry learns hmac_secret once, over USB at provisioning, to check request MACs)
+In production the flash is encrypted (ESP32 flash encryption + secure boot,
+see README), which is what keeps keys.json from a thief with a USB cable.
+"""
+
+import binascii
+import json
+import os
+
+from firmware.store import fsutil
+
+DEVICE_FILE = "device.json"
+KEYS_FILE = "keys.json"
+
+
+class SecretsError(Exception):
+    """Provisioning data is missing or malformed; the message names the file and field."""
+
+
+class NotProvisioned(SecretsError):
+    pass
+
+
+def _load(path):
+    raw = fsutil.read_file(path)
+    if raw is None:
+        raise NotProvisioned(path + " is missing: the device is not provisioned")
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise SecretsError(path + " is not valid JSON")
+    if not isinstance(data, dict) or data.get("v") != 1:
+        raise SecretsError(path + ": unknown format version")
+    return data
+
+
+def _text(data, field, path, max_len=256):
+    v = data.get(field)
+    if not isinstance(v, str) or not 1 <= len(v) <= max_len:
+        raise SecretsError(path + ": field " + field + " missing or malformed")
+    return v
+
+
+def _hex(data, field, path, nbytes=None):
+    v = _text(data, field, path, 2048)
+    try:
+        raw = binascii.unhexlify(v)
+    except (ValueError, TypeError):
+        raise SecretsError(path + ": field " + field + " is not hex")
+    if nbytes is not None and len(raw) != nbytes:
+        raise SecretsError(path + ": field " + field + " must be " + str(nbytes) + " bytes")
+    return raw
+
+
+class Secrets:
+    def __init__(self, device, keys):
+        self.device_id = device["device_id"]
+        self.registry_id = device["registry_id"]
+        self.registry_url = device["registry_url"]
+        self.registry_pub_n = device["registry_pub_n"]
+        self.registry_pub_e = device["registry_pub_e"]
+        self.ca_pem = device["ca_pem"]
+        self.hmac_secret = keys["hmac_secret"]
+        self.ed25519_seed = keys["ed25519_seed"]
+        self.card_key = keys["card_key"]
+
+    def registry_public_key(self):
+        from firmware.crypto.rsa_oaep import RsaPublicKey
+
+        return RsaPublicKey(self.registry_pub_n, self.registry_pub_e)
+
+
+def load(data_dir):
+    """Read and check both files; NotProvisioned / SecretsError with a clear message."""
+    dpath = data_dir + "/" + DEVICE_FILE
+    kpath = data_dir + "/" + KEYS_FILE
+    d = _load(dpath)
+    k = _load(kpath)
+    device = {
+        "device_id": _text(d, "device_id", dpath, 32),
+        "registry_id": _text(d, "registry_id", dpath, 64),
+        "registry_url": _text(d, "registry_url", dpath),
+        "registry_pub_n": _hex(d, "registry_pub_n", dpath),
+        "registry_pub_e": d.get("registry_pub_e"),
+        "ca_pem": _text(d, "ca_pem", dpath, 8192),
+    }
+    if not isinstance(device["registry_pub_e"], int):
+        raise SecretsError(dpath + ": field registry_pub_e missing or malformed")
+    if not device["registry_url"].startswith("https://"):
+        raise SecretsError(dpath + ": registry_url must be https://")
+    keys = {
+        "hmac_secret": _hex(k, "hmac_secret", kpath, 32),
+        "ed25519_seed": _hex(k, "ed25519_seed", kpath, 32),
+        "card_key": _hex(k, "card_key", kpath, 32),
+    }
+    secrets = Secrets(device, keys)
+    try:
+        secrets.registry_public_key()
+    except ValueError as e:
+        raise SecretsError(dpath + ": registry public key: " + str(e))
+    return secrets
+
+
+def generate_keys(data_dir):
+    """Make the device's own secrets (once).  Refuses to overwrite existing keys."""
+    path = data_dir + "/" + KEYS_FILE
+    if fsutil.exists(path):
+        raise SecretsError(path + " already exists; keys are never regenerated in place")
+    keys = {"v": 1}
+    for field in ("hmac_secret", "ed25519_seed", "card_key"):
+        keys[field] = binascii.hexlify(os.urandom(32)).decode()
+    fsutil.write_atomic(path, json.dumps(keys))
+    return keys
+
+
+def write_device(data_dir, device):
+    """Store device.json (from the provisioning laptop) after checking it loads."""
+    data = dict(device)
+    data["v"] = 1
+    fsutil.write_atomic(data_dir + "/" + DEVICE_FILE, json.dumps(data))

@@ -1,0 +1,265 @@
+"""Record store: save/reopen, card and sync states, purge rules, capacity, corruption, boot numbers.
+
+Under MicroPython the data directory is on real LittleFS over the emulated flash."""
+
+from fwtest import flash_dir, raises, remount
+from storekit import DEVICE, open_store, plaintext, record_id
+from firmware.crypto import seal
+from firmware.store import audit as auditmod
+from firmware.store import bootcount, journal
+from firmware.store.journal import ACCEPTED, CONFLICT, DUPLICATE, StoreError, StoreFull
+
+
+def test_saved_records_survive_a_reboot_in_order():
+    path, dev = flash_dir()
+    store, _, report = open_store(path)
+    assert report["boot"] == 1 and report["records"] == 0
+    keys = [store.save(record_id(i), plaintext(i)) for i in range(40)]
+    assert keys == [(1, i) for i in range(1, 41)]
+    store.close()
+    path = remount(dev, path)
+    store2, _, report2 = open_store(path)
+    assert report2["records"] == 40 and report2["boot"] == 2
+    assert report2["segments"] == 2  # 32 records per segment, one batch key each
+    assert store2.save(record_id(99), plaintext(99)) == (2, 1)
+    pending = list(store2.journal.iter_pending())
+    assert [(b, s) for b, s, _, _, _ in pending] == keys + [(2, 1)]
+    b, s, num, off, length = pending[5]
+    env = store2.journal.read_record(num, off, length)
+    hdr = seal.parse_record(env)
+    assert (hdr.device_id, hdr.boot, hdr.seq, hdr.record_id) == (DEVICE, 1, 6, record_id(5))
+    kid, _ = seal.parse_key(store2.journal.read_key(num))
+    assert kid == hdr.key_id
+
+
+def test_card_step_is_resumed_after_a_reboot():
+    path, dev = flash_dir()
+    store, _, _ = open_store(path)
+    a = store.save(record_id(1), plaintext(1))
+    b = store.save(record_id(2), plaintext(2))
+    store.mark_card_verified(a[0], a[1], b"\x04\x11\x22\x33\x44\x55\x66", "CRED-A")
+    assert store.journal.unverified() == [b]
+    store.close()
+    store2, _, _ = open_store(remount(dev, path))
+    assert store2.journal.unverified() == [b]
+    assert store2.counts()["unverified"] == 1
+    with raises(StoreError):
+        store2.mark_card_verified(a[0], a[1], b"\x04" * 7, "AGAIN")  # already verified
+
+
+def test_results_mark_records_final_and_survive_reboot():
+    path, dev = flash_dir()
+    store, _, _ = open_store(path)
+    keys = [store.save(record_id(i), plaintext(i)) for i in range(5)]
+    store.mark_results([(1, 1, ACCEPTED, b"r1"), (1, 2, DUPLICATE, b"r2"), (1, 3, CONFLICT, b"")], 1000)
+    assert [(b, s) for b, s, _, _, _ in store.journal.iter_pending()] == keys[3:]
+    c = store.counts()
+    assert (c["records"], c["pending"], c["synced"]) == (5, 2, 2)
+    store.close()
+    store2, _, _ = open_store(remount(dev, path))
+    c = store2.counts()
+    assert (c["records"], c["pending"], c["synced"]) == (5, 2, 2)
+    with raises(StoreError):
+        store2.mark_results([(7, 7, ACCEPTED, b"")], 1000)
+
+
+def fill_and_sync(store, n, when):
+    keys = [store.save(record_id(i), plaintext(i)) for i in range(n)]
+    store.mark_results([(b, s, ACCEPTED, b"ok") for b, s in keys], when)
+    return keys
+
+
+def test_purge_respects_retention_and_a_clock_that_went_back():
+    path, dev = flash_dir()
+    store, audit, _ = open_store(path)
+    fill_and_sync(store, 33, 1_000_000)  # segment 1 full and synced; segment 2 is the open tail
+    retention = 30 * 24 * 3600
+    assert store.journal.purge(1_000_000 + retention - 1, retention) == 0
+    assert store.journal.purge(999_000, retention) == 0  # clock rolled back: nothing early
+    assert store.journal.purge(1_000_000 + retention, retention) == 1
+    c = store.counts()
+    assert c["records"] == 1 and c["segments"] == 1
+    assert "purge" in "\n".join(audit.lines())
+
+
+def test_capacity_pressure_purges_synced_records_early_but_never_unsynced():
+    path, dev = flash_dir()
+    used = [50]
+    store, _, _ = open_store(path, used=lambda: used[0])
+    fill_and_sync(store, 32, 5000)
+    store.save(record_id(100), plaintext(100))  # unsynced, in a new segment
+    assert store.purge(5001) == 0
+    used[0] = 85
+    assert store.capacity_state() == ("warn", 85)
+    assert store.purge(5001) == 1
+    assert store.counts()["records"] == 1 and store.counts()["pending"] == 1
+
+
+def test_full_storage_refuses_before_writing_anything():
+    path, dev = flash_dir()
+    used = [95]
+    store, audit, _ = open_store(path, used=lambda: used[0])
+    with raises(StoreFull, "95"):
+        store.save(record_id(1), plaintext(1))
+    assert store.counts()["records"] == 0
+    assert "save refused" in "\n".join(audit.lines())
+    used[0] = 10
+    assert store.save(record_id(1), plaintext(1)) == (1, 1)  # refused before a number was taken
+
+
+def test_position_must_move_forward():
+    path, dev = flash_dir()
+    store, _, _ = open_store(path)
+    store.save(record_id(1), plaintext(1))
+    env = seal.seal_record(store.batch, DEVICE, 1, 1, record_id(2), b"x")
+    with raises(StoreError, "not after"):
+        store.journal.append_record(1, 1, env)
+
+
+def segment_path(path, num=1):
+    return path + "/journal/%08x.seg" % num
+
+
+def corrupt(path, offset, dev):
+    with open(segment_path(path), "rb") as f:
+        data = bytearray(f.read())
+    data[offset] ^= 0x20
+    with open(segment_path(path), "wb") as f:
+        f.write(data)
+
+
+def test_corrupted_entry_is_quarantined_and_the_rest_kept():
+    path, dev = flash_dir()
+    store, _, _ = open_store(path)
+    keys = [store.save(record_id(i), plaintext(i)) for i in range(6)]
+    store.close()
+    entries = journal_entries(path)
+    victim = entries[3]  # the third record (entry 0 is the key)
+    corrupt(path, victim[0] + 40, dev)
+    store2, audit, report = open_store(remount(dev, path))
+    assert report["quarantined_bytes"] == victim[1]
+    left = [(b, s) for b, s, _, _, _ in store2.journal.iter_pending()]
+    assert left == keys[:2] + keys[3:]
+    import os
+    assert len(os.listdir(path + "/quarantine")) == 1
+    log = "\n".join(audit.lines())
+    assert "quarantine" in log and "recovery" in log
+    # a second boot finds nothing more to do
+    store2.close()
+    _, _, report3 = open_store(remount(dev, path))
+    assert report3["quarantined_bytes"] == 0 and report3["records"] == 5
+
+
+def journal_entries(path):
+    """(offset, total length) of each entry of segment 1, read with the frame format."""
+    import struct
+
+    with open(segment_path(path), "rb") as f:
+        data = f.read()
+    out = []
+    off = 0
+    while off + 4 <= len(data):
+        n = struct.unpack_from(">H", data, off + 2)[0]
+        out.append((off, n + 8))
+        off += n + 8
+    return out
+
+
+def test_garbage_tail_is_quarantined():
+    path, dev = flash_dir()
+    store, _, _ = open_store(path)
+    store.save(record_id(1), plaintext(1))
+    store.close()
+    junk = b"\xe5\x02\x01\x00garbage that is not an entry"
+    with open(segment_path(path), "ab") as f:
+        f.write(junk)
+    store2, _, report = open_store(remount(dev, path))
+    assert report["quarantined_bytes"] == len(junk) and report["records"] == 1
+
+
+def test_entry_from_another_device_is_quarantined():
+    path, dev = flash_dir()
+    store, _, _ = open_store(path)
+    store.save(record_id(1), plaintext(1))
+    foreign = seal.seal_record(store.batch, "dev-9999", 1, 2, record_id(2), plaintext(2))
+    store.close()
+    with open(segment_path(path), "ab") as f:
+        f.write(journal.frame(journal.T_RECORD, foreign))
+    store2, audit, report = open_store(remount(dev, path))
+    assert report["foreign"] == 1 and report["records"] == 1
+    assert "another device" in "\n".join(audit.lines())
+
+
+def test_unfinished_rewrite_and_empty_segment_are_cleaned():
+    path, dev = flash_dir()
+    store, _, _ = open_store(path)
+    store.save(record_id(1), plaintext(1))
+    store.close()
+    with open(path + "/journal/00000001.tmp", "wb") as f:
+        f.write(b"half a rewrite")
+    with open(path + "/journal/00000002.seg", "wb") as f:
+        pass
+    _, _, report = open_store(remount(dev, path))
+    assert report["tmp_removed"] == 1 and report["empty_removed"] == 1 and report["records"] == 1
+
+
+def test_boot_number_survives_a_lost_or_corrupt_copy():
+    path, dev = flash_dir()
+    from firmware.store import fsutil
+
+    fsutil.makedirs(path)
+    assert bootcount.next_boot(path) == 1
+    assert bootcount.next_boot(path) == 2
+    with open(path + "/boot.a", "wb") as f:
+        f.write(b"\x00\x00\x00\x09\x00\x00\x00\x00")  # bad CRC: ignored
+    assert bootcount.next_boot(path) == 3
+    import os
+
+    os.remove(path + "/boot.a")
+    os.remove(path + "/boot.b")
+    assert bootcount.next_boot(path, floor=7) == 8  # the journal's highest boot is the floor
+
+
+def test_audit_chain_verifies_and_detects_tampering():
+    path, dev = flash_dir()
+    from firmware.store import fsutil
+
+    fsutil.makedirs(path)
+    log = auditmod.AuditLog(path, lambda: 1700000000)
+    log.open()
+    for i in range(10):
+        assert log.record("login", "officer OF" + str(i) + " | pipe\nnewline")
+    lines = list(log.lines())
+    assert auditmod.verify(lines) == (10, None)
+    assert "|" not in lines[0].split("|")[3][:-1] or lines[0].count("|") == 4
+    tampered = list(lines)
+    tampered[4] = tampered[4].replace("OF4", "OF5")
+    assert auditmod.verify(tampered) == (4, 4)
+    assert auditmod.verify(lines[:3] + lines[4:]) == (3, 3)  # a removed line breaks the chain
+    # reopen continues the chain
+    log2 = auditmod.AuditLog(path, lambda: 1700000001)
+    log2.open()
+    log2.record("logout", "")
+    assert auditmod.verify(list(log2.lines())) == (11, None)
+
+
+def test_audit_log_is_size_bounded():
+    path, dev = flash_dir(blocks=128)
+    from firmware.store import fsutil
+
+    fsutil.makedirs(path)
+    log = auditmod.AuditLog(path)
+    log.open()
+    for i in range(900):
+        log.record("save", "x" * 40)
+    import os
+
+    total = 0
+    for name in os.listdir(path + "/audit"):
+        total += os.stat(path + "/audit/" + name)[6]
+    assert total <= auditmod.KEEP * auditmod.MAX_BYTES + 100
+    count, broken = auditmod.verify(log.lines())  # streamed: the kept log is bigger than a test's RAM
+    last = None
+    for last in log.lines():
+        pass
+    assert broken is None and 300 < count < 900 and last.startswith("900|")
