@@ -48,10 +48,10 @@ sim: build
 	  ../../$(BIN)/micropython -X heapsize=$(MP_HEAPSIZE) main.py
 
 test: setup
-	@$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+	@$(BIN)/python -m pytest -n 2 -m "not slow" $(PYTEST_ARGS)
 
 soak: setup
-	@ENROL_SOAK=1 $(BIN)/python -m pytest -m slow -s $(PYTEST_ARGS)
+	@ENROL_SOAK=1 $(BIN)/python -m pytest -n 2 -m slow -s -rA $(PYTEST_ARGS)
 
 bench: build
 	@$(BIN)/python bench/run.py

@@ -51,6 +51,23 @@ def mpy_tree_sources() -> list[Path]:
     return device_sources(ROOT) + [ROOT / "host_tools" / "__init__.py"] + extra
 
 
+def compiled_tree(config: pytest.Config) -> Path:
+    """The compiled tree, built once per test process (a plain Item has no fixture request)."""
+    global _MPY_TREE
+    if _MPY_TREE is None:
+        from host_tools.enrolctl.build import compile_tree
+
+        out = config._tmp_path_factory.mktemp("mpy")  # type: ignore[attr-defined]
+        compile_tree(mpy_tree_sources(), ROOT, out)
+        _MPY_TREE = out
+    return _MPY_TREE
+
+
+@pytest.fixture
+def mpy_tree(request: pytest.FixtureRequest) -> Path:
+    return compiled_tree(request.config)
+
+
 class MicroPythonItem(pytest.Item):
     def __init__(self, *, module: str, func: str, **kw):
         super().__init__(**kw)
@@ -75,15 +92,7 @@ class MicroPythonItem(pytest.Item):
         self.user_properties.append(("mem_peak", int(last.split()[1])))
 
     def _request_mpy_tree(self) -> Path:
-        # a plain Item has no fixture request; compute the session fixture once per process
-        global _MPY_TREE
-        if _MPY_TREE is None:
-            from host_tools.enrolctl.build import compile_tree
-
-            out = self.config._tmp_path_factory.mktemp("mpy")  # type: ignore[attr-defined]
-            compile_tree(mpy_tree_sources(), ROOT, out)
-            _MPY_TREE = out
-        return _MPY_TREE
+        return compiled_tree(self.config)
 
     def repr_failure(self, excinfo, style=None):  # type: ignore[override]
         if isinstance(excinfo.value, MicroPythonFailure):

@@ -41,6 +41,7 @@ class AuditLog:
         self.n = 0
         self.last = GENESIS
         self.events_written = 0
+        self.write_failures = 0  # events that could not be written (flash error)
 
     def _file(self, i=0):
         return self.dir + ("/audit.log" if i == 0 else "/audit." + str(i) + ".log")
@@ -80,6 +81,7 @@ class AuditLog:
             with open(self._file(), "a") as f:
                 f.write(body + "|" + h + "\n")
         except OSError:
+            self.write_failures += 1
             return False
         self.n = n
         self.last = h

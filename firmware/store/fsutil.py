@@ -45,6 +45,8 @@ def remove(path):
 
 def write_atomic(path, data):
     """Write `data` to path.tmp, then rename over path: readers see the old or the new file, never half."""
+    if isinstance(data, str):
+        data = data.encode()
     tmp = path + ".tmp"
     with open(tmp, "wb") as f:
         f.write(data)

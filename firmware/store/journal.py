@@ -7,7 +7,8 @@ records, one batch key each, see crypto/seal.py) and a segment is deleted as
 a whole once all its records are synced and past the retention window.
 
 Files under <data>/journal/:
-  SSSSSSSS.seg  segment S (8 hex digits, increasing); its first entry is the KEY
+  SSSSSSSS.seg  segment S (8 hex digits, increasing); its first two entries are
+                the KEY, twice: a flipped bit in one copy must not cost 32 records
   SSSSSSSS.tmp  a segment being rewritten by recovery; deleted at the next recovery
 Bytes recovery cannot read go to <data>/quarantine/SSSSSSSS-OOOOOOOO.bin.
 
@@ -55,7 +56,7 @@ T_RECORD = 2
 T_CARD = 3
 T_SYNCED = 4
 _TYPES = (T_KEY, T_RECORD, T_CARD, T_SYNCED)
-MAX_PAYLOAD = 2048
+MAX_PAYLOAD = 1024  # a record envelope is about 400 bytes, a key envelope 275
 RECORDS_PER_SEGMENT = 32
 
 ACCEPTED = 0
@@ -119,8 +120,8 @@ class Segment:
 class _Scan:
     """One pass over a segment file: good entries, bad byte ranges, per-record states."""
 
-    def __init__(self):
-        self.entries = []  # (offset, total length, type)
+    def __init__(self, keep_entries):
+        self.entries = [] if keep_entries else None  # (offset, total length, type), for rewrites
         self.bad = []  # (offset, length)
         self.records = []  # (boot, seq, offset, length, device_id)
         self.cards = {}
@@ -167,8 +168,8 @@ class Journal:
             return None
         return etype, view[:n], n + 8
 
-    def _scan(self, path):
-        scan = _Scan()
+    def _scan(self, path, keep_entries=False):
+        scan = _Scan(keep_entries)
         size = fsutil.size(path)
         with open(path, "rb") as f:
             off = 0
@@ -182,7 +183,8 @@ class Journal:
                     scan.bad.append((start, off - start))
                     continue
                 etype, p, total = got
-                scan.entries.append((off, total, etype))
+                if keep_entries:
+                    scan.entries.append((off, total, etype))
                 if etype == T_RECORD:
                     dlen = p[5] if len(p) > 14 else 0
                     if 6 + dlen + 8 <= len(p):
@@ -193,7 +195,8 @@ class Journal:
                         boot, seq = struct.unpack_from(">II", p, 6 + dlen)
                         scan.records.append((boot, seq, off, total, dev))
                     else:
-                        scan.entries.pop()
+                        if keep_entries:
+                            scan.entries.pop()
                         scan.bad.append((off, total))
                 elif etype == T_CARD:
                     boot, seq = struct.unpack_from(">II", p, 0)
@@ -252,6 +255,7 @@ class Journal:
             scan = self._scan(path)
             foreign = [r for r in scan.records if r[4] != self.device_id]
             if scan.bad or foreign:
+                scan = self._scan(path, keep_entries=True)
                 self._quarantine(num, scan, foreign, report)
                 scan = self._scan(path)
             if not scan.records:
@@ -357,12 +361,19 @@ class Journal:
         return view
 
     def read_key(self, num):
-        """The KEY envelope of segment num."""
-        with open(self._path(num), "rb") as f:
-            got = self._read_entry(f, 0, fsutil.size(self._path(num)))
-            if got is None or got[0] != T_KEY:
-                raise StoreError("segment " + _name(num) + " has no key entry")
-            return bytes(got[1])
+        """The KEY envelope of segment num (the first good copy)."""
+        path = self._path(num)
+        size = fsutil.size(path)
+        with open(path, "rb") as f:
+            off = 0
+            while off < size:
+                got = self._read_entry(f, off, size)
+                if got is None:
+                    break
+                if got[0] == T_KEY:
+                    return bytes(got[1])
+                off += got[2]
+        raise StoreError("segment " + _name(num) + " has no readable key entry")
 
     def segment_of(self, key):
         for seg in self.segments:
@@ -410,7 +421,9 @@ class Journal:
             path = self._path(num)
             try:
                 self.tail = open(path, "wb")
-                self.tail.write(frame(T_KEY, key_envelope))
+                key_frame = frame(T_KEY, key_envelope)
+                self.tail.write(key_frame)
+                self.tail.write(key_frame)
                 self.tail.write(rec)
                 self.tail.flush()
             except OSError as e:
@@ -420,7 +433,7 @@ class Journal:
                 if e.args and e.args[0] == 28:
                     raise StoreFull("flash full")
                 raise StoreError("flash write failed: " + str(e))
-            self.bytes_written += len(rec) + len(key_envelope) + 8
+            self.bytes_written += len(rec) + 2 * len(key_frame)
             self.tail_seg = seg
             self.segments.append(seg)
         else:

@@ -7,7 +7,11 @@ can cut the power at the Nth one:
   mode 'lost'  the interrupted operation is not applied at all
   mode 'torn'  only its first half is applied (a program cut mid-page)
   mode 'half'  an erase leaves the first half of the block erased, the rest as it was
-After the cut every further operation raises PowerCut too, until power_on().
+The cut operation, and every later one until power_on() or power_cycle(),
+returns -EIO to LittleFS instead of raising: an exception would unwind through
+LittleFS's C code and leave its state half-updated (open-file lists that a
+later finaliser walks: a segfault).  LittleFS reports the I/O error upwards
+cleanly; the caller checks `dead` to know the power went.
 Pure Python: runs under the MicroPython unix port (for VfsLfs2) and CPython.
 """
 
@@ -21,14 +25,17 @@ _IOCTL_BLOCK_SIZE = 5
 _IOCTL_BLOCK_ERASE = 6
 
 
-class PowerCut(Exception):
-    pass
+_EIO = -5  # what a block device returns for an I/O error
 
 
 class FlashBlockDevice:
-    def __init__(self, blocks, image=None):
+    def __init__(self, blocks, image=None, mem=None):
+        """image: bytes to start from (copied); mem: a bytearray to use as the chip itself
+        (no copy: a sweep reuses one buffer instead of fragmenting the heap with new ones)."""
         self.blocks = blocks
-        if image is not None:
+        if mem is not None:
+            self.mem = mem
+        elif image is not None:
             self.mem = bytearray(image)
         else:
             self.mem = bytearray(b"\xff" * (blocks * BLOCK_SIZE))
@@ -44,9 +51,20 @@ class FlashBlockDevice:
         self.dead = False
         self.cut_at = 0
 
+    def power_cycle(self):
+        """Power back on, as a new device object over the same memory.
+
+        Objects of the old mount (open files with finalisers) keep the old, dead
+        device: nothing they do after the cut can reach the flash."""
+        new = FlashBlockDevice(self.blocks, mem=self.mem)
+        new.ops, new.programs, new.erases = self.ops, self.programs, self.erases
+        new.bytes_programmed = self.bytes_programmed
+        self.dead = True
+        self.cut_at = 0
+        return new
+
     def _tick(self):
-        if self.dead:
-            raise PowerCut()
+        """True if this operation is the one the power is cut in."""
         self.ops += 1
         return self.cut_at and self.ops == self.cut_at
 
@@ -55,9 +73,13 @@ class FlashBlockDevice:
         buf[:] = memoryview(self.mem)[start : start + len(buf)]
 
     def _program(self, start, buf, n):
-        mem = self.mem
-        for i in range(n):
-            mem[start + i] &= buf[i]
+        if not n:
+            return
+        # NOR semantics (bits only go 1 -> 0), as one big-integer AND so it runs at C speed
+        end = start + n
+        old = int.from_bytes(self.mem[start:end], "big")
+        new = int.from_bytes(bytes(buf[:n]), "big")
+        self.mem[start:end] = (old & new).to_bytes(n, "big")
 
     def _erase(self, start, n):
         self.mem[start : start + n] = b"\xff" * n
@@ -68,14 +90,18 @@ class FlashBlockDevice:
     # ---- block device protocol -------------------------------------------
     def readblocks(self, block, buf, offset=0):
         if self.dead:
-            raise PowerCut()
+            return _EIO
         self._read(block * BLOCK_SIZE + offset, buf)
+        return 0
 
     def writeblocks(self, block, buf, offset=None):
         if offset is None:  # simple interface: erase, then program whole blocks
             for i in range(len(buf) // BLOCK_SIZE):
-                self.ioctl(_IOCTL_BLOCK_ERASE, block + i)
+                if self.erase(block + i):
+                    return _EIO
             offset = 0
+        if self.dead:
+            return _EIO
         cut = self._tick()
         start = block * BLOCK_SIZE + offset
         n = len(buf)
@@ -88,10 +114,11 @@ class FlashBlockDevice:
         self._program(start, buf, n)
         self.programs += 1
         self.bytes_programmed += n
-        if cut:
-            raise PowerCut()
+        return _EIO if cut else 0
 
     def erase(self, block):
+        if self.dead:
+            return _EIO
         cut = self._tick()
         start = block * BLOCK_SIZE
         n = BLOCK_SIZE
@@ -100,8 +127,7 @@ class FlashBlockDevice:
             n = BLOCK_SIZE // 2 if self.cut_mode == "half" else 0
         self._erase(start, n)
         self.erases += 1
-        if cut:
-            raise PowerCut()
+        return _EIO if cut else 0
 
     def ioctl(self, op, arg):
         if op == _IOCTL_BLOCK_COUNT:
@@ -109,11 +135,9 @@ class FlashBlockDevice:
         if op == _IOCTL_BLOCK_SIZE:
             return BLOCK_SIZE
         if op == _IOCTL_BLOCK_ERASE:
-            self.erase(arg)
-            return 0
-        if op in (_IOCTL_INIT, _IOCTL_DEINIT, _IOCTL_SYNC):
-            if self.dead:
-                raise PowerCut()
+            return self.erase(arg)
+        # INIT, DEINIT, SYNC: nothing to do (plain comparisons: no allocation in a finaliser)
+        if op == _IOCTL_INIT or op == _IOCTL_DEINIT or op == _IOCTL_SYNC:
             return 0
         return None
 
@@ -124,12 +148,12 @@ class FileFlash(FlashBlockDevice):
 
     def __init__(self, blocks, path):
         self.f = open(path, "w+b")
-        chunk = b"\xff" * BLOCK_SIZE
-        for _ in range(blocks):
+        chunk = b"\xff" * 256
+        for _ in range(blocks * BLOCK_SIZE // 256):
             self.f.write(chunk)
         self.f.flush()
         self._tmp = bytearray(256)
-        FlashBlockDevice.__init__(self, blocks, image=b"")
+        FlashBlockDevice.__init__(self, blocks, mem=bytearray(0))
 
     def _read(self, start, buf):
         self.f.seek(start)

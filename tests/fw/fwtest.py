@@ -101,6 +101,14 @@ def flash_dir(blocks=96):
     import vfs
     from host_tools.sim.flash import FileFlash
 
+    if _mounts[0]:  # one emulated chip at a time: unmount the previous one so its RAM is freed
+        try:
+            vfs.umount("/lfs" + str(_mounts[0]))
+        except OSError:
+            pass
+        import gc
+
+        gc.collect()
     dev = FileFlash(blocks, tmpdir() + "/flash.img")
     vfs.VfsLfs2.mkfs(dev)
     _mounts[0] += 1

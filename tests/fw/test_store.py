@@ -121,11 +121,7 @@ def segment_path(path, num=1):
 
 
 def corrupt(path, offset, dev):
-    with open(segment_path(path), "rb") as f:
-        data = bytearray(f.read())
-    data[offset] ^= 0x20
-    with open(segment_path(path), "wb") as f:
-        f.write(data)
+    corrupt_bit(path, offset, 5)
 
 
 def test_corrupted_entry_is_quarantined_and_the_rest_kept():
@@ -134,7 +130,7 @@ def test_corrupted_entry_is_quarantined_and_the_rest_kept():
     keys = [store.save(record_id(i), plaintext(i)) for i in range(6)]
     store.close()
     entries = journal_entries(path)
-    victim = entries[3]  # the third record (entry 0 is the key)
+    victim = entries[4]  # the third record (entries 0 and 1 are the two key copies)
     corrupt(path, victim[0] + 40, dev)
     store2, audit, report = open_store(remount(dev, path))
     assert report["quarantined_bytes"] == victim[1]
@@ -154,15 +150,17 @@ def journal_entries(path):
     """(offset, total length) of each entry of segment 1, read with the frame format."""
     import struct
 
-    with open(segment_path(path), "rb") as f:
-        data = f.read()
     out = []
     off = 0
-    while off + 4 <= len(data):
-        n = struct.unpack_from(">H", data, off + 2)[0]
-        out.append((off, n + 8))
-        off += n + 8
-    return out
+    head = bytearray(4)
+    with open(segment_path(path), "rb") as f:
+        while True:
+            f.seek(off)
+            if f.readinto(head) != 4:
+                return out
+            n = struct.unpack_from(">H", head, 2)[0]
+            out.append((off, n + 8))
+            off += n + 8
 
 
 def test_garbage_tail_is_quarantined():
@@ -263,3 +261,82 @@ def test_audit_log_is_size_bounded():
     for last in log.lines():
         pass
     assert broken is None and 300 < count < 900 and last.startswith("900|")
+
+
+def test_random_bit_flips_are_detected_and_cost_only_their_entry():
+    import random
+
+    import gc
+
+    random.seed(1234)
+    for trial in range(6):
+        gc.collect()
+        path, dev = flash_dir()
+        store, _, _ = open_store(path)
+        keys = [store.save(record_id(i), plaintext(i)) for i in range(8)]
+        store.close()
+        entries = journal_entries(path)
+        which = random.randrange(len(entries))
+        off, total = entries[which]
+        corrupt_bit(path, off + random.randrange(total), random.randrange(8))
+        store2, _, report = open_store(remount(dev, path))
+        left = [(b, s) for b, s, _, _, _ in store2.journal.iter_pending()]
+        if which < 2:  # one key copy hit: the other one serves, no record lost
+            assert left == keys
+            kid, _ = seal.parse_key(store2.journal.read_key(1))
+            env = store2.journal.read_record(*first_record_pos(store2))
+            assert seal.parse_record(env).key_id == kid
+        else:  # a record entry hit: that record (and only it) quarantined
+            assert left == keys[: which - 2] + keys[which - 1 :]
+        assert report["quarantined_bytes"] >= total - 8
+        store2.close()
+        import gc
+
+        gc.collect()
+
+
+def first_record_pos(store):
+    for b, s, num, off, length in store.journal.iter_pending():
+        return num, off, length
+
+
+def corrupt_bit(path, offset, bit):
+    """Flip one bit of segment 1 in place (read-modify-write of one byte)."""
+    b = bytearray(1)
+    with open(segment_path(path), "r+b") as f:
+        f.seek(offset)
+        f.readinto(b)
+        b[0] ^= 1 << bit
+        f.seek(offset)
+        f.write(b)
+
+
+def test_flash_full_is_a_clear_error_and_keeps_what_was_saved():
+    from fwtest import IS_MICROPYTHON, skip
+
+    if not IS_MICROPYTHON:
+        skip("a filesystem that really fills up is LittleFS on the emulated flash (MicroPython)")
+    path, dev = flash_dir(blocks=18)  # 8 of them go to LittleFS directory metadata
+    store, _, _ = open_store(path, used=lambda: 10)  # the percentage check is not what stops it here
+    n = 0
+    try:
+        for i in range(500):
+            assert store.save(record_id(i), plaintext(i)) == (1, i + 1)
+            store.mark_card_verified(1, i + 1, b"\x04" * 7, "C")  # as in the field: unverified stays short
+            n += 1
+    except StoreFull as e:
+        assert "full" in str(e), repr(e)
+    else:
+        raise AssertionError("18 blocks cannot hold 500 records")
+    assert n > 10
+    store.close()
+    del store
+    import gc
+
+    gc.collect()
+    store2, _, report = open_store(remount(dev, path), used=lambda: 10)
+    i = 0
+    for b, s, _, _, _ in store2.journal.iter_pending():
+        i += 1
+        assert (b, s) == (1, i)
+    assert i == n and report["records"] == n
