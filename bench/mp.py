@@ -20,3 +20,23 @@ def run_mp(script: str, path: list[str], cwd: Path = ROOT) -> dict[str, str]:
     if proc.returncode != 0:
         raise RuntimeError(proc.stdout + proc.stderr)
     return dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
+
+
+def compiled_tree() -> Path:
+    """firmware, lib, emulators and test helpers compiled to .mpy (as the tests run them)."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from conftest import mpy_tree_sources  # noqa: PLC0415
+
+    from host_tools.enrolctl.build import compile_tree
+
+    out = ROOT / "build" / "bench-tree"
+    compile_tree(mpy_tree_sources(), ROOT, out)
+    return out
+
+
+def run_script(script: Path, args: list[str], heapsize: str = HEAPSIZE, timeout: float = 1800) -> str:
+    proc = subprocess.run([str(MICROPYTHON), "-X", f"heapsize={heapsize}", str(script), *args],
+                          cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stdout[-2000:] + proc.stderr[-2000:])
+    return proc.stdout

@@ -5,8 +5,12 @@ registry's public key; each record is encrypted under keys derived from K and
 its own record id (encrypt-then-MAC):
     enc_key = HMAC-SHA256(K, "enc" || record_id)
     mac_key = HMAC-SHA256(K, "mac" || record_id)
-    ct      = AES-256-CBC(enc_key, iv, PKCS#7(plaintext)),  iv = 16 random bytes
-    tag     = HMAC-SHA256(mac_key, every envelope byte before the tag)
+    iv      = HMAC-SHA256(K, "iv" || record_id)[:16]
+    ct      = AES-256-CBC(enc_key, iv, PKCS#7(plaintext))
+    tag     = HMAC-SHA256(mac_key, every envelope byte before the tag)[:16]
+Each record has its own keys (record ids are UUID4 and never repeat), so the
+IV need not be random or stored, and a 128-bit tag (HMAC-SHA256-128, RFC 4868)
+is ample: 32 bytes per record saved for capacity.
 K lives only in RAM and is zeroed when its batch closes; flash holds only the
 wrapped key.  One batch = one journal segment (at most 32 records), which
 keeps the 256-byte wrapped key to a few bytes per record (see store/journal.py
@@ -25,10 +29,9 @@ KEY envelope                        RECORD envelope
   +  4  CRC32 of bytes 0..14+n        +  4  seq
                                       + 16  record_id (UUID bytes)
                                       +  8  key_id of the batch
-                                      + 16  iv
                                       +  4  m = len(ct), a multiple of 16
                                       +  m  ct
-                                      + 32  tag
+                                      + 16  tag
                                       +  4  CRC32 of all preceding bytes
 The CRC catches flash corruption cheaply on the device; the tag is what the
 registry trusts.
@@ -47,8 +50,7 @@ RECORD_MAGIC = b"ERC1"
 VERSION = 1
 KEY_ID_LEN = 8
 RECORD_ID_LEN = 16
-IV_LEN = 16
-TAG_LEN = 32
+TAG_LEN = 16
 MAX_DEVICE_ID = 32
 
 
@@ -61,7 +63,12 @@ def _crc(data):
 
 
 def derive_keys(batch_key, record_id):
-    return hmac_sha256(batch_key, b"enc" + record_id), hmac_sha256(batch_key, b"mac" + record_id)
+    """(enc_key, mac_key, iv) of one record."""
+    return (
+        hmac_sha256(batch_key, b"enc" + record_id),
+        hmac_sha256(batch_key, b"mac" + record_id),
+        hmac_sha256(batch_key, b"iv" + record_id)[:16],
+    )
 
 
 class BatchKey:
@@ -81,16 +88,14 @@ class BatchKey:
             self.key[i] = 0
 
 
-def seal_record(batch, device_id, boot, seq, record_id, plaintext, iv=None):
+def seal_record(batch, device_id, boot, seq, record_id, plaintext):
     """The RECORD envelope for `plaintext` (bytes) under `batch`."""
     dev = device_id.encode() if isinstance(device_id, str) else device_id
     if not 1 <= len(dev) <= MAX_DEVICE_ID:
         raise ValueError("device_id length")
     if len(record_id) != RECORD_ID_LEN:
         raise ValueError("record_id must be 16 bytes")
-    if iv is None:
-        iv = os.urandom(IV_LEN)
-    enc_key, mac_key = derive_keys(batch.key, record_id)
+    enc_key, mac_key, iv = derive_keys(batch.key, record_id)
     ct = aes_cbc.encrypt(enc_key, iv, plaintext)
     header = (
         RECORD_MAGIC
@@ -99,12 +104,11 @@ def seal_record(batch, device_id, boot, seq, record_id, plaintext, iv=None):
         + struct.pack(">II", boot, seq)
         + record_id
         + batch.key_id
-        + iv
         + struct.pack(">I", len(ct))
     )
     mac = HMAC(mac_key, header)
     mac.update(ct)
-    body = header + ct + mac.digest()
+    body = header + ct + mac.digest()[:TAG_LEN]
     return body + struct.pack(">I", _crc(body))
 
 
@@ -131,7 +135,7 @@ def parse_record(env):
     if not 1 <= dlen <= MAX_DEVICE_ID:
         raise EnvelopeError("bad device id length")
     p = 6 + dlen
-    fixed = 4 + 4 + RECORD_ID_LEN + KEY_ID_LEN + IV_LEN + 4
+    fixed = 4 + 4 + RECORD_ID_LEN + KEY_ID_LEN + 4
     if n < p + fixed + TAG_LEN + 4:
         raise EnvelopeError("truncated record envelope")
     boot, seq = struct.unpack_from(">II", env, p)

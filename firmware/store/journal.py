@@ -23,9 +23,11 @@ Payloads:
   RECORD  the record envelope (its clear header gives device id, boot, seq)
   CARD    boot u32, seq u32, uid length u8, uid, credential id length u8, credential id
           -> the card of record (boot, seq) was written and verified
-  SYNCED  boot u32, seq u32, result u8, time u32 (device epoch s), receipt length u8, receipt
-          -> the registry answered for (boot, seq); result: 0 accepted, 1 duplicate,
-             2 conflict, 3 rejected.  0 and 1 mean synced; 2 and 3 are final but kept.
+  SYNCED  boot u32, time u32 (device epoch s), receipt length u8, receipt (the registry's
+          MACed receipt of the batch), count u8, then count x (seq u32, result u8)
+          -> the registry answered for those records of this segment (one boot per
+             segment); result: 0 accepted, 1 duplicate, 2 conflict, 3 rejected.
+             0 and 1 mean synced; 2 and 3 are final but kept.
 
 Power-loss windows.  LittleFS commits a file's new length atomically when it is
 flushed or closed; bytes written before that commit are not part of the file.
@@ -57,7 +59,7 @@ T_CARD = 3
 T_SYNCED = 4
 _TYPES = (T_KEY, T_RECORD, T_CARD, T_SYNCED)
 MAX_PAYLOAD = 1024  # a record envelope is about 400 bytes, a key envelope 275
-RECORDS_PER_SEGMENT = 32
+RECORDS_PER_SEGMENT = 64
 
 ACCEPTED = 0
 DUPLICATE = 1
@@ -91,8 +93,14 @@ def card_payload(boot, seq, uid, cred_id):
     return struct.pack(">IIB", boot, seq, len(uid)) + bytes(uid) + bytes((len(cred),)) + cred
 
 
-def synced_payload(boot, seq, result, when, receipt):
-    return struct.pack(">IIBIB", boot, seq, result, when, len(receipt)) + bytes(receipt)
+def synced_payload(boot, when, receipt, items):
+    """items: [(seq, result)] of records of one boot."""
+    out = bytearray(struct.pack(">IIB", boot, when, len(receipt)))
+    out.extend(receipt)
+    out.append(len(items))
+    for seq, result in items:
+        out.extend(struct.pack(">IB", seq, result))
+    return out
 
 
 def _name(num):
@@ -118,14 +126,21 @@ class Segment:
 
 
 class _Scan:
-    """One pass over a segment file: good entries, bad byte ranges, per-record states."""
+    """One pass over a segment file: good entries, bad byte ranges, per-record states.
+
+    A segment holds the records of one boot (a new boot starts a new segment),
+    so records are keyed by seq alone: small ints, no tuples, on a tight heap.
+    """
 
     def __init__(self, keep_entries):
         self.entries = [] if keep_entries else None  # (offset, total length, type), for rewrites
         self.bad = []  # (offset, length)
-        self.records = []  # (boot, seq, offset, length, device_id)
-        self.cards = {}
-        self.results = {}  # (boot, seq) -> (result, time)
+        self.boot = None  # boot of the segment's first record
+        self.records = []  # (seq, offset, length)
+        self.foreign = []  # (offset, length) of records of another device or boot
+        self.cards = {}  # seq -> True
+        self.results = {}  # seq -> result
+        self.synced_at = 0
 
 
 class Journal:
@@ -134,6 +149,7 @@ class Journal:
         self.qdir = data_dir + "/quarantine"
         self.data_dir = data_dir
         self.device_id = device_id
+        self._device = device_id.encode()
         self.audit = audit  # callable(kind, detail) or None
         self.segments = []  # Segment summaries, ascending num
         self.tail = None  # open file of the segment taking this boot's records
@@ -188,45 +204,58 @@ class Journal:
                 if etype == T_RECORD:
                     dlen = p[5] if len(p) > 14 else 0
                     if 6 + dlen + 8 <= len(p):
-                        try:
-                            dev = bytes(p[6 : 6 + dlen]).decode()
-                        except UnicodeError:
-                            dev = "?"  # not ours: quarantined as foreign
                         boot, seq = struct.unpack_from(">II", p, 6 + dlen)
-                        scan.records.append((boot, seq, off, total, dev))
+                        if scan.boot is None:
+                            scan.boot = boot
+                        if bytes(p[6 : 6 + dlen]) != self._device or boot != scan.boot:
+                            scan.foreign.append((off, total))
+                        else:
+                            scan.records.append((seq, off, total))
                     else:
                         if keep_entries:
                             scan.entries.pop()
                         scan.bad.append((off, total))
                 elif etype == T_CARD:
                     boot, seq = struct.unpack_from(">II", p, 0)
-                    scan.cards[(boot, seq)] = True
+                    if boot == scan.boot:
+                        scan.cards[seq] = True
                 elif etype == T_SYNCED:
-                    boot, seq, result, when = struct.unpack_from(">IIBI", p, 0)
-                    scan.results[(boot, seq)] = (result, when)
+                    boot, when, rlen = struct.unpack_from(">IIB", p, 0)
+                    at = 9 + rlen
+                    count = p[at] if at < len(p) else 0
+                    at += 1
+                    if boot == scan.boot:
+                        for _ in range(count):
+                            if at + 5 > len(p):
+                                break
+                            seq, result = struct.unpack_from(">IB", p, at)
+                            scan.results[seq] = result
+                            at += 5
+                        if when > scan.synced_at:
+                            scan.synced_at = when
                 off += total
         return scan
 
     def _summarise(self, num, scan):
         seg = Segment(num)
-        for boot, seq, _, _, _ in scan.records:
+        boot = scan.boot
+        seg.synced_at = scan.synced_at
+        for seq, _, _ in scan.records:
             key = (boot, seq)
             seg.records += 1
             if seg.first is None or key < seg.first:
                 seg.first = key
             if seg.last is None or key > seg.last:
                 seg.last = key
-            if key in scan.cards:
+            if seq in scan.cards:
                 seg.cards += 1
             else:
                 seg.unverified.append(key)
-            res = scan.results.get(key)
+            res = scan.results.get(seq)
             if res is not None:
                 seg.finals += 1
-                if res[0] in (ACCEPTED, DUPLICATE):
+                if res == ACCEPTED or res == DUPLICATE:
                     seg.synced += 1
-                if res[1] > seg.synced_at:
-                    seg.synced_at = res[1]
         return seg
 
     # ---- recovery --------------------------------------------------------
@@ -253,10 +282,10 @@ class Journal:
                 continue
             path = self._path(num)
             scan = self._scan(path)
-            foreign = [r for r in scan.records if r[4] != self.device_id]
-            if scan.bad or foreign:
+            if scan.bad or scan.foreign:
+                del scan
                 scan = self._scan(path, keep_entries=True)
-                self._quarantine(num, scan, foreign, report)
+                self._quarantine(num, scan, report)
                 scan = self._scan(path)
             if not scan.records:
                 fsutil.remove(path)
@@ -270,19 +299,20 @@ class Journal:
         self.tail_seg = None
         return report
 
-    def _quarantine(self, num, scan, foreign, report):
+    def _quarantine(self, num, scan, report):
         name = _name(num)
         nbad = 0
         for _, length in scan.bad:
             nbad += length
+        foreign = scan.foreign
         self._event("quarantine", "segment " + name + ": " + str(nbad) + " unreadable bytes, "
-                    + str(len(foreign)) + " entries of another device")
+                    + str(len(foreign)) + " entries of another device or boot")
         path = self._path(num)
         drop = {}
-        for r in foreign:
-            drop[r[2]] = True
+        for off, _ in foreign:
+            drop[off] = True
         with open(path, "rb") as src:
-            for off, length in scan.bad + [(r[2], r[3]) for r in foreign]:
+            for off, length in scan.bad + foreign:
                 self._copy(src, off, length, self.qdir + "/" + name + "-%08x.bin" % off)
             tmp = self._path(num, _TMP)
             with open(tmp, "wb") as out:
@@ -344,10 +374,17 @@ class Journal:
             if seg.finals >= seg.records:
                 continue
             scan = self._scan(self._path(seg.num))
-            todo = [(b, s, off, total) for b, s, off, total, _ in scan.records if (b, s) not in scan.results]
+            boot = scan.boot
+            todo = [r for r in scan.records if r[0] not in scan.results]
             del scan
-            for b, s, off, total in todo:
-                yield b, s, seg.num, off, total
+            for s, off, total in todo:
+                yield boot, s, seg.num, off, total
+
+    def iter_records(self, seg):
+        """(boot, seq, offset, length) of every record of segment seg (for checks and export)."""
+        scan = self._scan(self._path(seg.num))
+        for s, off, total in scan.records:
+            yield scan.boot, s, off, total
 
     def read_record(self, num, offset, length, out=None):
         """The record envelope (payload of the entry at offset); into `out` if given (a bytearray)."""
@@ -454,19 +491,22 @@ class Journal:
         seg.unverified.remove(key)
         seg.cards += 1
 
-    def append_synced(self, results, when):
-        """results: list of (boot, seq, result, receipt).  One commit per segment touched."""
+    def append_synced(self, results, when, receipt=b""):
+        """results: list of (boot, seq, result) from one registry receipt.
+        One entry, one commit, per segment touched."""
+        if len(receipt) > 255:
+            raise StoreError("receipt too long")
         by_seg = {}
-        for boot, seq, result, receipt in results:
+        for boot, seq, result in results:
             seg = self.segment_of((boot, seq))
             if seg is None:
                 raise StoreError("receipt for unknown record %d/%d" % (boot, seq))
-            by_seg.setdefault(seg.num, (seg, []))[1].append((boot, seq, result, receipt))
+            by_seg.setdefault(seg.num, (seg, []))[1].append((boot, seq, result))
         for num in sorted(by_seg):
             seg, items = by_seg[num]
-            data = b"".join(frame(T_SYNCED, synced_payload(b, s, r, when, rc)) for b, s, r, rc in items)
-            self._append(seg, data)
-            for _, _, result, _ in items:
+            boot = items[0][0]
+            self._append(seg, frame(T_SYNCED, synced_payload(boot, when, receipt, [(s, r) for _, s, r in items])))
+            for _, _, result in items:
                 seg.finals += 1
                 if result in (ACCEPTED, DUPLICATE):
                     seg.synced += 1

@@ -73,9 +73,9 @@ class RecordStore:
         self.journal.append_card(boot, seq, uid, cred_id)
         self._event("card", "%d/%d verified" % (boot, seq))
 
-    def mark_results(self, results, now):
-        """Apply registry results [(boot, seq, result, receipt)] that came with a valid receipt."""
-        self.journal.append_synced(results, now)
+    def mark_results(self, results, now, receipt=b""):
+        """Apply registry results [(boot, seq, result)] that came with a valid receipt."""
+        self.journal.append_synced(results, now, receipt)
         self._event("sync", str(len(results)) + " results")
 
     def purge(self, now):

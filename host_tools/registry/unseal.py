@@ -12,7 +12,8 @@ import struct
 import zlib
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidSignature
+from hmac import compare_digest as hmac_compare
+
 from cryptography.hazmat.primitives import hashes, padding
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.padding import MGF1, OAEP
@@ -22,7 +23,7 @@ from cryptography.hazmat.primitives.hmac import HMAC
 KEY_MAGIC = b"EKY1"
 RECORD_MAGIC = b"ERC1"
 VERSION = 1
-TAG_LEN = 32
+TAG_LEN = 16
 
 
 class SealError(ValueError):
@@ -77,12 +78,12 @@ def open_record(env: bytes, batch_keys: dict[bytes, bytes]) -> Opened:
     _check_crc(env, "record envelope")
     dlen = env[5]
     p = 6 + dlen
-    if not 1 <= dlen <= 32 or len(env) < p + 52 + TAG_LEN + 4:
+    if not 1 <= dlen <= 32 or len(env) < p + 36 + TAG_LEN + 4:
         raise SealError("truncated record envelope")
     boot, seq = struct.unpack_from(">II", env, p)
-    record_id, key_id, iv = env[p + 8 : p + 24], env[p + 24 : p + 32], env[p + 32 : p + 48]
-    (ct_len,) = struct.unpack_from(">I", env, p + 48)
-    ct_start = p + 52
+    record_id, key_id = env[p + 8 : p + 24], env[p + 24 : p + 32]
+    (ct_len,) = struct.unpack_from(">I", env, p + 32)
+    ct_start = p + 36
     if ct_len == 0 or ct_len % 16 or len(env) != ct_start + ct_len + TAG_LEN + 4:
         raise SealError("record envelope length mismatch")
     batch_key = batch_keys.get(bytes(key_id))
@@ -90,13 +91,10 @@ def open_record(env: bytes, batch_keys: dict[bytes, bytes]) -> Opened:
         raise SealError("record sealed under an unknown batch key")
     enc_key = _hmac(batch_key, b"enc" + record_id)
     mac_key = _hmac(batch_key, b"mac" + record_id)
+    iv = _hmac(batch_key, b"iv" + record_id)[:16]
     tag_at = ct_start + ct_len
-    h = HMAC(mac_key, hashes.SHA256())
-    h.update(env[:tag_at])
-    try:
-        h.verify(env[tag_at : tag_at + TAG_LEN])
-    except InvalidSignature as e:
-        raise SealError("record tag does not verify (tampered or wrong key)") from e
+    if not hmac_compare(_hmac(mac_key, env[:tag_at])[:TAG_LEN], env[tag_at : tag_at + TAG_LEN]):
+        raise SealError("record tag does not verify (tampered or wrong key)")
     dec = Cipher(algorithms.AES(enc_key), modes.CBC(iv)).decryptor()
     padded = dec.update(env[ct_start:tag_at]) + dec.finalize()
     unpad = padding.PKCS7(128).unpadder()

@@ -110,8 +110,9 @@ def test_record_envelope_header_round_trips():
     assert hdr.record_id == bytes(range(16))
     assert hdr.key_id == batch.key_id and len(hdr.key_id) == 8
     assert hdr.size == len(env)
-    # layout: 6 + 8 (device id) + 52 fixed + 32 ciphertext + 32 tag + 4 CRC
-    assert len(env) == 6 + 8 + 52 + 32 + 32 + 4
+    # layout: 6 + 8 (device id) + 36 fixed (boot, seq, record id, key id, length)
+    #         + 32 ciphertext (24 bytes padded) + 16 tag + 4 CRC
+    assert len(env) == 6 + 8 + 36 + 32 + 16 + 4
     kid, wrapped = seal.parse_key(batch.envelope())
     assert kid == batch.key_id and wrapped == batch.wrapped
 

@@ -7,24 +7,35 @@ from storekit import DEVICE, open_store, plaintext, record_id
 from firmware.crypto import seal
 from firmware.store import audit as auditmod
 from firmware.store import bootcount, journal
-from firmware.store.journal import ACCEPTED, CONFLICT, DUPLICATE, StoreError, StoreFull
+from firmware.store.journal import ACCEPTED, CONFLICT, DUPLICATE, RECORDS_PER_SEGMENT, StoreError, StoreFull
+
+PER_SEG = RECORDS_PER_SEGMENT
 
 
 def test_saved_records_survive_a_reboot_in_order():
     path, dev = flash_dir()
     store, _, report = open_store(path)
     assert report["boot"] == 1 and report["records"] == 0
-    keys = [store.save(record_id(i), plaintext(i)) for i in range(40)]
-    assert keys == [(1, i) for i in range(1, 41)]
+    n = PER_SEG + 8
+    for i in range(n):
+        assert store.save(record_id(i), plaintext(i)) == (1, i + 1)
     store.close()
+    del store
     path = remount(dev, path)
     store2, _, report2 = open_store(path)
-    assert report2["records"] == 40 and report2["boot"] == 2
-    assert report2["segments"] == 2  # 32 records per segment, one batch key each
+    assert report2["records"] == n and report2["boot"] == 2
+    assert report2["segments"] == 2  # RECORDS_PER_SEGMENT per segment, one batch key each
     assert store2.save(record_id(99), plaintext(99)) == (2, 1)
-    pending = list(store2.journal.iter_pending())
-    assert [(b, s) for b, s, _, _, _ in pending] == keys + [(2, 1)]
-    b, s, num, off, length = pending[5]
+    # streamed, as the device does it: one segment's positions in RAM at a time
+    i = 0
+    sixth = None
+    for b, s, num, off, length in store2.journal.iter_pending():
+        assert (b, s) == ((1, i + 1) if i < n else (2, 1))
+        if i == 5:
+            sixth = (num, off, length)
+        i += 1
+    assert i == n + 1
+    num, off, length = sixth
     env = store2.journal.read_record(num, off, length)
     hdr = seal.parse_record(env)
     assert (hdr.device_id, hdr.boot, hdr.seq, hdr.record_id) == (DEVICE, 1, 6, record_id(5))
@@ -51,7 +62,7 @@ def test_results_mark_records_final_and_survive_reboot():
     path, dev = flash_dir()
     store, _, _ = open_store(path)
     keys = [store.save(record_id(i), plaintext(i)) for i in range(5)]
-    store.mark_results([(1, 1, ACCEPTED, b"r1"), (1, 2, DUPLICATE, b"r2"), (1, 3, CONFLICT, b"")], 1000)
+    store.mark_results([(1, 1, ACCEPTED), (1, 2, DUPLICATE), (1, 3, CONFLICT)], 1000, b"receipt-mac")
     assert [(b, s) for b, s, _, _, _ in store.journal.iter_pending()] == keys[3:]
     c = store.counts()
     assert (c["records"], c["pending"], c["synced"]) == (5, 2, 2)
@@ -60,19 +71,19 @@ def test_results_mark_records_final_and_survive_reboot():
     c = store2.counts()
     assert (c["records"], c["pending"], c["synced"]) == (5, 2, 2)
     with raises(StoreError):
-        store2.mark_results([(7, 7, ACCEPTED, b"")], 1000)
+        store2.mark_results([(7, 7, ACCEPTED)], 1000)
 
 
 def fill_and_sync(store, n, when):
     keys = [store.save(record_id(i), plaintext(i)) for i in range(n)]
-    store.mark_results([(b, s, ACCEPTED, b"ok") for b, s in keys], when)
+    store.mark_results([(b, s, ACCEPTED) for b, s in keys], when, b"ok")
     return keys
 
 
 def test_purge_respects_retention_and_a_clock_that_went_back():
     path, dev = flash_dir()
     store, audit, _ = open_store(path)
-    fill_and_sync(store, 33, 1_000_000)  # segment 1 full and synced; segment 2 is the open tail
+    fill_and_sync(store, PER_SEG + 1, 1_000_000)  # segment 1 full and synced; segment 2 is the open tail
     retention = 30 * 24 * 3600
     assert store.journal.purge(1_000_000 + retention - 1, retention) == 0
     assert store.journal.purge(999_000, retention) == 0  # clock rolled back: nothing early
@@ -86,7 +97,7 @@ def test_capacity_pressure_purges_synced_records_early_but_never_unsynced():
     path, dev = flash_dir()
     used = [50]
     store, _, _ = open_store(path, used=lambda: used[0])
-    fill_and_sync(store, 32, 5000)
+    fill_and_sync(store, PER_SEG, 5000)
     store.save(record_id(100), plaintext(100))  # unsynced, in a new segment
     assert store.purge(5001) == 0
     used[0] = 85

@@ -32,6 +32,7 @@ import json  # noqa: E402
 import vfs  # noqa: E402
 
 from firmware.crypto import seal  # noqa: E402
+from firmware.enrol import record  # noqa: E402
 from firmware.crypto.rsa_oaep import RsaPublicKey  # noqa: E402
 from firmware.store.audit import AuditLog  # noqa: E402
 from firmware.store.journal import ACCEPTED  # noqa: E402
@@ -53,7 +54,9 @@ def rid(i):
 
 
 def body(i):
-    return b'{"v":1,"fields":{"given_name":"P' + str(i).encode() + b'","village_code":"V001"}}'
+    fields = record.typical_fields()
+    fields["given_name"] = "P" + str(i)
+    return record.encode("OF0001", 1_700_000_000 + i, True, fields, "C" + str(i), bytes(16))
 
 
 class Trace:
@@ -89,7 +92,7 @@ def workload(store, trace, clock, start, count):
         if i % 25 == 24:
             pending = [(b, s) for b, s, _, _, _ in store.journal.iter_pending()]
             clock[0] += 3600
-            store.mark_results([(b, s, ACCEPTED, b"receipt") for b, s in pending], clock[0])
+            store.mark_results([(b, s, ACCEPTED) for b, s in pending], clock[0], b"receipt")
             for r, k in trace.saved.items():
                 if k in pending:
                     trace.synced[r] = True
@@ -103,8 +106,7 @@ def check(store, trace, counts, prev_boot):
     last = (0, 0)
     j = store.journal
     for seg in j.segments:
-        scan = j._scan(j._path(seg.num))
-        for boot, seq, off, total, dev in scan.records:
+        for boot, seq, off, total in j.iter_records(seg):
             env = j.read_record(seg.num, off, total)
             try:
                 hdr = seal.parse_record(env)

@@ -1,0 +1,53 @@
+"""Record store (issue 5): sealed size, capacity of a 1.5 MB partition, write amplification,
+save time and peak heap under MicroPython, power-cut sweep counts."""
+
+from __future__ import annotations
+
+import json
+
+from mp import HEAPSIZE, ROOT, compiled_tree, run_script
+
+
+def kv(out: str) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+
+def smallest_heap_kb(script, tree, lo: int = 24, hi: int = 160) -> int:
+    """Smallest -X heapsize (KB, 4 KB steps) in which `script save` completes: the store's
+    real RAM need, imports and fragmentation included (micropython.mem_peak counts
+    garbage too, so it cannot say this)."""
+    while hi - lo > 4:
+        mid = (lo + hi) // 2
+        try:
+            run_script(script, [str(tree), "save"], heapsize=f"{mid}k")
+            hi = mid
+        except RuntimeError:
+            lo = mid
+    return hi
+
+
+def run():
+    tree = compiled_tree()
+    script = ROOT / "bench" / "mp_store.py"
+    cap = kv(run_script(script, [str(tree), "capacity"], heapsize="4m"))
+    sav = kv(run_script(script, [str(tree), "save"]))
+    sweep_out = run_script(ROOT / "tests" / "mp" / "powercut.py", [str(tree), "200", "1", "50", "0"], heapsize="3m")
+    sweep = json.loads([line for line in sweep_out.splitlines() if line.startswith("{")][-1])
+    rt = f"micropython heap={HEAPSIZE}"
+    sealed = int(cap["sealed_bytes"])
+    return [
+        ("typical record, CBOR plaintext", int(cap["plaintext_bytes"]), "bytes", "micropython"),
+        ("typical record, sealed envelope", sealed, "bytes", "micropython"),
+        ("records in 1.5 MB before refusal (95 %)", int(cap["records_at_refusal"]), "records", "micropython LittleFS"),
+        ("records in 1.5 MB before warning (80 %)", int(cap["records_at_warning"]), "records", "micropython LittleFS"),
+        ("flash used per record (incl. card entry, keys, FS overhead)", int(cap["flash_bytes_per_record"]), "bytes", "micropython LittleFS"),
+        ("flash programmed per save", int(cap["programmed_bytes_per_save"]), "bytes", "micropython LittleFS"),
+        ("write amplification (programmed / sealed)", int(cap["programmed_bytes_per_save"]) / sealed, "x", "micropython LittleFS"),
+        ("save, first of a segment (RSA-2048 wrap)", float(sav["first_save_ms"]), "ms", rt + " (x86 host)"),
+        ("save, typical", float(sav["save_ms"]), "ms", rt + " (x86 host)"),
+        ("live heap after open + 51 saves (imports included)", int(sav["live_heap_after"]), "bytes", rt),
+        ("smallest heap that runs open + 51 saves", smallest_heap_kb(script, tree), "KB", "micropython"),
+        ("power-cut points (200 saves, every 50th)", sweep["cut_points"], "cuts", "micropython LittleFS"),
+        ("power cuts: lost / duplicated / corrupt", sweep["lost"] + sweep["duplicated"] + sweep["corrupt"], "records", "micropython LittleFS"),
+        ("power cuts: mount failures", sweep["mount_fail"], "mounts", "micropython LittleFS"),
+    ]

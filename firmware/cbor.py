@@ -1,0 +1,190 @@
+"""Deterministic CBOR (RFC 8949) for the types the device uses: int, bytes, text, list,
+map, bool, None and tags.
+
+Encoding follows the core deterministic rules (section 4.2.1): the shortest
+argument form, definite lengths only, map keys sorted by the bytewise order of
+their encodings.  Decoding is strict and bounded, because it reads card
+contents that anyone can write: indefinite lengths, floats, simple values
+other than false/true/null, non-shortest arguments, duplicate or unsorted map
+keys, nesting deeper than MAX_DEPTH and items beyond the input are refused
+with CBORError.
+"""
+
+import struct
+
+MAX_DEPTH = 8
+
+
+class CBORError(ValueError):
+    pass
+
+
+class Tag:
+    def __init__(self, tag, value):
+        self.tag = tag
+        self.value = value
+
+    def __eq__(self, other):
+        return isinstance(other, Tag) and other.tag == self.tag and other.value == self.value
+
+
+def _head(major, arg, out):
+    mt = major << 5
+    if arg < 24:
+        out.append(mt | arg)
+    elif arg < 0x100:
+        out.append(mt | 24)
+        out.append(arg)
+    elif arg < 0x10000:
+        out.append(mt | 25)
+        out.extend(struct.pack(">H", arg))
+    elif arg < 0x100000000:
+        out.append(mt | 26)
+        out.extend(struct.pack(">I", arg))
+    elif arg < 0x10000000000000000:
+        out.append(mt | 27)
+        out.extend(struct.pack(">Q", arg))
+    else:
+        raise CBORError("integer too large")
+
+
+def _enc(obj, out):
+    if obj is False:
+        out.append(0xF4)
+    elif obj is True:
+        out.append(0xF5)
+    elif obj is None:
+        out.append(0xF6)
+    elif isinstance(obj, int):
+        if obj >= 0:
+            _head(0, obj, out)
+        else:
+            _head(1, -1 - obj, out)
+    elif isinstance(obj, (bytes, bytearray, memoryview)):
+        _head(2, len(obj), out)
+        out.extend(obj)
+    elif isinstance(obj, str):
+        raw = obj.encode()
+        _head(3, len(raw), out)
+        out.extend(raw)
+    elif isinstance(obj, (list, tuple)):
+        _head(4, len(obj), out)
+        for item in obj:
+            _enc(item, out)
+    elif isinstance(obj, dict):
+        items = []
+        for k, v in obj.items():
+            kb = bytearray()
+            _enc(k, kb)
+            items.append((bytes(kb), v))
+        items.sort(key=lambda kv: kv[0])
+        _head(5, len(items), out)
+        for kb, v in items:
+            out.extend(kb)
+            _enc(v, out)
+    elif isinstance(obj, Tag):
+        _head(6, obj.tag, out)
+        _enc(obj.value, out)
+    else:
+        raise CBORError("cannot encode " + str(type(obj)))
+
+
+def dumps(obj):
+    out = bytearray()
+    _enc(obj, out)
+    return bytes(out)
+
+
+class _Reader:
+    def __init__(self, data, max_len):
+        self.data = data
+        self.pos = 0
+        self.max_len = max_len
+
+    def take(self, n):
+        if n > len(self.data) - self.pos:
+            raise CBORError("truncated")
+        start = self.pos
+        self.pos += n
+        return self.data[start : self.pos]
+
+    def head(self):
+        ib = self.take(1)[0]
+        major, info = ib >> 5, ib & 0x1F
+        if info < 24:
+            return major, info, ib
+        if info == 24:
+            arg = self.take(1)[0]
+            low = 24
+        elif info == 25:
+            arg = struct.unpack(">H", self.take(2))[0]
+            low = 0x100
+        elif info == 26:
+            arg = struct.unpack(">I", self.take(4))[0]
+            low = 0x10000
+        elif info == 27:
+            arg = struct.unpack(">Q", self.take(8))[0]
+            low = 0x100000000
+        else:
+            raise CBORError("indefinite length or reserved value")
+        if major != 7 and arg < low:
+            raise CBORError("non-shortest integer encoding")
+        return major, arg, ib
+
+    def item(self, depth):
+        if depth > MAX_DEPTH:
+            raise CBORError("nested too deep")
+        major, arg, ib = self.head()
+        if major == 0:
+            return arg
+        if major == 1:
+            return -1 - arg
+        if major in (2, 3):
+            if arg > self.max_len:
+                raise CBORError("string too long")
+            raw = bytes(self.take(arg))
+            if major == 2:
+                return raw
+            try:
+                return raw.decode()
+            except UnicodeError:
+                raise CBORError("text is not UTF-8")
+        if major == 4:
+            if arg > self.max_len:
+                raise CBORError("array too long")
+            return [self.item(depth + 1) for _ in range(arg)]
+        if major == 5:
+            if arg > self.max_len:
+                raise CBORError("map too long")
+            out = {}
+            last = None
+            for _ in range(arg):
+                start = self.pos
+                k = self.item(depth + 1)
+                kb = bytes(self.data[start : self.pos])
+                if last is not None and kb <= last:
+                    raise CBORError("map keys duplicated or not in deterministic order")
+                last = kb
+                if isinstance(k, (list, dict)):
+                    raise CBORError("unhashable map key")
+                out[k] = self.item(depth + 1)
+            return out
+        if major == 6:
+            return Tag(arg, self.item(depth + 1))
+        # major 7: only false, true, null
+        if ib == 0xF4:
+            return False
+        if ib == 0xF5:
+            return True
+        if ib == 0xF6:
+            return None
+        raise CBORError("unsupported simple value or float")
+
+
+def loads(data, max_len=1024):
+    """Decode exactly one item filling `data`; strings, arrays and maps above max_len are refused."""
+    r = _Reader(memoryview(data) if not isinstance(data, memoryview) else data, max_len)
+    obj = r.item(0)
+    if r.pos != len(data):
+        raise CBORError("trailing bytes after the item")
+    return obj

@@ -1,0 +1,54 @@
+"""The enrolment record (schema v1) as the registry receives it inside the sealed envelope.
+
+Deterministic CBOR (firmware/cbor.py) with the field names of DESIGN.md.
+DESIGN.md says JSON; CBOR carries the same map about 25 % smaller (no quotes,
+separators or hex for the PIN block), which is what lets 3,000 records fit a
+1.5 MB partition, and the registry reads it with cbor2.  record_id,
+device_id, boot and seq are not repeated here: they travel in the envelope's
+clear header, which the tag authenticates (crypto/seal.py).
+  {"v": 1,
+   "officer_id": "OF0042",
+   "created": {"t": 1767225600, "clock": "synced" | "unsynced"},
+   "fields": {"given_name": ..., "family_name": ..., "sex": "F"|"M"|"X",
+              "birth_date": "YYYY-MM-DD", "village_code": ..., "phone": "" or digits,
+              "consent": true},
+   "card": {"credential_id": "..."},
+   "pin_block": <16 bytes>}           ISO 9564-1 format 4, sealed with the record
+"""
+
+from firmware import cbor
+
+SCHEMA_VERSION = 1
+
+
+def encode(officer_id, created_s, clock_synced, fields, credential_id, pin_block):
+    doc = {
+        "v": SCHEMA_VERSION,
+        "officer_id": officer_id,
+        "created": {"t": created_s, "clock": "synced" if clock_synced else "unsynced"},
+        "fields": fields,
+        "card": {"credential_id": credential_id},
+        "pin_block": bytes(pin_block),
+    }
+    return cbor.dumps(doc)
+
+
+def decode(raw):
+    """The record map from its CBOR bytes (CBORError / ValueError if it is not a v1 record)."""
+    doc = cbor.loads(raw)
+    if not isinstance(doc, dict) or doc.get("v") != SCHEMA_VERSION:
+        raise ValueError("not a version 1 enrolment record")
+    return doc
+
+
+def typical_fields():
+    """A representative person (for benchmarks and capacity figures)."""
+    return {
+        "given_name": "AMINATA FATOUMATA",
+        "family_name": "OUEDRAOGO",
+        "sex": "F",
+        "birth_date": "1987-06-14",
+        "village_code": "BF-KAD-0412",
+        "phone": "22670123456",
+        "consent": True,
+    }
