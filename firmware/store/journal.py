@@ -67,6 +67,10 @@ CONFLICT = 2
 REJECTED = 3
 RESULT_NAMES = ("accepted", "duplicate", "conflict", "rejected")
 
+_CARD = 1
+_FINAL = 2
+_SYNCED = 4
+
 _SEG = ".seg"
 _TMP = ".tmp"
 
@@ -119,7 +123,7 @@ class Segment:
         self.synced_at = 0  # latest SYNCED time
         self.first = None  # (boot, seq) of its first record
         self.last = None
-        self.unverified = []  # (boot, seq) saved without a verified card
+        self.unverified = 0  # records saved without a verified card (listed by scanning)
 
     def holds(self, key):
         return self.first is not None and self.first <= key <= self.last
@@ -138,9 +142,18 @@ class _Scan:
         self.boot = None  # boot of the segment's first record
         self.records = []  # (seq, offset, length)
         self.foreign = []  # (offset, length) of records of another device or boot
-        self.cards = {}  # seq -> True
-        self.results = {}  # seq -> result
+        self.first_seq = None
+        # per record, by seq - first_seq: bit 0 card verified, bit 1 final result, bit 2 synced
+        self.state = bytearray(RECORDS_PER_SEGMENT)
         self.synced_at = 0
+
+    def mark(self, seq, bits):
+        i = seq - self.first_seq if self.first_seq is not None else -1
+        if 0 <= i < len(self.state):
+            self.state[i] |= bits
+
+    def bits(self, seq):
+        return self.state[seq - self.first_seq]
 
 
 class Journal:
@@ -207,7 +220,9 @@ class Journal:
                         boot, seq = struct.unpack_from(">II", p, 6 + dlen)
                         if scan.boot is None:
                             scan.boot = boot
-                        if bytes(p[6 : 6 + dlen]) != self._device or boot != scan.boot:
+                            scan.first_seq = seq
+                        if (bytes(p[6 : 6 + dlen]) != self._device or boot != scan.boot
+                                or not 0 <= seq - scan.first_seq < RECORDS_PER_SEGMENT):
                             scan.foreign.append((off, total))
                         else:
                             scan.records.append((seq, off, total))
@@ -218,7 +233,7 @@ class Journal:
                 elif etype == T_CARD:
                     boot, seq = struct.unpack_from(">II", p, 0)
                     if boot == scan.boot:
-                        scan.cards[seq] = True
+                        scan.mark(seq, _CARD)
                 elif etype == T_SYNCED:
                     boot, when, rlen = struct.unpack_from(">IIB", p, 0)
                     at = 9 + rlen
@@ -229,7 +244,7 @@ class Journal:
                             if at + 5 > len(p):
                                 break
                             seq, result = struct.unpack_from(">IB", p, at)
-                            scan.results[seq] = result
+                            scan.mark(seq, _FINAL | (_SYNCED if result <= DUPLICATE else 0))
                             at += 5
                         if when > scan.synced_at:
                             scan.synced_at = when
@@ -247,15 +262,15 @@ class Journal:
                 seg.first = key
             if seg.last is None or key > seg.last:
                 seg.last = key
-            if seq in scan.cards:
+            bits = scan.bits(seq)
+            if bits & _CARD:
                 seg.cards += 1
             else:
-                seg.unverified.append(key)
-            res = scan.results.get(seq)
-            if res is not None:
+                seg.unverified += 1
+            if bits & _FINAL:
                 seg.finals += 1
-                if res == ACCEPTED or res == DUPLICATE:
-                    seg.synced += 1
+            if bits & _SYNCED:
+                seg.synced += 1
         return seg
 
     # ---- recovery --------------------------------------------------------
@@ -264,7 +279,7 @@ class Journal:
         fsutil.makedirs(self.dir)
         fsutil.makedirs(self.qdir)
         report = {"segments": 0, "records": 0, "quarantined_bytes": 0, "foreign": 0,
-                  "tmp_removed": 0, "empty_removed": 0}
+                  "tmp_removed": 0, "empty_removed": 0, "unreadable": 0}
         names = sorted(os.listdir(self.dir))
         for name in names:
             if name.endswith(_TMP):
@@ -281,7 +296,16 @@ class Journal:
                 self._event("recovery", "ignored unknown file " + name)
                 continue
             path = self._path(num)
-            scan = self._scan(path)
+            try:
+                scan = self._scan(path)
+            except (OSError, ValueError) as e:  # unreadable (a directory, a bad block): set aside whole
+                self._event("quarantine", "segment " + name + " unreadable (" + str(e) + "): moved aside")
+                try:
+                    os.rename(path, self.qdir + "/" + name)
+                except OSError:
+                    pass
+                report["unreadable"] += 1
+                continue
             if scan.bad or scan.foreign:
                 del scan
                 scan = self._scan(path, keep_entries=True)
@@ -352,14 +376,19 @@ class Journal:
             c["records"] += seg.records
             c["pending"] += seg.records - seg.finals
             c["synced"] += seg.synced
-            c["unverified"] += len(seg.unverified)
+            c["unverified"] += seg.unverified
         return c
 
     def unverified(self):
-        """(boot, seq) of saved records whose card was not verified, oldest first."""
+        """(boot, seq) of saved records whose card was not verified, oldest first
+        (scans only the segments that have some)."""
         out = []
         for seg in self.segments:
-            out.extend(seg.unverified)
+            if seg.unverified:
+                scan = self._scan(self._path(seg.num))
+                for seq, _, _ in scan.records:
+                    if not scan.bits(seq) & _CARD:
+                        out.append((scan.boot, seq))
         return out
 
     def needs_new_segment(self):
@@ -375,7 +404,7 @@ class Journal:
                 continue
             scan = self._scan(self._path(seg.num))
             boot = scan.boot
-            todo = [r for r in scan.records if r[0] not in scan.results]
+            todo = [r for r in scan.records if not scan.bits(r[0]) & _FINAL]
             del scan
             for s, off, total in todo:
                 yield boot, s, seg.num, off, total
@@ -480,15 +509,22 @@ class Journal:
         if seg.first is None:
             seg.first = key
         seg.last = key
-        seg.unverified.append(key)
+        seg.unverified += 1
 
     def append_card(self, boot, seq, uid, cred_id):
         key = (boot, seq)
         seg = self.segment_of(key)
-        if seg is None or key not in seg.unverified:
+        waiting = False
+        if seg is not None and seg.unverified:
+            scan = self._scan(self._path(seg.num))
+            waiting = scan.boot == boot and scan.first_seq is not None and \
+                0 <= seq - scan.first_seq < len(scan.state) and \
+                any(r[0] == seq for r in scan.records) and not scan.bits(seq) & _CARD
+            del scan
+        if not waiting:
             raise StoreError("no saved record %d/%d waiting for its card" % key)
         self._append(seg, frame(T_CARD, card_payload(boot, seq, uid, cred_id)))
-        seg.unverified.remove(key)
+        seg.unverified -= 1
         seg.cards += 1
 
     def append_synced(self, results, when, receipt=b""):

@@ -38,7 +38,8 @@ class RecordStore:
         self.boot = bootcount.next_boot(self.data_dir, self.journal.last_position()[0])
         self.seq = 0
         report["boot"] = self.boot
-        if report["quarantined_bytes"] or report["foreign"] or report["tmp_removed"] or report["empty_removed"]:
+        if (report["quarantined_bytes"] or report["foreign"] or report["tmp_removed"]
+                or report["empty_removed"] or report["unreadable"]):
             self._event("recovery", "boot " + str(self.boot) + ": " + str(report))
         return report
 

@@ -351,3 +351,29 @@ def test_flash_full_is_a_clear_error_and_keeps_what_was_saved():
         i += 1
         assert (b, s) == (1, i)
     assert i == n and report["records"] == n
+
+
+def test_unreadable_segment_is_set_aside_not_a_crash_loop():
+    import os
+
+    path, dev = flash_dir()
+    store, _, _ = open_store(path)
+    store.save(record_id(1), plaintext(1))
+    store.close()
+    os.mkdir(path + "/journal/00000007.seg")  # a directory where a segment should be
+    store2, audit, report = open_store(remount(dev, path))
+    assert report["unreadable"] == 1 and report["records"] == 1
+    assert "00000007.seg" in os.listdir(path + "/quarantine")
+    assert store2.save(record_id(2), plaintext(2)) == (2, 1)
+
+
+def test_sync_under_a_future_dated_clock_is_purged_only_under_pressure():
+    path, dev = flash_dir()
+    used = [10]
+    store, _, _ = open_store(path, used=lambda: used[0])
+    fill_and_sync(store, PER_SEG, 4_000_000_000)  # the clock was years ahead when it synced
+    store.save(record_id(500), plaintext(500))  # a new segment: the synced one is no longer the tail
+    assert store.purge(1_800_000_000) == 0  # clock corrected: retention cannot be judged, keep
+    used[0] = 81
+    assert store.purge(1_800_000_000) == 1  # storage pressure: synced records go first
+    assert store.counts()["pending"] == 1
