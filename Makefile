@@ -58,12 +58,15 @@ bench: build
 
 deploy: build
 	@test -n "$(PORT)" || { echo "deploy: say which serial port, e.g. make deploy PORT=/dev/ttyUSB0 (list them with: $(BIN)/mpremote devs)"; exit 1; }
-	@$(BIN)/enrolctl deploy --port "$(PORT)"
+	@# plain copy of the image; the staged, verified, resumable deploy is `enrolctl deploy` (technician tooling issue)
+	@$(BIN)/mpremote connect "$(PORT)" fs cp -r build/device/. : + reset
 
 flash: setup
 	@test -n "$(PORT)" || { echo "flash: say which serial port, e.g. make flash PORT=/dev/ttyUSB0 FIRMWARE=file.bin (list ports with: $(BIN)/mpremote devs)"; exit 1; }
 	@test -n "$(FIRMWARE)" || { echo "flash: say which MicroPython image, e.g. FIRMWARE=ESP32_GENERIC-v1.24.bin"; exit 1; }
-	@$(BIN)/enrolctl flash --port "$(PORT)" --firmware "$(FIRMWARE)"
+	@test -f "$(FIRMWARE)" || { echo "flash: no such file: $(FIRMWARE)"; exit 1; }
+	@$(BIN)/esptool --chip esp32 --port "$(PORT)" erase-flash
+	@$(BIN)/esptool --chip esp32 --port "$(PORT)" write-flash -z 0x1000 "$(FIRMWARE)"
 
 # Regenerate constraints.txt (transitive pins) from the current venv.
 freeze: setup
