@@ -1,0 +1,400 @@
+"""The enrolment flow as a pure state machine: events in, effects out.
+
+Events:   key(k, now_ms)  tick(now_ms)  saved(boot, seq)  save_failed(message)
+          card_done(ok, message)
+Effects (returned lists of tuples, carried out by firmware/app.py):
+  ("show", Screen)                      draw it
+  ("save", fields, officer_id, pin)     seal and commit the record; answer saved()/save_failed().
+                                        pin is a bytearray the effect must wipe after use
+  ("write_card", boot, seq, fields)     write and verify the card; answer card_done()
+  ("logout",)
+No clock, no hardware, no flash in here: testable on CPython and MicroPython.
+
+Screens: login id -> login PIN -> home menu -> one screen per field (schema.FIELDS)
+-> review (edit any field) -> consent -> citizen PIN twice -> saving -> card -> receipt.
+Cancel (B on the first field, or "cancel" on review) before saving leaves no trace.
+"""
+
+from firmware.enrol import schema
+from firmware.ui import keymap as K
+from firmware.ui.entry import ChoiceEntry, DateEntry, PinEntry, TextEntry, pin_problem
+from firmware.ui.screen import Screen
+
+HOME_ITEMS = (("new", "1 New enrolment"), ("status", "2 Status"), ("logout", "3 Log out"))
+
+
+class Flow:
+    def __init__(self, officers, villages, status=None):
+        self.officers = officers
+        self.villages = villages  # list of (code, name)
+        self.status = status
+        self.today = None  # (y, m, d) from the device clock, or None when unknown
+        self.state = "login_id"
+        self.editor = TextEntry("", 8, letters=False)
+        self.message = ""
+        self.officer_id = None
+        self.session_role = None
+        self.fields = {}
+        self.field_index = 0
+        self.review_index = 0
+        self.pin1 = None
+        self.receipt = None
+        self.editing_from_review = False
+        self.help_return = "login_id"
+
+    # ---- helpers ---------------------------------------------------------
+    def screen(self, title, lines, hint="", cursor=None, highlight=None):
+        return Screen(title, lines, hint, cursor, highlight, self.status)
+
+    def show(self):
+        return [("show", self.render())]
+
+    def _field(self, i):
+        return schema.FIELDS[i]
+
+    def _open_field(self, i):
+        key, label, kind, required = self._field(i)
+        self.field_index = i
+        cur = self.fields.get(key, "")
+        if kind == "text":
+            self.editor = TextEntry(cur, schema.NAME_MAX, letters=True)
+        elif kind == "digits":
+            self.editor = TextEntry(cur, schema.PHONE_MAX, letters=False)
+        elif kind == "date":
+            d = cur.replace("-", "")
+            self.editor = DateEntry(d[6:8] + d[4:6] + d[0:4] if d else "")
+        elif kind == "choice":
+            opts = list(schema.SEX_CHOICES)
+            sel = [v for v, _ in opts].index(cur) if cur in [v for v, _ in opts] else 0
+            self.editor = ChoiceEntry(opts, sel)
+        else:  # village
+            opts = list(self.villages)
+            codes = [c for c, _ in opts]
+            self.editor = ChoiceEntry(opts, codes.index(cur) if cur in codes else 0)
+        self.state = "field"
+        self.message = ""
+
+    def _accept_field(self):
+        key, label, kind, required = self._field(self.field_index)
+        if kind == "text":
+            value, err = schema.validate_name(self.editor.text())
+        elif kind == "digits":
+            value, err = schema.validate_phone(self.editor.text())
+        elif kind == "date":
+            value, err = schema.validate_date(self.editor.text(), self.today)
+        elif kind == "choice":
+            value, err = schema.validate_choice(self.editor.value(), schema.SEX_CHOICES)
+        else:
+            value, err = schema.validate_village(self.editor.value(), [c for c, _ in self.villages])
+        if err:
+            self.message = err
+            return False
+        self.fields[key] = value
+        return True
+
+    def _clear_enrolment(self):
+        if self.pin1 is not None:
+            for i in range(len(self.pin1)):
+                self.pin1[i] = 0
+        self.pin1 = None
+        if isinstance(self.editor, PinEntry):
+            self.editor.wipe()
+        self.fields = {}
+
+    # ---- events ----------------------------------------------------------
+    def tick(self, now):
+        before = self.editor.text() if isinstance(self.editor, TextEntry) else None
+        self.editor.tick(now)
+        if before is not None and self.editor.text() != before:
+            return self.show()
+        return []
+
+    def key(self, k, now):
+        handler = getattr(self, "_key_" + self.state)
+        out = handler(k, now)
+        return out if out is not None else self.show()
+
+    def _key_help(self, k, now):
+        self.state = self.help_return
+        return None
+
+    def _help(self, k):
+        if k == K.HELP:
+            self.help_return = self.state
+            self.state = "help"
+            return True
+        return False
+
+    def _key_login_id(self, k, now):
+        if self._help(k):
+            return None
+        r = self.editor.key(k, now)
+        if r == "ok":
+            oid = "OF" + self.editor.text()
+            if not self.officers.exists(oid):
+                self.message = "Unknown officer"
+                self.editor = TextEntry("", 8, letters=False)
+                return None
+            if self.officers.locked(oid):
+                self.message = "Locked: call sup."
+                self.editor = TextEntry("", 8, letters=False)
+                return None
+            self.officer_id = oid
+            self.editor = PinEntry()
+            self.state = "login_pin"
+            self.message = ""
+        return None
+
+    def _key_login_pin(self, k, now):
+        r = self.editor.key(k, now)
+        if r == "back":
+            self.editor.wipe()
+            self.editor = TextEntry("", 8, letters=False)
+            self.state = "login_id"
+            return None
+        if r != "ok":
+            return None
+        pin = self.editor.value()
+        self.editor.wipe()
+        result = self.officers.check(self.officer_id, bytes(pin))
+        for i in range(len(pin)):
+            pin[i] = 0
+        if result == "ok":
+            self.session_role = self.officers.role(self.officer_id)
+            self.state = "home"
+            self.review_index = 0
+            self.message = ""
+        elif result == "locked":
+            self.message = "Locked: call sup."
+            self.state = "login_id"
+            self.editor = TextEntry("", 8, letters=False)
+        else:
+            self.message = "Wrong PIN"
+        return None
+
+    def _key_home(self, k, now):
+        if self._help(k):
+            return None
+        n = len(HOME_ITEMS)
+        if k == K.UP:
+            self.review_index = (self.review_index - 1) % n
+        elif k == K.DOWN:
+            self.review_index = (self.review_index + 1) % n
+        elif k in "123" or k == K.OK:
+            choice = HOME_ITEMS[int(k) - 1 if k in "123" else self.review_index][0]
+            if choice == "new":
+                self._clear_enrolment()
+                self._open_field(0)
+            elif choice == "status":
+                self.state = "status"
+            else:
+                return self.logout()
+        return None
+
+    def logout(self):
+        self._clear_enrolment()
+        self.officer_id = None
+        self.state = "login_id"
+        self.editor = TextEntry("", 8, letters=False)
+        self.message = ""
+        return [("logout",)] + self.show()
+
+    def _key_status(self, k, now):
+        self.state = "home"
+        return None
+
+    def _key_field(self, k, now):
+        if self._help(k):
+            return None
+        r = self.editor.key(k, now)
+        if r == "ok":
+            if self._accept_field():
+                if self.editing_from_review or self.field_index + 1 >= len(schema.FIELDS):
+                    self.editing_from_review = False
+                    self.state = "review"
+                else:
+                    self._open_field(self.field_index + 1)
+        elif r == "back":
+            if self.editing_from_review:
+                self.editing_from_review = False
+                self.state = "review"  # the edit is dropped, the old value stays
+            elif self.field_index == 0:
+                self._clear_enrolment()  # cancel before save: no trace
+                self.state = "home"
+            else:
+                self._open_field(self.field_index - 1)
+        elif isinstance(self.editor, TextEntry) and self.editor.full:
+            self.message = "Field is full"
+        return None
+
+    def _key_review(self, k, now):
+        if self._help(k):
+            return None
+        n = len(schema.FIELDS)
+        if k == K.UP:
+            self.review_index = (self.review_index - 1) % n
+        elif k == K.DOWN:
+            self.review_index = (self.review_index + 1) % n
+        elif k == K.DELETE:  # C on review: edit the highlighted field
+            self.editing_from_review = True
+            self._open_field(self.review_index)
+        elif k == K.OK:
+            self.editing_from_review = False
+            self.state = "consent"
+        elif k == K.BACK:
+            self.editing_from_review = False
+            self._open_field(n - 1)
+        return None
+
+    def _key_consent(self, k, now):
+        if k == K.YES:
+            self.fields["consent"] = True
+            self.editor = PinEntry()
+            self.state = "pin1"
+            self.message = ""
+        elif k == K.BACK:
+            self.state = "review"
+        return None
+
+    def _key_pin1(self, k, now):
+        r = self.editor.key(k, now)
+        if r == "back":
+            self.editor.wipe()
+            self.state = "consent"
+        elif r == "ok":
+            pin = self.editor.value()
+            problem = pin_problem(pin)
+            self.editor.wipe()
+            if problem:
+                for i in range(len(pin)):
+                    pin[i] = 0
+                self.message = problem
+                return None
+            self.pin1 = pin
+            self.state = "pin2"
+            self.message = ""
+        return None
+
+    def _key_pin2(self, k, now):
+        r = self.editor.key(k, now)
+        if r == "back":
+            self.editor.wipe()
+            self._wipe_pin1()
+            self.state = "pin1"
+        elif r == "ok":
+            pin = self.editor.value()
+            self.editor.wipe()
+            same = bytes(pin) == bytes(self.pin1)
+            for i in range(len(pin)):
+                pin[i] = 0
+            if not same:
+                self._wipe_pin1()
+                self.message = "PINs differ: again"
+                self.state = "pin1"
+                return None
+            pin = self.pin1
+            self.pin1 = None
+            self.state = "saving"
+            self.message = ""
+            return [("show", self.render()), ("save", dict(self.fields), self.officer_id, pin)]
+        return None
+
+    def _wipe_pin1(self):
+        if self.pin1 is not None:
+            for i in range(len(self.pin1)):
+                self.pin1[i] = 0
+        self.pin1 = None
+
+    def _key_saving(self, k, now):
+        return []  # keys are ignored while the record is committed
+
+    def _key_save_error(self, k, now):
+        if k == K.OK or k == K.BACK:
+            self.state = "review"  # nothing was saved; the data is still here to try again
+        return None
+
+    def _key_card(self, k, now):
+        if k == K.BACK and self.message:
+            self.state = "receipt"  # card later: the record remembers it has none yet
+        return None
+
+    def _key_receipt(self, k, now):
+        if k == K.OK or k == K.BACK:
+            self._clear_enrolment()
+            self.state = "home"
+        return None
+
+    # ---- results of effects ----------------------------------------------
+    def saved(self, boot, seq):
+        self.receipt = (boot, seq)
+        self.state = "card"
+        self.message = ""
+        return [("show", self.render()), ("write_card", boot, seq, dict(self.fields))]
+
+    def save_failed(self, message):
+        self.state = "save_error"
+        self.message = message
+        return self.show()
+
+    def card_done(self, ok, message=""):
+        if ok:
+            self.state = "receipt"
+            self.message = message
+        else:
+            self.message = message or "Card failed"
+        return self.show()
+
+    # ---- screens ---------------------------------------------------------
+    def render(self):
+        st = self.state
+        msg = self.message
+        if st == "help":
+            return self.screen("HELP", list(K.HELP_LINES))
+        if st == "login_id":
+            return self.screen("LOGIN", ["Officer number:", "OF" + self.editor.text(), "", msg], "A=OK", (1, 2 + self.editor.cursor()))
+        if st == "login_pin":
+            return self.screen("LOGIN", ["Officer " + self.officer_id, "PIN:", self.editor.masked(), "", msg], "A=OK B=back")
+        if st == "home":
+            return self.screen("HOME " + (self.officer_id or ""), [label for _, label in HOME_ITEMS] + ["", msg], "D=help", highlight=self.review_index)
+        if st == "status":
+            return self.screen("STATUS", self.status_lines() if hasattr(self, "status_lines") else [], "any key")
+        if st == "field":
+            key, label, kind, _ = self._field(self.field_index)
+            head = str(self.field_index + 1) + "/" + str(len(schema.FIELDS)) + " " + label
+            if kind in ("choice", "village"):
+                lines = [label for _, label in self.editor.options]
+                return self.screen(head, lines[:5] + [msg] if msg else lines[:6], "*# move A=OK", highlight=self.editor.index)
+            shown = self.editor.shown() if kind == "date" else self.editor.text()
+            return self.screen(head, [shown, "", msg], "A=OK B=back C=del", (0, self.editor.cursor()))
+        if st == "review":
+            lines = []
+            for key, label, _, _ in schema.FIELDS:
+                lines.append(self._short(key))
+            return self.screen("REVIEW  C=edit", lines, "A=OK B=back", highlight=self.review_index)
+        if st == "consent":
+            return self.screen("CONSENT", ["Person agrees to", "enrolment and", "data use?", "", "#=YES  B=back"])
+        if st == "pin1":
+            return self.screen("CITIZEN PIN", ["Person types a", "4-6 digit PIN:", self.editor.masked(), "", msg], "A=OK B=back")
+        if st == "pin2":
+            return self.screen("CITIZEN PIN", ["Type it again:", self.editor.masked(), "", msg], "A=OK B=back")
+        if st == "saving":
+            return self.screen("SAVING", ["Saving record...", "Do not switch off"])
+        if st == "save_error":
+            return self.screen("NOT SAVED", ["Record NOT saved:", msg, "", "Nothing is lost:", "A=back to review"])
+        if st == "card":
+            lines = ["Record SAVED.", "Tap the card on", "the reader.", "", msg]
+            return self.screen("CARD", lines, "B=card later" if msg else "")
+        if st == "receipt":
+            b, s = self.receipt
+            return self.screen("DONE", ["Card ready for", self.fields.get("given_name", ""), "Code:", msg or ("%d-%d" % (b, s))], "A=next person")
+        return self.screen(st, [msg])
+
+    def _short(self, key):
+        v = self.fields.get(key, "")
+        if key == "sex":
+            for code, label in schema.SEX_CHOICES:
+                if code == v:
+                    return label
+        if key == "phone" and not v:
+            return "(no phone)"
+        return v

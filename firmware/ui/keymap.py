@@ -1,0 +1,33 @@
+"""The one key map of the device (shown by the help screen, key D).
+
+  0-9  digits; in name fields letters by multi-tap (2=ABC ... 9=WXYZ, 0=space, 1=- ')
+  A    OK / next          B    back
+  C    delete             D    help (this map)
+  *    up in a list       #    down in a list; "yes" where a screen asks
+A multi-tap letter is accepted by another key or after MULTITAP_MS.
+"""
+
+OK = "A"
+BACK = "B"
+DELETE = "C"
+HELP = "D"
+UP = "*"
+DOWN = "#"
+YES = "#"
+DIGITS = "0123456789"
+ALL_KEYS = "123A456B789C*0#D"  # row by row, as on the 4x4 pad
+
+MULTITAP = {
+    "2": "ABC", "3": "DEF", "4": "GHI", "5": "JKL", "6": "MNO",
+    "7": "PQRS", "8": "TUV", "9": "WXYZ", "0": " ", "1": "-'",
+}
+MULTITAP_MS = 900
+
+HELP_LINES = (
+    "A OK/next B back",
+    "C delete  D help",
+    "* up  # down/yes",
+    "2-9 letters:tap",
+    "0 space 1 - '",
+    "press any key",
+)

@@ -1,0 +1,116 @@
+"""Drive the enrolment flow with key presses as an officer would (both runtimes)."""
+
+import binascii
+import json
+
+from fwtest import tmpdir
+from firmware.enrol.flow import Flow
+from firmware.enrol.officer import Officers, make_verifier
+from firmware.ui import keymap as K
+
+VILLAGES = [("BF-KAD-0412", "Kadiogo 412"), ("BF-KAD-0413", "Kadiogo 413")]
+OFFICER_PIN = b"2468"
+SUPERVISOR_PIN = b"9713"
+
+
+def officers_dir(iterations=8):
+    path = tmpdir()
+    docs = []
+    for oid, role, pin in (("OF0042", "officer", OFFICER_PIN), ("OF0001", "supervisor", SUPERVISOR_PIN)):
+        salt = (oid * 2).encode()[:16]
+        docs.append({"id": oid, "role": role, "salt": binascii.hexlify(salt).decode(), "iterations": iterations,
+                     "verifier": binascii.hexlify(make_verifier(pin, salt, iterations)).decode()})
+    with open(path + "/officers.json", "w") as f:
+        f.write(json.dumps({"v": 1, "officers": docs}))
+    return path
+
+
+def new_flow():
+    off = Officers(officers_dir())
+    off.load()
+    flow = Flow(off, VILLAGES)
+    flow.today = (2026, 11, 25)
+    return flow
+
+
+def text_keys(text):
+    """Key presses for `text` by multi-tap, with a pause where two letters share a key."""
+    out = []
+    prev = None
+    for ch in text:
+        for key, letters in K.MULTITAP.items():
+            if ch in letters:
+                if key == prev:
+                    out.append(("wait", K.MULTITAP_MS + 50))
+                for _ in range(letters.index(ch) + 1):
+                    out.append(key)
+                prev = key
+                break
+        else:
+            raise ValueError("cannot type " + ch)
+    return out
+
+
+class Driver:
+    """Presses keys 150 ms apart.  Keeps the other effects and only the last screen
+    (every screen kept would not fit the MicroPython heap); shown_texts records
+    what each screen said when check_screens is set."""
+
+    def __init__(self, flow, check_screens=None):
+        self.flow = flow
+        self.now = 1000
+        self.effects = []
+        self.last_screen = None
+        self.presses = 0
+        self.check_screens = check_screens  # callable(screen text) run on every screen
+
+    def add(self, effects):
+        for e in effects:
+            if e[0] == "show":
+                self.last_screen = e[1]
+                if self.check_screens is not None:
+                    self.check_screens(e[1].text())
+            else:
+                self.effects.append(e)
+
+    def press(self, *keys):
+        for k in keys:
+            if isinstance(k, tuple):
+                self.now += k[1]
+                self.add(self.flow.tick(self.now))
+                continue
+            self.now += 150
+            self.add(self.flow.tick(self.now))
+            self.add(self.flow.key(k, self.now))
+            self.presses += 1
+        return self
+
+    def type(self, text):
+        return self.press(*text_keys(text))
+
+    def screen(self):
+        return self.last_screen.text() if self.last_screen is not None else ""
+
+    def take(self, kind):
+        found = [e for e in self.effects if e[0] == kind]
+        self.effects = [e for e in self.effects if e[0] != kind]
+        return found
+
+
+def login(d, number="0042", pin=OFFICER_PIN):
+    d.press(*number).press(K.OK).press(*pin.decode()).press(K.OK)
+
+
+def enrol_person(d, given="AMINATA", family="OUEDRAOGO", birth="14061987", pin="7391"):
+    """A whole enrolment from the home screen up to the save effect."""
+    d.press("1")
+    d.type(given).press(K.OK)
+    d.type(family).press(K.OK)
+    d.press("1", K.OK)  # Female
+    d.press(*birth).press(K.OK)
+    d.press(K.OK)  # first village
+    d.press(K.OK)  # no phone
+    d.press(K.OK)  # review OK
+    d.press(K.YES)  # consent
+    d.press(*pin).press(K.OK)
+    d.press(*pin).press(K.OK)

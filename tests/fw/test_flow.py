@@ -1,0 +1,197 @@
+"""The enrolment flow: login, fields, review, consent, PIN twice, save, card; and every bad input."""
+
+from flowkit import Driver, OFFICER_PIN, enrol_person, login, new_flow
+from firmware.ui import keymap as K
+from firmware.ui.entry import TextEntry, pin_problem
+
+
+def test_multitap_letters_with_timeout_and_same_key_pause():
+    e = TextEntry()
+    t = 0
+    for k in "2", "2", "2":  # A B C: same key cycles
+        t += 100
+        e.key(k, t)
+    assert e.text() == "C"
+    e.tick(t + 2000)  # accepted after the timeout
+    e.key("2", t + 2100)
+    assert e.text() == "CA"
+    e.key("3", t + 2200)  # another key accepts the pending letter at once
+    assert e.text() == "CAD"
+    e.key(K.DELETE, t + 2300)  # deletes the pending letter
+    assert e.text() == "CA"
+    e.key(K.DELETE, t + 2400)
+    assert e.text() == "C"
+
+
+def test_whole_enrolment_produces_one_save_with_the_typed_fields():
+    d = Driver(new_flow())
+    login(d)
+    assert "HOME OF0042" in d.screen()
+    at_home = d.presses
+    enrol_person(d)
+    enrolment_presses = d.presses - at_home
+    saves = d.take("save")
+    assert len(saves) == 1
+    _, fields, officer, pin = saves[0]
+    assert officer == "OF0042"
+    assert fields == {"given_name": "AMINATA", "family_name": "OUEDRAOGO", "sex": "F",
+                      "birth_date": "1987-06-14", "village_code": "BF-KAD-0412", "phone": "", "consent": True}
+    assert bytes(pin) == b"7391"
+    assert "Saving record" in d.screen()
+    # two names by multi-tap, a date, village, no phone, consent, PIN twice
+    assert enrolment_presses < 60, enrolment_presses
+
+
+def test_saved_then_card_then_receipt():
+    flow = new_flow()
+    d = Driver(flow)
+    login(d)
+    enrol_person(d)
+    d.add(flow.saved(3, 17))
+    cards = d.take("write_card")
+    assert cards and cards[0][1:3] == (3, 17)
+    assert "Record SAVED." in d.screen()
+    d.add(flow.card_done(True, "K7QX-M2PD"))
+    assert "K7QX-M2PD" in d.screen() and "AMINATA" in d.screen()
+    d.press(K.OK)
+    assert "HOME" in d.screen()
+    assert flow.fields == {}
+
+
+def test_card_failure_keeps_asking_and_can_be_left_for_later():
+    flow = new_flow()
+    d = Driver(flow)
+    login(d)
+    enrol_person(d)
+    d.add(flow.saved(1, 1))
+    d.add(flow.card_done(False, "Card removed: tap"))
+    assert "Card removed" in d.screen() and "SAVED" in d.screen()
+    d.press(K.BACK)  # card later
+    assert flow.state == "receipt"
+
+
+def test_save_failure_says_not_saved_and_keeps_the_data():
+    flow = new_flow()
+    d = Driver(flow)
+    login(d)
+    enrol_person(d)
+    d.add(flow.save_failed("Storage full"))
+    assert "NOT saved" in d.screen() and "Storage full" in d.screen()
+    d.press(K.OK)
+    assert flow.state == "review" and flow.fields["given_name"] == "AMINATA"
+
+
+def test_wrong_officer_pin_five_times_locks():
+    flow = new_flow()
+    d = Driver(flow)
+    for i in range(4):
+        login(d, pin=b"1111")
+        assert "Wrong PIN" in d.screen()
+        d.press(K.BACK)
+    login(d, pin=b"1111")
+    assert "Locked" in d.screen()
+    d.press(*"0042").press(K.OK)  # the officer cannot even reach the PIN screen
+    assert "Locked" in d.screen() and flow.state == "login_id"
+    assert flow.officers.locked("OF0042")
+    flow.officers.unlock("OF0001", "OF0042")
+    d.press(*"0042").press(K.OK).press(*OFFICER_PIN.decode()).press(K.OK)
+    assert "HOME" in d.screen()
+
+
+def test_unknown_officer_is_refused():
+    d = Driver(new_flow())
+    login(d, number="9999")
+    assert "Unknown officer" in d.screen()
+
+
+def test_bad_field_values_get_clear_messages():
+    flow = new_flow()
+    d = Driver(flow)
+    login(d)
+    d.press("1")
+    d.press(K.OK)  # empty name
+    assert "Required" in d.screen()
+    d.type("A" * 33)
+    assert "Field is full" in d.screen()
+    d.press(*[K.DELETE] * 40).type("ANNA").press(K.OK)
+    d.type("BA").press(K.OK)
+    d.press(K.OK)  # sex: first choice
+    for bad, msg in (("31022001", "No such day"), ("01132001", "No such month"), ("01012030", "future"),
+                     ("01011850", "120"), ("0101", "DD MM YYYY")):
+        d.press(*bad).press(K.OK)
+        assert msg in d.screen(), (bad, d.screen())
+        d.press(*[K.DELETE] * 8)
+    d.press(*"29022000").press(K.OK)  # a leap day
+    assert flow.fields["birth_date"] == "2000-02-29"
+    d.press(K.OK)  # village
+    d.press(*"123").press(K.OK)
+    assert "8-15 digits" in d.screen()
+
+
+def test_trivial_and_mismatched_citizen_pins_are_refused():
+    assert pin_problem(bytearray(b"0000")) and pin_problem(bytearray(b"1234")) and pin_problem(bytearray(b"987654"))
+    assert pin_problem(bytearray(b"123")) and pin_problem(bytearray(b"1111111")[:7])
+    assert pin_problem(bytearray(b"2580")) and pin_problem(bytearray(b"7391")) is None
+    flow = new_flow()
+    d = Driver(flow)
+    login(d)
+    enrol_person(d, pin="1111")
+    assert "Too simple" in d.screen() and not d.take("save")
+    d.press(*"7391").press(K.OK).press(*"7392").press(K.OK)
+    assert "PINs differ" in d.screen() and not d.take("save")
+    d.press(*"7391").press(K.OK).press(*"7391").press(K.OK)
+    assert len(d.take("save")) == 1
+
+
+def test_pin_digits_never_appear_on_screen():
+    seen = [0]
+
+    def no_pin(text):
+        seen[0] += 1
+        assert "7391" not in text and "2468" not in text, text
+
+    d = Driver(new_flow(), check_screens=no_pin)
+    login(d)
+    enrol_person(d, pin="7391")
+    assert seen[0] > 40
+
+
+def test_cancel_before_save_leaves_no_trace():
+    flow = new_flow()
+    d = Driver(flow)
+    login(d)
+    d.press("1").type("ZED").press(K.OK).type("ZO").press(K.OK)
+    d.press(K.BACK, K.BACK, K.BACK)  # back through the fields to the first, then out
+    assert flow.state == "home" and flow.fields == {}
+    assert not d.take("save")
+
+
+def test_review_edit_changes_one_field():
+    flow = new_flow()
+    d = Driver(flow)
+    login(d)
+    d.press("1").type("ANNA").press(K.OK).type("BA").press(K.OK).press("2", K.OK)
+    d.press(*"01012000").press(K.OK).press(K.OK).press(K.OK)
+    assert flow.state == "review"
+    d.press(K.DELETE)  # edit the first field
+    d.press(*[K.DELETE] * 4).type("EVA").press(K.OK)
+    assert flow.state == "review" and flow.fields["given_name"] == "EVA" and flow.fields["sex"] == "M"
+
+
+def test_keypad_mashing_never_crashes_any_screen():
+    import random
+
+    random.seed(7)
+    flow = new_flow()
+    d = Driver(flow)
+    login(d)
+    keys = K.ALL_KEYS
+    for _ in range(600):
+        d.press(keys[random.randrange(len(keys))])
+        if flow.state == "saving":
+            d.add(flow.saved(1, len(d.take("save"))))
+        elif flow.state == "card":
+            d.add(flow.card_done(True, "X"))
+        d.effects = []  # keep RAM flat on MicroPython
+    assert flow.state in ("login_id", "login_pin", "home", "status", "field", "review", "consent", "pin1",
+                          "pin2", "receipt", "help", "card", "save_error")
