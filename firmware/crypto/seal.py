@@ -62,6 +62,11 @@ def _crc(data):
     return binascii.crc32(data) & 0xFFFFFFFF
 
 
+def pin_key(batch_key, record_id):
+    """The AES-128 key of the record's ISO 9564 format 4 PIN block (crypto/pin_block.py)."""
+    return hmac_sha256(batch_key, b"pin" + record_id)[:16]
+
+
 def derive_keys(batch_key, record_id):
     """(enc_key, mac_key, iv) of one record."""
     return (

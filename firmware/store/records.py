@@ -53,7 +53,10 @@ class RecordStore:
         return "ok", pct
 
     def save(self, record_id, plaintext):
-        """Seal and commit one record; returns (boot, seq).  StoreFull / StoreError on failure."""
+        """Seal and commit one record; returns (boot, seq).  StoreFull / StoreError on failure.
+
+        plaintext may be a callable(pin_key) -> bytes, for records whose PIN block is
+        enciphered under a key derived from this batch (see crypto/pin_block.py)."""
         state, pct = self.capacity_state()
         if state == "full":
             self._event("error", "save refused: storage " + str(pct) + "% used")
@@ -65,6 +68,8 @@ class RecordStore:
                 self.batch.wipe()
             self.batch = seal.BatchKey(self.registry_pub)
             key_env = self.batch.envelope()
+        if callable(plaintext):
+            plaintext = plaintext(seal.pin_key(self.batch.key, record_id))
         env = seal.seal_record(self.batch, self.device_id, self.boot, self.seq, record_id, plaintext)
         self.journal.append_record(self.boot, self.seq, env, key_env)
         self._event("save", "%d/%d" % (self.boot, self.seq))

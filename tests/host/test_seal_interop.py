@@ -98,3 +98,26 @@ def test_record_under_unknown_batch_key_is_refused(registry_key) -> None:
     _, rec_env = seal_under_cpython(registry_key)
     with pytest.raises(SealError, match="unknown batch key"):
         open_record(rec_env, {})
+
+
+def test_pin_block_is_iso9564_format4_and_the_registry_recovers_the_pin(registry_key) -> None:
+    """The registry unwraps the batch key, derives the PIN key and deciphers the block."""
+    import hashlib
+    import hmac
+
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    from firmware.crypto import pin_block, rsa_oaep, seal
+
+    batch = seal.BatchKey(rsa_oaep.RsaPublicKey(n_bytes(registry_key)))
+    rid = bytes(range(100, 116))
+    block = pin_block.encipher(seal.pin_key(batch.key, rid), bytearray(b"739105"), rid)
+    key_id, k = unwrap_key(registry_key, batch.envelope())
+    pkey = hmac.new(k, b"pin" + rid, hashlib.sha256).digest()[:16]
+    ecb = Cipher(algorithms.AES(pkey), modes.ECB())
+    inter = ecb.decryptor().update(block)
+    digits = str(int.from_bytes(rid[:6], "big") % 10**12).zfill(12)
+    pan = bytes.fromhex("0" + digits + "0" * 19)
+    field = ecb.decryptor().update(bytes(a ^ b for a, b in zip(inter, pan)))
+    nibs = field[:8].hex()
+    assert nibs[0] == "4" and nibs[1] == "6" and nibs[2:8] == "739105" and set(nibs[8:]) == {"a"}
