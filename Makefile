@@ -40,12 +40,15 @@ $(VENDOR_STAMP): $(STAMP)
 build: setup
 	@$(BIN)/enrolctl build
 
-# The simulated device runs the built image (.mpy), as the ESP32 does, with its
-# flash in sim-state/ (kept between runs).  Type q and Enter to switch it off.
-sim: build
-	@mkdir -p sim-state/flash
-	@cd build/device && MICROPYPATH=":.frozen:lib" ENROL_DATA_DIR="$(CURDIR)/sim-state/flash" \
-	  ../../$(BIN)/micropython -X heapsize=$(MP_HEAPSIZE) main.py
+# The simulated device runs the built image (.mpy), as the ESP32 does, with emulated
+# OLED and keypad and its flash in sim-state/ (kept between runs).  Type keys and
+# Enter; q and Enter switches it off.  The emulators need RAM of their own: SIM_HEAPSIZE.
+SIM_HEAPSIZE ?= 192k
+sim: setup
+	@$(BIN)/python -m host_tools.sim.provision sim-state
+	@$(BIN)/enrolctl build --sim --out build/sim >/dev/null
+	@cd build/sim && MICROPYPATH=":.frozen:lib" ENROL_DATA_DIR="$(CURDIR)/sim-state/flash" \
+	  ../../$(BIN)/micropython -X heapsize=$(SIM_HEAPSIZE) -m host_tools.sim.device
 
 test: setup
 	@$(BIN)/python -m pytest -n 2 -m "not slow" $(PYTEST_ARGS)

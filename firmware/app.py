@@ -1,25 +1,49 @@
 """The device application: wires the hardware tasks and the UI together.
 
-Each device is one asyncio task that owns its hardware; the UI state
-machines take events and return effects, so nothing here needs a clock or a
-pin to be tested.
+Each device is one asyncio task that owns its hardware; the enrolment flow
+(firmware/enrol/flow.py) takes events and returns effects, which run() carries
+out here: draw a screen, save a record, write a card.  Start-up:
+  boot screen -> device secrets (not provisioned: say so and wait)
+  -> record store recovery (report quarantines) -> officers -> login screen.
 """
 
 import asyncio
+import os
 
 from firmware import VERSION, faultlog
+from firmware.ticks import ticks_diff, ticks_ms
 from firmware.ui.screen import Screen, Status, boot_screen
 
 _IDLE_POLL_MS = 50
+_TICK_MS = 100
+
+
+def _load_villages(data_dir):
+    import json
+
+    from firmware.store import fsutil
+
+    raw = fsutil.read_file(data_dir + "/villages.json")
+    if raw is None:
+        return []
+    try:
+        doc = json.loads(raw)
+        return [(v["code"], v["name"]) for v in doc["villages"]]
+    except (ValueError, KeyError, TypeError):
+        return []
 
 
 class App:
     def __init__(self, board):
         self.board = board
+        self.data = board.DATA_DIR
         self.status = Status()
         self.screen = None
         self.display = None
-        self.device_id = None
+        self.flow = None
+        self.store = None
+        self.secrets = None
+        self.keys = []  # key presses waiting for the UI task
 
     def start_display(self):
         """Bring up the OLED; a missing or failing panel is reported, not fatal."""
@@ -42,13 +66,120 @@ class App:
                 self.board.console("display: write failed (" + str(e) + ")")
         self.board.show_screen(screen)
 
+    # ---- start-up --------------------------------------------------------
+    def open_services(self):
+        """Secrets, store, officers.  Returns None, or the Screen that explains why not."""
+        from firmware.enrol.flow import Flow
+        from firmware.enrol.officer import OfficerError, Officers
+        from firmware.store import secrets
+        from firmware.store.audit import AuditLog
+        from firmware.store.records import RecordStore
+
+        try:
+            self.secrets = secrets.load(self.data)
+        except secrets.NotProvisioned:
+            return Screen("ENROL", ["Not provisioned", "", "Connect to a", "technician"], status=self.status)
+        except secrets.SecretsError as e:
+            self.board.console("secrets: " + str(e))
+            return Screen("ERROR", ["Setup data bad:", "call technician", "", str(e)[:16]], status=self.status)
+        audit = AuditLog(self.data, self.clock_s)
+        self.store = RecordStore(self.data, self.secrets.device_id, self.secrets.registry_public_key(), audit)
+        report = self.store.open()
+        audit.open()
+        if report["quarantined_bytes"] or report["foreign"] or report["unreadable"]:
+            self.board.console("store recovery: " + str(report))
+        officers = Officers(self.data, audit)
+        try:
+            officers.load()
+        except OfficerError as e:
+            return Screen("ERROR", ["No officers:", "call technician", "", str(e)[:16]], status=self.status)
+        self.audit = audit
+        self.flow = Flow(officers, _load_villages(self.data), self.status)
+        self.refresh_status()
+        return None
+
+    def clock_s(self):
+        import time
+
+        return int(time.time())
+
+    def refresh_status(self):
+        if self.store is not None:
+            self.status.pending = self.store.counts()["pending"]
+
+    # ---- effects ---------------------------------------------------------
+    def apply(self, effects):
+        for e in effects:
+            kind = e[0]
+            if kind == "show":
+                self.show(e[1])
+            elif kind == "save":
+                self.apply(self.save(e[1], e[2], e[3]))
+            elif kind == "write_card":
+                # the NFC card writer is not wired in yet: the record stays "card pending"
+                self.apply(self.flow.card_done(False, "No card reader"))
+            elif kind == "logout":
+                pass
+
+    def save(self, fields, officer_id, pin):
+        """Seal and commit the record (the commit point), then wipe the PIN."""
+        from firmware.crypto import pin_block
+        from firmware.enrol import record
+        from firmware.store.journal import StoreError
+
+        record_id = bytearray(os.urandom(16))
+        record_id[6] = (record_id[6] & 0x0F) | 0x40  # UUID version 4
+        record_id[8] = (record_id[8] & 0x3F) | 0x80  # RFC 4122 variant
+        record_id = bytes(record_id)
+
+        def plaintext(pin_key):
+            block = pin_block.encipher(pin_key, pin, record_id)
+            return record.encode(officer_id, self.clock_s(), False, fields, "", block)
+
+        try:
+            boot, seq = self.store.save(record_id, plaintext)
+        except StoreError as e:
+            return self.flow.save_failed(str(e)[:16])
+        finally:
+            for i in range(len(pin)):
+                pin[i] = 0
+        self.refresh_status()
+        return self.flow.saved(boot, seq)
+
+    # ---- tasks -----------------------------------------------------------
+    def on_key(self, k, now):
+        self.keys.append((k, now))
+
     async def run(self):
         self.display = self.start_display()
-        self.show(boot_screen(VERSION, self.device_id, self.status))
-        self.show(Screen("ENROL", ["Not provisioned", "", "Connect to a", "technician"], status=self.status))
-        faultlog.clear_crashes(self.board.DATA_DIR)
+        self.show(boot_screen(VERSION, None, self.status))
+        problem = self.open_services()
+        if problem is not None:
+            self.show(problem)
+        else:
+            self.show(boot_screen(VERSION, self.secrets.device_id, self.status))
+            self.apply(self.flow.show())
+        faultlog.clear_crashes(self.data)
+        keypad_task = None
+        pins = self.board.keypad_pins() if self.flow is not None else None
+        if pins is not None:
+            from firmware.hw.keypad import Keypad
+
+            keypad_task = asyncio.create_task(Keypad(pins[0], pins[1]).run(self.on_key, ticks_ms))
+        last_tick = ticks_ms()
         while not self.board.power_off_requested():
+            while self.keys and self.flow is not None:
+                k, now = self.keys.pop(0)
+                self.apply(self.flow.key(k, now))
+            now = ticks_ms()
+            if self.flow is not None and ticks_diff(now, last_tick) >= _TICK_MS:
+                last_tick = now
+                self.apply(self.flow.tick(now))
             await asyncio.sleep(_IDLE_POLL_MS / 1000)
+        if keypad_task is not None:
+            keypad_task.cancel()
+        if self.store is not None:
+            self.store.close()
         if self.display is not None:
             self.display.off()
         self.board.console("power off")

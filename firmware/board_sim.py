@@ -81,6 +81,7 @@ class SimPin:
 
 
 _bus = SimI2C()
+_matrix = None  # a key matrix emulator (host_tools/sim/keypad.py), attached by the simulator
 _safe_key = os.getenv("ENROL_SAFE_KEY") == "1"
 
 
@@ -91,6 +92,18 @@ def bus():
 
 def open_i2c():
     return _bus
+
+
+def attach_keypad(matrix):
+    global _matrix
+    _matrix = matrix
+
+
+def keypad_pins():
+    """(rows, cols) of the attached key matrix, or None when the simulation has no keypad."""
+    if _matrix is None:
+        return None
+    return _matrix.rows, _matrix.cols
 
 
 def safe_key_held():
@@ -118,7 +131,16 @@ _echo_screens = os.getenv("ENROL_SIM_QUIET") != "1"
 
 
 class _Stdin:
-    """Power switch of the simulated device: a line 'q' on stdin, or end of input."""
+    """The person at the simulator: lines on stdin.
+
+    Each character of a line is a key press on the attached keypad matrix
+    (0-9, A-D or a-d, * and #; '.' waits one second, e.g. to let a multi-tap
+    letter settle); a line 'q', or the end of input, switches the device off.
+    Keys are pressed for KEY_MS and released for KEY_MS, through the pins,
+    so the firmware's own scanning and debouncing sees them.
+    """
+
+    KEY_MS = 60
 
     def __init__(self):
         import select
@@ -126,12 +148,41 @@ class _Stdin:
         self.poll = select.poll()
         self.poll.register(sys.stdin, select.POLLIN)
         self.off = False
+        self.script = []
+        self.down = None
+        self.next_ms = 0
+
+    def _feed(self):
+        from firmware.ticks import ticks_add, ticks_diff, ticks_ms
+
+        now = ticks_ms()
+        if ticks_diff(now, self.next_ms) < 0:
+            return
+        if self.down is not None:
+            _matrix.release(self.down)
+            self.down = None
+            self.next_ms = ticks_add(now, self.KEY_MS)
+            return
+        if not self.script:
+            return
+        k = self.script.pop(0)
+        if k == ".":
+            self.next_ms = ticks_add(now, 1000)
+            return
+        k = k.upper()
+        if _matrix is not None and k in "0123456789ABCD*#":
+            _matrix.press(k)
+            self.down = k
+        self.next_ms = ticks_add(now, self.KEY_MS)
 
     def power_off_requested(self):
-        if not self.off and self.poll.poll(0):
+        if not self.off and not self.script and self.down is None and self.poll.poll(0):
             line = sys.stdin.readline()
             if not line or line.strip() == "q":
                 self.off = True
+            else:
+                self.script.extend(line.strip())
+        self._feed()
         return self.off
 
 

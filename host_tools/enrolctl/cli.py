@@ -21,8 +21,13 @@ err = Console(stderr=True)
 @app.command()
 def build(
     out_dir: Annotated[Path, typer.Option("--out", help="output directory")] = BUILD_DEVICE,
+    sim: Annotated[bool, typer.Option("--sim", help="add the emulators (for make sim)")] = False,
 ) -> None:
     """Compile firmware/ and lib/ to .mpy into build/device/ and write its manifest."""
+    if sim:
+        build_mod.build_sim(out_dir)
+        out.print(f"built the simulator image in {out_dir}")
+        return
     entries = build_mod.build(out_dir)
     total = sum(e.size for e in entries)
     out.print(f"built {len(entries)} files, {total} bytes -> {out_dir}")
