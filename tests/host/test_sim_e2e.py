@@ -1,0 +1,75 @@
+"""End to end: the built simulator image under MicroPython, driven key by key through the
+emulated key matrix, enrols several people; the host then opens what it saved."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cbor2
+import pytest
+from cryptography.hazmat.primitives import serialization
+
+from conftest import MICROPYTHON, ROOT
+from host_tools.enrolctl.build import build_sim
+from host_tools.enrolctl.journal import envelopes
+from host_tools.registry.unseal import open_record, unwrap_key
+from host_tools.sim.provision import provision
+
+sys.path.insert(0, str(ROOT / "tests" / "fw"))
+from flowkit import text_keys  # noqa: E402
+
+PEOPLE = [("AMINATA", "OUEDRAOGO", "14061987", "7391"), ("ISSA", "KABORE", "01012000", "4826"),
+          ("ZOE", "SAWADOGO", "29022004", "1593")]
+
+
+def keys_for(text: str) -> str:
+    return "".join("." if isinstance(k, tuple) else k for k in text_keys(text))
+
+
+def script() -> str:
+    lines = ["0042A", "2468A"]
+    for given, family, birth, pin in PEOPLE:
+        lines += ["1", keys_for(given) + "A", keys_for(family) + "A", "1A", birth + "A", "A", "A", "A", "#",
+                  pin + "A", pin + "A", "B", "A"]
+    lines.append("q")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="module")
+def sim_run(tmp_path_factory):
+    image = tmp_path_factory.mktemp("sim")
+    build_sim(image)
+    state = tmp_path_factory.mktemp("state")
+    provision(state)
+    env = dict(os.environ, MICROPYPATH=":.frozen:lib", ENROL_DATA_DIR=str(state / "flash"), ENROL_SIM_VIEW="text")
+    proc = subprocess.run([str(MICROPYTHON), "-X", "heapsize=192k", "-m", "host_tools.sim.device"], cwd=image,
+                          env=env, input=script(), capture_output=True, text=True, timeout=300)
+    return proc, state
+
+
+def test_three_people_are_enrolled_and_saved(sim_run) -> None:
+    proc, _ = sim_run
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    out = proc.stdout
+    assert out.count("|Record SAVED.   |") >= 3
+    assert "No card reader" in out
+    assert out.rstrip().endswith("power off")
+
+
+def test_the_registry_opens_exactly_what_was_typed(sim_run) -> None:
+    _, state = sim_run
+    key = serialization.load_pem_private_key((state / "registry" / "registry_key.pem").read_bytes(), None)
+    found = []
+    for key_env, rec_env in envelopes(state / "flash" / "journal"):
+        kid, batch = unwrap_key(key, key_env)
+        opened = open_record(rec_env, {kid: batch})
+        doc = cbor2.loads(opened.plaintext)
+        found.append(doc)
+        assert opened.device_id.startswith("sim-") and doc["officer_id"] == "OF0042"
+        assert doc["fields"]["consent"] is True and len(doc["pin_block"]) == 16
+    assert [(d["fields"]["given_name"], d["fields"]["family_name"]) for d in found] == [
+        (g, f) for g, f, _, _ in PEOPLE]
+    assert found[2]["fields"]["birth_date"] == "2004-02-29"
