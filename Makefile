@@ -45,7 +45,7 @@ build: setup
 # Enter; q and Enter switches it off.  The emulators need RAM of their own: SIM_HEAPSIZE.
 SIM_HEAPSIZE ?= 192k
 sim: setup
-	@$(BIN)/python -m host_tools.sim.provision sim-state
+	@$(BIN)/python -m host_tools.enrolctl.simstate sim-state
 	@$(BIN)/enrolctl build --sim --out build/sim >/dev/null
 	@cd build/sim && MICROPYPATH=":.frozen:lib" ENROL_DATA_DIR="$(CURDIR)/sim-state/flash" \
 	  ../../$(BIN)/micropython -X heapsize=$(SIM_HEAPSIZE) -m host_tools.sim.device

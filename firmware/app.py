@@ -68,12 +68,11 @@ class App:
 
     # ---- start-up --------------------------------------------------------
     def open_services(self):
-        """Secrets, store, officers.  Returns None, or the Screen that explains why not."""
-        from firmware.enrol.flow import Flow
-        from firmware.enrol.officer import OfficerError, Officers
+        """Secrets, store, officers.  Returns None, or the Screen that explains why not.
+
+        Imports are made here, in order, so that a device that is not provisioned
+        never loads (into RAM) the code it cannot use."""
         from firmware.store import secrets
-        from firmware.store.audit import AuditLog
-        from firmware.store.records import RecordStore
 
         try:
             self.secrets = secrets.load(self.data)
@@ -82,12 +81,18 @@ class App:
         except secrets.SecretsError as e:
             self.board.console("secrets: " + str(e))
             return Screen("ERROR", ["Setup data bad:", "call technician", "", str(e)[:16]], status=self.status)
+        from firmware.store.audit import AuditLog
+        from firmware.store.records import RecordStore
+
         audit = AuditLog(self.data, self.clock_s)
         self.store = RecordStore(self.data, self.secrets.device_id, self.secrets.registry_public_key(), audit)
         report = self.store.open()
         audit.open()
         if report["quarantined_bytes"] or report["foreign"] or report["unreadable"]:
             self.board.console("store recovery: " + str(report))
+        from firmware.enrol.flow import Flow
+        from firmware.enrol.officer import OfficerError, Officers
+
         officers = Officers(self.data, audit)
         try:
             officers.load()

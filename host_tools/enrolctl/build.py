@@ -92,7 +92,7 @@ def build_sim(out: Path, root: Path = ROOT) -> None:
     """The device image plus the emulators (host_tools/sim), for `make sim`."""
     build(out, root)
     sim = [root / "host_tools" / "__init__.py"] + sorted((root / "host_tools" / "sim").glob("*.py"))
-    compile_tree([p for p in sim if p.name != "provision.py"], root, out)
+    compile_tree(sim, root, out)
 
 
 def read_manifest(out: Path = BUILD_DEVICE) -> dict:

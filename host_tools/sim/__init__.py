@@ -1,5 +1,7 @@
 """Device simulator: bus-level emulators of the PN532, NTAG21x, SSD1306, keypad and flash.
 
 Pure Python that also runs under the MicroPython unix port, so emulators can
-sit in-process beside the real firmware in either runtime.
+sit in-process beside the real firmware in either runtime.  Every module here
+is compiled with mpy-cross by the tests: CPython-only helpers for the
+simulator (demo provisioning) live in host_tools/enrolctl/ instead.
 """

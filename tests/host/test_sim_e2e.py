@@ -16,7 +16,7 @@ from conftest import MICROPYTHON, ROOT
 from host_tools.enrolctl.build import build_sim
 from host_tools.enrolctl.journal import envelopes
 from host_tools.registry.unseal import open_record, unwrap_key
-from host_tools.sim.provision import provision
+from host_tools.enrolctl.simstate import provision
 
 sys.path.insert(0, str(ROOT / "tests" / "fw"))
 from flowkit import text_keys  # noqa: E402

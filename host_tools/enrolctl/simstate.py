@@ -5,7 +5,7 @@ opening the records the simulator saves), the device's own secrets, two
 officers and a few villages.  Demo officer PINs are printed: they exist only
 in this simulation.
 
-Usage: python -m host_tools.sim.provision STATE_DIR
+Usage: python -m host_tools.enrolctl.simstate STATE_DIR
 """
 
 from __future__ import annotations
