@@ -109,8 +109,17 @@ class App:
         return int(time.time())
 
     def refresh_status(self):
-        if self.store is not None:
-            self.status.pending = self.store.counts()["pending"]
+        if self.store is None:
+            return
+        counts = self.store.counts()
+        self.status.pending = counts["pending"]
+        if self.flow is not None:
+            info = self.flow.info
+            info["pending"] = counts["pending"]
+            info["unverified"] = counts["unverified"]
+            info["storage"] = self.store.capacity_state()
+            info["device_id"] = self.secrets.device_id
+            info["version"] = VERSION
 
     # ---- effects ---------------------------------------------------------
     def apply(self, effects):

@@ -21,6 +21,9 @@ from firmware.ui.entry import ChoiceEntry, DateEntry, PinEntry, TextEntry, pin_p
 from firmware.ui.screen import Screen
 
 HOME_ITEMS = (("new", "1 New enrolment"), ("status", "2 Status"), ("logout", "3 Log out"))
+SUPERVISOR_ITEMS = HOME_ITEMS + (("unlock", "4 Unlock officer"),)
+# screens where a session may time out (not while a record or card is in flight)
+_IDLE_STATES = ("home", "status", "help", "field", "review", "consent", "pin1", "pin2", "unlock", "receipt")
 
 
 class Flow:
@@ -41,6 +44,10 @@ class Flow:
         self.receipt = None
         self.editing_from_review = False
         self.help_return = "login_id"
+        self.last_key_ms = None
+        # what the status screen shows; the app keeps it current (refresh_status)
+        self.info = {"pending": 0, "unverified": 0, "storage": ("ok", 0), "device_id": "",
+                     "version": "", "last_sync": "never", "wifi": "off", "battery": "unknown"}
 
     # ---- helpers ---------------------------------------------------------
     def screen(self, title, lines, hint="", cursor=None, highlight=None):
@@ -103,6 +110,13 @@ class Flow:
 
     # ---- events ----------------------------------------------------------
     def tick(self, now):
+        from firmware.enrol.officer import IDLE_LOGOUT_MS
+
+        if (self.officer_id is not None and self.state in _IDLE_STATES and self.last_key_ms is not None
+                and now - self.last_key_ms >= IDLE_LOGOUT_MS):
+            out = self.logout()
+            self.message = "Logged out: idle"
+            return out[:-1] + self.show()
         before = self.editor.text() if isinstance(self.editor, TextEntry) else None
         self.editor.tick(now)
         if before is not None and self.editor.text() != before:
@@ -110,6 +124,7 @@ class Flow:
         return []
 
     def key(self, k, now):
+        self.last_key_ms = now
         handler = getattr(self, "_key_" + self.state)
         out = handler(k, now)
         return out if out is not None else self.show()
@@ -172,23 +187,51 @@ class Flow:
             self.message = "Wrong PIN"
         return None
 
+    def home_items(self):
+        return SUPERVISOR_ITEMS if self.session_role == "supervisor" else HOME_ITEMS
+
     def _key_home(self, k, now):
         if self._help(k):
             return None
-        n = len(HOME_ITEMS)
+        items = self.home_items()
+        n = len(items)
         if k == K.UP:
             self.review_index = (self.review_index - 1) % n
         elif k == K.DOWN:
             self.review_index = (self.review_index + 1) % n
-        elif k in "123" or k == K.OK:
-            choice = HOME_ITEMS[int(k) - 1 if k in "123" else self.review_index][0]
+        elif (k in K.DIGITS and 1 <= int(k) <= n) or k == K.OK:
+            choice = items[int(k) - 1 if k in K.DIGITS else self.review_index][0]
             if choice == "new":
+                state, pct = self.info["storage"]
+                if state == "full":
+                    self.message = "Storage full: sync"
+                    return None
                 self._clear_enrolment()
                 self._open_field(0)
+                if state == "warn":
+                    self.message = "Storage " + str(pct) + "%"
             elif choice == "status":
                 self.state = "status"
+            elif choice == "unlock":
+                self.state = "unlock"
+                self.editor = TextEntry("", 8, letters=False)
+                self.message = ""
             else:
                 return self.logout()
+        return None
+
+    def _key_unlock(self, k, now):
+        r = self.editor.key(k, now)
+        if r == "back":
+            self.state = "home"
+        elif r == "ok":
+            oid = "OF" + self.editor.text()
+            if not self.officers.exists(oid):
+                self.message = "Unknown officer"
+            else:
+                self.officers.unlock(self.officer_id, oid)
+                self.message = oid + " unlocked"
+                self.state = "home"
         return None
 
     def logout(self):
@@ -355,9 +398,13 @@ class Flow:
         if st == "login_pin":
             return self.screen("LOGIN", ["Officer " + self.officer_id, "PIN:", self.editor.masked(), "", msg], "A=OK B=back")
         if st == "home":
-            return self.screen("HOME " + (self.officer_id or ""), [label for _, label in HOME_ITEMS] + ["", msg], "D=help", highlight=self.review_index)
+            items = [label for _, label in self.home_items()]
+            return self.screen("HOME " + (self.officer_id or ""), items + [""] * (5 - len(items)) + [msg], "D=help",
+                               highlight=self.review_index)
         if st == "status":
-            return self.screen("STATUS", self.status_lines() if hasattr(self, "status_lines") else [], "any key")
+            return self.screen("STATUS", self.status_lines(), "any key")
+        if st == "unlock":
+            return self.screen("UNLOCK", ["Officer number:", "OF" + self.editor.text(), "", msg], "A=OK B=back")
         if st == "field":
             key, label, kind, _ = self._field(self.field_index)
             head = str(self.field_index + 1) + "/" + str(len(schema.FIELDS)) + " " + label
@@ -388,6 +435,19 @@ class Flow:
             b, s = self.receipt
             return self.screen("DONE", ["Card ready for", self.fields.get("given_name", ""), "Code:", msg or ("%d-%d" % (b, s))], "A=next person")
         return self.screen(st, [msg])
+
+    def status_lines(self):
+        i = self.info
+        state, pct = i["storage"]
+        storage = "Storage " + str(pct) + "%" + (" FULL" if state == "full" else " !" if state == "warn" else "")
+        return [
+            "To sync: " + str(i["pending"]),
+            "Cards due: " + str(i["unverified"]),
+            storage,
+            "Sync: " + i["last_sync"] + " WiFi " + i["wifi"],
+            "Batt " + i["battery"] + " v" + i["version"],
+            "ID " + i["device_id"],
+        ]
 
     def _short(self, key):
         v = self.fields.get(key, "")

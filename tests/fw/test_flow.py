@@ -195,3 +195,51 @@ def test_keypad_mashing_never_crashes_any_screen():
         d.effects = []  # keep RAM flat on MicroPython
     assert flow.state in ("login_id", "login_pin", "home", "status", "field", "review", "consent", "pin1",
                           "pin2", "receipt", "help", "card", "save_error")
+
+
+def test_status_screen_and_storage_limits():
+    flow = new_flow()
+    d = Driver(flow)
+    login(d)
+    flow.info.update({"pending": 12, "unverified": 1, "storage": ("warn", 83), "device_id": "dev-0001",
+                      "version": "0.1.0"})
+    d.press("2")
+    text = d.screen()
+    assert "To sync: 12" in text and "Storage 83% !" in text and "dev-0001" in text and "Cards due: 1" in text
+    d.press(K.OK)
+    d.press("1")
+    assert flow.state == "field" and "Storage 83%" in d.screen()  # warned, allowed
+    d.press(K.BACK)
+    flow.info["storage"] = ("full", 96)
+    d.press("1")
+    assert flow.state == "home" and "Storage full" in d.screen()  # refused with a reason
+
+
+def test_idle_session_logs_out_and_forgets_the_typed_data():
+    from firmware.enrol.officer import IDLE_LOGOUT_MS
+
+    flow = new_flow()
+    d = Driver(flow)
+    login(d)
+    d.press("1").type("ANNA")
+    d.press(("wait", IDLE_LOGOUT_MS + 1000))
+    assert flow.state == "login_id" and flow.fields == {} and "Logged out: idle" in d.screen()
+    assert flow.officer_id is None
+
+
+def test_supervisor_unlocks_a_locked_officer_from_the_keypad():
+    from flowkit import SUPERVISOR_PIN
+
+    flow = new_flow()
+    d = Driver(flow)
+    for _ in range(5):
+        login(d, pin=b"1111")
+        d.press(K.BACK)
+    assert flow.officers.locked("OF0042")
+    login(d, number="0001", pin=SUPERVISOR_PIN)
+    assert "4 Unlock officer" in d.screen()
+    d.press("4").press(*"0042").press(K.OK)
+    assert "OF0042 unlocked" in d.screen() and not flow.officers.locked("OF0042")
+    d.press("3")  # log out; the officer can log in again
+    login(d)
+    assert "HOME OF0042" in d.screen() and "Unlock" not in d.screen()
