@@ -40,6 +40,28 @@ def vendor() -> None:
     out.print(f"vendored {len(files)} files into lib/")
 
 
+card_app = typer.Typer(no_args_is_help=True, help="NFC card images")
+app.add_typer(card_app, name="card")
+
+
+@card_app.command("verify")
+def card_verify(
+    image: Annotated[Path, typer.Argument(help="card memory dump (540 bytes NTAG215, 924 NTAG216)")],
+    trust: Annotated[Path, typer.Option("--trust", help="trust list JSON from the registry")],
+) -> None:
+    """Verify the credential on a card image with standard libraries (cbor2, cryptography)."""
+    from . import card
+
+    try:
+        data = image.read_bytes()
+    except OSError as e:
+        raise EnrolctlError(f"cannot read {image}: {e.strerror}") from e
+    cred = card.verify_image(data, card.load_trust(trust))
+    c = cred.claims
+    out.print(f"VALID {cred.tag} uid={cred.uid.hex()} credential={c[2]} name={c[-70001]} "
+              f"device={c[-70002]} issuer={c[1]} iat={c[6]} exp={c[4]}")
+
+
 def main() -> None:
     try:
         app()
