@@ -69,10 +69,11 @@ def mpy_tree(request: pytest.FixtureRequest) -> Path:
 
 
 class MicroPythonItem(pytest.Item):
-    def __init__(self, *, module: str, func: str, **kw):
+    def __init__(self, *, module: str, func: str, heapsize: str = HEAPSIZE, **kw):
         super().__init__(**kw)
         self.module = module
         self.func = func
+        self.heapsize = heapsize
         self.add_marker(pytest.mark.micropython)
 
     def runtest(self) -> None:
@@ -81,10 +82,10 @@ class MicroPythonItem(pytest.Item):
         tmp = factory.mktemp("mp")
         proc = run_micropython(
             [str(ROOT / "tests" / "mp_runner.py"), str(tree), self.module, self.func],
-            env={"FWTEST_TMP": str(tmp)},
+            env={"FWTEST_TMP": str(tmp)}, heapsize=self.heapsize,
         )
         out = proc.stdout + proc.stderr
-        last = out.strip().splitlines()[-1] if out.strip() else ""
+        last = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
         if proc.returncode == 0 and last.startswith("SKIP"):
             pytest.skip(last[5:])
         if proc.returncode != 0 or not last.startswith("PASS"):
@@ -96,7 +97,7 @@ class MicroPythonItem(pytest.Item):
 
     def repr_failure(self, excinfo, style=None):  # type: ignore[override]
         if isinstance(excinfo.value, MicroPythonFailure):
-            return f"MicroPython (heapsize={HEAPSIZE}) failed:\n{excinfo.value}"
+            return f"MicroPython (heapsize={self.heapsize}) failed:\n{excinfo.value}"
         return super().repr_failure(excinfo)
 
     def reportinfo(self):
@@ -106,10 +107,19 @@ class MicroPythonItem(pytest.Item):
 class MicroPythonModule(pytest.File):
     def collect(self):
         tree = ast.parse(self.path.read_text(), str(self.path))
+        # A module may raise its heap with MP_HEAPSIZE = "160k" (and say why): for tests that
+        # load hardware emulators beside a large firmware stack, whose .mpy code the unix port
+        # keeps in RAM (a production image freezes it into flash; see README, RAM).
+        heapsize = HEAPSIZE
+        for node in tree.body:
+            if (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+                    and node.targets[0].id == "MP_HEAPSIZE" and isinstance(node.value, ast.Constant)):
+                heapsize = node.value.value
         for node in tree.body:
             if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
                 yield MicroPythonItem.from_parent(
-                    self, name=f"{node.name}[micropython]", module=self.path.stem, func=node.name
+                    self, name=f"{node.name}[micropython]", module=self.path.stem, func=node.name,
+                    heapsize=heapsize,
                 )
 
 

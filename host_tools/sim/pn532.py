@@ -40,6 +40,9 @@ CMD_RF_CONFIGURATION = 0x32
 # GetFirmwareVersion answer of a PN532 v1.6: IC 0x32, Ver 1, Rev 6, Support 7 (ISO18092+ISO14443A+B)
 FIRMWARE = bytes((0x32, 0x01, 0x06, 0x07))
 
+WAIT = object()  # a handler's answer: no response frame yet (still polling)
+FOUND = object()  # a handler's answer: the poll found a card (see reader.py)
+
 I2C_US_PER_BYTE = 9 * 1000000 // 400000 + 1  # 9 bit times per byte at 400 kHz, rounded up
 COMMAND_US = 1000  # the PN532 firmware's turnaround for a host command
 
@@ -183,13 +186,17 @@ class PN532Emulator:
 
     # ---- commands --------------------------------------------------------
     def execute(self, cmd, params):
-        """The response frame (or ERROR_FRAME) for command `cmd`."""
+        """The response frame (or ERROR_FRAME) for command `cmd`; None while it has no answer yet."""
         handler = self.handlers().get(cmd)
         if handler is None:
             return ERROR_FRAME
         data = handler(params)
         if data is None:
             return ERROR_FRAME
+        if data is WAIT:
+            return None  # still polling: the answer comes later (or never)
+        if data is FOUND:
+            return self._found()
         return frame(bytes((cmd + 1,)) + data)
 
     def handlers(self):

@@ -1,0 +1,131 @@
+"""Write a credential to an NTAG215/216 and prove it by reading it back.
+
+write(): identify the card (GET_VERSION: NTAG215/216 only) -> look at what it
+holds (our credential already: a supervisor must confirm a re-issue) ->
+authenticate if it is protected with our per-card password -> write the
+NDEF TLV from page 4 -> set PWD, PACK, then AUTH0 = 4 (writes need the
+password from then on; reads stay free for payout points) -> read every
+written byte back and verify it and the signature and the UID binding.
+Tearing (card pulled away mid-write) raises CardLost: the record is not
+marked verified, the officer taps again and write() starts over; it is
+idempotent, and after AUTH0 was set it authenticates with the same
+password, derived from the device card key and the UID:
+    PWD = HMAC-SHA256(card_key, "pwd" || UID)[:4], PACK = next 2 bytes.
+"""
+
+from firmware.card import credential, ndef
+from firmware.crypto.hmac_sha256 import hmac_sha256
+from firmware.hw.nfc import CardNak, NfcError
+
+MODELS = {0x11: ("NTAG215", 135, 0x82), 0x13: ("NTAG216", 231, 0xE2)}  # GET_VERSION size -> name, pages, dyn lock
+FIRST_USER_PAGE = 4
+
+
+class CardRefused(NfcError):
+    """The card cannot take a credential; the message is for the officer's screen."""
+
+
+class NeedsSupervisor(NfcError):
+    """The card already holds one of our credentials: re-issue needs a supervisor."""
+
+    def __init__(self, old_credential_id):
+        super().__init__("card already issued")
+        self.old_credential_id = old_credential_id
+
+
+def card_password(card_key, uid):
+    h = hmac_sha256(card_key, b"pwd" + bytes(uid))
+    return h[0:4], h[4:6]
+
+
+def credential_id(record_id):
+    """A short code for the receipt: the record id's first 40 bits in Crockford base32."""
+    alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+    n = int.from_bytes(record_id[:5], "big")
+    out = ""
+    for _ in range(8):
+        out = alphabet[n & 31] + out
+        n >>= 5
+    return out[:4] + "-" + out[4:]
+
+
+class CardWriter:
+    def __init__(self, reader, seed, pub, card_key, device_id, registry_id):
+        self.reader = reader
+        self.seed = seed
+        self.pub = pub
+        self.card_key = card_key
+        self.device_id = device_id
+        self.registry_id = registry_id
+
+    def identify(self, sel_res):
+        if sel_res & 0x60:
+            raise CardRefused("ISO-DEP card/phone: use an NTAG215")
+        if sel_res != 0x00:
+            raise CardRefused("MIFARE Classic: use an NTAG215")
+        try:
+            version = self.reader.get_version()
+        except CardNak:
+            raise CardRefused("not an NTAG card")
+        if len(version) != 8 or version[1] != 0x04 or version[2] != 0x04:
+            raise CardRefused("not an NTAG card")
+        model = MODELS.get(version[6])
+        if model is None:
+            raise CardRefused("NTAG213 too small: use NTAG215")
+        return model
+
+    def existing_credential(self, user, uid):
+        """The credential id already on the card if it is one of ours (any signature state)."""
+        try:
+            payload = ndef.parse_record(ndef.find_message(user))
+            claims = credential.verify(payload, {credential.key_id(self.pub): self.pub}, uid)
+        except (ndef.NdefError, credential.CredentialError):
+            return None
+        return claims[credential.CLAIM_SUB]
+
+    def read_tlv(self, dyn):
+        """The card's TLV area from page 4, as long as its first TLV says (bounded by the card)."""
+        head = self.reader.read_pages(FIRST_USER_PAGE, FIRST_USER_PAGE)
+        if head[0] != ndef.TLV_NDEF:
+            return head
+        n = head[1] + 3 if head[1] != 0xFF else ((head[2] << 8) | head[3]) + 5
+        last = min(dyn - 1, FIRST_USER_PAGE + (n + 3) // 4)
+        return self.reader.read_pages(FIRST_USER_PAGE, last)
+
+    def write(self, uid, sel_res, record_id, given_name, iat, exp, reissue=False):
+        """Write and verify; returns (credential id, old credential id or None)."""
+        name, pages, dyn = self.identify(sel_res)
+        r = self.reader
+        pwd, pack = card_password(self.card_key, uid)
+        cfg0 = r.read_pages(dyn + 1, dyn + 2)  # CFG0, CFG1
+        auth0 = cfg0[3]
+        if auth0 < pages:  # protected: it must be ours
+            try:
+                got = r.pwd_auth(pwd)
+            except CardNak:
+                raise CardRefused("card locked by someone else")
+            if got != pack:
+                raise CardRefused("card answered a wrong PACK")
+        old = self.existing_credential(self.read_tlv(dyn), uid)
+        if old is not None and not reissue:
+            raise NeedsSupervisor(old)
+        cred_id = credential_id(record_id)
+        cose = credential.issue(self.seed, self.pub, self.registry_id, cred_id, given_name, self.device_id,
+                                uid, iat, exp)
+        data = ndef.tlv(ndef.record(cose))
+        data = data + bytes((-len(data)) % 4)
+        last_user = dyn - 1
+        if FIRST_USER_PAGE + len(data) // 4 - 1 > last_user:
+            raise CardRefused("credential does not fit")
+        for i in range(len(data) // 4):
+            r.write_page(FIRST_USER_PAGE + i, data[4 * i : 4 * i + 4])
+        r.write_page(dyn + 3, pwd)
+        r.write_page(dyn + 4, pack + b"\x00\x00")
+        r.write_page(dyn + 2, bytes((0x07, 0x00, 0x00, 0x00)))  # ACCESS: PROT=0 (reads free), AUTHLIM=7
+        r.write_page(dyn + 1, bytes(cfg0[0:3]) + bytes((FIRST_USER_PAGE,)))  # AUTH0 last
+        back = r.read_pages(FIRST_USER_PAGE, FIRST_USER_PAGE + len(data) // 4 - 1)
+        if back != data:
+            raise NfcError("read-back differs from what was written")
+        payload = ndef.parse_record(ndef.find_message(back))
+        credential.verify(payload, {credential.key_id(self.pub): self.pub}, uid)
+        return cred_id, old

@@ -1,0 +1,146 @@
+"""The NFC reader: a PN532 over I2C through the real adafruit_pn532 driver, with our fixes.
+
+The driver is used as published (lib/adafruit_pn532, copied from its wheel);
+this subclass changes only what does not suit the device:
+  * waiting: the PN532's IRQ line (low = a frame is ready) is read instead of
+    an I2C status poll every 10 ms; without IRQ the status byte is polled
+    every POLL_MS.  Deadlines are ticks_ms/ticks_diff ints, never floats.
+  * errors: one family of named exceptions instead of RuntimeError/None.
+  * "no card" is an answer (None), not an exception.
+NTAG commands go through InCommunicateThru (the PN532 adds CRC and parity).
+"""
+
+from micropython import const
+
+from adafruit_pn532.adafruit_pn532 import BusyError
+from adafruit_pn532.i2c import PN532_I2C
+from firmware.ticks import sleep_ms, ticks_add, ticks_diff, ticks_ms
+
+_CMD_IN_COMMUNICATE_THRU = const(0x42)  # args: raw card command
+_CMD_IN_LIST_PASSIVE_TARGET = const(0x4A)  # args: MaxTg, BrTy
+_CMD_IN_RELEASE = const(0x52)  # args: Tg
+_STATUS_TIMEOUT = const(0x01)
+_NTAG_GET_VERSION = const(0x60)
+_NTAG_READ = const(0x30)
+_NTAG_FAST_READ = const(0x3A)
+_NTAG_WRITE = const(0xA2)
+_NTAG_PWD_AUTH = const(0x1B)
+_NTAG_READ_SIG = const(0x3C)
+POLL_MS = 5
+FAST_READ_PAGES = 15  # 60 bytes an exchange keeps the PN532 frame small
+
+
+class NfcError(Exception):
+    pass
+
+
+class ReaderNotFound(NfcError):
+    pass
+
+
+class CardLost(NfcError):
+    """The card stopped answering (removed, or out of range)."""
+
+
+class CardNak(NfcError):
+    def __init__(self, code):
+        super().__init__("card refused (NAK " + str(code) + ")")
+        self.code = code
+
+
+class Reader(PN532_I2C):
+    def __init__(self, i2c, irq=None, reset=None):
+        """i2c: a busio.I2C; irq/reset: digitalio.DigitalInOut or None."""
+        self._irq_pin = irq
+        try:
+            PN532_I2C.__init__(self, i2c, irq=irq, reset=reset)
+        except (RuntimeError, ValueError, OSError) as e:
+            raise ReaderNotFound("PN532 not answering: " + str(e))
+        ic = self.firmware_version[0]
+        if ic != 0x32:
+            raise ReaderNotFound("not a PN532 (IC " + hex(ic) + ")")
+        self.exchanges = 0
+
+    def _wait_ready(self, timeout=1):
+        deadline = ticks_add(ticks_ms(), int(timeout * 1000))
+        status = bytearray(1)
+        while ticks_diff(deadline, ticks_ms()) > 0:
+            if self._irq_pin is not None:
+                if not self._irq_pin.value:
+                    return True
+                sleep_ms(1)
+                continue
+            try:
+                with self._i2c:
+                    self._i2c.readinto(status)
+            except OSError:
+                pass
+            else:
+                if status[0] == 0x01:
+                    return True
+            sleep_ms(POLL_MS)
+        return False
+
+    def _call(self, cmd, params, response_length, timeout_ms):
+        try:
+            return self.call_function(cmd, response_length=response_length, params=params,
+                                      timeout=timeout_ms / 1000)
+        except (RuntimeError, BusyError, OSError) as e:
+            raise NfcError("reader: " + str(e))
+
+    def wait_card(self, timeout_ms):
+        """(uid, sel_res) of a card in the field, or None after timeout_ms."""
+        resp = self._call(_CMD_IN_LIST_PASSIVE_TARGET, [0x01, 0x00], 19, timeout_ms)
+        if resp is None:
+            return None
+        if len(resp) < 6 or resp[0] != 1:
+            return None
+        n = resp[5]
+        return bytes(resp[6 : 6 + n]), resp[4]
+
+    def transceive(self, data, answer_len, timeout_ms=500):
+        """Send a card command; the card's answer bytes ('' for an ACK).  CardLost / CardNak."""
+        self.exchanges += 1
+        resp = self._call(_CMD_IN_COMMUNICATE_THRU, data, answer_len + 1, timeout_ms)
+        if resp is None or not resp:
+            raise CardLost("no answer from the reader")
+        if resp[0] == _STATUS_TIMEOUT:
+            raise CardLost("card removed")
+        if resp[0] != 0:
+            raise NfcError("reader status " + hex(resp[0]))
+        body = resp[1:]
+        if len(body) == 1 and answer_len != 1:
+            raise CardNak(body[0])
+        return bytes(body)
+
+    # ---- NTAG21x commands ------------------------------------------------
+    def get_version(self):
+        return self.transceive(bytes((_NTAG_GET_VERSION,)), 8)
+
+    def read_pages(self, start, end):
+        """Pages start..end inclusive (FAST_READ in chunks)."""
+        out = bytearray()
+        p = start
+        while p <= end:
+            q = min(end, p + FAST_READ_PAGES - 1)
+            out.extend(self.transceive(bytes((_NTAG_FAST_READ, p, q)), (q - p + 1) * 4))
+            p = q + 1
+        return bytes(out)
+
+    def write_page(self, page, data):
+        ans = self.transceive(bytes((_NTAG_WRITE, page)) + bytes(data), 0)
+        if ans:
+            raise NfcError("unexpected answer to WRITE")
+
+    def pwd_auth(self, pwd):
+        """The card's PACK (2 bytes); CardNak if the password is wrong or AUTHLIM is reached."""
+        return self.transceive(bytes((_NTAG_PWD_AUTH,)) + bytes(pwd), 2)
+
+    def read_sig(self):
+        return self.transceive(bytes((_NTAG_READ_SIG, 0)), 32)
+
+    def release(self):
+        try:
+            self._call(_CMD_IN_RELEASE, [0x01], 1, 200)
+        except NfcError:
+            pass

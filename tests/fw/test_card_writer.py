@@ -1,0 +1,129 @@
+"""The real adafruit_pn532 driver writes a credential to an emulated NTAG215 over the emulated PN532,
+reads it back and verifies it; every fault mode gets a defined answer."""
+
+import binascii
+
+from fwtest import raises
+from firmware.board_sim import SimI2C
+from firmware.card import credential, ndef
+from firmware.card.writer import CardRefused, CardWriter, NeedsSupervisor, card_password
+from firmware.hw.nfc import CardLost, Reader
+from host_tools.sim.ntag import NTAG21x
+from host_tools.sim.reader import OtherCard, PN532Reader
+
+# The driver, the card stack and three emulators (PN532, NTAG, I2C bus) as .mpy in RAM do not
+# fit 100 KB on the unix port; on the device the emulators are hardware and the code is frozen.
+MP_HEAPSIZE = "160k"
+
+SEED = binascii.unhexlify("4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb")
+PUB = binascii.unhexlify("3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c")
+CARD_KEY = bytes(range(32))
+RID = bytes(range(16))
+
+
+def rig(card=None):
+    import busio
+
+    bus = SimI2C()
+    chip = PN532Reader()
+    bus.attach(0x24, chip)
+    reader = Reader(busio.I2C(bus=bus))
+    if card is not None:
+        chip.place(card)
+    writer = CardWriter(reader, SEED, PUB, CARD_KEY, "dev-0001", "reg-bf")
+    return chip, reader, writer
+
+
+def tap(reader):
+    found = reader.wait_card(200)
+    assert found is not None
+    return found
+
+
+def test_write_read_back_and_verify_on_ntag215():
+    card = NTAG21x("NTAG215", uid=b"\x04\x11\x22\x33\x44\x55\x66")
+    chip, reader, writer = rig(card)
+    uid, sel = tap(reader)
+    assert uid == card.uid() and sel == 0
+    cred_id, old = writer.write(uid, sel, RID, "AMINATA", 1767225600, 1924992000)
+    assert old is None and len(cred_id) == 9
+    # what a payout point sees: the card alone, read without any password
+    image = card.image()
+    payload = ndef.parse_record(ndef.find_message(image[16:]))
+    claims = credential.verify(payload, {credential.key_id(PUB): PUB}, card.uid())
+    assert claims[credential.CLAIM_SUB] == cred_id and claims[credential.CLAIM_GIVEN_NAME] == "AMINATA"
+    # protected: AUTH0 = 4, PWD/PACK derived from the UID
+    cfg0 = (card.dyn + 1) * 4
+    assert image[cfg0 + 3] == 4
+    pwd, pack = card_password(CARD_KEY, card.uid())
+    assert card.mem[(card.dyn + 3) * 4 : (card.dyn + 3) * 4 + 4] == pwd
+    # the time model: RF and I2C of the whole transaction stays under a second
+    assert chip.modeled_us < 1_000_000, chip.modeled_us
+
+
+def test_someone_else_cannot_overwrite_but_we_can_with_a_supervisor():
+    card = NTAG21x("NTAG215")
+    chip, reader, writer = rig(card)
+    uid, sel = tap(reader)
+    first, _ = writer.write(uid, sel, RID, "AMINATA", 1, 2)
+    card.select()  # a new session: not authenticated
+    assert card.command(bytes((0xA2, 4, 0, 0, 0, 0))) == 0x00  # NAK: protected
+    chip2, reader2, writer2 = rig(card)
+    uid, sel = tap(reader2)
+    with raises(NeedsSupervisor) as e:
+        writer2.write(uid, sel, bytes(16), "AMINATA", 1, 2)
+    assert e.value.old_credential_id == first
+    new, old = writer2.write(uid, sel, bytes(16), "AMINATA", 1, 2, reissue=True)
+    assert old == first and new != first
+
+
+def writes_of_one_credential():
+    card = NTAG21x("NTAG215")
+    chip, reader, writer = rig(card)
+    uid, sel = tap(reader)
+    writer.write(uid, sel, RID, "AMINATA", 1, 2)
+    return card.writes
+
+
+def test_tearing_at_every_page_write_then_tap_again_finishes_the_write():
+    total = writes_of_one_credential()
+    assert total > 40  # the TLV pages, then PWD, PACK, ACCESS and AUTH0
+    for n in range(total):
+        card = NTAG21x("NTAG215")
+        chip, reader, writer = rig(card)
+        uid, sel = tap(reader)
+        card.tear_after_writes(n)
+        with raises(CardLost):
+            writer.write(uid, sel, RID, "AMINATA", 1, 2)
+        chip.place(card)  # the officer taps again
+        uid, sel = tap(reader)
+        cred_id, _ = writer.write(uid, sel, RID, "AMINATA", 1, 2, reissue=True)
+        payload = ndef.parse_record(ndef.find_message(card.image()[16:]))
+        assert credential.verify(payload, {credential.key_id(PUB): PUB}, card.uid())[2] == cred_id
+
+
+def test_wrong_cards_are_refused_with_a_reason():
+    for card, word in ((OtherCard(), "MIFARE Classic"), (OtherCard(sel_res=0x20), "ISO-DEP"),
+                       (NTAG21x("NTAG213"), "too small")):
+        chip, reader, writer = rig(card)
+        uid, sel = tap(reader)
+        with raises(CardRefused, word):
+            writer.write(uid, sel, RID, "A", 1, 2)
+
+
+def test_card_locked_with_another_password_is_refused():
+    card = NTAG21x("NTAG215")
+    cfg0 = (card.dyn + 1) * 4
+    card.mem[cfg0 + 3] = 4  # AUTH0 = 4 with the factory-unknown password of someone else
+    card.mem[(card.dyn + 3) * 4 : (card.dyn + 3) * 4 + 4] = b"\x01\x02\x03\x04"
+    chip, reader, writer = rig(card)
+    uid, sel = tap(reader)
+    with raises(CardRefused, "locked"):
+        writer.write(uid, sel, RID, "A", 1, 2)
+
+
+def test_no_card_is_none_not_an_exception():
+    chip, reader, writer = rig()
+    assert reader.wait_card(50) is None
+    chip.place(NTAG21x("NTAG215"))
+    assert reader.wait_card(200) is not None
