@@ -43,11 +43,11 @@ build: setup
 # The simulated device runs the built image (.mpy), as the ESP32 does, with emulated
 # OLED and keypad and its flash in sim-state/ (kept between runs).  Type keys and
 # Enter; q and Enter switches it off.  The emulators need RAM of their own: SIM_HEAPSIZE.
-SIM_HEAPSIZE ?= 192k
+SIM_HEAPSIZE ?= 256k
 sim: setup
 	@$(BIN)/python -m host_tools.enrolctl.simstate sim-state
 	@$(BIN)/enrolctl build --sim --out build/sim >/dev/null
-	@cd build/sim && MICROPYPATH=":.frozen:lib" ENROL_DATA_DIR="$(CURDIR)/sim-state/flash" \
+	@cd build/sim && MICROPYPATH=":.frozen:lib" ENROL_DATA_DIR="$(CURDIR)/sim-state/flash" ENROL_SIM_WALLET="$(CURDIR)/sim-state/wallet" \
 	  ../../$(BIN)/micropython -X heapsize=$(SIM_HEAPSIZE) -m host_tools.sim.device
 
 test: setup

@@ -44,6 +44,9 @@ class App:
         self.store = None
         self.secrets = None
         self.keys = []  # key presses waiting for the UI task
+        self.last_record_id = None
+        self.reader = None
+        self.card_task = None
 
     def start_display(self):
         """Bring up the OLED; a missing or failing panel is reported, not fatal."""
@@ -130,8 +133,7 @@ class App:
             elif kind == "save":
                 self.apply(self.save(e[1], e[2], e[3]))
             elif kind == "write_card":
-                # the NFC card writer is not wired in yet: the record stays "card pending"
-                self.apply(self.flow.card_done(False, "No card reader"))
+                self.start_card(e[1], e[2], e[3])
             elif kind == "logout":
                 pass
 
@@ -157,8 +159,76 @@ class App:
         finally:
             for i in range(len(pin)):
                 pin[i] = 0
+        self.last_record_id = record_id
         self.refresh_status()
         return self.flow.saved(boot, seq)
+
+    # ---- card ------------------------------------------------------------
+    def open_reader(self):
+        """The PN532, brought up on first use (its code is loaded only then)."""
+        if self.reader is None:
+            import busio
+            from digitalio import DigitalInOut
+
+            from firmware.hw.nfc import NfcError, Reader
+
+            pins = self.board.nfc_pins()
+            irq = DigitalInOut(pins[0]) if pins and pins[0] is not None else None
+            try:
+                self.reader = Reader(busio.I2C(bus=self.board.open_i2c()), irq=irq)
+            except NfcError as e:
+                self.board.console("nfc: " + str(e))
+                return None
+        return self.reader
+
+    def start_card(self, boot, seq, fields):
+        reader = self.open_reader()
+        if reader is None:
+            self.apply(self.flow.card_done(False, "No card reader"))
+            return
+        self.card_task = asyncio.create_task(self.card_loop(reader, boot, seq, fields))
+
+    async def card_loop(self, reader, boot, seq, fields):
+        """Wait for a tap, write and verify, mark the record; keep asking until done or 'later'."""
+        from firmware.card.writer import CardRefused, CardWriter, NeedsSupervisor
+        from firmware.crypto import ed25519
+        from firmware.hw.nfc import NfcError
+
+        s = self.secrets
+        if getattr(self, "_pub", None) is None:
+            self._pub = ed25519.public_key(s.ed25519_seed)
+        writer = CardWriter(reader, s.ed25519_seed, self._pub, s.card_key, s.device_id, s.registry_id)
+        iat = self.clock_s()
+        while self.flow.state == "card":
+            try:
+                found = reader.wait_card(100)
+            except NfcError as e:
+                found = None
+                self.board.console("nfc: " + str(e))
+            if found is None:
+                await asyncio.sleep(0.2)
+                continue
+            uid, sel = found
+            try:
+                cred_id, _ = writer.write(uid, sel, self.last_record_id, fields["given_name"], iat,
+                                          iat + 5 * 365 * 86400)
+            except NeedsSupervisor:
+                self.apply(self.flow.card_done(False, "Card issued: sup."))
+            except CardRefused as e:
+                self.apply(self.flow.card_done(False, str(e)[:16]))
+            except NfcError:
+                self.apply(self.flow.card_done(False, "Moved: tap again"))
+            else:
+                self.store.mark_card_verified(boot, seq, uid, cred_id)
+                self.refresh_status()
+                self.apply(self.flow.card_done(True, cred_id))
+                break
+            await asyncio.sleep(0.5)
+        try:
+            reader.release()
+            reader.power_down()
+        except Exception as e:  # noqa: BLE001 - a reader that will not sleep costs battery, not data
+            self.board.console("nfc: power down failed: " + str(e))
 
     # ---- tasks -----------------------------------------------------------
     def on_key(self, k, now):

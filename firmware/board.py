@@ -53,8 +53,8 @@ def keypad_pins():
     return rows, cols
 
 
-def pn532_pins():
-    """(irq, reset) pins of the reader."""
+def nfc_pins():
+    """(irq, reset) pins of the PN532 reader."""
     irq = machine.Pin(PN532_IRQ, machine.Pin.IN, machine.Pin.PULL_UP)
     reset = machine.Pin(PN532_RSTPDN, machine.Pin.OUT, value=1)
     return irq, reset

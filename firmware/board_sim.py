@@ -94,6 +94,20 @@ def open_i2c():
     return _bus
 
 
+_nfc_irq = None
+sim_actions = {}  # line -> callable, for simulator-only actions (tap a card ...), set by the simulator
+
+
+def attach_nfc_irq(pin):
+    global _nfc_irq
+    _nfc_irq = pin
+
+
+def nfc_pins():
+    """(irq, reset) of the PN532: the emulator's IRQ line if the simulator wired one."""
+    return (_nfc_irq, None)
+
+
 def attach_keypad(matrix):
     global _matrix
     _matrix = matrix
@@ -180,6 +194,8 @@ class _Stdin:
             line = sys.stdin.readline()
             if not line or line.strip() == "q":
                 self.off = True
+            elif line.strip() in sim_actions:
+                sim_actions[line.strip()]()
             else:
                 self.script.extend(line.strip())
         self._feed()

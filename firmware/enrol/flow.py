@@ -357,8 +357,9 @@ class Flow:
         return None
 
     def _key_card(self, k, now):
-        if k == K.BACK and self.message:
+        if k == K.BACK:
             self.state = "receipt"  # card later: the record remembers it has none yet
+            self.message = "card later"
         return None
 
     def _key_receipt(self, k, now):
@@ -430,7 +431,7 @@ class Flow:
             return self.screen("NOT SAVED", ["Record NOT saved:", msg, "", "Nothing is lost:", "A=back to review"])
         if st == "card":
             lines = ["Record SAVED.", "Tap the card on", "the reader.", "", msg]
-            return self.screen("CARD", lines, "B=card later" if msg else "")
+            return self.screen("CARD", lines, "B=card later")
         if st == "receipt":
             b, s = self.receipt
             return self.screen("DONE", ["Card ready for", self.fields.get("given_name", ""), "Code:", msg or ("%d-%d" % (b, s))], "A=next person")

@@ -50,6 +50,15 @@ def provision(state: Path) -> bool:
              "villages.json": {"v": 1, "villages": [{"code": c, "name": nm} for c, nm in VILLAGES]}}
     for name, doc in files.items():
         (flash / name).write_text(json.dumps(doc))
+    # the trust list a payout point would get from the registry: this device's card key
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    pub = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(keys["ed25519_seed"])).public_key().public_bytes(
+        Encoding.Raw, PublicFormat.Raw)
+    trust = {"keys": [{"kid": hashlib.sha256(pub).digest()[:8].hex(), "pub": pub.hex(), "device_id": device["device_id"]}]}
+    (state / "trust.json").write_text(json.dumps(trust))
+    (state / "wallet").mkdir(exist_ok=True)
     return True
 
 
