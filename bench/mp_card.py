@@ -1,0 +1,60 @@
+"""Card figures under the MicroPython unix port (run by bench/bench_card.py).
+
+Usage: micropython -X heapsize=N bench/mp_card.py TREE
+Ed25519 sign/verify time, credential size, and one fresh NTAG215 written and
+verified over the emulated PN532 through the real adafruit_pn532 driver:
+modeled reader seconds (I2C at 400 kHz, RF at 106 kbit/s, 4.1 ms a page write),
+PN532 exchanges, page writes, and the live heap after it.
+"""
+
+import sys
+
+tree = sys.argv[1]
+sys.path[:0] = [tree, tree + "/lib"]
+
+import gc  # noqa: E402
+import time  # noqa: E402
+
+import busio  # noqa: E402
+
+from firmware.board_sim import SimI2C  # noqa: E402
+from firmware.card import credential, ndef  # noqa: E402
+from firmware.card.writer import CardWriter  # noqa: E402
+from firmware.crypto import ed25519  # noqa: E402
+from firmware.hw.nfc import Reader  # noqa: E402
+from host_tools.sim.ntag import NTAG21x  # noqa: E402
+from host_tools.sim.reader import PN532Reader  # noqa: E402
+
+SEED = bytes(range(32))
+PUB = ed25519.public_key(SEED)
+UID = b"\x04\x11\x22\x33\x44\x55\x66"
+
+t0 = time.ticks_ms()
+sig = ed25519.sign(SEED, b"x" * 150, PUB)
+t1 = time.ticks_ms()
+ed25519.verify(PUB, b"x" * 150, sig)
+t2 = time.ticks_ms()
+print("sign_ms=" + str(time.ticks_diff(t1, t0)))
+print("verify_ms=" + str(time.ticks_diff(t2, t1)))
+cose = credential.issue(SEED, PUB, "reg-bf", "7F4Y-VXQ7", "AMINATA FATOUMATA", "dev-0001", UID, 1767225600, 1924992000)
+print("credential_bytes=" + str(len(cose)))
+print("tlv_bytes=" + str(len(ndef.tlv(ndef.record(cose)))))
+
+bus = SimI2C()
+chip = PN532Reader()
+bus.attach(0x24, chip)
+reader = Reader(busio.I2C(bus=bus))
+writer = CardWriter(reader, SEED, PUB, bytes(32), "dev-0001", "reg-bf")
+card = NTAG21x("NTAG215", uid=UID)
+chip.place(card)
+chip.modeled_us = 0
+commands_before = len(chip.commands)
+t0 = time.ticks_ms()
+uid, sel = reader.wait_card(500)
+writer.write(uid, sel, bytes(16), "AMINATA FATOUMATA", 1767225600, 1924992000)
+print("write_verify_host_ms=" + str(time.ticks_diff(time.ticks_ms(), t0)))
+print("modeled_us=" + str(chip.modeled_us))
+print("pn532_commands=" + str(len(chip.commands) - commands_before))
+print("page_writes=" + str(card.writes))
+gc.collect()
+print("live_heap=" + str(gc.mem_alloc()))
