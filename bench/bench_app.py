@@ -9,7 +9,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from mp import MICROPYTHON, ROOT
+from mp import MICROPYTHON, smallest_heap_kb
 
 from host_tools.enrolctl.build import build_sim
 from host_tools.enrolctl.simstate import provision
@@ -29,12 +29,6 @@ def run():
         image, state = Path(tmp) / "img", Path(tmp) / "state"
         build_sim(image)
         provision(state)
-        lo, hi = 96, 320
-        while hi - lo > 4:
-            mid = (lo + hi) // 2
-            if runs_in(image, state, mid):
-                hi = mid
-            else:
-                lo = mid
+        hi = smallest_heap_kb(lambda kb: runs_in(image, state, kb), 96, 320)
     return [("smallest heap: boot, login, enrol, write + verify a card (app .mpy in RAM + emulators)", hi, "KB",
              "micropython sim")]

@@ -5,25 +5,11 @@ from __future__ import annotations
 
 import json
 
-from mp import HEAPSIZE, ROOT, compiled_tree, run_script
+from mp import HEAPSIZE, ROOT, compiled_tree, run_script, script_runs, smallest_heap_kb
 
 
 def kv(out: str) -> dict[str, str]:
     return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
-
-
-def smallest_heap_kb(script, tree, lo: int = 24, hi: int = 160) -> int:
-    """Smallest -X heapsize (KB, 4 KB steps) in which `script save` completes: the store's
-    real RAM need, imports and fragmentation included (micropython.mem_peak counts
-    garbage too, so it cannot say this)."""
-    while hi - lo > 4:
-        mid = (lo + hi) // 2
-        try:
-            run_script(script, [str(tree), "save"], heapsize=f"{mid}k")
-            hi = mid
-        except RuntimeError:
-            lo = mid
-    return hi
 
 
 def run():
@@ -46,7 +32,7 @@ def run():
         ("save, first of a segment (RSA-2048 wrap)", float(sav["first_save_ms"]), "ms", rt + " (x86 host)"),
         ("save, typical", float(sav["save_ms"]), "ms", rt + " (x86 host)"),
         ("live heap after open + 51 saves (imports included)", int(sav["live_heap_after"]), "bytes", rt),
-        ("smallest heap that runs open + 51 saves", smallest_heap_kb(script, tree), "KB", "micropython"),
+        ("smallest heap that runs open + 51 saves", smallest_heap_kb(script_runs(script, [str(tree), "save"]), 24, 160), "KB", "micropython"),
         ("power-cut points (200 saves, every 50th)", sweep["cut_points"], "cuts", "micropython LittleFS"),
         ("power cuts: lost / duplicated / corrupt", sweep["lost"] + sweep["duplicated"] + sweep["corrupt"], "records", "micropython LittleFS"),
         ("power cuts: mount failures", sweep["mount_fail"], "mounts", "micropython LittleFS"),

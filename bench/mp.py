@@ -40,3 +40,25 @@ def run_script(script: Path, args: list[str], heapsize: str = HEAPSIZE, timeout:
     if proc.returncode != 0:
         raise RuntimeError(proc.stdout[-2000:] + proc.stderr[-2000:])
     return proc.stdout
+
+
+def smallest_heap_kb(runs, lo: int, hi: int, step: int = 4) -> int:
+    """Smallest heap (KB, to `step`) for which runs(heap_kb) is true, by bisection; `hi` must run."""
+    while hi - lo > step:
+        mid = (lo + hi) // 2
+        if runs(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def script_runs(script: Path, args: list[str]):
+    """A runs(heap_kb) predicate: the MicroPython script completes in that heap."""
+    def runs(heap_kb: int) -> bool:
+        try:
+            run_script(script, args, heapsize=f"{heap_kb}k")
+            return True
+        except RuntimeError:
+            return False
+    return runs

@@ -197,21 +197,34 @@ class Journal:
             return None
         return etype, view[:n], n + 8
 
+    def _entries(self, f, size):
+        """(offset, type, payload view, total length) of each entry of an open segment file.
+
+        An unreadable range comes as (offset, None, None, its length): the reader
+        resynchronises at the next offset where a valid entry starts.  The payload
+        is a view of the shared buffer, valid until the next step."""
+        off = 0
+        while off < size:
+            got = self._read_entry(f, off, size)
+            if got is None:
+                start = off
+                off += 1
+                while off < size and self._read_entry(f, off, size) is None:
+                    off += 1
+                yield start, None, None, off - start
+                continue
+            etype, p, total = got
+            yield off, etype, p, total
+            off += total
+
     def _scan(self, path, keep_entries=False):
         scan = _Scan(keep_entries)
         size = fsutil.size(path)
         with open(path, "rb") as f:
-            off = 0
-            while off < size:
-                got = self._read_entry(f, off, size)
-                if got is None:
-                    start = off
-                    off += 1
-                    while off < size and self._read_entry(f, off, size) is None:
-                        off += 1
-                    scan.bad.append((start, off - start))
+            for off, etype, p, total in self._entries(f, size):
+                if etype is None:
+                    scan.bad.append((off, total))
                     continue
-                etype, p, total = got
                 if keep_entries:
                     scan.entries.append((off, total, etype))
                 if etype == T_RECORD:
@@ -248,7 +261,6 @@ class Journal:
                             at += 5
                         if when > scan.synced_at:
                             scan.synced_at = when
-                off += total
         return scan
 
     def _summarise(self, num, scan):
@@ -429,16 +441,10 @@ class Journal:
     def read_key(self, num):
         """The KEY envelope of segment num (the first good copy)."""
         path = self._path(num)
-        size = fsutil.size(path)
         with open(path, "rb") as f:
-            off = 0
-            while off < size:
-                got = self._read_entry(f, off, size)
-                if got is None:
-                    break
-                if got[0] == T_KEY:
-                    return bytes(got[1])
-                off += got[2]
+            for _, etype, p, _ in self._entries(f, fsutil.size(path)):
+                if etype == T_KEY:
+                    return bytes(p)
         raise StoreError("segment " + _name(num) + " has no readable key entry")
 
     def segment_of(self, key):
