@@ -43,7 +43,7 @@ build: setup
 # The simulated device runs the built image (.mpy), as the ESP32 does, with emulated
 # OLED and keypad and its flash in sim-state/ (kept between runs).  Type keys and
 # Enter; q and Enter switches it off.  The emulators need RAM of their own: SIM_HEAPSIZE.
-SIM_HEAPSIZE ?= 256k
+SIM_HEAPSIZE ?= 384k
 sim: setup
 	@$(BIN)/python -m host_tools.enrolctl.simstate sim-state
 	@$(BIN)/enrolctl build --sim --out build/sim >/dev/null

@@ -134,6 +134,12 @@ class App:
                 self.apply(self.save(e[1], e[2], e[3]))
             elif kind == "write_card":
                 self.start_card(e[1], e[2], e[3])
+            elif kind == "check_card":
+                reader = self.open_reader()
+                if reader is None:
+                    self.apply(self.flow.check_done(["No card reader"]))
+                else:
+                    self.card_task = asyncio.create_task(self.check_loop(reader))
             elif kind == "logout":
                 pass
 
@@ -191,12 +197,10 @@ class App:
     async def card_loop(self, reader, boot, seq, fields):
         """Wait for a tap, write and verify, mark the record; keep asking until done or 'later'."""
         from firmware.card.writer import CardRefused, CardWriter, NeedsSupervisor
-        from firmware.crypto import ed25519
         from firmware.hw.nfc import NfcError
 
         s = self.secrets
-        if getattr(self, "_pub", None) is None:
-            self._pub = ed25519.public_key(s.ed25519_seed)
+        self.trusted_keys()  # computes self._pub once
         writer = CardWriter(reader, s.ed25519_seed, self._pub, s.card_key, s.device_id, s.registry_id)
         iat = self.clock_s()
         while self.flow.state == "card":
@@ -229,6 +233,46 @@ class App:
             reader.power_down()
         except Exception as e:  # noqa: BLE001 - a reader that will not sleep costs battery, not data
             self.board.console("nfc: power down failed: " + str(e))
+
+    def trusted_keys(self):
+        """Card-signing keys this device trusts: its own (others come with the registry's trust list)."""
+        from firmware.card import credential
+        from firmware.crypto import ed25519
+
+        if getattr(self, "_pub", None) is None:
+            self._pub = ed25519.public_key(self.secrets.ed25519_seed)
+        return {credential.key_id(self._pub): self._pub}
+
+    async def check_loop(self, reader):
+        """Verify mode: each tapped card shows its holder, or exactly why it fails."""
+        from firmware.card import credential, ndef
+        from firmware.card.writer import CardRefused, CardWriter
+        from firmware.hw.nfc import NfcError
+
+        trusted = self.trusted_keys()
+        checker = CardWriter(reader, None, None, None, None, None)
+        while self.flow.state == "check":
+            try:
+                found = reader.wait_card(100)
+            except NfcError:
+                found = None
+            if found is None:
+                await asyncio.sleep(0.2)
+                continue
+            uid, sel = found
+            try:
+                _, _, dyn = checker.identify(sel)
+                payload = ndef.parse_record(ndef.find_message(checker.read_tlv(dyn)))
+                claims = credential.verify(payload, trusted, uid, self.clock_s())
+                lines = ["VALID", claims[credential.CLAIM_GIVEN_NAME], claims[credential.CLAIM_SUB]]
+            except (CardRefused, ndef.NdefError, credential.CredentialError) as e:
+                text = str(e)
+                lines = ["NOT VALID:"] + [text[i : i + 16] for i in range(0, min(len(text), 64), 16)]
+            except NfcError:
+                lines = ["Card moved:", "tap again"]
+            self.apply(self.flow.check_done(lines))
+            await asyncio.sleep(1.0)
+        reader.release()
 
     # ---- tasks -----------------------------------------------------------
     def on_key(self, k, now):

@@ -132,8 +132,12 @@ def console(text):
     print(text)
 
 
+_last_screen = [""]
+
+
 def show_screen(screen):
     """Mirror every screen model on stdout, so a run without an OLED emulator still shows it."""
+    _last_screen[0] = screen.text()
     if _echo_screens:
         print("+" + "-" * 16 + "+")
         for row in screen.text().split("\n"):
@@ -150,11 +154,14 @@ class _Stdin:
     Each character of a line is a key press on the attached keypad matrix
     (0-9, A-D or a-d, * and #; '.' waits one second, e.g. to let a multi-tap
     letter settle); a line 'q', or the end of input, switches the device off.
+    A line '?TEXT' waits (up to WAIT_MS) until the screen shows TEXT, so a
+    script does not depend on how fast the host runs.
     Keys are pressed for KEY_MS and released for KEY_MS, through the pins,
     so the firmware's own scanning and debouncing sees them.
     """
 
     KEY_MS = 60
+    WAIT_MS = 60000
 
     def __init__(self):
         import select
@@ -165,6 +172,8 @@ class _Stdin:
         self.script = []
         self.down = None
         self.next_ms = 0
+        self.waiting_for = None
+        self.wait_until = 0
 
     def _feed(self):
         from firmware.ticks import ticks_add, ticks_diff, ticks_ms
@@ -190,9 +199,20 @@ class _Stdin:
         self.next_ms = ticks_add(now, self.KEY_MS)
 
     def power_off_requested(self):
+        if self.waiting_for is not None:
+            from firmware.ticks import ticks_diff, ticks_ms
+
+            if self.waiting_for in _last_screen[0] or ticks_diff(ticks_ms(), self.wait_until) > 0:
+                self.waiting_for = None
+            return self.off
         if not self.off and not self.script and self.down is None and self.poll.poll(0):
             line = sys.stdin.readline()
-            if not line or line.strip() == "q":
+            if line.startswith("?"):
+                from firmware.ticks import ticks_add, ticks_ms
+
+                self.waiting_for = line[1:].rstrip("\n")
+                self.wait_until = ticks_add(ticks_ms(), self.WAIT_MS)
+            elif not line or line.strip() == "q":
                 self.off = True
             elif line.strip() in sim_actions:
                 sim_actions[line.strip()]()

@@ -20,10 +20,12 @@ from firmware.ui import keymap as K
 from firmware.ui.entry import ChoiceEntry, DateEntry, PinEntry, TextEntry, pin_problem
 from firmware.ui.screen import Screen
 
-HOME_ITEMS = (("new", "1 New enrolment"), ("status", "2 Status"), ("logout", "3 Log out"))
-SUPERVISOR_ITEMS = HOME_ITEMS + (("unlock", "4 Unlock officer"),)
+HOME_ITEMS = (("new", "1 New enrolment"), ("check", "2 Check a card"), ("status", "3 Status"),
+              ("logout", "4 Log out"))
+SUPERVISOR_ITEMS = HOME_ITEMS + (("unlock", "5 Unlock officer"),)
 # screens where a session may time out (not while a record or card is in flight)
-_IDLE_STATES = ("home", "status", "help", "field", "review", "consent", "pin1", "pin2", "unlock", "receipt")
+_IDLE_STATES = ("home", "status", "help", "field", "review", "consent", "pin1", "pin2", "unlock", "receipt",
+                "check")
 
 
 class Flow:
@@ -45,6 +47,7 @@ class Flow:
         self.editing_from_review = False
         self.help_return = "login_id"
         self.last_key_ms = None
+        self.check_lines = []
         # what the status screen shows; the app keeps it current (refresh_status)
         self.info = {"pending": 0, "unverified": 0, "storage": ("ok", 0), "device_id": "",
                      "version": "", "last_sync": "never", "wifi": "off", "battery": "unknown"}
@@ -212,6 +215,10 @@ class Flow:
                     self.message = "Storage " + str(pct) + "%"
             elif choice == "status":
                 self.state = "status"
+            elif choice == "check":
+                self.state = "check"
+                self.check_lines = ["Tap a card on", "the reader."]
+                return [("show", self.render()), ("check_card",)]
             elif choice == "unlock":
                 self.state = "unlock"
                 self.editor = TextEntry("", 8, letters=False)
@@ -219,6 +226,16 @@ class Flow:
             else:
                 return self.logout()
         return None
+
+    def _key_check(self, k, now):
+        if k == K.BACK or k == K.OK:
+            self.state = "home"  # the app's check loop sees the state change and stops
+        return None
+
+    def check_done(self, lines):
+        """What the tapped card said: its holder and code, or why it fails."""
+        self.check_lines = lines
+        return self.show()
 
     def _key_unlock(self, k, now):
         r = self.editor.key(k, now)
@@ -404,6 +421,8 @@ class Flow:
                                highlight=self.review_index)
         if st == "status":
             return self.screen("STATUS", self.status_lines(), "any key")
+        if st == "check":
+            return self.screen("CHECK CARD", self.check_lines, "B=back")
         if st == "unlock":
             return self.screen("UNLOCK", ["Officer number:", "OF" + self.editor.text(), "", msg], "A=OK B=back")
         if st == "field":

@@ -46,6 +46,7 @@ def main():
         text_view = board_sim.show_screen
 
         def show(screen):
+            board_sim._last_screen[0] = screen.text()
             print("\x1b[2J\x1b[H" + oled.to_text())
             print("keys: 0-9 A=OK B=back C=del D=help * # ; Enter sends, q quits")
 

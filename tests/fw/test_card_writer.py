@@ -127,3 +127,22 @@ def test_no_card_is_none_not_an_exception():
     assert reader.wait_card(50) is None
     chip.place(NTAG21x("NTAG215"))
     assert reader.wait_card(200) is not None
+
+
+def test_bus_faults_become_named_errors_and_the_next_tap_works():
+    from firmware.hw.nfc import NfcError
+
+    card = NTAG21x("NTAG215")
+    chip, reader, writer = rig(card)
+    uid, sel = tap(reader)
+    for fault in ("nak", "corrupt", "silent"):
+        chip.inject(fault, 1)
+        try:
+            reader.get_version()
+        except NfcError:
+            pass  # a clear, named error: the app says "tap again"
+        else:
+            raise AssertionError(fault + " went unnoticed")
+    uid, sel = tap(reader)  # the reader recovers: the same card writes fine
+    cred_id, _ = writer.write(uid, sel, RID, "AMINATA", 1, 2)
+    assert len(cred_id) == 9

@@ -203,7 +203,7 @@ def test_status_screen_and_storage_limits():
     login(d)
     flow.info.update({"pending": 12, "unverified": 1, "storage": ("warn", 83), "device_id": "dev-0001",
                       "version": "0.1.0"})
-    d.press("2")
+    d.press("3")
     text = d.screen()
     assert "To sync: 12" in text and "Storage 83% !" in text and "dev-0001" in text and "Cards due: 1" in text
     d.press(K.OK)
@@ -237,9 +237,21 @@ def test_supervisor_unlocks_a_locked_officer_from_the_keypad():
         d.press(K.BACK)
     assert flow.officers.locked("OF0042")
     login(d, number="0001", pin=SUPERVISOR_PIN)
-    assert "4 Unlock officer" in d.screen()
-    d.press("4").press(*"0042").press(K.OK)
+    assert "5 Unlock officer" in d.screen()
+    d.press("5").press(*"0042").press(K.OK)
     assert "OF0042 unlocked" in d.screen() and not flow.officers.locked("OF0042")
-    d.press("3")  # log out; the officer can log in again
+    d.press("4")  # log out; the officer can log in again
     login(d)
     assert "HOME OF0042" in d.screen() and "Unlock" not in d.screen()
+
+
+def test_check_a_card_asks_the_app_and_shows_its_answer():
+    flow = new_flow()
+    d = Driver(flow)
+    login(d)
+    d.press("2")
+    assert d.take("check_card") and "Tap a card" in d.screen()
+    d.add(flow.check_done(["VALID", "AMINATA", "7F4Y-VXQ7"]))
+    assert "AMINATA" in d.screen() and "7F4Y-VXQ7" in d.screen()
+    d.press(K.BACK)
+    assert flow.state == "home"

@@ -30,10 +30,11 @@ def keys_for(text: str) -> str:
 
 
 def script() -> str:
-    lines = ["0042A", "2468A"]
+    lines = ["0042A", "?PIN:", "2468A", "?HOME"]
     for given, family, birth, pin in PEOPLE:
         lines += ["1", keys_for(given) + "A", keys_for(family) + "A", "1A", birth + "A", "A", "A", "A", "#",
-                  pin + "A", pin + "A", "..", "t", "....", "r", "A"]  # tap a new card, wait, take it away
+                  pin + "A", pin + "A", "?Tap the card", "t", "?Card ready", "r", "A", "?HOME"]
+        # tap a new card once asked, wait for the receipt, take the card away, next person
     lines.append("q")
     return "\n".join(lines) + "\n"
 
@@ -46,7 +47,7 @@ def sim_run(tmp_path_factory):
     provision(state)
     env = dict(os.environ, MICROPYPATH=":.frozen:lib", ENROL_DATA_DIR=str(state / "flash"), ENROL_SIM_VIEW="text",
                ENROL_SIM_WALLET=str(state / "wallet"))
-    proc = subprocess.run([str(MICROPYTHON), "-X", "heapsize=256k", "-m", "host_tools.sim.device"], cwd=image,
+    proc = subprocess.run([str(MICROPYTHON), "-X", "heapsize=384k", "-m", "host_tools.sim.device"], cwd=image,
                           env=env, input=script(), capture_output=True, text=True, timeout=300)
     return proc, state
 
