@@ -146,6 +146,7 @@ class App:
     def save(self, fields, officer_id, pin):
         """Seal and commit the record (the commit point), then wipe the PIN."""
         from firmware.crypto import pin_block
+        from firmware.crypto.wipe import wipe
         from firmware.enrol import record
         from firmware.store.journal import StoreError
 
@@ -163,8 +164,7 @@ class App:
         except StoreError as e:
             return self.flow.save_failed(str(e)[:16])
         finally:
-            for i in range(len(pin)):
-                pin[i] = 0
+            wipe(pin)
         self.last_record_id = record_id
         self.refresh_status()
         return self.flow.saved(boot, seq)

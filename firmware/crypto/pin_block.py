@@ -13,6 +13,8 @@ import os
 
 import cryptolib
 
+from firmware.crypto.wipe import wipe
+
 _MODE_ECB = 1
 
 
@@ -44,8 +46,7 @@ def pin_field(pin, rnd=None):
     for i in range(2 + n, 16):
         nibs[i] = 0xA
     field = _nibbles_to_bytes(nibs) + (rnd if rnd is not None else os.urandom(8))
-    for i in range(16):
-        nibs[i] = 0
+    wipe(nibs)
     return field
 
 
@@ -63,8 +64,7 @@ def encipher(key, pin, record_id, rnd=None):
     field = pin_field(pin, rnd)
     inter = bytearray(16)
     cryptolib.aes(key, _MODE_ECB).encrypt(field, inter)
-    for i in range(16):
-        field[i] = 0
+    wipe(field)
     pan = pan_field(account_digits(record_id))
     for i in range(16):
         inter[i] ^= pan[i]

@@ -44,6 +44,7 @@ import struct
 
 from firmware.crypto import aes_cbc, rsa_oaep
 from firmware.crypto.hmac_sha256 import HMAC, hmac_sha256
+from firmware.crypto.wipe import wipe
 
 KEY_MAGIC = b"EKY1"
 RECORD_MAGIC = b"ERC1"
@@ -89,8 +90,7 @@ class BatchKey:
         return body + struct.pack(">I", _crc(body))
 
     def wipe(self):
-        for i in range(len(self.key)):
-            self.key[i] = 0
+        wipe(self.key)
 
 
 def seal_record(batch, device_id, boot, seq, record_id, plaintext):

@@ -15,6 +15,7 @@ Screens: login id -> login PIN -> home menu -> one screen per field (schema.FIEL
 Cancel (B on the first field, or "cancel" on review) before saving leaves no trace.
 """
 
+from firmware.crypto.wipe import wipe
 from firmware.enrol import schema
 from firmware.ui import keymap as K
 from firmware.ui.entry import ChoiceEntry, DateEntry, PinEntry, TextEntry, pin_problem
@@ -103,10 +104,7 @@ class Flow:
         return True
 
     def _clear_enrolment(self):
-        if self.pin1 is not None:
-            for i in range(len(self.pin1)):
-                self.pin1[i] = 0
-        self.pin1 = None
+        self._wipe_pin1()
         if isinstance(self.editor, PinEntry):
             self.editor.wipe()
         self.fields = {}
@@ -175,8 +173,7 @@ class Flow:
         pin = self.editor.value()
         self.editor.wipe()
         result = self.officers.check(self.officer_id, bytes(pin))
-        for i in range(len(pin)):
-            pin[i] = 0
+        wipe(pin)
         if result == "ok":
             self.session_role = self.officers.role(self.officer_id)
             self.state = "home"
@@ -326,8 +323,7 @@ class Flow:
             problem = pin_problem(pin)
             self.editor.wipe()
             if problem:
-                for i in range(len(pin)):
-                    pin[i] = 0
+                wipe(pin)
                 self.message = problem
                 return None
             self.pin1 = pin
@@ -345,8 +341,7 @@ class Flow:
             pin = self.editor.value()
             self.editor.wipe()
             same = bytes(pin) == bytes(self.pin1)
-            for i in range(len(pin)):
-                pin[i] = 0
+            wipe(pin)
             if not same:
                 self._wipe_pin1()
                 self.message = "PINs differ: again"
@@ -360,9 +355,7 @@ class Flow:
         return None
 
     def _wipe_pin1(self):
-        if self.pin1 is not None:
-            for i in range(len(self.pin1)):
-                self.pin1[i] = 0
+        wipe(self.pin1)
         self.pin1 = None
 
     def _key_saving(self, k, now):

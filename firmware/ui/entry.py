@@ -4,6 +4,7 @@ Editors are pure: key(k, now_ms) returns None, "ok" or "back"; tick(now_ms)
 lets a pending multi-tap letter time out.  No clock or hardware inside.
 """
 
+from firmware.crypto.wipe import wipe
 from firmware.ui import keymap as K
 
 
@@ -152,8 +153,7 @@ class PinEntry:
         return bytearray(self.digits[: self.n])
 
     def wipe(self):
-        for i in range(self.MAX):
-            self.digits[i] = 0
+        wipe(self.digits)
         self.n = 0
 
 
