@@ -48,6 +48,7 @@ class Flow:
         self.editing_from_review = False
         self.help_return = "login_id"
         self.last_key_ms = None
+        self.failed_at = None  # time of the last wrong officer PIN (growing delay before the next try)
         self.check_lines = []
         # what the status screen shows; the app keeps it current (refresh_status)
         self.info = {"pending": 0, "unverified": 0, "storage": ("ok", 0), "device_id": "",
@@ -170,10 +171,16 @@ class Flow:
             return None
         if r != "ok":
             return None
+        wait = 0 if self.failed_at is None else self.officers.wait_ms(self.officer_id) - (now - self.failed_at)
+        if wait > 0:
+            self.editor.wipe()  # too soon after a wrong PIN: not even checked
+            self.message = "Wait " + str((wait + 999) // 1000) + " s"
+            return None
         pin = self.editor.value()
         self.editor.wipe()
         result = self.officers.check(self.officer_id, bytes(pin))
         wipe(pin)
+        self.failed_at = None if result == "ok" else now
         if result == "ok":
             self.session_role = self.officers.role(self.officer_id)
             self.state = "home"

@@ -87,6 +87,7 @@ def test_wrong_officer_pin_five_times_locks():
     for i in range(4):
         login(d, pin=b"1111")
         assert "Wrong PIN" in d.screen()
+        d.press(("wait", 1000 << i))  # the growing delay: 1, 2, 4, 8 s
         d.press(K.BACK)
     login(d, pin=b"1111")
     assert "Locked" in d.screen()
@@ -232,8 +233,9 @@ def test_supervisor_unlocks_a_locked_officer_from_the_keypad():
 
     flow = new_flow()
     d = Driver(flow)
-    for _ in range(5):
+    for i in range(5):
         login(d, pin=b"1111")
+        d.press(("wait", 1000 << i))  # past each growing delay
         d.press(K.BACK)
     assert flow.officers.locked("OF0042")
     login(d, number="0001", pin=SUPERVISOR_PIN)
@@ -255,3 +257,15 @@ def test_check_a_card_asks_the_app_and_shows_its_answer():
     assert "AMINATA" in d.screen() and "7F4Y-VXQ7" in d.screen()
     d.press(K.BACK)
     assert flow.state == "home"
+
+
+def test_a_retry_right_after_a_wrong_pin_must_wait():
+    flow = new_flow()
+    d = Driver(flow)
+    login(d, pin=b"1111")
+    d.press(*OFFICER_PIN.decode()).press(K.OK)  # at once: refused without being checked
+    assert "Wait 1 s" in d.screen() and flow.state == "login_pin"
+    assert flow.officers.fails["OF0042"] == 1  # the refused try did not count as a guess
+    d.press(("wait", 1100))
+    d.press(*OFFICER_PIN.decode()).press(K.OK)
+    assert "HOME OF0042" in d.screen()
