@@ -59,7 +59,6 @@ class Reader(PN532_I2C):
         ic = self.firmware_version[0]
         if ic != 0x32:
             raise ReaderNotFound("not a PN532 (IC " + hex(ic) + ")")
-        self.exchanges = 0
 
     def _wait_ready(self, timeout=1):
         deadline = ticks_add(ticks_ms(), int(timeout * 1000))
@@ -100,7 +99,6 @@ class Reader(PN532_I2C):
 
     def transceive(self, data, answer_len, timeout_ms=500):
         """Send a card command; the card's answer bytes ('' for an ACK).  CardLost / CardNak."""
-        self.exchanges += 1
         resp = self._call(_CMD_IN_COMMUNICATE_THRU, data, answer_len + 1, timeout_ms)
         if resp is None or not resp:
             raise CardLost("no answer from the reader")

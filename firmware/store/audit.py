@@ -40,7 +40,6 @@ class AuditLog:
         self.clock = clock  # callable -> epoch seconds, or None
         self.n = 0
         self.last = GENESIS
-        self.events_written = 0
         self.write_failures = 0  # events that could not be written (flash error)
 
     def _file(self, i=0):
@@ -85,7 +84,6 @@ class AuditLog:
             return False
         self.n = n
         self.last = h
-        self.events_written += 1
         return True
 
     def _rotate(self):

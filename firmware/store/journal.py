@@ -117,7 +117,6 @@ class Segment:
     def __init__(self, num):
         self.num = num
         self.records = 0
-        self.cards = 0
         self.finals = 0  # records with a SYNCED entry
         self.synced = 0  # ... whose result was accepted or duplicate
         self.synced_at = 0  # latest SYNCED time
@@ -169,7 +168,6 @@ class Journal:
         self.tail_seg = None
         self._head = bytearray(4)
         self._buf = bytearray(MAX_PAYLOAD + 4)
-        self.bytes_written = 0  # entry bytes appended (for write-amplification figures)
 
     # ---- helpers ---------------------------------------------------------
     def _path(self, num, suffix=_SEG):
@@ -275,9 +273,7 @@ class Journal:
             if seg.last is None or key > seg.last:
                 seg.last = key
             bits = scan.bits(seq)
-            if bits & _CARD:
-                seg.cards += 1
-            else:
+            if not bits & _CARD:
                 seg.unverified += 1
             if bits & _FINAL:
                 seg.finals += 1
@@ -463,7 +459,6 @@ class Journal:
             else:
                 with open(self._path(seg.num), "ab") as f:
                     f.write(data)
-            self.bytes_written += len(data)
         except OSError as e:
             self._drop_tail(seg)
             if e.args and e.args[0] == 28:  # ENOSPC
@@ -505,7 +500,6 @@ class Journal:
                 if e.args and e.args[0] == 28:
                     raise StoreFull("flash full")
                 raise StoreError("flash write failed: " + str(e))
-            self.bytes_written += len(rec) + 2 * len(key_frame)
             self.tail_seg = seg
             self.segments.append(seg)
         else:
@@ -531,7 +525,6 @@ class Journal:
             raise StoreError("no saved record %d/%d waiting for its card" % key)
         self._append(seg, frame(T_CARD, card_payload(boot, seq, uid, cred_id)))
         seg.unverified -= 1
-        seg.cards += 1
 
     def append_synced(self, results, when, receipt=b""):
         """results: list of (boot, seq, result) from one registry receipt.

@@ -53,7 +53,6 @@ class PN532Reader(PN532Emulator):
         self.card = None
         self.target = None
         self.listening = False
-        self.exchanges = 0
 
     def place(self, card):
         self.card = card
@@ -108,7 +107,6 @@ class PN532Reader(PN532Emulator):
         card = self.target
         if card is None:
             return bytes((STATUS_NO_TARGET,))
-        self.exchanges += 1
         self.modeled_us += (len(data) + 2) * RF_US_PER_BYTE
         try:
             answer = card.command(bytes(data))

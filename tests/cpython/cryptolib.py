@@ -27,26 +27,24 @@ class aes:  # noqa: N801 - the built-in's name
         if len(buf) % 16:
             raise ValueError("blksize")
 
-    def encrypt(self, buf, out=None):
+    def _run(self, ctx, buf, out):
         self._check(buf)
-        if self._dec is not None:
-            raise OSError("encrypt after decrypt")
-        if self._enc is None:
-            self._enc = self._cipher.encryptor()
-        data = self._enc.update(bytes(buf))
+        data = ctx.update(bytes(buf))
         if out is not None:
             out[: len(data)] = data
             return None
         return data
 
+    def encrypt(self, buf, out=None):
+        if self._dec is not None:
+            raise OSError("encrypt after decrypt")
+        if self._enc is None:
+            self._enc = self._cipher.encryptor()
+        return self._run(self._enc, buf, out)
+
     def decrypt(self, buf, out=None):
-        self._check(buf)
         if self._enc is not None:
             raise OSError("decrypt after encrypt")
         if self._dec is None:
             self._dec = self._cipher.decryptor()
-        data = self._dec.update(bytes(buf))
-        if out is not None:
-            out[: len(data)] = data
-            return None
-        return data
+        return self._run(self._dec, buf, out)
