@@ -9,15 +9,12 @@ simulator's wallet stores cards and as a phone app dumps them.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-import cbor2
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from host_tools.registry.credential import CredentialError, verify_cose
 
 from .errors import EnrolctlError
 
@@ -99,26 +96,11 @@ def verify_image(image: bytes, trusted: dict[bytes, bytes]) -> CardCredential:
     if CC.get(bytes(image[12:16])) != tag:
         raise CardInvalid("capability container is not an NTAG215/216 NDEF one")
     uid = uid_of(image)
-    cose = cbor2.loads(ndef_payload(image[16:]))
-    if not isinstance(cose, cbor2.CBORTag) or cose.tag != 18 or not isinstance(cose.value, (list, tuple)) \
-            or len(cose.value) != 4:
-        raise CardInvalid("not a COSE_Sign1")
-    protected, _, payload, sig = cose.value
-    header = cbor2.loads(protected)
-    if header.get(1) != -8:
-        raise CardInvalid("not an EdDSA credential")
-    kid = header.get(4)
-    pub = trusted.get(kid)
-    if pub is None:
-        raise CardInvalid("signed by an untrusted key")
-    if hashlib.sha256(pub).digest()[:8] != kid:
-        raise CardInvalid("trust list entry does not match its key id")
-    to_sign = cbor2.dumps(["Signature1", protected, b"", payload])
     try:
-        Ed25519PublicKey.from_public_bytes(pub).verify(sig, to_sign)
-    except InvalidSignature as e:
-        raise CardInvalid("signature invalid: tampered") from e
-    claims = cbor2.loads(payload)
+        verified = verify_cose(ndef_payload(image[16:]), trusted)
+    except CredentialError as e:
+        raise CardInvalid(str(e)) from e
+    claims, kid = verified.raw, verified.kid
     if claims.get(-70003) != uid:
         raise CardInvalid("UID mismatch: credential copied to another card")
     return CardCredential(uid, tag, kid, claims)

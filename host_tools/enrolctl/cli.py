@@ -62,6 +62,48 @@ def card_verify(
               f"device={c[-70002]} issuer={c[1]} iat={c[6]} exp={c[4]}")
 
 
+keys_app = typer.Typer(no_args_is_help=True, help="registry key material")
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("init")
+def keys_init(
+    directory: Annotated[Path, typer.Argument(help="new key directory (files written 0600)")],
+    registry_id: Annotated[str, typer.Option("--registry-id", help="name of this registry")] = "registry",
+    host: Annotated[list[str], typer.Option("--host", help="registry host name or IP (repeatable)")] = ["127.0.0.1"],
+    force: Annotated[bool, typer.Option("--force", help="replace keys already in DIR")] = False,
+) -> None:
+    """Make the registry key pair, TLS CA and server certificate, PIN and trust keys."""
+    from host_tools.registry.keys import KeysError, init_keys
+
+    try:
+        init_keys(directory, registry_id, host, force)
+    except KeysError as e:
+        raise EnrolctlError(str(e)) from e
+    out.print(f"registry keys for {registry_id} written to {directory} (server certificate for {', '.join(host)})")
+
+
+registry_app = typer.Typer(no_args_is_help=True, help="reference central registry")
+app.add_typer(registry_app, name="registry")
+
+
+@registry_app.command("serve")
+def registry_serve(
+    keys: Annotated[Path, typer.Option("--keys", help="key directory from `enrolctl keys init`")],
+    db: Annotated[str | None, typer.Option("--db", help="database URL (default: SQLite in the key directory)")] = None,
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8443,
+) -> None:
+    """Serve the registry over HTTPS (migrates the database first)."""
+    from host_tools.registry.keys import KeysError
+    from host_tools.registry.serve import serve
+
+    try:
+        serve(keys, db, host, port)
+    except KeysError as e:
+        raise EnrolctlError(str(e)) from e
+
+
 def main() -> None:
     try:
         app()

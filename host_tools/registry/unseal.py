@@ -71,6 +71,11 @@ def _hmac(key: bytes, data: bytes) -> bytes:
     return h.finalize()
 
 
+def pin_key(batch_key: bytes, record_id: bytes) -> bytes:
+    """The AES-128 key of the record's PIN block (firmware/crypto/seal.py pin_key)."""
+    return _hmac(batch_key, b"pin" + record_id)[:16]
+
+
 def open_record(env: bytes, batch_keys: dict[bytes, bytes]) -> Opened:
     """Verify and decrypt a RECORD envelope; batch_keys maps key_id -> unwrapped batch key."""
     if len(env) < 6 or env[:4] != RECORD_MAGIC or env[4] != VERSION:

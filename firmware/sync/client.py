@@ -1,0 +1,236 @@
+"""Uploading pending records to the registry: batches streamed from flash, results from receipts.
+
+One sync = (time fix if the clock is not synced) + batches until nothing is
+pending.  A batch is planned in one pass over flash (record ids, per-record
+SHA-256 for the receipts, the body's SHA-256 for the request signature) and
+streamed in a second pass, one record in a preallocated buffer at a time, so
+RAM holds a few dozen bytes per record, never the batch.  A record is marked
+synced only from a result whose receipt MAC checks out under the device
+secret, inside an answer whose signature binds it to this request's nonce.
+Anything else (refused connection, certificate of another CA, garbage or
+oversized answer, wrong MACs) raises SyncError: the records stay pending and
+the caller backs off.
+
+Power-loss windows: nothing is written before the answer is checked; then
+store.mark_results() commits one SYNCED entry per segment.  Power lost
+before that commit -> the records are sent again and the registry answers
+"duplicate" with the original receipt; after -> done.
+"""
+
+import asyncio
+import gc
+import hashlib
+import json
+import os
+
+from firmware import cbor
+from firmware.crypto import seal
+from firmware.store.journal import MAX_PAYLOAD, StoreError
+from firmware.sync import http, protocol
+
+TIMEOUT_S = 45  # one request, connect to last byte: a stalled network must not hold the sync forever
+BATCH_RECORDS = 16  # ~6 KB on the wire; the answer stays under 1.5 KB
+MAX_ANSWER = 4096
+PATH_BATCHES = "/v1/batches"
+PATH_TIME = "/v1/time"
+
+
+class SyncError(Exception):
+    def __init__(self, message, retry_after=None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class _Plan:
+    def __init__(self):
+        self.nums = []  # segment numbers, in order
+        self.keys = []  # their KEY envelopes
+        self.items = []  # (boot, seq, num, offset, length, record_id, digest)
+        self.body_len = 4
+        self.body_sha = None
+
+
+class Client:
+    def __init__(self, store, secrets, clock, connect, host, audit=None, batch_records=BATCH_RECORDS):
+        self.store = store
+        self.journal = store.journal
+        self.device_id = secrets.device_id
+        self.secret = secrets.hmac_secret
+        self.clock = clock
+        self.connect = connect
+        self.host = host
+        self.audit = audit
+        self.batch_records = batch_records
+        self.buf = bytearray(MAX_PAYLOAD)  # one record envelope at a time
+        self.on_step = None  # tests: called with each step's name (power-cut points)
+        self.last_sync = None
+        self.sent = 0
+
+    def _step(self, name):
+        if self.on_step is not None:
+            self.on_step(name)
+
+    def _event(self, kind, detail):
+        if self.audit is not None:
+            self.audit.record(kind, detail)
+
+    async def _request(self, method, path, headers, body_len, body, max_answer):
+        gc.collect()  # a TLS session needs tens of KB in few pieces: start from a compacted heap
+        try:
+            return await asyncio.wait_for(http.request(self.connect, self.host, method, path, headers, body_len,
+                                                       body, max_answer), TIMEOUT_S)
+        except asyncio.TimeoutError:
+            raise SyncError("no answer in " + str(TIMEOUT_S) + " s")
+        except http.HttpError as e:
+            raise SyncError(str(e))
+        except MemoryError:
+            raise SyncError("out of memory for TLS")
+
+    # ---- time ------------------------------------------------------------
+    async def fix_time(self):
+        reply = await self._request("GET", PATH_TIME, {}, 0, None, 256)
+        if reply.status != 200:
+            raise SyncError("time: HTTP " + str(reply.status), reply.retry_after())
+        try:
+            t = json.loads(reply.body)["time"]
+        except (ValueError, KeyError, TypeError):
+            raise SyncError("time: garbled answer")
+        if not self.clock.fix(t):
+            raise SyncError("time: bad value")
+        self._step("time")
+
+    # ---- batches ---------------------------------------------------------
+    def plan(self):
+        """The next batch of pending records, or None when nothing is pending."""
+        p = _Plan()
+        for boot, seq, num, off, length in self.journal.iter_pending():
+            if num not in p.nums:
+                p.nums.append(num)
+            p.items.append((boot, seq, num, off, length))
+            if len(p.items) >= self.batch_records:
+                break
+        if not p.items:
+            return None
+        sha = hashlib.sha256(protocol.BATCH_MAGIC)
+        for num in p.nums:
+            key = self.journal.read_key(num)
+            p.keys.append(key)
+            sha.update(protocol.item_header(protocol.ITEM_KEY, len(key)))
+            sha.update(key)
+            p.body_len += 3 + len(key)
+        for i in range(len(p.items)):
+            boot, seq, num, off, length = p.items[i]
+            env = self.journal.read_record(num, off, length, self.buf)
+            try:
+                rid = seal.parse_record(env).record_id
+            except ValueError as e:
+                raise StoreError("record %d/%d unreadable: %s" % (boot, seq, e))
+            sha.update(protocol.item_header(protocol.ITEM_RECORD, len(env)))
+            sha.update(env)
+            p.items[i] = (boot, seq, num, off, length, rid, hashlib.sha256(env).digest())
+            p.body_len += 3 + len(env)
+        p.body_sha = sha.digest()
+        return p
+
+    async def _write_body(self, p, writer):
+        writer.write(protocol.BATCH_MAGIC)
+        for key in p.keys:
+            writer.write(protocol.item_header(protocol.ITEM_KEY, len(key)))
+            writer.write(key)
+        await writer.drain()
+        for boot, seq, num, off, length, _, _ in p.items:
+            env = self.journal.read_record(num, off, length, self.buf)
+            writer.write(protocol.item_header(protocol.ITEM_RECORD, len(env)))
+            writer.write(env)
+            await writer.drain()
+
+    async def send(self, p):
+        """Upload one planned batch and apply its valid results; returns (applied, refused)."""
+        ts = str(self.clock.now())
+        nonce = protocol.hexlify(os.urandom(16))
+        headers = {
+            "Content-Type": "application/octet-stream",
+            "X-Enrol-Device": self.device_id,
+            "X-Enrol-Time": ts,
+            "X-Enrol-Nonce": nonce,
+            "X-Enrol-Signature": protocol.request_signature(self.secret, "POST", PATH_BATCHES, self.device_id,
+                                                            ts, nonce, p.body_sha),
+        }
+
+        async def body(writer):
+            await self._write_body(p, writer)
+            self._step("sent")
+
+        reply = await self._request("POST", PATH_BATCHES, headers, p.body_len, body, MAX_ANSWER)
+        self._step("answered")
+        if reply.status != 200:
+            reason = ""
+            try:
+                reason = json.loads(reply.body)["error"]
+            except (ValueError, KeyError, TypeError):
+                pass
+            if reply.status == 401 and "timestamp" in str(reason):
+                self.clock.synced = False  # fetch the registry's time before the next try
+            raise SyncError("HTTP " + str(reply.status) + (": " + str(reason)[:40] if reason else ""),
+                            reply.retry_after())
+        signature = reply.headers.get("x-enrol-signature")
+        if not protocol.response_ok(self.secret, 200, nonce, reply.body, signature):
+            raise SyncError("answer signature wrong")
+        try:
+            doc = cbor.loads(reply.body, MAX_ANSWER)
+            results = doc["results"]
+            server_time = doc["time"]
+        except (ValueError, KeyError, TypeError):  # CBORError is a ValueError
+            raise SyncError("answer garbled")
+        if not isinstance(results, list):
+            raise SyncError("answer garbled")
+        self.clock.fix(server_time)  # signed, so it may move the clock
+        valid, refused = self._check(p, results)
+        if valid:
+            self.store.mark_results(valid, self.clock.now(), protocol.unhex(signature))
+            self._step("applied")
+        if refused:
+            self._event("sync-error", str(refused) + " results refused (bad MAC or unknown record)")
+        return len(valid), refused
+
+    def _check(self, p, results):
+        by_rid = {}
+        for it in p.items:
+            by_rid[it[5]] = it
+        valid = []
+        refused = 0
+        seen = set()
+        for r in results:
+            ok = isinstance(r, list) and len(r) == 5 and isinstance(r[0], bytes) and r[1] in protocol.RESULTS \
+                and isinstance(r[2], int) and 0 <= r[2] < (1 << 64)
+            it = by_rid.get(r[0]) if ok else None
+            if it is None or r[0] in seen or not protocol.receipt_ok(self.secret, r[0], r[1], r[2], it[6], r[3]):
+                refused += 1
+                continue
+            seen.add(r[0])
+            valid.append((it[0], it[1], r[1]))
+            if r[1] > 1:
+                self._event("sync-" + ("conflict" if r[1] == 2 else "rejected"),
+                            "%d/%d: %s" % (it[0], it[1], str(r[4])[:60]))
+        return valid, refused
+
+    async def sync(self):
+        """Upload everything pending.  Returns the number of records applied; SyncError on failure."""
+        if not self.clock.synced:
+            await self.fix_time()
+        total = 0
+        while True:
+            try:
+                p = self.plan()
+            except StoreError as e:
+                raise SyncError(str(e))
+            if p is None:
+                break
+            self._step("planned")
+            applied, _ = await self.send(p)
+            if not applied:
+                raise SyncError("no valid receipt in the answer")
+            total += applied
+        self.last_sync = self.clock.now()
+        self.sent += total
+        return total

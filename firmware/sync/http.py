@@ -1,0 +1,158 @@
+"""A small HTTP/1.1 client on asyncio streams: one request per connection, bounded replies.
+
+Only what the sync needs: a request whose body is written by a callback (so
+a batch streams from flash), a reply whose header block and body have hard
+size limits (a hostile or broken server cannot exhaust the heap), and
+TLS verified against the CA pinned at provisioning.
+"""
+
+import asyncio
+
+MAX_HEAD = 2048  # status line + headers
+MAX_HEADERS = 32
+
+
+class HttpError(Exception):
+    """The connection or the reply failed; the message is short enough for the status screen."""
+
+
+def parse_url(url):
+    """("host", port) of an https:// URL."""
+    if not url.startswith("https://"):
+        raise HttpError("registry URL must be https://")
+    rest = url[8:].split("/", 1)[0]
+    if ":" in rest:
+        host, port = rest.rsplit(":", 1)
+        try:
+            port = int(port)
+        except ValueError:
+            raise HttpError("bad port in registry URL")
+    else:
+        host, port = rest, 443
+    if not host or not 0 < port < 65536:
+        raise HttpError("bad registry URL")
+    return host, port
+
+
+def pem_to_der(pem):
+    """The first certificate of a PEM text, as DER (what the device's TLS library loads)."""
+    import binascii
+
+    begin = pem.find("-----BEGIN CERTIFICATE-----")
+    end = pem.find("-----END CERTIFICATE-----")
+    if begin < 0 or end < begin:
+        raise HttpError("CA certificate is not PEM")
+    body = pem[begin + 27 : end].replace("\r", "").replace("\n", "").replace(" ", "")
+    try:
+        return binascii.a2b_base64(body)
+    except ValueError:
+        raise HttpError("CA certificate is not base64")
+
+
+def tls_connector(host, port, ca_der):
+    """A connect() for Client: TLS to host:port, the server certificate checked against ca_der."""
+
+    async def connect():
+        import ssl
+
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.load_verify_locations(cadata=ca_der)
+        return await asyncio.open_connection(host, port, ssl=ctx, server_hostname=host)
+
+    return connect
+
+
+class Reply:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers  # lower-case names
+        self.body = body
+
+    def retry_after(self):
+        v = self.headers.get("retry-after")
+        if v is not None and v.isdigit() and len(v) < 8:
+            return int(v)
+        return None
+
+
+def _parse_head(head):
+    lines = bytes(head).decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ", 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit() or len(parts[1]) != 3:
+        raise HttpError("not an HTTP reply")
+    if len(lines) - 1 > MAX_HEADERS:
+        raise HttpError("too many reply headers")
+    headers = {}
+    for line in lines[1:]:
+        if not line:
+            continue
+        i = line.find(":")
+        if i <= 0:
+            raise HttpError("malformed reply header")
+        headers[line[:i].strip().lower()] = line[i + 1 :].strip()
+    return int(parts[1]), headers
+
+
+async def _read_reply(reader, max_body):
+    buf = bytearray()
+    while True:
+        at = buf.find(b"\r\n\r\n")
+        if at >= 0:
+            break
+        if len(buf) > MAX_HEAD:
+            raise HttpError("reply header too large")
+        chunk = await reader.read(256)
+        if not chunk:
+            raise HttpError("connection closed before the reply" if not buf else "reply cut short")
+        buf.extend(chunk)
+    status, headers = _parse_head(memoryview(buf)[:at])
+    body = buf[at + 4 :]
+    length = headers.get("content-length")
+    if length is not None:
+        if not length.isdigit() or int(length) > max_body:
+            raise HttpError("reply too large")
+        length = int(length)
+    if len(body) > max_body:
+        raise HttpError("reply too large")
+    while length is None or len(body) < length:
+        chunk = await reader.read(512)
+        if not chunk:
+            if length is None:
+                break
+            raise HttpError("reply body cut short")
+        body.extend(chunk)
+        if len(body) > max_body:
+            raise HttpError("reply too large")
+    if length is not None and len(body) != length:
+        raise HttpError("reply body longer than its Content-Length")
+    return Reply(status, headers, bytes(body))
+
+
+async def request(connect, host, method, path, headers, body_len=0, write_body=None, max_body=8192):
+    """One request on a new connection.  write_body(writer) is awaited to send exactly body_len bytes."""
+    try:
+        reader, writer = await connect()
+    except OSError as e:
+        raise HttpError("cannot connect: " + str(e))
+    except ValueError as e:  # MicroPython's TLS reports certificate failures as ValueError
+        raise HttpError("TLS: " + str(e).strip()[:60])
+    try:
+        head = method + " " + path + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n"
+        for name in headers:
+            head += name + ": " + headers[name] + "\r\n"
+        if body_len or method == "POST":
+            head += "Content-Length: " + str(body_len) + "\r\n"
+        writer.write((head + "\r\n").encode())
+        await writer.drain()
+        if write_body is not None:
+            await write_body(writer)
+        return await _read_reply(reader, max_body)
+    except OSError as e:
+        raise HttpError("connection failed: " + str(e))
+    finally:
+        try:
+            writer.close()
+            await writer.wait_closed()
+        except Exception:  # noqa: BLE001 - closing a broken connection may fail in any way
+            pass

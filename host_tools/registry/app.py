@@ -1,0 +1,282 @@
+"""The reference registry: an ASGI app (FastAPI) over SQLAlchemy.  Protocol: protocol.py.
+
+Device endpoints are signed with the device's HMAC secret (see protocol.py);
+operator endpoints (admin, verify) take the operator bearer token.  Every error
+is JSON {"error": reason} with a 4xx/5xx status, and nothing is written for a
+refused request.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import time
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+import cbor2
+from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine, delete, func, select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from . import pins, protocol
+from .credential import CredentialError, check_credential
+from .ingest import KeyCache, ingest
+from .keys import RegistryKeys
+from .models import Conflict, Device, Event, Nonce, Record
+from .trust import kid_of, signed_trust_list
+
+WINDOW_S = 300  # a signed request's timestamp must be within 5 minutes of the registry's clock
+PIN_TRIES = 3
+_RETRIES = 5  # concurrent batches racing on the same record id: redo the transaction
+
+
+class ApiError(HTTPException):
+    pass
+
+
+def _err(status: int, reason: str, **extra: Any) -> ApiError:
+    return ApiError(status, detail={"error": reason, **extra})
+
+
+class DeviceIn(BaseModel):
+    device_id: str = Field(pattern=r"^[A-Za-z0-9._-]{1,32}$")
+    hmac_secret: str = Field(pattern=r"^[0-9a-f]{64}$")
+    ed25519_pub: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class VerifyIn(BaseModel):
+    credential: str = Field(max_length=2048, description="base64 of the card's COSE_Sign1 bytes")
+    uid: str = Field(pattern=r"^[0-9a-fA-F]{14}$", description="the card's 7-byte UID, hex")
+    pin_block: str = Field(pattern=r"^[0-9a-fA-F]{32}$",
+                           description="ISO 9564 format 4 block under the zone key, hex")
+
+
+def create_app(keys: RegistryKeys, engine: Engine) -> FastAPI:
+    app = FastAPI(title="Enrolment registry", version="1")
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    cache = KeyCache()
+    app.state.engine = engine
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(_req: Request, exc: HTTPException) -> JSONResponse:
+        body = exc.detail if isinstance(exc.detail, dict) else {"error": str(exc.detail)}
+        return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_req: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return JSONResponse({"error": f"invalid request: {where}: {first.get('msg', '')}"}, status_code=422)
+
+    @app.exception_handler(OperationalError)
+    async def _db_down(_req: Request, exc: OperationalError) -> JSONResponse:
+        return JSONResponse({"error": "database unavailable"}, status_code=503, headers={"Retry-After": "5"})
+
+    def operator(authorization: Annotated[str | None, Header()] = None) -> None:
+        expected = "Bearer " + keys.operator_token
+        if authorization is None or not hmac.compare_digest(authorization.encode(), expected.encode()):
+            raise _err(401, "operator token missing or wrong")
+
+    @app.get("/v1/health")
+    def health() -> dict[str, Any]:
+        with sessions() as s:
+            s.execute(select(1))
+        return {"ok": True, "database": engine.dialect.name, "registry_id": keys.registry_id}
+
+    @app.get("/v1/time")
+    def server_time() -> dict[str, int]:
+        return {"time": int(time.time())}
+
+    async def _body(request: Request) -> bytes:
+        declared = request.headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > protocol.MAX_BATCH_BYTES):
+            raise _err(413, f"body over {protocol.MAX_BATCH_BYTES} bytes")
+        chunks = bytearray()
+        async for chunk in request.stream():
+            chunks += chunk
+            if len(chunks) > protocol.MAX_BATCH_BYTES:
+                raise _err(413, f"body over {protocol.MAX_BATCH_BYTES} bytes")
+        if declared is not None and len(chunks) != int(declared):
+            raise _err(400, "body shorter than its Content-Length")
+        return bytes(chunks)
+
+    def _authenticate(s: Session, request: Request, body: bytes) -> tuple[Device, str]:
+        h = request.headers
+        dev_id, ts, nonce, sig = (h.get(protocol.H_DEVICE), h.get(protocol.H_TIME), h.get(protocol.H_NONCE),
+                                  h.get(protocol.H_SIGNATURE))
+        if not dev_id or not ts or not nonce or not sig:
+            raise _err(401, "request is not signed (device, time, nonce and signature headers needed)")
+        if len(nonce) != 32 or any(c not in "0123456789abcdef" for c in nonce) or not ts.isdigit():
+            raise _err(401, "malformed nonce or time header")
+        device = s.get(Device, dev_id)
+        if device is None:
+            raise _err(401, "unknown device")
+        expected = protocol.request_signature(device.hmac_secret, request.method, request.url.path, dev_id, ts,
+                                              nonce, body)
+        if not hmac.compare_digest(expected, sig):
+            s.add(Event(kind="refused", device_id=dev_id, detail="bad request signature"))
+            s.commit()
+            raise _err(401, "bad signature")
+        if device.revoked:
+            raise _err(403, "device revoked")
+        now = int(time.time())
+        if abs(now - int(ts)) > WINDOW_S:
+            raise _err(401, "timestamp outside the window", time=now)
+        if s.get(Nonce, (dev_id, nonce)) is not None:
+            raise _err(401, "nonce reused (replay)")
+        s.add(Nonce(device_id=dev_id, nonce=nonce, ts=int(ts)))
+        return device, nonce
+
+    @app.post("/v1/batches", response_class=Response,
+              responses={200: {"content": {"application/cbor": {}}, "description": "one result per record"}})
+    async def batches(request: Request) -> Response:
+        body = await _body(request)
+        return await run_in_thread(_store_batch, request, body)
+
+    def _store_batch(request: Request, body: bytes) -> Response:
+        for attempt in range(_RETRIES):
+            with sessions() as s:
+                device, nonce = _authenticate(s, request, body)
+                try:
+                    batch = protocol.parse_batch(body)
+                except protocol.BatchFormatError as e:
+                    raise _err(400, str(e)) from e
+                results = ingest(s, keys, cache, device.device_id, batch)
+                try:
+                    s.commit()
+                except IntegrityError:
+                    s.rollback()
+                    if attempt == _RETRIES - 1:
+                        raise
+                    continue
+            break
+        if len(results) and int(time.time()) % 64 == 0:
+            _prune_nonces()
+        secret = device.hmac_secret
+        doc = {"time": int(time.time()), "results": [
+            [r.record_id, r.result, r.receipt_no,
+             protocol.receipt_mac(secret, r.record_id, r.result, r.receipt_no, r.digest), r.reason]
+            for r in results]}
+        out = cbor2.dumps(doc, canonical=True)  # the device decoder wants deterministic CBOR
+        sig = protocol.response_signature(secret, 200, nonce, out)
+        return Response(out, media_type="application/cbor", headers={protocol.H_SIGNATURE: sig})
+
+    def _prune_nonces() -> None:
+        with sessions() as s:
+            s.execute(delete(Nonce).where(Nonce.ts < int(time.time()) - 2 * WINDOW_S))
+            s.commit()
+
+    @app.get("/v1/trust")
+    def trust() -> dict[str, Any]:
+        with sessions() as s:
+            devs = [(d.device_id, d.ed25519_pub) for d in s.scalars(select(Device).where(Device.revoked.is_(False))
+                                                                     .order_by(Device.device_id))]
+        return signed_trust_list(keys.trust_key, keys.registry_id, devs)
+
+    @app.post("/v1/verify", dependencies=[Depends(operator)])
+    def verify(req: VerifyIn) -> dict[str, Any]:
+        try:
+            cose = base64.b64decode(req.credential, validate=True)
+        except ValueError as e:
+            raise _err(400, "credential is not base64") from e
+        with sessions() as s:
+            trusted = {kid_of(d.ed25519_pub): (d.device_id, d.ed25519_pub)
+                       for d in s.scalars(select(Device).where(Device.revoked.is_(False)))}
+            try:
+                claims = check_credential(cose, trusted, bytes.fromhex(req.uid), int(time.time()))
+            except CredentialError as e:
+                return {"result": "invalid", "reason": str(e)}
+            rec = s.scalars(select(Record).where(Record.credential_id == claims.credential_id,
+                                                 Record.device_id == claims.device_id).with_for_update()).first()
+            if rec is None:
+                return {"result": "unknown", "reason": "no synced record for this credential yet"}
+            if rec.pin_failures >= PIN_TRIES:
+                return {"result": "locked", "credential_id": rec.credential_id}
+            try:
+                pin = pins.decipher(keys.zone_key, bytes.fromhex(req.pin_block),
+                                    pins.credential_account(rec.credential_id))
+                ok = hmac.compare_digest(pins.verifier(keys.pin_key, rec.record_id, pin), rec.pin_verifier)
+            except pins.PinBlockError:
+                ok = False
+            if ok:
+                rec.pin_failures = 0
+                s.commit()
+                return {"result": "ok", "credential_id": rec.credential_id, "given_name": claims.given_name}
+            rec.pin_failures += 1
+            left = PIN_TRIES - rec.pin_failures
+            if left == 0:
+                s.add(Event(kind="pin-locked", device_id=rec.device_id, detail=f"credential {rec.credential_id}"))
+            s.commit()
+            return {"result": "locked" if left == 0 else "wrong", "credential_id": rec.credential_id,
+                    "tries_left": left}
+
+    @app.post("/v1/admin/devices", dependencies=[Depends(operator)], status_code=201)
+    def add_device(dev: DeviceIn) -> dict[str, Any]:
+        with sessions() as s:
+            if s.get(Device, dev.device_id) is not None:
+                raise _err(409, f"device {dev.device_id} is already registered")
+            s.add(Device(device_id=dev.device_id, hmac_secret=bytes.fromhex(dev.hmac_secret),
+                         ed25519_pub=bytes.fromhex(dev.ed25519_pub), revoked=False))
+            s.add(Event(kind="device-added", device_id=dev.device_id, detail="registered"))
+            s.commit()
+        return {"device_id": dev.device_id, "registered": True}
+
+    @app.get("/v1/admin/devices", dependencies=[Depends(operator)])
+    def list_devices() -> list[dict[str, Any]]:
+        with sessions() as s:
+            counts = dict(s.execute(select(Record.device_id, func.count()).group_by(Record.device_id)).all())
+            return [{"device_id": d.device_id, "revoked": d.revoked, "records": counts.get(d.device_id, 0),
+                     "registered_at": d.registered_at.isoformat(), "kid": kid_of(d.ed25519_pub).hex()}
+                    for d in s.scalars(select(Device).order_by(Device.device_id))]
+
+    @app.post("/v1/admin/devices/{device_id}/revoke", dependencies=[Depends(operator)])
+    def revoke(device_id: str) -> dict[str, Any]:
+        with sessions() as s:
+            dev = s.get(Device, device_id)
+            if dev is None:
+                raise _err(404, f"no device {device_id}")
+            dev.revoked = True
+            s.add(Event(kind="device-revoked", device_id=device_id, detail="revoked by operator"))
+            s.commit()
+        return {"device_id": device_id, "revoked": True}
+
+    @app.get("/v1/admin/records", dependencies=[Depends(operator)])
+    def export() -> StreamingResponse:
+        """Every stored record as JSON lines (streamed: the registry never holds them all in RAM)."""
+        import json
+
+        def lines() -> Iterator[bytes]:
+            with sessions() as s:
+                for r in s.scalars(select(Record).order_by(Record.id).execution_options(yield_per=500)):
+                    yield (json.dumps({"receipt_no": r.id, "record_id": r.record_id.hex(), "device_id": r.device_id,
+                                       "boot": r.boot, "seq": r.seq, "credential_id": r.credential_id,
+                                       "officer_id": r.officer_id, "created": r.created_t,
+                                       "clock_synced": r.clock_synced, "fields": r.fields}) + "\n").encode()
+
+        return StreamingResponse(lines(), media_type="application/x-ndjson")
+
+    @app.get("/v1/admin/conflicts", dependencies=[Depends(operator)])
+    def conflicts() -> list[dict[str, Any]]:
+        with sessions() as s:
+            return [{"record_id": c.record_id.hex(), "device_id": c.device_id, "digest": c.digest.hex(),
+                     "received_at": c.received_at.isoformat()} for c in s.scalars(select(Conflict))]
+
+    @app.get("/v1/admin/events", dependencies=[Depends(operator)])
+    def events(limit: int = 200) -> list[dict[str, Any]]:
+        with sessions() as s:
+            rows = s.scalars(select(Event).order_by(Event.id.desc()).limit(max(1, min(limit, 5000))))
+            return [{"at": e.at.isoformat(), "kind": e.kind, "device_id": e.device_id, "detail": e.detail}
+                    for e in rows]
+
+    return app
+
+
+async def run_in_thread(fn: Any, *args: Any) -> Any:
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(fn, *args)

@@ -1,0 +1,183 @@
+"""Batches in, one result per record out: open, validate, deduplicate, store (one transaction).
+
+UNIQUE(record_id) is the rule that makes every retry safe:
+  new id                      -> accepted, stored, a new receipt number
+  same id, same bytes         -> duplicate, the original receipt number
+  same id, other bytes        -> conflict: the new bytes go to the conflicts table, an event is logged
+  cannot be opened or invalid -> rejected, with the reason (an event is logged)
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import cbor2
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from . import pins
+from .keys import RegistryKeys
+from .models import Conflict, Event, Record
+from .protocol import ACCEPTED, CONFLICT, DUPLICATE, REJECTED, Batch
+from .unseal import SealError, open_record, pin_key, unwrap_key
+
+CREDENTIAL_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+FIELDS_REQUIRED = ("given_name", "family_name", "sex", "birth_date", "village_code", "consent")
+
+
+@dataclass(frozen=True)
+class Result:
+    record_id: bytes
+    digest: bytes
+    result: int
+    receipt_no: int
+    reason: str
+
+
+def credential_id(record_id: bytes) -> str:
+    """As the device prints it on the receipt (firmware/card/writer.py)."""
+    n = int.from_bytes(record_id[:5], "big")
+    s = "".join(CREDENTIAL_ALPHABET[(n >> (5 * i)) & 31] for i in range(7, -1, -1))
+    return s[:4] + "-" + s[4:]
+
+
+def _header_record_id(env: bytes) -> bytes:
+    """The record id from the clear header, for answering even about a record that does not open."""
+    if len(env) > 6 and 1 <= env[5] <= 32 and len(env) >= 6 + env[5] + 24:
+        p = 6 + env[5] + 8
+        return bytes(env[p : p + 16])
+    return bytes(16)
+
+
+class KeyCache:
+    """Unwrapped batch keys by key envelope hash: one RSA decryption per segment, not per batch."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._keys: OrderedDict[bytes, tuple[bytes, bytes]] = OrderedDict()
+
+    def unwrap(self, keys: RegistryKeys, env: bytes) -> tuple[bytes, bytes]:
+        h = hashlib.sha256(env).digest()
+        hit = self._keys.get(h)
+        if hit is not None:
+            self._keys.move_to_end(h)
+            return hit
+        hit = unwrap_key(keys.rsa_private, env)
+        self._keys[h] = hit
+        if len(self._keys) > self.size:
+            self._keys.popitem(last=False)
+        return hit
+
+
+def validate(doc: Any) -> dict[str, Any]:
+    """The record map (schema v1, firmware/enrol/record.py) or ValueError with the reason."""
+    if not isinstance(doc, dict) or doc.get("v") != 1:
+        raise ValueError("not a version 1 enrolment record")
+    fields, created, officer = doc.get("fields"), doc.get("created"), doc.get("officer_id")
+    if not isinstance(officer, str) or not 1 <= len(officer) <= 32:
+        raise ValueError("officer_id missing")
+    if not isinstance(created, dict) or not isinstance(created.get("t"), int) \
+            or created.get("clock") not in ("synced", "unsynced"):
+        raise ValueError("created missing or malformed")
+    if not isinstance(fields, dict) or any(k not in fields for k in FIELDS_REQUIRED):
+        raise ValueError("fields incomplete")
+    if fields.get("consent") is not True:
+        raise ValueError("no consent recorded")
+    if not all(isinstance(fields[k], str) for k in FIELDS_REQUIRED if k != "consent"):
+        raise ValueError("a field is not text")
+    block = doc.get("pin_block")
+    if not isinstance(block, bytes) or len(block) != 16:
+        raise ValueError("pin_block missing or not 16 bytes")
+    return doc
+
+
+def _prepare(keys: RegistryKeys, cache: KeyCache, device_id: str, batch: Batch
+             ) -> tuple[list[Result | None], list[dict[str, Any]], list[str]]:
+    """Open every record; returns per-position (Result for rejected, None for storable), the rows, and reasons."""
+    batch_keys: dict[bytes, bytes] = {}
+    key_errors: list[str] = []
+    for k in batch.keys:
+        try:
+            key_id, key = cache.unwrap(keys, k)
+            batch_keys[key_id] = key
+        except SealError as e:
+            key_errors.append(str(e))
+    early: list[Result | None] = []
+    rows: list[dict[str, Any]] = []
+    for env in batch.records:
+        digest = hashlib.sha256(env).digest()
+        try:
+            opened = open_record(env, batch_keys)
+            if opened.device_id != device_id:
+                raise SealError(f"record of device {opened.device_id}, sent by {device_id}")
+            doc = validate(cbor2.loads(opened.plaintext))
+            pin = pins.decipher(pin_key(batch_keys[opened.key_id], opened.record_id), doc["pin_block"],
+                                pins.record_account(opened.record_id))
+        except (SealError, ValueError, cbor2.CBORDecodeError) as e:
+            reason = str(e) or type(e).__name__
+            if key_errors and "unknown batch key" in reason:
+                reason += " (" + key_errors[0] + ")"
+            early.append(Result(_header_record_id(env), digest, REJECTED, 0, reason))
+            continue
+        created = doc["created"]
+        rows.append({
+            "record_id": opened.record_id, "device_id": device_id, "boot": opened.boot, "seq": opened.seq,
+            "digest": digest, "envelope": bytes(env), "credential_id": credential_id(opened.record_id),
+            "officer_id": doc["officer_id"], "created_t": created["t"],
+            "clock_synced": created["clock"] == "synced",
+            "fields": {k: v for k, v in doc["fields"].items()},
+            "pin_verifier": pins.verifier(keys.pin_key, opened.record_id, pin), "pin_failures": 0,
+        })
+        early.append(None)
+    return early, rows, key_errors
+
+
+def ingest(session: Session, keys: RegistryKeys, cache: KeyCache, device_id: str, batch: Batch) -> list[Result]:
+    """Store a batch inside the caller's transaction; results in request order."""
+    early, rows, _ = _prepare(keys, cache, device_id, batch)
+    ids = [r["record_id"] for r in rows]
+    known: dict[bytes, tuple[int, bytes]] = {}
+    if ids:
+        for rid, rno, dig in session.execute(select(Record.record_id, Record.id, Record.digest)
+                                             .where(Record.record_id.in_(ids))):
+            known[bytes(rid)] = (rno, bytes(dig))
+    fresh: list[dict[str, Any]] = []
+    planned: dict[bytes, bytes] = {}  # record ids new in this batch -> digest
+    outcome: list[tuple[int, bytes] | None] = []
+    for row in rows:
+        rid, dig = row["record_id"], row["digest"]
+        if rid in known:
+            outcome.append((DUPLICATE if known[rid][1] == dig else CONFLICT, rid))
+        elif rid in planned:
+            outcome.append((DUPLICATE if planned[rid] == dig else CONFLICT, rid))
+        else:
+            planned[rid] = dig
+            fresh.append(row)
+            outcome.append((ACCEPTED, rid))
+    if fresh:
+        for rno, rid in session.execute(insert(Record).returning(Record.id, Record.record_id), fresh):
+            known[bytes(rid)] = (rno, planned[bytes(rid)])
+    results: list[Result] = []
+    it = iter(zip(rows, outcome))
+    for pre in early:
+        if pre is not None:
+            session.add(Event(kind="rejected", device_id=device_id,
+                              detail=f"record {pre.record_id.hex()}: {pre.reason}"))
+            results.append(pre)
+            continue
+        row, (status, rid) = next(it)  # type: ignore[misc]
+        if status == CONFLICT:
+            seen = session.scalar(select(Conflict.id).where(Conflict.record_id == rid,
+                                                            Conflict.digest == row["digest"]).limit(1))
+            if seen is None:  # the same conflicting bytes sent again are not a new conflict
+                session.add(Conflict(record_id=rid, device_id=device_id, digest=row["digest"],
+                                     envelope=row["envelope"]))
+                session.add(Event(kind="conflict", device_id=device_id,
+                                  detail=f"record {rid.hex()}: other bytes under a known id, quarantined"))
+            results.append(Result(rid, row["digest"], CONFLICT, 0, "same record id, other bytes"))
+        else:
+            results.append(Result(rid, row["digest"], status, known[rid][0], ""))
+    return results

@@ -1,0 +1,83 @@
+"""The registry's tables (SQLAlchemy 2).  The schema is created and changed only by the
+migrations in migrations/versions/, never by create_all()."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Device(Base):
+    __tablename__ = "devices"
+    device_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    hmac_secret: Mapped[bytes] = mapped_column(LargeBinary(32))
+    ed25519_pub: Mapped[bytes] = mapped_column(LargeBinary(32))
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    registered_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Record(Base):
+    """One enrolment, stored once: UNIQUE(record_id) is what makes every retry safe.
+    id is the receipt number the device gets back."""
+
+    __tablename__ = "records"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    record_id: Mapped[bytes] = mapped_column(LargeBinary(16), unique=True)
+    device_id: Mapped[str] = mapped_column(String(32), ForeignKey("devices.device_id"))
+    boot: Mapped[int] = mapped_column(BigInteger)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    digest: Mapped[bytes] = mapped_column(LargeBinary(32))
+    envelope: Mapped[bytes] = mapped_column(LargeBinary)
+    credential_id: Mapped[str] = mapped_column(String(16))
+    officer_id: Mapped[str] = mapped_column(String(32))
+    created_t: Mapped[int] = mapped_column(BigInteger)
+    clock_synced: Mapped[bool] = mapped_column(Boolean)
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON)
+    pin_verifier: Mapped[bytes] = mapped_column(LargeBinary(32))
+    pin_failures: Mapped[int] = mapped_column(Integer, default=0)
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (Index("ix_records_credential", "credential_id", "device_id"),)
+
+
+class Conflict(Base):
+    """Same record id, other bytes: kept aside for a person to look at, never merged."""
+
+    __tablename__ = "conflicts"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    record_id: Mapped[bytes] = mapped_column(LargeBinary(16), index=True)
+    device_id: Mapped[str] = mapped_column(String(32))
+    digest: Mapped[bytes] = mapped_column(LargeBinary(32))
+    envelope: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Nonce(Base):
+    """Nonces seen inside the time window: a request that reuses one is a replay."""
+
+    __tablename__ = "nonces"
+    device_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ts: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class Event(Base):
+    """The registry's own audit log: conflicts, rejections, revocations, refused requests."""
+
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    kind: Mapped[str] = mapped_column(String(32))
+    device_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    detail: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,111 @@
+"""The sync protocol on the wire, registry side (the device side is firmware/sync/protocol.py).
+
+Request authentication (every device request):
+  headers  X-Enrol-Device: device id   X-Enrol-Time: epoch seconds
+           X-Enrol-Nonce: 32 hex digits (16 random bytes, never reused)
+           X-Enrol-Signature: hex HMAC-SHA256(device secret, S)
+  S = METHOD "\n" PATH "\n" device "\n" time "\n" nonce "\n" hex(SHA-256(body))
+Response authentication (2xx answers to signed requests):
+  X-Enrol-Signature: hex HMAC-SHA256(secret, "response\n" status "\n" nonce "\n" hex(SHA-256(body)))
+  so an answer is bound to the request it answers and cannot be replayed.
+
+Batch body (POST /v1/batches, application/octet-stream), binary so the wire
+costs little more than the sealed bytes themselves:
+  "EBT1" then items: type u8 (1 KEY envelope, 2 RECORD envelope), length u16 BE, payload.
+  A RECORD's batch key (its key id) must come in a KEY item of the same body.
+Batch answer (application/cbor):
+  {"time": server epoch s, "results": [[record_id (16 bytes), result, receipt_no, mac (16 bytes),
+   reason (text)], ...]}   in request order; result 0 accepted, 1 duplicate, 2 conflict, 3 rejected.
+  mac = HMAC-SHA256(secret, "receipt" || record_id || result u8 || receipt_no u64 BE
+                    || SHA-256(record envelope as received))[:16]
+  receipt_no is the registry's number for the stored record; a duplicate gets the
+  original's, so the same record always has the same receipt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import struct
+from dataclasses import dataclass
+
+H_DEVICE = "x-enrol-device"
+H_TIME = "x-enrol-time"
+H_NONCE = "x-enrol-nonce"
+H_SIGNATURE = "x-enrol-signature"
+
+BATCH_MAGIC = b"EBT1"
+ITEM_KEY = 1
+ITEM_RECORD = 2
+MAX_BATCH_RECORDS = 64
+MAX_BATCH_BYTES = 64 * 1024
+
+ACCEPTED, DUPLICATE, CONFLICT, REJECTED = 0, 1, 2, 3
+RESULT_NAMES = ("accepted", "duplicate", "conflict", "rejected")
+
+
+class BatchFormatError(ValueError):
+    """The body is not a well-formed batch; the message says where."""
+
+
+@dataclass(frozen=True)
+class Batch:
+    keys: list[bytes]
+    records: list[bytes]
+
+
+def signing_string(method: str, path: str, device_id: str, ts: str, nonce: str, body: bytes) -> bytes:
+    return "\n".join((method.upper(), path, device_id, ts, nonce, hashlib.sha256(body).hexdigest())).encode()
+
+
+def request_signature(secret: bytes, method: str, path: str, device_id: str, ts: str, nonce: str,
+                      body: bytes) -> str:
+    return hmac.new(secret, signing_string(method, path, device_id, ts, nonce, body), hashlib.sha256).hexdigest()
+
+
+def response_signature(secret: bytes, status: int, nonce: str, body: bytes) -> str:
+    msg = f"response\n{status}\n{nonce}\n{hashlib.sha256(body).hexdigest()}".encode()
+    return hmac.new(secret, msg, hashlib.sha256).hexdigest()
+
+
+def receipt_mac(secret: bytes, record_id: bytes, result: int, receipt_no: int, digest: bytes) -> bytes:
+    msg = b"receipt" + record_id + bytes((result,)) + struct.pack(">Q", receipt_no) + digest
+    return hmac.new(secret, msg, hashlib.sha256).digest()[:16]
+
+
+def parse_batch(body: bytes) -> Batch:
+    if len(body) > MAX_BATCH_BYTES:
+        raise BatchFormatError(f"batch of {len(body)} bytes is over {MAX_BATCH_BYTES}")
+    if body[:4] != BATCH_MAGIC:
+        raise BatchFormatError("not a batch (magic EBT1 missing)")
+    keys: list[bytes] = []
+    records: list[bytes] = []
+    off = 4
+    while off < len(body):
+        if off + 3 > len(body):
+            raise BatchFormatError(f"truncated item header at byte {off}")
+        kind, n = body[off], struct.unpack_from(">H", body, off + 1)[0]
+        off += 3
+        if n == 0 or off + n > len(body):
+            raise BatchFormatError(f"item at byte {off - 3} claims {n} bytes, body has {len(body) - off}")
+        if kind == ITEM_KEY:
+            keys.append(body[off : off + n])
+        elif kind == ITEM_RECORD:
+            records.append(body[off : off + n])
+        else:
+            raise BatchFormatError(f"unknown item type {kind} at byte {off - 3}")
+        off += n
+    if not records:
+        raise BatchFormatError("batch holds no records")
+    if len(records) > MAX_BATCH_RECORDS:
+        raise BatchFormatError(f"batch holds {len(records)} records, at most {MAX_BATCH_RECORDS}")
+    return Batch(keys, records)
+
+
+def encode_batch(keys: list[bytes], records: list[bytes]) -> bytes:
+    """The body the device streams (for host clients: `records push`, tests, benches)."""
+    out = bytearray(BATCH_MAGIC)
+    for kind, items in ((ITEM_KEY, keys), (ITEM_RECORD, records)):
+        for item in items:
+            out += struct.pack(">BH", kind, len(item)) + item
+    return bytes(out)

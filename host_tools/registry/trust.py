@@ -1,0 +1,44 @@
+"""The signed trust list: which device keys sign genuine cards.
+
+  {"registry_id": ..., "issued": epoch s, "keys": [{"kid": hex, "pub": hex, "device_id": ...}],
+   "sig": hex Ed25519 over the canonical JSON (sorted keys, no spaces) of the other fields}
+`enrolctl card verify --trust FILE` reads "keys"; a payout point checks "sig" with the
+registry's trust public key first (verify_trust_list()).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+
+def kid_of(pub: bytes) -> bytes:
+    return hashlib.sha256(pub).digest()[:8]
+
+
+def _canonical(doc: dict[str, Any]) -> bytes:
+    return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+
+
+def signed_trust_list(key: ed25519.Ed25519PrivateKey, registry_id: str, devices: list[tuple[str, bytes]]
+                      ) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "registry_id": registry_id, "issued": int(time.time()),
+        "keys": [{"kid": kid_of(pub).hex(), "pub": pub.hex(), "device_id": dev} for dev, pub in devices],
+    }
+    doc["sig"] = key.sign(_canonical(doc)).hex()
+    return doc
+
+
+def verify_trust_list(pub: ed25519.Ed25519PublicKey, doc: dict[str, Any]) -> dict[str, Any]:
+    body = {k: v for k, v in doc.items() if k != "sig"}
+    try:
+        pub.verify(bytes.fromhex(str(doc.get("sig", ""))), _canonical(body))
+    except (InvalidSignature, ValueError) as e:
+        raise ValueError("trust list signature invalid") from e
+    return body

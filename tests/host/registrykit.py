@@ -1,0 +1,172 @@
+"""A real registry for tests: keys made at test time, a database, uvicorn with TLS on 127.0.0.1,
+and provisioned device data directories that the firmware (MicroPython or CPython) syncs from."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import os
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import uvicorn
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from host_tools.registry.app import create_app
+from host_tools.registry.db import make_engine, migrate
+from host_tools.registry.keys import RegistryKeys, init_keys, load_keys
+from host_tools.registry.models import Conflict, Device, Record
+
+
+@dataclass
+class Registry:
+    keys_dir: Path
+    keys: RegistryKeys
+    engine: Engine
+    url: str = ""
+
+    def count(self, model: type = Record) -> int:
+        with Session(self.engine) as s:
+            return int(s.scalar(select(func.count()).select_from(model)) or 0)
+
+    def duplicated(self) -> int:
+        """Records stored more than once (must always be 0: UNIQUE(record_id))."""
+        with Session(self.engine) as s:
+            rows = s.execute(select(Record.record_id, func.count()).group_by(Record.record_id)
+                             .having(func.count() > 1)).all()
+        return len(rows)
+
+    def conflicts(self) -> int:
+        return self.count(Conflict)
+
+    def add_device(self, device_id: str, secret: bytes, ed_pub: bytes) -> None:
+        with Session(self.engine) as s:
+            s.add(Device(device_id=device_id, hmac_secret=secret, ed25519_pub=ed_pub, revoked=False))
+            s.commit()
+
+
+def make_registry(tmp: Path, db_url: str | None = None) -> Registry:
+    keys_dir = tmp / "registry-keys"
+    if not (keys_dir / "registry.json").exists():
+        init_keys(keys_dir, "test-registry", ["127.0.0.1", "localhost"])
+    keys = load_keys(keys_dir)
+    engine = make_engine(db_url or f"sqlite:///{tmp / 'registry.db'}")
+    migrate(engine)
+    return Registry(keys_dir, keys, engine)
+
+
+def free_socket() -> socket.socket:
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@contextmanager
+def serving(reg: Registry, tls: bool = True) -> Iterator[str]:
+    """The registry app on uvicorn in a thread; yields its https:// URL."""
+    sock = free_socket()
+    port = sock.getsockname()[1]
+    ssl = {"ssl_certfile": str(reg.keys.server_cert), "ssl_keyfile": str(reg.keys.server_key)} if tls else {}
+    config = uvicorn.Config(create_app(reg.keys, reg.engine), log_level="warning", **ssl)  # type: ignore[arg-type]
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("registry did not start")
+        time.sleep(0.02)
+    reg.url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
+    try:
+        yield reg.url
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+def provision_device(reg: Registry, data_dir: Path, device_id: str, url: str, register: bool = True,
+                     ca_pem: bytes | None = None) -> bytes:
+    """A device data directory as `enrolctl device provision` leaves it; returns its HMAC secret."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secret, seed, card_key = os.urandom(32), os.urandom(32), os.urandom(32)
+    n = reg.keys.registry_pub_n()
+    device = {"v": 1, "device_id": device_id, "registry_id": reg.keys.registry_id, "registry_url": url,
+              "registry_pub_n": n.to_bytes(256, "big").hex(), "registry_pub_e": 65537,
+              "ca_pem": (ca_pem or reg.keys.ca_pem).decode()}
+    keys = {"v": 1, "hmac_secret": secret.hex(), "ed25519_seed": seed.hex(), "card_key": card_key.hex()}
+    (data_dir / "device.json").write_text(json.dumps(device))
+    (data_dir / "keys.json").write_text(json.dumps(keys))
+    if register:
+        pub = Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        reg.add_device(device_id, secret, pub)
+    return secret
+
+
+def set_url(data_dir: Path, url: str) -> None:
+    doc = json.loads((data_dir / "device.json").read_text())
+    doc["registry_url"] = url
+    (data_dir / "device.json").write_text(json.dumps(doc))
+
+
+class RegistryProcess:
+    """The registry as its own process (uvicorn, TLS), so a test can kill -9 it and start it again."""
+
+    def __init__(self, reg: Registry, db_url: str, port: int | None = None) -> None:
+        self.reg = reg
+        self.db_url = db_url
+        self.port = port or _free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.kills = 0
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "host_tools.registry.serve", str(self.reg.keys_dir), str(self.port), self.db_url],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 30
+        ca = ssl.create_default_context(cafile=str(self.reg.keys_dir / "ca.pem"))
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("registry exited: " + (self.proc.stderr.read() if self.proc.stderr else b"").decode())
+            try:
+                if httpx.get(f"https://127.0.0.1:{self.port}/v1/health", verify=ca, timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError("registry did not answer /v1/health")
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+            self.kills += 1
+
+    def __enter__(self) -> RegistryProcess:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def _free_port() -> int:
+    with free_socket() as s:
+        return int(s.getsockname()[1])
