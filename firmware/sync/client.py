@@ -84,7 +84,7 @@ class Client:
         except http.HttpError as e:
             raise SyncError(str(e))
         except MemoryError:
-            raise SyncError("out of memory for TLS")
+            raise SyncError("out of memory")
 
     # ---- time ------------------------------------------------------------
     async def fix_time(self):

@@ -72,7 +72,7 @@ class RegistryClient:
             raise ClientError("answer signature wrong")
         digests = {}
         for env in records:
-            digests.setdefault(_record_id(env), hashlib.sha256(env).digest())
+            digests.setdefault(protocol.record_id_of(env), hashlib.sha256(env).digest())
         out = []
         for rid, result, rno, mac, reason in cbor2.loads(r.content)["results"]:
             digest = digests.get(rid)
@@ -81,7 +81,3 @@ class RegistryClient:
             out.append(Receipt(rid, result, rno, reason))
         return out
 
-
-def _record_id(env: bytes) -> bytes:
-    p = 6 + env[5] + 8
-    return bytes(env[p : p + 16])

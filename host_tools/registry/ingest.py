@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from . import pins
 from .keys import RegistryKeys
 from .models import Conflict, Event, Record
-from .protocol import ACCEPTED, CONFLICT, DUPLICATE, REJECTED, Batch
+from .protocol import ACCEPTED, CONFLICT, DUPLICATE, REJECTED, Batch, record_id_of
 from .unseal import SealError, open_record, pin_key, unwrap_key
 
 CREDENTIAL_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -42,14 +42,6 @@ def credential_id(record_id: bytes) -> str:
     n = int.from_bytes(record_id[:5], "big")
     s = "".join(CREDENTIAL_ALPHABET[(n >> (5 * i)) & 31] for i in range(7, -1, -1))
     return s[:4] + "-" + s[4:]
-
-
-def _header_record_id(env: bytes) -> bytes:
-    """The record id from the clear header, for answering even about a record that does not open."""
-    if len(env) > 6 and 1 <= env[5] <= 32 and len(env) >= 6 + env[5] + 24:
-        p = 6 + env[5] + 8
-        return bytes(env[p : p + 16])
-    return bytes(16)
 
 
 class KeyCache:
@@ -120,7 +112,7 @@ def _prepare(keys: RegistryKeys, cache: KeyCache, device_id: str, batch: Batch
             reason = str(e) or type(e).__name__
             if key_errors and "unknown batch key" in reason:
                 reason += " (" + key_errors[0] + ")"
-            early.append(Result(_header_record_id(env), digest, REJECTED, 0, reason))
+            early.append(Result(record_id_of(env), digest, REJECTED, 0, reason))
             continue
         created = doc["created"]
         rows.append({

@@ -170,3 +170,49 @@ class RegistryProcess:
 def _free_port() -> int:
     with free_socket() as s:
         return int(s.getsockname()[1])
+
+
+class HostDevice:
+    """A device's sealing done by the firmware's own code under CPython: records the registry
+    must accept exactly as if a device had made them."""
+
+    def __init__(self, reg: Registry, device_id: str = "dev-host", register: bool = True) -> None:
+        from firmware.crypto.rsa_oaep import RsaPublicKey
+
+        self.device_id = device_id
+        self.secret = os.urandom(32)
+        self.seed = os.urandom(32)
+        self.pub = Ed25519PrivateKey.from_private_bytes(self.seed).public_key().public_bytes(
+            Encoding.Raw, PublicFormat.Raw)
+        self.registry_pub = RsaPublicKey(reg.keys.registry_pub_n().to_bytes(256, "big"))
+        self.boot = 1
+        self.seq = 0
+        if register:
+            reg.add_device(device_id, self.secret, self.pub)
+
+    def batch(self, n: int, pin: bytes = b"2580", fields: dict | None = None) -> tuple[bytes, list[bytes]]:
+        """(key envelope, n record envelopes) sealed under one new batch key."""
+        from firmware.crypto import pin_block, seal
+        from firmware.enrol import record
+
+        batch = seal.BatchKey(self.registry_pub)
+        envs = []
+        for _ in range(n):
+            self.seq += 1
+            rid = bytearray(os.urandom(16))
+            rid[6] = (rid[6] & 0x0F) | 0x40
+            rid[8] = (rid[8] & 0x3F) | 0x80
+            rid = bytes(rid)
+            block = pin_block.encipher(seal.pin_key(batch.key, rid), bytearray(pin), rid)
+            plain = record.encode("OF0042", int(time.time()), True, fields or record.typical_fields(), "", block)
+            envs.append(bytes(seal.seal_record(batch, self.device_id, self.boot, self.seq, rid, plain)))
+        return bytes(batch.envelope()), envs
+
+    def credential(self, record_id: bytes, uid: bytes, registry_id: str, exp: int | None = None) -> bytes:
+        """The COSE_Sign1 the device writes on the card of this record."""
+        from firmware.card import credential
+        from firmware.card.writer import credential_id
+
+        now = int(time.time())
+        return bytes(credential.issue(self.seed, self.pub, registry_id, credential_id(record_id), "AMINATA",
+                                      self.device_id, uid, now, exp if exp is not None else now + 5 * 365 * 86400))

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import threading
 import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
 from conftest import MICROPYTHON, ROOT
 from faultproxy import FAULTS, FaultProxy
 from registrykit import Registry, RegistryProcess, make_registry, provision_device, serving, set_url
@@ -143,3 +146,54 @@ def test_thousand_records_exactly_once_through_faults_and_a_registry_crash(mpy_t
     assert result["synced"] == N_RECORDS - len(conflicted)  # the 3 conflicts are final on the device, not synced
     assert registry.conflicts() == len(conflicted)
     assert all(proxy.stats[f] >= 1 for f in FAULTS) and server.kills == 1
+
+
+def run_until_step(tree: Path, data: Path, save: int, cut_at: int, batch: int) -> list[str]:
+    """Run a sync in "steps" mode and kill the process (power cut) at its cut_at-th step.
+    Returns the steps seen; all of them if the sync ended first."""
+    proc = subprocess.Popen([str(MICROPYTHON), "-X", f"heapsize={SYNC_HEAPSIZE}", str(DEVICE_SCRIPT), str(tree),
+                             str(data), str(save), "steps", "20", str(batch)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdin is not None and proc.stdout is not None
+    steps = []
+    try:
+        for line in proc.stdout:
+            if line.startswith("STEP "):
+                steps.append(line[5:].strip())
+                if len(steps) == cut_at:
+                    proc.kill()  # power lost here: RAM gone, flash as committed
+                    break
+                proc.stdin.write("\n")
+                proc.stdin.flush()
+    finally:
+        proc.kill()
+        proc.wait(30)
+    return steps
+
+
+def test_power_cut_at_every_step_of_a_sync(mpy_tree, tmp_path):
+    """20 records in batches of 8: time fix, then planned/sent/answered/applied per batch.
+    For each step, the same device (a copy of its flash) is cut there, powered on again and
+    left to finish, against a registry that has none of its records yet."""
+    reg = make_registry(tmp_path)
+    with serving(reg) as url:
+        template = tmp_path / "template"
+        provision_device(reg, template, "dev-cut", url)
+        run_device(mpy_tree, template, 20, "none")
+        probe = tmp_path / "probe"
+        shutil.copytree(template, probe)
+        all_steps = run_until_step(mpy_tree, probe, 0, 10_000, 8)
+        assert all_steps[0] == "time" and all_steps.count("applied") == 3, all_steps
+        for k in range(1, len(all_steps) + 1):
+            with Session(reg.engine) as s:
+                s.execute(delete(Record))
+                s.commit()
+            data = tmp_path / f"cut{k}"
+            shutil.copytree(template, data)
+            seen = run_until_step(mpy_tree, data, 0, k, 8)
+            assert len(seen) == k
+            result = run_device(mpy_tree, data, 0, "drain", batch=8)
+            assert result["pending"] == 0 and result["synced"] == 20, (k, seen[-1], result)
+            assert sorted(server_record_ids(reg)) == sorted(device_record_ids(data)), (k, seen[-1])
+            assert reg.duplicated() == 0
+        print(f"power cut at each of {len(all_steps)} sync steps ({', '.join(all_steps)}): lost 0, duplicated 0")

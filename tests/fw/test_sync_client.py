@@ -1,0 +1,233 @@
+"""Sync client against a registry stand-in: receipts applied only when genuine, every bad answer refused.
+
+Each bad answer leaves every record pending (nothing lost) and raises SyncError
+with a short reason; the caller backs off."""
+
+import asyncio
+
+from fwtest import raises, tmpdir
+from storekit import open_store, plaintext, record_id
+from synckit import SECRET, FakeRegistry, Secrets, http_reply, receipt_mac, record_id_of, signed
+from firmware import cbor
+from firmware.clock import Clock
+from firmware.store.journal import CONFLICT
+from firmware.sync import protocol
+from firmware.sync.backoff import Backoff
+from firmware.sync.client import Client, SyncError
+
+# The stand-in registry (synckit: it builds and signs every answer), the store and this
+# module's many small answer functions share the heap with the sync client under test.
+# The sync's own peak heap on the device is what `make bench` measures.
+MP_HEAPSIZE = "160k"
+
+
+class FixedRaw:
+    def __init__(self, t):
+        self.t = t
+
+    def __call__(self):
+        return self.t
+
+
+def setup(n=5, batch=16):
+    path = tmpdir()
+    store, audit, _ = open_store(path)
+    for i in range(n):
+        store.save(record_id(i), plaintext(i))
+    reg = FakeRegistry()
+    clock = Clock(path, FixedRaw(1000))
+    client = Client(store, Secrets(), clock, reg.connect, "registry.test", audit, batch)
+    return store, reg, client, clock, path
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_sync_fixes_the_clock_then_uploads_everything_in_batches():
+    store, reg, client, clock, _ = setup(n=20, batch=8)
+    assert run(client.sync()) == 20
+    assert store.counts()["pending"] == 0 and store.counts()["synced"] == 20
+    assert [r.path for r in reg.requests] == ["/v1/time"] + ["/v1/batches"] * 3
+    assert clock.synced and clock.now() == reg.time_now
+    first = reg.requests[1]
+    assert len(first.records()) == 8 and first.headers["x-enrol-device"] == Secrets.device_id
+    # the request signature covers method, path, device, time, nonce and the body hash
+    import hashlib
+
+    expect = protocol.request_signature(SECRET, "POST", "/v1/batches", Secrets.device_id,
+                                        first.headers["x-enrol-time"], first.headers["x-enrol-nonce"],
+                                        hashlib.sha256(first.body).digest())
+    assert first.headers["x-enrol-signature"] == expect
+    assert int(first.headers["content-length"]) == len(first.body)
+    assert run(client.sync()) == 0  # nothing pending: no batch sent
+    assert len(reg.requests) == 4
+
+
+def _pending_after_error(answer, match, n=3):
+    store, reg, client, clock, _ = setup(n)
+    clock.synced = True
+    reg.reply_for = answer
+    with raises(SyncError, match) as e:
+        run(client.sync())
+    assert store.counts()["pending"] == n  # nothing lost, nothing marked
+    return e.value
+
+
+def test_wrong_answer_signature_is_refused():
+    def answer(req):
+        body = cbor.dumps({"time": 5, "results": []})
+        return http_reply(200, body, {"X-Enrol-Signature": "0" * 64})
+
+    _pending_after_error(answer, "signature")
+
+
+def test_a_replayed_answer_for_another_nonce_is_refused():
+    def answer(req):
+        body = cbor.dumps({"time": 5, "results": []})
+        return http_reply(200, body, {"X-Enrol-Signature": signed("f" * 32, body)})
+
+    _pending_after_error(answer, "signature")
+
+
+def test_receipts_with_a_wrong_mac_or_for_unknown_records_are_not_applied():
+    def answer(req):
+        rows = []
+        for env in req.records():
+            rid = record_id_of(env)
+            rows.append([rid, 0, 7, bytes(16), ""])  # wrong MAC
+            rows.append([b"\x01" * 16, 0, 8, receipt_mac(b"\x01" * 16, 0, 8, env), ""])  # unknown id
+        body = cbor.dumps({"time": 5, "results": rows})
+        return http_reply(200, body, {"X-Enrol-Signature": signed(req.headers["x-enrol-nonce"], body)})
+
+    _pending_after_error(answer, "no valid receipt")
+
+
+def test_a_receipt_is_bound_to_the_record_bytes_sent():
+    def answer(req):
+        rows = []
+        for env in req.records():
+            rid = record_id_of(env)
+            rows.append([rid, 0, 7, receipt_mac(rid, 0, 7, bytes(env) + b"x"), ""])
+        body = cbor.dumps({"time": 5, "results": rows})
+        return http_reply(200, body, {"X-Enrol-Signature": signed(req.headers["x-enrol-nonce"], body)})
+
+    _pending_after_error(answer, "no valid receipt")
+
+
+def test_garbled_but_signed_answers_are_refused():
+    for body in (b"", b"\xff\xff", cbor.dumps([1, 2]), cbor.dumps({"time": 5}), cbor.dumps({"time": 5, "results": 3}),
+                 cbor.dumps({"time": 5, "results": [[1, 2]]}) + b"trailing"):
+        def answer(req, body=body):
+            return http_reply(200, body, {"X-Enrol-Signature": signed(req.headers["x-enrol-nonce"], body)})
+
+        _pending_after_error(answer, "")
+
+
+def test_malformed_rows_are_refused_one_by_one():
+    def answer(req):
+        body = cbor.dumps({"time": 5, "results": [[b"x", 9, -1, b"", ""], "junk", [1, 2, 3, 4, 5]]})
+        return http_reply(200, body, {"X-Enrol-Signature": signed(req.headers["x-enrol-nonce"], body)})
+
+    _pending_after_error(answer, "no valid receipt")
+
+
+def test_huge_or_broken_http_replies_are_refused():
+    cases = (
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 99999999\r\n\r\n", "too large"),
+        (b"HTTP/1.1 200 OK\r\n\r\n" + b"z" * 9000, "too large"),
+        (b"HTTP/1.1 200 OK\r\nX: " + b"a" * 5000, "header too large"),
+        (b"SSH-2.0-OpenSSH\r\n\r\n", "not an HTTP reply"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nshort", "cut short"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", "too large"),
+        (b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", "malformed"),
+        (b"", "closed before the reply"),
+    )
+    for raw, match in cases:
+        _pending_after_error(lambda req, raw=raw: raw, match)
+
+
+def test_server_errors_carry_retry_after_and_the_reason():
+    e = _pending_after_error(lambda req: http_reply(503, b'{"error": "busy"}', {"Retry-After": "120"}), "HTTP 503")
+    assert e.retry_after == 120 and "busy" in str(e)
+    e = _pending_after_error(lambda req: http_reply(500, b"<html>oops</html>"), "HTTP 500")
+    assert e.retry_after is None
+
+
+def test_a_timestamp_refusal_makes_the_next_try_fetch_the_time():
+    store, reg, client, clock, _ = setup(2)
+    clock.synced = True
+    reg.reply_for = lambda req: http_reply(401, b'{"error": "timestamp outside the window", "time": 5}')
+    with raises(SyncError, "401"):
+        run(client.sync())
+    assert not clock.synced
+    reg.reply_for = None
+    assert run(client.sync()) == 2
+    assert reg.requests[-2].path == "/v1/time"
+
+
+def test_unreachable_registry_keeps_records():
+    store, reg, client, clock, _ = setup(2)
+    reg.refuse_connect = True
+    with raises(SyncError, "cannot connect"):
+        run(client.sync())
+    assert store.counts()["pending"] == 2
+
+
+def test_bad_time_answers_are_refused():
+    for raw in (http_reply(200, b"not json"), http_reply(200, b'{"time": "soon"}'), http_reply(200, b'{"time": -4}'),
+                http_reply(503, b"", {"Retry-After": "3"})):
+        store, reg, client, clock, _ = setup(1)
+        reg.reply_for = lambda req, raw=raw: raw
+        with raises(SyncError, "time"):
+            run(client.sync())
+        assert not clock.synced and store.counts()["pending"] == 1
+
+
+def test_conflicts_are_final_on_the_device_and_logged():
+    store, reg, client, clock, path = setup(3)
+    reg.result = CONFLICT
+    assert run(client.sync()) == 3
+    c = store.counts()
+    assert c["pending"] == 0 and c["synced"] == 0  # kept on flash, not counted as synced, not re-sent
+    assert run(client.sync()) == 0
+    with open(path + "/audit/audit.log") as f:
+        assert f.read().count("sync-conflict") == 3
+
+
+def test_a_duplicate_answer_counts_as_synced():
+    store, reg, client, clock, _ = setup(2)
+    reg.result = 1
+    assert run(client.sync()) == 2 and store.counts()["synced"] == 2
+
+
+def test_backoff_full_jitter_grows_to_the_cap_and_honours_retry_after():
+    b = Backoff(2000, 30 * 60 * 1000)
+    ceilings = []
+    for _ in range(14):
+        d = b.failed()
+        ceilings.append(b.ceiling_ms())
+        assert 0 <= d <= ceilings[-1]
+    assert ceilings[:4] == [4000, 8000, 16000, 32000] and ceilings[-1] == 30 * 60 * 1000
+    assert b.failed(retry_after_s=600) >= 600_000
+    assert b.failed(retry_after_s=10 ** 6) == 30 * 60 * 1000  # a hostile Retry-After is capped
+    b.succeeded()
+    assert b.ceiling_ms() == 2000
+    delays = [Backoff(2000).failed() for _ in range(40)]
+    assert min(delays) != max(delays)  # jittered, not a fixed step
+
+
+def test_clock_never_goes_back_and_remembers_its_floor():
+    path = tmpdir()
+    raw = FixedRaw(1000)
+    c = Clock(path, raw)
+    assert not c.synced and c.now() == 1000
+    assert c.fix(1_800_000_000) and c.synced and c.now() == 1_800_000_000
+    raw.t = 500  # the raw clock jumps back (RTC reset)
+    assert c.now() == 1_800_000_000
+    c2 = Clock(path, FixedRaw(3))  # after a power loss: the floor from flash, unsynced
+    assert c2.now() == 1_800_000_000 and not c2.synced
+    assert not c2.fix("garbage") and not c2.fix(-1)
+    with open(path + "/clock.json", "w") as f:
+        f.write("{broken")
+    assert Clock(path, FixedRaw(7)).now() == 7  # a damaged file costs only the floor

@@ -1,0 +1,285 @@
+"""The reference registry's API: signed batches, exactly-once storage, PIN verifiers, trust list,
+admin endpoints, and a defined 4xx answer (with nothing written) for every bad request."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import struct
+import time
+from pathlib import Path
+
+import cbor2
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from registrykit import HostDevice, Registry, make_registry
+from sqlalchemy import inspect, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from host_tools.registry import pins, protocol
+from host_tools.registry.app import create_app
+from host_tools.registry.client import ClientError, RegistryClient
+from host_tools.registry.db import migrate
+from host_tools.registry.models import Event, Nonce, Record
+from host_tools.registry.protocol import ACCEPTED, CONFLICT, DUPLICATE, REJECTED
+from host_tools.registry.trust import verify_trust_list
+
+
+@pytest.fixture
+def reg(tmp_path: Path) -> Registry:
+    return make_registry(tmp_path)
+
+
+@pytest.fixture
+def http(reg: Registry) -> TestClient:
+    return TestClient(create_app(reg.keys, reg.engine), base_url="https://testserver")
+
+
+@pytest.fixture
+def device(reg: Registry) -> HostDevice:
+    return HostDevice(reg)
+
+
+def client_for(http: TestClient, dev: HostDevice) -> RegistryClient:
+    c = RegistryClient("https://testserver", dev.device_id, dev.secret)
+    c.http = http
+    return c
+
+
+def counts(reg: Registry) -> tuple[int, int, int]:
+    with Session(reg.engine) as s:
+        return (len(s.scalars(select(Record.id)).all()), len(s.scalars(select(Nonce.nonce)).all()),
+                len(s.scalars(select(Event.id).where(Event.kind.in_(("conflict", "rejected")))).all()))
+
+
+def op(reg: Registry) -> dict[str, str]:
+    return {"Authorization": "Bearer " + reg.keys.operator_token}
+
+
+# ---- schema -----------------------------------------------------------------
+def test_migrations_are_idempotent_and_record_ids_unique(reg: Registry) -> None:
+    migrate(reg.engine)  # second time: nothing to do
+    insp = inspect(reg.engine)
+    assert {"devices", "records", "conflicts", "nonces", "events", "alembic_version"} <= set(insp.get_table_names())
+    dev = HostDevice(reg)
+    row = dict(record_id=b"\x01" * 16, device_id=dev.device_id, boot=1, seq=1, digest=bytes(32), envelope=b"x",
+               credential_id="0000-0000", officer_id="o", created_t=1, clock_synced=True, fields={},
+               pin_verifier=bytes(32), pin_failures=0)
+    with Session(reg.engine) as s:
+        s.add(Record(**row))
+        s.commit()
+        s.add(Record(**dict(row, seq=2)))
+        with pytest.raises(IntegrityError):
+            s.commit()
+
+
+# ---- batches ----------------------------------------------------------------
+def test_batch_accepted_then_duplicate_with_the_same_receipt(reg, http, device) -> None:
+    key, envs = device.batch(5)
+    c = client_for(http, device)
+    first = c.post_batch([key], envs)
+    assert [r.result for r in first] == [ACCEPTED] * 5
+    again = c.post_batch([key], envs)
+    assert [r.result for r in again] == [DUPLICATE] * 5
+    assert [r.receipt_no for r in again] == [r.receipt_no for r in first]
+    assert counts(reg)[0] == 5 and reg.duplicated() == 0
+    with Session(reg.engine) as s:
+        rec = s.scalars(select(Record)).first()
+        assert rec.fields["given_name"] == "AMINATA FATOUMATA" and rec.clock_synced
+        # the PIN is only a keyed verifier: neither the digits nor a plain hash of them
+        assert rec.pin_verifier != hashlib.sha256(b"2580").digest()
+        assert rec.pin_verifier == pins.verifier(reg.keys.pin_key, rec.record_id, b"2580")
+        assert b"2580" not in rec.envelope
+
+
+def test_same_id_other_bytes_is_a_conflict_kept_aside_once(reg, http, device) -> None:
+    from firmware.crypto import seal
+
+    key, envs = device.batch(2)
+    c = client_for(http, device)
+    c.post_batch([key], envs)
+    hdr = seal.parse_record(envs[0])
+    batch = seal.BatchKey(device.registry_pub)
+    from firmware.crypto import pin_block
+    from firmware.enrol import record
+
+    block = pin_block.encipher(seal.pin_key(batch.key, hdr.record_id), bytearray(b"9999"), hdr.record_id)
+    other = bytes(seal.seal_record(batch, device.device_id, 1, 1, hdr.record_id,
+                                   record.encode("OF0042", 5, False, record.typical_fields(), "", block)))
+    for _ in range(2):
+        res = c.post_batch([bytes(batch.envelope())], [other])
+        assert [r.result for r in res] == [CONFLICT]
+    assert reg.conflicts() == 1 and counts(reg)[0] == 2
+
+
+def test_bad_records_are_rejected_one_by_one_with_a_reason(reg, http, device) -> None:
+    key, envs = device.batch(6)
+    fkey, foreign = HostDevice(reg, "dev-other").batch(1)
+    tampered = bytearray(envs[1])
+    tampered[-25] ^= 1  # a tag byte; the CRC is fixed up so that only the MAC can notice
+    import zlib
+
+    tampered[-4:] = struct.pack(">I", zlib.crc32(tampered[:-4]))
+    _, unknown_key = device.batch(1)  # its KEY is not sent
+    ckey, no_consent = device.batch(1, fields={"given_name": "A", "family_name": "B", "sex": "F",
+                                            "birth_date": "2000-01-01", "village_code": "V", "consent": False})
+    res = client_for(http, device).post_batch([key, fkey, ckey], [envs[0], bytes(tampered), foreign[0], unknown_key[0],
+                                                     no_consent[0], b"ERC1\x01garbage"])
+    assert [r.result for r in res] == [ACCEPTED, REJECTED, REJECTED, REJECTED, REJECTED, REJECTED]
+    reasons = [r.reason for r in res[1:]]
+    assert "tag" in reasons[0] and "device" in reasons[1] and "unknown batch key" in reasons[2]
+    assert "consent" in reasons[3] and reasons[4]
+    assert counts(reg)[0] == 1 and counts(reg)[2] == 5
+
+
+def _signed_post(http: TestClient, dev: HostDevice, body: bytes, **over: str):
+    c = client_for(http, dev)
+    headers = c.signed_headers("POST", "/v1/batches", body)
+    headers.update(over)
+    return http.post("/v1/batches", content=body, headers=headers)
+
+
+def test_request_authentication_failures_write_nothing(reg, http, device) -> None:
+    key, envs = device.batch(1)
+    body = protocol.encode_batch([key], envs)
+    c = client_for(http, device)
+    before = counts(reg)
+    cases = [
+        ({}, 401, "not signed", {protocol.H_SIGNATURE: ""}),
+        ({}, 401, "bad signature", {protocol.H_SIGNATURE: "0" * 64}),
+        ({}, 401, "malformed", {protocol.H_NONCE: "xyz"}),
+        ({}, 401, "unknown device", {protocol.H_DEVICE: "nobody"}),
+    ]
+    for _, status, reason, over in cases:
+        r = _signed_post(http, device, body, **over)
+        assert r.status_code == status and reason in r.json()["error"], (over, r.text)
+    old = int(time.time()) - 3600
+    h = c.signed_headers("POST", "/v1/batches", body, ts=old)
+    r = http.post("/v1/batches", content=body, headers=h)
+    assert r.status_code == 401 and "window" in r.json()["error"] and abs(r.json()["time"] - time.time()) < 5
+    # the signature covers the body: a changed body with the old headers is refused
+    h = c.signed_headers("POST", "/v1/batches", body)
+    r = http.post("/v1/batches", content=body + b"\x02\x00\x01x", headers=h)
+    assert r.status_code == 401
+    assert counts(reg)[:2] == before[:2]
+    # a replayed request (same nonce) is refused even though it is genuine
+    h = c.signed_headers("POST", "/v1/batches", body)
+    assert http.post("/v1/batches", content=body, headers=h).status_code == 200
+    r = http.post("/v1/batches", content=body, headers=h)
+    assert r.status_code == 401 and "replay" in r.json()["error"]
+    # a revoked device is refused
+    assert http.post(f"/v1/admin/devices/{device.device_id}/revoke", headers=op(reg)).status_code == 200
+    r = _signed_post(http, device, body)
+    assert r.status_code == 403 and r.json()["error"] == "device revoked"
+
+
+def test_malformed_and_oversized_bodies_are_4xx_json(reg, http, device) -> None:
+    key, envs = device.batch(1)
+    bad = [
+        (b"", 400), (b"JUNK", 400), (b"EBT1", 400), (b"EBT1\x02\x00", 400), (b"EBT1\x02\xff\xffabc", 400),
+        (b"EBT1\x09\x00\x01x", 400), (protocol.encode_batch([key], envs * 65), 400),
+        (b"EBT1" + b"\x02\x00\x01x" * 30000, 413),
+    ]
+    before = counts(reg)
+    for body, status in bad:
+        r = _signed_post(http, device, body)
+        assert r.status_code == status, (body[:20], r.text)
+        assert "error" in r.json()
+    assert counts(reg)[0] == before[0]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.one_of(st.binary(max_size=300), st.binary(max_size=200).map(lambda b: b"EBT1" + b)))
+def test_fuzzed_signed_bodies_never_store_or_crash(reg, http, device, body: bytes) -> None:
+    r = _signed_post(http, device, body)
+    assert r.status_code in (200, 400, 413)
+    if r.status_code == 200:
+        assert all(row[1] == REJECTED for row in cbor2.loads(r.content)["results"])
+    assert counts(reg)[0] == 0
+
+
+def test_answers_are_signed_for_the_request_nonce(reg, http, device) -> None:
+    key, envs = device.batch(1)
+    c = client_for(http, device)
+    c.secret = os.urandom(32)  # a client that checks with the wrong secret refuses the answer
+    with pytest.raises(ClientError):
+        c.post_batch([key], envs)
+
+
+# ---- verify (payout point) ------------------------------------------------------
+def test_verify_card_and_pin_then_lock_after_three_wrong(reg, http, device) -> None:
+    from firmware.crypto import seal
+
+    key, envs = device.batch(1, pin=b"2580")
+    client_for(http, device).post_batch([key], envs)
+    rid = seal.parse_record(envs[0]).record_id
+    uid = bytes.fromhex("04a1b2c3d4e5f6")
+    cred = device.credential(rid, uid, reg.keys.registry_id)
+    from host_tools.registry.ingest import credential_id
+
+    account = pins.credential_account(credential_id(rid))
+
+    def ask(pin: bytes, uid_hex: str = uid.hex(), cose: bytes = cred) -> dict:
+        block = pins.encipher(reg.keys.zone_key, pin, account, os.urandom(8))
+        r = http.post("/v1/verify", headers=op(reg), json={
+            "credential": base64.b64encode(cose).decode(), "uid": uid_hex, "pin_block": block.hex()})
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    assert ask(b"2580")["result"] == "ok"
+    assert ask(b"1111") == {"result": "wrong", "credential_id": credential_id(rid), "tries_left": 2}
+    assert ask(b"2580")["result"] == "ok"  # a right PIN resets the count
+    assert ask(b"0000")["tries_left"] == 2 and ask(b"0001")["tries_left"] == 1
+    assert ask(b"0002")["result"] == "locked"
+    assert ask(b"2580")["result"] == "locked"  # even the right PIN, once locked
+    assert ask(b"2580", uid_hex="04000000000000")["result"] == "invalid"  # copied to another card
+    tampered = bytearray(cred)
+    tampered[-70] ^= 1
+    assert ask(b"2580", cose=bytes(tampered))["result"] == "invalid"
+    other = device.credential(b"\x77" * 16, uid, reg.keys.registry_id)
+    assert ask(b"2580", cose=other)["result"] == "unknown"
+    r = http.post("/v1/verify", json={"credential": "", "uid": uid.hex(), "pin_block": "00" * 16})
+    assert r.status_code == 401
+    r = http.post("/v1/verify", headers=op(reg), json={"credential": "!!", "uid": "zz", "pin_block": "00"})
+    assert r.status_code == 422 and "error" in r.json()
+
+
+# ---- trust list, admin, health ----------------------------------------------------
+def test_trust_list_is_signed_and_drops_revoked_devices(reg, http, device) -> None:
+    other = HostDevice(reg, "dev-b")
+    doc = http.get("/v1/trust").json()
+    body = verify_trust_list(reg.keys.trust_key.public_key(), doc)
+    assert {k["device_id"] for k in body["keys"]} == {device.device_id, other.device_id}
+    assert {k["pub"] for k in body["keys"]} == {device.pub.hex(), other.pub.hex()}
+    doc["keys"][0]["pub"] = "00" * 32
+    with pytest.raises(ValueError):
+        verify_trust_list(reg.keys.trust_key.public_key(), doc)
+    http.post("/v1/admin/devices/dev-b/revoke", headers=op(reg))
+    assert [k["device_id"] for k in http.get("/v1/trust").json()["keys"]] == [device.device_id]
+
+
+def test_admin_endpoints(reg, http, device) -> None:
+    assert http.get("/v1/admin/devices").status_code == 401
+    assert http.get("/v1/admin/devices", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    new = {"device_id": "dev-new", "hmac_secret": "ab" * 32, "ed25519_pub": "cd" * 32}
+    assert http.post("/v1/admin/devices", json=new, headers=op(reg)).status_code == 201
+    r = http.post("/v1/admin/devices", json=new, headers=op(reg))
+    assert r.status_code == 409 and "already" in r.json()["error"]
+    r = http.post("/v1/admin/devices", json=dict(new, device_id="bad id!"), headers=op(reg))
+    assert r.status_code == 422 and "device_id" in r.json()["error"]
+    assert http.post("/v1/admin/devices/none/revoke", headers=op(reg)).status_code == 404
+    key, envs = device.batch(3)
+    client_for(http, device).post_batch([key], envs)
+    devs = {d["device_id"]: d for d in http.get("/v1/admin/devices", headers=op(reg)).json()}
+    assert devs[device.device_id]["records"] == 3 and devs["dev-new"]["records"] == 0
+    lines = http.get("/v1/admin/records", headers=op(reg)).text.splitlines()
+    assert len(lines) == 3 and '"given_name": "AMINATA FATOUMATA"' in lines[0]
+    assert any(e["kind"] == "device-added" for e in http.get("/v1/admin/events", headers=op(reg)).json())
+    assert http.get("/v1/health").json()["ok"] is True
+    assert abs(http.get("/v1/time").json()["time"] - time.time()) < 5
+    paths = http.get("/openapi.json").json()["paths"]
+    assert {"/v1/batches", "/v1/verify", "/v1/trust", "/v1/time"} <= set(paths)
