@@ -17,7 +17,7 @@ MP_HEAPSIZE ?= 100k
 export MP_HEAPSIZE
 PYTEST_ARGS ?=
 
-.PHONY: setup sim test bench build deploy flash soak freeze clean
+.PHONY: setup postgres sim test bench build deploy flash soak freeze clean
 
 setup: $(STAMP) $(VENDOR_STAMP)
 
@@ -41,16 +41,30 @@ build: setup
 	@$(BIN)/enrolctl build
 
 # The simulated device runs the built image (.mpy), as the ESP32 does, with emulated
-# OLED and keypad and its flash in sim-state/ (kept between runs).  Type keys and
-# Enter; q and Enter switches it off.  The emulators need RAM of their own: SIM_HEAPSIZE.
+# OLED and keypad and its flash in sim-state/ (kept between runs), and syncs to a demo
+# registry started on 127.0.0.1:8443 (ENROL_SIM_PORT).  Type keys and Enter; q and Enter
+# switches it off.  The emulators need RAM of their own: SIM_HEAPSIZE.
 SIM_HEAPSIZE ?= 384k
 sim: setup
-	@$(BIN)/python -m host_tools.enrolctl.simstate sim-state
 	@$(BIN)/enrolctl build --sim --out build/sim >/dev/null
-	@cd build/sim && MICROPYPATH=":.frozen:lib" ENROL_DATA_DIR="$(CURDIR)/sim-state/flash" ENROL_SIM_WALLET="$(CURDIR)/sim-state/wallet" \
-	  ../../$(BIN)/micropython -X heapsize=$(SIM_HEAPSIZE) -m host_tools.sim.device
+	@$(BIN)/python -m host_tools.enrolctl.simrun sim-state build/sim $(SIM_HEAPSIZE)
 
-test: setup
+# The registry tests run on PostgreSQL too: they start a throwaway server from Debian's
+# postgresql binaries (tests/host/pgserver.py).  Installed here when missing (needs root + apt).
+PG_INITDB := $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb))
+postgres:
+ifeq ($(PG_INITDB),)
+	@command -v initdb >/dev/null 2>&1 || { \
+	  echo "postgres: installing Debian's postgresql (server binaries for the registry tests)"; \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) >$(VENV)/postgres-install.log 2>&1 \
+	      || { echo "postgres: apt-get install postgresql failed; see $(VENV)/postgres-install.log"; exit 1; }; \
+	  else echo "postgres: PostgreSQL server binaries missing; install the 'postgresql' package (as root)"; exit 1; fi; }
+else
+	@true
+endif
+
+test: setup postgres
 	@$(BIN)/python -m pytest -n 2 -m "not slow" $(PYTEST_ARGS)
 
 soak: setup

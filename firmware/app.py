@@ -11,11 +11,13 @@ import asyncio
 import os
 
 from firmware import VERSION, faultlog
-from firmware.ticks import ticks_diff, ticks_ms
+from firmware.ticks import ticks_add, ticks_diff, ticks_ms
 from firmware.ui.screen import Screen, Status, boot_screen
 
 _IDLE_POLL_MS = 50
 _TICK_MS = 100
+SYNC_FIRST_MS = 5000  # after power-on: let the officer log in first
+SYNC_INTERVAL_MS = 10 * 60 * 1000  # with nothing to send, or after a good sync
 
 
 def _load_villages(data_dir):
@@ -33,6 +35,13 @@ def _load_villages(data_dir):
         return []
 
 
+def _hhmm(t):
+    import time
+
+    tm = time.gmtime(t)
+    return "%02d:%02d" % (tm[3], tm[4])
+
+
 class App:
     def __init__(self, board):
         self.board = board
@@ -47,6 +56,8 @@ class App:
         self.last_record_id = None
         self.reader = None
         self.card_task = None
+        self.clock = None
+        self.sync_soon = False
 
     def start_display(self):
         """Bring up the OLED; a missing or failing panel is reported, not fatal."""
@@ -87,6 +98,9 @@ class App:
         from firmware.store.audit import AuditLog
         from firmware.store.records import RecordStore
 
+        from firmware.clock import Clock
+
+        self.clock = Clock(self.data)
         audit = AuditLog(self.data, self.clock_s)
         self.store = RecordStore(self.data, self.secrets.device_id, self.secrets.registry_public_key(), audit)
         report = self.store.open()
@@ -107,9 +121,11 @@ class App:
         return None
 
     def clock_s(self):
-        import time
+        if self.clock is None:
+            import time
 
-        return int(time.time())
+            return int(time.time())
+        return self.clock.now()
 
     def refresh_status(self):
         if self.store is None:
@@ -157,7 +173,7 @@ class App:
 
         def plaintext(pin_key):
             block = pin_block.encipher(pin_key, pin, record_id)
-            return record.encode(officer_id, self.clock_s(), False, fields, "", block)
+            return record.encode(officer_id, self.clock_s(), self.clock.synced, fields, "", block)
 
         try:
             boot, seq = self.store.save(record_id, plaintext)
@@ -166,6 +182,8 @@ class App:
         finally:
             wipe(pin)
         self.last_record_id = record_id
+        self.clock.touch()
+        self.sync_soon = True
         self.refresh_status()
         return self.flow.saved(boot, seq)
 
@@ -274,6 +292,69 @@ class App:
             await asyncio.sleep(1.0)
         reader.release()
 
+    # ---- sync ------------------------------------------------------------
+    async def sync_loop(self):
+        """Upload pending records whenever a provisioned network is in reach; back off on failure.
+
+        Wi-Fi is on only during a sync.  A sync never runs during a card write (RAM, and the
+        officer's attention), and never blocks the keypad: every wait is an await."""
+        from firmware.sync import http
+        from firmware.sync.backoff import Backoff
+        from firmware.sync.client import Client, SyncError
+        from firmware.sync.wifi import Wifi
+
+        s = self.secrets
+        try:
+            host, port = http.parse_url(s.registry_url)
+            connect = http.tls_connector(host, port, http.pem_to_der(s.ca_pem))
+        except http.HttpError as e:
+            self.board.console("sync: disabled: " + str(e))
+            self.flow.info["last_sync"] = "setup bad"
+            return
+        client = Client(self.store, s, self.clock, connect, host, self.audit)
+        wifi = Wifi(self.board, s.wifi)
+        backoff = Backoff()
+        next_ms = ticks_add(ticks_ms(), SYNC_FIRST_MS)
+        while True:
+            await asyncio.sleep(1)
+            due = ticks_diff(ticks_ms(), next_ms) >= 0 or (self.sync_soon and backoff.failures == 0)
+            if not due or self.flow.state == "card":
+                continue
+            self.sync_soon = False
+            if self.store.counts()["pending"] == 0:
+                next_ms = ticks_add(ticks_ms(), SYNC_INTERVAL_MS)
+                continue
+            delay = SYNC_INTERVAL_MS
+            if not await wifi.up():
+                self.flow.info["wifi"] = "none"
+                delay = backoff.failed()
+            else:
+                self.status.wifi = True
+                self.flow.info["wifi"] = "on"
+                self.refresh_screen()
+                try:
+                    n = await client.sync()
+                    backoff.succeeded()
+                    self.flow.info["last_sync"] = _hhmm(self.clock.now())
+                    self.board.console("sync: " + str(n) + " records")
+                except SyncError as e:
+                    delay = backoff.failed(e.retry_after)
+                    self.flow.info["last_sync"] = "failed"
+                    self.board.console("sync: " + str(e))
+                    self.audit.record("sync-error", str(e))
+                finally:
+                    wifi.down()
+                    self.status.wifi = False
+                    self.flow.info["wifi"] = "off"
+            next_ms = ticks_add(ticks_ms(), delay)
+            self.refresh_status()
+            self.refresh_screen()
+
+    def refresh_screen(self):
+        """Redraw the home or status screen so that counts and icons stay current."""
+        if self.flow is not None and self.flow.state in ("home", "status"):
+            self.show(self.flow.render())
+
     # ---- tasks -----------------------------------------------------------
     def on_key(self, k, now):
         self.keys.append((k, now))
@@ -294,6 +375,9 @@ class App:
             from firmware.hw.keypad import Keypad
 
             keypad_task = asyncio.create_task(Keypad(pins[0], pins[1]).run(self.on_key, ticks_ms))
+        sync_task = None
+        if self.flow is not None:
+            sync_task = asyncio.create_task(self.sync_loop())
         last_tick = ticks_ms()
         while not self.board.power_off_requested():
             while self.keys and self.flow is not None:
@@ -304,8 +388,9 @@ class App:
                 last_tick = now
                 self.apply(self.flow.tick(now))
             await asyncio.sleep(_IDLE_POLL_MS / 1000)
-        if keypad_task is not None:
-            keypad_task.cancel()
+        for task in (keypad_task, sync_task):
+            if task is not None:
+                task.cancel()
         if self.store is not None:
             self.store.close()
         if self.display is not None:

@@ -94,8 +94,51 @@ def open_i2c():
     return _bus
 
 
+class SimWlan:
+    """The station interface as network.WLAN has it; whether a network is in reach is the
+    simulation's choice (ENROL_SIM_WIFI=off, or the 'w' command).  When it is, the sync's
+    sockets reach the registry on the host's loopback."""
+
+    def __init__(self):
+        self.on = False
+        self.joined = False
+        self.connects = 0
+
+    def active(self, on=None):
+        if on is None:
+            return self.on
+        self.on = bool(on)
+        if not self.on:
+            self.joined = False
+
+    def connect(self, ssid, psk=""):
+        if not self.on:
+            raise OSError("wifi is off")
+        self.connects += 1
+        self.joined = _wifi_in_reach[0]
+
+    def isconnected(self):
+        return self.on and self.joined and _wifi_in_reach[0]
+
+    def disconnect(self):
+        self.joined = False
+
+
+_wifi_in_reach = [os.getenv("ENROL_SIM_WIFI", "on") != "off"]
+_wlan = SimWlan()
+
+
+def wlan():
+    return _wlan
+
+
+def toggle_wifi():
+    _wifi_in_reach[0] = not _wifi_in_reach[0]
+    print("sim: Wi-Fi " + ("in reach" if _wifi_in_reach[0] else "out of reach"))
+
+
 _nfc_irq = None
-sim_actions = {}  # line -> callable, for simulator-only actions (tap a card ...), set by the simulator
+sim_actions = {"w": toggle_wifi}  # line -> callable, simulator-only actions (tap a card ...)
 
 
 def attach_nfc_irq(pin):

@@ -3,7 +3,8 @@
 Two files in the data directory, both written at provisioning:
   device.json  what the technician's laptop sends (public material):
       {"v": 1, "device_id": "...", "registry_id": "...", "registry_url": "https://...",
-       "registry_pub_n": "<hex modulus>", "registry_pub_e": 65537, "ca_pem": "-----BEGIN..."}
+       "registry_pub_n": "<hex modulus>", "registry_pub_e": 65537, "ca_pem": "-----BEGIN...",
+       "wifi": [{"ssid": "...", "psk": "..."}, ...]}          (optional; tried in order)
   keys.json    what the device makes itself from os.urandom and never sends:
       {"v": 1, "hmac_secret": "<64 hex>", "ed25519_seed": "<64 hex>", "card_key": "<64 hex>"}
       (the registry learns hmac_secret once, over USB at provisioning, to check request MACs)
@@ -68,6 +69,7 @@ class Secrets:
         self.registry_pub_n = device["registry_pub_n"]
         self.registry_pub_e = device["registry_pub_e"]
         self.ca_pem = device["ca_pem"]
+        self.wifi = device.get("wifi", [])
         self.hmac_secret = keys["hmac_secret"]
         self.ed25519_seed = keys["ed25519_seed"]
         self.card_key = keys["card_key"]
@@ -76,6 +78,21 @@ class Secrets:
         from firmware.crypto.rsa_oaep import RsaPublicKey
 
         return RsaPublicKey(self.registry_pub_n, self.registry_pub_e)
+
+
+def _networks(d, path):
+    """[(ssid, psk)] from the optional "wifi" list."""
+    raw = d.get("wifi", [])
+    if not isinstance(raw, list) or len(raw) > 8:
+        raise SecretsError(path + ": field wifi must be a list of at most 8 networks")
+    out = []
+    for n in raw:
+        if not isinstance(n, dict):
+            raise SecretsError(path + ": field wifi holds a non-object")
+        out.append((_text(n, "ssid", path, 32), n.get("psk", "") if isinstance(n.get("psk", ""), str) else ""))
+        if len(out[-1][1]) > 64:
+            raise SecretsError(path + ": a Wi-Fi key is longer than 64 characters")
+    return out
 
 
 def load(data_dir):
@@ -92,6 +109,7 @@ def load(data_dir):
         "registry_pub_e": d.get("registry_pub_e"),
         "ca_pem": _text(d, "ca_pem", dpath, 8192),
     }
+    device["wifi"] = _networks(d, dpath)
     if not isinstance(device["registry_pub_e"], int):
         raise SecretsError(dpath + ": field registry_pub_e missing or malformed")
     if not device["registry_url"].startswith("https://"):

@@ -1,11 +1,15 @@
-"""Provision the simulated device's flash (sim-state/flash) for `make sim`, once.
+"""Provision the simulated device and its registry for `make sim`, once.
 
-A demo registry key pair (its private key stays in sim-state/registry/, for
-opening the records the simulator saves), the device's own secrets, two
-officers and a few villages.  Demo officer PINs are printed: they exist only
-in this simulation.
+sim-state/
+  registry/   a demo registry: keys (`enrolctl keys init`), its SQLite database; the
+              simulated device is registered there, as `enrolctl device provision` would
+  flash/      the device's data directory: device.json (registry URL on loopback, its CA,
+              a demo Wi-Fi network), keys.json, officers.json, villages.json
+  wallet/     card images the simulator presents
+  trust.json  the registry's signed trust list (for `enrolctl card verify`)
+Demo officer PINs are printed: they exist only in this simulation.
 
-Usage: python -m host_tools.enrolctl.simstate STATE_DIR
+Usage: python -m host_tools.enrolctl.simstate STATE_DIR [PORT]
 """
 
 from __future__ import annotations
@@ -17,46 +21,61 @@ import os
 import sys
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 OFFICERS = (("OF0042", "officer", "2468"), ("OF0001", "supervisor", "9713"))
 VILLAGES = (("BF-KAD-0412", "Kadiogo 412"), ("BF-KAD-0413", "Kadiogo 413"), ("BF-OUB-0101", "Oubritenga 101"))
 ITERATIONS = 4096
+DEFAULT_PORT = 8443
 
 
-def provision(state: Path) -> bool:
+class OldSimState(Exception):
+    pass
+
+
+def provision(state: Path, port: int = DEFAULT_PORT) -> bool:
+    """Make the demo registry and device; False if they already exist."""
+    from host_tools.registry.db import make_engine, migrate
+    from host_tools.registry.keys import init_keys, load_keys
+    from host_tools.registry.models import Device
+    from host_tools.registry.trust import signed_trust_list
+    from sqlalchemy.orm import Session
+
     flash = state / "flash"
+    registry = state / "registry"
     if (flash / "device.json").exists():
+        if not (registry / "registry.json").exists():
+            raise OldSimState(f"{state} was made by an older version (no registry); remove it: make clean")
         return False
     flash.mkdir(parents=True, exist_ok=True)
-    (state / "registry").mkdir(parents=True, exist_ok=True)
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    (state / "registry" / "registry_key.pem").write_bytes(pem)
-    os.chmod(state / "registry" / "registry_key.pem", 0o600)
-    n = key.public_key().public_numbers().n
-    device = {"v": 1, "device_id": "sim-" + os.urandom(4).hex(), "registry_id": "sim-registry",
-              "registry_url": "https://127.0.0.1:8443", "registry_pub_n": n.to_bytes(256, "big").hex(),
-              "registry_pub_e": 65537, "ca_pem": "-----BEGIN CERTIFICATE-----\nsim\n-----END CERTIFICATE-----\n"}
-    keys = {"v": 1, **{f: os.urandom(32).hex() for f in ("hmac_secret", "ed25519_seed", "card_key")}}
+    init_keys(registry, "sim-registry", ["127.0.0.1"], force=True)
+    keys = load_keys(registry)
+    device = {"v": 1, "device_id": "sim-" + os.urandom(4).hex(), "registry_id": keys.registry_id,
+              "registry_url": f"https://127.0.0.1:{port}",
+              "registry_pub_n": keys.registry_pub_n().to_bytes(256, "big").hex(), "registry_pub_e": 65537,
+              "ca_pem": keys.ca_pem.decode(), "wifi": [{"ssid": "village-hub", "psk": "demo-only"}]}
+    secrets = {"v": 1, **{f: os.urandom(32).hex() for f in ("hmac_secret", "ed25519_seed", "card_key")}}
     officers = []
     for oid, role, pin in OFFICERS:
         salt = os.urandom(16)
         verifier = hashlib.pbkdf2_hmac("sha256", pin.encode(), salt, ITERATIONS)
         officers.append({"id": oid, "role": role, "salt": salt.hex(), "iterations": ITERATIONS,
                          "verifier": binascii.hexlify(verifier).decode()})
-    files = {"device.json": device, "keys.json": keys, "officers.json": {"v": 1, "officers": officers},
+    files = {"device.json": device, "keys.json": secrets, "officers.json": {"v": 1, "officers": officers},
              "villages.json": {"v": 1, "villages": [{"code": c, "name": nm} for c, nm in VILLAGES]}}
     for name, doc in files.items():
         (flash / name).write_text(json.dumps(doc))
-    # the trust list a payout point would get from the registry: this device's card key
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
-    pub = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(keys["ed25519_seed"])).public_key().public_bytes(
+    pub = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(secrets["ed25519_seed"])).public_key().public_bytes(
         Encoding.Raw, PublicFormat.Raw)
-    trust = {"keys": [{"kid": hashlib.sha256(pub).digest()[:8].hex(), "pub": pub.hex(), "device_id": device["device_id"]}]}
+    engine = make_engine(f"sqlite:///{registry / 'registry.db'}")
+    migrate(engine)
+    with Session(engine) as s:
+        s.add(Device(device_id=device["device_id"], hmac_secret=bytes.fromhex(secrets["hmac_secret"]),
+                     ed25519_pub=pub, revoked=False))
+        s.commit()
+    engine.dispose()
+    trust = signed_trust_list(keys.trust_key, keys.registry_id, [(device["device_id"], pub)])
     (state / "trust.json").write_text(json.dumps(trust))
     (state / "wallet").mkdir(exist_ok=True)
     return True
@@ -64,8 +83,13 @@ def provision(state: Path) -> bool:
 
 def main() -> None:
     state = Path(sys.argv[1] if len(sys.argv) > 1 else "sim-state")
-    if provision(state):
-        print(f"sim: provisioned a demo device in {state}/flash")
+    port = int(sys.argv[2]) if len(sys.argv) > 2 else DEFAULT_PORT
+    try:
+        if provision(state, port):
+            print(f"sim: provisioned a demo device in {state}/flash and its registry in {state}/registry")
+    except OldSimState as e:
+        print(f"sim: {e}")
+        raise SystemExit(1) from None
     print("sim: demo officers: number 0042 PIN 2468 (officer), number 0001 PIN 9713 (supervisor)")
 
 

@@ -8,6 +8,8 @@ Run by `make sim` (micropython -m host_tools.sim.device, from build/sim/).
   * PN532 with an NTAG215 wallet: a line 't' taps a new blank card on the reader,
     'r' takes it away; cards written are saved in $ENROL_SIM_WALLET/<uid>.bin
     (check one with: enrolctl card verify FILE --trust sim-state/trust.json)
+  * Wi-Fi: a line 'w' takes the village network out of reach or back (ENROL_SIM_WIFI=off
+    starts without it); in reach, the sync reaches the registry on the host's loopback
 Everything else (flash in sim-state/, the app, the drivers) is the firmware's own.
 """
 
@@ -48,7 +50,7 @@ def main():
         def show(screen):
             board_sim._last_screen[0] = screen.text()
             print("\x1b[2J\x1b[H" + oled.to_text())
-            print("keys: 0-9 A=OK B=back C=del D=help * # ; Enter sends, q quits")
+            print("keys: 0-9 A=OK B=back C=del D=help * # ; Enter sends; t/r card, w Wi-Fi, q quits")
 
         board_sim.show_screen = show
         del text_view

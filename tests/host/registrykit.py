@@ -67,6 +67,14 @@ def make_registry(tmp: Path, db_url: str | None = None) -> Registry:
     return Registry(keys_dir, keys, engine)
 
 
+def make_registry_from(keys_dir: Path) -> Registry:
+    """A Registry handle on a key directory that already has its SQLite database (the sim's)."""
+    keys = load_keys(keys_dir)
+    engine = make_engine(f"sqlite:///{keys_dir / 'registry.db'}")
+    migrate(engine)
+    return Registry(keys_dir, keys, engine)
+
+
 def free_socket() -> socket.socket:
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -1,5 +1,6 @@
 """End to end: the built simulator image under MicroPython, driven key by key through the
-emulated key matrix, enrols several people; the host then opens what it saved."""
+emulated key matrix, enrols several people and syncs them to the registry it was provisioned
+with (a real one, over TLS on loopback); the host then opens what it saved."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from host_tools.enrolctl.build import build_sim
 from host_tools.enrolctl.journal import envelopes
 from host_tools.registry.unseal import open_record, unwrap_key
 from host_tools.enrolctl.simstate import provision
+from registrykit import RegistryProcess, _free_port, make_registry_from
 
 sys.path.insert(0, str(ROOT / "tests" / "fw"))
 from flowkit import text_keys  # noqa: E402
@@ -35,6 +37,7 @@ def script() -> str:
         lines += ["1", keys_for(given) + "A", keys_for(family) + "A", "1A", birth + "A", "A", "A", "A", "#",
                   pin + "A", pin + "A", "?Tap the card", "t", "?Card ready", "r", "A", "?HOME"]
         # tap a new card once asked, wait for the receipt, take the card away, next person
+    lines += ["3", "?To sync: 0", "A", "?HOME"]  # the status screen, once the sync has emptied the outbox
     lines.append("q")
     return "\n".join(lines) + "\n"
 
@@ -44,16 +47,19 @@ def sim_run(tmp_path_factory):
     image = tmp_path_factory.mktemp("sim")
     build_sim(image)
     state = tmp_path_factory.mktemp("state")
-    provision(state)
+    port = _free_port()
+    provision(state, port)
+    reg = make_registry_from(state / "registry")
     env = dict(os.environ, MICROPYPATH=":.frozen:lib", ENROL_DATA_DIR=str(state / "flash"), ENROL_SIM_VIEW="text",
                ENROL_SIM_WALLET=str(state / "wallet"))
-    proc = subprocess.run([str(MICROPYTHON), "-X", "heapsize=384k", "-m", "host_tools.sim.device"], cwd=image,
-                          env=env, input=script(), capture_output=True, text=True, timeout=300)
-    return proc, state
+    with RegistryProcess(reg, f"sqlite:///{state / 'registry' / 'registry.db'}", port):
+        proc = subprocess.run([str(MICROPYTHON), "-X", "heapsize=384k", "-m", "host_tools.sim.device"], cwd=image,
+                              env=env, input=script(), capture_output=True, text=True, timeout=300)
+    return proc, state, reg
 
 
 def test_three_people_are_enrolled_and_saved(sim_run) -> None:
-    proc, _ = sim_run
+    proc, _, _ = sim_run
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     out = proc.stdout
     assert out.count("|Record SAVED.   |") >= 3
@@ -65,7 +71,7 @@ def test_cards_verify_with_standard_libraries_and_records_are_marked(sim_run) ->
     from host_tools.enrolctl.card import load_trust, verify_image
     from host_tools.enrolctl.journal import entries
 
-    _, state = sim_run
+    _, state, _ = sim_run
     trust = load_trust(state / "trust.json")
     cards = sorted((state / "wallet").glob("*.bin"))
     assert len(cards) == 3
@@ -76,7 +82,7 @@ def test_cards_verify_with_standard_libraries_and_records_are_marked(sim_run) ->
 
 
 def test_the_registry_opens_exactly_what_was_typed(sim_run) -> None:
-    _, state = sim_run
+    _, state, _ = sim_run
     key = serialization.load_pem_private_key((state / "registry" / "registry_key.pem").read_bytes(), None)
     found = []
     for key_env, rec_env in envelopes(state / "flash" / "journal"):
@@ -89,3 +95,21 @@ def test_the_registry_opens_exactly_what_was_typed(sim_run) -> None:
     assert [(d["fields"]["given_name"], d["fields"]["family_name"]) for d in found] == [
         (g, f) for g, f, _, _ in PEOPLE]
     assert found[2]["fields"]["birth_date"] == "2004-02-29"
+
+
+def test_the_sim_synced_every_record_to_its_registry_exactly_once(sim_run) -> None:
+    proc, state, reg = sim_run
+    assert "sync: " in proc.stdout  # the app reported its syncs on the console
+    assert reg.count() == 3 and reg.duplicated() == 0
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from host_tools.registry.models import Record
+
+    with Session(reg.engine) as s:
+        names = sorted(r.fields["given_name"] for r in s.scalars(select(Record)))
+    assert names == sorted(g for g, _, _, _ in PEOPLE)
+    from host_tools.enrolctl.journal import entries
+
+    synced = [e for seg in (state / "flash" / "journal").glob("*.seg") for e in entries(seg.read_bytes()) if e[1] == 4]
+    assert synced, "the device marked its records synced (SYNCED journal entries)"
