@@ -58,6 +58,8 @@ class App:
         self.card_task = None
         self.clock = None
         self.sync_soon = False
+        self.sync_client = None
+        self.wifi = None
 
     def start_display(self):
         """Bring up the OLED; a missing or failing panel is reported, not fatal."""
@@ -297,22 +299,10 @@ class App:
         """Upload pending records whenever a provisioned network is in reach; back off on failure.
 
         Wi-Fi is on only during a sync.  A sync never runs during a card write (RAM, and the
-        officer's attention), and never blocks the keypad: every wait is an await."""
-        from firmware.sync import http
+        officer's attention), and never blocks the keypad: every wait is an await.  The sync
+        code is loaded at the first sync, not at power-on (RAM for the officer's work first)."""
         from firmware.sync.backoff import Backoff
-        from firmware.sync.client import Client, SyncError
-        from firmware.sync.wifi import Wifi
 
-        s = self.secrets
-        try:
-            host, port = http.parse_url(s.registry_url)
-            connect = http.tls_connector(host, port, http.pem_to_der(s.ca_pem))
-        except http.HttpError as e:
-            self.board.console("sync: disabled: " + str(e))
-            self.flow.info["last_sync"] = "setup bad"
-            return
-        client = Client(self.store, s, self.clock, connect, host, self.audit)
-        wifi = Wifi(self.board, s.wifi)
         backoff = Backoff()
         next_ms = ticks_add(ticks_ms(), SYNC_FIRST_MS)
         while True:
@@ -324,31 +314,64 @@ class App:
             if self.store.counts()["pending"] == 0:
                 next_ms = ticks_add(ticks_ms(), SYNC_INTERVAL_MS)
                 continue
-            delay = SYNC_INTERVAL_MS
-            if not await wifi.up():
-                self.flow.info["wifi"] = "none"
-                delay = backoff.failed()
+            try:
+                ok, retry_after = await self.sync_once()
+            except MemoryError:
+                import gc
+
+                gc.collect()
+                ok, retry_after = False, None
+                self.board.console("sync: out of memory")
+            if ok is None:
+                return  # not configured: nothing to retry
+            if ok:
+                backoff.succeeded()
+                delay = SYNC_INTERVAL_MS
             else:
-                self.status.wifi = True
-                self.flow.info["wifi"] = "on"
-                self.refresh_screen()
-                try:
-                    n = await client.sync()
-                    backoff.succeeded()
-                    self.flow.info["last_sync"] = _hhmm(self.clock.now())
-                    self.board.console("sync: " + str(n) + " records")
-                except SyncError as e:
-                    delay = backoff.failed(e.retry_after)
-                    self.flow.info["last_sync"] = "failed"
-                    self.board.console("sync: " + str(e))
-                    self.audit.record("sync-error", str(e))
-                finally:
-                    wifi.down()
-                    self.status.wifi = False
-                    self.flow.info["wifi"] = "off"
+                delay = backoff.failed(retry_after)
             next_ms = ticks_add(ticks_ms(), delay)
             self.refresh_status()
             self.refresh_screen()
+
+    async def sync_once(self):
+        """One sync: Wi-Fi up, upload, Wi-Fi down.  (ok, retry_after); ok None = sync not configured."""
+        from firmware.sync import http
+        from firmware.sync.client import SyncError
+
+        if self.sync_client is None:
+            from firmware.sync.client import Client
+            from firmware.sync.wifi import Wifi
+
+            s = self.secrets
+            try:
+                host, port = http.parse_url(s.registry_url)
+                connect = http.tls_connector(host, port, http.pem_to_der(s.ca_pem))
+            except http.HttpError as e:
+                self.board.console("sync: disabled: " + str(e))
+                self.flow.info["last_sync"] = "setup bad"
+                return None, None
+            self.sync_client = Client(self.store, s, self.clock, connect, host, self.audit)
+            self.wifi = Wifi(self.board, s.wifi)
+        if not await self.wifi.up():
+            self.flow.info["wifi"] = "none"
+            return False, None
+        self.status.wifi = True
+        self.flow.info["wifi"] = "on"
+        self.refresh_screen()
+        try:
+            n = await self.sync_client.sync()
+            self.flow.info["last_sync"] = _hhmm(self.clock.now())
+            self.board.console("sync: " + str(n) + " records")
+            return True, None
+        except SyncError as e:
+            self.flow.info["last_sync"] = "failed"
+            self.board.console("sync: " + str(e))
+            self.audit.record("sync-error", str(e))
+            return False, e.retry_after
+        finally:
+            self.wifi.down()
+            self.status.wifi = False
+            self.flow.info["wifi"] = "off"
 
     def refresh_screen(self):
         """Redraw the home or status screen so that counts and icons stay current."""
