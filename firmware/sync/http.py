@@ -1,9 +1,11 @@
-"""A small HTTP/1.1 client on asyncio streams: one request per connection, bounded replies.
+"""A small HTTP/1.1 client on asyncio streams: a kept-alive connection, bounded replies.
 
 Only what the sync needs: a request whose body is written by a callback (so
 a batch streams from flash), a reply whose header block and body have hard
-size limits (a hostile or broken server cannot exhaust the heap), and
-TLS verified against the CA pinned at provisioning.
+size limits (a hostile or broken server cannot exhaust the heap), and TLS
+verified against the CA pinned at provisioning.  One connection serves all
+the requests of a sync: a TLS handshake costs about as many bytes on the
+air as ten records, and seconds on a weak village link.
 """
 
 import asyncio
@@ -14,6 +16,10 @@ MAX_HEADERS = 32
 
 class HttpError(Exception):
     """The connection or the reply failed; the message is short enough for the status screen."""
+
+
+class ClosedBeforeReply(HttpError):
+    """The server closed without a byte of reply (an idle kept-alive connection it dropped)."""
 
 
 def parse_url(url):
@@ -104,7 +110,9 @@ async def _read_reply(reader, max_body):
             raise HttpError("reply header too large")
         chunk = await reader.read(256)
         if not chunk:
-            raise HttpError("connection closed before the reply" if not buf else "reply cut short")
+            if not buf:
+                raise ClosedBeforeReply("connection closed before the reply")
+            raise HttpError("reply cut short")
         buf.extend(chunk)
     status, headers = _parse_head(memoryview(buf)[:at])
     body = buf[at + 4 :]
@@ -129,30 +137,83 @@ async def _read_reply(reader, max_body):
     return Reply(status, headers, bytes(body))
 
 
-async def request(connect, host, method, path, headers, body_len=0, write_body=None, max_body=8192):
-    """One request on a new connection.  write_body(writer) is awaited to send exactly body_len bytes."""
-    try:
-        reader, writer = await connect()
-    except OSError as e:
-        raise HttpError("cannot connect: " + str(e))
-    except ValueError as e:  # MicroPython's TLS reports certificate failures as ValueError
-        raise HttpError("TLS: " + str(e).strip()[:60])
-    try:
-        head = method + " " + path + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n"
+class Connection:
+    """HTTP/1.1 requests on one connection, opened on demand and kept open between them."""
+
+    def __init__(self, connect, host):
+        self.connect = connect
+        self.host = host
+        self.reader = None
+        self.writer = None
+        self.opened = 0  # connections (TLS handshakes) made
+
+    async def _open(self):
+        try:
+            self.reader, self.writer = await self.connect()
+        except OSError as e:
+            raise HttpError("cannot connect: " + str(e))
+        except ValueError as e:  # MicroPython's TLS reports certificate failures as ValueError
+            raise HttpError("TLS: " + str(e).strip()[:60])
+        self.opened += 1
+
+    def close(self):
+        w = self.writer
+        self.reader = self.writer = None
+        if w is not None:
+            try:
+                w.close()
+            except Exception:  # noqa: BLE001 - closing a broken connection may fail in any way
+                pass
+
+    async def request(self, method, path, headers, body_len=0, write_body=None, max_body=8192):
+        """Send one request; write_body(writer) is awaited to send exactly body_len bytes.
+        A kept-alive connection the server has dropped meanwhile is reopened once."""
+        reused = self.writer is not None
+        if not reused:
+            await self._open()
+        try:
+            return await self._exchange(method, path, headers, body_len, write_body, max_body)
+        except ClosedBeforeReply:
+            self.close()
+            if not reused:
+                raise
+        except OSError as e:
+            self.close()
+            if not reused:
+                raise HttpError("connection failed: " + str(e))
+        except BaseException:
+            self.close()
+            raise
+        await self._open()  # the server had closed the idle connection: once more on a new one
+        try:
+            return await self._exchange(method, path, headers, body_len, write_body, max_body)
+        except OSError as e:
+            self.close()
+            raise HttpError("connection failed: " + str(e))
+        except BaseException:
+            self.close()
+            raise
+
+    async def _exchange(self, method, path, headers, body_len, write_body, max_body):
+        head = method + " " + path + " HTTP/1.1\r\nHost: " + self.host + "\r\n"
         for name in headers:
             head += name + ": " + headers[name] + "\r\n"
         if body_len or method == "POST":
             head += "Content-Length: " + str(body_len) + "\r\n"
-        writer.write((head + "\r\n").encode())
-        await writer.drain()
+        self.writer.write((head + "\r\n").encode())
+        await self.writer.drain()
         if write_body is not None:
-            await write_body(writer)
-        return await _read_reply(reader, max_body)
-    except OSError as e:
-        raise HttpError("connection failed: " + str(e))
+            await write_body(self.writer)
+        reply = await _read_reply(self.reader, max_body)
+        if reply.headers.get("connection", "").lower() == "close" or "content-length" not in reply.headers:
+            self.close()
+        return reply
+
+
+async def request(connect, host, method, path, headers, body_len=0, write_body=None, max_body=8192):
+    """One request on a connection of its own, closed after the reply."""
+    conn = Connection(connect, host)
+    try:
+        return await conn.request(method, path, headers, body_len, write_body, max_body)
     finally:
-        try:
-            writer.close()
-            await writer.wait_closed()
-        except Exception:  # noqa: BLE001 - closing a broken connection may fail in any way
-            pass
+        conn.close()

@@ -41,14 +41,37 @@ class FakeWriter:
 
 
 class FakeReader:
-    def __init__(self, make_reply):
+    """Answers each complete request found in the writer's bytes, in turn (keep-alive);
+    end of stream when the client has sent nothing more to answer."""
+
+    def __init__(self, writer, make_reply):
+        self.writer = writer
         self.make_reply = make_reply
-        self.reply = None
+        self.reply = b""
         self.pos = 0
+        self.consumed = 0
+
+    def _next_request(self):
+        data = bytes(self.writer.data[self.consumed :])
+        end = data.find(b"\r\n\r\n")
+        if end < 0:
+            return None
+        length = 0
+        for line in data[:end].split(b"\r\n"):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":")[1])
+        if len(data) < end + 4 + length:
+            return None
+        self.consumed += end + 4 + length
+        return data[: end + 4 + length]
 
     async def read(self, n):
-        if self.reply is None:
-            self.reply = self.make_reply()
+        if self.pos >= len(self.reply):
+            raw = self._next_request()
+            if raw is None:
+                return b""
+            self.reply = self.make_reply(raw)
+            self.pos = 0
         chunk = self.reply[self.pos : self.pos + n]
         self.pos += len(chunk)
         return chunk
@@ -113,6 +136,7 @@ class FakeRegistry:
         self.result = 0
         self.stored = {}
         self.refuse_connect = False
+        self.connections = 0
 
     def rows(self, req):
         out = []
@@ -125,6 +149,9 @@ class FakeRegistry:
     def answer(self, req):
         if self.reply_for is not None:
             return self.reply_for(req)
+        return self.normal_answer(req)
+
+    def normal_answer(self, req):
         if req.path == "/v1/time":
             return http_reply(200, json.dumps({"time": self.time_now}).encode())
         body = cbor.dumps({"time": self.time_now, "results": self.rows(req)})
@@ -133,11 +160,12 @@ class FakeRegistry:
     async def connect(self):
         if self.refuse_connect:
             raise OSError(111)
+        self.connections += 1
         writer = FakeWriter()
 
-        def make():
-            req = Request(writer.data)
+        def make(raw):
+            req = Request(raw)
             self.requests.append(req)
             return self.answer(req)
 
-        return FakeReader(make), writer
+        return FakeReader(writer, make), writer

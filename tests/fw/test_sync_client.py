@@ -4,6 +4,7 @@ Each bad answer leaves every record pending (nothing lost) and raises SyncError
 with a short reason; the caller backs off."""
 
 import asyncio
+import gc
 
 from fwtest import raises, tmpdir
 from storekit import open_store, plaintext, record_id
@@ -49,6 +50,7 @@ def test_sync_fixes_the_clock_then_uploads_everything_in_batches():
     assert run(client.sync()) == 20
     assert store.counts()["pending"] == 0 and store.counts()["synced"] == 20
     assert [r.path for r in reg.requests] == ["/v1/time"] + ["/v1/batches"] * 3
+    assert reg.connections == 1  # one kept-alive connection (one TLS handshake) for the whole sync
     assert clock.synced and clock.now() == reg.time_now
     first = reg.requests[1]
     assert len(first.records()) == 8 and first.headers["x-enrol-device"] == Secrets.device_id
@@ -64,6 +66,38 @@ def test_sync_fixes_the_clock_then_uploads_everything_in_batches():
     assert len(reg.requests) == 4
 
 
+def test_a_dropped_idle_connection_is_reopened_once():
+    store, reg, client, clock, _ = setup(n=4, batch=2)
+    seen = []
+
+    def drop_second(req):  # the server drops the kept-alive connection instead of answering
+        seen.append(req.path)
+        return b"" if len(seen) == 2 else reg.normal_answer(req)
+
+    reg.reply_for = drop_second
+    assert run(client.sync()) == 4 and reg.connections == 2 and len(seen) == 4
+
+
+def test_connection_close_from_the_server_is_honoured():
+    store, reg, client, clock, _ = setup(n=4, batch=2)
+
+    def close_each(req):
+        raw = reg.normal_answer(req)
+        return raw.replace(b"HTTP/1.1 200 X\r\n", b"HTTP/1.1 200 X\r\nConnection: close\r\n", 1)
+
+    reg.reply_for = close_each
+    assert run(client.sync()) == 4 and reg.connections == 3  # time + 2 batches, each on its own
+
+
+def test_a_fresh_connection_closed_before_any_reply_is_an_error_not_a_resend():
+    store, reg, client, clock, _ = setup(n=2)
+    clock.synced = True
+    reg.reply_for = lambda req: b""
+    with raises(SyncError, "closed before the reply"):
+        run(client.sync())
+    assert reg.connections == 1 and len(reg.requests) == 1
+
+
 def _pending_after_error(answer, match, n=3):
     store, reg, client, clock, _ = setup(n)
     clock.synced = True
@@ -71,6 +105,8 @@ def _pending_after_error(answer, match, n=3):
     with raises(SyncError, match) as e:
         run(client.sync())
     assert store.counts()["pending"] == n  # nothing lost, nothing marked
+    store.close()
+    gc.collect()
     return e.value
 
 

@@ -1,0 +1,23 @@
+"""Heap of one TLS request under MicroPython (for bench_sync): GET /v1/time through firmware/sync/http.py.
+
+Usage: micropython bench/mp_tls.py TREE DATA_DIR (request|imports)
+"""
+
+import sys
+
+tree = sys.argv[1]
+sys.path[:0] = [tree, tree + "/lib"]
+
+import asyncio  # noqa: E402
+import ssl  # noqa: E402, F401
+
+from firmware.store import secrets  # noqa: E402
+from firmware.sync import http  # noqa: E402
+
+s = secrets.load(sys.argv[2])
+host, port = http.parse_url(s.registry_url)
+connect = http.tls_connector(host, port, http.pem_to_der(s.ca_pem))
+if sys.argv[3] == "request":
+    reply = asyncio.run(http.request(connect, host, "GET", "/v1/time", {}))
+    assert reply.status == 200
+print("ok")
