@@ -16,7 +16,7 @@ from pathlib import Path
 
 from mp import ROOT, compiled_tree, run_script, smallest_heap_kb
 
-sys.path[:0] = [str(ROOT / "tests" / "host"), str(ROOT / "tests" / "cpython"), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "host"), str(ROOT / "tests" / "cpython"), str(ROOT / "tests")]
 
 from registrykit import HostDevice, RegistryProcess, make_registry, provision_device, set_url  # noqa: E402
 
@@ -58,6 +58,7 @@ class CountingRelay:
     def __init__(self, upstream: int) -> None:
         self.upstream = upstream
         self.bytes = 0
+        self.up = 0  # device -> registry
         self.connections = 0
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
@@ -72,10 +73,12 @@ class CountingRelay:
         self.ready.set()
         self.loop.run_forever()
 
-    async def _pipe(self, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+    async def _pipe(self, r: asyncio.StreamReader, w: asyncio.StreamWriter, up: bool) -> None:
         try:
             while chunk := await r.read(4096):
                 self.bytes += len(chunk)
+                if up:
+                    self.up += len(chunk)
                 w.write(chunk)
                 await w.drain()
         except OSError:
@@ -86,7 +89,7 @@ class CountingRelay:
     async def _handle(self, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
         self.connections += 1
         ur, uw = await asyncio.open_connection("127.0.0.1", self.upstream)
-        await asyncio.gather(self._pipe(r, uw), self._pipe(ur, w))
+        await asyncio.gather(self._pipe(r, uw, True), self._pipe(ur, w, False))
 
 
 def device_sync(tree: Path, tmp: Path, n: int) -> dict[str, float]:
@@ -107,46 +110,53 @@ def device_sync(tree: Path, tmp: Path, n: int) -> dict[str, float]:
         out = run_script(DEVICE_SCRIPT, [str(tree), str(data), "0", "once"], heapsize="1m")
         seconds = time.perf_counter() - start
         assert '"pending": 0' in out, out
-        wire, conns = relay.bytes, relay.connections
+        wire, conns, up = relay.bytes, relay.connections, relay.up
 
-        def runs_sync(kb: int) -> bool:
-            trial = tmp / f"wire{n}" / f"trial{kb}"
+    return {"wire": wire, "up": up, "sealed": sealed, "connections": conns, "seconds": seconds}
+
+
+def client_heap(tree: Path, tmp: Path) -> dict[str, int]:
+    """Smallest heaps (KB) for: the idle set-up, a 64-record sync without TLS, and one TLS request."""
+    script = ROOT / "bench" / "mp_sync_heap.py"
+    template = tmp / "heap-template"
+    run_script(script, [str(tree), str(template), "prepare"], heapsize="1m")
+
+    def runs(mode: str):
+        def check(kb: int) -> bool:
+            trial = tmp / f"heap-{mode}-{kb}"
             shutil.rmtree(trial, ignore_errors=True)
             shutil.copytree(template, trial)
             try:
-                return '"pending": 0' in run_script(DEVICE_SCRIPT, [str(tree), str(trial), "0", "once"],
-                                                    heapsize=f"{kb}k")
+                return "ok" in run_script(script, [str(tree), str(trial), mode], heapsize=f"{kb}k")
             except RuntimeError:
                 return False
+        return check
 
-        def runs_idle(kb: int) -> bool:
-            try:
-                run_script(DEVICE_SCRIPT, [str(tree), str(template), "0", "none"], heapsize=f"{kb}k")
-                return True
-            except RuntimeError:
-                return False
+    live_dir = tmp / "heap-live"
+    shutil.copytree(template, live_dir)
+    out = run_script(script, [str(tree), str(live_dir), "live"], heapsize="1m")
+    live = int(out.split("live=")[1].split()[0])
+    return {"idle": smallest_heap_kb(runs("idle"), 16, 512, 2), "sync": smallest_heap_kb(runs("sync"), 16, 512, 2),
+            "live": live}
 
-        def runs_tls(kb: int) -> bool:
-            try:
-                run_script(ROOT / "bench" / "mp_tls.py", [str(tree), str(template), "request"], heapsize=f"{kb}k")
-                return True
-            except RuntimeError:
-                return False
 
-        def runs_tls_imports(kb: int) -> bool:
-            try:
-                run_script(ROOT / "bench" / "mp_tls.py", [str(tree), str(template), "imports"], heapsize=f"{kb}k")
-                return True
-            except RuntimeError:
-                return False
+def tls_heap(tree: Path, tmp: Path) -> int:
+    """Heap (KB) one TLS request adds on the unix port (its mbedtls buffers)."""
+    reg = make_registry(tmp / "tls")
+    data = tmp / "tls" / "device"
+    with RegistryProcess(reg, f"sqlite:///{tmp / 'tls' / 'registry.db'}") as server:
+        provision_device(reg, data, "tls-1", f"https://127.0.0.1:{server.port}")
+        script = ROOT / "bench" / "mp_tls.py"
 
-        heap = {}
-        if n == 40:
-            heap["sync"] = smallest_heap_kb(runs_sync, 40, 400, 2)
-            heap["idle"] = smallest_heap_kb(runs_idle, 20, 400, 2)
-            heap["tls"] = smallest_heap_kb(runs_tls, 10, 400, 2)
-            heap["tls_imports"] = smallest_heap_kb(runs_tls_imports, 4, 400, 2)
-    return {"wire": wire, "sealed": sealed, "connections": conns, "seconds": seconds, **heap}
+        def runs(mode: str):
+            def check(kb: int) -> bool:
+                try:
+                    return "ok" in run_script(script, [str(tree), str(data), mode], heapsize=f"{kb}k")
+                except RuntimeError:
+                    return False
+            return check
+
+        return smallest_heap_kb(runs("request"), 8, 512, 2) - smallest_heap_kb(runs("imports"), 8, 512, 2)
 
 
 def run():
@@ -166,7 +176,7 @@ def run():
             (f"registry ingest, PostgreSQL ({n2} records, {DEVICES} devices, batches of {PER_BATCH})", rate_pg,
              "records/s", host),
         ]
-        for n in (40, 200):
+        for n in (20, 40, 200):
             w = device_sync(tree, tmp, n)
             out += [
                 (f"sync of {n} records: bytes on the wire per record (TLS, HTTP, time fix, receipts)",
@@ -177,17 +187,16 @@ def run():
                 (f"sync of {n} records: wall time (incl. MicroPython start)", w["seconds"], "s",
                  "micropython, x86 host"),
             ]
-            if "sync" in w:
-                sync_kb, idle_kb = w["sync"], w["idle"]
-                tls_kb = w["tls"] - w["tls_imports"]
-                out += [
-                    ("sync peak heap above the idle app, incl. TLS buffers (unix port)", sync_kb - idle_kb, "KB",
-                     "micropython"),
-                    ("one TLS request's heap (mbedtls buffers: in the IDF heap on an ESP32)", tls_kb, "KB",
-                     "micropython"),
-                    ("sync peak heap above the idle app, without the TLS buffers", sync_kb - idle_kb - tls_kb, "KB",
-                     "micropython"),
-                ]
+        heap = client_heap(tree, tmp)
+        tls = tls_heap(tree, tmp)
+        out += [
+            ("sync of 64 records: most live heap at any step (no TLS; stand-in registry)",
+             round(heap["live"] / 1024, 1), "KB", "micropython"),
+            ("sync of 64 records: smallest heap above the idle client's (garbage, fragmentation)",
+             heap["sync"] - heap["idle"], "KB", "micropython (.mpy in RAM)"),
+            ("one TLS request: heap on the unix port (mbedtls buffers; in the IDF heap on an ESP32)", tls, "KB",
+             "micropython"),
+        ]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out

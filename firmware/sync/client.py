@@ -29,8 +29,9 @@ from firmware.store.journal import MAX_PAYLOAD, StoreError
 from firmware.sync import http, protocol
 
 TIMEOUT_S = 45  # one request, connect to last byte: a stalled network must not hold the sync forever
-BATCH_RECORDS = 32  # ~11 KB streamed from flash; the answer stays under 1.5 KB
-_DRAIN_BYTES = 1400  # send in TLS records of about this size (fewer record headers and tags on the air)
+BATCH_RECORDS = 64  # one segment: ~21 KB streamed from flash; the answer stays under 3 KB
+MIN_BATCH = 4
+_SEND_BUFFER = 1500  # bytes per write: TLS records of about this size (each costs ~29 bytes of framing)
 MAX_ANSWER = 4096
 PATH_BATCHES = "/v1/batches"
 PATH_TIME = "/v1/time"
@@ -63,8 +64,9 @@ class Client:
         self.audit = audit
         self.batch_records = batch_records
         self.buf = bytearray(MAX_PAYLOAD)  # one record envelope at a time
+        self.out = bytearray(_SEND_BUFFER)  # what goes into one TLS record
         self.on_step = None  # tests: called with each step's name (power-cut points)
-        self.conn = http.Connection(connect, host)
+        self.conn = http.Connection(connect, host, MAX_ANSWER)
         self.last_sync = None
         self.sent = 0
 
@@ -87,7 +89,10 @@ class Client:
         except http.HttpError as e:
             raise SyncError(str(e))
         except MemoryError:
-            raise SyncError("out of memory")
+            self.conn.close()
+            gc.collect()
+            self.batch_records = max(MIN_BATCH, self.batch_records // 2)
+            raise SyncError("out of memory (batches of " + str(self.batch_records) + " next)")
 
     # ---- time ------------------------------------------------------------
     async def fix_time(self):
@@ -95,7 +100,7 @@ class Client:
         if reply.status != 200:
             raise SyncError("time: HTTP " + str(reply.status), reply.retry_after())
         try:
-            t = json.loads(reply.body)["time"]
+            t = json.loads(bytes(reply.body))["time"]
         except (ValueError, KeyError, TypeError):
             raise SyncError("time: garbled answer")
         if not self.clock.fix(t):
@@ -135,21 +140,31 @@ class Client:
         p.body_sha = sha.digest()
         return p
 
+    async def _flush(self, writer, n):
+        writer.write(memoryview(self.out)[:n])
+        await writer.drain()
+        return 0
+
+    async def _put(self, writer, n, kind, item):
+        """Append one item to the output buffer, sending the buffer first if it would overflow."""
+        if n + 3 + len(item) > len(self.out):
+            n = await self._flush(writer, n)
+        self.out[n : n + 3] = protocol.item_header(kind, len(item))
+        self.out[n + 3 : n + 3 + len(item)] = item
+        return n + 3 + len(item)
+
     async def _write_body(self, p, writer):
-        writer.write(protocol.BATCH_MAGIC)
+        """Stream the batch: items are gathered in one preallocated buffer and written a few
+        records at a time, so each TLS record carries ~1.4 KB (a TLS record costs ~29 bytes)."""
+        self.out[0:4] = protocol.BATCH_MAGIC
+        n = 4
         for key in p.keys:
-            writer.write(protocol.item_header(protocol.ITEM_KEY, len(key)))
-            writer.write(key)
-        pending = 0
+            n = await self._put(writer, n, protocol.ITEM_KEY, key)
         for boot, seq, num, off, length, _, _ in p.items:
             env = self.journal.read_record(num, off, length, self.buf)
-            writer.write(protocol.item_header(protocol.ITEM_RECORD, len(env)))
-            writer.write(env)
-            pending += 3 + len(env)
-            if pending >= _DRAIN_BYTES:
-                await writer.drain()
-                pending = 0
-        await writer.drain()
+            n = await self._put(writer, n, protocol.ITEM_RECORD, env)
+        if n:
+            await self._flush(writer, n)
 
     async def send(self, p):
         """Upload one planned batch and apply its valid results; returns (applied, refused)."""
@@ -173,7 +188,7 @@ class Client:
         if reply.status != 200:
             reason = ""
             try:
-                reason = json.loads(reply.body)["error"]
+                reason = json.loads(bytes(reply.body))["error"]
             except (ValueError, KeyError, TypeError):
                 pass
             if reply.status == 401 and "timestamp" in str(reason):
@@ -193,6 +208,7 @@ class Client:
             raise SyncError("answer garbled")
         self.clock.fix(server_time)  # signed, so it may move the clock
         valid, refused = self._check(p, results)
+        del doc, results  # the decoded answer: RAM for the flash writes that follow
         if valid:
             self.store.mark_results(valid, self.clock.now(), protocol.unhex(signature))
             self._step("applied")
@@ -222,9 +238,18 @@ class Client:
         return valid, refused
 
     async def sync(self):
-        """Upload everything pending.  Returns the number of records applied; SyncError on failure."""
+        """Upload everything pending.  Returns the number of records applied; SyncError on failure.
+
+        Batches are sized to the RAM there is: after running out of memory the next try
+        sends half as many records per batch (down to MIN_BATCH)."""
+        gc.collect()
         try:
             return await self._sync()
+        except MemoryError:
+            self.conn.close()
+            gc.collect()
+            self.batch_records = max(MIN_BATCH, self.batch_records // 2)
+            raise SyncError("out of memory (batches of " + str(self.batch_records) + " next)")
         finally:
             self.conn.close()
 

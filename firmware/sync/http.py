@@ -10,7 +10,7 @@ air as ten records, and seconds on a weak village link.
 
 import asyncio
 
-MAX_HEAD = 2048  # status line + headers
+MAX_HEAD = 1024  # status line + headers (the registry sends about 250 bytes)
 MAX_HEADERS = 32
 
 
@@ -73,7 +73,7 @@ class Reply:
     def __init__(self, status, headers, body):
         self.status = status
         self.headers = headers  # lower-case names
-        self.body = body
+        self.body = body  # a memoryview into the connection's buffer: valid until its next request
 
     def retry_after(self):
         v = self.headers.get("retry-after")
@@ -100,49 +100,68 @@ def _parse_head(head):
     return int(parts[1]), headers
 
 
-async def _read_reply(reader, max_body):
-    buf = bytearray()
+async def _fill(reader, buf, n, want):
+    """Read up to `want` bytes into buf at n; returns the count (0 at end of stream).
+    MicroPython's streams read straight into the buffer (no allocation per chunk)."""
+    readinto = getattr(reader, "readinto", None)
+    if readinto is not None:
+        while True:
+            got = await readinto(memoryview(buf)[n : n + want])
+            if got is not None:  # None: the TLS layer had only part of a record; wait for more
+                return got
+    chunk = await reader.read(want)
+    buf[n : n + len(chunk)] = chunk
+    return len(chunk)
+
+
+async def _read_reply(reader, buf, max_body):
+    """Read one reply into the preallocated buf (a growing buffer would fragment a small
+    heap until a 2 KB answer no longer fits).  Reply.body is a view into buf."""
+    n = 0
     while True:
-        at = buf.find(b"\r\n\r\n")
+        at = buf.find(b"\r\n\r\n", 0, n)
         if at >= 0:
             break
-        if len(buf) > MAX_HEAD:
+        if n >= MAX_HEAD:
             raise HttpError("reply header too large")
-        chunk = await reader.read(256)
-        if not chunk:
-            if not buf:
+        got = await _fill(reader, buf, n, min(256, MAX_HEAD + 4 - n))
+        if not got:
+            if not n:
                 raise ClosedBeforeReply("connection closed before the reply")
             raise HttpError("reply cut short")
-        buf.extend(chunk)
+        n += got
     status, headers = _parse_head(memoryview(buf)[:at])
-    body = buf[at + 4 :]
+    start = at + 4
     length = headers.get("content-length")
     if length is not None:
         if not length.isdigit() or int(length) > max_body:
             raise HttpError("reply too large")
         length = int(length)
-    if len(body) > max_body:
-        raise HttpError("reply too large")
-    while length is None or len(body) < length:
-        chunk = await reader.read(512)
-        if not chunk:
+    while length is None or n - start < length:
+        room = start + max_body + 1 - n
+        if room <= 0:
+            raise HttpError("reply too large")
+        got = await _fill(reader, buf, n, min(512, room))
+        if not got:
             if length is None:
                 break
             raise HttpError("reply body cut short")
-        body.extend(chunk)
-        if len(body) > max_body:
-            raise HttpError("reply too large")
-    if length is not None and len(body) != length:
+        n += got
+    if n - start > max_body:
+        raise HttpError("reply too large")
+    if length is not None and n - start != length:
         raise HttpError("reply body longer than its Content-Length")
-    return Reply(status, headers, bytes(body))
+    return Reply(status, headers, memoryview(buf)[start:n])
 
 
 class Connection:
     """HTTP/1.1 requests on one connection, opened on demand and kept open between them."""
 
-    def __init__(self, connect, host):
+    def __init__(self, connect, host, max_body=8192):
         self.connect = connect
         self.host = host
+        self.max_body = max_body
+        self.buf = bytearray(MAX_HEAD + 4 + max_body + 1)  # every reply is read into this
         self.reader = None
         self.writer = None
         self.opened = 0  # connections (TLS handshakes) made
@@ -157,6 +176,7 @@ class Connection:
         self.opened += 1
 
     def close(self):
+        """Close now (MicroPython's Stream.close closes the socket; CPython's starts closing)."""
         w = self.writer
         self.reader = self.writer = None
         if w is not None:
@@ -204,7 +224,9 @@ class Connection:
         await self.writer.drain()
         if write_body is not None:
             await write_body(self.writer)
-        reply = await _read_reply(self.reader, max_body)
+        if max_body > self.max_body:
+            raise HttpError("reply limit above the connection's buffer")
+        reply = await _read_reply(self.reader, self.buf, max_body)
         if reply.headers.get("connection", "").lower() == "close" or "content-length" not in reply.headers:
             self.close()
         return reply
@@ -212,7 +234,7 @@ class Connection:
 
 async def request(connect, host, method, path, headers, body_len=0, write_body=None, max_body=8192):
     """One request on a connection of its own, closed after the reply."""
-    conn = Connection(connect, host)
+    conn = Connection(connect, host, max_body)
     try:
         return await conn.request(method, path, headers, body_len, write_body, max_body)
     finally:

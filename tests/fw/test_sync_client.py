@@ -19,7 +19,7 @@ from firmware.sync.client import Client, SyncError
 # The stand-in registry (synckit: it builds and signs every answer), the store and this
 # module's many small answer functions share the heap with the sync client under test.
 # The sync's own peak heap on the device is what `make bench` measures.
-MP_HEAPSIZE = "160k"
+MP_HEAPSIZE = "256k"
 
 
 class FixedRaw:
@@ -218,6 +218,8 @@ def test_bad_time_answers_are_refused():
         with raises(SyncError, "time"):
             run(client.sync())
         assert not clock.synced and store.counts()["pending"] == 1
+        store.close()
+        gc.collect()
 
 
 def test_conflicts_are_final_on_the_device_and_logged():
@@ -251,6 +253,23 @@ def test_backoff_full_jitter_grows_to_the_cap_and_honours_retry_after():
     assert b.ceiling_ms() == 2000
     delays = [Backoff(2000).failed() for _ in range(40)]
     assert min(delays) != max(delays)  # jittered, not a fixed step
+
+
+def test_out_of_memory_halves_the_next_batch_and_keeps_the_records():
+    store, reg, client, clock, _ = setup(n=6, batch=64)
+    clock.synced = True
+
+    def no_memory(req):
+        raise MemoryError()
+
+    reg.reply_for = no_memory
+    for expect in (32, 16, 8, 4, 4):
+        with raises(SyncError, "out of memory"):
+            run(client.sync())
+        assert client.batch_records == expect and store.counts()["pending"] == 6
+    reg.reply_for = None
+    assert run(client.sync()) == 6
+    assert [len(r.records()) for r in reg.requests if r.path == "/v1/batches"][-2:] == [4, 2]
 
 
 def test_clock_never_goes_back_and_remembers_its_floor():

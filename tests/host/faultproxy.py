@@ -87,6 +87,9 @@ class FaultProxy:
         return head + body
 
     async def _forward(self, request: bytes, cut_body: bool = False) -> bytes:
+        """Send one request upstream on a connection of its own and read the answer to its end."""
+        line_end = request.index(b"\r\n") + 2
+        request = request[:line_end] + b"Connection: close\r\n" + request[line_end:]
         self.forwards += 1
         if self.on_forward is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.on_forward, self.forwards)

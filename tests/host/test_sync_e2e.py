@@ -37,13 +37,18 @@ N_RECORDS = int(os.environ.get("ENROL_E2E_RECORDS", "1000"))
 
 def run_device(tree: Path, data: Path, save: int, mode: str, base_ms: int = 20, batch: int = 16,
                timeout: float = 600) -> dict:
-    proc = subprocess.run([str(MICROPYTHON), "-X", f"heapsize={SYNC_HEAPSIZE}", str(DEVICE_SCRIPT), str(tree), str(data),
-                           str(save), mode, str(base_ms), str(batch)],
-                          capture_output=True, text=True, timeout=timeout)
-    for line in proc.stdout.splitlines():
+    """Run the MicroPython device script; its output goes to DATA.log as it comes (a run that
+    hangs still shows how far it got)."""
+    log = data.parent / (data.name + ".log")
+    with open(log, "w") as out:
+        proc = subprocess.run([str(MICROPYTHON), "-X", f"heapsize={SYNC_HEAPSIZE}", str(DEVICE_SCRIPT), str(tree),
+                               str(data), str(save), mode, str(base_ms), str(batch)],
+                              stdout=out, stderr=subprocess.STDOUT, text=True, timeout=timeout)
+    text = log.read_text()
+    for line in text.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[7:])
-    raise AssertionError(f"device run failed (rc {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    raise AssertionError(f"device run failed (rc {proc.returncode}):\n{text[-3000:]}")
 
 
 def device_record_ids(data: Path) -> set[bytes]:

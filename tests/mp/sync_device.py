@@ -33,7 +33,7 @@ from firmware.store.records import RecordStore  # noqa: E402
 
 data, n_save, mode = sys.argv[2], int(sys.argv[3]), sys.argv[4]
 base_ms = int(sys.argv[5]) if len(sys.argv) > 5 else 20
-batch = int(sys.argv[6]) if len(sys.argv) > 6 else 16
+batch = int(sys.argv[6]) if len(sys.argv) > 6 else 64
 
 s = secrets_mod.load(data)
 clock = Clock(data)
@@ -84,8 +84,10 @@ async def main():
             applied += await client.sync()
             backoff.succeeded()
         except (SyncError, http.HttpError) as e:
+            line = "%d ms: %s" % (time.ticks_diff(time.ticks_ms(), t0), e)
+            print("ERROR " + line)  # as it happens: a run that hangs still shows its history
             if len(errors) < 40:
-                errors.append("%d ms: %s" % (time.ticks_diff(time.ticks_ms(), t0), e))
+                errors.append(line)
             ra = getattr(e, "retry_after", None)
             delay = backoff.failed(None)  # the test registry's Retry-After is scaled down below
             if ra:
