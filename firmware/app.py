@@ -322,6 +322,10 @@ class App:
                 gc.collect()
                 ok, retry_after = False, None
                 self.board.console("sync: out of memory")
+            except Exception as e:  # noqa: BLE001 - a sync bug must not end syncing, nor the app
+                ok, retry_after = False, None
+                self.board.console("sync: unexpected " + repr(e))
+                self.audit.record("sync-error", "unexpected " + repr(e)[:80])
             if ok is None:
                 return  # not configured: nothing to retry
             if ok:

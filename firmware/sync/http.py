@@ -154,6 +154,14 @@ async def _read_reply(reader, buf, max_body):
     return Reply(status, headers, memoryview(buf)[start:n])
 
 
+def _failure(e):
+    """The HttpError for an exception from the socket or TLS layer.  MicroPython's TLS does its
+    handshake at the first write, and reports a certificate it does not trust as ValueError."""
+    if isinstance(e, ValueError):
+        return HttpError("TLS: " + str(e).strip()[:60])
+    return HttpError("connection failed: " + str(e))
+
+
 class Connection:
     """HTTP/1.1 requests on one connection, opened on demand and kept open between them."""
 
@@ -171,8 +179,8 @@ class Connection:
             self.reader, self.writer = await self.connect()
         except OSError as e:
             raise HttpError("cannot connect: " + str(e))
-        except ValueError as e:  # MicroPython's TLS reports certificate failures as ValueError
-            raise HttpError("TLS: " + str(e).strip()[:60])
+        except ValueError as e:
+            raise _failure(e)
         self.opened += 1
 
     def close(self):
@@ -197,19 +205,19 @@ class Connection:
             self.close()
             if not reused:
                 raise
-        except OSError as e:
+        except (OSError, ValueError) as e:
             self.close()
             if not reused:
-                raise HttpError("connection failed: " + str(e))
+                raise _failure(e)
         except BaseException:
             self.close()
             raise
         await self._open()  # the server had closed the idle connection: once more on a new one
         try:
             return await self._exchange(method, path, headers, body_len, write_body, max_body)
-        except OSError as e:
+        except (OSError, ValueError) as e:
             self.close()
-            raise HttpError("connection failed: " + str(e))
+            raise _failure(e)
         except BaseException:
             self.close()
             raise

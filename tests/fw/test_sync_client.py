@@ -286,3 +286,75 @@ def test_clock_never_goes_back_and_remembers_its_floor():
     with open(path + "/clock.json", "w") as f:
         f.write("{broken")
     assert Clock(path, FixedRaw(7)).now() == 7  # a damaged file costs only the floor
+
+
+def test_a_certificate_refused_during_the_first_write_is_a_tls_error():
+    """MicroPython's TLS shakes hands at the first write and reports an untrusted certificate
+    as ValueError there, not at connect."""
+    store, reg, client, clock, _ = setup(2)
+
+    class Refusing:
+        def write(self, b):
+            pass
+
+        async def drain(self):
+            raise ValueError("The certificate is not correctly signed by the trusted CA")
+
+        def close(self):
+            pass
+
+    async def connect():
+        return None, Refusing()
+
+    client.conn.connect = connect
+    with raises(SyncError, "TLS: The certificate"):
+        run(client.sync())
+    assert store.counts()["pending"] == 2
+
+
+class FakeWlan:
+    def __init__(self, reachable):
+        self.reachable = reachable
+        self.on = False
+        self.joined = None
+        self.tried = []
+
+    def active(self, on=None):
+        if on is None:
+            return self.on
+        self.on = on
+        if not on:
+            self.joined = None
+
+    def connect(self, ssid, psk):
+        self.tried.append(ssid)
+        if ssid in self.reachable:
+            self.joined = ssid
+
+    def isconnected(self):
+        return self.on and self.joined is not None
+
+    def disconnect(self):
+        self.joined = None
+
+
+class FakeBoard:
+    def __init__(self, wlan):
+        self._wlan = wlan
+
+    def wlan(self):
+        return self._wlan
+
+
+def test_wifi_tries_each_network_then_switches_the_radio_off():
+    from firmware.sync.wifi import Wifi
+
+    wlan = FakeWlan(reachable=("second",))
+    wifi = Wifi(FakeBoard(wlan), [("first", "k1"), ("second", "k2"), ("third", "k3")], timeout_ms=400)
+    assert run(wifi.up()) and wlan.tried == ["first", "second"] and wlan.on
+    wifi.down()
+    assert not wlan.on and not wifi.connected  # the radio is off between syncs
+    none = FakeWlan(reachable=())
+    wifi = Wifi(FakeBoard(none), [("a", ""), ("b", "")], timeout_ms=200)
+    assert not run(wifi.up()) and none.tried == ["a", "b"] and not none.on  # off again when nothing answers
+    assert not run(Wifi(FakeBoard(FakeWlan(())), []).up())  # no network provisioned: radio never on

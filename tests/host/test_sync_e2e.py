@@ -202,3 +202,36 @@ def test_power_cut_at_every_step_of_a_sync(mpy_tree, tmp_path):
             assert sorted(server_record_ids(reg)) == sorted(device_record_ids(data)), (k, seen[-1])
             assert reg.duplicated() == 0
         print(f"power cut at each of {len(all_steps)} sync steps ({', '.join(all_steps)}): lost 0, duplicated 0")
+
+
+def test_a_registry_certificate_from_another_ca_is_refused_and_records_kept(mpy_tree, tmp_path):
+    """The device pins its registry's CA: a server with a certificate from any other CA (a
+    man in the middle with a certificate of its own) gets no record."""
+    from host_tools.registry.pki import make_ca
+
+    reg = make_registry(tmp_path)
+    with serving(reg) as url:
+        data = tmp_path / "device"
+        provision_device(reg, data, "dev-ca", url, ca_pem=make_ca("Someone else's CA").cert_pem)
+        result = run_device(mpy_tree, data, 3, "once")
+    assert result["pending"] == 3 and result["synced"] == 0 and reg.count() == 0
+    assert "TLS" in result["errors"][0] or "connect" in result["errors"][0], result["errors"]
+
+
+def test_records_made_before_the_clock_was_set_are_flagged(mpy_tree, tmp_path):
+    """A device's clock is unknown until the registry's time arrives: records saved before are
+    marked "unsynced", records saved after (same power-on) "synced"."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    reg = make_registry(tmp_path)
+    with serving(reg) as url:
+        data = tmp_path / "device"
+        provision_device(reg, data, "dev-clock", url)
+        run_device(mpy_tree, data, 2, "drain")  # saved, then the time fix, then synced
+        run_device(mpy_tree, data, 0, "drain")
+    with Session(reg.engine) as s:
+        flags = [r.clock_synced for r in s.scalars(select(Record).order_by(Record.seq))]
+    assert flags == [False, False]
+    clock = json.loads((data / "clock.json").read_text())
+    assert abs(clock["floor"] - time.time()) < 60  # the registry's time, persisted as the floor
