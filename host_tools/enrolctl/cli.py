@@ -104,6 +104,75 @@ def registry_serve(
         raise EnrolctlError(str(e)) from e
 
 
+device_app = typer.Typer(no_args_is_help=True, help="a device on a USB cable")
+app.add_typer(device_app, name="device")
+records_app = typer.Typer(no_args_is_help=True, help="sealed records taken off a device over USB")
+app.add_typer(records_app, name="records")
+
+PortOpt = Annotated[str, typer.Option("--port", help="serial port of the device (`mpremote devs` lists them)")]
+KeysOpt = Annotated[Path, typer.Option("--keys", help="registry key directory (`enrolctl keys init`)")]
+RegistryOpt = Annotated[str, typer.Option("--registry", help="registry URL, https://host:port")]
+
+
+@device_app.command("provision")
+def device_provision(
+    port: PortOpt, keys: KeysOpt, registry: RegistryOpt,
+    config: Annotated[Path, typer.Option("--config", help="JSON: device_prefix, wifi, officers, villages")],
+) -> None:
+    """The device makes its own keys; the registry learns its public key and secret; its settings are written."""
+    from . import device
+
+    device_id = device.provision(port, keys, registry, config)
+    out.print(f"provisioned {device_id} for {registry}")
+
+
+@app.command()
+def status(port: PortOpt) -> None:
+    """Version, records waiting to sync, storage, last sync."""
+    from rich.table import Table
+
+    from . import device
+
+    info = device.status(port)
+    table = Table(show_header=False)
+    for key in ("device_id", "version", "registry_id", "records", "pending", "synced", "conflict", "rejected",
+                "cards_due", "storage_used_percent", "last_sync"):
+        table.add_row(key.replace("_", " "), str(info.get(key, 0)))
+    out.print(table)
+
+
+@app.command()
+def logs(port: PortOpt) -> None:
+    """The device's audit log, oldest first."""
+    from . import device
+
+    for line in device.logs(port):
+        out.print(line, highlight=False, soft_wrap=True)
+
+
+@records_app.command("pull")
+def records_pull(
+    port: PortOpt, out_file: Annotated[Path, typer.Option("--out", help="file to write (.zip)")],
+) -> None:
+    """Copy the device's sealed records to a file (the device is only read)."""
+    from . import device
+
+    c = device.pull(port, out_file)
+    out.print(f"pulled {c.get('records', 0)} records ({c.get('pending', 0)} not yet synced) into {out_file}")
+
+
+@records_app.command("push")
+def records_push(
+    file: Annotated[Path, typer.Argument(help="a file from `enrolctl records pull`")], keys: KeysOpt,
+    registry: RegistryOpt,
+) -> None:
+    """Upload a pulled file's unsynced records to the registry (exactly once: re-pushing is harmless)."""
+    from . import device
+
+    tally = device.push(file, keys, registry)
+    out.print("registry: " + (", ".join(f"{n} {k}" for k, n in sorted(tally.items())) or "nothing to send"))
+
+
 def main() -> None:
     try:
         app()

@@ -45,3 +45,31 @@ def envelopes(journal_dir: Path) -> Iterator[tuple[bytes, bytes]]:
                 if key is None:
                     raise JournalFormatError(f"{seg.name}: record before any key")
                 yield key, payload
+
+
+def segment_summary(segment: bytes) -> tuple[bytes | None, list[tuple[int, int, bytes]], dict[int, int], set[int]]:
+    """(key envelope, [(boot, seq, record envelope)], {seq: registry result}, {seqs with a verified card})
+    of one segment file, read up to its first bad frame."""
+    key = None
+    records: list[tuple[int, int, bytes]] = []
+    results: dict[int, int] = {}
+    cards: set[int] = set()
+    try:
+        for _, etype, payload in entries(segment):
+            if etype == T_KEY and key is None:
+                key = bytes(payload)
+            elif etype == T_RECORD:
+                dlen = payload[5]
+                boot, seq = struct.unpack_from(">II", payload, 6 + dlen)
+                records.append((boot, seq, bytes(payload)))
+            elif etype == T_CARD:
+                cards.add(struct.unpack_from(">I", payload, 4)[0])
+            elif etype == T_SYNCED:
+                rlen = payload[8]
+                count = payload[9 + rlen]
+                for i in range(count):
+                    seq, result = struct.unpack_from(">IB", payload, 10 + rlen + 5 * i)
+                    results[seq] = result
+    except JournalFormatError:
+        pass  # the device's recovery deals with a damaged tail; what came before is good
+    return key, records, results, cards

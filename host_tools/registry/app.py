@@ -245,6 +245,38 @@ def create_app(keys: RegistryKeys, engine: Engine) -> FastAPI:
             s.commit()
         return {"device_id": device_id, "revoked": True}
 
+    @app.post("/v1/admin/devices/{device_id}/batches", dependencies=[Depends(operator)])
+    async def push_batch(device_id: str, request: Request) -> dict[str, Any]:
+        """Records pulled from a device over USB (`enrolctl records push`): the same ingest and
+        exactly-once rules as the device's own sync, on the operator's authority."""
+        body = await _body(request)
+        return await run_in_thread(_push, device_id, body)
+
+    def _push(device_id: str, body: bytes) -> dict[str, Any]:
+        try:
+            batch = protocol.parse_batch(body)
+        except protocol.BatchFormatError as e:
+            raise _err(400, str(e)) from e
+        for attempt in range(_RETRIES):
+            with sessions() as s:
+                device = s.get(Device, device_id)
+                if device is None:
+                    raise _err(404, f"no device {device_id}")
+                if device.revoked:
+                    raise _err(403, "device revoked")
+                results = ingest(s, keys, cache, device_id, batch)
+                s.add(Event(kind="records-pushed", device_id=device_id, detail=f"{len(results)} records over USB"))
+                try:
+                    s.commit()
+                except IntegrityError:
+                    s.rollback()
+                    if attempt == _RETRIES - 1:
+                        raise
+                    continue
+            break
+        return {"results": [{"record_id": r.record_id.hex(), "result": protocol.RESULT_NAMES[r.result],
+                             "receipt_no": r.receipt_no, "reason": r.reason} for r in results]}
+
     @app.get("/v1/admin/records", dependencies=[Depends(operator)])
     def export() -> StreamingResponse:
         """Every stored record as JSON lines (streamed: the registry never holds them all in RAM)."""

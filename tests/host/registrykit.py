@@ -41,6 +41,9 @@ class Registry:
         with Session(self.engine) as s:
             return int(s.scalar(select(func.count()).select_from(model)) or 0)
 
+    def count_devices(self) -> int:
+        return self.count(Device)
+
     def duplicated(self) -> int:
         """Records stored more than once (must always be 0: UNIQUE(record_id))."""
         with Session(self.engine) as s:

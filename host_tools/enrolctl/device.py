@@ -1,0 +1,237 @@
+"""Technician operations on a device over USB: provision, status, logs, records pull and push.
+
+Reads never change the device; provisioning writes its files atomically and can
+be run again after an interruption (the device keeps the keys it made).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import ssl
+import zipfile
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from host_tools.registry.keys import KeysError, RegistryKeys, load_keys
+from host_tools.registry.protocol import encode_batch
+from host_tools.registry.trust import kid_of
+
+from .errors import EnrolctlError
+from .journal import segment_summary
+from .link import DeviceLink
+
+PBKDF2_ITERATIONS = 4096  # firmware/enrol/officer.py: chosen for the ESP32 (about 1 s per login)
+
+# Runs on the device: make its own keys once (os.urandom), and say only what may leave it.
+_KEYGEN = """
+import json, binascii
+from firmware.store import secrets, fsutil
+from firmware.crypto import ed25519
+from firmware import board_select
+d = {data!r}
+fsutil.makedirs(d)
+try:
+    k = secrets.generate_keys(d)
+except secrets.SecretsError:
+    with open(d + '/keys.json') as f:
+        k = json.load(f)
+pub = ed25519.public_key(binascii.unhexlify(k['ed25519_seed']))
+print(json.dumps({{'hmac_secret': k['hmac_secret'], 'ed25519_pub': binascii.hexlify(pub).decode(),
+                  'uid': board_select.load().unique_id()}}))
+"""
+
+_STORAGE = """
+import os
+s = os.statvfs({data!r})
+print(s[0] * s[2], s[0] * s[3])
+"""
+
+
+def _keys(keys_dir: Path) -> RegistryKeys:
+    try:
+        return load_keys(keys_dir)
+    except KeysError as e:
+        raise EnrolctlError(str(e)) from e
+
+
+def _registry(url: str, keys: RegistryKeys) -> httpx.Client:
+    ctx = ssl.create_default_context(cadata=keys.ca_pem.decode())
+    return httpx.Client(base_url=url, verify=ctx, timeout=30,
+                        headers={"Authorization": "Bearer " + keys.operator_token})
+
+
+def _call(client: httpx.Client, method: str, path: str, **kw: Any) -> httpx.Response:
+    try:
+        return client.request(method, path, **kw)
+    except httpx.HTTPError as e:
+        raise EnrolctlError(f"registry at {client.base_url} not reachable: {e}") from e
+
+
+def load_config(path: Path) -> dict[str, Any]:
+    """Provisioning settings: {"device_prefix", "wifi": [{"ssid","psk"}], "officers": [{"id","role","pin"}],
+    "villages": [{"code","name"}]}."""
+    try:
+        cfg = json.loads(path.read_text())
+        officers = [(str(o["id"]), str(o["role"]), str(o["pin"])) for o in cfg["officers"]]
+        villages = [(str(v["code"]), str(v["name"])) for v in cfg["villages"]]
+        wifi = [{"ssid": str(n["ssid"]), "psk": str(n.get("psk", ""))} for n in cfg.get("wifi", [])]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise EnrolctlError(f"cannot read provisioning config {path}: {e}") from e
+    for oid, role, pin in officers:
+        if role not in ("officer", "supervisor") or not pin.isdigit() or not 4 <= len(pin) <= 8:
+            raise EnrolctlError(f"officer {oid}: role must be officer/supervisor and the PIN 4-8 digits")
+    if not officers or not villages:
+        raise EnrolctlError("the config needs at least one officer and one village")
+    return {"prefix": str(cfg.get("device_prefix", "dev")), "officers": officers, "villages": villages, "wifi": wifi}
+
+
+def officers_file(officers: list[tuple[str, str, str]]) -> dict[str, Any]:
+    """officers.json: a salted PBKDF2 verifier per officer, never the PIN (firmware/enrol/officer.py)."""
+    import os
+
+    out = []
+    for oid, role, pin in officers:
+        salt = os.urandom(16)
+        verifier = hashlib.pbkdf2_hmac("sha256", pin.encode(), salt, PBKDF2_ITERATIONS)
+        out.append({"id": oid, "role": role, "salt": salt.hex(), "iterations": PBKDF2_ITERATIONS,
+                    "verifier": verifier.hex()})
+    return {"v": 1, "officers": out}
+
+
+def provision(port: str, keys_dir: Path, registry_url: str, config: Path) -> str:
+    """Keys made on the device, the device registered, its configuration written.  Returns its id."""
+    keys = _keys(keys_dir)
+    cfg = load_config(config)
+    with DeviceLink(port) as link:
+        info = link.identify(need_provisioned=False)
+        if info.get("device_id"):
+            theirs = info.get("registry_id")
+            where = "this registry" if theirs == keys.registry_id else f"registry {theirs}"
+            raise EnrolctlError(f"the device is already provisioned as {info['device_id']} for {where}; "
+                                "a device is provisioned once")
+        out = link.exec(_KEYGEN.format(data=link.data))
+        try:
+            made = json.loads(out.strip().splitlines()[-1])
+        except (ValueError, IndexError) as e:
+            raise EnrolctlError("the device did not report its public key") from e
+        device_id = f"{cfg['prefix']}-{made['uid'][-8:]}"
+        pub = bytes.fromhex(made["ed25519_pub"])
+        with _registry(registry_url, keys) as reg:
+            r = _call(reg, "POST", "/v1/admin/devices", json={"device_id": device_id, "hmac_secret": made["hmac_secret"],
+                                                              "ed25519_pub": made["ed25519_pub"]})
+            if r.status_code == 409:  # registered by an interrupted run: fine if it is this device's key
+                known = {d["device_id"]: d for d in _call(reg, "GET", "/v1/admin/devices").json()}
+                if known.get(device_id, {}).get("kid") != kid_of(pub).hex():
+                    raise EnrolctlError(f"the registry already has another device called {device_id}")
+            elif r.status_code != 201:
+                raise EnrolctlError(f"the registry refused the device: {r.status_code} {r.text[:200]}")
+        device = {"v": 1, "device_id": device_id, "registry_id": keys.registry_id, "registry_url": registry_url,
+                  "registry_pub_n": keys.registry_pub_n().to_bytes(256, "big").hex(), "registry_pub_e": 65537,
+                  "ca_pem": keys.ca_pem.decode(), "wifi": cfg["wifi"]}
+        link.write(link.data + "/officers.json", json.dumps(officers_file(cfg["officers"])).encode())
+        link.write(link.data + "/villages.json", json.dumps(
+            {"v": 1, "villages": [{"code": c, "name": n} for c, n in cfg["villages"]]}).encode())
+        link.write(link.data + "/device.json", json.dumps(device).encode())  # last: the device is provisioned
+    return device_id
+
+
+@dataclass
+class Journal:
+    segments: dict[str, bytes]
+
+    def counts(self) -> dict[str, int]:
+        c = Counter(records=0, pending=0, synced=0, conflict=0, rejected=0, cards_due=0)
+        for data in self.segments.values():
+            _, records, results, cards = segment_summary(data)
+            for _, seq, _ in records:
+                c["records"] += 1
+                r = results.get(seq)
+                c["pending" if r is None else ("synced" if r in (0, 1) else ("conflict" if r == 2 else "rejected"))] += 1
+                if seq not in cards:
+                    c["cards_due"] += 1
+        return dict(c)
+
+
+def read_journal(link: DeviceLink) -> Journal:
+    base = link.data + "/journal"
+    return Journal({n: link.read(base + "/" + n) or b"" for n in link.listdir(base) if n.endswith(".seg")})
+
+
+def status(port: str) -> dict[str, Any]:
+    with DeviceLink(port) as link:
+        info = link.identify()
+        counts = read_journal(link).counts()
+        total, free = (int(x) for x in link.exec(_STORAGE.format(data=link.data)).split()[:2])
+        audit = (link.read(link.data + "/audit/audit.log") or b"").decode(errors="replace").splitlines()
+    syncs = [line.split("|")[1] for line in audit if "|sync|" in line]
+    last = dt.datetime.fromtimestamp(int(syncs[-1]), dt.timezone.utc).isoformat() if syncs else "never"
+    return {**info, **counts, "storage_used_percent": round(100 * (total - free) / total) if total else 0,
+            "last_sync": last}
+
+
+def logs(port: str) -> list[str]:
+    with DeviceLink(port) as link:
+        link.identify()
+        names = [n for n in link.listdir(link.data + "/audit") if n.endswith(".log")]
+        # oldest first: audit.<k>.log ... audit.1.log, then audit.log
+        names.sort(key=lambda n: -int(n.split(".")[1]) if n.count(".") == 2 else 0)
+        lines: list[str] = []
+        for n in names:
+            lines += (link.read(link.data + "/audit/" + n) or b"").decode(errors="replace").splitlines()
+    return lines
+
+
+def pull(port: str, out: Path) -> dict[str, int]:
+    """Copy the device's sealed records (its journal segments, as they are) into one file; the device
+    is only read.  The file holds nothing readable without the registry's private key."""
+    with DeviceLink(port) as link:
+        info = link.identify()
+        journal = read_journal(link)
+    manifest = {"v": 1, "device_id": info["device_id"], "registry_id": info["registry_id"],
+                "pulled_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+                "files": [{"name": n, "size": len(d), "sha256": hashlib.sha256(d).hexdigest()}
+                          for n, d in sorted(journal.segments.items())]}
+    tmp = out.with_name(out.name + ".tmp")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("manifest.json", json.dumps(manifest, indent=1))
+        for n, d in journal.segments.items():
+            z.writestr("journal/" + n, d)
+    tmp.replace(out)
+    return journal.counts()
+
+
+def push(file: Path, keys_dir: Path, registry_url: str) -> dict[str, int]:
+    """Upload the pending records of a pull file; the registry's exactly-once rules apply."""
+    keys = _keys(keys_dir)
+    try:
+        with zipfile.ZipFile(file) as z:
+            manifest = json.loads(z.read("manifest.json"))
+            segments = {}
+            for f in manifest["files"]:
+                data = z.read("journal/" + f["name"])
+                if hashlib.sha256(data).hexdigest() != f["sha256"]:
+                    raise EnrolctlError(f"{file}: {f['name']} does not match its checksum: the file is damaged")
+                segments[f["name"]] = data
+    except (OSError, zipfile.BadZipFile, KeyError, ValueError) as e:
+        raise EnrolctlError(f"{file} is not a records file from `enrolctl records pull` ({e})") from e
+    if manifest.get("registry_id") != keys.registry_id:
+        raise EnrolctlError(f"{file} holds records for registry {manifest.get('registry_id')}, not {keys.registry_id}")
+    tally: Counter[str] = Counter()
+    with _registry(registry_url, keys) as reg:
+        for name in sorted(segments):
+            key, records, results, _ = segment_summary(segments[name])
+            todo = [env for _, seq, env in records if seq not in results]
+            if not todo or key is None:
+                continue
+            r = _call(reg, "POST", f"/v1/admin/devices/{manifest['device_id']}/batches",
+                      content=encode_batch([key], todo), headers={"content-type": "application/octet-stream"})
+            if r.status_code != 200:
+                raise EnrolctlError(f"the registry refused {name}: {r.status_code} {r.text[:200]}")
+            tally.update(x["result"] for x in r.json()["results"])
+    return dict(tally)

@@ -1,0 +1,152 @@
+"""enrolctl against a device over a serial port: the MicroPython unix port on a pseudo-terminal
+with real mpremote, and a real registry over TLS.  Provision, status, logs, records pull/push,
+and a one-line error with a non-zero exit for every bad situation, the device untouched."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from ptydevice import PtyDevice
+from registrykit import Registry, RegistryProcess, make_registry
+
+from host_tools.enrolctl.build import build_sim
+from host_tools.enrolctl.link import DeviceLink
+from host_tools.registry.keys import init_keys
+
+ENROLCTL = Path(sys.executable).parent / "enrolctl"
+
+CONFIG = {"device_prefix": "BF", "wifi": [{"ssid": "hub", "psk": "k"}],
+          "officers": [{"id": "OF0042", "role": "officer", "pin": "2468"},
+                       {"id": "OF0001", "role": "supervisor", "pin": "9713"}],
+          "villages": [{"code": "BF-KAD-0412", "name": "Kadiogo 412"}]}
+
+SAVE = """
+import os
+from firmware.store import secrets
+from firmware.store.records import RecordStore
+from firmware.enrol import record
+from firmware.crypto import pin_block
+from firmware.store.audit import AuditLog
+d = {data!r}
+s = secrets.load(d)
+audit = AuditLog(d, lambda: 1800000000)
+st = RecordStore(d, s.device_id, s.registry_public_key(), audit)
+st.open()
+audit.open()
+for i in range({n}):
+    rid = os.urandom(16)
+    st.save(rid, lambda k, rid=rid: record.encode('OF0042', 1800000000, False, record.typical_fields(), '',
+                                                  pin_block.encipher(k, bytearray(b'2580'), rid)))
+st.close()
+print('saved')
+"""
+
+
+def enrolctl(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(ENROLCTL), *args], capture_output=True, text=True, timeout=180)
+
+
+def tree_hash(path: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(path.rglob("*")):
+        if p.is_file():
+            h.update(p.relative_to(path).as_posix().encode() + p.read_bytes())
+    return h.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("image")
+    build_sim(out)
+    return out
+
+
+@pytest.fixture
+def registry(tmp_path: Path):
+    reg = make_registry(tmp_path)
+    with RegistryProcess(reg, f"sqlite:///{tmp_path / 'registry.db'}") as server:
+        reg.url = f"https://127.0.0.1:{server.port}"
+        yield reg
+
+
+def test_provision_status_pull_push_logs(image: Path, registry: Registry, tmp_path: Path) -> None:
+    data = tmp_path / "flash"
+    data.mkdir()
+    cfg = tmp_path / "provision.json"
+    cfg.write_text(json.dumps(CONFIG))
+    keys = str(registry.keys_dir)
+    with PtyDevice(image, data) as dev:
+        r = enrolctl("device", "provision", "--port", dev.port, "--keys", keys, "--registry", registry.url,
+                     "--config", str(cfg))
+        assert r.returncode == 0, r.stdout + r.stderr
+        device = json.loads((data / "device.json").read_text())
+        own = json.loads((data / "keys.json").read_text())
+        assert device["device_id"].startswith("BF-") and device["registry_url"] == registry.url
+        assert own["ed25519_seed"] not in r.stdout + r.stderr  # the private key never left the device
+        officers = json.loads((data / "officers.json").read_text())["officers"]
+        assert [o["id"] for o in officers] == ["OF0042", "OF0001"] and "2468" not in json.dumps(officers)
+        assert registry.count_devices() == 1
+        # provisioning again is refused, and changes nothing
+        before = tree_hash(data)
+        again = enrolctl("device", "provision", "--port", dev.port, "--keys", keys, "--registry", registry.url,
+                         "--config", str(cfg))
+        assert again.returncode == 1 and "already provisioned" in again.stderr and tree_hash(data) == before
+
+        with DeviceLink(dev.port) as link:
+            assert "saved" in link.exec(SAVE.format(data=str(data), n=5))
+        st = enrolctl("status", "--port", dev.port)
+        assert st.returncode == 0, st.stderr
+        assert "pending" in st.stdout and " 5 " in st.stdout.replace("│", " ")
+
+        before = tree_hash(data)
+        pulled = tmp_path / "records.zip"
+        p = enrolctl("records", "pull", "--port", dev.port, "--out", str(pulled))
+        assert p.returncode == 0 and "pulled 5 records (5 not yet synced)" in p.stdout, p.stdout + p.stderr
+        assert tree_hash(data) == before  # pulling only reads
+
+        lg = enrolctl("logs", "--port", dev.port)
+        assert lg.returncode == 0 and lg.stdout.count("|save|") == 5
+
+    push = enrolctl("records", "push", str(pulled), "--keys", keys, "--registry", registry.url)
+    assert push.returncode == 0 and "5 accepted" in push.stdout, push.stdout + push.stderr
+    assert registry.count() == 5
+    again = enrolctl("records", "push", str(pulled), "--keys", keys, "--registry", registry.url)
+    assert "5 duplicate" in again.stdout and registry.count() == 5 and registry.duplicated() == 0
+
+    damaged = tmp_path / "damaged.zip"
+    raw = bytearray(pulled.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    damaged.write_bytes(raw)
+    bad = enrolctl("records", "push", str(damaged), "--keys", keys, "--registry", registry.url)
+    assert bad.returncode == 1 and "enrolctl:" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+    other = tmp_path / "other-keys"
+    init_keys(other, "another-registry", ["127.0.0.1"])
+    wrong = enrolctl("records", "push", str(pulled), "--keys", str(other), "--registry", registry.url)
+    assert wrong.returncode == 1 and "another-registry" in wrong.stderr
+
+
+def test_bad_ports_and_devices_get_one_line_errors(image: Path, tmp_path: Path) -> None:
+    r = enrolctl("status", "--port", str(tmp_path / "ttyNOPE"))
+    assert r.returncode == 1 and r.stderr.startswith("enrolctl: no device on")
+    assert len(r.stderr.strip().splitlines()) == 1
+    empty = tmp_path / "plain"
+    empty.mkdir()
+    with PtyDevice(image, empty, firmware=False) as dev:  # MicroPython, but not our firmware
+        r = enrolctl("status", "--port", dev.port)
+        assert r.returncode == 1 and "runs other firmware" in r.stderr, r.stderr
+    blank = tmp_path / "blank"
+    blank.mkdir()
+    with PtyDevice(image, blank) as dev:
+        r = enrolctl("records", "pull", "--port", dev.port, "--out", str(tmp_path / "x.zip"))
+        assert r.returncode == 1 and "not provisioned" in r.stderr
+        with DeviceLink(dev.port):  # the port is busy while another program holds it
+            busy = enrolctl("status", "--port", dev.port)
+        assert busy.returncode == 1 and busy.stderr.startswith("enrolctl: ") and len(busy.stderr.splitlines()) == 1
+    assert not (tmp_path / "x.zip").exists() and os.listdir(blank) == []
