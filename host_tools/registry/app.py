@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import hmac
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
 import cbor2
@@ -60,6 +60,7 @@ def create_app(keys: RegistryKeys, engine: Engine) -> FastAPI:
     app = FastAPI(title="Enrolment registry", version="1")
     sessions = sessionmaker(engine, expire_on_commit=False)
     cache = KeyCache()
+    counter = {"batches": 0}
     app.state.engine = engine
 
     @app.exception_handler(HTTPException)
@@ -138,24 +139,33 @@ def create_app(keys: RegistryKeys, engine: Engine) -> FastAPI:
         body = await _body(request)
         return await run_in_thread(_store_batch, request, body)
 
-    def _store_batch(request: Request, body: bytes) -> Response:
+    def _in_transaction(work: Callable[[Session], Any]) -> Any:
+        """Run work(session) and commit; redo it when a concurrent batch stored one of the same
+        record ids first (UNIQUE(record_id)): the redo then answers "duplicate" for it."""
         for attempt in range(_RETRIES):
             with sessions() as s:
-                device, nonce = _authenticate(s, request, body)
-                try:
-                    batch = protocol.parse_batch(body)
-                except protocol.BatchFormatError as e:
-                    raise _err(400, str(e)) from e
-                results = ingest(s, keys, cache, device.device_id, batch)
+                out = work(s)
                 try:
                     s.commit()
+                    return out
                 except IntegrityError:
                     s.rollback()
                     if attempt == _RETRIES - 1:
                         raise
-                    continue
-            break
-        if len(results) and int(time.time()) % 64 == 0:
+        raise RuntimeError("unreachable")
+
+    def _store_batch(request: Request, body: bytes) -> Response:
+        def work(s: Session) -> tuple[Device, str, list[Any]]:
+            device, nonce = _authenticate(s, request, body)
+            try:
+                batch = protocol.parse_batch(body)
+            except protocol.BatchFormatError as e:
+                raise _err(400, str(e)) from e
+            return device, nonce, ingest(s, keys, cache, device.device_id, batch)
+
+        device, nonce, results = _in_transaction(work)
+        counter["batches"] += 1
+        if counter["batches"] % 256 == 0:
             _prune_nonces()
         secret = device.hmac_secret
         doc = {"time": int(time.time()), "results": [
@@ -257,23 +267,17 @@ def create_app(keys: RegistryKeys, engine: Engine) -> FastAPI:
             batch = protocol.parse_batch(body)
         except protocol.BatchFormatError as e:
             raise _err(400, str(e)) from e
-        for attempt in range(_RETRIES):
-            with sessions() as s:
-                device = s.get(Device, device_id)
-                if device is None:
-                    raise _err(404, f"no device {device_id}")
-                if device.revoked:
-                    raise _err(403, "device revoked")
-                results = ingest(s, keys, cache, device_id, batch)
-                s.add(Event(kind="records-pushed", device_id=device_id, detail=f"{len(results)} records over USB"))
-                try:
-                    s.commit()
-                except IntegrityError:
-                    s.rollback()
-                    if attempt == _RETRIES - 1:
-                        raise
-                    continue
-            break
+        def work(s: Session) -> list[Any]:
+            device = s.get(Device, device_id)
+            if device is None:
+                raise _err(404, f"no device {device_id}")
+            if device.revoked:
+                raise _err(403, "device revoked")
+            results = ingest(s, keys, cache, device_id, batch)
+            s.add(Event(kind="records-pushed", device_id=device_id, detail=f"{len(results)} records over USB"))
+            return results
+
+        results = _in_transaction(work)
         return {"results": [{"record_id": r.record_id.hex(), "result": protocol.RESULT_NAMES[r.result],
                              "receipt_no": r.receipt_no, "reason": r.reason} for r in results]}
 
