@@ -75,8 +75,8 @@ bench: build
 
 deploy: build
 	@test -n "$(PORT)" || { echo "deploy: say which serial port, e.g. make deploy PORT=/dev/ttyUSB0 (list them with: $(BIN)/mpremote devs)"; exit 1; }
-	@# plain copy of the image; the staged, verified, resumable deploy is `enrolctl deploy` (technician tooling issue)
-	@$(BIN)/mpremote connect "$(PORT)" fs cp -r build/device/. : + reset
+	@# staged into app/<build id>/, only changed files sent, SHA-256 checked on the device, one-rename switch
+	@$(BIN)/enrolctl deploy --port "$(PORT)" --no-build
 
 flash: setup
 	@test -n "$(PORT)" || { echo "flash: say which serial port, e.g. make flash PORT=/dev/ttyUSB0 FIRMWARE=file.bin (list ports with: $(BIN)/mpremote devs)"; exit 1; }

@@ -126,6 +126,25 @@ def device_provision(
     out.print(f"provisioned {device_id} for {registry}")
 
 
+@app.command("deploy")
+def deploy_cmd(
+    port: PortOpt,
+    build_dir: Annotated[Path, typer.Option("--build", help="build to deploy (default: build it now)")] = BUILD_DEVICE,
+    no_build: Annotated[bool, typer.Option("--no-build", help="deploy --build as it is")] = False,
+) -> None:
+    """Build, stage on the device (only changed files cross the cable), verify, switch, reset."""
+    from . import deploy as deploy_mod
+
+    if not no_build:
+        build_mod.build(build_dir)
+    r = deploy_mod.deploy(port, build_dir)
+    if not r.switched:
+        out.print(f"the device already runs build {r.version_id}")
+        return
+    out.print(f"deployed build {r.version_id}: {r.sent} files sent ({r.bytes_sent} bytes), {r.copied} copied on "
+              f"the device, {r.kept} already staged; all {r.files} checked by SHA-256")
+
+
 @app.command()
 def status(port: PortOpt) -> None:
     """Version, records waiting to sync, storage, last sync."""

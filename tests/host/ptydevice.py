@@ -19,7 +19,11 @@ from conftest import MICROPYTHON
 
 
 class PtyDevice:
-    def __init__(self, image: Path, data: Path, heapsize: str = "512k", firmware: bool = True) -> None:
+    def __init__(self, image: Path, data: Path, heapsize: str = "512k", firmware: bool = True,
+                 root: Path | None = None) -> None:
+        """image: firmware to import from (cwd, with lib/ on MICROPYPATH); firmware=False: plain
+        MicroPython in `data`; root: a device root for deploys (cwd, nothing on the path)."""
+        self.root = root
         self.image = image
         self.data = data
         self.heapsize = heapsize
@@ -36,10 +40,10 @@ class PtyDevice:
             tty.setraw(fd)
         self._fds = [ma, sa, mb, sb]
         env = dict(os.environ, ENROL_DATA_DIR=str(self.data), ENROL_SIM_QUIET="1",
-                   MICROPYPATH=":.frozen:lib" if self.firmware else ":.frozen")
+                   MICROPYPATH=":.frozen:lib" if self.firmware and self.root is None else ":.frozen")
+        cwd = self.root if self.root is not None else (self.image if self.firmware else self.data)
         self.proc = subprocess.Popen([str(MICROPYTHON), "-X", f"heapsize={self.heapsize}"], stdin=sa, stdout=sa,
-                                     stderr=sa, cwd=self.image if self.firmware else self.data, env=env,
-                                     start_new_session=True)
+                                     stderr=sa, cwd=cwd, env=env, start_new_session=True)
         self.port = os.ttyname(sb)
         threading.Thread(target=self._relay, args=(ma, mb), daemon=True).start()
         return self
