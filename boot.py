@@ -24,18 +24,26 @@ def _write(path, text):
     os.rename(path + ".tmp", path)
 
 
-def _select():
+def _end_trial():
     import os
 
+    for name in ("app/trial", "app/trial.boots"):
+        try:
+            os.remove(name)
+        except OSError:
+            pass
+
+
+def _select():
     trial = _read("app/trial")
     if trial:
         if trial != _read("app/current"):
-            os.remove("app/trial")  # a deploy cut before its switch: nothing on trial
+            _end_trial()  # a deploy cut before its switch: nothing on trial
         else:
             boots = int(_read("app/trial.boots") or "0") + 1
             if boots > 2 and _read("app/previous"):
                 _write("app/current", _read("app/previous"))  # never reached the app: roll back
-                os.remove("app/trial")
+                _end_trial()
             else:
                 _write("app/trial.boots", str(boots))
     for name in ("app/current", "app/previous"):

@@ -163,6 +163,7 @@ def deploy(port: str, build_dir: Path, on_file: Callable[[int, str], None] | Non
             on_file(len(files) + 3, "switch")
         if current:
             link.write("app/previous", current.encode())
+        link.exec("import os\ntry:\n os.remove('app/trial.boots')\nexcept OSError:\n pass")
         link.write("app/trial", vid.encode())
         link.write("app/current", vid.encode())  # the switch: one rename
         report.switched = True

@@ -137,7 +137,10 @@ def test_a_version_that_never_reaches_the_app_is_rolled_back(builds, tmp_path: P
         with pytest.raises(AssertionError):
             boot(root)  # the broken build: no firmware
     assert boot(root) == f"app/{good.version_id}"  # third power-on: rolled back to A
-    assert not (root / "app" / "trial").exists()
+    assert not (root / "app" / "trial").exists() and not (root / "app" / "trial.boots").exists()
+    with PtyDevice(a, root / "data", root=root) as dev:  # the next deploy gets its own two tries
+        again = deploy(dev.port, b)
+    assert boot(root) == boot(root) == f"app/{again.version_id}"
 
 
 def test_bad_builds_and_ports_are_refused_in_one_line(builds, tmp_path: Path) -> None:
