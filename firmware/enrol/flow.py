@@ -464,8 +464,8 @@ class Flow:
             "To sync: " + str(i["pending"]),
             "Cards due: " + str(i["unverified"]),
             storage,
-            "Sync: " + i["last_sync"] + " WiFi " + i["wifi"],
-            "Batt " + i["battery"] + " v" + i["version"],
+            ("No WiFi " if i["wifi"] == "none" else "Sync ") + i["last_sync"],
+            "Bat " + ("?" if i["battery"] == "unknown" else i["battery"]) + " v" + i["version"],
             "ID " + i["device_id"],
         ]
 

@@ -207,6 +207,10 @@ def test_status_screen_and_storage_limits():
     d.press("3")
     text = d.screen()
     assert "To sync: 12" in text and "Storage 83% !" in text and "dev-0001" in text and "Cards due: 1" in text
+    assert "Sync never" in text and "Bat ? v0.1.0" in text
+    assert all(len(line) <= 16 for line in flow.status_lines())  # the OLED's 16 columns, nothing cut
+    flow.info.update({"wifi": "none", "last_sync": "11:25", "battery": "64%"})
+    assert flow.status_lines()[3:5] == ["No WiFi 11:25", "Bat 64% v0.1.0"]
     d.press(K.OK)
     d.press("1")
     assert flow.state == "field" and "Storage 83%" in d.screen()  # warned, allowed
