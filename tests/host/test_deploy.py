@@ -91,7 +91,9 @@ def test_full_then_incremental_deploy(builds, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not SOAK, reason="intermittently hangs in mpremote after an aborted deploy: run `make soak`")
+@pytest.mark.skipif(not os.environ.get("ENROL_DEPLOY_SWEEP"),
+                    reason="intermittently hangs inside mpremote after an aborted deploy (under investigation): "
+                           "ENROL_DEPLOY_SWEEP=1 make soak runs it")
 def test_a_cable_pulled_at_any_step_leaves_a_device_that_boots(builds, tmp_path: Path) -> None:
     a, b = builds
     root = device_root(tmp_path)
