@@ -123,6 +123,15 @@ def test_a_cable_pulled_at_any_step_leaves_a_device_that_boots(builds, tmp_path:
     print(f"deploy cut at {len(cuts)} of {steps} steps: every boot ran a complete version")
 
 
+def stage(root: Path, build_dir: Path) -> str:
+    """Lay a build out on the device root as a completed deploy leaves it (boot.py's view)."""
+    vid = build_id(json.loads((build_dir / MANIFEST).read_text()))
+    shutil.copytree(build_dir, root / "app" / vid, ignore=shutil.ignore_patterns("boot.py", "main.py"))
+    for name in ("boot.py", "main.py"):
+        shutil.copyfile(build_dir / name, root / name)
+    return vid
+
+
 def test_a_version_that_never_reaches_the_app_is_rolled_back(builds, tmp_path: Path) -> None:
     a, b = builds
     root = device_root(tmp_path)
@@ -130,19 +139,22 @@ def test_a_version_that_never_reaches_the_app_is_rolled_back(builds, tmp_path: P
     shutil.copytree(b, broken)
     (broken / "firmware" / "__init__.mpy").write_bytes(b"M\x06garbage")  # the package does not import
     rewrite_manifest(broken)
-    with PtyDevice(a, root / "data", root=root) as dev:
-        good = deploy(dev.port, a)
-        (root / "app" / "trial").unlink()  # A reached its app
-        bad = deploy(dev.port, broken)
-    assert (root / "app" / "current").read_text() == bad.version_id
+    good, bad = stage(root, a), stage(root, broken)
+    app = root / "app"
+    (app / "previous").write_text(good)
+    (app / "current").write_text(bad)
+    (app / "trial").write_text(bad)  # as the deploy's switch leaves it
     for _ in range(2):
         with pytest.raises(AssertionError):
             boot(root)  # the broken build: no firmware
-    assert boot(root) == f"app/{good.version_id}"  # third power-on: rolled back to A
-    assert not (root / "app" / "trial").exists() and not (root / "app" / "trial.boots").exists()
-    with PtyDevice(a, root / "data", root=root) as dev:  # the next deploy gets its own two tries
-        again = deploy(dev.port, b)
-    assert boot(root) == boot(root) == f"app/{again.version_id}"
+    assert boot(root) == f"app/{good}"  # third power-on: rolled back to A
+    assert (app / "current").read_text() == good
+    assert not (app / "trial").exists() and not (app / "trial.boots").exists()
+    (app / "current").write_text(bad)  # an incomplete stage (no manifest) is never run
+    (app / bad / MANIFEST).unlink()
+    assert boot(root) == f"app/{good}"
+    (app / "trial").write_text("0123456789ab")  # a deploy cut before its switch: nothing on trial
+    assert boot(root) == f"app/{good}" and not (app / "trial").exists()
 
 
 def test_bad_builds_and_ports_are_refused_in_one_line(builds, tmp_path: Path) -> None:
