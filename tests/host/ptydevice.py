@@ -45,7 +45,8 @@ class PtyDevice:
         self.proc = subprocess.Popen([str(MICROPYTHON), "-X", f"heapsize={self.heapsize}"], stdin=sa, stdout=sa,
                                      stderr=sa, cwd=cwd, env=env, start_new_session=True)
         self.port = os.ttyname(sb)
-        threading.Thread(target=self._relay, args=(ma, mb), daemon=True).start()
+        self._thread = threading.Thread(target=self._relay, args=(ma, mb), daemon=True)
+        self._thread.start()
         return self
 
     def _relay(self, ma: int, mb: int) -> None:
@@ -60,6 +61,9 @@ class PtyDevice:
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
+        # the relay must be gone before its descriptors are closed: their numbers are reused at
+        # once (by the next subprocess's pipes), and a relay still running would read from them
+        self._thread.join(5)
         if self.proc is not None:
             self.proc.kill()
             self.proc.wait(10)
