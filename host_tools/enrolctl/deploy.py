@@ -152,9 +152,9 @@ def deploy(port: str, build_dir: Path, on_file: Callable[[int, str], None] | Non
         if on_file is not None:
             on_file(len(files), MANIFEST)
         link.write(f"{stage}/{MANIFEST}", (build_dir / MANIFEST).read_bytes())  # the stage is complete
-        for name in DEVICE_SOURCES:  # boot.py, main.py: atomically, and only when changed
+        for j, name in enumerate(DEVICE_SOURCES):  # boot.py, main.py: atomically, and only when changed
             if on_file is not None:
-                on_file(len(files) + 1, name)
+                on_file(len(files) + 1 + j, name)
             data = (build_dir / name).read_bytes()
             if dev.sha256(name) != hashlib.sha256(data).hexdigest():
                 link.write(name, data)
