@@ -94,8 +94,6 @@ class CountingRelay:
 
 def device_sync(tree: Path, tmp: Path, n: int) -> dict[str, float]:
     """Wire bytes of a MicroPython device's sync of n records, and its sealed bytes."""
-    from test_sync_e2e import SYNC_HEAPSIZE  # noqa: F401 - the e2e test's heap, for the same reasons
-
     reg = make_registry(tmp / f"wire{n}")
     data = tmp / f"wire{n}" / "device"
     with RegistryProcess(reg, f"sqlite:///{tmp / f'wire{n}' / 'registry.db'}") as server:

@@ -18,6 +18,6 @@ s = secrets.load(sys.argv[2])
 host, port = http.parse_url(s.registry_url)
 connect = http.tls_connector(host, port, http.pem_to_der(s.ca_pem))
 if sys.argv[3] == "request":
-    reply = asyncio.run(http.request(connect, host, "GET", "/v1/time", {}))
+    reply = asyncio.run(http.Connection(connect, host, 256).request("GET", "/v1/time", {}, max_body=256))
     assert reply.status == 200
 print("ok")

@@ -88,11 +88,6 @@ class Client:
             raise SyncError("no answer in " + str(TIMEOUT_S) + " s")
         except http.HttpError as e:
             raise SyncError(str(e))
-        except MemoryError:
-            self.conn.close()
-            gc.collect()
-            self.batch_records = max(MIN_BATCH, self.batch_records // 2)
-            raise SyncError("out of memory (batches of " + str(self.batch_records) + " next)")
 
     # ---- time ------------------------------------------------------------
     async def fix_time(self):

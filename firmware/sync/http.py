@@ -197,30 +197,23 @@ class Connection:
         """Send one request; write_body(writer) is awaited to send exactly body_len bytes.
         A kept-alive connection the server has dropped meanwhile is reopened once."""
         reused = self.writer is not None
-        if not reused:
-            await self._open()
-        try:
-            return await self._exchange(method, path, headers, body_len, write_body, max_body)
-        except ClosedBeforeReply:
-            self.close()
-            if not reused:
+        while True:
+            if self.writer is None:
+                await self._open()
+            try:
+                return await self._exchange(method, path, headers, body_len, write_body, max_body)
+            except ClosedBeforeReply:
+                self.close()
+                if not reused:
+                    raise
+            except (OSError, ValueError) as e:
+                self.close()
+                if not reused:
+                    raise _failure(e)
+            except BaseException:
+                self.close()
                 raise
-        except (OSError, ValueError) as e:
-            self.close()
-            if not reused:
-                raise _failure(e)
-        except BaseException:
-            self.close()
-            raise
-        await self._open()  # the server had closed the idle connection: once more on a new one
-        try:
-            return await self._exchange(method, path, headers, body_len, write_body, max_body)
-        except (OSError, ValueError) as e:
-            self.close()
-            raise _failure(e)
-        except BaseException:
-            self.close()
-            raise
+            reused = False  # the server had closed the idle connection: once more on a new one
 
     async def _exchange(self, method, path, headers, body_len, write_body, max_body):
         head = method + " " + path + " HTTP/1.1\r\nHost: " + self.host + "\r\n"
@@ -238,12 +231,3 @@ class Connection:
         if reply.headers.get("connection", "").lower() == "close" or "content-length" not in reply.headers:
             self.close()
         return reply
-
-
-async def request(connect, host, method, path, headers, body_len=0, write_body=None, max_body=8192):
-    """One request on a connection of its own, closed after the reply."""
-    conn = Connection(connect, host, max_body)
-    try:
-        return await conn.request(method, path, headers, body_len, write_body, max_body)
-    finally:
-        conn.close()

@@ -29,17 +29,6 @@ from .link import DeviceLink
 from .paths import DEVICE_SOURCES
 
 _COPY = """
-import os
-def _mk(p):
-    d = ''
-    for part in p.split('/')[:-1]:
-        d = d + part
-        try:
-            os.mkdir(d)
-        except OSError:
-            pass
-        d = d + '/'
-_mk({dst!r})
 with open({src!r}, 'rb') as a, open({dst!r}, 'wb') as b:
     buf = bytearray(512)
     while True:
@@ -136,6 +125,7 @@ def deploy(port: str, build_dir: Path, on_file: Callable[[int, str], None] | Non
                 report.kept += 1
                 continue
             if running.get(path) == want:
+                dev.mkdirs(dest)
                 link.exec(_COPY.format(src=f"app/{current}/{path}", dst=dest))
                 report.copied += 1
             else:

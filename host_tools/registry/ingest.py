@@ -24,7 +24,6 @@ from .models import Conflict, Event, Record
 from .protocol import ACCEPTED, CONFLICT, DUPLICATE, REJECTED, Batch, record_id_of
 from .unseal import SealError, open_record, pin_key, unwrap_key
 
-CREDENTIAL_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 FIELDS_REQUIRED = ("given_name", "family_name", "sex", "birth_date", "village_code", "consent")
 
 
@@ -40,7 +39,7 @@ class Result:
 def credential_id(record_id: bytes) -> str:
     """As the device prints it on the receipt (firmware/card/writer.py)."""
     n = int.from_bytes(record_id[:5], "big")
-    s = "".join(CREDENTIAL_ALPHABET[(n >> (5 * i)) & 31] for i in range(7, -1, -1))
+    s = "".join(pins.CREDENTIAL_ALPHABET[(n >> (5 * i)) & 31] for i in range(7, -1, -1))
     return s[:4] + "-" + s[4:]
 
 

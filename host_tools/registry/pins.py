@@ -25,9 +25,12 @@ def record_account(record_id: bytes) -> str:
     return "%012d" % (int.from_bytes(record_id[:6], "big") % 10**12)
 
 
+CREDENTIAL_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32 (firmware/card/writer.py)
+
+
 def credential_account(credential_id: str) -> str:
     """A payout point's account number: the credential id's digits and letters as a number."""
-    digits = "".join(str("0123456789ABCDEFGHJKMNPQRSTVWXYZ".index(c)) for c in credential_id if c != "-")
+    digits = "".join(str(CREDENTIAL_ALPHABET.index(c)) for c in credential_id if c != "-")
     return "%012d" % (int(digits) % 10**12)
 
 
