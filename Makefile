@@ -81,9 +81,8 @@ deploy: build
 flash: setup
 	@test -n "$(PORT)" || { echo "flash: say which serial port, e.g. make flash PORT=/dev/ttyUSB0 FIRMWARE=file.bin (list ports with: $(BIN)/mpremote devs)"; exit 1; }
 	@test -n "$(FIRMWARE)" || { echo "flash: say which MicroPython image, e.g. FIRMWARE=ESP32_GENERIC-v1.24.bin"; exit 1; }
-	@test -f "$(FIRMWARE)" || { echo "flash: no such file: $(FIRMWARE)"; exit 1; }
-	@$(BIN)/esptool --chip esp32 --port "$(PORT)" erase-flash
-	@$(BIN)/esptool --chip esp32 --port "$(PORT)" write-flash -z 0x1000 "$(FIRMWARE)"
+	@# the file is checked and the chip detected before anything is erased
+	@$(BIN)/enrolctl flash --port "$(PORT)" --firmware "$(FIRMWARE)"
 
 # Regenerate constraints.txt (transitive pins) from the current venv.
 freeze: setup

@@ -145,6 +145,20 @@ def deploy_cmd(
               f"the device, {r.kept} already staged; all {r.files} checked by SHA-256")
 
 
+@app.command("flash")
+def flash_cmd(
+    port: PortOpt,
+    firmware: Annotated[Path, typer.Option("--firmware", help="MicroPython image (.bin) for the board's chip")],
+    attempts: Annotated[int, typer.Option("--attempts", min=1, max=20, help="tries to reach the bootloader")] = 7,
+) -> None:
+    """Erase the board and write MicroPython with esptool (chip detected; file checked before anything is erased)."""
+    from . import flash as flash_mod
+
+    p = flash_mod.flash(port, firmware, attempts)
+    out.print(f"flashed {p.image.path.name} ({p.image.size} bytes) at {p.offset:#x} on the {p.chip}; "
+              f"next: enrolctl deploy --port {port}")
+
+
 @app.command()
 def status(port: PortOpt) -> None:
     """Version, records waiting to sync, storage, last sync."""

@@ -1,0 +1,84 @@
+"""Technician tooling (issue 7): bytes and seconds for a full deploy and a one-file change,
+and the time to provision one device, with real mpremote over a pseudo-terminal to the
+MicroPython unix port.  A pty moves bytes far faster than a 115200-baud USB UART, so the
+modeled cable time at 115200 baud (10 bits a byte) is printed beside the measured one."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from mp import ROOT
+
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "host"), str(ROOT / "tests")]
+
+from ptydevice import PtyDevice  # noqa: E402
+from registrykit import RegistryProcess, make_registry  # noqa: E402
+
+from host_tools.enrolctl.build import MANIFEST, build, build_sim, compile_module  # noqa: E402
+from host_tools.enrolctl.deploy import deploy  # noqa: E402
+
+UART_BYTES_PER_S = 115200 / 10
+ENROLCTL = Path(sys.executable).parent / "enrolctl"
+CONFIG = {"device_prefix": "BF", "wifi": [{"ssid": "hub", "psk": "k"}],
+          "officers": [{"id": "OF0042", "role": "officer", "pin": "2468"}],
+          "villages": [{"code": "BF-KAD-0412", "name": "Kadiogo 412"}]}
+
+
+def one_file_changed(a: Path, b: Path) -> None:
+    import hashlib
+    shutil.copytree(a, b)
+    src = b / "keymap_changed.py"
+    src.write_text((ROOT / "firmware" / "ui" / "keymap.py").read_text() + "\nBENCH = 1\n")
+    compile_module(src, b / "firmware" / "ui" / "keymap.mpy", "firmware/ui/keymap.py")
+    src.unlink()
+    doc = json.loads((b / MANIFEST).read_text())
+    for f in doc["files"]:
+        data = (b / f["path"]).read_bytes()
+        f["size"], f["sha256"] = len(data), hashlib.sha256(data).hexdigest()
+    (b / MANIFEST).write_text(json.dumps(doc, indent=1))
+
+
+def run() -> list[tuple[str, float | int, str, str]]:
+    out: list[tuple[str, float | int, str, str]] = []
+    with tempfile.TemporaryDirectory() as tmp_s:
+        tmp = Path(tmp_s)
+        a, b = tmp / "a", tmp / "b"
+        build(a)
+        one_file_changed(a, b)
+        root = tmp / "device"
+        (root / "data").mkdir(parents=True)
+        with PtyDevice(a, root / "data", root=root) as dev:
+            for label, build_dir in (("full deploy", a), ("one-file deploy", b)):
+                t = time.perf_counter()
+                r = deploy(dev.port, build_dir)
+                seconds = time.perf_counter() - t
+                out += [(f"{label}: files sent", r.sent, "files", "pty+mpremote"),
+                        (f"{label}: bytes sent", r.bytes_sent, "B", "pty+mpremote"),
+                        (f"{label}: seconds (pty)", round(seconds, 2), "s", "pty+mpremote"),
+                        (f"{label}: file bytes at 115200 baud", round(r.bytes_sent / UART_BYTES_PER_S, 2), "s",
+                         "model")]
+        image = tmp / "sim-image"
+        build_sim(image)
+        reg = make_registry(tmp / "reg")
+        cfg = tmp / "provision.json"
+        cfg.write_text(json.dumps(CONFIG))
+        data = tmp / "flash"
+        data.mkdir()
+        with RegistryProcess(reg, f"sqlite:///{tmp / 'reg' / 'registry.db'}") as server:
+            url = f"https://127.0.0.1:{server.port}"
+            with PtyDevice(image, data) as dev:
+                t = time.perf_counter()
+                proc = subprocess.run([str(ENROLCTL), "device", "provision", "--port", dev.port, "--keys",
+                                       str(reg.keys_dir), "--registry", url, "--config", str(cfg)],
+                                      capture_output=True, text=True, timeout=300)
+                seconds = time.perf_counter() - t
+        if proc.returncode:
+            raise RuntimeError(f"provision failed: {proc.stderr.strip()}")
+        out.append(("provision one device (CLI start to end)", round(seconds, 2), "s", "pty+mpremote"))
+    return out
