@@ -11,6 +11,7 @@ import asyncio
 import os
 
 from firmware import VERSION, faultlog
+from firmware import power as pw
 from firmware.ticks import ticks_add, ticks_diff, ticks_ms
 from firmware.ui.screen import Screen, Status, boot_screen
 
@@ -18,6 +19,9 @@ _IDLE_POLL_MS = 50
 _TICK_MS = 100
 SYNC_FIRST_MS = 5000  # after power-on: let the officer log in first
 SYNC_INTERVAL_MS = 10 * 60 * 1000  # with nothing to send, or after a good sync
+BATTERY_EVERY_MS = 10 * 1000
+CRITICAL_SLEEP_MS = 30 * 60 * 1000  # deep sleep on an empty cell; then boot and look again
+BUSY_STATES = ("card", "check", "saving")  # never light-sleep here: a card or a save is under way
 
 
 def _load_villages(data_dir):
@@ -55,11 +59,19 @@ class App:
         self.keys = []  # key presses waiting for the UI task
         self.last_record_id = None
         self.reader = None
+        self.audit = None
         self.card_task = None
         self.clock = None
         self.sync_soon = False
         self.sync_client = None
         self.wifi = None
+        self.power = pw.AWAKE
+        self.active_ms = ticks_ms()  # last key (or start): the power policy's idle clock
+        self.syncing = False
+        self.sync_due_ms = None  # when sync_loop next wants to run: the light-sleep timer
+        self.battery = None
+        self.battery_ms = ticks_ms()
+        self.battery_was_low = False
 
     def start_display(self):
         """Bring up the OLED; a missing or failing panel is reported, not fatal."""
@@ -120,6 +132,14 @@ class App:
         self.audit = audit
         self.flow = Flow(officers, _load_villages(self.data), self.status)
         self.refresh_status()
+        # The card stack is the largest code the officer's work needs: load it now, while the
+        # heap is still in one piece, not after a save, when a fragmented heap could refuse it.
+        import busio  # noqa: F401
+        import digitalio  # noqa: F401
+
+        from firmware.card import writer  # noqa: F401
+        from firmware.hw import nfc  # noqa: F401
+
         return None
 
     def clock_s(self):
@@ -191,7 +211,7 @@ class App:
 
     # ---- card ------------------------------------------------------------
     def open_reader(self):
-        """The PN532, brought up on first use (its code is loaded only then)."""
+        """The PN532, powered up for one card operation (its code is loaded at the first)."""
         if self.reader is None:
             import busio
             from digitalio import DigitalInOut
@@ -200,15 +220,36 @@ class App:
 
             pins = self.board.nfc_pins()
             irq = DigitalInOut(pins[0]) if pins and pins[0] is not None else None
+            self.board.nfc_power(True)
             try:
                 self.reader = Reader(busio.I2C(bus=self.board.open_i2c()), irq=irq)
             except NfcError as e:
+                self.board.nfc_power(False)
                 self.board.console("nfc: " + str(e))
                 return None
         return self.reader
 
+    def close_reader(self):
+        """Field off and the PN532 in hard power-down (RSTPDN low) until the next card operation."""
+        if self.reader is not None:
+            self.reader.release()
+            self.reader = None
+        self.board.nfc_power(False)
+
     def start_card(self, boot, seq, fields):
-        reader = self.open_reader()
+        if self.battery is not None and self.battery.low():
+            # a write cut by a brown-out leaves a half-written card: refuse it, keep the record
+            self.apply(self.flow.card_done(False, "Battery low"))
+            return
+        try:
+            reader = self.open_reader()
+        except MemoryError:
+            # the record is saved; the card can be written later (B) - never end the app here
+            import gc
+
+            gc.collect()
+            self.board.console("nfc: out of memory")
+            reader = None
         if reader is None:
             self.apply(self.flow.card_done(False, "No card reader"))
             return
@@ -248,11 +289,7 @@ class App:
                 self.apply(self.flow.card_done(True, cred_id))
                 break
             await asyncio.sleep(0.5)
-        try:
-            reader.release()
-            reader.power_down()
-        except Exception as e:  # noqa: BLE001 - a reader that will not sleep costs battery, not data
-            self.board.console("nfc: power down failed: " + str(e))
+        self.close_reader()
 
     def trusted_keys(self):
         """Card-signing keys this device trusts: its own (others come with the registry's trust list)."""
@@ -292,7 +329,7 @@ class App:
                 lines = ["Card moved:", "tap again"]
             self.apply(self.flow.check_done(lines))
             await asyncio.sleep(1.0)
-        reader.release()
+        self.close_reader()
 
     # ---- sync ------------------------------------------------------------
     async def sync_loop(self):
@@ -306,6 +343,7 @@ class App:
         backoff = Backoff()
         next_ms = ticks_add(ticks_ms(), SYNC_FIRST_MS)
         while True:
+            self.sync_due_ms = next_ms
             await asyncio.sleep(1)
             due = ticks_diff(ticks_ms(), next_ms) >= 0 or (self.sync_soon and backoff.failures == 0)
             if not due or self.flow.state == "card":
@@ -314,6 +352,7 @@ class App:
             if self.store.counts()["pending"] == 0:
                 next_ms = ticks_add(ticks_ms(), SYNC_INTERVAL_MS)
                 continue
+            self.syncing = True
             try:
                 ok, retry_after = await self.sync_once()
             except MemoryError:
@@ -326,7 +365,10 @@ class App:
                 ok, retry_after = False, None
                 self.board.console("sync: unexpected " + repr(e))
                 self.audit.record("sync-error", "unexpected " + repr(e)[:80])
+            finally:
+                self.syncing = False
             if ok is None:
+                self.sync_due_ms = None
                 return  # not configured: nothing to retry
             if ok:
                 backoff.succeeded()
@@ -358,6 +400,7 @@ class App:
             self.wifi = Wifi(self.board, s.wifi)
         if not await self.wifi.up():
             self.flow.info["wifi"] = "none"
+            self.board.console("sync: no Wi-Fi network in reach")
             return False, None
         self.status.wifi = True
         self.flow.info["wifi"] = "on"
@@ -384,9 +427,97 @@ class App:
 
     # ---- tasks -----------------------------------------------------------
     def on_key(self, k, now):
+        self.active_ms = now
+        if not pw.key_is_typed(self.power):
+            self.set_power(pw.AWAKE)  # the screen was dark: this key only wakes it
+            return
+        self.set_power(pw.AWAKE)
         self.keys.append((k, now))
 
+    # ---- power -----------------------------------------------------------
+    def set_power(self, state):
+        """Screen brightness for the power state; light sleep itself is in power_step."""
+        if state == self.power:
+            return
+        was = self.power
+        self.power = state
+        d = self.display
+        if d is None:
+            return
+        try:
+            if state in (pw.DARK, pw.SLEEP):
+                if was in (pw.AWAKE, pw.DIM):
+                    d.off()
+            else:
+                if was in (pw.DARK, pw.SLEEP):
+                    d.on()
+                d.dim(state == pw.DIM)
+        except OSError as e:
+            self.board.console("display: " + str(e))
+
+    def busy(self, now):
+        if self.keys or self.syncing or (self.flow is not None and self.flow.state in BUSY_STATES):
+            return True
+        return self.sync_due_ms is not None and ticks_diff(now, self.sync_due_ms) >= 0
+
+    def power_step(self, now):
+        """Dim, darken or sleep after inactivity.  In light sleep the whole loop stops until
+        a key or the next sync; RAM (the officer's half-typed enrolment) is kept."""
+        state = pw.state_for(ticks_diff(now, self.active_ms), self.busy(now))
+        self.set_power(state)
+        if state == pw.SLEEP:
+            timer = None if self.sync_due_ms is None else ticks_diff(self.sync_due_ms, now)
+            self.board.light_sleep(pw.sleep_ms(timer))
+
+    def check_battery(self, now):
+        """Sample the cell; show it; below LOW sync first and refuse new work; at CRITICAL sleep."""
+        if self.battery is None:
+            from firmware.battery import Battery
+
+            self.battery = Battery(self.board.battery_mv)
+        elif ticks_diff(now, self.battery_ms) < BATTERY_EVERY_MS:
+            return self.battery_empty_now()
+        self.battery_ms = now
+        self.battery.sample()
+        pct = self.battery.pct()
+        self.status.battery_pct = pct
+        low = self.battery.low()
+        if self.flow is not None:
+            self.flow.info["battery"] = "unknown" if pct is None else str(pct) + "%"
+            self.flow.info["battery_low"] = low
+        if low and not self.battery_was_low:
+            self.sync_soon = True  # get the records off the device while it still can
+            if self.audit is not None:
+                self.audit.record("battery", "low " + str(self.battery.mv) + " mV")
+        self.battery_was_low = low
+        return self.battery_empty_now()
+
+    def battery_empty_now(self):
+        """Critical, and no save or card write under way (a sync may be cut: it is exactly-once)."""
+        return self.battery.critical() and not (self.flow is not None and self.flow.state in BUSY_STATES)
+
+    def battery_empty(self):
+        """Save what is open and deep-sleep; the ESP32 boots again after CRITICAL_SLEEP_MS."""
+        if self.audit is not None:
+            self.audit.record("battery", "critical " + str(self.battery.mv) + " mV: deep sleep")
+        self.show(Screen("POWER", ["Battery empty:", "charge it, then", "switch on.", "", "Records are safe."],
+                         status=self.status))
+        self.shut_down()
+        self.board.deep_sleep(CRITICAL_SLEEP_MS)
+
+    def shut_down(self):
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+        self.board.nfc_power(False)
+        if self.display is not None:
+            try:
+                self.display.off()
+            except OSError:
+                pass
+
     async def run(self):
+        self.board.nfc_power(False)  # the reader sleeps until a card operation
         self.display = self.start_display()
         self.show(boot_screen(VERSION, None, self.status))
         problem = self.open_services()
@@ -406,6 +537,8 @@ class App:
         if self.flow is not None:
             sync_task = asyncio.create_task(self.sync_loop())
         last_tick = ticks_ms()
+        self.check_battery(last_tick)
+        self.refresh_screen()
         while not self.board.power_off_requested():
             while self.keys and self.flow is not None:
                 k, now = self.keys.pop(0)
@@ -414,14 +547,16 @@ class App:
             if self.flow is not None and ticks_diff(now, last_tick) >= _TICK_MS:
                 last_tick = now
                 self.apply(self.flow.tick(now))
+            if self.check_battery(now):
+                self.battery_empty()
+                break
+            if self.flow is not None:
+                self.power_step(now)
             await asyncio.sleep(_IDLE_POLL_MS / 1000)
-        for task in (keypad_task, sync_task):
+        for task in (keypad_task, sync_task, self.card_task):
             if task is not None:
                 task.cancel()
-        if self.store is not None:
-            self.store.close()
-        if self.display is not None:
-            self.display.off()
+        self.shut_down()
         self.board.console("power off")
 
 

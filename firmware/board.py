@@ -54,10 +54,22 @@ def keypad_pins():
 
 
 def nfc_pins():
-    """(irq, reset) pins of the PN532 reader."""
+    """(irq, None) of the PN532 reader: its RSTPDN line is driven by nfc_power() only (the
+    driver's own reset pulse would cost 0.7 s a card)."""
     irq = machine.Pin(PN532_IRQ, machine.Pin.IN, machine.Pin.PULL_UP)
-    reset = machine.Pin(PN532_RSTPDN, machine.Pin.OUT, value=1)
-    return irq, reset
+    return irq, None
+
+
+NFC_WAKE_MS = 10  # RSTPDN high -> oscillator running and the host interface up
+
+
+def nfc_power(on):
+    """RSTPDN low is the PN532's hard power-down (a few uA); high lets it run (reset state)."""
+    machine.Pin(PN532_RSTPDN, machine.Pin.OUT, value=1 if on else 0)
+    if on:
+        import time
+
+        time.sleep_ms(NFC_WAKE_MS)
 
 
 def safe_key_held():
@@ -67,6 +79,52 @@ def safe_key_held():
     held = row.value() == 0
     col.value(1)
     return held
+
+
+_adc = None
+
+
+def battery_mv():
+    """Cell voltage in mV through the divider (ADC1: usable while Wi-Fi is on), or None."""
+    global _adc
+    if _adc is None:
+        _adc = machine.ADC(machine.Pin(BATTERY_ADC), atten=machine.ADC.ATTN_11DB)
+    return _adc.read_uv() * BATTERY_DIVIDER // 1000
+
+
+def light_sleep(ms):
+    """Light sleep (RAM kept, ~0.8 mA) until a key or `ms`; 'key' or 'timer'.
+
+    Every keypad column is driven low, so any key pulls its row low, and each row is a
+    GPIO wake source (level-triggered: a key already down wakes at once).  Columns are
+    released afterwards, and the keypad task resumes scanning."""
+    rows, cols = keypad_pins()
+    for c in cols:
+        c.value(0)
+    for r in rows:
+        r.irq(trigger=machine.Pin.WAKE_LOW, wake=machine.SLEEP)
+    machine.lightsleep(ms)
+    pressed = any(r.value() == 0 for r in rows)
+    for r in rows:
+        r.irq(handler=None)
+    for c in cols:
+        c.value(1)
+    return "key" if pressed or machine.wake_reason() != machine.TIMER_WAKE else "timer"
+
+
+def deep_sleep(ms):
+    """Deep sleep (~10 uA) for `ms`; the ESP32 then boots afresh (does not return).
+    The power switch wakes it sooner."""
+    machine.deepsleep(ms)
+
+
+def wifi_failed(wlan):
+    """True when the station has given up joining (no such network, wrong key, refused)."""
+    import network
+
+    failed = [getattr(network, n, None) for n in ("STAT_NO_AP_FOUND", "STAT_WRONG_PASSWORD", "STAT_CONNECT_FAIL",
+                                                  "STAT_ASSOC_FAIL", "STAT_HANDSHAKE_TIMEOUT")]
+    return wlan.status() in failed
 
 
 def unique_id():

@@ -52,7 +52,8 @@ class Flow:
         self.check_lines = []
         # what the status screen shows; the app keeps it current (refresh_status)
         self.info = {"pending": 0, "unverified": 0, "storage": ("ok", 0), "device_id": "",
-                     "version": "", "last_sync": "never", "wifi": "off", "battery": "unknown"}
+                     "version": "", "last_sync": "never", "wifi": "off", "battery": "unknown",
+                     "battery_low": False}
 
     # ---- helpers ---------------------------------------------------------
     def screen(self, title, lines, hint="", cursor=None, highlight=None):
@@ -210,6 +211,9 @@ class Flow:
             choice = items[int(k) - 1 if k in K.DIGITS else self.review_index][0]
             if choice == "new":
                 state, pct = self.info["storage"]
+                if self.info["battery_low"]:
+                    self.message = "Battery low"  # no enrolment whose card it could not write
+                    return None
                 if state == "full":
                     self.message = "Storage full: sync"
                     return None
@@ -432,7 +436,7 @@ class Flow:
                 lines = [label for _, label in self.editor.options]
                 return self.screen(head, lines[:5] + [msg] if msg else lines[:6], "*# move A=OK", highlight=self.editor.index)
             shown = self.editor.shown() if kind == "date" else self.editor.text()
-            return self.screen(head, [shown, "", msg], "A=OK B=back C=del", (0, self.editor.cursor()))
+            return self.screen(head, [shown, "", msg], "A=OK B=bk C=del", (0, self.editor.cursor()))
         if st == "review":
             lines = []
             for key, label, _, _ in schema.FIELDS:

@@ -2,11 +2,14 @@
 
 The radio is the largest power draw on the device (about 100 mA receiving,
 240 mA sending), so it is never left on while the officer works.  Networks
-are the ones provisioned in device.json, tried in order, each with a
-timeout; asyncio.sleep between polls keeps the keypad alive while joining.
+are the ones provisioned in device.json, tried in order, each until it joins,
+the station reports it gave up (no such network in reach) or a timeout;
+asyncio.sleep between polls keeps the keypad alive while joining.
 """
 
 import asyncio
+
+from firmware.ticks import ticks_add, ticks_diff, ticks_ms
 
 CONNECT_TIMEOUT_MS = 15000
 _POLL_MS = 200
@@ -34,10 +37,11 @@ class Wifi:
                 self.wlan.connect(ssid, psk)
             except OSError:
                 continue
-            waited = 0
-            while not self.wlan.isconnected() and waited < self.timeout_ms:
+            deadline = ticks_add(ticks_ms(), self.timeout_ms)
+            while not self.wlan.isconnected() and ticks_diff(deadline, ticks_ms()) > 0:
+                if self.board.wifi_failed(self.wlan):
+                    break  # the station gave up (no such network here): radio off now, not after the timeout
                 await asyncio.sleep(_POLL_MS / 1000)
-                waited += _POLL_MS
             if not self.wlan.isconnected():
                 self._disconnect()
         self.connected = self.wlan.isconnected()

@@ -10,12 +10,17 @@ Run by `make sim` (micropython -m host_tools.sim.device, from build/sim/).
     (check one with: enrolctl card verify FILE --trust sim-state/trust.json)
   * Wi-Fi: a line 'w' takes the village network out of reach or back (ENROL_SIM_WIFI=off
     starts without it); in reach, the sync reaches the registry on the host's loopback
+  * battery: 'b3700' sets the cell to 3700 mV ('bnoise', 'bnone': bad ADC readings);
+    '+600' is ten minutes of nobody touching the device (simulated time: it dims, sleeps)
+  * energy: the time each part spends in each power state is metered; with
+    ENROL_SIM_ENERGY=FILE it is written there as JSON at power-off (make bench reads it)
 Everything else (flash in sim-state/, the app, the drivers) is the firmware's own.
 """
 
 import os
 
 from firmware import board_sim
+from host_tools.sim.energy import Meter
 from host_tools.sim.keypad import KeyMatrix
 from host_tools.sim.ntag import NTAG21x
 from host_tools.sim.reader import PN532Reader
@@ -30,7 +35,28 @@ def main():
     board_sim.attach_keypad(KeyMatrix())
     reader = PN532Reader()
     board_sim.bus().attach(PN532Reader.ADDRESS, reader)
-    board_sim.attach_nfc_irq(_IrqPin(reader))
+    board_sim.attach_nfc(_IrqPin(reader), _RstPin(reader))
+    reader.set_rstpdn(0)  # the board holds RSTPDN low from power-on until the app wants the reader
+    from firmware import ticks
+
+    meter = Meter(ticks.ticks_ms)
+    meter.add("cpu", lambda: board_sim._cpu[0])
+    meter.add("wifi", board_sim.wlan().power_state)
+    meter.add("nfc", reader.power_state)
+    meter.add("oled", oled.power_state)
+    board_sim.attach_meter(meter)
+    energy_file = os.getenv("ENROL_SIM_ENERGY") or ""
+    at_sleep = {"oled": [], "nfc": [], "wifi": []}  # each part's state whenever the CPU went to sleep
+    light_sleep = board_sim.light_sleep
+
+    def watched_light_sleep(ms):
+        for part, probe in (("oled", oled.power_state), ("nfc", reader.power_state),
+                            ("wifi", board_sim.wlan().power_state)):
+            if probe() not in at_sleep[part]:
+                at_sleep[part].append(probe())
+        return light_sleep(ms)
+
+    board_sim.light_sleep = watched_light_sleep
     wallet = os.getenv("ENROL_SIM_WALLET") or ""
     cards = []
 
@@ -59,10 +85,30 @@ def main():
     try:
         app.main(board_sim)
     finally:
+        if energy_file:
+            import json
+
+            with open(energy_file, "w") as f:
+                json.dump({"ms": meter.report(), "at_sleep": at_sleep, "light_sleeps": board_sim._slept["light"],
+                           "deep_sleeps": board_sim._slept["deep"], "wifi_connects": board_sim.wlan().connects}, f)
         if wallet:
             for card in cards:
                 with open(wallet + "/" + "".join("%02x" % b for b in card.uid()) + ".bin", "wb") as f:
                     f.write(card.image())
+
+
+class _RstPin:
+    """The PN532's RSTPDN line as the firmware drives it."""
+
+    def __init__(self, chip):
+        self.chip = chip
+        self.level = 0
+
+    def value(self, v=None):
+        if v is None:
+            return self.level
+        self.level = 1 if v else 0
+        self.chip.set_rstpdn(self.level)
 
 
 class _IrqPin:

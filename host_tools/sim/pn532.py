@@ -107,6 +107,7 @@ class PN532Emulator:
         self.queued = None  # response that becomes ready once the ACK was read
         self.last_response = None  # for NACK
         self.powered_down = False
+        self.hard_off = False  # RSTPDN held low: no clock, the I2C interface does not answer
         self.sleep_after_read = False
         self.sam_configured = False
         self.rf_on = False
@@ -127,6 +128,30 @@ class PN532Emulator:
             return True
         return False
 
+    # ---- RSTPDN ----------------------------------------------------------
+    def set_rstpdn(self, level):
+        """Low: hard power-down.  Rising edge: the chip restarts from reset (nothing configured)."""
+        if not level:
+            self.hard_off = True
+            self.pending = self.queued = self.last_response = None
+            self.rf_on = False
+            return
+        if self.hard_off:
+            self.hard_off = False
+            self.powered_down = self.sleep_after_read = False
+            self.sam_configured = False
+
+    def power_state(self):
+        """For the energy meter: off (hard power-down), power_down, rf (field on) or idle."""
+        if self.hard_off:
+            return "off"
+        if self.powered_down:
+            return "power_down"
+        return "rf" if self.rf_active() else "idle"
+
+    def rf_active(self):
+        return self.rf_on
+
     # ---- bus side --------------------------------------------------------
     @property
     def irq(self):
@@ -134,7 +159,7 @@ class PN532Emulator:
         return 0 if self.pending is not None else 1
 
     def write(self, data):
-        if self._take_fault("nak"):
+        if self._take_fault("nak") or self.hard_off:
             raise OSError(19)  # ENODEV: address not acknowledged
         self.modeled_us += (len(data) + 1) * I2C_US_PER_BYTE
         if not data:
@@ -161,7 +186,7 @@ class PN532Emulator:
         self.queued = self.execute(payload[0], payload[1:])
 
     def read(self, n):
-        if self._take_fault("nak"):
+        if self._take_fault("nak") or self.hard_off:
             raise OSError(19)
         self.modeled_us += (n + 1) * I2C_US_PER_BYTE
         if self.pending is None or self.powered_down:

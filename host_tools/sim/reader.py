@@ -54,6 +54,16 @@ class PN532Reader(PN532Emulator):
         self.target = None
         self.listening = False
 
+    def rf_active(self):
+        """The field is on while polling and while a card is selected."""
+        return self.rf_on or self.listening or self.target is not None
+
+    def set_rstpdn(self, level):
+        PN532Emulator.set_rstpdn(self, level)
+        if not level:
+            self.listening = False
+            self.target = None
+
     def place(self, card):
         self.card = card
         card.gone = False

@@ -19,6 +19,7 @@ class SSD1306Emulator:
     def __init__(self):
         self.ram = bytearray(1024)
         self.on = False
+        self.contrast = 0x7F  # reset value (datasheet 10.1.7)
         self.col_start, self.col_end = 0, 127
         self.page_start, self.page_end = 0, 7
         self.col, self.page = 0, 0
@@ -53,7 +54,9 @@ class SSD1306Emulator:
                 return
             cmd, args = self.cmd, self.args
             self.cmd, self.args = None, []
-            if cmd == 0x21:
+            if cmd == 0x81:
+                self.contrast = args[0]
+            elif cmd == 0x21:
                 self.col_start, self.col_end = args[0] & 0x7F, args[1] & 0x7F
                 self.col = self.col_start
             elif cmd == 0x22:
@@ -71,6 +74,12 @@ class SSD1306Emulator:
             pass
         else:
             self.unknown += 1
+
+    def power_state(self):
+        """For the energy meter: off, dim (contrast below 0x40) or on."""
+        if not self.on:
+            return "off"
+        return "dim" if self.contrast < 0x40 else "on"
 
     def _data(self, b):
         self.ram[self.page * 128 + self.col] = b

@@ -182,20 +182,52 @@ def test_review_edit_changes_one_field():
 def test_keypad_mashing_never_crashes_any_screen():
     import random
 
+    from flowkit import text_keys
+
     random.seed(7)
+    # a good enrolment's keys: mashing starts after a random prefix of it, so it reaches every screen
+    good = ["1"] + text_keys("AMINATA") + [K.OK] + text_keys("OUEDRAOGO") + [K.OK, "1", K.OK] + list("14061987")
+    good += [K.OK, K.OK, K.OK, K.OK, K.YES] + list("7391") + [K.OK] + list("7391") + [K.OK]
+    hints = []
+
+    def hint_fits(text):
+        hint = text.split("\n")[-1]
+        if len(hint) > 16 and hint not in hints:
+            hints.append(hint)
+
+    keys = K.ALL_KEYS
+    visited = []
+    for _ in range(40):
+        flow = new_flow()
+        d = Driver(flow, hint_fits)
+        login(d)
+        d.press(*good[: random.randrange(len(good) + 1)])
+        for _ in range(25):
+            if flow.state not in visited:
+                visited.append(flow.state)
+            d.press(keys[random.randrange(len(keys))])
+            if flow.state == "saving":
+                d.add(flow.saved(1, len(d.take("save"))))
+            elif flow.state == "card":
+                d.add(flow.card_done(True, "X"))
+            d.effects = []  # keep RAM flat on MicroPython
+        assert flow.state in ("login_id", "login_pin", "home", "status", "field", "review", "consent", "pin1",
+                              "pin2", "receipt", "help", "card", "save_error", "check", "unlock")
+    assert hints == []  # every key hint fits the OLED's 16 columns
+    for state in ("field", "review", "consent", "pin1", "pin2", "home"):
+        assert state in visited, (state, visited)
+
+
+def test_low_battery_refuses_a_new_enrolment():
     flow = new_flow()
     d = Driver(flow)
     login(d)
-    keys = K.ALL_KEYS
-    for _ in range(600):
-        d.press(keys[random.randrange(len(keys))])
-        if flow.state == "saving":
-            d.add(flow.saved(1, len(d.take("save"))))
-        elif flow.state == "card":
-            d.add(flow.card_done(True, "X"))
-        d.effects = []  # keep RAM flat on MicroPython
-    assert flow.state in ("login_id", "login_pin", "home", "status", "field", "review", "consent", "pin1",
-                          "pin2", "receipt", "help", "card", "save_error")
+    flow.info["battery_low"] = True
+    d.press("1")
+    assert flow.state == "home" and "Battery low" in d.screen()
+    flow.info["battery_low"] = False
+    d.press("1")
+    assert flow.state == "field"
 
 
 def test_status_screen_and_storage_limits():

@@ -313,11 +313,14 @@ def test_a_certificate_refused_during_the_first_write_is_a_tls_error():
 
 
 class FakeWlan:
-    def __init__(self, reachable):
+    def __init__(self, reachable, reports_failure=False):
         self.reachable = reachable
+        self.reports_failure = reports_failure  # status() says "no such network" after a failed join
         self.on = False
         self.joined = None
         self.tried = []
+        self.gave_up = False
+        self.polls = 0
 
     def active(self, on=None):
         if on is None:
@@ -328,10 +331,14 @@ class FakeWlan:
 
     def connect(self, ssid, psk):
         self.tried.append(ssid)
+        self.gave_up = False
         if ssid in self.reachable:
             self.joined = ssid
+        else:
+            self.gave_up = self.reports_failure
 
     def isconnected(self):
+        self.polls += 1
         return self.on and self.joined is not None
 
     def disconnect(self):
@@ -344,6 +351,9 @@ class FakeBoard:
 
     def wlan(self):
         return self._wlan
+
+    def wifi_failed(self, wlan):
+        return wlan.gave_up
 
 
 def test_wifi_tries_each_network_then_switches_the_radio_off():
@@ -358,3 +368,13 @@ def test_wifi_tries_each_network_then_switches_the_radio_off():
     wifi = Wifi(FakeBoard(none), [("a", ""), ("b", "")], timeout_ms=200)
     assert not run(wifi.up()) and none.tried == ["a", "b"] and not none.on  # off again when nothing answers
     assert not run(Wifi(FakeBoard(FakeWlan(())), []).up())  # no network provisioned: radio never on
+
+
+def test_wifi_stops_waiting_when_the_station_reports_no_network():
+    from firmware.sync.wifi import Wifi
+
+    wlan = FakeWlan(reachable=(), reports_failure=True)
+    wifi = Wifi(FakeBoard(wlan), [("a", ""), ("b", "")], timeout_ms=600000)  # a 10-minute timeout is not waited
+    assert not run(wifi.up())
+    assert wlan.tried == ["a", "b"] and not wlan.on
+    assert wlan.polls <= 10  # a few status checks per network, not 3,000 polls of 200 ms each

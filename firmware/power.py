@@ -1,0 +1,42 @@
+"""When to dim the screen, switch it off, and sleep: a pure policy (no hardware, no clock).
+
+  awake  --DIM_MS idle-->  dim  --DARK_MS-->  dark (OLED off, CPU awake)  --SLEEP_MS-->  sleep
+A key brings any state back to awake.  While the device is busy (a card
+operation, a sync, a key held, keys queued) it never sleeps, but the screen
+still dims.  In `sleep` the CPU is in light sleep (RAM kept, so the officer's
+half-typed enrolment is still there) until a key or the next timer (a
+scheduled sync).  A key that wakes a dark screen only wakes it: it is not
+typed, because the officer could not see what it would do.
+"""
+
+AWAKE = "awake"
+DIM = "dim"
+DARK = "dark"
+SLEEP = "sleep"
+
+DIM_MS = 20 * 1000
+DARK_MS = 40 * 1000
+SLEEP_MS = 60 * 1000
+MAX_SLEEP_MS = 30 * 60 * 1000  # wake at least this often (battery check, clock)
+
+
+def state_for(idle_ms, busy):
+    if idle_ms >= SLEEP_MS and not busy:
+        return SLEEP
+    if idle_ms >= DARK_MS:
+        return DARK
+    if idle_ms >= DIM_MS:
+        return DIM
+    return AWAKE
+
+
+def key_is_typed(state):
+    """Whether a key pressed in this power state reaches the UI (False: it only wakes)."""
+    return state in (AWAKE, DIM)
+
+
+def sleep_ms(next_timer_ms):
+    """How long to sleep: until the next timer (ms from now, None = none), at most MAX_SLEEP_MS."""
+    if next_timer_ms is None:
+        return MAX_SLEEP_MS
+    return max(0, min(next_timer_ms, MAX_SLEEP_MS))

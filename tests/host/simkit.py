@@ -1,0 +1,56 @@
+"""Run the built simulator image under MicroPython with a script on stdin (see board_sim._Stdin)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from conftest import MICROPYTHON, ROOT
+
+sys.path.insert(0, str(ROOT / "tests" / "fw"))
+from flowkit import text_keys  # noqa: E402
+
+LOGIN = ["0042A", "?PIN:", "2468A", "?HOME"]
+
+
+def keys_for(text: str) -> str:
+    return "".join("." if isinstance(k, tuple) else k for k in text_keys(text))
+
+
+def enrol(given: str, family: str, birth: str, pin: str, card: bool = True, pause_after_given: int = 0) -> list[str]:
+    """Home -> a saved record (and its card, tapped and taken away) -> home."""
+    lines = ["1", keys_for(given) + "A"]
+    if pause_after_given:  # the person walks off mid-enrolment; a key wakes the dark screen (and is not typed)
+        lines += [f"+{pause_after_given}", "5."]
+    lines += [keys_for(family) + "A", "1A", birth + "A", "A", "A", "A", "#", pin + "A", pin + "A", "?Tap the card"]
+    if card:
+        lines += ["t", "?Card ready", "r", "A", "?HOME"]
+    else:
+        lines += ["B", "?DONE", "A", "?HOME"]
+    return lines
+
+
+@dataclass
+class SimRun:
+    rc: int
+    out: str
+    err: str
+    energy: dict
+
+    def ms(self, key: str) -> int:
+        return self.energy["ms"].get(key, 0)
+
+
+def run_sim(image: Path, flash: Path, lines: list[str], tmp: Path, **env: str) -> SimRun:
+    energy = tmp / f"energy-{os.urandom(3).hex()}.json"
+    full_env = dict(os.environ, MICROPYPATH=":.frozen:lib", ENROL_DATA_DIR=str(flash), ENROL_SIM_VIEW="text",
+                    ENROL_SIM_ENERGY=str(energy), ENROL_SIM_WALLET=str(tmp), **env)
+    proc = subprocess.run([str(MICROPYTHON), "-X", "heapsize=384k", "-m", "host_tools.sim.device"], cwd=image,
+                          env=full_env, input="\n".join(lines + ["q"]) + "\n", capture_output=True, text=True,
+                          timeout=600)
+    doc = json.loads(energy.read_text()) if energy.exists() else {"ms": {}}
+    return SimRun(proc.returncode, proc.stdout, proc.stderr, doc)

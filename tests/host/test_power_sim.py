@@ -1,0 +1,116 @@
+"""Issue 8 in the simulator under MicroPython: the device dims, darkens and light-sleeps when
+left alone, a key only wakes a dark screen, the PN532, OLED and Wi-Fi are off when not in use
+(metered by the simulator), the battery gauge survives noise, low battery refuses new work
+and critical battery deep-sleeps with nothing lost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from host_tools.enrolctl.build import build_sim
+from host_tools.enrolctl.simstate import provision
+from registrykit import _free_port
+from simkit import LOGIN, SimRun, enrol, run_sim
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("sim")
+    build_sim(out)
+    return out
+
+
+def new_device(tmp: Path) -> Path:
+    provision(tmp / "state", _free_port())
+    return tmp / "state" / "flash"
+
+
+@pytest.fixture(scope="module")
+def day(image, tmp_path_factory) -> SimRun:
+    """No network all day: log in, leave it, wake it, enrol two people (the second walks off
+    for 4 minutes after giving their name: the device sleeps, backoff sync timers wake it),
+    leave it again."""
+    tmp = tmp_path_factory.mktemp("day")
+    lines = LOGIN + ["+90", "3", "+3", "3", "?To sync", "B", "?HOME"]
+    lines += enrol("AMINATA", "OUEDRAOGO", "14061987", "7391")
+    lines += enrol("ISSA", "KABORE", "01012000", "4826", pause_after_given=240)
+    lines += ["+300"]
+    return run_sim(image, new_device(tmp), lines, tmp, ENROL_SIM_WIFI="off")
+
+
+def test_left_alone_the_device_dims_darkens_and_sleeps(day: SimRun) -> None:
+    assert day.rc == 0, day.out[-2000:] + day.err[-2000:]
+    assert day.energy["light_sleeps"] >= 2
+    assert day.ms("cpu/light_sleep") > 6 * 60 * 1000  # most of the 4 and 5 minutes alone, and the first pause
+    assert day.ms("oled/dim") >= 2 * 20 * 1000 - 2000  # 20 s dimmed before going dark, each time
+    assert day.ms("oled/off") > day.ms("cpu/light_sleep")  # dark before sleeping, and in every sleep
+
+
+def test_a_key_that_wakes_a_dark_screen_is_not_typed(day: SimRun) -> None:
+    # the first '3' after the pause only woke the device; the second opened the status screen, once
+    assert day.out.count("|To sync:") == 1
+
+
+def test_pn532_oled_and_wifi_are_off_whenever_the_device_sleeps(day: SimRun) -> None:
+    assert day.energy["at_sleep"] == {"oled": ["off"], "nfc": ["off"], "wifi": ["off"]}
+
+
+def test_pn532_is_powered_only_around_card_operations(day: SimRun) -> None:
+    awake = day.ms("nfc/idle") + day.ms("nfc/rf") + day.ms("nfc/power_down")
+    assert 0 < awake < 2 * 30 * 1000  # two card steps (tap to receipt), not minutes
+    assert day.ms("nfc/off") > 10 * awake
+
+
+def test_wifi_is_on_only_to_look_for_a_network(day: SimRun) -> None:
+    connects = day.energy["wifi_connects"]
+    assert connects >= 3  # the saves asked for a sync, and the backoff retried
+    assert day.ms("wifi/on") == 0  # never joined: no network all day
+    # each attempt is one modeled scan (2.5 s); the radio goes off as soon as the firmware sees the
+    # station gave up (it looks every 200 ms), not after the 15 s timeout
+    assert connects * 2500 <= day.ms("wifi/connect") <= connects * 3000
+
+
+def test_a_sync_timer_firing_during_an_enrolment_loses_nothing(day: SimRun) -> None:
+    out = day.out
+    second = out.index("|KABORE")  # the family name, typed after the 4-minute pause
+    assert "sync: no Wi-Fi network in reach" in out[out.index("|ISSA"):second]  # a sync ran meanwhile
+    assert "|KABORE          |" in out and "JKABORE" not in out  # the wake key was not typed
+    assert out.count("|Card ready for  |") == 2 and "|ISSA            |" in out
+
+
+@pytest.fixture(scope="module")
+def battery_runs(image, tmp_path_factory) -> tuple[SimRun, SimRun, SimRun]:
+    tmp = tmp_path_factory.mktemp("battery")
+    flash = new_device(tmp)
+    noisy = run_sim(image, flash, LOGIN + ["3", "?To sync", "B", "?HOME"] + enrol("ZOE", "SAWADOGO", "29022004", "1593",
+                                                                            card=False), tmp,
+                    ENROL_SIM_BATTERY_MV="noise", ENROL_SIM_WIFI="off")
+    low_then_empty = run_sim(image, flash, LOGIN + ["b3640", "+11", "1", "?Battery low", "b3300", "+11"], tmp,
+                             ENROL_SIM_WIFI="off")
+    after = run_sim(image, flash, LOGIN + ["3", "?To sync", "B", "?HOME"], tmp, ENROL_SIM_WIFI="off")
+    return noisy, low_then_empty, after
+
+
+def test_a_noisy_battery_reading_shows_unknown_and_does_not_stop_work(battery_runs) -> None:
+    noisy, _, _ = battery_runs
+    assert noisy.rc == 0, noisy.out[-2000:] + noisy.err[-2000:]
+    assert "|Bat ? v" in noisy.out  # unknown, not a made-up percent
+    assert "|Record SAVED.   |" in noisy.out  # enrolment went on
+
+
+def test_low_battery_refuses_new_enrolment_and_tries_to_sync(battery_runs) -> None:
+    _, low, _ = battery_runs
+    assert low.rc == 0, low.out[-2000:] + low.err[-2000:]
+    before_empty = low.out[:low.out.index("|Battery empty:")]
+    assert "Battery low" in before_empty and "|1/" not in before_empty  # no field screen opened
+    assert "sync: no Wi-Fi network in reach" in before_empty  # it tried to get the records off first
+
+
+def test_critical_battery_deep_sleeps_and_nothing_saved_is_lost(battery_runs) -> None:
+    _, low, after = battery_runs
+    assert "sim: deep sleep for 1800 s" in low.out and low.out.rstrip().endswith("power off")
+    assert low.energy["deep_sleeps"] == 1
+    assert after.rc == 0
+    assert "|To sync: 1" in after.out and "|Cards due: 1" in after.out  # the record saved before is still there
