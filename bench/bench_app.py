@@ -29,6 +29,6 @@ def run():
         image, state = Path(tmp) / "img", Path(tmp) / "state"
         build_sim(image)
         provision(state)
-        hi = smallest_heap_kb(lambda kb: runs_in(image, state, kb), 96, 320)
+        hi = smallest_heap_kb(lambda kb: runs_in(image, state, kb), 96, 512)
     return [("smallest heap: boot, login, enrol, write + verify a card (app .mpy in RAM + emulators)", hi, "KB",
              "micropython sim")]

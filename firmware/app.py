@@ -68,6 +68,7 @@ class App:
         self.power = pw.AWAKE
         self.active_ms = ticks_ms()  # last key (or start): the power policy's idle clock
         self.syncing = False
+        self.sync_kick = asyncio.Event()
         self.sync_due_ms = None  # when sync_loop next wants to run: the light-sleep timer
         self.battery = None
         self.battery_ms = ticks_ms()
@@ -206,6 +207,7 @@ class App:
         self.last_record_id = record_id
         self.clock.touch()
         self.sync_soon = True
+        self.sync_kick.set()
         self.refresh_status()
         return self.flow.saved(boot, seq)
 
@@ -344,7 +346,11 @@ class App:
         next_ms = ticks_add(ticks_ms(), SYNC_FIRST_MS)
         while True:
             self.sync_due_ms = next_ms
-            await asyncio.sleep(1)
+            try:  # a second, or less when kicked (a save; a wake from light sleep on the sync timer)
+                await asyncio.wait_for(self.sync_kick.wait(), 1)
+            except asyncio.TimeoutError:
+                pass
+            self.sync_kick.clear()
             due = ticks_diff(ticks_ms(), next_ms) >= 0 or (self.sync_soon and backoff.failures == 0)
             if not due or self.flow.state == "card":
                 continue
@@ -463,11 +469,14 @@ class App:
     def power_step(self, now):
         """Dim, darken or sleep after inactivity.  In light sleep the whole loop stops until
         a key or the next sync; RAM (the officer's half-typed enrolment) is kept."""
+        if self.sync_due_ms is not None and ticks_diff(now, self.sync_due_ms) >= 0 and not self.syncing:
+            self.sync_kick.set()  # due: let sync_loop run now rather than at its next second
         state = pw.state_for(ticks_diff(now, self.active_ms), self.busy(now))
         self.set_power(state)
         if state == pw.SLEEP:
             timer = None if self.sync_due_ms is None else ticks_diff(self.sync_due_ms, now)
-            self.board.light_sleep(pw.sleep_ms(timer))
+            if self.board.light_sleep(pw.sleep_ms(timer)) == "timer":
+                self.sync_kick.set()  # the sync timer woke it: run now, then sleep again
 
     def check_battery(self, now):
         """Sample the cell; show it; below LOW sync first and refuse new work; at CRITICAL sleep."""
@@ -487,6 +496,7 @@ class App:
             self.flow.info["battery_low"] = low
         if low and not self.battery_was_low:
             self.sync_soon = True  # get the records off the device while it still can
+            self.sync_kick.set()
             if self.audit is not None:
                 self.audit.record("battery", "low " + str(self.battery.mv) + " mV")
         self.battery_was_low = low

@@ -145,6 +145,7 @@ class SimWlan:
         self.connecting = False
         self.done_ms = 0  # when the join under way ends (simulated ticks)
         self.connects = 0
+        self.joins = 0
         self.failed = False
 
     def active(self, on=None):
@@ -171,6 +172,7 @@ class SimWlan:
             meter_tick()
             self.connecting = False
             self.joined = _wifi_in_reach[0]
+            self.joins += self.joined
             self.failed = not self.joined
 
     def status(self):
@@ -333,15 +335,16 @@ class _Stdin:
     script does not depend on how fast the host runs.  A line '+N' is the person
     doing nothing for N seconds: simulated time, skipped in steps of up to
     PAUSE_STEP_MS so the firmware's timers see it pass (dim, sleep, sync).
-    A line 'bNNNN' sets the battery to NNNN mV ('bnoise', 'bnone': bad readings).
+    A line 'bNNNN' sets the battery to NNNN mV ('bnoise', 'bnone': bad readings);
+    a line '=LABEL' records the energy meter's totals under LABEL.
     Keys are pressed for KEY_MS and released for KEY_MS, through the pins,
     so the firmware's own scanning and debouncing sees them; ENROL_SIM_KEY_GAP_MS
     adds simulated time between keys (a person's pace, for the energy bench).
     """
 
-    KEY_MS = 60
+    KEY_MS = int(os.getenv("ENROL_SIM_KEY_MS") or "60")  # > the keypad's 40 ms debounce
     WAIT_MS = 60000
-    PAUSE_STEP_MS = 1000
+    PAUSE_STEP_MS = 2000  # the power policy's thresholds are 20 s apart
 
     def __init__(self):
         import select
@@ -427,6 +430,8 @@ class _Stdin:
                 self.wait_until = ticks_add(ticks_ms(), self.WAIT_MS)
             elif not line or line.strip() == "q":
                 self.off = True
+            elif line.startswith("=") and _meter[0] is not None:
+                _meter[0].mark(line[1:].strip())  # an energy mark (make bench's scripted day)
             elif line.startswith("+") and line[1:].strip().isdigit():
                 self.pause_ms = int(line[1:]) * 1000
             elif line.startswith("b") and len(line.strip()) > 1 and line.strip() not in sim_actions:

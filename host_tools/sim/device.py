@@ -90,7 +90,8 @@ def main():
 
             with open(energy_file, "w") as f:
                 json.dump({"ms": meter.report(), "at_sleep": at_sleep, "light_sleeps": board_sim._slept["light"],
-                           "deep_sleeps": board_sim._slept["deep"], "wifi_connects": board_sim.wlan().connects}, f)
+                           "deep_sleeps": board_sim._slept["deep"], "wifi_connects": board_sim.wlan().connects,
+                           "wifi_joins": board_sim.wlan().joins, "marks": meter.marks}, f)
         if wallet:
             for card in cards:
                 with open(wallet + "/" + "".join("%02x" % b for b in card.uid()) + ".bin", "wb") as f:

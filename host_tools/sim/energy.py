@@ -33,6 +33,7 @@ class Meter:
         self.probes = []  # (part, callable -> state)
         self.ms = {}  # (part, state) -> ms
         self.last = ticks_ms()
+        self.marks = []  # (label, {'part/state': ms} so far): a script's '=label' lines
 
     def add(self, part, probe):
         self.probes.append((part, probe))
@@ -46,6 +47,9 @@ class Meter:
         for part, probe in self.probes:
             key = (part, probe())
             self.ms[key] = self.ms.get(key, 0) + dt
+
+    def mark(self, label):
+        self.marks.append((label, self.report()))
 
     def report(self):
         """{'part/state': ms} (JSON-friendly)."""

@@ -1,0 +1,120 @@
+"""Power (issue 8): a scripted day through the simulator under MicroPython, and its energy.
+
+The day: 20 enrolments in the morning, lunch at the village hub where Wi-Fi is in reach
+(40 min: the day's records sync), 20 enrolments in the afternoon, an evening at the hub
+(second sync), then nobody touches the device until the next morning.  Each enrolment has
+a person's pauses (listening, reading the review, consent) and a key every 250 ms; people
+arrive 9 minutes apart, so the officer logs in again for each one (5-minute session).
+The simulator meters the time each part spends in each power state; the currents come
+from one table with their sources (host_tools/sim/energy.py).  Wi-Fi is out of reach
+outside the two hub visits, so the backoff's failed scans are counted too.
+Limits of the model: TLS and transfers run on the host's loopback (faster than an ESP32
+over the air), so the Wi-Fi time of a sync is the modeled join plus the host's time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from mp import MICROPYTHON, ROOT
+
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "host"), str(ROOT / "tests"), str(ROOT / "tests" / "fw")]
+
+from flowkit import text_keys  # noqa: E402
+from registrykit import RegistryProcess, _free_port, make_registry_from  # noqa: E402
+
+from host_tools.enrolctl.build import build_sim  # noqa: E402
+from host_tools.enrolctl.simstate import provision  # noqa: E402
+from host_tools.sim.energy import CURRENTS_MA, mah  # noqa: E402
+
+PEOPLE = 40
+CELL_MAH = 2600
+USABLE = 0.8
+PINS = ["7391", "4826", "1593", "6027", "3958", "8614", "5172"]
+NAMES = [("AMINATA", "OUEDRAOGO"), ("ISSA", "KABORE"), ("ZOE", "SAWADOGO"), ("MOUSSA", "TRAORE"),
+         ("AWA", "COMPAORE"), ("SALIF", "ZONGO")]
+
+
+def keys(text: str) -> str:
+    return "".join("." if isinstance(k, tuple) else k for k in text_keys(text))
+
+
+def person(i: int) -> list[str]:
+    given, family = NAMES[i % len(NAMES)]
+    pin = PINS[i % len(PINS)]
+    return ["C.", "?LOGIN", "0042A", "?PIN:", "2468A", "?HOME", f"=start{i}",
+            "1", "+15", keys(given) + "A", "+8", keys(family) + "A", "+5", "1A", "+10", "14061987A", "+5", "A",
+            "+5", "A", "+20", "A", "+10", "#", "+5", pin + "A", "+3", pin + "A", "?Tap the card", "+5", "t",
+            "?Card ready", "r", "+10", "A", "?HOME", f"=end{i}", "+540"]
+
+
+def day_script() -> list[str]:
+    lines: list[str] = []
+    for i in range(PEOPLE):
+        if i == PEOPLE // 2:
+            lines += ["=hub1", "w", "+2400", "w", "=hub1end"]
+        lines += person(i)
+    lines += ["=hub2", "w", "+2400", "w", "=hub2end", "+50400", "q"]  # and 14 h overnight
+    return lines
+
+
+def delta(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+    return {k: b.get(k, 0) - a.get(k, 0) for k in b}
+
+
+def run() -> list[tuple[str, float | int, str, str]]:
+    with tempfile.TemporaryDirectory() as tmp_s:
+        tmp = Path(tmp_s)
+        image, state = tmp / "img", tmp / "state"
+        build_sim(image)
+        port = _free_port()
+        provision(state, port)
+        reg = make_registry_from(state / "registry")
+        energy = tmp / "energy.json"
+        env = dict(os.environ, MICROPYPATH=":.frozen:lib", ENROL_DATA_DIR=str(state / "flash"), ENROL_SIM_VIEW="text",
+                   ENROL_SIM_QUIET="1", ENROL_SIM_WIFI="off", ENROL_SIM_ENERGY=str(energy),
+                   ENROL_SIM_KEY_GAP_MS="250", ENROL_SIM_WALLET=str(tmp))
+        with RegistryProcess(reg, f"sqlite:///{state / 'registry' / 'registry.db'}", port):
+            proc = subprocess.run([str(MICROPYTHON), "-X", "heapsize=384k", "-m", "host_tools.sim.device"], cwd=image,
+                                  env=env, input="\n".join(day_script()) + "\n", capture_output=True, text=True,
+                                  timeout=3600)
+            synced = reg.count()
+        cards = len(list(tmp.glob("*.bin")))
+        if proc.returncode != 0 or not energy.exists():
+            raise RuntimeError("scripted day failed: " + (proc.stdout + proc.stderr)[-2000:])
+        if cards != PEOPLE or synced != PEOPLE:
+            raise RuntimeError(f"scripted day: {cards} cards written, {synced} records synced, of {PEOPLE}")
+        doc = json.loads(energy.read_text())
+    marks = dict((label, rep) for label, rep in doc["marks"])
+    total_ms = sum(v for k, v in doc["ms"].items() if k.startswith("cpu/"))
+    per_part, total = mah(doc["ms"])
+    per_day = total * 86_400_000 / total_ms
+    enrol = [mah(delta(marks[f"start{i}"], marks[f"end{i}"]))[1] for i in range(PEOPLE) if f"end{i}" in marks]
+    syncs = []
+    for hub in ("hub1", "hub2"):
+        window = delta(marks[hub], marks[hub + "end"])
+        radio = {k: v for k, v in window.items() if k.startswith("wifi/")}
+        syncs.append(mah(radio)[1])
+    out: list[tuple[str, float | int, str, str]] = [
+        ("scripted day: cards written and verified", cards, "cards", "micropython sim"),
+        ("scripted day: records at the registry", synced, "records", "micropython sim"),
+        ("scripted day: simulated hours", round(total_ms / 3_600_000, 2), "h", "micropython sim"),
+        ("energy per day (normalized to 24 h)", round(per_day, 1), "mAh", "model"),
+        ("battery days, 2600 mAh cell, 80 % usable", round(CELL_MAH * USABLE / per_day, 1), "days", "model"),
+        ("energy per enrolment (login to receipt)", round(sum(enrol) / len(enrol), 3), "mAh", "model"),
+        ("energy per sync (radio, hub visit)", round(sum(syncs) / len(syncs), 3), "mAh", "model"),
+        ("Wi-Fi attempts in the day (scans included)", doc["wifi_connects"], "", "micropython sim"),
+        ("Wi-Fi joins in the day", doc["wifi_joins"], "", "micropython sim"),
+        ("light sleeps in the day", doc["light_sleeps"], "", "micropython sim"),
+    ]
+    for part, value in sorted(per_part.items(), key=lambda kv: -kv[1]):
+        out.append((f"share of the day's energy: {part}", round(100 * value / total, 1), "%", "model"))
+    for key, ms in sorted(doc["ms"].items()):
+        part, st = key.split("/")
+        out.append((f"time {key} ({CURRENTS_MA[(part, st)][0]} mA)", round(ms / 60000, 1), "min", "micropython sim"))
+    return out
