@@ -58,6 +58,7 @@ class App:
         self.secrets = None
         self.keys = []  # key presses waiting for the UI task
         self.last_record_id = None
+        self.card_iat = 0
         self.reader = None
         self.audit = None
         self.card_task = None
@@ -132,6 +133,7 @@ class App:
             return Screen("ERROR", ["No officers:", "call technician", "", str(e)[:16]], status=self.status)
         self.audit = audit
         self.flow = Flow(officers, _load_villages(self.data), self.status)
+        self.load_card_due()
         self.refresh_status()
         # The card stack is the largest code the officer's work needs: load it now, while the
         # heap is still in one piece, not after a save, when a fragmented heap could refuse it.
@@ -179,6 +181,8 @@ class App:
                     self.apply(self.flow.check_done(["No card reader"]))
                 else:
                     self.card_task = asyncio.create_task(self.check_loop(reader))
+            elif kind == "card_later":
+                self.card_due_done()
             elif kind == "logout":
                 pass
 
@@ -205,6 +209,14 @@ class App:
         finally:
             wipe(pin)
         self.last_record_id = record_id
+        self.card_iat = self.clock_s()
+        from firmware.enrol import card_due
+
+        try:  # the card step survives a power cut from here on (see card_due.py)
+            card_due.save(self.data, self.secrets.card_key, boot, seq, record_id, self.card_iat,
+                          fields["given_name"])
+        except OSError as e:  # the record is saved; only the resume after a power cut is lost
+            self.board.console("card_due: " + str(e))
         self.clock.touch()
         self.sync_soon = True
         self.sync_kick.set()
@@ -230,6 +242,32 @@ class App:
                 self.board.console("nfc: " + str(e))
                 return None
         return self.reader
+
+    def card_due_done(self):
+        from firmware.enrol import card_due
+
+        card_due.clear(self.data)
+
+    def load_card_due(self):
+        """A card step a power cut interrupted: resumed at the next login if its record still waits."""
+        from firmware.enrol import card_due
+
+        try:
+            due = card_due.load(self.data, self.secrets.card_key)
+        except card_due.CardDueError as e:
+            self.board.console(str(e))
+            self.audit.record("card-due", str(e))
+            due = None
+        if due is None:
+            card_due.clear(self.data)
+            return
+        boot, seq, record_id, iat, name = due
+        if (boot, seq) not in self.store.cards_due():
+            card_due.clear(self.data)  # its card was verified, or the record is gone: nothing to resume
+            return
+        self.last_record_id = record_id
+        self.card_iat = iat
+        self.flow.card_due = (boot, seq, name)
 
     def close_reader(self):
         """Field off and the PN532 in hard power-down (RSTPDN low) until the next card operation."""
@@ -265,7 +303,7 @@ class App:
         s = self.secrets
         self.trusted_keys()  # computes self._pub once
         writer = CardWriter(reader, s.ed25519_seed, self._pub, s.card_key, s.device_id, s.registry_id)
-        iat = self.clock_s()
+        iat = self.card_iat
         while self.flow.state == "card":
             try:
                 found = reader.wait_card(100)
@@ -287,6 +325,7 @@ class App:
                 self.apply(self.flow.card_done(False, "Moved: tap again"))
             else:
                 self.store.mark_card_verified(boot, seq, uid, cred_id)
+                self.card_due_done()
                 self.refresh_status()
                 self.apply(self.flow.card_done(True, cred_id))
                 break

@@ -106,10 +106,12 @@ class CardWriter:
                 raise CardRefused("card locked by someone else")
             if got != pack:
                 raise CardRefused("card answered a wrong PACK")
+        cred_id = credential_id(record_id)
         old = self.existing_credential(self.read_tlv(dyn), uid)
+        if old == cred_id:
+            old = None  # this record's own credential (a tap again after tearing, a resumed card step)
         if old is not None and not reissue:
             raise NeedsSupervisor(old)
-        cred_id = credential_id(record_id)
         cose = credential.issue(self.seed, self.pub, self.registry_id, cred_id, given_name, self.device_id,
                                 uid, iat, exp)
         data = ndef.tlv(ndef.record(cose))

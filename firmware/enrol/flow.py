@@ -50,6 +50,7 @@ class Flow:
         self.last_key_ms = None
         self.failed_at = None  # time of the last wrong officer PIN (growing delay before the next try)
         self.check_lines = []
+        self.card_due = None  # (boot, seq, given_name): a saved record whose card step a power cut interrupted
         # what the status screen shows; the app keeps it current (refresh_status)
         self.info = {"pending": 0, "unverified": 0, "storage": ("ok", 0), "device_id": "",
                      "version": "", "last_sync": "never", "wifi": "off", "battery": "unknown",
@@ -187,6 +188,8 @@ class Flow:
             self.state = "home"
             self.review_index = 0
             self.message = ""
+            if self.card_due is not None:
+                return self._resume_card()
         elif result == "locked":
             self.message = "Locked: call sup."
             self.state = "login_id"
@@ -377,10 +380,20 @@ class Flow:
             self.state = "review"  # nothing was saved; the data is still here to try again
         return None
 
+    def _resume_card(self):
+        boot, seq, name = self.card_due
+        self.card_due = None
+        self.fields = {"given_name": name}
+        self.receipt = (boot, seq)
+        self.state = "card"
+        self.message = "(resumed)"
+        return [("show", self.render()), ("write_card", boot, seq, dict(self.fields))]
+
     def _key_card(self, k, now):
         if k == K.BACK:
             self.state = "receipt"  # card later: the record remembers it has none yet
             self.message = "card later"
+            return [("show", self.render()), ("card_later",)]
         return None
 
     def _key_receipt(self, k, now):

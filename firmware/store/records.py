@@ -91,6 +91,10 @@ class RecordStore:
     def counts(self):
         return self.journal.counts()
 
+    def cards_due(self):
+        """(boot, seq) of saved records whose card was not verified, oldest first."""
+        return self.journal.unverified()
+
     def close(self):
         self.journal.close()
         if self.batch is not None:

@@ -54,3 +54,24 @@ def run_sim(image: Path, flash: Path, lines: list[str], tmp: Path, **env: str) -
                           timeout=600)
     doc = json.loads(energy.read_text()) if energy.exists() else {"ms": {}}
     return SimRun(proc.returncode, proc.stdout, proc.stderr, doc)
+
+
+def run_until_cut(image: Path, flash: Path, lines: list[str], marker: str, tmp: Path, **env: str) -> str:
+    """Run the sim and pull its power (SIGKILL) as soon as `marker` is on its screen; its output."""
+    full_env = dict(os.environ, MICROPYPATH=":.frozen:lib", ENROL_DATA_DIR=str(flash), ENROL_SIM_VIEW="text",
+                    ENROL_SIM_WALLET=str(tmp), **env)
+    proc = subprocess.Popen([str(MICROPYTHON), "-X", "heapsize=384k", "-m", "host_tools.sim.device"], cwd=image,
+                            env=full_env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write("\n".join(lines) + "\n")
+    proc.stdin.flush()
+    seen = []
+    try:
+        for line in proc.stdout:
+            seen.append(line)
+            if marker in line:
+                break
+    finally:
+        proc.kill()
+        proc.wait(30)
+    return "".join(seen)

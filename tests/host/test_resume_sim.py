@@ -1,0 +1,54 @@
+"""After the save, a power cut resumes at the card step at the next login (issue 4), under
+MicroPython in the simulator; once the card is verified nothing resumes any more."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from host_tools.enrolctl.build import build_sim
+from host_tools.enrolctl.simstate import provision
+from registrykit import _free_port
+from simkit import LOGIN, enrol, run_sim, run_until_cut
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("sim")
+    build_sim(out)
+    return out
+
+
+def test_power_cut_at_the_card_step_resumes_there_after_login(image: Path, tmp_path: Path) -> None:
+    provision(tmp_path / "state", _free_port())
+    flash = tmp_path / "state" / "flash"
+    lines = LOGIN + enrol("ZOE", "SAWADOGO", "29022004", "1593")[:-5]  # up to "Tap the card", no card yet
+    cut = run_until_cut(image, flash, lines, "|Tap the card on |", tmp_path, ENROL_SIM_WIFI="off")
+    assert "|Record SAVED.   |" in cut
+    assert (flash / "card_due.bin").exists()
+
+    resumed = run_sim(image, flash, LOGIN[:3] + ["?Tap the card", "t", "?Card ready", "r", "A", "?HOME", "3",
+                                                 "?To sync", "B"], tmp_path, ENROL_SIM_WIFI="off")
+    assert resumed.rc == 0, resumed.out[-2000:] + resumed.err[-2000:]
+    assert "|(resumed)       |" in resumed.out
+    assert "|Card ready for  |\n|ZOE             |" in resumed.out
+    assert "|Cards due: 0" in resumed.out and "|To sync: 1" in resumed.out  # the same record, now with its card
+    assert not (flash / "card_due.bin").exists()
+    assert len(list(tmp_path.glob("*.bin"))) == 1  # one card in the wallet
+
+    again = run_sim(image, flash, LOGIN + ["3", "?To sync", "B"], tmp_path, ENROL_SIM_WIFI="off")
+    assert again.rc == 0 and "(resumed)" not in again.out and "|Cards due: 0" in again.out
+
+
+def test_card_later_is_not_resumed_and_a_damaged_file_is_dropped(image: Path, tmp_path: Path) -> None:
+    provision(tmp_path / "state", _free_port())
+    flash = tmp_path / "state" / "flash"
+    later = run_sim(image, flash, LOGIN + enrol("ISSA", "KABORE", "01012000", "4826", card=False), tmp_path,
+                    ENROL_SIM_WIFI="off")
+    assert later.rc == 0 and not (flash / "card_due.bin").exists()
+    (flash / "card_due.bin").write_bytes(b"CD1" + bytes(80))  # damaged
+    after = run_sim(image, flash, LOGIN + ["3", "?To sync", "B"], tmp_path, ENROL_SIM_WIFI="off")
+    assert after.rc == 0 and "card_due.bin: does not authenticate" in after.out
+    assert "(resumed)" not in after.out and "|Cards due: 1" in after.out  # the record is safe, its card due
+    assert not (flash / "card_due.bin").exists()
