@@ -21,7 +21,8 @@ SYNC_FIRST_MS = 5000  # after power-on: let the officer log in first
 SYNC_INTERVAL_MS = 10 * 60 * 1000  # with nothing to send, or after a good sync
 BATTERY_EVERY_MS = 10 * 1000
 CRITICAL_SLEEP_MS = 30 * 60 * 1000  # deep sleep on an empty cell; then boot and look again
-BUSY_STATES = ("card", "check", "saving")  # never light-sleep here: a card or a save is under way
+CARD_STATES = ("card", "sup_id", "sup_pin")  # the card step, and a supervisor confirming a re-issue in it
+BUSY_STATES = CARD_STATES + ("check", "saving")  # never light-sleep here: a card or a save is under way
 
 
 def _load_villages(data_dir):
@@ -59,6 +60,7 @@ class App:
         self.keys = []  # key presses waiting for the UI task
         self.last_record_id = None
         self.card_iat = 0
+        self.reissue = None  # (credential id, supervisor id) a supervisor confirmed replacing
         self.reader = None
         self.audit = None
         self.card_task = None
@@ -181,6 +183,9 @@ class App:
                     self.apply(self.flow.check_done(["No card reader"]))
                 else:
                     self.card_task = asyncio.create_task(self.check_loop(reader))
+            elif kind == "reissue":
+                self.reissue = (e[1], e[2])
+                self.audit.record("card", "re-issue of " + e[1] + " confirmed by " + e[2])
             elif kind == "card_later":
                 self.card_due_done()
             elif kind == "logout":
@@ -304,7 +309,11 @@ class App:
         self.trusted_keys()  # computes self._pub once
         writer = CardWriter(reader, s.ed25519_seed, self._pub, s.card_key, s.device_id, s.registry_id)
         iat = self.card_iat
-        while self.flow.state == "card":
+        self.reissue = None
+        while self.flow.state in CARD_STATES:
+            if self.flow.state != "card":  # a supervisor is typing: the reader waits
+                await asyncio.sleep(0.2)
+                continue
             try:
                 found = reader.wait_card(100)
             except NfcError as e:
@@ -315,16 +324,16 @@ class App:
                 continue
             uid, sel = found
             try:
-                cred_id, _ = writer.write(uid, sel, self.last_record_id, fields["given_name"], iat,
-                                          iat + 5 * 365 * 86400)
-            except NeedsSupervisor:
-                self.apply(self.flow.card_done(False, "Card issued: sup."))
+                cred_id, old = writer.write(uid, sel, self.last_record_id, fields["given_name"], iat,
+                                            iat + 5 * 365 * 86400, self.reissue[0] if self.reissue else False)
+            except NeedsSupervisor as e:
+                self.apply(self.flow.needs_supervisor(e.old_credential_id))
             except CardRefused as e:
                 self.apply(self.flow.card_done(False, str(e)[:16]))
             except NfcError:
                 self.apply(self.flow.card_done(False, "Moved: tap again"))
             else:
-                self.store.mark_card_verified(boot, seq, uid, cred_id)
+                self.store.mark_card_verified(boot, seq, uid, cred_id, old or "")
                 self.card_due_done()
                 self.refresh_status()
                 self.apply(self.flow.card_done(True, cred_id))
@@ -391,7 +400,7 @@ class App:
                 pass
             self.sync_kick.clear()
             due = ticks_diff(ticks_ms(), next_ms) >= 0 or (self.sync_soon and backoff.failures == 0)
-            if not due or self.flow.state == "card":
+            if not due or self.flow.state in CARD_STATES:
                 continue
             self.sync_soon = False
             if self.store.counts()["pending"] == 0:

@@ -110,8 +110,8 @@ class CardWriter:
         old = self.existing_credential(self.read_tlv(dyn), uid)
         if old == cred_id:
             old = None  # this record's own credential (a tap again after tearing, a resumed card step)
-        if old is not None and not reissue:
-            raise NeedsSupervisor(old)
+        if old is not None and not (reissue is True or reissue == old):
+            raise NeedsSupervisor(old)  # reissue: True, or the credential id a supervisor confirmed replacing
         cose = credential.issue(self.seed, self.pub, self.registry_id, cred_id, given_name, self.device_id,
                                 uid, iat, exp)
         data = ndef.tlv(ndef.record(cose))

@@ -51,6 +51,8 @@ class Flow:
         self.failed_at = None  # time of the last wrong officer PIN (growing delay before the next try)
         self.check_lines = []
         self.card_due = None  # (boot, seq, given_name): a saved record whose card step a power cut interrupted
+        self.reissue_of = None  # credential id on the tapped card, which a supervisor may confirm replacing
+        self.supervisor_id = None
         # what the status screen shows; the app keeps it current (refresh_status)
         self.info = {"pending": 0, "unverified": 0, "storage": ("ok", 0), "device_id": "",
                      "version": "", "last_sync": "never", "wifi": "off", "battery": "unknown",
@@ -396,6 +398,61 @@ class Flow:
             return [("show", self.render()), ("card_later",)]
         return None
 
+    # ---- re-issue: a supervisor confirms replacing a card's credential ----------
+    def needs_supervisor(self, old_credential_id):
+        """The tapped card holds one of our credentials: a supervisor's number and PIN, or B."""
+        self.reissue_of = old_credential_id
+        self.state = "sup_id"
+        self.editor = TextEntry("", 8, letters=False)
+        self.message = ""
+        return self.show()
+
+    def _back_to_card(self, message):
+        self.state = "card"
+        self.message = message
+        return None
+
+    def _key_sup_id(self, k, now):
+        r = self.editor.key(k, now)
+        if r == "back":
+            self.reissue_of = None
+            return self._back_to_card("Use a new card")
+        if r != "ok":
+            return None
+        sid = "OF" + self.editor.text()
+        if not self.officers.exists(sid) or self.officers.role(sid) != "supervisor":
+            self.message = "Not a supervisor"
+            self.editor = TextEntry("", 8, letters=False)
+            return None
+        if self.officers.locked(sid):
+            self.message = "Locked"
+            self.editor = TextEntry("", 8, letters=False)
+            return None
+        self.supervisor_id = sid
+        self.editor = PinEntry()
+        self.state = "sup_pin"
+        self.message = ""
+        return None
+
+    def _key_sup_pin(self, k, now):
+        r = self.editor.key(k, now)
+        if r == "back":
+            self.editor.wipe()
+            self.editor = TextEntry("", 8, letters=False)
+            self.state = "sup_id"
+            return None
+        if r != "ok":
+            return None
+        pin = self.editor.value()
+        self.editor.wipe()
+        result = self.officers.check(self.supervisor_id, bytes(pin))
+        wipe(pin)
+        if result != "ok":
+            self.reissue_of = None
+            return self._back_to_card("Sup. PIN wrong" if result == "wrong" else "Sup. locked")
+        self._back_to_card("Re-issue: tap")
+        return [("show", self.render()), ("reissue", self.reissue_of, self.supervisor_id)]
+
     def _key_receipt(self, k, now):
         if k == K.OK or k == K.BACK:
             self._clear_enrolment()
@@ -465,6 +522,12 @@ class Flow:
             return self.screen("SAVING", ["Saving record...", "Do not switch off"])
         if st == "save_error":
             return self.screen("NOT SAVED", ["Record NOT saved:", msg, "", "Nothing is lost:", "A=back to review"])
+        if st == "sup_id":
+            return self.screen("RE-ISSUE", ["Card has", self.reissue_of, "Supervisor no.:", "OF" + self.editor.text(),
+                                            msg], "A=OK B=back", (3, 2 + self.editor.cursor()))
+        if st == "sup_pin":
+            return self.screen("RE-ISSUE", ["Replace", self.reissue_of, "Supervisor PIN:", self.editor.masked(), msg],
+                               "A=OK B=back")
         if st == "card":
             lines = ["Record SAVED.", "Tap the card on", "the reader.", "", msg]
             return self.screen("CARD", lines, "B=card later")

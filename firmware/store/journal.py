@@ -22,6 +22,7 @@ Payloads:
   KEY     the key envelope (crypto/seal.py)
   RECORD  the record envelope (its clear header gives device id, boot, seq)
   CARD    boot u32, seq u32, uid length u8, uid, credential id length u8, credential id
+          [, old credential id length u8, old credential id: a supervisor-confirmed re-issue]
           -> the card of record (boot, seq) was written and verified
   SYNCED  boot u32, time u32 (device epoch s), receipt length u8, receipt (the registry's
           MACed receipt of the batch), count u8, then count x (seq u32, result u8)
@@ -92,9 +93,13 @@ def frame(etype, payload):
     return head + bytes(payload) + struct.pack(">I", crc)
 
 
-def card_payload(boot, seq, uid, cred_id):
+def card_payload(boot, seq, uid, cred_id, old_id=""):
     cred = cred_id.encode() if isinstance(cred_id, str) else cred_id
-    return struct.pack(">IIB", boot, seq, len(uid)) + bytes(uid) + bytes((len(cred),)) + cred
+    out = struct.pack(">IIB", boot, seq, len(uid)) + bytes(uid) + bytes((len(cred),)) + cred
+    if old_id:  # a re-issue: the credential this card held before, for revocation
+        old = old_id.encode() if isinstance(old_id, str) else old_id
+        out += bytes((len(old),)) + old
+    return out
 
 
 def synced_payload(boot, when, receipt, items):
@@ -511,7 +516,7 @@ class Journal:
         seg.last = key
         seg.unverified += 1
 
-    def append_card(self, boot, seq, uid, cred_id):
+    def append_card(self, boot, seq, uid, cred_id, old_id=""):
         key = (boot, seq)
         seg = self.segment_of(key)
         waiting = False
@@ -523,7 +528,7 @@ class Journal:
             del scan
         if not waiting:
             raise StoreError("no saved record %d/%d waiting for its card" % key)
-        self._append(seg, frame(T_CARD, card_payload(boot, seq, uid, cred_id)))
+        self._append(seg, frame(T_CARD, card_payload(boot, seq, uid, cred_id, old_id)))
         seg.unverified -= 1
 
     def append_synced(self, results, when, receipt=b""):

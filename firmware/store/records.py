@@ -75,9 +75,9 @@ class RecordStore:
         self._event("save", "%d/%d" % (self.boot, self.seq))
         return self.boot, self.seq
 
-    def mark_card_verified(self, boot, seq, uid, cred_id):
-        self.journal.append_card(boot, seq, uid, cred_id)
-        self._event("card", "%d/%d verified" % (boot, seq))
+    def mark_card_verified(self, boot, seq, uid, cred_id, old_id=""):
+        self.journal.append_card(boot, seq, uid, cred_id, old_id)
+        self._event("card", "%d/%d verified" % (boot, seq) + (" (re-issue of " + old_id + ")" if old_id else ""))
 
     def mark_results(self, results, now, receipt=b""):
         """Apply registry results [(boot, seq, result)] that came with a valid receipt."""

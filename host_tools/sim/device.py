@@ -6,7 +6,7 @@ Run by `make sim` (micropython -m host_tools.sim.device, from build/sim/).
     the screen model as text instead, for narrow terminals and tests)
   * 4x4 key matrix: type keys and Enter (0-9, A-D, *, #; '.' waits 1 s); q quits
   * PN532 with an NTAG215 wallet: a line 't' taps a new blank card on the reader,
-    'r' takes it away; cards written are saved in $ENROL_SIM_WALLET/<uid>.bin
+    'again' taps the last card once more (a card already issued), 'r' takes it away; cards written are saved in $ENROL_SIM_WALLET/<uid>.bin
     (check one with: enrolctl card verify FILE --trust sim-state/trust.json)
   * Wi-Fi: a line 'w' takes the village network out of reach or back (ENROL_SIM_WIFI=off
     starts without it); in reach, the sync reaches the registry on the host's loopback
@@ -68,7 +68,12 @@ def main():
     def remove():
         reader.remove()
 
+    def tap_again():
+        if cards:
+            reader.place(cards[-1])
+
     board_sim.sim_actions["t"] = tap
+    board_sim.sim_actions["again"] = tap_again
     board_sim.sim_actions["r"] = remove
     if VIEW == "pixels":
         text_view = board_sim.show_screen

@@ -305,3 +305,62 @@ def test_a_retry_right_after_a_wrong_pin_must_wait():
     d.press(("wait", 1100))
     d.press(*OFFICER_PIN.decode()).press(K.OK)
     assert "HOME OF0042" in d.screen()
+
+
+def to_card_step(d):
+    from flowkit import enrol_person
+
+    login(d)
+    enrol_person(d)
+    assert d.take("save")
+    d.add(d.flow.saved(1, 7))
+    assert d.flow.state == "card" and d.take("write_card")
+
+
+def test_a_card_already_issued_needs_a_supervisor_number_and_pin():
+    from flowkit import SUPERVISOR_PIN
+
+    flow = new_flow()
+    d = Driver(flow)
+    to_card_step(d)
+    d.add(flow.needs_supervisor("7K3M-Q2XA"))
+    assert flow.state == "sup_id" and "7K3M-Q2XA" in d.screen()
+    d.press(*"0042").press(K.OK)  # an officer is not a supervisor
+    assert flow.state == "sup_id" and "Not a supervisor" in d.screen()
+    d.press(*"0001").press(K.OK)
+    assert flow.state == "sup_pin" and "9713" not in d.screen()
+    d.press(*"1111").press(K.OK)  # wrong PIN: back to the card step, nothing confirmed
+    assert flow.state == "card" and "Sup. PIN wrong" in d.screen() and not d.take("reissue")
+    d.add(flow.needs_supervisor("7K3M-Q2XA"))
+    d.press(*"0001").press(K.OK).press(*SUPERVISOR_PIN.decode()).press(K.OK)
+    assert flow.state == "card" and "Re-issue: tap" in d.screen()
+    assert d.take("reissue") == [("reissue", "7K3M-Q2XA", "OF0001")]
+    assert all(len(line) <= 16 for line in d.screen().split("\n")[1:])  # nothing cut on the OLED
+
+
+def test_back_at_the_supervisor_screen_asks_for_another_card():
+    flow = new_flow()
+    d = Driver(flow)
+    to_card_step(d)
+    d.add(flow.needs_supervisor("7K3M-Q2XA"))
+    d.press(K.BACK)
+    assert flow.state == "card" and "Use a new card" in d.screen() and flow.reissue_of is None
+
+
+def test_card_later_tells_the_app():
+    flow = new_flow()
+    d = Driver(flow)
+    to_card_step(d)
+    d.press(K.BACK)
+    assert flow.state == "receipt" and d.take("card_later")
+
+
+def test_a_card_step_cut_by_power_resumes_after_login():
+    flow = new_flow()
+    flow.card_due = (4, 12, "ZOE")
+    d = Driver(flow)
+    login(d)
+    assert flow.state == "card" and "(resumed)" in d.screen()
+    assert d.take("write_card") == [("write_card", 4, 12, {"given_name": "ZOE"})]
+    d.add(flow.card_done(True, "7K3M-Q2XA"))
+    assert "ZOE" in d.screen() and flow.card_due is None

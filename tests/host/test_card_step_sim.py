@@ -52,3 +52,33 @@ def test_card_later_is_not_resumed_and_a_damaged_file_is_dropped(image: Path, tm
     assert after.rc == 0 and "card_due.bin: does not authenticate" in after.out
     assert "(resumed)" not in after.out and "|Cards due: 1" in after.out  # the record is safe, its card due
     assert not (flash / "card_due.bin").exists()
+
+
+def test_a_card_already_issued_is_reissued_only_with_a_supervisor(image: Path, tmp_path: Path) -> None:
+    from host_tools.enrolctl.journal import entries
+
+    provision(tmp_path / "state", _free_port())
+    flash = tmp_path / "state" / "flash"
+    first = enrol("ZOE", "SAWADOGO", "29022004", "1593")
+    second = enrol("ISSA", "KABORE", "01012000", "4826")[:-5]  # up to "Tap the card"
+    # the card stays on the reader while the supervisor types; it is written once the PIN is right
+    lines = LOGIN + first + second + ["again", "?Card has", "0042A", "?Not a supervisor", "0001A", "?PIN:", "9713A",
+                                      "?Card ready", "r", "A", "?HOME"]
+    run = run_sim(image, flash, lines, tmp_path, ENROL_SIM_WIFI="off")
+    assert run.rc == 0, run.out[-2000:] + run.err[-2000:]
+    assert "|Card ready for  |\n|ISSA            |" in run.out and "|Re-issue: tap   |" in run.out
+    assert run.out.rstrip().endswith("power off") and "HOME" in run.out[run.out.rindex("|ISSA"):]
+    cards = [e[2] for seg in sorted((flash / "journal").glob("*.seg")) for e in entries(seg.read_bytes())
+             if e[1] == 3]
+    assert len(cards) == 2
+    first_id = cards[0][9 + cards[0][8] + 1:][:9].decode()
+
+    def tail(p: bytes) -> bytes:
+        at = 9 + p[8]
+        at += 1 + p[at]
+        return p[at:]
+
+    assert tail(cards[0]) == b""  # a first issue
+    assert tail(cards[1]) == bytes((9,)) + first_id.encode()  # the re-issue names the credential it replaced
+    audit = (flash / "audit" / "audit.log").read_bytes()
+    assert first_id.encode() + b" confirmed by OF0001" in audit  # who allowed it, in the audit log
