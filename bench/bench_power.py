@@ -26,6 +26,10 @@ from mp import MICROPYTHON, ROOT
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "host"), str(ROOT / "tests"), str(ROOT / "tests" / "fw")]
 
 from flowkit import text_keys  # noqa: E402
+from sqlalchemy import select  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+
+from host_tools.registry.models import Record  # noqa: E402
 from registrykit import RegistryProcess, _free_port, make_registry_from  # noqa: E402
 
 from host_tools.enrolctl.build import build_sim  # noqa: E402
@@ -78,17 +82,21 @@ def run() -> list[tuple[str, float | int, str, str]]:
         energy = tmp / "energy.json"
         env = dict(os.environ, MICROPYPATH=":.frozen:lib", ENROL_DATA_DIR=str(state / "flash"), ENROL_SIM_VIEW="text",
                    ENROL_SIM_QUIET="1", ENROL_SIM_WIFI="off", ENROL_SIM_ENERGY=str(energy),
-                   ENROL_SIM_KEY_GAP_MS="250", ENROL_SIM_WALLET=str(tmp))
+                   ENROL_SIM_KEY_GAP_MS="250", ENROL_SIM_KEY_MS="30", ENROL_SIM_WALLET=str(tmp))
         with RegistryProcess(reg, f"sqlite:///{state / 'registry' / 'registry.db'}", port):
             proc = subprocess.run([str(MICROPYTHON), "-X", "heapsize=384k", "-m", "host_tools.sim.device"], cwd=image,
                                   env=env, input="\n".join(day_script()) + "\n", capture_output=True, text=True,
                                   timeout=3600)
             synced = reg.count()
+            with Session(reg.engine) as db:
+                names = sorted(r.fields["given_name"] for r in db.scalars(select(Record)))
         cards = len(list(tmp.glob("*.bin")))
         if proc.returncode != 0 or not energy.exists():
             raise RuntimeError("scripted day failed: " + (proc.stdout + proc.stderr)[-2000:])
         if cards != PEOPLE or synced != PEOPLE:
             raise RuntimeError(f"scripted day: {cards} cards written, {synced} records synced, of {PEOPLE}")
+        if names != sorted(NAMES[i % len(NAMES)][0] for i in range(PEOPLE)):
+            raise RuntimeError(f"scripted day: the registry has other names than were typed: {names}")
         doc = json.loads(energy.read_text())
     marks = dict((label, rep) for label, rep in doc["marks"])
     total_ms = sum(v for k, v in doc["ms"].items() if k.startswith("cpu/"))

@@ -329,8 +329,8 @@ class _Stdin:
     """The person at the simulator: lines on stdin.
 
     Each character of a line is a key press on the attached keypad matrix
-    (0-9, A-D or a-d, * and #; '.' waits one second, e.g. to let a multi-tap
-    letter settle); a line 'q', or the end of input, switches the device off.
+    (0-9, A-D or a-d, * and #; '.' is one second of simulated time, e.g. to let
+    a multi-tap letter settle); a line 'q', or the end of input, switches the device off.
     A line '?TEXT' waits (up to WAIT_MS) until the screen shows TEXT, so a
     script does not depend on how fast the host runs.  A line '+N' is the person
     doing nothing for N seconds: simulated time, skipped in steps of up to
@@ -339,7 +339,8 @@ class _Stdin:
     a line '=LABEL' records the energy meter's totals under LABEL.
     Keys are pressed for KEY_MS and released for KEY_MS, through the pins,
     so the firmware's own scanning and debouncing sees them; ENROL_SIM_KEY_GAP_MS
-    adds simulated time between keys (a person's pace, for the energy bench).
+    adds simulated time between keys (a person's pace, for the energy bench; it also
+    covers the debounce, so ENROL_SIM_KEY_MS can then be as short as one scan).
     """
 
     KEY_MS = int(os.getenv("ENROL_SIM_KEY_MS") or "60")  # > the keypad's 40 ms debounce
@@ -399,7 +400,7 @@ class _Stdin:
             return
         k = self.script.pop(0)
         if k == ".":
-            self.next_ms = ticks_add(now, 1000)
+            advance(1000)  # a second of simulated time (lets a multi-tap letter settle), not waited
             return
         k = k.upper()
         if _matrix is not None and k in "0123456789ABCD*#":
