@@ -350,6 +350,20 @@ class App:
             self._pub = ed25519.public_key(self.secrets.ed25519_seed)
         return {credential.key_id(self._pub): self._pub}
 
+    def genuine_chip(self, reader, uid):
+        """The chip's NXP originality signature over its UID (a copy on a UID-changeable chip has none)."""
+        from firmware.crypto import originality
+        from firmware.hw.nfc import CardNak
+
+        try:
+            sig = reader.read_sig()
+        except CardNak:
+            return False  # a chip without READ_SIG is not an NXP NTAG21x
+        for key in (originality.NXP_NTAG21X,) + tuple(self.board.EXTRA_ORIGINALITY_KEYS):
+            if originality.verify(uid, sig, key):
+                return True
+        return False
+
     async def check_loop(self, reader):
         """Verify mode: each tapped card shows its holder, or exactly why it fails."""
         from firmware.card import credential, ndef
@@ -369,6 +383,8 @@ class App:
             uid, sel = found
             try:
                 _, _, dyn = checker.identify(sel)
+                if not self.genuine_chip(reader, uid):
+                    raise CardRefused("not a genuine NXP chip: a copy")
                 payload = ndef.parse_record(ndef.find_message(checker.read_tlv(dyn)))
                 claims = credential.verify(payload, trusted, uid, self.clock_s())
                 lines = ["VALID", claims[credential.CLAIM_GIVEN_NAME], claims[credential.CLAIM_SUB]]

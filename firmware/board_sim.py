@@ -50,6 +50,7 @@ def advance(ms):
 
 I2C_FREQ_HZ = 400_000
 DATA_DIR = os.getenv("ENROL_DATA_DIR") or "sim-state/flash"
+EXTRA_ORIGINALITY_KEYS = []  # the emulated card factory's key (host_tools/sim/nxp_signer.py), added by the simulator
 
 
 class SimI2C:

@@ -146,34 +146,46 @@ class Flow:
             return True
         return False
 
+    def _typed_officer(self, role, unknown, locked):
+        """The officer number in the editor if it may log in (with `role`, if given): the
+        editor then takes the PIN; else None, the reason shown and the number cleared."""
+        oid = "OF" + self.editor.text()
+        problem = None
+        if not self.officers.exists(oid) or (role is not None and self.officers.role(oid) != role):
+            problem = unknown
+        elif self.officers.locked(oid):
+            problem = locked
+        if problem is not None:
+            self.message = problem
+            self.editor = TextEntry("", 8, letters=False)
+            return None
+        self.editor = PinEntry()
+        self.message = ""
+        return oid
+
     def _key_login_id(self, k, now):
         if self._help(k):
             return None
         r = self.editor.key(k, now)
         if r == "ok":
-            oid = "OF" + self.editor.text()
-            if not self.officers.exists(oid):
-                self.message = "Unknown officer"
-                self.editor = TextEntry("", 8, letters=False)
-                return None
-            if self.officers.locked(oid):
-                self.message = "Locked: call sup."
-                self.editor = TextEntry("", 8, letters=False)
+            oid = self._typed_officer(None, "Unknown officer", "Locked: call sup.")
+            if oid is None:
                 return None
             self.officer_id = oid
-            self.editor = PinEntry()
             self.state = "login_pin"
-            self.message = ""
         return None
 
-    def _key_login_pin(self, k, now):
+    def _pin_entered(self, k, now, back_state):
+        """A key for the PIN editor: True on OK; B wipes the PIN and goes back to back_state."""
         r = self.editor.key(k, now)
         if r == "back":
             self.editor.wipe()
             self.editor = TextEntry("", 8, letters=False)
-            self.state = "login_id"
-            return None
-        if r != "ok":
+            self.state = back_state
+        return r == "ok"
+
+    def _key_login_pin(self, k, now):
+        if not self._pin_entered(k, now, "login_id"):
             return None
         wait = 0 if self.failed_at is None else self.officers.wait_ms(self.officer_id) - (now - self.failed_at)
         if wait > 0:
@@ -419,29 +431,14 @@ class Flow:
             return self._back_to_card("Use a new card")
         if r != "ok":
             return None
-        sid = "OF" + self.editor.text()
-        if not self.officers.exists(sid) or self.officers.role(sid) != "supervisor":
-            self.message = "Not a supervisor"
-            self.editor = TextEntry("", 8, letters=False)
-            return None
-        if self.officers.locked(sid):
-            self.message = "Locked"
-            self.editor = TextEntry("", 8, letters=False)
-            return None
-        self.supervisor_id = sid
-        self.editor = PinEntry()
-        self.state = "sup_pin"
-        self.message = ""
+        sid = self._typed_officer("supervisor", "Not a supervisor", "Locked")
+        if sid is not None:
+            self.supervisor_id = sid
+            self.state = "sup_pin"
         return None
 
     def _key_sup_pin(self, k, now):
-        r = self.editor.key(k, now)
-        if r == "back":
-            self.editor.wipe()
-            self.editor = TextEntry("", 8, letters=False)
-            self.state = "sup_id"
-            return None
-        if r != "ok":
+        if not self._pin_entered(k, now, "sup_id"):
             return None
         pin = self.editor.value()
         self.editor.wipe()

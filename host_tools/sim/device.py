@@ -6,7 +6,8 @@ Run by `make sim` (micropython -m host_tools.sim.device, from build/sim/).
     the screen model as text instead, for narrow terminals and tests)
   * 4x4 key matrix: type keys and Enter (0-9, A-D, *, #; '.' waits 1 s); q quits
   * PN532 with an NTAG215 wallet: a line 't' taps a new blank card on the reader,
-    'again' taps the last card once more (a card already issued), 'r' takes it away; cards written are saved in $ENROL_SIM_WALLET/<uid>.bin
+    'again' taps the last card once more (a card already issued), 'clone' a copy of it on
+    a UID-changeable chip (no NXP originality signature), 'r' takes it away; cards written are saved in $ENROL_SIM_WALLET/<uid>.bin
     (check one with: enrolctl card verify FILE --trust sim-state/trust.json)
   * Wi-Fi: a line 'w' takes the village network out of reach or back (ENROL_SIM_WIFI=off
     starts without it); in reach, the sync reaches the registry on the host's loopback
@@ -22,6 +23,7 @@ import os
 from firmware import board_sim
 from host_tools.sim.energy import Meter
 from host_tools.sim.keypad import KeyMatrix
+from host_tools.sim.nxp_signer import FactorySigner
 from host_tools.sim.ntag import NTAG21x
 from host_tools.sim.reader import PN532Reader
 from host_tools.sim.ssd1306 import SSD1306Emulator
@@ -59,11 +61,20 @@ def main():
     board_sim.light_sleep = watched_light_sleep
     wallet = os.getenv("ENROL_SIM_WALLET") or ""
     cards = []
+    factory = FactorySigner()
+    board_sim.EXTRA_ORIGINALITY_KEYS.append(factory.public_key)
 
     def tap():
         card = NTAG21x("NTAG215")
+        card.signature = factory.sign(card.uid())  # as NXP signs each chip's UID at the factory
         cards.append(card)
         reader.place(card)
+
+    def tap_clone():
+        """A UID-changeable copy of the last card: same UID and memory, but no valid signature."""
+        if cards:
+            clone = NTAG21x.from_image(cards[-1].image(), bytes(32))
+            reader.place(clone)
 
     def remove():
         reader.remove()
@@ -74,6 +85,7 @@ def main():
 
     board_sim.sim_actions["t"] = tap
     board_sim.sim_actions["again"] = tap_again
+    board_sim.sim_actions["clone"] = tap_clone
     board_sim.sim_actions["r"] = remove
     if VIEW == "pixels":
         text_view = board_sim.show_screen

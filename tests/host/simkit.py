@@ -17,6 +17,15 @@ from flowkit import text_keys  # noqa: E402
 LOGIN = ["0042A", "?PIN:", "2468A", "?HOME"]
 
 
+def new_device(tmp: Path) -> Path:
+    """A freshly provisioned simulated device (its registry keys beside it); its flash directory."""
+    from host_tools.enrolctl.simstate import provision
+    from registrykit import _free_port
+
+    provision(tmp / "state", _free_port())
+    return tmp / "state" / "flash"
+
+
 def keys_for(text: str) -> str:
     return "".join("." if isinstance(k, tuple) else k for k in text_keys(text))
 

@@ -8,9 +8,7 @@ from pathlib import Path
 import pytest
 
 from host_tools.enrolctl.build import build_sim
-from host_tools.enrolctl.simstate import provision
-from registrykit import _free_port
-from simkit import LOGIN, enrol, run_sim, run_until_cut
+from simkit import LOGIN, enrol, new_device, run_sim, run_until_cut
 
 
 @pytest.fixture(scope="module")
@@ -21,8 +19,7 @@ def image(tmp_path_factory) -> Path:
 
 
 def test_power_cut_at_the_card_step_resumes_there_after_login(image: Path, tmp_path: Path) -> None:
-    provision(tmp_path / "state", _free_port())
-    flash = tmp_path / "state" / "flash"
+    flash = new_device(tmp_path)
     lines = LOGIN + enrol("ZOE", "SAWADOGO", "29022004", "1593")[:-5]  # up to "Tap the card", no card yet
     cut = run_until_cut(image, flash, lines, "|Tap the card on |", tmp_path, ENROL_SIM_WIFI="off")
     assert "|Record SAVED.   |" in cut
@@ -42,8 +39,7 @@ def test_power_cut_at_the_card_step_resumes_there_after_login(image: Path, tmp_p
 
 
 def test_card_later_is_not_resumed_and_a_damaged_file_is_dropped(image: Path, tmp_path: Path) -> None:
-    provision(tmp_path / "state", _free_port())
-    flash = tmp_path / "state" / "flash"
+    flash = new_device(tmp_path)
     later = run_sim(image, flash, LOGIN + enrol("ISSA", "KABORE", "01012000", "4826", card=False), tmp_path,
                     ENROL_SIM_WIFI="off")
     assert later.rc == 0 and not (flash / "card_due.bin").exists()
@@ -57,8 +53,7 @@ def test_card_later_is_not_resumed_and_a_damaged_file_is_dropped(image: Path, tm
 def test_a_card_already_issued_is_reissued_only_with_a_supervisor(image: Path, tmp_path: Path) -> None:
     from host_tools.enrolctl.journal import entries
 
-    provision(tmp_path / "state", _free_port())
-    flash = tmp_path / "state" / "flash"
+    flash = new_device(tmp_path)
     first = enrol("ZOE", "SAWADOGO", "29022004", "1593")
     second = enrol("ISSA", "KABORE", "01012000", "4826")[:-5]  # up to "Tap the card"
     # the card stays on the reader while the supervisor types; it is written once the PIN is right
@@ -82,3 +77,14 @@ def test_a_card_already_issued_is_reissued_only_with_a_supervisor(image: Path, t
     assert tail(cards[1]) == bytes((9,)) + first_id.encode()  # the re-issue names the credential it replaced
     audit = (flash / "audit" / "audit.log").read_bytes()
     assert first_id.encode() + b" confirmed by OF0001" in audit  # who allowed it, in the audit log
+
+
+def test_check_mode_tells_a_genuine_card_from_a_copy(image: Path, tmp_path: Path) -> None:
+    flash = new_device(tmp_path)
+    lines = LOGIN + enrol("ZOE", "SAWADOGO", "29022004", "1593") + [
+        "2", "?Tap a card", "again", "?VALID", "r", "clone", "?genuine", "r", "B", "?HOME"]
+    run = run_sim(image, flash, lines, tmp_path, ENROL_SIM_WIFI="off")
+    assert run.rc == 0, run.out[-2000:] + run.err[-2000:]
+    assert "|VALID           |\n|ZOE             |" in run.out
+    copy = run.out[run.out.rindex("|VALID"):]
+    assert "|NOT VALID:      |\n|not a genuine NX|\n|P chip: a copy  |" in copy

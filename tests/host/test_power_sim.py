@@ -10,9 +10,7 @@ from pathlib import Path
 import pytest
 
 from host_tools.enrolctl.build import build_sim
-from host_tools.enrolctl.simstate import provision
-from registrykit import _free_port
-from simkit import LOGIN, SimRun, enrol, run_sim
+from simkit import LOGIN, SimRun, enrol, new_device, run_sim
 
 
 @pytest.fixture(scope="module")
@@ -20,11 +18,6 @@ def image(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("sim")
     build_sim(out)
     return out
-
-
-def new_device(tmp: Path) -> Path:
-    provision(tmp / "state", _free_port())
-    return tmp / "state" / "flash"
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,25 @@
+"""NTAG originality check (secp128r1 ECDSA) on both runtimes: group law, the simulator's factory
+signatures, tampering.  (tests/host/test_originality_interop.py checks it against python-ecdsa.)"""
+
+from firmware.crypto import originality as o
+from host_tools.sim.nxp_signer import FactorySigner
+
+
+def test_group_law():
+    assert o.on_curve(o.G)
+    assert o.affine(o.mul(o.N, o.G)) is None  # n * G is the point at infinity
+    a, b = 0x1234567890ABCDEF, 0xFEDCBA0987654321
+    assert o.affine(o.mul(a + b, o.G)) == o.affine(o._add(o.mul(a, o.G), o.mul(b, o.G)))
+    q = o.affine(o.mul(b, o.G))
+    assert o.affine(o.mul2(a, o.G, 7, q)) == o.affine(o.mul(a + 7 * b, o.G))
+
+
+def test_factory_signatures_verify_and_nothing_else_does():
+    f = FactorySigner()
+    uid = b"\x04\x51\x8d\xfa\xa9\x61\x80"
+    sig = f.sign(uid)
+    assert o.verify(uid, sig, f.public_key)
+    assert not o.verify(uid, sig)  # not NXP's signature
+    assert not o.verify(b"\x04\x51\x8d\xfa\xa9\x61\x81", sig, f.public_key)  # another UID
+    assert not o.verify(uid, bytes(32), f.public_key)  # a clone's empty signature
+    assert not o.verify(uid, sig[:31], f.public_key)
