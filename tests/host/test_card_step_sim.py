@@ -88,3 +88,15 @@ def test_check_mode_tells_a_genuine_card_from_a_copy(image: Path, tmp_path: Path
     assert "|VALID           |\n|ZOE             |" in run.out
     copy = run.out[run.out.rindex("|VALID"):]
     assert "|NOT VALID:      |\n|not a genuine NX|\n|P chip: a copy  |" in copy
+
+
+@pytest.mark.parametrize("marker", ["|1/6 Given", "|REVIEW", "|CONSENT", "|Type it again:  |"])
+def test_a_power_cut_before_the_save_leaves_no_trace(image: Path, tmp_path: Path, marker: str) -> None:
+    flash = new_device(tmp_path)
+    cut = run_until_cut(image, flash, LOGIN + enrol("ZOE", "SAWADOGO", "29022004", "1593"), marker, tmp_path,
+                        ENROL_SIM_WIFI="off")
+    assert marker in cut and "Record SAVED" not in cut
+    after = run_sim(image, flash, LOGIN + ["3", "?To sync", "B", "?HOME"], tmp_path, ENROL_SIM_WIFI="off")
+    assert after.rc == 0, after.out[-2000:]
+    assert "|To sync: 0" in after.out and "|Cards due: 0" in after.out and "(resumed)" not in after.out
+    assert not (flash / "card_due.bin").exists()
