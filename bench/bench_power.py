@@ -98,7 +98,8 @@ def run() -> list[tuple[str, float | int, str, str]]:
         if names != sorted(NAMES[i % len(NAMES)][0] for i in range(PEOPLE)):
             raise RuntimeError(f"scripted day: the registry has other names than were typed: {names}")
         doc = json.loads(energy.read_text())
-    marks = dict((label, rep) for label, rep in doc["marks"])
+        marks_text = Path(str(energy) + ".marks").read_text()
+    marks = dict(json.loads(line) for line in marks_text.splitlines())
     total_ms = sum(v for k, v in doc["ms"].items() if k.startswith("cpu/"))
     per_part, total = mah(doc["ms"])
     per_day = total * 86_400_000 / total_ms

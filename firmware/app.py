@@ -19,8 +19,11 @@ _IDLE_POLL_MS = 50
 _TICK_MS = 100
 SYNC_FIRST_MS = 5000  # after power-on: let the officer log in first
 SYNC_INTERVAL_MS = 10 * 60 * 1000  # with nothing to send, or after a good sync
+LOCAL_RETRY = "local"  # sync_once's retry_after when the failure was the device's own (RAM)
+LOCAL_RETRY_MS = 5000
 BATTERY_EVERY_MS = 10 * 1000
 CRITICAL_SLEEP_MS = 30 * 60 * 1000  # deep sleep on an empty cell; then boot and look again
+EMPTY_MESSAGE_MS = 3000
 CARD_STATES = ("card", "sup_id", "sup_pin")  # the card step, and a supervisor confirming a re-issue in it
 BUSY_STATES = CARD_STATES + ("check", "saving")  # never light-sleep here: a card or a save is under way
 
@@ -96,6 +99,11 @@ class App:
                 self.display.render(screen)
             except OSError as e:
                 self.board.console("display: write failed (" + str(e) + ")")
+            except MemoryError:  # a frame not drawn is redrawn by the next key; never end the app for it
+                import gc
+
+                gc.collect()
+                self.board.console("display: out of memory")
         self.board.show_screen(screen)
 
     # ---- start-up --------------------------------------------------------
@@ -332,6 +340,13 @@ class App:
                 self.apply(self.flow.card_done(False, str(e)[:16]))
             except NfcError:
                 self.apply(self.flow.card_done(False, "Moved: tap again"))
+            except MemoryError:
+                # never end the card step (and leave the officer stuck on it): free memory, ask again
+                import gc
+
+                gc.collect()
+                self.board.console("nfc: out of memory")
+                self.apply(self.flow.card_done(False, "Retry: tap again"))
             else:
                 self.store.mark_card_verified(boot, seq, uid, cred_id, old or "")
                 self.card_due_done()
@@ -429,7 +444,7 @@ class App:
                 import gc
 
                 gc.collect()
-                ok, retry_after = False, None
+                ok, retry_after = False, LOCAL_RETRY
                 self.board.console("sync: out of memory")
             except Exception as e:  # noqa: BLE001 - a sync bug must not end syncing, nor the app
                 ok, retry_after = False, None
@@ -443,6 +458,8 @@ class App:
             if ok:
                 backoff.succeeded()
                 delay = SYNC_INTERVAL_MS
+            elif retry_after is LOCAL_RETRY:
+                delay = LOCAL_RETRY_MS  # the device ran short of RAM (next batches are smaller): not the network
             else:
                 delay = backoff.failed(retry_after)
             next_ms = ticks_add(ticks_ms(), delay)
@@ -484,7 +501,7 @@ class App:
             self.flow.info["last_sync"] = "failed"
             self.board.console("sync: " + str(e))
             self.audit.record("sync-error", str(e))
-            return False, e.retry_after
+            return False, LOCAL_RETRY if e.local else e.retry_after
         finally:
             self.wifi.down()
             self.status.wifi = False
@@ -574,8 +591,11 @@ class App:
         """Save what is open and deep-sleep; the ESP32 boots again after CRITICAL_SLEEP_MS."""
         if self.audit is not None:
             self.audit.record("battery", "critical " + str(self.battery.mv) + " mV: deep sleep")
-        self.show(Screen("POWER", ["Battery empty:", "charge it, then", "switch on.", "", "Records are safe."],
+        self.show(Screen("POWER", ["Battery empty:", "charge it, then", "switch on.", "", "Records safe."],
                          status=self.status))
+        from firmware.ticks import sleep_ms
+
+        sleep_ms(EMPTY_MESSAGE_MS)  # long enough to be read, then the panel goes off too
         self.shut_down()
         self.board.deep_sleep(CRITICAL_SLEEP_MS)
 

@@ -81,7 +81,7 @@ class SimI2C:
         dev = self._dev(addr)
         self.transfers += 1
         self.bytes_moved += len(buf) + 1
-        dev.write(bytes(buf))
+        dev.write(buf)  # no copy: a 1 KB display frame each time would fragment the heap
         return len(buf)
 
     def writevto(self, addr, vector, stop=True):

@@ -38,10 +38,10 @@ PATH_TIME = "/v1/time"
 
 
 class SyncError(Exception):
-    def __init__(self, message, retry_after=None):
+    def __init__(self, message, retry_after=None, local=False):
         super().__init__(message)
         self.retry_after = retry_after
-
+        self.local = local  # the device's own trouble (RAM), not the network's: retry soon
 
 class _Plan:
     def __init__(self):
@@ -243,8 +243,11 @@ class Client:
         except MemoryError:
             self.conn.close()
             gc.collect()
-            self.batch_records = max(MIN_BATCH, self.batch_records // 2)
-            raise SyncError("out of memory (batches of " + str(self.batch_records) + " next)")
+            was = self.batch_records
+            self.batch_records = max(MIN_BATCH, was // 2)
+            # retried soon while a smaller batch may fit; at MIN_BATCH it waits like any failure
+            raise SyncError("out of memory (batches of " + str(self.batch_records) + " next)",
+                            local=self.batch_records < was)
         finally:
             self.conn.close()
 

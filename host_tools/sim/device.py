@@ -14,7 +14,8 @@ Run by `make sim` (micropython -m host_tools.sim.device, from build/sim/).
   * battery: 'b3700' sets the cell to 3700 mV ('bnoise', 'bnone': bad ADC readings);
     '+600' is ten minutes of nobody touching the device (simulated time: it dims, sleeps)
   * energy: the time each part spends in each power state is metered; with
-    ENROL_SIM_ENERGY=FILE it is written there as JSON at power-off (make bench reads it)
+    ENROL_SIM_ENERGY=FILE it is written there as JSON at power-off, and a script's '=LABEL'
+    lines append the totals so far to FILE.marks (make bench reads both)
 Everything else (flash in sim-state/, the app, the drivers) is the firmware's own.
 """
 
@@ -41,13 +42,13 @@ def main():
     reader.set_rstpdn(0)  # the board holds RSTPDN low from power-on until the app wants the reader
     from firmware import ticks
 
-    meter = Meter(ticks.ticks_ms)
+    energy_file = os.getenv("ENROL_SIM_ENERGY") or ""
+    meter = Meter(ticks.ticks_ms, energy_file + ".marks" if energy_file else "")
     meter.add("cpu", lambda: board_sim._cpu[0])
     meter.add("wifi", board_sim.wlan().power_state)
     meter.add("nfc", reader.power_state)
     meter.add("oled", oled.power_state)
     board_sim.attach_meter(meter)
-    energy_file = os.getenv("ENROL_SIM_ENERGY") or ""
     at_sleep = {"oled": [], "nfc": [], "wifi": []}  # each part's state whenever the CPU went to sleep
     light_sleep = board_sim.light_sleep
 
@@ -60,11 +61,18 @@ def main():
 
     board_sim.light_sleep = watched_light_sleep
     wallet = os.getenv("ENROL_SIM_WALLET") or ""
-    cards = []
+    cards = []  # the last card tapped (earlier ones are in the wallet: RAM stays flat all day)
     factory = FactorySigner()
     board_sim.EXTRA_ORIGINALITY_KEYS.append(factory.public_key)
 
+    def to_wallet(card):
+        if wallet:
+            with open(wallet + "/" + "".join("%02x" % b for b in card.uid()) + ".bin", "wb") as f:
+                f.write(card.image())
+
     def tap():
+        if cards:
+            to_wallet(cards.pop())
         card = NTAG21x("NTAG215")
         card.signature = factory.sign(card.uid())  # as NXP signs each chip's UID at the factory
         cards.append(card)
@@ -108,11 +116,9 @@ def main():
             with open(energy_file, "w") as f:
                 json.dump({"ms": meter.report(), "at_sleep": at_sleep, "light_sleeps": board_sim._slept["light"],
                            "deep_sleeps": board_sim._slept["deep"], "wifi_connects": board_sim.wlan().connects,
-                           "wifi_joins": board_sim.wlan().joins, "marks": meter.marks}, f)
-        if wallet:
-            for card in cards:
-                with open(wallet + "/" + "".join("%02x" % b for b in card.uid()) + ".bin", "wb") as f:
-                    f.write(card.image())
+                           "wifi_joins": board_sim.wlan().joins}, f)
+        for card in cards:
+            to_wallet(card)
 
 
 class _RstPin:

@@ -28,12 +28,12 @@ CURRENTS_MA = {
 
 
 class Meter:
-    def __init__(self, ticks_ms):
+    def __init__(self, ticks_ms, marks_file=""):
         self.ticks_ms = ticks_ms
         self.probes = []  # (part, callable -> state)
         self.ms = {}  # (part, state) -> ms
         self.last = ticks_ms()
-        self.marks = []  # (label, {'part/state': ms} so far): a script's '=label' lines
+        self.marks_file = marks_file  # a script's '=label' lines: one JSON line each, [label, report()]
 
     def add(self, part, probe):
         self.probes.append((part, probe))
@@ -49,7 +49,12 @@ class Meter:
             self.ms[key] = self.ms.get(key, 0) + dt
 
     def mark(self, label):
-        self.marks.append((label, self.report()))
+        """Append [label, totals so far] to the marks file (not kept in RAM: a day has many)."""
+        if self.marks_file:
+            import json
+
+            with open(self.marks_file, "a") as f:
+                f.write(json.dumps([label, self.report()]) + "\n")
 
     def report(self):
         """{'part/state': ms} (JSON-friendly)."""

@@ -45,6 +45,7 @@ FOUND = object()  # a handler's answer: the poll found a card (see reader.py)
 
 I2C_US_PER_BYTE = 9 * 1000000 // 400000 + 1  # 9 bit times per byte at 400 kHz, rounded up
 COMMAND_US = 1000  # the PN532 firmware's turnaround for a host command
+KEEP_COMMANDS = 64
 
 
 def frame(data):
@@ -112,7 +113,8 @@ class PN532Emulator:
         self.sam_configured = False
         self.rf_on = False
         self.modeled_us = 0
-        self.commands = []  # command codes received, for tests and benchmarks
+        self.commands = []  # the last KEEP_COMMANDS command codes received, for tests
+        self.command_count = 0  # all commands received, for benchmarks
         self.faults = {}  # fault name -> remaining count (see inject())
 
     # ---- fault injection -------------------------------------------------
@@ -161,6 +163,7 @@ class PN532Emulator:
     def write(self, data):
         if self._take_fault("nak") or self.hard_off:
             raise OSError(19)  # ENODEV: address not acknowledged
+        data = bytes(data)  # the bus hands over its buffer; a frame is small
         self.modeled_us += (len(data) + 1) * I2C_US_PER_BYTE
         if not data:
             return  # address-only probe
@@ -182,6 +185,9 @@ class PN532Emulator:
             return
         self.pending = ACK
         self.modeled_us += COMMAND_US
+        self.command_count += 1
+        if len(self.commands) >= KEEP_COMMANDS:  # bounded: a long simulator session must not grow the heap
+            del self.commands[: KEEP_COMMANDS // 2]
         self.commands.append(payload[0])
         self.queued = self.execute(payload[0], payload[1:])
 

@@ -35,17 +35,17 @@ class SSD1306Emulator:
         if not data:
             return
         ctrl = data[0]
-        body = data[1:]
+        n = len(data)
         if ctrl & 0x40:
-            for b in body:
-                self._data(b)
+            for i in range(1, n):  # indexes, not a slice: no 1 KB copy per frame
+                self._data(data[i])
             self.frames += 1
         elif ctrl & 0x80:
-            if body:
-                self._command(body[0])
+            if n > 1:
+                self._command(data[1])
         else:
-            for b in body:
-                self._command(b)
+            for i in range(1, n):
+                self._command(data[i])
 
     def _command(self, b):
         if self.cmd is not None:
