@@ -13,7 +13,7 @@ import os
 from firmware import VERSION, faultlog
 from firmware import power as pw
 from firmware.ticks import ticks_add, ticks_diff, ticks_ms
-from firmware.ui.screen import Screen, Status, boot_screen
+from firmware.ui.screen import Screen, Status, boot_screen, wrap
 
 _IDLE_POLL_MS = 50
 _TICK_MS = 100
@@ -120,7 +120,7 @@ class App:
             return Screen("ENROL", ["Not provisioned", "", "Connect to a", "technician"], status=self.status)
         except secrets.SecretsError as e:
             self.board.console("secrets: " + str(e))
-            return Screen("ERROR", ["Setup data bad:", "call technician", "", str(e)[:16]], status=self.status)
+            return Screen("ERROR", ["Setup data bad:", "call technician", ""] + wrap(str(e), 3), status=self.status)
         from firmware.store.audit import AuditLog
         from firmware.store.records import RecordStore
 
@@ -140,7 +140,7 @@ class App:
         try:
             officers.load()
         except OfficerError as e:
-            return Screen("ERROR", ["No officers:", "call technician", "", str(e)[:16]], status=self.status)
+            return Screen("ERROR", ["No officers:", "call technician", ""] + wrap(str(e), 3), status=self.status)
         self.audit = audit
         self.flow = Flow(officers, _load_villages(self.data), self.status)
         self.load_card_due()
@@ -218,7 +218,7 @@ class App:
         try:
             boot, seq = self.store.save(record_id, plaintext)
         except StoreError as e:
-            return self.flow.save_failed(str(e)[:16])
+            return self.flow.save_failed(str(e))
         finally:
             wipe(pin)
         self.last_record_id = record_id
@@ -337,7 +337,7 @@ class App:
             except NeedsSupervisor as e:
                 self.apply(self.flow.needs_supervisor(e.old_credential_id))
             except CardRefused as e:
-                self.apply(self.flow.card_done(False, str(e)[:16]))
+                self.apply(self.flow.card_done(False, str(e)))
             except NfcError:
                 self.apply(self.flow.card_done(False, "Moved: tap again"))
             except MemoryError:
@@ -397,15 +397,17 @@ class App:
                 continue
             uid, sel = found
             try:
-                _, _, dyn = checker.identify(sel)
+                _, _, dyn, model_cc = checker.identify(sel)
                 if not self.genuine_chip(reader, uid):
                     raise CardRefused("not a genuine NXP chip: a copy")
-                payload = ndef.parse_record(ndef.find_message(checker.read_tlv(dyn)))
+                _, cc, user = checker.read_tlv(dyn)
+                if cc != model_cc:  # a payout point's phone or reader would not find the NDEF message
+                    raise CardRefused("not NDEF formatted (capability container)")
+                payload = ndef.parse_record(ndef.find_message(user))
                 claims = credential.verify(payload, trusted, uid, self.clock_s())
                 lines = ["VALID", claims[credential.CLAIM_GIVEN_NAME], claims[credential.CLAIM_SUB]]
             except (CardRefused, ndef.NdefError, credential.CredentialError) as e:
-                text = str(e)
-                lines = ["NOT VALID:"] + [text[i : i + 16] for i in range(0, min(len(text), 64), 16)]
+                lines = ["NOT VALID:"] + wrap(str(e), 4)
             except NfcError:
                 lines = ["Card moved:", "tap again"]
             self.apply(self.flow.check_done(lines))

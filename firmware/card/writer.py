@@ -1,11 +1,15 @@
 """Write a credential to an NTAG215/216 and prove it by reading it back.
 
-write(): identify the card (GET_VERSION: NTAG215/216 only) -> look at what it
-holds (our credential already: a supervisor must confirm a re-issue) ->
-authenticate if it is protected with our per-card password -> write the
-NDEF TLV from page 4 -> set PWD, PACK, then AUTH0 = 4 (writes need the
+write(): identify the card (GET_VERSION: NTAG215/216 only) -> read its
+configuration (refused: protected by someone else's password, configuration
+locked) -> authenticate if it is protected with our per-card password -> look
+at what it holds (refused: a capability container that is not NDEF's, a user
+page made read-only by a lock bit; our credential already: a supervisor must
+confirm a re-issue) -> write the NDEF TLV from page 4 (and the CC on a chip
+delivered without one) -> set PWD, PACK, then AUTH0 = 4 (writes need the
 password from then on; reads stay free for payout points) -> read every
 written byte back and verify it and the signature and the UID binding.
+Every refusal comes before the first write, so a refused card is left as it was.
 Tearing (card pulled away mid-write) raises CardLost: the record is not
 marked verified, the officer taps again and write() starts over; it is
 idempotent, and after AUTH0 was set it authenticates with the same
@@ -13,16 +17,17 @@ password, derived from the device card key and the UID:
     PWD = HMAC-SHA256(card_key, "pwd" || UID)[:4], PACK = next 2 bytes.
 """
 
-from firmware.card import credential, ndef
+from firmware.card import credential, ndef, ntag
+from firmware.card.ntag import FIRST_USER_PAGE, MODELS
 from firmware.crypto.hmac_sha256 import hmac_sha256
 from firmware.hw.nfc import CardNak, NfcError
 
-MODELS = {0x11: ("NTAG215", 135, 0x82), 0x13: ("NTAG216", 231, 0xE2)}  # GET_VERSION size -> name, pages, dyn lock
-FIRST_USER_PAGE = 4
+_BLANK_CC = bytes(4)
 
 
 class CardRefused(NfcError):
-    """The card cannot take a credential; the message is for the officer's screen."""
+    """The card cannot take a credential; the message is for the officer's screen
+    (two OLED lines of 16 once wrapped at spaces: ui.screen.wrap)."""
 
 
 class NeedsSupervisor(NfcError):
@@ -60,19 +65,19 @@ class CardWriter:
 
     def identify(self, sel_res):
         if sel_res & 0x60:
-            raise CardRefused("ISO-DEP card/phone: use an NTAG215")
+            raise CardRefused("Phone/bank card: use an NTAG215")
         if sel_res != 0x00:
             raise CardRefused("MIFARE Classic: use an NTAG215")
         try:
             version = self.reader.get_version()
         except CardNak:
-            raise CardRefused("not an NTAG card")
+            raise CardRefused("Unknown card: use an NTAG215")
         if len(version) != 8 or version[1] != 0x04 or version[2] != 0x04:
-            raise CardRefused("not an NTAG card")
+            raise CardRefused("Unknown card: use an NTAG215")
         model = MODELS.get(version[6])
         if model is None:
-            raise CardRefused("NTAG213 too small: use NTAG215")
-        return model
+            raise CardRefused("Card too small: use an NTAG215")
+        return model  # (name, pages, dynamic lock page, CC)
 
     def existing_credential(self, user, uid):
         """The credential id already on the card if it is one of ours (any signature state)."""
@@ -84,30 +89,52 @@ class CardWriter:
         return claims[credential.CLAIM_SUB]
 
     def read_tlv(self, dyn):
-        """The card's TLV area from page 4, as long as its first TLV says (bounded by the card)."""
-        head = self.reader.read_pages(FIRST_USER_PAGE, FIRST_USER_PAGE)
-        if head[0] != ndef.TLV_NDEF:
-            return head
-        n = head[1] + 3 if head[1] != 0xFF else ((head[2] << 8) | head[3]) + 5
+        """(static lock bytes, CC, the TLV area from page 4 as long as its first TLV says).
+
+        Pages 2-4 come in one FAST_READ; the rest of the TLV, bounded by the card's user
+        memory, in a second one.
+        """
+        head = self.reader.read_pages(2, FIRST_USER_PAGE)
+        lock, cc, user = head[2:4], head[4:8], head[8:12]
+        if user[0] != ndef.TLV_NDEF:
+            return lock, cc, user
+        n = user[1] + 3 if user[1] != 0xFF else ((user[2] << 8) | user[3]) + 5
         last = min(dyn - 1, FIRST_USER_PAGE + (n + 3) // 4)
-        return self.reader.read_pages(FIRST_USER_PAGE, last)
+        if last > FIRST_USER_PAGE:
+            user = user + self.reader.read_pages(FIRST_USER_PAGE + 1, last)
+        return lock, cc, user
+
+    def config(self, dyn):
+        """The dynamic lock page, CFG0 and CFG1 (12 bytes).  CardRefused if someone else's
+        password also protects reading them (ACCESS.PROT: our cards stay readable)."""
+        try:
+            return self.reader.read_pages(dyn, dyn + 2)
+        except CardNak:
+            raise CardRefused("Card locked by another issuer")
 
     def write(self, uid, sel_res, record_id, given_name, iat, exp, reissue=False):
         """Write and verify; returns (credential id, old credential id or None)."""
-        name, pages, dyn = self.identify(sel_res)
+        name, pages, dyn, model_cc = self.identify(sel_res)
         r = self.reader
         pwd, pack = card_password(self.card_key, uid)
-        cfg0 = r.read_pages(dyn + 1, dyn + 2)  # CFG0, CFG1
-        auth0 = cfg0[3]
-        if auth0 < pages:  # protected: it must be ours
+        cfg = self.config(dyn)
+        dyn_lock, cfg0 = cfg[0:4], cfg[4:8]
+        if cfg[8] & ntag.ACCESS_CFGLCK:  # AUTH0 and ACCESS can never be set: no protection possible
+            raise CardRefused("Settings locked: use another card")
+        if cfg0[3] < pages:  # protected: it must be ours
             try:
                 got = r.pwd_auth(pwd)
             except CardNak:
-                raise CardRefused("card locked by someone else")
+                raise CardRefused("Card locked by another issuer")
             if got != pack:
-                raise CardRefused("card answered a wrong PACK")
+                raise CardRefused("Card answered a wrong PACK")
+        lock, cc, user = self.read_tlv(dyn)
+        if cc != model_cc and (cc != _BLANK_CC or ntag.cc_locked(lock)):
+            raise CardRefused("Wrong format: use another card")
+        if ntag.first_locked_page(lock, dyn_lock, FIRST_USER_PAGE, dyn - 1) is not None:
+            raise CardRefused("Card read-only: use another card")
         cred_id = credential_id(record_id)
-        old = self.existing_credential(self.read_tlv(dyn), uid)
+        old = self.existing_credential(user, uid)
         if old == cred_id:
             old = None  # this record's own credential (a tap again after tearing, a resumed card step)
         if old is not None and not (reissue is True or reissue == old):
@@ -118,7 +145,9 @@ class CardWriter:
         data = data + bytes((-len(data)) % 4)
         last_user = dyn - 1
         if FIRST_USER_PAGE + len(data) // 4 - 1 > last_user:
-            raise CardRefused("credential does not fit")
+            raise CardRefused("Credential does not fit")
+        if cc == _BLANK_CC:  # a chip delivered without a CC: OTP bits, set once
+            r.write_page(3, model_cc)
         for i in range(len(data) // 4):
             r.write_page(FIRST_USER_PAGE + i, data[4 * i : 4 * i + 4])
         r.write_page(dyn + 3, pwd)

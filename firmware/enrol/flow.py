@@ -19,7 +19,7 @@ from firmware.crypto.wipe import wipe
 from firmware.enrol import schema
 from firmware.ui import keymap as K
 from firmware.ui.entry import ChoiceEntry, DateEntry, PinEntry, TextEntry, pin_problem
-from firmware.ui.screen import Screen
+from firmware.ui.screen import Screen, wrap
 
 HOME_ITEMS = (("new", "1 New enrolment"), ("check", "2 Check a card"), ("status", "3 Status"),
               ("logout", "4 Log out"))
@@ -518,7 +518,7 @@ class Flow:
         if st == "saving":
             return self.screen("SAVING", ["Saving record...", "Do not switch off"])
         if st == "save_error":
-            return self.screen("NOT SAVED", ["Record NOT saved:", msg, "", "Nothing is lost:", "A=back to review"])
+            return self.screen("NOT SAVED", ["Record NOT saved:"] + wrap(msg, 2) + ["Nothing is lost:", "A=back to review"])
         if st == "sup_id":
             return self.screen("RE-ISSUE", ["Card has", self.reissue_of, "Supervisor no.:", "OF" + self.editor.text(),
                                             msg], "A=OK B=back", (3, 2 + self.editor.cursor()))
@@ -526,7 +526,7 @@ class Flow:
             return self.screen("RE-ISSUE", ["Replace", self.reissue_of, "Supervisor PIN:", self.editor.masked(), msg],
                                "A=OK B=back")
         if st == "card":
-            lines = ["Record SAVED.", "Tap the card on", "the reader.", "", msg]
+            lines = ["Record SAVED.", "Tap the card on", "the reader.", ""] + wrap(msg, 2)
             return self.screen("CARD", lines, "B=card later")
         if st == "receipt":
             b, s = self.receipt

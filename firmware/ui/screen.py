@@ -88,6 +88,33 @@ class Screen:
         return "<Screen " + repr(self.title) + ">"
 
 
+def wrap(text, rows, cols=COLS):
+    """text as at most `rows` lines of `cols`, broken at spaces.  A message that would need
+    more rows keeps its end on the last row, marked with '>' like a scrolled line, never cut
+    silently; a word longer than a row is split."""
+    lines = []
+    line = ""
+    for word in text.split(" "):
+        while len(word) > cols:
+            if line:
+                lines.append(line)
+                line = ""
+            lines.append(word[:cols])
+            word = word[cols:]
+        if not line:
+            line = word
+        elif len(line) + 1 + len(word) <= cols:
+            line = line + " " + word
+        else:
+            lines.append(line)
+            line = word
+    if line:
+        lines.append(line)
+    if len(lines) > rows:
+        lines = lines[: rows - 1] + [" ".join(lines[rows - 1 :])]  # the last row scrolls
+    return lines
+
+
 def boot_screen(version, device_id, status=None):
     """Shown while the device starts: firmware version and device id."""
     return Screen(

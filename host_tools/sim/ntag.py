@@ -13,6 +13,9 @@ AUTHLIM (ACCESS bits 2-0), after which every PWD_AUTH is NAKed for good.
 Answers: data bytes, ACK (0x0A, 4 bits) or NAK (0x0 invalid argument/address,
 0x1 parity or CRC, 0x4 invalid authentication counter, 0x5 EEPROM write error).
 A card image (memory dump) is what the wallet stores: image()/from_image().
+Lock bits (OTP: static lock bytes in page 2, dynamic lock bytes 0-1 in page dyn,
+16 pages a bit) and ACCESS.CFGLCK make writes to the pages they cover NAK; the
+block-lock bits that freeze lock bits themselves are not emulated.
 Fault modes: tear_after_writes(n) makes the card leave the field after n
 more page writes (the (n+1)th write is lost: "removed during the write").
 """
@@ -173,22 +176,28 @@ class NTAG21x:
             self.gone = True  # card pulled away: the write never happens
             self.tear_after = None
             raise CardGone()
+        if self._locked(page):
+            return NAK_ARG
         self.writes += 1
         at = page * 4
         if page == 2:  # static lock bytes: OR in, the rest read-only
             self.mem[at + 2] |= data[2]
             self.mem[at + 3] |= data[3]
-        elif page == 3:  # CC is OTP: bits only set
-            for i in range(4):
+        elif page == 3 or page == self.dyn:  # CC and dynamic lock bytes 0-2 are OTP: bits only set
+            for i in range(4 if page == 3 else 3):
                 self.mem[at + i] |= data[i]
         else:
-            if self._locked(page):
-                return NAK_ARG
             self.mem[at : at + 4] = data
         return ACK
 
     def _locked(self, page):
-        if 3 <= page <= 15:
+        """Write-locked by a lock bit (datasheet 8.5.1/8.5.2) or by CFGLCK (8.5.7)."""
+        if 3 <= page <= 15:  # static lock bytes: bit 3 of byte 0 = CC, bits 4-15 = pages 4-15
             lock = self.mem[10] | (self.mem[11] << 8)
             return bool(lock & (1 << page))
+        if 16 <= page < self.dyn:  # dynamic lock bytes 0-1: one bit per 16 pages from page 16
+            lock = self.mem[self.dyn * 4] | (self.mem[self.dyn * 4 + 1] << 8)
+            return bool(lock & (1 << ((page - 16) >> 4)))
+        if page in (self.dyn + 1, self.dyn + 2):  # CFG0/CFG1 frozen by ACCESS.CFGLCK (PWD, PACK stay)
+            return bool(self._access() & 0x40)
         return False

@@ -104,7 +104,7 @@ def test_tearing_at_every_page_write_then_tap_again_finishes_the_write():
 
 
 def test_wrong_cards_are_refused_with_a_reason():
-    for card, word in ((OtherCard(), "MIFARE Classic"), (OtherCard(sel_res=0x20), "ISO-DEP"),
+    for card, word in ((OtherCard(), "MIFARE Classic"), (OtherCard(sel_res=0x20), "Phone/bank card"),
                        (NTAG21x("NTAG213"), "too small")):
         chip, reader, writer = rig(card)
         uid, sel = tap(reader)
@@ -147,3 +147,68 @@ def test_bus_faults_become_named_errors_and_the_next_tap_works():
     uid, sel = tap(reader)  # the reader recovers: the same card writes fine
     cred_id, _ = writer.write(uid, sel, RID, "AMINATA", 1, 2)
     assert len(cred_id) == 9
+
+
+def refused_untouched(card, word):
+    """The card is refused with `word` in the reason, before a single page is written."""
+    chip, reader, writer = rig(card)
+    uid, sel = tap(reader)
+    before = card.image()
+    with raises(CardRefused, word):
+        writer.write(uid, sel, RID, "AMINATA", 1, 2)
+    assert card.writes == 0 and card.image() == before
+
+
+def test_read_only_locked_and_unformatted_cards_are_refused_before_any_write():
+    card = NTAG21x("NTAG215")
+    card.mem[10] |= 0x20  # static lock byte 0 bit 5: page 5 read-only
+    refused_untouched(card, "read-only")
+    card = NTAG21x("NTAG216")
+    # NTAG216 user memory ends at page 0xE1 = 225: dynamic lock bit 13 (byte 1 bit 5) covers 224-225
+    card.mem[card.dyn * 4 + 1] = 0x20
+    refused_untouched(card, "read-only")
+    card = NTAG21x("NTAG215")
+    card.mem[card.dyn * 4] |= 0x01  # dynamic lock bit 0: pages 16-31
+    refused_untouched(card, "read-only")
+    card = NTAG21x("NTAG215")
+    card.mem[(card.dyn + 2) * 4] |= 0x40  # ACCESS.CFGLCK: AUTH0 could never be set
+    refused_untouched(card, "Settings locked")
+    card = NTAG21x("NTAG215")
+    card.mem[15] = 0x0F  # CC E1 10 3E 0F: NDEF read-only
+    refused_untouched(card, "Wrong format")
+    card = NTAG21x("NTAG215")
+    card.mem[(card.dyn + 1) * 4 + 3] = 4  # AUTH0 = 4 and ACCESS.PROT = 1: someone else's read protection
+    card.mem[(card.dyn + 2) * 4] = 0x80
+    refused_untouched(card, "another issuer")
+
+
+def test_a_chip_delivered_without_a_capability_container_gets_one():
+    card = NTAG21x("NTAG215")
+    card.mem[12:16] = bytes(4)
+    chip, reader, writer = rig(card)
+    uid, sel = tap(reader)
+    writer.write(uid, sel, RID, "AMINATA", 1, 2)
+    assert card.image()[12:16] == b"\xe1\x10\x3e\x00"  # NTAG215's CC (datasheet table 6)
+    card = NTAG21x("NTAG215")
+    card.mem[12:16] = bytes(4)
+    card.mem[10] |= 0x08  # ... unless the CC page is locked blank
+    refused_untouched(card, "Wrong format")
+
+
+def test_refusal_messages_fit_two_screen_lines():
+    from firmware.ui.screen import wrap
+
+    cards = [OtherCard(), OtherCard(sel_res=0x20), NTAG21x("NTAG213")]
+    card = NTAG21x("NTAG215")
+    card.mem[10] |= 0x10
+    cards.append(card)
+    for card in cards:
+        chip, reader, writer = rig(card)
+        uid, sel = tap(reader)
+        try:
+            writer.write(uid, sel, RID, "A", 1, 2)
+        except CardRefused as e:
+            lines = wrap(str(e), 2)
+            assert len(lines) <= 2 and all(len(x) <= 16 for x in lines), lines
+        else:
+            raise AssertionError("accepted")

@@ -51,3 +51,16 @@ def test_highlight_marks_the_selected_line():
     rows = s.text().split("\n")
     assert rows[1] == "Female"
     assert rows[2] == ">Male"
+
+
+def test_wrap_breaks_at_spaces_and_never_drops_text():
+    from firmware.ui.screen import wrap
+
+    assert wrap("Card read-only: use another card", 2) == ["Card read-only:", "use another card"]
+    assert wrap("short", 2) == ["short"]
+    assert wrap("", 2) == []
+    assert wrap("ABCDEFGHIJKLMNOPQRST", 2) == ["ABCDEFGHIJKLMNOP", "QRST"]  # a long word is split
+    three = wrap("one two three four five six seven eight nine", 2)
+    assert len(three) == 2 and three[0] == "one two three"
+    assert three[1] == "four five six seven eight nine"  # the rest stays whole: the renderer scrolls it
+    assert " ".join(three) == "one two three four five six seven eight nine"

@@ -87,7 +87,7 @@ def test_check_mode_tells_a_genuine_card_from_a_copy(image: Path, tmp_path: Path
     assert run.rc == 0, run.out[-2000:] + run.err[-2000:]
     assert "|VALID           |\n|ZOE             |" in run.out
     copy = run.out[run.out.rindex("|VALID"):]
-    assert "|NOT VALID:      |\n|not a genuine NX|\n|P chip: a copy  |" in copy
+    assert "|NOT VALID:      |\n|not a genuine   |\n|NXP chip: a copy|" in copy
 
 
 @pytest.mark.parametrize("marker", ["|1/6 Given", "|REVIEW", "|CONSENT", "|Type it again:  |"])
