@@ -4,7 +4,9 @@ Two files in the data directory, both written at provisioning:
   device.json  what the technician's laptop sends (public material):
       {"v": 1, "device_id": "...", "registry_id": "...", "registry_url": "https://...",
        "registry_pub_n": "<hex modulus>", "registry_pub_e": 65537, "ca_pem": "-----BEGIN...",
-       "wifi": [{"ssid": "...", "psk": "..."}, ...]}          (optional; tried in order)
+       "wifi": [{"ssid": "...", "psk": "..."}, ...],         (optional; tried in order)
+       "schema": 1}         the record schema the registry reads (optional: 1); another one is
+                            refused, so a device never writes records its registry cannot read
   keys.json    what the device makes itself from os.urandom and never sends:
       {"v": 1, "hmac_secret": "<64 hex>", "ed25519_seed": "<64 hex>", "card_key": "<64 hex>"}
       (the registry learns hmac_secret once, over USB at provisioning, to check request MACs)
@@ -16,6 +18,7 @@ import binascii
 import json
 import os
 
+from firmware.enrol.record import SCHEMA_VERSION as RECORD_SCHEMA
 from firmware.store import fsutil
 
 DEVICE_FILE = "device.json"
@@ -110,6 +113,10 @@ def load(data_dir):
         "ca_pem": _text(d, "ca_pem", dpath, 8192),
     }
     device["wifi"] = _networks(d, dpath)
+    wanted = d.get("schema", RECORD_SCHEMA)
+    if wanted != RECORD_SCHEMA:
+        raise SecretsError(dpath + ": provisioned for record schema " + str(wanted) + ", this firmware writes "
+                           + str(RECORD_SCHEMA))
     if not isinstance(device["registry_pub_e"], int):
         raise SecretsError(dpath + ": field registry_pub_e missing or malformed")
     if not device["registry_url"].startswith("https://"):

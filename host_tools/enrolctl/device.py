@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from host_tools.registry.ingest import RECORD_SCHEMA
 from host_tools.registry.keys import KeysError, RegistryKeys, load_keys
 from host_tools.registry.protocol import encode_batch
 from host_tools.registry.trust import kid_of
@@ -104,6 +105,13 @@ def officers_file(officers: list[tuple[str, str, str]]) -> dict[str, Any]:
     return {"v": 1, "officers": out}
 
 
+def check_schema(info: dict[str, Any]) -> None:
+    """The device's firmware must write the record schema this registry reads."""
+    if info.get("schema") != RECORD_SCHEMA:
+        raise EnrolctlError(f"the device's firmware {info.get('version')} writes record schema {info.get('schema')}, "
+                            f"the registry reads schema {RECORD_SCHEMA}: deploy matching firmware first")
+
+
 def provision(port: str, keys_dir: Path, registry_url: str, config: Path) -> str:
     """Keys made on the device, the device registered, its configuration written.  Returns its id."""
     keys = _keys(keys_dir)
@@ -115,6 +123,7 @@ def provision(port: str, keys_dir: Path, registry_url: str, config: Path) -> str
             where = "this registry" if theirs == keys.registry_id else f"registry {theirs}"
             raise EnrolctlError(f"the device is already provisioned as {info['device_id']} for {where}; "
                                 "a device is provisioned once")
+        check_schema(info)
         out = link.exec(_KEYGEN.format(data=link.data))
         try:
             made = json.loads(out.strip().splitlines()[-1])
@@ -133,7 +142,7 @@ def provision(port: str, keys_dir: Path, registry_url: str, config: Path) -> str
                 raise EnrolctlError(f"the registry refused the device: {r.status_code} {r.text[:200]}")
         device = {"v": 1, "device_id": device_id, "registry_id": keys.registry_id, "registry_url": registry_url,
                   "registry_pub_n": keys.registry_pub_n().to_bytes(256, "big").hex(), "registry_pub_e": 65537,
-                  "ca_pem": keys.ca_pem.decode(), "wifi": cfg["wifi"]}
+                  "ca_pem": keys.ca_pem.decode(), "wifi": cfg["wifi"], "schema": RECORD_SCHEMA}
         link.write(link.data + "/officers.json", json.dumps(officers_file(cfg["officers"])).encode())
         link.write(link.data + "/villages.json", json.dumps(
             {"v": 1, "villages": [{"code": c, "name": n} for c, n in cfg["villages"]]}).encode())

@@ -22,11 +22,13 @@ import json
 try:
     from firmware import VERSION
     from firmware import board_select
+    from firmware.enrol.record import SCHEMA_VERSION as _schema
     _b = board_select.load()
     _d = _b.DATA_DIR
 except ImportError:
     VERSION = None
     _d = None
+    _schema = None
 _dev = None
 if _d is not None:
     try:
@@ -34,7 +36,7 @@ if _d is not None:
             _dev = json.load(f)
     except (OSError, ValueError):
         _dev = None
-print(json.dumps({'version': VERSION, 'data_dir': _d,
+print(json.dumps({'version': VERSION, 'data_dir': _d, 'schema': _schema,
                   'device_id': _dev and _dev.get('device_id'), 'registry_id': _dev and _dev.get('registry_id')}))
 """
 

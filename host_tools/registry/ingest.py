@@ -63,9 +63,12 @@ class KeyCache:
         return hit
 
 
+RECORD_SCHEMA = 1  # the record schema this registry reads; devices are provisioned for it
+
+
 def validate(doc: Any) -> dict[str, Any]:
     """The record map (schema v1, firmware/enrol/record.py) or ValueError with the reason."""
-    if not isinstance(doc, dict) or doc.get("v") != 1:
+    if not isinstance(doc, dict) or doc.get("v") != RECORD_SCHEMA:
         raise ValueError("not a version 1 enrolment record")
     fields, created, officer = doc.get("fields"), doc.get("created"), doc.get("officer_id")
     if not isinstance(officer, str) or not 1 <= len(officer) <= 32:

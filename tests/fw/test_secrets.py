@@ -78,3 +78,11 @@ def test_garbage_files_are_refused():
         f.write(json.dumps({"v": 1, "hmac_secret": "00", "ed25519_seed": "00" * 32, "card_key": "00" * 32}))
     with raises(secrets.SecretsError, "hmac_secret must be 32 bytes"):
         secrets.load(path)
+
+
+def test_a_device_provisioned_for_another_record_schema_is_refused():
+    assert secrets.load(provisioned(schema=1)).device_id == "dev-0001"
+    with raises(secrets.SecretsError, "provisioned for record schema 2, this firmware writes 1"):
+        secrets.load(provisioned(schema=2))
+    with raises(secrets.SecretsError, "record schema"):
+        secrets.load(provisioned(schema="1"))

@@ -88,6 +88,7 @@ def test_provision_status_pull_push_logs(image: Path, registry: Registry, tmp_pa
         device = json.loads((data / "device.json").read_text())
         own = json.loads((data / "keys.json").read_text())
         assert device["device_id"].startswith("BF-") and device["registry_url"] == registry.url
+        assert device["schema"] == 1  # the record schema the registry reads (the device refuses another)
         assert own["ed25519_seed"] not in r.stdout + r.stderr  # the private key never left the device
         officers = json.loads((data / "officers.json").read_text())["officers"]
         assert [o["id"] for o in officers] == ["OF0042", "OF0001"] and "2468" not in json.dumps(officers)
@@ -150,3 +151,13 @@ def test_bad_ports_and_devices_get_one_line_errors(image: Path, tmp_path: Path) 
             busy = enrolctl("status", "--port", dev.port)
         assert busy.returncode == 1 and busy.stderr.startswith("enrolctl: ") and len(busy.stderr.splitlines()) == 1
     assert not (tmp_path / "x.zip").exists() and os.listdir(blank) == []
+
+
+def test_firmware_writing_another_record_schema_is_not_provisioned() -> None:
+    from host_tools.enrolctl.device import check_schema
+    from host_tools.enrolctl.errors import EnrolctlError
+
+    check_schema({"version": "1.0", "schema": 1})
+    for info in ({"version": "2.0", "schema": 2}, {"version": "0.9", "schema": None}):
+        with pytest.raises(EnrolctlError, match="deploy matching firmware first"):
+            check_schema(info)
