@@ -2,17 +2,16 @@
 
 CircuitPython drivers take start/end slices and lock the bus; MicroPython's
 machine.I2C takes buffers.  This adapter slices with memoryview (no copy).
-Build it from a bus the board made: busio.I2C(bus=board.open_i2c()), or,
-on a real ESP32 only, from pins: busio.I2C(scl, sda, frequency).
+Build it from a bus the board made: busio.I2C(bus=board.open_i2c()).  Pins are
+the board's business (only firmware/board.py touches machine), so CircuitPython's
+busio.I2C(scl, sda) form is refused with a message saying so.
 """
 
 
 class I2C:
     def __init__(self, scl=None, sda=None, frequency=400000, *, bus=None):
         if bus is None:
-            import machine  # only when built from pin numbers on a real port
-
-            bus = machine.I2C(0, scl=machine.Pin(scl), sda=machine.Pin(sda), freq=frequency)
+            raise ValueError("busio.I2C needs bus=board.open_i2c(): pins belong to firmware/board.py")
         self._bus = bus
         self._locked = False
 

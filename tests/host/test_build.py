@@ -107,3 +107,26 @@ def test_syntax_that_micropython_rejects_fails_the_build(tmp_path: Path) -> None
 def test_manifest_json_is_what_build_returned(built: Path) -> None:
     data = json.loads((built / MANIFEST).read_text())
     assert all(set(f) == {"path", "size", "sha256"} for f in data["files"])
+
+
+def test_only_the_board_modules_reach_machine_or_network() -> None:
+    """Hardware is reached only through firmware/board.py (DESIGN.md's rule of the house);
+    the vendored Adafruit driver is checked too, since it runs on the device."""
+    import ast
+
+    root = Path(__file__).resolve().parents[2]
+    offenders = []
+    files = [*root.glob("firmware/**/*.py"), *root.glob("lib/**/*.py"), root / "boot.py", root / "main.py"]
+    assert len(files) > 30
+    for path in files:
+        if path.parent == root / "firmware" and path.name.startswith("board") and path.name != "board_select.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            if any(n.split(".")[0] in ("machine", "network") for n in names):
+                offenders.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert offenders == []
