@@ -27,7 +27,10 @@ _NTAG_WRITE = const(0xA2)
 _NTAG_PWD_AUTH = const(0x1B)
 _NTAG_READ_SIG = const(0x3C)
 POLL_MS = 5
-FAST_READ_PAGES = 15  # 60 bytes an exchange keeps the PN532 frame small
+# One FAST_READ answer must fit one normal PN532 information frame (LEN <= 255 counts TFI,
+# command, status and data; the driver parses no extended frames): 60 pages = 240 bytes, so
+# a whole credential is read back in one exchange (a transaction less costs ~2 ms of I2C + RF)
+FAST_READ_PAGES = 60
 
 
 class NfcError(Exception):
