@@ -12,10 +12,10 @@ MICROPYTHON = Path(sys.executable).parent / "micropython"
 HEAPSIZE = os.environ.get("MP_HEAPSIZE", "100k")
 
 
-def run_mp(script: str, path: list[str], cwd: Path = ROOT) -> dict[str, str]:
+def run_mp(script: str, path: list[str], cwd: Path = ROOT, heapsize: str = HEAPSIZE) -> dict[str, str]:
     """Run `script` with sys.path set to `path`; it prints 'key=value' lines, returned as a dict."""
     prelude = f"import sys\nsys.path[:] = {path!r}\n"
-    proc = subprocess.run([str(MICROPYTHON), "-X", f"heapsize={HEAPSIZE}", "-c", prelude + script],
+    proc = subprocess.run([str(MICROPYTHON), "-X", f"heapsize={heapsize}", "-c", prelude + script],
                           cwd=cwd, capture_output=True, text=True, timeout=600)
     if proc.returncode != 0:
         raise RuntimeError(proc.stdout + proc.stderr)

@@ -49,7 +49,7 @@ def main() -> int:
         value = r["value"]
         shown = f"{value:,.3f}" if isinstance(value, float) else f"{value:,}"
         table.add_row(r["bench"], r["name"], shown, r["unit"], r["runtime"])
-    Console().print(table)
+    Console(width=max(Console().width, 150)).print(table)  # a pipe or CI log gets whole rows too
     (BENCH / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     print(f"wrote {BENCH / 'results.json'} ({len(results)} figures)")
     for f in failed:

@@ -72,8 +72,9 @@ def run_until_cut(image: Path, flash: Path, lines: list[str], marker: str, tmp: 
     proc = subprocess.Popen([str(MICROPYTHON), "-X", "heapsize=384k", "-m", "host_tools.sim.device"], cwd=image,
                             env=full_env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert proc.stdin is not None and proc.stdout is not None
-    proc.stdin.write("\n".join(lines) + "\n")
-    proc.stdin.flush()
+    # 'q' and end of input after the script: a marker that never shows ends the run, not the suite
+    proc.stdin.write("\n".join(lines + ["q"]) + "\n")
+    proc.stdin.close()
     seen = []
     try:
         for line in proc.stdout:

@@ -90,7 +90,10 @@ def test_check_mode_tells_a_genuine_card_from_a_copy(image: Path, tmp_path: Path
     assert "|NOT VALID:      |\n|not a genuine   |\n|NXP chip: a copy|" in copy
 
 
-@pytest.mark.parametrize("marker", ["|1/6 Given", "|REVIEW", "|CONSENT", "|Type it again:  |"])
+# every screen between the home menu and the save: the first field, each field after a value was
+# typed into the one before, review, consent and both PIN screens
+@pytest.mark.parametrize("marker", ["|1/6 Given", "|2/6 Famil", "|3/6 Sex", "|4/6 Birth", "|5/6 Villa",
+                                    "|6/6 Phone", "|REVIEW", "|CONSENT", "|4-6 digit PIN:", "|Type it again:  |"])
 def test_a_power_cut_before_the_save_leaves_no_trace(image: Path, tmp_path: Path, marker: str) -> None:
     flash = new_device(tmp_path)
     cut = run_until_cut(image, flash, LOGIN + enrol("ZOE", "SAWADOGO", "29022004", "1593"), marker, tmp_path,
@@ -99,4 +102,15 @@ def test_a_power_cut_before_the_save_leaves_no_trace(image: Path, tmp_path: Path
     after = run_sim(image, flash, LOGIN + ["3", "?To sync", "B", "?HOME"], tmp_path, ENROL_SIM_WIFI="off")
     assert after.rc == 0, after.out[-2000:]
     assert "|To sync: 0" in after.out and "|Cards due: 0" in after.out and "(resumed)" not in after.out
+    assert not (flash / "card_due.bin").exists()
+
+
+def test_a_power_cut_on_the_receipt_keeps_the_record_and_its_verified_card(image: Path, tmp_path: Path) -> None:
+    flash = new_device(tmp_path)
+    cut = run_until_cut(image, flash, LOGIN + enrol("ZOE", "SAWADOGO", "29022004", "1593"), "|Card ready for  |",
+                        tmp_path, ENROL_SIM_WIFI="off")
+    assert "|Card ready for  |" in cut
+    after = run_sim(image, flash, LOGIN + ["3", "?To sync", "B", "?HOME"], tmp_path, ENROL_SIM_WIFI="off")
+    assert after.rc == 0, after.out[-2000:]
+    assert "|To sync: 1" in after.out and "|Cards due: 0" in after.out and "(resumed)" not in after.out
     assert not (flash / "card_due.bin").exists()
