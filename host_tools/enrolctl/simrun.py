@@ -3,6 +3,7 @@
 Usage: python -m host_tools.enrolctl.simrun STATE_DIR IMAGE_DIR HEAPSIZE
 The registry runs in the background for as long as the device does (its log in
 STATE_DIR/registry/registry.log); records the device saves are synced to it.
+The line 'p' cuts the device's power (kill, then boot again on the same flash).
 """
 
 from __future__ import annotations
@@ -54,13 +55,56 @@ def main() -> None:
                ENROL_SIM_WALLET=str((state / "wallet").resolve()))
     micropython = Path(sys.executable).parent / "micropython"
     try:
-        rc = subprocess.call([str(micropython), "-X", f"heapsize={heap}", "-m", "host_tools.sim.device"],
-                             cwd=image, env=env)
+        rc = run_device([str(micropython), "-X", f"heapsize={heap}", "-m", "host_tools.sim.device"], image, env)
     finally:
         if registry is not None:
             registry.terminate()
             registry.wait(10)
     raise SystemExit(rc)
+
+
+POWER_CUT = "p"
+
+
+def run_device(cmd: list[str], image: Path, env: dict[str, str]) -> int:
+    """The device, with the terminal's lines passed on to it; the line 'p' pulls its power
+    (SIGKILL, whatever it was doing) and switches it on again on the same flash."""
+    import queue
+    import threading
+
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def read_terminal() -> None:
+        for line in sys.stdin:
+            lines.put(line)
+        lines.put(None)  # end of input: the device switches off
+
+    threading.Thread(target=read_terminal, daemon=True).start()
+    while True:
+        device = subprocess.Popen(cmd, cwd=image, env=env, stdin=subprocess.PIPE, text=True)
+        assert device.stdin is not None
+        cut = False
+        while device.poll() is None:
+            try:
+                line = lines.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if line is not None and line.strip() == POWER_CUT:
+                device.kill()
+                device.wait()
+                cut = True
+                break
+            try:
+                if line is None:
+                    device.stdin.close()
+                else:
+                    device.stdin.write(line)
+                    device.stdin.flush()
+            except (BrokenPipeError, ValueError):
+                break  # the device switched itself off meanwhile
+        if not cut:
+            return device.wait()
+        print("sim: power cut (the battery was pulled); switching on again on the same flash", flush=True)
 
 
 if __name__ == "__main__":

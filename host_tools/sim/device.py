@@ -4,7 +4,7 @@ Run by `make sim` (micropython -m host_tools.sim.device, from build/sim/).
   * SSD1306 emulator on the I2C bus: every frame the firmware sends is drawn
     in the terminal from the emulated display RAM (ENROL_SIM_VIEW=text prints
     the screen model as text instead, for narrow terminals and tests)
-  * 4x4 key matrix: type keys and Enter (0-9, A-D, *, #; '.' waits 1 s); q quits
+  * 4x4 key matrix: type keys and Enter (0-9, A-D, *, #; '.' waits 1 s); q quits (make sim: p cuts the power)
   * PN532 with an NTAG215 wallet: a line 't' taps a new blank card on the reader,
     'again' taps the last card once more (a card already issued), 'clone' a copy of it on
     a UID-changeable chip (no NXP originality signature), 'r' takes it away; cards written are saved in $ENROL_SIM_WALLET/<uid>.bin
@@ -101,7 +101,7 @@ def main():
         def show(screen):
             board_sim._last_screen[0] = screen.text()
             print("\x1b[2J\x1b[H" + oled.to_text())
-            print("keys: 0-9 A=OK B=back C=del D=help * # ; Enter sends; t/r card, w Wi-Fi, q quits")
+            print("keys: 0-9 A=OK B=back C=del D=help * # ; Enter sends; t/r card, w Wi-Fi, p power cut, q quits")
 
         board_sim.show_screen = show
         del text_view
