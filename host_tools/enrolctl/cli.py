@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from . import build as build_mod
 from . import vendor as vendor_mod
@@ -126,6 +127,12 @@ def device_provision(
     out.print(f"provisioned {device_id} for {registry}")
 
 
+def _progress() -> Progress:
+    """A progress bar for the technician's terminal; nothing in a pipe or a log."""
+    return Progress(TextColumn("{task.description:<32}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=out, transient=True, disable=not out.is_terminal)
+
+
 @app.command("deploy")
 def deploy_cmd(
     port: PortOpt,
@@ -137,7 +144,10 @@ def deploy_cmd(
 
     if not no_build:
         build_mod.build(build_dir)
-    r = deploy_mod.deploy(port, build_dir)
+    steps = deploy_mod.step_count(build_mod.read_manifest(build_dir))
+    with _progress() as bar:
+        task = bar.add_task("staging", total=steps)
+        r = deploy_mod.deploy(port, build_dir, on_file=lambda i, path: bar.update(task, completed=i, description=path))
     if not r.switched:
         out.print(f"the device already runs build {r.version_id}")
         return

@@ -93,6 +93,11 @@ class _Device:
             d += "/"
 
 
+def step_count(manifest: dict) -> int:
+    """How many on_file() steps a deploy of this build has: its files, the manifest, boot.py, main.py, the switch."""
+    return sum(1 for f in manifest["files"] if f["path"] not in DEVICE_SOURCES) + 1 + len(DEVICE_SOURCES) + 1
+
+
 def deploy(port: str, build_dir: Path, on_file: Callable[[int, str], None] | None = None,
            reset: bool = True) -> DeployReport:
     """Stage the build on the device, verify it, switch to it.  on_file(i, path) is called before each

@@ -58,7 +58,7 @@ def _write(path: Path, data: bytes, secret: bool) -> None:
 
 def init_keys(directory: Path, registry_id: str, hosts: list[str], force: bool = False) -> None:
     """Make a registry's keys; refuses a directory that already holds any unless force."""
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)  # only the operator lists the secrets
     present = [n for n in SECRET_FILES + PUBLIC_FILES if (directory / n).exists()]
     if present and not force:
         raise KeysError(f"{directory} already holds registry keys ({', '.join(present)}); use --force to replace them")

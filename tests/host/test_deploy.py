@@ -18,7 +18,7 @@ from conftest import MICROPYTHON, ROOT
 from ptydevice import PtyDevice
 
 from host_tools.enrolctl.build import MANIFEST, build, compile_module
-from host_tools.enrolctl.deploy import build_id, deploy
+from host_tools.enrolctl.deploy import build_id, deploy, step_count
 from host_tools.enrolctl.errors import EnrolctlError
 
 ENROLCTL = Path(sys.executable).parent / "enrolctl"
@@ -76,8 +76,10 @@ def test_full_then_incremental_deploy(builds, tmp_path: Path) -> None:
     a, b = builds
     root = device_root(tmp_path)
     with PtyDevice(a, root / "data", root=root) as dev:
-        first = deploy(dev.port, a)
+        steps: list[int] = []
+        first = deploy(dev.port, a, on_file=lambda i, path: steps.append(i))
         assert first.switched and first.sent == first.files and first.copied == 0
+        assert steps == list(range(step_count(json.loads((a / MANIFEST).read_text()))))  # the progress bar's total
         for f in json.loads((a / MANIFEST).read_text())["files"]:
             where = f["path"] if f["path"] in ("boot.py", "main.py") else f"app/{first.version_id}/{f['path']}"
             assert hashlib.sha256((root / where).read_bytes()).hexdigest() == f["sha256"], where
@@ -87,7 +89,13 @@ def test_full_then_incremental_deploy(builds, tmp_path: Path) -> None:
         assert second.sent == 1 and second.copied == second.files - 1, second
         assert second.bytes_sent < first.bytes_sent / 20
         assert (root / "app" / "previous").read_text() == first.version_id
-    assert boot(root) == f"app/{second.version_id}"
+        assert boot(root) == f"app/{second.version_id}"
+        # the technician's command: back to the first build, whose stage is still complete on the device
+        cli = subprocess.run([str(ENROLCTL), "deploy", "--port", dev.port, "--no-build", "--build", str(a)],
+                             capture_output=True, text=True, timeout=120)
+        assert cli.returncode == 0, cli.stdout + cli.stderr
+        assert f"deployed build {first.version_id}: 0 files sent" in cli.stdout and cli.stderr == ""
+    assert boot(root) == f"app/{first.version_id}"
 
 
 def test_a_cable_pulled_at_any_step_leaves_a_device_that_boots(builds, tmp_path: Path) -> None:
