@@ -59,7 +59,10 @@ def test_pn532_is_powered_only_around_card_operations(day: SimRun) -> None:
 def test_wifi_is_on_only_to_look_for_a_network(day: SimRun) -> None:
     connects = day.energy["wifi_connects"]
     assert connects >= 3  # the saves asked for a sync, and the backoff retried
-    assert day.ms("wifi/on") == 0  # never joined: no network all day
+    assert day.energy["wifi_joins"] == 0  # no network all day
+    # the radio is up between switching on and starting the scan, and between the scan's end and
+    # switching off: the firmware's few milliseconds (host timing), never a stretch of idle radio
+    assert day.ms("wifi/on") <= connects * 10
     # each attempt is one modeled scan (2.5 s); the radio goes off as soon as the firmware sees the
     # station gave up (it looks every 200 ms), not after the 15 s timeout
     assert connects * 2500 <= day.ms("wifi/connect") <= connects * 3000
