@@ -28,21 +28,6 @@ CARD_STATES = ("card", "sup_id", "sup_pin")  # the card step, and a supervisor c
 BUSY_STATES = CARD_STATES + ("check", "saving")  # never light-sleep here: a card or a save is under way
 
 
-def _load_villages(data_dir):
-    import json
-
-    from firmware.store import fsutil
-
-    raw = fsutil.read_file(data_dir + "/villages.json")
-    if raw is None:
-        return []
-    try:
-        doc = json.loads(raw)
-        return [(v["code"], v["name"]) for v in doc["villages"]]
-    except (ValueError, KeyError, TypeError):
-        return []
-
-
 def _hhmm(t):
     import time
 
@@ -135,6 +120,7 @@ class App:
             self.board.console("store recovery: " + str(report))
         from firmware.enrol.flow import Flow
         from firmware.enrol.officer import OfficerError, Officers
+        from firmware.enrol.schema import load_villages
 
         officers = Officers(self.data, audit)
         try:
@@ -142,7 +128,10 @@ class App:
         except OfficerError as e:
             return Screen("ERROR", ["No officers:", "call technician", ""] + wrap(str(e), 3), status=self.status)
         self.audit = audit
-        self.flow = Flow(officers, _load_villages(self.data), self.status)
+        villages = load_villages(self.data)
+        if not villages:
+            audit.record("error", "villages.json missing or damaged: no new enrolments")
+        self.flow = Flow(officers, villages, self.status)
         self.load_card_due()
         self.refresh_status()
         # The card stack is the largest code the officer's work needs: load it now, while the

@@ -234,6 +234,9 @@ class Flow:
                 if state == "full":
                     self.message = "Storage full: sync"
                     return None
+                if not self.villages:  # villages.json missing or damaged: no record could be valid
+                    self.message = "No village list: call technician"
+                    return None
                 self._clear_enrolment()
                 self._open_field(0)
                 if state == "warn":
@@ -488,8 +491,9 @@ class Flow:
             return self.screen("LOGIN", ["Officer " + self.officer_id, "PIN:", self.editor.masked(), "", msg], "A=OK B=back")
         if st == "home":
             items = [label for _, label in self.home_items()]
-            return self.screen("HOME " + (self.officer_id or ""), items + [""] * (5 - len(items)) + [msg], "D=help",
-                               highlight=self.review_index)
+            said = wrap(msg, 2)
+            return self.screen("HOME " + (self.officer_id or ""), items + [""] * (6 - len(items) - len(said)) + said,
+                               "D=help", highlight=self.review_index)
         if st == "status":
             return self.screen("STATUS", self.status_lines(), "any key")
         if st == "check":

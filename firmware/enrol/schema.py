@@ -91,3 +91,23 @@ def validate_choice(value, choices):
         if key == value:
             return value, None
     return None, "Choose one"
+
+
+def load_villages(data_dir):
+    """[(code, name)] from villages.json; [] if it is missing or damaged (the home screen then
+    refuses new enrolments and says to call a technician)."""
+    import json
+
+    from firmware.store import fsutil
+
+    raw = fsutil.read_file(data_dir + "/villages.json")
+    if raw is None:
+        return []
+    try:
+        out = [(v["code"], v["name"]) for v in json.loads(raw)["villages"]]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return []
+    for code, name in out:
+        if not (isinstance(code, str) and isinstance(name, str) and 0 < len(code) <= 32 and 0 < len(name) <= 64):
+            return []
+    return out

@@ -102,6 +102,8 @@ class ChoiceEntry:
 
     def key(self, k, now):
         n = len(self.options)
+        if n == 0:  # nothing to choose (a damaged list): only OK (refused by validation) and back
+            return "ok" if k == K.OK else "back" if k == K.BACK else None
         if k == K.UP:
             self.index = (self.index - 1) % n
         elif k == K.DOWN:
@@ -115,7 +117,8 @@ class ChoiceEntry:
         return None
 
     def value(self):
-        return self.options[self.index][0]
+        """The chosen option's key, or None when there are no options."""
+        return self.options[self.index][0] if self.options else None
 
 
 class PinEntry:

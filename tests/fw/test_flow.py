@@ -1,6 +1,9 @@
 """The enrolment flow: login, fields, review, consent, PIN twice, save, card; and every bad input."""
 
 from flowkit import Driver, OFFICER_PIN, enrol_person, login, new_flow
+from flowkit import officers_dir
+from firmware.enrol.flow import Flow
+from firmware.enrol.officer import Officers
 from firmware.ui import keymap as K
 from firmware.ui.entry import TextEntry, pin_problem
 
@@ -364,3 +367,34 @@ def test_a_card_step_cut_by_power_resumes_after_login():
     assert d.take("write_card") == [("write_card", 4, 12, {"given_name": "ZOE"})]
     d.add(flow.card_done(True, "7K3M-Q2XA"))
     assert "ZOE" in d.screen() and flow.card_due is None
+
+
+def test_a_device_without_a_village_list_refuses_new_enrolments_and_does_not_crash():
+    off = Officers(officers_dir())
+    off.load()
+    flow = Flow(off, [])
+    flow.today = (2026, 11, 25)
+    d = Driver(flow)
+    login(d)
+    d.press("1")
+    assert flow.state == "home" and "No village list:" in d.screen() and "call technician" in d.screen()
+    from firmware.ui.entry import ChoiceEntry
+
+    empty = ChoiceEntry([])
+    for k in (K.UP, K.DOWN, "1", K.OK):  # a list that is empty anyway: no key crashes it
+        empty.key(k, 0)
+    assert empty.value() is None
+
+
+def test_damaged_village_files_give_an_empty_list():
+    from fwtest import tmpdir
+    from firmware.enrol.schema import load_villages
+
+    path = tmpdir()
+    assert load_villages(path) == []  # missing
+    for raw in ('{"v": 1, "villages": [{"code": "BF-1", "name": "Kadiogo"}]}', "not json", '{"villages": 5}',
+                '{"villages": [{"code": 7, "name": "x"}]}', '{"villages": [{"code": "", "name": "x"}]}', "[1, 2]"):
+        with open(path + "/villages.json", "w") as f:
+            f.write(raw)
+        got = load_villages(path)
+        assert got == ([("BF-1", "Kadiogo")] if raw.startswith('{"v"') else []), (raw, got)
