@@ -200,7 +200,8 @@ def test_keypad_mashing_never_crashes_any_screen():
 
     keys = K.ALL_KEYS
     visited = []
-    for _ in range(40):
+    answers = [0, 0]  # the app's answers to saves and card taps, taken in turn
+    for _ in range(60):
         flow = new_flow()
         d = Driver(flow, hint_fits)
         login(d)
@@ -209,15 +210,31 @@ def test_keypad_mashing_never_crashes_any_screen():
             if flow.state not in visited:
                 visited.append(flow.state)
             d.press(keys[random.randrange(len(keys))])
+            # the app's answers, good and bad: a save that fails, a card moved, a card already issued
             if flow.state == "saving":
-                d.add(flow.saved(1, len(d.take("save"))))
+                answers[0] += 1
+                if answers[0] % 2:
+                    d.add(flow.saved(1, len(d.take("save"))))
+                else:
+                    d.take("save")
+                    d.add(flow.save_failed("flash write failed (EIO)"))
             elif flow.state == "card":
-                d.add(flow.card_done(True, "X"))
+                answers[1] += 1
+                answer = answers[1] % 3
+                if answer == 0:
+                    d.add(flow.card_done(False, "Card read-only: use another card"))
+                elif answer == 1:
+                    d.add(flow.needs_supervisor("ABCD-1234"))
+                else:
+                    d.add(flow.card_done(True, "X"))
+            if flow.state not in visited:
+                visited.append(flow.state)
             d.effects = []  # keep RAM flat on MicroPython
         assert flow.state in ("login_id", "login_pin", "home", "status", "field", "review", "consent", "pin1",
-                              "pin2", "receipt", "help", "card", "save_error", "check", "unlock")
+                              "pin2", "receipt", "help", "card", "save_error", "check", "unlock", "sup_id",
+                              "sup_pin")
     assert hints == []  # every key hint fits the OLED's 16 columns
-    for state in ("field", "review", "consent", "pin1", "pin2", "home"):
+    for state in ("field", "review", "consent", "pin1", "pin2", "home", "card", "save_error", "sup_id"):
         assert state in visited, (state, visited)
 
 
