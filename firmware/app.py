@@ -372,7 +372,7 @@ class App:
         """Verify mode: each tapped card shows its holder, or exactly why it fails."""
         from firmware.card import credential, ndef
         from firmware.card.writer import CardRefused, CardWriter
-        from firmware.hw.nfc import NfcError
+        from firmware.hw.nfc import CardNak, NfcError
 
         trusted = self.trusted_keys()
         checker = CardWriter(reader, None, None, None, None, None)
@@ -397,6 +397,8 @@ class App:
                 lines = ["VALID", claims[credential.CLAIM_GIVEN_NAME], claims[credential.CLAIM_SUB]]
             except (CardRefused, ndef.NdefError, credential.CredentialError) as e:
                 lines = ["NOT VALID:"] + wrap(str(e), 4)
+            except CardNak:  # it answers, but will not be read: read-protected by someone else
+                lines = ["NOT VALID:"] + wrap("card refuses to be read: not ours", 4)
             except NfcError:
                 lines = ["Card moved:", "tap again"]
             self.apply(self.flow.check_done(lines))

@@ -91,17 +91,17 @@ class CardWriter:
     def read_tlv(self, dyn):
         """(static lock bytes, CC, the TLV area from page 4 as long as its first TLV says).
 
-        Pages 2-4 come in one FAST_READ; the rest of the TLV, bounded by the card's user
-        memory, in a second one.
+        One READ gives pages 2-5 (lock bytes, CC, the first 8 TLV bytes); the rest of the
+        TLV, bounded by the card's user memory, comes in one FAST_READ.
         """
-        head = self.reader.read_pages(2, FIRST_USER_PAGE)
-        lock, cc, user = head[2:4], head[4:8], head[8:12]
+        head = self.reader.read4(2)
+        lock, cc, user = head[2:4], head[4:8], head[8:16]
         if user[0] != ndef.TLV_NDEF:
             return lock, cc, user
         n = user[1] + 3 if user[1] != 0xFF else ((user[2] << 8) | user[3]) + 5
         last = min(dyn - 1, FIRST_USER_PAGE + (n + 3) // 4)
-        if last > FIRST_USER_PAGE:
-            user = user + self.reader.read_pages(FIRST_USER_PAGE + 1, last)
+        if last > FIRST_USER_PAGE + 1:
+            user = user + self.reader.read_pages(FIRST_USER_PAGE + 2, last)
         return lock, cc, user
 
     def config(self, dyn):

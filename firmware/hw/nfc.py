@@ -118,6 +118,10 @@ class Reader(PN532_I2C):
     def get_version(self):
         return self.transceive(bytes((_NTAG_GET_VERSION,)), 8)
 
+    def read4(self, page):
+        """READ: the 16 bytes of pages page..page+3 (the card rolls over to page 0 past its end)."""
+        return self.transceive(bytes((_NTAG_READ, page)), 16)
+
     def read_pages(self, start, end):
         """Pages start..end inclusive (FAST_READ in chunks)."""
         out = bytearray()
