@@ -161,3 +161,28 @@ def test_firmware_writing_another_record_schema_is_not_provisioned() -> None:
     for info in ({"version": "2.0", "schema": 2}, {"version": "0.9", "schema": None}):
         with pytest.raises(EnrolctlError, match="deploy matching firmware first"):
             check_schema(info)
+
+
+@pytest.mark.parametrize("config, reason", [
+    ("not json", "cannot read provisioning config"),
+    ('{"villages": [{"code": "V1", "name": "v"}]}', "cannot read provisioning config"),  # no officers
+    ('{"officers": [], "villages": [{"code": "V1", "name": "v"}]}', "at least one officer"),
+    ('{"officers": [{"id": "OF1", "role": "officer", "pin": "2468"}], "villages": []}', "at least one officer"),
+    ('{"officers": [{"id": "OF1", "role": "boss", "pin": "2468"}], "villages": [{"code": "V1", "name": "v"}]}',
+     "role must be"),
+    ('{"officers": [{"id": "OF1", "role": "officer", "pin": "12a4"}], "villages": [{"code": "V1", "name": "v"}]}',
+     "4-8 digits"),
+    ('{"officers": [{"id": "OF1", "role": "officer", "pin": "123"}], "villages": [{"code": "V1", "name": "v"}]}',
+     "4-8 digits"),
+    ('{"officers": "OF1", "villages": [{"code": "V1", "name": "v"}]}', "cannot read provisioning config"),
+])
+def test_a_bad_provisioning_config_is_refused_before_the_port_is_opened(tmp_path: Path, config: str,
+                                                                        reason: str) -> None:
+    keys = tmp_path / "keys"
+    init_keys(keys, "reg-test", ["127.0.0.1"])
+    cfg = tmp_path / "provision.json"
+    cfg.write_text(config)
+    r = enrolctl("device", "provision", "--port", str(tmp_path / "ttyNOPE"), "--keys", str(keys),
+                 "--registry", "https://127.0.0.1:1", "--config", str(cfg))
+    assert r.returncode == 1 and reason in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "no device" not in r.stderr  # refused before the port was tried
