@@ -7,7 +7,9 @@ Run by `make sim` (micropython -m host_tools.sim.device, from build/sim/).
   * 4x4 key matrix: type keys and Enter (0-9, A-D, *, #; '.' waits 1 s); q quits (make sim: p cuts the power)
   * PN532 with an NTAG215 wallet: a line 't' taps a new blank card on the reader,
     'again' taps the last card once more (a card already issued), 'clone' a copy of it on
-    a UID-changeable chip (no NXP originality signature), 'r' takes it away; cards written are saved in $ENROL_SIM_WALLET/<uid>.bin
+    a UID-changeable chip (no NXP originality signature), 'r' takes it away; cards written are saved in $ENROL_SIM_WALLET/<uid>.bin;
+    cards the writer must refuse: 'tlocked' (a read-only NTAG215), 't213' (too small),
+    'tclassic' (a MIFARE Classic), 'tphone' (a phone or bank card, ISO-DEP)
     (check one with: enrolctl card verify FILE --trust sim-state/trust.json)
   * Wi-Fi: a line 'w' takes the village network out of reach or back (ENROL_SIM_WIFI=off
     starts without it); in reach, the sync reaches the registry on the host's loopback
@@ -26,7 +28,7 @@ from host_tools.sim.energy import Meter
 from host_tools.sim.keypad import KeyMatrix
 from host_tools.sim.nxp_signer import FactorySigner
 from host_tools.sim.ntag import NTAG21x
-from host_tools.sim.reader import PN532Reader
+from host_tools.sim.reader import OtherCard, PN532Reader
 from host_tools.sim.ssd1306 import SSD1306Emulator
 
 VIEW = os.getenv("ENROL_SIM_VIEW") or "pixels"
@@ -87,6 +89,20 @@ def main():
     def remove():
         reader.remove()
 
+    def tap_odd(make):
+        def tap_it():
+            if cards:
+                to_wallet(cards.pop())
+            reader.place(make())
+        return tap_it
+
+    def read_only_card():
+        card = NTAG21x("NTAG215")
+        card.signature = factory.sign(card.uid())
+        card.mem[10:12] = b"\xf0\xff"  # static lock bits: pages 4-15 read-only (someone locked it)
+        card.mem[card.dyn * 4 : card.dyn * 4 + 2] = b"\xff\xff"  # dynamic lock bits: the rest
+        return card
+
     def tap_again():
         if cards:
             reader.place(cards[-1])
@@ -95,6 +111,10 @@ def main():
     board_sim.sim_actions["again"] = tap_again
     board_sim.sim_actions["clone"] = tap_clone
     board_sim.sim_actions["r"] = remove
+    board_sim.sim_actions["tlocked"] = tap_odd(read_only_card)
+    board_sim.sim_actions["t213"] = tap_odd(lambda: NTAG21x("NTAG213"))
+    board_sim.sim_actions["tclassic"] = tap_odd(OtherCard)
+    board_sim.sim_actions["tphone"] = tap_odd(lambda: OtherCard(sel_res=0x20))
     if VIEW == "pixels":
         text_view = board_sim.show_screen
 

@@ -114,3 +114,19 @@ def test_a_power_cut_on_the_receipt_keeps_the_record_and_its_verified_card(image
     assert after.rc == 0, after.out[-2000:]
     assert "|To sync: 1" in after.out and "|Cards due: 0" in after.out and "(resumed)" not in after.out
     assert not (flash / "card_due.bin").exists()
+
+
+def test_cards_that_cannot_be_written_are_refused_with_a_reason_and_another_one_works(image: Path,
+                                                                                     tmp_path: Path) -> None:
+    flash = new_device(tmp_path)
+    lines = LOGIN + enrol("ZOE", "SAWADOGO", "29022004", "1593")[:-5] + [
+        "tlocked", "?use another", "r", "t213", "?Card too small", "r", "tclassic", "?MIFARE", "r",
+        "tphone", "?Phone/bank", "r", "t", "?Card ready", "r", "A", "?HOME"]
+    run = run_sim(image, flash, lines, tmp_path, ENROL_SIM_WIFI="off")
+    assert run.rc == 0, run.out[-2000:] + run.err[-2000:]
+    assert "|Card read-only: |\n|use another card|" in run.out
+    assert "|Card too small: |\n|use an NTAG215  |" in run.out
+    assert "|MIFARE Classic: |\n|use an NTAG215  |" in run.out
+    assert "|Phone/bank card:|\n|use an NTAG215  |" in run.out
+    assert "|Card ready for  |\n|ZOE             |" in run.out
+    assert len(list(tmp_path.glob("*.bin"))) == 1  # one card issued: the good one
