@@ -491,7 +491,7 @@ class Flow:
             return self.screen("LOGIN", ["Officer " + self.officer_id, "PIN:", self.editor.masked(), "", msg], "A=OK B=back")
         if st == "home":
             items = [label for _, label in self.home_items()]
-            said = wrap(msg, 2)
+            said = wrap(msg, min(2, 6 - len(items)))  # a supervisor's menu leaves one row: it scrolls
             return self.screen("HOME " + (self.officer_id or ""), items + [""] * (6 - len(items) - len(said)) + said,
                                "D=help", highlight=self.review_index)
         if st == "status":

@@ -229,6 +229,7 @@ def test_keypad_mashing_never_crashes_any_screen():
                     d.add(flow.card_done(True, "X"))
             if flow.state not in visited:
                 visited.append(flow.state)
+            assert len(flow.render().lines) <= 6, flow.state  # more body lines would be lost unmarked
             d.effects = []  # keep RAM flat on MicroPython
         assert flow.state in ("login_id", "login_pin", "home", "status", "field", "review", "consent", "pin1",
                               "pin2", "receipt", "help", "card", "save_error", "check", "unlock", "sup_id",
@@ -401,6 +402,17 @@ def test_a_device_without_a_village_list_refuses_new_enrolments_and_does_not_cra
     for k in (K.UP, K.DOWN, "1", K.OK):  # a list that is empty anyway: no key crashes it
         empty.key(k, 0)
     assert empty.value() is None
+
+
+def test_the_supervisors_longer_menu_still_shows_a_refusal_whole():
+    off = Officers(officers_dir())
+    off.load()
+    flow = Flow(off, [])
+    d = Driver(flow)
+    login(d, "0001", b"9713")
+    d.press("1")
+    screen = flow.render()
+    assert len(screen.lines) == 6 and screen.lines[-1] == "No village list: call technician"  # scrolls
 
 
 def test_damaged_village_files_give_an_empty_list():

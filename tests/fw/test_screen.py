@@ -64,3 +64,4 @@ def test_wrap_breaks_at_spaces_and_never_drops_text():
     assert len(three) == 2 and three[0] == "one two three"
     assert three[1] == "four five six seven eight nine"  # the rest stays whole: the renderer scrolls it
     assert " ".join(three) == "one two three four five six seven eight nine"
+
