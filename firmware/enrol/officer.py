@@ -21,6 +21,8 @@ from firmware.crypto.pbkdf2 import pbkdf2_sha256
 from firmware.store import fsutil
 
 ITERATIONS = 4096
+MAX_ITERATIONS = 65536  # a file asking for more would hang every login (16x the provisioned cost)
+ROLES = ("officer", "supervisor")
 MAX_FAILS = 5
 IDLE_LOGOUT_MS = 5 * 60 * 1000
 OFFICERS_FILE = "officers.json"
@@ -29,6 +31,14 @@ LOCKOUT_FILE = "lockout.json"
 
 class OfficerError(Exception):
     pass
+
+
+def _valid(o):
+    """An officers.json entry the login can use: an id, a known role, a salt, a bounded
+    PBKDF2 cost and a 32-byte verifier."""
+    return (isinstance(o["id"], str) and 1 <= len(o["id"]) <= 16 and isinstance(o["name"], str)
+            and o["role"] in ROLES and len(o["salt"]) >= 8 and len(o["verifier"]) == 32
+            and isinstance(o["iterations"], int) and 1 <= o["iterations"] <= MAX_ITERATIONS)
 
 
 def make_verifier(pin, salt, iterations=ITERATIONS):
@@ -49,17 +59,28 @@ class Officers:
         try:
             doc = json.loads(raw)
             for o in doc["officers"]:
-                self.by_id[o["id"]] = {
+                entry = {
                     "id": o["id"], "name": o.get("name", o["id"]), "role": o["role"],
-                    "salt": binascii.unhexlify(o["salt"]), "iterations": int(o["iterations"]),
+                    "salt": binascii.unhexlify(o["salt"]), "iterations": o["iterations"],
                     "verifier": binascii.unhexlify(o["verifier"]),
                 }
-        except (ValueError, KeyError, TypeError):
+                if not _valid(entry):
+                    raise ValueError("bad officer entry")
+                self.by_id[entry["id"]] = entry
+        except (ValueError, KeyError, TypeError, AttributeError):
+            self.by_id = {}
             raise OfficerError(OFFICERS_FILE + " is malformed")
+        if not self.by_id:
+            raise OfficerError("no officers provisioned")
         raw = fsutil.read_file(self.data_dir + "/" + LOCKOUT_FILE)
         if raw:
             try:
-                self.fails = json.loads(raw)
+                fails = json.loads(raw)
+                if not isinstance(fails, dict) or not all(isinstance(n, int) and n >= 0 for n in fails.values()):
+                    raise ValueError("not a map of counts")
+                for k in fails:  # never above the lockout: wait_ms() shifts by the count
+                    fails[k] = min(fails[k], MAX_FAILS)
+                self.fails = fails
             except ValueError:
                 self.fails = {}  # unreadable counters: start again (audit shows why)
                 self._event("error", "lockout file unreadable, counters reset")

@@ -427,3 +427,62 @@ def test_damaged_village_files_give_an_empty_list():
             f.write(raw)
         got = load_villages(path)
         assert got == ([("BF-1", "Kadiogo")] if raw.startswith('{"v"') else []), (raw, got)
+
+
+def test_damaged_officer_files_are_refused_and_bad_counters_reset_with_an_audit_event():
+    import binascii
+    import json
+
+    from fwtest import tmpdir
+    from firmware.enrol.officer import OfficerError, make_verifier
+
+    good = {"id": "OF0042", "role": "officer", "salt": "00" * 16, "iterations": 8,
+            "verifier": binascii.hexlify(make_verifier(b"2468", bytes(16), 8)).decode()}
+
+    def with_(**over):
+        o = dict(good)
+        o.update(over)
+        return json.dumps({"v": 1, "officers": [o]})
+
+    cases = ["not json", "[1, 2]", '{"officers": 5}', '{"officers": ["OF0042"]}', '{"officers": []}',
+             with_(role="admin"), with_(iterations=0), with_(iterations=10 ** 9), with_(iterations="8"),
+             with_(salt="zz"), with_(salt="0011"), with_(verifier="00" * 31), with_(id=""), with_(id=42)]
+    for raw in cases:
+        path = tmpdir()
+        with open(path + "/officers.json", "w") as f:
+            f.write(raw)
+        off = Officers(path)
+        try:
+            off.load()
+        except OfficerError:
+            pass
+        else:
+            raise AssertionError("accepted: " + raw)
+        assert not off.exists("OF0042")
+
+    class Audit:
+        def __init__(self):
+            self.events = []
+
+        def record(self, kind, detail=""):
+            self.events.append((kind, detail))
+
+    for lockout in ('["OF0042"]', '{"OF0042": "5"}', '{"OF0042": -1}', "{broken"):
+        path = tmpdir()
+        with open(path + "/officers.json", "w") as f:
+            f.write(with_())
+        with open(path + "/lockout.json", "w") as f:
+            f.write(lockout)
+        audit = Audit()
+        off = Officers(path, audit)
+        off.load()
+        assert not off.locked("OF0042") and off.check("OF0042", b"2468") == "ok", lockout
+        assert ("error", "lockout file unreadable, counters reset") in audit.events
+    path = tmpdir()
+    with open(path + "/officers.json", "w") as f:
+        f.write(with_())
+    with open(path + "/lockout.json", "w") as f:
+        f.write('{"OF0042": 1000000000}')  # a count past the lockout stays a lockout, and a small number
+    off = Officers(path)
+    off.load()
+    assert off.locked("OF0042") and off.wait_ms("OF0042") == 1000 * 16
