@@ -43,11 +43,11 @@ build: setup
 # The simulated device runs the built image (.mpy), as the ESP32 does, with emulated
 # OLED and keypad and its flash in sim-state/ (kept between runs), and syncs to a demo
 # registry started on 127.0.0.1:8443 (ENROL_SIM_PORT).  Type keys and Enter; q and Enter
-# switches it off.  The emulators need RAM of their own: SIM_HEAPSIZE.
+# switches it off, p cuts its power.  The emulators need RAM of their own: SIM_HEAPSIZE.
+# Scripted: .venv/bin/enrolctl sim --demo (or --script FILE) types for you and says what happened.
 SIM_HEAPSIZE ?= 384k
 sim: setup
-	@$(BIN)/enrolctl build --sim --out build/sim >/dev/null
-	@$(BIN)/python -m host_tools.enrolctl.simrun sim-state build/sim $(SIM_HEAPSIZE)
+	@$(BIN)/enrolctl sim --state sim-state --heap $(SIM_HEAPSIZE)
 
 # The registry tests run on PostgreSQL too: they start a throwaway server from Debian's
 # postgresql binaries (tests/host/pgserver.py).  Installed here when missing (needs root + apt).

@@ -41,6 +41,33 @@ def vendor() -> None:
     out.print(f"vendored {len(files)} files into lib/")
 
 
+@app.command()
+def sim(
+    script: Annotated[Path | None, typer.Option("--script", help="lines to type instead of this terminal")] = None,
+    demo: Annotated[bool, typer.Option("--demo", help="run the bundled demo: three people enrolled")] = False,
+    state: Annotated[Path, typer.Option("--state", help="the simulated device's flash, wallet, registry")] =
+    Path("sim-state"),
+    heap: Annotated[str, typer.Option("--heap", help="MicroPython heap (the emulators need RAM too)")] = "384k",
+) -> None:
+    """The device simulation: the firmware under MicroPython, a demo registry on loopback.  With
+    --script or --demo it is driven by a file and says what happened (records, cards, registry)."""
+    from . import simrun
+
+    if script is not None and demo:
+        raise EnrolctlError("give --script FILE or --demo, not both")
+    if demo:
+        script = simrun.DEMO_SCRIPT
+    lines = None
+    if script is not None:
+        try:
+            lines = script.read_text().splitlines()
+        except (OSError, UnicodeDecodeError) as e:
+            raise EnrolctlError(f"cannot read the script {script}: {e}") from e
+    image = BUILD_DEVICE.parent / "sim"
+    build_mod.build_sim(image)
+    raise SystemExit(simrun.run(state, image, heap, lines))
+
+
 card_app = typer.Typer(no_args_is_help=True, help="NFC card images")
 app.add_typer(card_app, name="card")
 

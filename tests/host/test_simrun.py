@@ -55,3 +55,43 @@ def test_p_cuts_the_power_and_the_device_boots_again_on_the_same_flash(tmp_path:
     assert "sim: provisioned a demo device" in before and "|Record SAVED.   |" in before
     assert "|(resumed)       |" in rest and "|Card ready for  |\n|ZOE             |" in rest
     assert len(list((state / "wallet").glob("*.bin"))) == 1
+
+
+ENROLCTL = Path(sys.executable).parent / "enrolctl"
+
+
+def enrolctl_sim(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, ENROL_SIM_PORT=str(_free_port()))
+    return subprocess.run([str(ENROLCTL), "sim", "--state", str(tmp_path / "state"), *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_the_demo_script_enrols_three_people_and_says_what_happened(tmp_path: Path) -> None:
+    r = enrolctl_sim(tmp_path, "--demo")
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+    assert "sim: on the device: 3 records, 0 waiting to sync, 3 with a verified card" in r.stdout
+    valid = [line for line in r.stdout.splitlines() if line.startswith("sim: card ") and ": VALID, " in line]
+    assert sorted(line.split(", ")[1] for line in valid) == ["AMINATA", "ISSA", "ZOE"]
+    assert "sim: the registry holds 3 records" in r.stdout
+    assert "|To sync: 0" in r.stdout  # the status screen, seen through the text view
+
+
+def test_a_script_can_cut_the_power_at_a_screen_and_carry_on(tmp_path: Path) -> None:
+    script = tmp_path / "cut.txt"
+    lines = ["// the power goes while the card is awaited; after the next login the card step is resumed"]
+    lines += LOGIN + enrol("ZOE", "SAWADOGO", "29022004", "1593")[:-5] + ["p"]
+    lines += LOGIN[:3] + ["?Tap the card", "t", "?Card ready", "r", "A", "?HOME", "q"]
+    script.write_text("\n".join(lines) + "\n")
+    r = enrolctl_sim(tmp_path, "--script", str(script))
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+    assert r.stdout.count("sim: power cut") == 1 and "|(resumed)       |" in r.stdout
+    assert "sim: on the device: 1 records" in r.stdout and "1 with a verified card" in r.stdout
+
+
+def test_bad_sim_arguments_get_one_line_errors(tmp_path: Path) -> None:
+    r = enrolctl_sim(tmp_path, "--script", str(tmp_path / "missing.txt"))
+    assert r.returncode == 1 and r.stderr.startswith("enrolctl: cannot read the script")
+    assert len(r.stderr.strip().splitlines()) == 1
+    r = enrolctl_sim(tmp_path, "--demo", "--script", str(tmp_path / "x"))
+    assert r.returncode == 1 and "not both" in r.stderr
+    assert not (tmp_path / "state").exists()  # nothing was provisioned
