@@ -440,6 +440,9 @@ class _Stdin:
                 set_battery(line.strip()[1:])
             elif line.strip() in sim_actions:
                 sim_actions[line.strip()]()
+            elif line.split(" ", 1)[0] in sim_actions and " " in line.strip():  # an action with an argument
+                word, arg = line.strip().split(" ", 1)
+                sim_actions[word](arg.strip())
             else:
                 self.script.extend(line.strip())
         self._feed()

@@ -8,7 +8,8 @@ Run by `make sim` (micropython -m host_tools.sim.device, from build/sim/).
   * PN532 with an NTAG215 wallet: a line 't' taps a new blank card on the reader,
     'again' taps the last card once more (a card already issued), 'clone' a copy of it on
     a UID-changeable chip (no NXP originality signature), 'r' takes it away; cards written are saved in $ENROL_SIM_WALLET/<uid>.bin;
-    cards the writer must refuse: 'tlocked' (a read-only NTAG215), 't213' (too small),
+    'cards' lists the wallet, 'tap UID' presents one of its cards again (the first hex digits
+    of its UID are enough); cards the writer must refuse: 'tlocked' (a read-only NTAG215), 't213' (too small),
     'tclassic' (a MIFARE Classic), 'tphone' (a phone or bank card, ISO-DEP)
     (check one with: enrolctl card verify FILE --trust sim-state/trust.json)
   * Wi-Fi: a line 'w' takes the village network out of reach or back (ENROL_SIM_WIFI=off
@@ -64,13 +65,40 @@ def main():
     board_sim.light_sleep = watched_light_sleep
     wallet = os.getenv("ENROL_SIM_WALLET") or ""
     cards = []  # the last card tapped (earlier ones are in the wallet: RAM stays flat all day)
-    factory = FactorySigner()
+    factory = FactorySigner(_factory_key(wallet))
     board_sim.EXTRA_ORIGINALITY_KEYS.append(factory.public_key)
 
     def to_wallet(card):
+        """A card leaves the reader: its memory dump, and its originality signature (READ_SIG)."""
         if wallet:
-            with open(wallet + "/" + "".join("%02x" % b for b in card.uid()) + ".bin", "wb") as f:
+            name = wallet + "/" + "".join("%02x" % b for b in card.uid())
+            with open(name + ".bin", "wb") as f:
                 f.write(card.image())
+            with open(name + ".sig", "wb") as f:
+                f.write(card.signature)
+
+    def tap_wallet(prefix):
+        """'tap UID': present a card from the wallet (the start of its UID in hex is enough)."""
+        found = [n for n in _listdir(wallet) if n.endswith(".bin") and n.startswith(prefix.lower())]
+        if len(found) != 1:
+            print("sim: " + ("no card" if not found else str(len(found)) + " cards") + " in the wallet match " + prefix)
+            return
+        if cards:
+            to_wallet(cards.pop())
+        with open(wallet + "/" + found[0], "rb") as f:
+            image = f.read()
+        try:
+            with open(wallet + "/" + found[0][:-4] + ".sig", "rb") as f:
+                sig = f.read()
+        except OSError:
+            sig = bytes(32)  # a dump without its signature: the chip looks like a copy
+        card = NTAG21x.from_image(image, sig)
+        cards.append(card)
+        reader.place(card)
+
+    def list_wallet():
+        names = [n[:-4] for n in _listdir(wallet) if n.endswith(".bin")]
+        print("sim: wallet: " + (", ".join(sorted(names)) if names else "empty") + " ('tap UID' presents one)")
 
     def tap():
         if cards:
@@ -111,6 +139,8 @@ def main():
     board_sim.sim_actions["again"] = tap_again
     board_sim.sim_actions["clone"] = tap_clone
     board_sim.sim_actions["r"] = remove
+    board_sim.sim_actions["tap"] = tap_wallet
+    board_sim.sim_actions["cards"] = list_wallet
     board_sim.sim_actions["tlocked"] = tap_odd(read_only_card)
     board_sim.sim_actions["t213"] = tap_odd(lambda: NTAG21x("NTAG213"))
     board_sim.sim_actions["tclassic"] = tap_odd(OtherCard)
@@ -139,6 +169,31 @@ def main():
                            "wifi_joins": board_sim.wlan().joins}, f)
         for card in cards:
             to_wallet(card)
+
+
+def _listdir(path):
+    try:
+        return os.listdir(path) if path else []
+    except OSError:
+        return []
+
+
+def _factory_key(wallet):
+    """The emulated card factory's signing key, kept in the wallet (made on first use)."""
+    if not wallet:
+        return None
+    path = wallet + "/factory-key.hex"
+    try:
+        with open(path) as f:
+            return int(f.read().strip(), 16)
+    except (OSError, ValueError):
+        d = FactorySigner().d
+        try:
+            with open(path, "w") as f:
+                f.write("%032x" % d)
+        except OSError:
+            pass  # no wallet folder: the key lasts this run
+        return d
 
 
 class _RstPin:

@@ -130,3 +130,17 @@ def test_cards_that_cannot_be_written_are_refused_with_a_reason_and_another_one_
     assert "|Phone/bank card:|\n|use an NTAG215  |" in run.out
     assert "|Card ready for  |\n|ZOE             |" in run.out
     assert len(list(tmp_path.glob("*.bin"))) == 1  # one card issued: the good one
+
+
+def test_a_card_from_the_wallet_is_presented_again_in_a_later_run(image: Path, tmp_path: Path) -> None:
+    flash = new_device(tmp_path)
+    first = run_sim(image, flash, LOGIN + enrol("ZOE", "SAWADOGO", "29022004", "1593"), tmp_path,
+                    ENROL_SIM_WIFI="off")
+    assert first.rc == 0, first.out[-2000:]
+    (uid,) = [p.stem for p in tmp_path.glob("*.bin")]
+    later = run_sim(image, flash, LOGIN + ["cards", "2", "?Tap a card", f"tap {uid[:6]}", "?VALID", "r", "tap 99",
+                                           "B", "?HOME"], tmp_path, ENROL_SIM_WIFI="off")
+    assert later.rc == 0, later.out[-2000:]
+    assert f"sim: wallet: {uid} ('tap UID' presents one)" in later.out
+    assert "|VALID           |\n|ZOE             |" in later.out  # genuine chip (the factory key is kept) and ours
+    assert "sim: no card in the wallet match 99" in later.out
