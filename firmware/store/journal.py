@@ -41,7 +41,9 @@ flushed or closed; bytes written before that commit are not part of the file.
   append_card / append_synced: one flush (tail) or one close (older segment) per
     segment; lost -> the state entry is absent: the card step is resumed, or the
     record is uploaded again and the registry answers "duplicate" (same receipt).
-  purge: one remove() per segment: the segment is there or not.
+  purge: one remove() per segment: the segment is there or not.  A remove that fails
+    (a flash error, the power going) leaves the segment listed and stops the purge: it
+    is only synced records, and the next purge (or the next boot's) takes it.
   recovery rewrite (bad bytes found): audit event, quarantine files, the .tmp copy
     of the good entries, then rename over the segment.  Lost before the rename:
     the .tmp is deleted and the rewrite redone next boot; after: done.
@@ -73,6 +75,7 @@ _FINAL = 2
 _SYNCED = 4
 
 _SEG = ".seg"
+_ENOENT = 2  # errno: the file is not there (already purged)
 _TMP = ".tmp"
 
 
@@ -173,6 +176,7 @@ class Journal:
         self.tail_seg = None
         self._head = bytearray(4)
         self._buf = bytearray(MAX_PAYLOAD + 4)
+        self.purge_failures = 0  # removes the flash refused (retried at the next purge)
 
     # ---- helpers ---------------------------------------------------------
     def _path(self, num, suffix=_SEG):
@@ -563,8 +567,14 @@ class Journal:
                 continue
             if not pressure and not (seg.synced_at <= now and now - seg.synced_at >= retention_s):
                 continue
+            try:
+                os.remove(self._path(seg.num))
+            except OSError as e:
+                if not e.args or e.args[0] != _ENOENT:  # still there: keep it listed, try again later
+                    self.purge_failures += 1
+                    self._event("error", "purge of segment " + _name(seg.num) + " failed: " + str(e))
+                    break
             self._event("purge", "segment " + _name(seg.num) + ": " + str(seg.records) + " synced records")
-            fsutil.remove(self._path(seg.num))
             self.segments.remove(seg)
             gone += 1
         return gone

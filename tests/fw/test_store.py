@@ -93,6 +93,30 @@ def test_purge_respects_retention_and_a_clock_that_went_back():
     assert "purge" in "\n".join(audit.lines())
 
 
+def test_a_purge_the_flash_refuses_keeps_the_segment_for_the_next_purge():
+    from firmware.store import journal as jmod
+
+    path, dev = flash_dir()
+    store, audit, _ = open_store(path)
+    fill_and_sync(store, PER_SEG + 1, 1_000_000)
+    retention = 30 * 24 * 3600
+
+    class FailingOs:
+        def remove(self, p):
+            raise OSError(5)  # EIO: the flash went away under the remove
+
+    real_os = jmod.os
+    jmod.os = FailingOs()
+    try:
+        assert store.journal.purge(1_000_000 + retention, retention) == 0
+    finally:
+        jmod.os = real_os
+    assert store.journal.purge_failures == 1 and store.counts()["segments"] == 2  # still listed
+    assert "purge of segment" in "\n".join(audit.lines())
+    assert store.journal.purge(1_000_000 + retention, retention) == 1  # the next purge takes it
+    assert store.counts()["segments"] == 1
+
+
 def test_capacity_pressure_purges_synced_records_early_but_never_unsynced():
     path, dev = flash_dir()
     used = [50]
