@@ -99,12 +99,23 @@ def test_full_then_incremental_deploy(builds, tmp_path: Path) -> None:
 
 
 def test_a_cable_pulled_at_any_step_leaves_a_device_that_boots(builds, tmp_path: Path) -> None:
+    """make test: every 9th file and the last five steps (manifest, boot.py, main.py, switch)."""
+    cable_cut_sweep(builds, tmp_path, lambda steps: sorted(set(range(0, steps, 9)) | set(range(steps - 5, steps))))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SOAK, reason="every step of a deploy: run `make soak`")
+def test_soak_a_cable_pulled_at_every_step_leaves_a_device_that_boots(builds, tmp_path: Path) -> None:
+    cable_cut_sweep(builds, tmp_path, range)
+
+
+def cable_cut_sweep(builds, tmp_path: Path, choose) -> None:
     a, b = builds
     root = device_root(tmp_path)
     with PtyDevice(a, root / "data", root=root) as dev:
         base = deploy(dev.port, a)
         steps = base.files + 4  # every file, the manifest, boot.py, main.py, the switch
-    cuts = range(steps) if SOAK else sorted(set(range(0, steps, 9)) | set(range(steps - 5, steps)))
+    cuts = choose(steps)
     booted = []
     for k in cuts:
         # the device runs build A; deploying B is cut at step k; the device is powered on
