@@ -412,9 +412,9 @@ class App:
         Wi-Fi is on only during a sync.  A sync never runs during a card write (RAM, and the
         officer's attention), and never blocks the keypad: every wait is an await.  The sync
         code is loaded at the first sync, not at power-on (RAM for the officer's work first)."""
-        from firmware.sync.backoff import Backoff
+        from firmware.sync.backoff import CAP_MS, Backoff
 
-        backoff = Backoff()
+        backoff = Backoff(cap_ms=getattr(self.board, "SYNC_RETRY_CAP_MS", CAP_MS))
         next_ms = ticks_add(ticks_ms(), SYNC_FIRST_MS)
         while True:
             self.sync_due_ms = next_ms

@@ -35,6 +35,7 @@ BATTERY_DIVIDER = 2  # 100k/100k
 
 DATA_DIR = "/data"
 EXTRA_ORIGINALITY_KEYS = ()  # card chips are trusted by NXP's originality key alone
+SYNC_RETRY_CAP_MS = 30 * 60 * 1000  # the longest wait between two sync attempts (backoff cap)
 
 
 def open_i2c():

@@ -51,6 +51,8 @@ def advance(ms):
 I2C_FREQ_HZ = 400_000
 DATA_DIR = os.getenv("ENROL_DATA_DIR") or "sim-state/flash"
 EXTRA_ORIGINALITY_KEYS = []  # the emulated card factory's key (host_tools/sim/nxp_signer.py), added by the simulator
+# the backoff cap, as on the board; a test that needs a retry inside a window shortens it
+SYNC_RETRY_CAP_MS = int(os.getenv("ENROL_SIM_SYNC_RETRY_CAP_S") or "1800") * 1000
 
 
 class SimI2C:

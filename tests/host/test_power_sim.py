@@ -30,7 +30,8 @@ def day(image, tmp_path_factory) -> SimRun:
     lines += enrol("AMINATA", "OUEDRAOGO", "14061987", "7391")
     lines += enrol("ISSA", "KABORE", "01012000", "4826", pause_after_given=240)
     lines += ["+300"]
-    return run_sim(image, new_device(tmp), lines, tmp, ENROL_SIM_WIFI="off")
+    # retries at most a minute apart (full jitter is random): the 4-minute pause surely holds one
+    return run_sim(image, new_device(tmp), lines, tmp, ENROL_SIM_WIFI="off", ENROL_SIM_SYNC_RETRY_CAP_S="60")
 
 
 def test_left_alone_the_device_dims_darkens_and_sleeps(day: SimRun) -> None:
