@@ -92,7 +92,11 @@ def main():
                 sig = f.read()
         except OSError:
             sig = bytes(32)  # a dump without its signature: the chip looks like a copy
-        card = NTAG21x.from_image(image, sig)
+        try:
+            card = NTAG21x.from_image(image, sig)
+        except ValueError as e:
+            print("sim: " + found[0] + ": " + str(e))
+            return
         cards.append(card)
         reader.place(card)
 
