@@ -205,15 +205,11 @@ def print_summary(state: Path, registry_port: int | None) -> None:
     """What happened: records on the device's flash, cards in the wallet (verified with standard
     libraries only), records the registry holds."""
     from .card import CardInvalid, load_trust, verify_image
-    from .journal import segment_summary
+    from .device import Journal
 
-    records = pending = with_card = 0
-    for seg in sorted((state / "flash" / "journal").glob("*.seg")):
-        _, recs, results, cards = segment_summary(seg.read_bytes())
-        records += len(recs)
-        pending += sum(1 for _, seq, _ in recs if seq not in results)
-        with_card += sum(1 for _, seq, _ in recs if seq in cards)
-    print(f"sim: on the device: {records} records, {pending} waiting to sync, {with_card} with a verified card")
+    c = Journal({p.name: p.read_bytes() for p in (state / "flash" / "journal").glob("*.seg")}).counts()
+    print(f"sim: on the device: {c['records']} records, {c['pending']} waiting to sync, "
+          f"{c['records'] - c['cards_due']} with a verified card")
     trust = load_trust(state / "trust.json")
     for path in sorted((state / "wallet").glob("*.bin")):
         try:
