@@ -31,6 +31,12 @@ _H0 = (0x6A09E667F3BCC908, 0xBB67AE8584CAA73B, 0x3C6EF372FE94F82B, 0xA54FF53A5F1
        0x510E527FADE682D1, 0x9B05688C2B3E6C1F, 0x1F83D9ABFB41BD6B, 0x5BE0CD19137E2179)
 
 
+# The message schedule, allocated once at import and shared by every hasher (a block runs to its
+# end without yielding): growing a fresh list in each block asked the heap for a contiguous 1 KB
+# run that a fragmented MicroPython heap may not have mid-signature.
+_W = [0] * 80
+
+
 def _rotr(x, n):
     return ((x >> n) | (x << (64 - n))) & _M
 
@@ -44,22 +50,33 @@ class sha512:  # noqa: N801 - hashlib's name
             self.update(data)
 
     def update(self, data):
-        data = bytes(data)
-        self._len += len(data)
-        buf = self._buf + data
+        n = len(data)
+        self._len += n
         i = 0
-        while i + 128 <= len(buf):
-            self._block(buf[i : i + 128])
+        if self._buf:
+            i = min(128 - len(self._buf), n)
+            self._buf += bytes(data[:i])
+            if len(self._buf) < 128:
+                return
+            self._block(self._buf, 0)
+            self._buf = b""
+        while i + 128 <= n:  # whole blocks straight from the caller's bytes, no copy
+            self._block(data, i)
             i += 128
-        self._buf = buf[i:]
+        if i < n:
+            self._buf = bytes(data[i:])
 
-    def _block(self, block):
-        w = list(struct.unpack(">16Q", block))
+    def _block(self, data, off):
+        w = _W
+        t = 0
+        for v in struct.unpack_from(">16Q", data, off):
+            w[t] = v
+            t += 1
         for t in range(16, 80):
             x, y = w[t - 15], w[t - 2]
             s0 = _rotr(x, 1) ^ _rotr(x, 8) ^ (x >> 7)
             s1 = _rotr(y, 19) ^ _rotr(y, 61) ^ (y >> 6)
-            w.append((w[t - 16] + s0 + w[t - 7] + s1) & _M)
+            w[t] = (w[t - 16] + s0 + w[t - 7] + s1) & _M
         a, b, c, d, e, f, g, h = self._h
         for t in range(80):
             s1 = _rotr(e, 14) ^ _rotr(e, 18) ^ _rotr(e, 41)

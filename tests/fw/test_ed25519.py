@@ -27,6 +27,24 @@ def test_sha512_fips_vectors():
     assert s.digest() == sha512(long).digest()
 
 
+
+def test_sha512_any_split_into_updates_gives_the_one_shot_digest():
+    # 1,000 bytes of "a" (digest from OpenSSL's SHA-512) fed in pieces across block boundaries
+    data = b"a" * 1000
+    one_shot = sha512(data).digest()
+    assert one_shot == h(
+        "67ba5535a46e3f86dbfbed8cbbaf0125c76ed549ff8b0b9e03e0c88cf90fa634"
+        "fa7b12b47d77b694de488ace8d9a65967dc96df599727d3292a8d9d447709c97")
+    for size in (1, 7, 64, 127, 128, 129, 300):
+        s = sha512()
+        for i in range(0, len(data), size):
+            s.update(memoryview(data)[i : i + size])  # a view, as a caller slicing a buffer passes
+        assert s.digest() == one_shot, size
+    s = sha512(data[:200])
+    assert s.digest() == sha512(data[:200]).digest()  # digest() leaves the hasher usable
+    s.update(data[200:])
+    assert s.digest() == one_shot
+
 RFC8032 = [
     # (secret key, public key, message, signature): RFC 8032 7.1 TEST 1, 2, 3
     ("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
