@@ -142,7 +142,30 @@ class App:
         from firmware.card import writer  # noqa: F401
         from firmware.hw import nfc  # noqa: F401
 
+        self.open_sync()
         return None
+
+    def open_sync(self):
+        """The sync client and its buffers (about 8 KB), made now, while the heap is in one piece.
+
+        Made at the first sync instead, after a few enrolments had left the heap in pieces (Ed25519's
+        big integers), its 5 KB reply buffer found no run that long in 100 KB free: every sync
+        failed "out of memory" until a reboot (seen in the simulator)."""
+        from firmware.sync import http
+        from firmware.sync.client import Client
+        from firmware.sync.wifi import Wifi
+
+        s = self.secrets
+        try:
+            host, port = http.parse_url(s.registry_url)
+            connect = http.tls_connector(host, port, http.pem_to_der(s.ca_pem))
+        except http.HttpError as e:
+            self.board.console("sync: disabled: " + str(e))
+            self.flow.info["last_sync"] = "setup bad"
+            self.audit.record("error", "sync disabled: " + str(e))
+            return
+        self.sync_client = Client(self.store, s, self.clock, connect, host, self.audit)
+        self.wifi = Wifi(self.board, s.wifi)
 
     def clock_s(self):
         if self.clock is None:
@@ -411,7 +434,7 @@ class App:
 
         Wi-Fi is on only during a sync.  A sync never runs during a card write (RAM, and the
         officer's attention), and never blocks the keypad: every wait is an await.  The sync
-        code is loaded at the first sync, not at power-on (RAM for the officer's work first)."""
+        client is made at power-on (open_sync): its buffers need a heap still in one piece."""
         from firmware.sync.backoff import CAP_MS, Backoff
 
         backoff = Backoff(cap_ms=getattr(self.board, "SYNC_RETRY_CAP_MS", CAP_MS))
@@ -461,23 +484,10 @@ class App:
 
     async def sync_once(self):
         """One sync: Wi-Fi up, upload, Wi-Fi down.  (ok, retry_after); ok None = sync not configured."""
-        from firmware.sync import http
         from firmware.sync.client import SyncError
 
         if self.sync_client is None:
-            from firmware.sync.client import Client
-            from firmware.sync.wifi import Wifi
-
-            s = self.secrets
-            try:
-                host, port = http.parse_url(s.registry_url)
-                connect = http.tls_connector(host, port, http.pem_to_der(s.ca_pem))
-            except http.HttpError as e:
-                self.board.console("sync: disabled: " + str(e))
-                self.flow.info["last_sync"] = "setup bad"
-                return None, None
-            self.sync_client = Client(self.store, s, self.clock, connect, host, self.audit)
-            self.wifi = Wifi(self.board, s.wifi)
+            return None, None  # not configured (open_sync said why)
         if not await self.wifi.up():
             self.flow.info["wifi"] = "none"
             self.board.console("sync: no Wi-Fi network in reach")

@@ -21,6 +21,14 @@ FW_DIR = ROOT / "tests" / "fw"
 MICROPYTHON = Path(sys.executable).parent / "micropython"
 HEAPSIZE = os.environ.get("MP_HEAPSIZE", "100k")
 MP_TIMEOUT_S = int(os.environ.get("MP_TIMEOUT_S", "300"))
+ENROLCTL = Path(sys.executable).parent / "enrolctl"
+
+
+def enrolctl(*args: str, timeout: float = 180, env: dict[str, str] | None = None,
+             cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """The technician's command as installed by make setup, run as a child process."""
+    return subprocess.run([str(ENROLCTL), *args], capture_output=True, text=True, timeout=timeout,
+                          env=env, cwd=cwd)
 
 
 _MPY_TREE: Path | None = None

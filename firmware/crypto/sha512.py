@@ -89,6 +89,8 @@ class sha512:  # noqa: N801 - hashlib's name
         hs = self._h
         for i, v in enumerate((a, b, c, d, e, f, g, h)):
             hs[i] = (hs[i] + v) & _M
+        for t in range(80):  # keep no big integer alive between blocks: each pins a hole in the heap
+            w[t] = 0
 
     def digest(self):
         saved = (list(self._h), self._buf, self._len)

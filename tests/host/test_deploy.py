@@ -10,18 +10,16 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import MICROPYTHON, ROOT
+from conftest import MICROPYTHON, ROOT, enrolctl
 from ptydevice import PtyDevice
 
 from host_tools.enrolctl.build import MANIFEST, build, compile_module
 from host_tools.enrolctl.deploy import build_id, deploy, step_count
 from host_tools.enrolctl.errors import EnrolctlError
 
-ENROLCTL = Path(sys.executable).parent / "enrolctl"
 SOAK = bool(os.environ.get("ENROL_SOAK"))  # make soak: the cable is cut at every step, not a sample
 
 
@@ -91,8 +89,7 @@ def test_full_then_incremental_deploy(builds, tmp_path: Path) -> None:
         assert (root / "app" / "previous").read_text() == first.version_id
         assert boot(root) == f"app/{second.version_id}"
         # the technician's command: back to the first build, whose stage is still complete on the device
-        cli = subprocess.run([str(ENROLCTL), "deploy", "--port", dev.port, "--no-build", "--build", str(a)],
-                             capture_output=True, text=True, timeout=120)
+        cli = enrolctl("deploy", "--port", dev.port, "--no-build", "--build", str(a), timeout=120)
         assert cli.returncode == 0, cli.stdout + cli.stderr
         assert f"deployed build {first.version_id}: 0 files sent" in cli.stdout and cli.stderr == ""
     assert boot(root) == f"app/{first.version_id}"
@@ -177,11 +174,9 @@ def test_bad_builds_and_ports_are_refused_in_one_line(builds, tmp_path: Path) ->
     damaged = tmp_path / "damaged"
     shutil.copytree(a, damaged)
     (damaged / MANIFEST).write_text("{not json")
-    r = subprocess.run([str(ENROLCTL), "deploy", "--port", "/dev/null-no", "--no-build", "--build", str(damaged)],
-                       capture_output=True, text=True, timeout=60)
+    r = enrolctl("deploy", "--port", "/dev/null-no", "--no-build", "--build", str(damaged), timeout=60)
     assert r.returncode == 1 and "manifest" in r.stderr and len(r.stderr.strip().splitlines()) == 1
-    r = subprocess.run([str(ENROLCTL), "deploy", "--port", str(tmp_path / "ttyNONE"), "--no-build", "--build", str(a)],
-                       capture_output=True, text=True, timeout=60)
+    r = enrolctl("deploy", "--port", str(tmp_path / "ttyNONE"), "--no-build", "--build", str(a), timeout=60)
     assert r.returncode == 1 and r.stderr.startswith("enrolctl: no device on")
     with pytest.raises(EnrolctlError, match="manifest"):
         deploy("/dev/null-no", damaged)

@@ -7,11 +7,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import enrolctl
 from ptydevice import PtyDevice
 from registrykit import Registry, RegistryProcess, make_registry
 
@@ -19,7 +18,6 @@ from host_tools.enrolctl.build import build_sim
 from host_tools.enrolctl.link import DeviceLink
 from host_tools.registry.keys import init_keys
 
-ENROLCTL = Path(sys.executable).parent / "enrolctl"
 
 CONFIG = {"device_prefix": "BF", "wifi": [{"ssid": "hub", "psk": "k"}],
           "officers": [{"id": "OF0042", "role": "officer", "pin": "2468"},
@@ -47,9 +45,6 @@ st.close()
 print('saved')
 """
 
-
-def enrolctl(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(ENROLCTL), *args], capture_output=True, text=True, timeout=180)
 
 
 def tree_hash(path: Path) -> str:

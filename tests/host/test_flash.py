@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import os
 import struct
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import serial
+from conftest import enrolctl
 
 from esprom import RomBootloader
 from host_tools.enrolctl import flash
 from host_tools.enrolctl.errors import EnrolctlError
 
-ENROLCTL = Path(sys.executable).parent / "enrolctl"
 
 
 def image(tmp_path: Path, chip_id: int = 0, size: int = 200_000, name: str = "ESP32_GENERIC.bin") -> Path:
@@ -26,9 +24,6 @@ def image(tmp_path: Path, chip_id: int = 0, size: int = 200_000, name: str = "ES
     path.write_bytes(data)
     return path
 
-
-def enrolctl(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(ENROLCTL), *args], capture_output=True, text=True, timeout=120)
 
 
 def test_flash_erases_and_writes_the_image_at_0x1000_through_real_esptool(tmp_path: Path) -> None:

@@ -5,19 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
+from conftest import enrolctl
 from cryptography import x509
 
 from host_tools.registry.keys import PUBLIC_FILES, SECRET_FILES, load_keys
 
-ENROLCTL = Path(sys.executable).parent / "enrolctl"
 
-
-def enrolctl(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(ENROLCTL), *args], capture_output=True, text=True, timeout=120)
 
 
 def digest(d: Path) -> str:

@@ -111,3 +111,16 @@ def test_critical_battery_deep_sleeps_and_nothing_saved_is_lost(battery_runs) ->
     assert low.energy["deep_sleeps"] == 1
     assert after.rc == 0
     assert "|To sync: 1" in after.out and "|Cards due: 1" in after.out  # the record saved before is still there
+
+
+def test_a_registry_url_the_device_cannot_use_disables_sync_and_not_enrolment(image, tmp_path) -> None:
+    from registrykit import set_url
+
+    flash = new_device(tmp_path)
+    set_url(flash, "https://registry.test:99999/")  # provisioned by hand, say: https:// but no valid port
+    run = run_sim(image, flash, LOGIN + enrol("ZOE", "SAWADOGO", "29022004", "1593") + ["+120"], tmp_path)
+    assert run.rc == 0, run.out[-2000:] + run.err[-2000:]
+    assert "sync: disabled: bad registry URL" in run.out
+    assert "RECEIPT" in run.out or "Card ready" in run.out  # the enrolment and its card went on
+    assert run.energy["wifi_connects"] == 0  # nothing to connect to: the radio stays off
+    assert "|error|sync disabled: bad registry URL|" in (flash / "audit" / "audit.log").read_text()

@@ -10,7 +10,7 @@ import sys
 import threading
 from pathlib import Path
 
-from conftest import ROOT
+from conftest import ROOT, enrolctl
 from host_tools.enrolctl.build import build_sim
 from registrykit import _free_port
 from simkit import LOGIN, enrol
@@ -57,13 +57,11 @@ def test_p_cuts_the_power_and_the_device_boots_again_on_the_same_flash(tmp_path:
     assert len(list((state / "wallet").glob("*.bin"))) == 1
 
 
-ENROLCTL = Path(sys.executable).parent / "enrolctl"
 
 
 def enrolctl_sim(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, ENROL_SIM_PORT=str(_free_port()))
-    return subprocess.run([str(ENROLCTL), "sim", "--state", str(tmp_path / "state"), *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
+    return enrolctl("sim", "--state", str(tmp_path / "state"), *args, cwd=ROOT, env=env, timeout=600)
 
 
 def test_the_demo_script_enrols_three_people_and_says_what_happened(tmp_path: Path) -> None:
