@@ -55,6 +55,7 @@ class App:
         self.clock = None
         self.sync_soon = False
         self.sync_client = None
+        self.sync_disabled = False  # the registry URL or CA in device.json cannot be used
         self.wifi = None
         self.power = pw.AWAKE
         self.active_ms = ticks_ms()  # last key (or start): the power policy's idle clock
@@ -163,8 +164,13 @@ class App:
             self.board.console("sync: disabled: " + str(e))
             self.flow.info["last_sync"] = "setup bad"
             self.audit.record("error", "sync disabled: " + str(e))
+            self.sync_disabled = True
             return
-        self.sync_client = Client(self.store, s, self.clock, connect, host, self.audit)
+        try:
+            self.sync_client = Client(self.store, s, self.clock, connect, host, self.audit)
+        except MemoryError:  # the officer's work goes on; sync_once tries again, with backoff
+            self.board.console("sync: out of memory at start")
+            return
         self.wifi = Wifi(self.board, s.wifi)
 
     def clock_s(self):
@@ -487,7 +493,11 @@ class App:
         from firmware.sync.client import SyncError
 
         if self.sync_client is None:
-            return None, None  # not configured (open_sync said why)
+            if self.sync_disabled:
+                return None, None  # not configured (open_sync said why)
+            self.open_sync()
+            if self.sync_client is None:
+                return False, None
         if not await self.wifi.up():
             self.flow.info["wifi"] = "none"
             self.board.console("sync: no Wi-Fi network in reach")

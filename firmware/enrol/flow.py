@@ -24,6 +24,7 @@ from firmware.ui.screen import Screen, wrap
 HOME_ITEMS = (("new", "1 New enrolment"), ("check", "2 Check a card"), ("status", "3 Status"),
               ("logout", "4 Log out"))
 SUPERVISOR_ITEMS = HOME_ITEMS + (("unlock", "5 Unlock officer"),)
+CHOICE_ROWS = 4  # options shown at once: the field's name above them, a message row below
 # screens where a session may time out (not while a record or card is in flight)
 _IDLE_STATES = ("home", "status", "help", "field", "review", "consent", "pin1", "pin2", "unlock", "receipt",
                 "check")
@@ -492,8 +493,9 @@ class Flow:
         if st == "home":
             items = [label for _, label in self.home_items()]
             said = wrap(msg, min(2, 6 - len(items)))  # a supervisor's menu leaves one row: it scrolls
-            return self.screen("HOME " + (self.officer_id or ""), items + [""] * (6 - len(items) - len(said)) + said,
-                               "D=help", highlight=self.review_index)
+            who = self.officer_id or ""  # on the hint row: the title keeps room for the status icons
+            return self.screen("HOME", items + [""] * (6 - len(items) - len(said)) + said,
+                               who + " " * (10 - len(who)) + "D=help", highlight=self.review_index)
         if st == "status":
             return self.screen("STATUS", self.status_lines(), "any key")
         if st == "check":
@@ -502,17 +504,18 @@ class Flow:
             return self.screen("UNLOCK", ["Officer number:", "OF" + self.editor.text(), "", msg], "A=OK B=back")
         if st == "field":
             key, label, kind, _ = self._field(self.field_index)
-            head = str(self.field_index + 1) + "/" + str(len(schema.FIELDS)) + " " + label
+            # The step alone in the title (the status icons leave it as few as 4 columns: a label
+            # there was cut to "Gi~"); the field's name heads the body.
+            head = str(self.field_index + 1) + "/" + str(len(schema.FIELDS))
             if kind in ("choice", "village"):
-                lines = [label for _, label in self.editor.options]
-                return self.screen(head, lines[:5] + [msg] if msg else lines[:6], "*# move A=OK", highlight=self.editor.index)
+                return self._choice_screen(head, label + ":", msg)
             shown = self.editor.shown() if kind == "date" else self.editor.text()
-            return self.screen(head, [shown, "", msg], "A=OK B=bk C=del", (0, self.editor.cursor()))
+            return self.screen(head, [label + ":", shown, "", msg], "A=OK B=bk C=del", (1, self.editor.cursor()))
         if st == "review":
             lines = []
             for key, label, _, _ in schema.FIELDS:
                 lines.append(self._short(key))
-            return self.screen("REVIEW  C=edit", lines, "A=OK B=back", highlight=self.review_index)
+            return self.screen("REVIEW", lines, "A=OK B=bk C=edit", highlight=self.review_index)
         if st == "consent":
             return self.screen("CONSENT", ["Person agrees to", "enrolment and", "data use?", "", "#=YES  B=back"])
         if st == "pin1":
@@ -536,6 +539,18 @@ class Flow:
             b, s = self.receipt
             return self.screen("DONE", ["Card ready for", self.fields.get("given_name", ""), "Code:", msg or ("%d-%d" % (b, s))], "A=next person")
         return self.screen(st, [msg])
+
+    def _choice_screen(self, head, label, msg):
+        """A list in CHOICE_ROWS rows that follow the highlight (a province has dozens of
+        villages), the last row the message or where in the list the highlight is."""
+        options = self.editor.options
+        n = len(options)
+        i = self.editor.index
+        top = max(0, min(i - 1, n - CHOICE_ROWS))
+        lines = [label] + [name for _, name in options[top : top + CHOICE_ROWS]]
+        lines += [""] * (1 + CHOICE_ROWS - len(lines))
+        lines.append(msg or (str(i + 1) + " of " + str(n) if n > CHOICE_ROWS else ""))
+        return self.screen(head, lines, "*# move A=OK", highlight=1 + i - top if n else None)
 
     def status_lines(self):
         i = self.info

@@ -22,14 +22,20 @@ class Status:
         self.battery_pct = battery_pct
         self.pending = pending
 
-    def icons(self):
+    def icons(self, room=COLS):
+        """The icons in at most `room` columns.  The pending count gives way first, then Wi-Fi
+        (both are on the status screen too); the battery stays: the officer must see it."""
         parts = []
         if self.pending:
             parts.append("^" + str(self.pending))
         parts.append("W" if self.wifi else "-")
         if self.battery_pct is not None:
             parts.append(str(self.battery_pct) + "%")
-        return " ".join(parts)
+        text = " ".join(parts)
+        while len(text) > room and len(parts) > 1:
+            parts.pop(0)
+            text = " ".join(parts)
+        return text
 
 
 class Screen:
@@ -48,7 +54,7 @@ class Screen:
         self.status = status or Status()
 
     def status_row(self):
-        icons = self.status.icons()
+        icons = self.status.icons(COLS - 1 - len(self.title))
         room = COLS - len(icons) - 1
         title = self.title
         if len(title) > room:

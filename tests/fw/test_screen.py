@@ -18,6 +18,16 @@ def test_long_title_is_marked_not_cut_silently():
     assert "~" in row
 
 
+def test_a_title_keeps_its_room_and_the_battery_icon_stays():
+    wide = Status(wifi=True, battery_pct=100, pending=123)  # "^123 W 100%": 11 columns
+    assert Screen("HOME", status=wide).status_row() == "HOME ^123 W 100%"
+    # a longer title: the pending count gives way first, then Wi-Fi; the battery never
+    assert Screen("CONSENT", status=wide).status_row() == "CONSENT   W 100%"
+    assert Screen("CITIZEN PIN", status=wide).status_row() == "CITIZEN PIN 100%"
+    assert Screen("CITIZEN PIN", status=Status(pending=4)).status_row() == "CITIZEN PIN ^4 -"
+    assert Screen("CITIZEN PIN", status=Status(wifi=True)).status_row() == "CITIZEN PIN    W"
+
+
 def test_short_line_is_shown_whole():
     s = Screen("T", ["hello"])
     assert s.view_line(0) == "hello"
