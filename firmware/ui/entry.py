@@ -121,6 +121,9 @@ class ChoiceEntry:
         return self.options[self.index][0] if self.options else None
 
 
+PIN_MIN = 4  # digits; PinEntry.MAX is the most
+
+
 class PinEntry:
     """4-6 digits into a preallocated bytearray; never shown, zeroed by wipe()."""
 
@@ -166,7 +169,7 @@ TRIVIAL_PINS = ("0123", "1234", "12345", "123456", "4321", "54321", "654321", "1
 def pin_problem(pin):
     """None if the PIN (bytes of ASCII digits) is acceptable, else the message to show."""
     n = len(pin)
-    if n < 4:
+    if n < PIN_MIN:
         return "4 to 6 digits"
     if n > 6:
         return "4 to 6 digits"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 import ssl
 import zipfile
 from collections import Counter
@@ -84,12 +85,55 @@ def load_config(path: Path) -> dict[str, Any]:
         wifi = [{"ssid": str(n["ssid"]), "psk": str(n.get("psk", ""))} for n in cfg.get("wifi", [])]
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise EnrolctlError(f"cannot read provisioning config {path}: {e}") from e
-    for oid, role, pin in officers:
-        if role not in ("officer", "supervisor") or not pin.isdigit() or not 4 <= len(pin) <= 8:
-            raise EnrolctlError(f"officer {oid}: role must be officer/supervisor and the PIN 4-8 digits")
     if not officers or not villages:
         raise EnrolctlError("the config needs at least one officer and one village")
+    check_officers(officers)
+    check_villages(villages)
     return {"prefix": str(cfg.get("device_prefix", "dev")), "officers": officers, "villages": villages, "wifi": wifi}
+
+
+# What the device can use, as the firmware says (host tools do not import it; a test holds these
+# equal to firmware/enrol/officer.py, firmware/ui/entry.py and firmware/enrol/schema.py): an officer
+# logs in by typing OF's digits and a PIN of 4-6 digits on the keypad; a village list the device
+# cannot load leaves it refusing every enrolment.  Refused here, at the desk, not found in a village.
+OFFICER_ID = re.compile(r"OF[0-9]{1,8}")
+ROLES = ("officer", "supervisor")
+PIN_MIN, PIN_MAX = 4, 6
+MAX_VILLAGES, VILLAGE_CODE_MAX, VILLAGE_NAME_MAX, VILLAGES_FILE_MAX = 100, 32, 64, 16384
+
+
+def check_officers(officers: list[tuple[str, str, str]]) -> None:
+    for oid, role, pin in officers:
+        if not OFFICER_ID.fullmatch(oid):
+            raise EnrolctlError(f"officer {oid!r}: the id must be OF and 1-8 digits (typed on the keypad)")
+        if role not in ROLES:
+            raise EnrolctlError(f"officer {oid}: role must be officer or supervisor")
+        if not (pin.isascii() and pin.isdigit()) or not PIN_MIN <= len(pin) <= PIN_MAX:
+            raise EnrolctlError(f"officer {oid}: the PIN must be {PIN_MIN}-{PIN_MAX} digits")
+    repeated = [oid for oid, n in Counter(oid for oid, _, _ in officers).items() if n > 1]
+    if repeated:
+        raise EnrolctlError(f"officer {repeated[0]} is listed twice")
+
+
+def check_villages(villages: list[tuple[str, str]]) -> None:
+    if len(villages) > MAX_VILLAGES:
+        raise EnrolctlError(f"{len(villages)} villages: a device holds at most {MAX_VILLAGES}")
+    for code, name in villages:
+        if not 0 < len(code) <= VILLAGE_CODE_MAX or not 0 < len(name) <= VILLAGE_NAME_MAX:
+            raise EnrolctlError(f"village {code!r}: the code must be 1-{VILLAGE_CODE_MAX} characters and "
+                                f"the name 1-{VILLAGE_NAME_MAX}")
+        if not all(" " <= ch <= "~" for ch in code + name):  # the OLED's font has ASCII only
+            raise EnrolctlError(f"village {code!r}: letters, digits and punctuation without accents only "
+                                f"(the screen shows ASCII)")
+    repeated = [c for c, n in Counter(code for code, _ in villages).items() if n > 1]
+    if repeated:
+        raise EnrolctlError(f"village {repeated[0]} is listed twice")
+    if len(villages_file(villages)) > VILLAGES_FILE_MAX:
+        raise EnrolctlError(f"the village list is over {VILLAGES_FILE_MAX} bytes: the device would not load it")
+
+
+def villages_file(villages: list[tuple[str, str]]) -> bytes:
+    return json.dumps({"v": 1, "villages": [{"code": c, "name": n} for c, n in villages]}).encode()
 
 
 def officers_file(officers: list[tuple[str, str, str]]) -> dict[str, Any]:
@@ -144,8 +188,7 @@ def provision(port: str, keys_dir: Path, registry_url: str, config: Path) -> str
                   "registry_pub_n": keys.registry_pub_n().to_bytes(256, "big").hex(), "registry_pub_e": 65537,
                   "ca_pem": keys.ca_pem.decode(), "wifi": cfg["wifi"], "schema": RECORD_SCHEMA}
         link.write(link.data + "/officers.json", json.dumps(officers_file(cfg["officers"])).encode())
-        link.write(link.data + "/villages.json", json.dumps(
-            {"v": 1, "villages": [{"code": c, "name": n} for c, n in cfg["villages"]]}).encode())
+        link.write(link.data + "/villages.json", villages_file(cfg["villages"]))
         link.write(link.data + "/device.json", json.dumps(device).encode())  # last: the device is provisioned
     return device_id
 

@@ -128,3 +128,28 @@ def test_damaged_village_files_give_an_empty_list():
             f.write(raw)
         got = load_villages(path)
         assert got == ([("BF-1", "Kadiogo")] if raw.startswith('{"v"') else []), (raw, got)
+
+
+def test_a_village_list_larger_than_a_device_holds_is_refused_without_reading_it_whole():
+    from fwtest import tmpdir
+    from firmware.enrol.schema import MAX_VILLAGES, VILLAGES_FILE_MAX, load_villages
+
+    path = tmpdir()
+
+    def write(n):
+        with open(path + "/villages.json", "w") as f:
+            f.write('{"v": 1, "villages": [')
+            for i in range(n):
+                f.write(('{"code": "V%d", "name": "%s"}' % (i, "Kadiogo village")) + (", " if i + 1 < n else ""))
+            f.write("]}")
+
+    write(MAX_VILLAGES)
+    assert len(load_villages(path)) == MAX_VILLAGES
+    write(MAX_VILLAGES + 1)
+    assert load_villages(path) == []
+    with open(path + "/villages.json", "w") as f:  # one village, but a file too large to read into RAM
+        f.write('{"v": 1, "villages": [{"code": "V1", "name": "')
+        for _ in range(VILLAGES_FILE_MAX // 1024 + 1):
+            f.write("x" * 1024)
+        f.write('"}]}')
+    assert load_villages(path) == []

@@ -158,18 +158,35 @@ def test_firmware_writing_another_record_schema_is_not_provisioned() -> None:
             check_schema(info)
 
 
+OFFICER = {"id": "OF1", "role": "officer", "pin": "2468"}
+VILLAGE = {"code": "V1", "name": "v"}
+
+
+def config(officers: list[dict] | None = None, villages: list[dict] | None = None) -> str:
+    return json.dumps({"officers": [OFFICER] if officers is None else officers,
+                       "villages": [VILLAGE] if villages is None else villages})
+
+
 @pytest.mark.parametrize("config, reason", [
     ("not json", "cannot read provisioning config"),
     ('{"villages": [{"code": "V1", "name": "v"}]}', "cannot read provisioning config"),  # no officers
-    ('{"officers": [], "villages": [{"code": "V1", "name": "v"}]}', "at least one officer"),
-    ('{"officers": [{"id": "OF1", "role": "officer", "pin": "2468"}], "villages": []}', "at least one officer"),
-    ('{"officers": [{"id": "OF1", "role": "boss", "pin": "2468"}], "villages": [{"code": "V1", "name": "v"}]}',
-     "role must be"),
-    ('{"officers": [{"id": "OF1", "role": "officer", "pin": "12a4"}], "villages": [{"code": "V1", "name": "v"}]}',
-     "4-8 digits"),
-    ('{"officers": [{"id": "OF1", "role": "officer", "pin": "123"}], "villages": [{"code": "V1", "name": "v"}]}',
-     "4-8 digits"),
+    (config(officers=[]), "at least one officer"),
+    (config(villages=[]), "at least one officer"),
+    (config([dict(OFFICER, role="boss")]), "role must be"),
+    (config([dict(OFFICER, pin="12a4")]), "4-6 digits"),
+    (config([dict(OFFICER, pin="123")]), "4-6 digits"),
+    (config([dict(OFFICER, pin="1234567")]), "4-6 digits"),  # the keypad's PIN entry takes 6
+    (config([dict(OFFICER, pin="\u0661\u0662\u0663\u0664")]), "4-6 digits"),  # Arabic-Indic digits
+    (config([dict(OFFICER, id="alice")]), "OF and 1-8 digits"),  # no keypad can type it
+    (config([dict(OFFICER, id="OF123456789")]), "OF and 1-8 digits"),
+    (config([OFFICER, dict(OFFICER, role="supervisor")]), "OF1 is listed twice"),
     ('{"officers": "OF1", "villages": [{"code": "V1", "name": "v"}]}', "cannot read provisioning config"),
+    (config(villages=[{"code": "", "name": "v"}]), "code must be 1-32"),
+    (config(villages=[{"code": "V1", "name": "x" * 65}]), "name 1-64"),
+    (config(villages=[{"code": "V1", "name": "Sâbin"}]), "ASCII"),
+    (config(villages=[VILLAGE, dict(VILLAGE, name="w")]), "V1 is listed twice"),
+    (config(villages=[{"code": f"V{i}", "name": "v"} for i in range(101)]), "at most 100"),
+    (config(villages=[{"code": f"V{i:031d}", "name": '"' * 64} for i in range(100)]), "would not load it"),
 ])
 def test_a_bad_provisioning_config_is_refused_before_the_port_is_opened(tmp_path: Path, config: str,
                                                                         reason: str) -> None:
@@ -181,3 +198,19 @@ def test_a_bad_provisioning_config_is_refused_before_the_port_is_opened(tmp_path
                  "--registry", "https://127.0.0.1:1", "--config", str(cfg))
     assert r.returncode == 1 and reason in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert "no device" not in r.stderr  # refused before the port was tried
+
+
+def test_the_provisioning_limits_are_the_firmwares(tmp_path: Path) -> None:
+    from firmware.enrol import officer, schema
+    from firmware.ui import entry
+    from host_tools.enrolctl import device
+
+    assert device.ROLES == officer.ROLES
+    assert (device.PIN_MIN, device.PIN_MAX) == (entry.PIN_MIN, entry.PinEntry.MAX)
+    assert (device.MAX_VILLAGES, device.VILLAGE_CODE_MAX, device.VILLAGE_NAME_MAX, device.VILLAGES_FILE_MAX) == (
+        schema.MAX_VILLAGES, schema.VILLAGE_CODE_MAX, schema.VILLAGE_NAME_MAX, schema.VILLAGES_FILE_MAX)
+    # the longest list the desk lets through is one the device loads
+    longest = [(f"V{i:031d}", "N" * 64) for i in range(100)]
+    device.check_villages(longest)
+    (tmp_path / "villages.json").write_bytes(device.villages_file(longest))
+    assert schema.load_villages(str(tmp_path)) == longest
