@@ -43,11 +43,11 @@ build: setup
 # The simulated device runs the built image (.mpy), as the ESP32 does, with emulated
 # OLED and keypad and its flash in sim-state/ (kept between runs), and syncs to a demo
 # registry started on 127.0.0.1:8443 (ENROL_SIM_PORT).  Type keys and Enter; q and Enter
-# switches it off, p cuts its power.  The emulators need RAM of their own: SIM_HEAPSIZE.
+# switches it off, p cuts its power.  The emulators need RAM of their own: SIM_HEAPSIZE
+# overrides the default in host_tools/sim/__init__.py (e.g. make sim SIM_HEAPSIZE=512k).
 # Scripted: .venv/bin/enrolctl sim --demo (or --script FILE) types for you and says what happened.
-SIM_HEAPSIZE ?= 384k
 sim: setup
-	@$(BIN)/enrolctl sim --state sim-state --heap $(SIM_HEAPSIZE)
+	@$(BIN)/enrolctl sim --state sim-state $(if $(SIM_HEAPSIZE),--heap $(SIM_HEAPSIZE))
 
 # The registry tests run on PostgreSQL too: they start a throwaway server from Debian's
 # postgresql binaries (tests/host/pgserver.py).  Installed here when missing (needs root + apt).

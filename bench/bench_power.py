@@ -23,6 +23,8 @@ from pathlib import Path
 
 from mp import MICROPYTHON, ROOT
 
+from host_tools.sim import SIM_HEAPSIZE
+
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "host"), str(ROOT / "tests"), str(ROOT / "tests" / "fw")]
 
 from flowkit import text_keys  # noqa: E402
@@ -84,7 +86,7 @@ def run() -> list[tuple[str, float | int, str, str]]:
                    ENROL_SIM_QUIET="1", ENROL_SIM_WIFI="off", ENROL_SIM_ENERGY=str(energy),
                    ENROL_SIM_KEY_GAP_MS="250", ENROL_SIM_KEY_MS="30", ENROL_SIM_WALLET=str(tmp))
         with RegistryProcess(reg, f"sqlite:///{state / 'registry' / 'registry.db'}", port):
-            proc = subprocess.run([str(MICROPYTHON), "-X", "heapsize=384k", "-m", "host_tools.sim.device"], cwd=image,
+            proc = subprocess.run([str(MICROPYTHON), "-X", f"heapsize={SIM_HEAPSIZE}", "-m", "host_tools.sim.device"], cwd=image,
                                   env=env, input="\n".join(day_script()) + "\n", capture_output=True, text=True,
                                   timeout=3600)
             synced = reg.count()

@@ -9,6 +9,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from host_tools.sim import SIM_HEAPSIZE
+
 from . import build as build_mod
 from . import vendor as vendor_mod
 from .errors import EnrolctlError
@@ -47,7 +49,7 @@ def sim(
     demo: Annotated[bool, typer.Option("--demo", help="run the bundled demo: three people enrolled")] = False,
     state: Annotated[Path, typer.Option("--state", help="the simulated device's flash, wallet, registry")] =
     Path("sim-state"),
-    heap: Annotated[str, typer.Option("--heap", help="MicroPython heap (the emulators need RAM too)")] = "384k",
+    heap: Annotated[str, typer.Option("--heap", help="MicroPython heap (the emulators need RAM too)")] = SIM_HEAPSIZE,
 ) -> None:
     """The device simulation: the firmware under MicroPython, a demo registry on loopback.  With
     --script or --demo it is driven by a file and says what happened (records, cards, registry)."""

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from conftest import MICROPYTHON, ROOT
+from host_tools.sim import SIM_HEAPSIZE
 
 sys.path.insert(0, str(ROOT / "tests" / "fw"))
 from flowkit import text_keys  # noqa: E402
@@ -58,7 +59,7 @@ def run_sim(image: Path, flash: Path, lines: list[str], tmp: Path, **env: str) -
     energy = tmp / f"energy-{os.urandom(3).hex()}.json"
     full_env = dict(os.environ, MICROPYPATH=":.frozen:lib", ENROL_DATA_DIR=str(flash), ENROL_SIM_VIEW="text",
                     ENROL_SIM_ENERGY=str(energy), ENROL_SIM_WALLET=str(tmp), **env)
-    proc = subprocess.run([str(MICROPYTHON), "-X", "heapsize=384k", "-m", "host_tools.sim.device"], cwd=image,
+    proc = subprocess.run([str(MICROPYTHON), "-X", f"heapsize={SIM_HEAPSIZE}", "-m", "host_tools.sim.device"], cwd=image,
                           env=full_env, input="\n".join(lines + ["q"]) + "\n", capture_output=True, text=True,
                           timeout=600)
     doc = json.loads(energy.read_text()) if energy.exists() else {"ms": {}}
@@ -69,7 +70,7 @@ def run_until_cut(image: Path, flash: Path, lines: list[str], marker: str, tmp: 
     """Run the sim and pull its power (SIGKILL) as soon as `marker` is on its screen; its output."""
     full_env = dict(os.environ, MICROPYPATH=":.frozen:lib", ENROL_DATA_DIR=str(flash), ENROL_SIM_VIEW="text",
                     ENROL_SIM_WALLET=str(tmp), **env)
-    proc = subprocess.Popen([str(MICROPYTHON), "-X", "heapsize=384k", "-m", "host_tools.sim.device"], cwd=image,
+    proc = subprocess.Popen([str(MICROPYTHON), "-X", f"heapsize={SIM_HEAPSIZE}", "-m", "host_tools.sim.device"], cwd=image,
                             env=full_env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert proc.stdin is not None and proc.stdout is not None
     # 'q' and end of input after the script: a marker that never shows ends the run, not the suite

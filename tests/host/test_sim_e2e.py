@@ -18,6 +18,7 @@ from host_tools.enrolctl.build import build_sim
 from host_tools.enrolctl.journal import envelopes
 from host_tools.registry.unseal import open_record, unwrap_key
 from host_tools.enrolctl.simstate import provision
+from host_tools.sim import SIM_HEAPSIZE
 from registrykit import RegistryProcess, _free_port, make_registry_from
 
 sys.path.insert(0, str(ROOT / "tests" / "fw"))
@@ -53,7 +54,7 @@ def sim_run(tmp_path_factory):
     env = dict(os.environ, MICROPYPATH=":.frozen:lib", ENROL_DATA_DIR=str(state / "flash"), ENROL_SIM_VIEW="text",
                ENROL_SIM_WALLET=str(state / "wallet"))
     with RegistryProcess(reg, f"sqlite:///{state / 'registry' / 'registry.db'}", port):
-        proc = subprocess.run([str(MICROPYTHON), "-X", "heapsize=384k", "-m", "host_tools.sim.device"], cwd=image,
+        proc = subprocess.run([str(MICROPYTHON), "-X", f"heapsize={SIM_HEAPSIZE}", "-m", "host_tools.sim.device"], cwd=image,
                               env=env, input=script(), capture_output=True, text=True, timeout=300)
     return proc, state, reg
 

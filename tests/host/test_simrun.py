@@ -12,6 +12,7 @@ from pathlib import Path
 
 from conftest import ROOT, enrolctl
 from host_tools.enrolctl.build import build_sim
+from host_tools.sim import SIM_HEAPSIZE
 from registrykit import _free_port
 from simkit import LOGIN, enrol
 
@@ -29,7 +30,7 @@ def test_p_cuts_the_power_and_the_device_boots_again_on_the_same_flash(tmp_path:
     image, state = tmp_path / "img", tmp_path / "state"
     build_sim(image)
     env = dict(os.environ, ENROL_SIM_PORT=str(_free_port()), ENROL_SIM_VIEW="text", ENROL_SIM_WIFI="off")
-    proc = subprocess.Popen([sys.executable, "-m", "host_tools.enrolctl.simrun", str(state), str(image), "384k"],
+    proc = subprocess.Popen([sys.executable, "-m", "host_tools.enrolctl.simrun", str(state), str(image), SIM_HEAPSIZE],
                             cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert proc.stdin is not None
     watchdog = threading.Timer(300, proc.kill)  # a hang fails the test instead of the suite
