@@ -65,7 +65,8 @@ def sim(
             lines = script.read_text().splitlines()
         except (OSError, UnicodeDecodeError) as e:
             raise EnrolctlError(f"cannot read the script {script}: {e}") from e
-    image = BUILD_DEVICE.parent / "sim"
+    # the image beside its flash: two simulators (two states) never rebuild each other's code mid-run
+    image = state / "image"
     build_mod.build_sim(image)
     raise SystemExit(simrun.run(state, image, heap, lines))
 

@@ -1,6 +1,6 @@
 """The simulated device: the real firmware under MicroPython with emulated hardware.
 
-Run by `make sim` (micropython -m host_tools.sim.device, from build/sim/).
+Run by `make sim` (micropython -m host_tools.sim.device, from the image enrolctl sim builds in its state directory, sim-state/image/).
   * SSD1306 emulator on the I2C bus: every frame the firmware sends is drawn
     in the terminal from the emulated display RAM (ENROL_SIM_VIEW=text prints
     the screen model as text instead, for narrow terminals and tests)

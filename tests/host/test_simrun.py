@@ -72,6 +72,8 @@ def test_the_demo_script_enrols_three_people_and_says_what_happened(tmp_path: Pa
     valid = [line for line in r.stdout.splitlines() if line.startswith("sim: card ") and ": VALID, " in line]
     assert sorted(line.split(", ")[1] for line in valid) == ["AMINATA", "ISSA", "ZOE"]
     assert "sim: the registry holds 3 records" in r.stdout
+    # its own image beside its flash: a second simulator (another state) cannot rebuild it mid-run
+    assert (tmp_path / "state" / "image" / "firmware" / "app.mpy").is_file()
     assert "|To sync: 0" in r.stdout  # the status screen, seen through the text view
 
 
