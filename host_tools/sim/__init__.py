@@ -8,5 +8,5 @@ simulator (demo provisioning) live in host_tools/enrolctl/ instead.
 
 # The simulated device's MicroPython heap: the firmware's .mpy code and every emulator live in it
 # (on the ESP32 the code is frozen into flash).  make bench measures the smallest that runs a
-# whole enrolment reliably (about 356 KB); a 40-enrolment day with syncs runs in this one.
+# whole enrolment reliably (304-356 KB in two runs); a 40-enrolment day with syncs runs in this one.
 SIM_HEAPSIZE = "384k"
