@@ -67,8 +67,9 @@ endif
 test: setup postgres
 	@$(BIN)/python -m pytest -n 2 -m "not slow" $(PYTEST_ARGS)
 
+# -rA prints each soak test's counts (its captured output); -s would lose them under xdist
 soak: setup
-	@ENROL_SOAK=1 $(BIN)/python -m pytest -n 2 -m slow -s -rA $(PYTEST_ARGS)
+	@ENROL_SOAK=1 $(BIN)/python -m pytest -n 2 -m slow -rA $(PYTEST_ARGS)
 
 bench: build
 	@$(BIN)/python bench/run.py
