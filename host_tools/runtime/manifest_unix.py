@@ -1,0 +1,5 @@
+# The simulator's runtime: the unix port (standard variant) with the device
+# image frozen exactly as on the ESP32, plus the simulator's board.
+include("$(PORT_DIR)/variants/standard/manifest.py")
+include("../../manifest.py", port="unix")
+module("firmware/board_sim.py", base_path="../..")
