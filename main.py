@@ -12,19 +12,7 @@ def run():
         return
     from firmware import app
 
-    _trial_passed()
     app.main(board)
-
-
-def _trial_passed():
-    """The app's code loaded: a freshly deployed version is good (boot.py stops counting)."""
-    import os
-
-    for name in ("app/trial", "app/trial.boots"):
-        try:
-            os.remove(name)
-        except OSError:
-            pass
 
 
 try:

@@ -1,10 +1,27 @@
-"""Simulated board: the same names as firmware/board.py, for host runs.
+"""Simulated board: the same names as firmware/board.py, bridged to hardware emulated on the host.
 
-Hardware is reached through the same interfaces as on the ESP32 (an I2C bus
-with writeto/readfrom_into, pins with value()), but the devices on the bus are
-emulators attached by whoever starts the simulation (host_tools/sim or a
-test).  An address with nothing attached does what a real bus does: the
-address byte is not acknowledged and the call raises OSError(ENODEV).
+The device process holds the firmware and this thin client, nothing else: the
+PN532 with its cards, the SSD1306, the key matrix, the battery ADC, the Wi-Fi
+radio's reach, the person at the keypad and the passing of simulated time all
+run in CPython (host_tools/sim/host.py), as the chips and the world run outside
+a real ESP32.  Each bus transaction, pin level, sleep and radio call is one
+request over a loopback socket (ENROL_SIM_BRIDGE=port), answered before the
+firmware goes on, exactly where the ESP32 would wait for its hardware.
+
+Wire format (host_tools/sim/bridge.py is the other end; a test holds the two equal):
+  request  op (1 byte) | payload length (2, LE) | device ticks_ms (4, LE) | payload
+  answer   status (1)  | payload length (2, LE) | payload
+Ops: I2C_WRITE addr|data; I2C_READ addr|n -> n bytes; PIN_SET pin|level; PIN_GET pin -> level;
+POLL -> skip_ms (4) | off (1); LIGHT_SLEEP ms (4) -> skip_ms (4) | woke_by_key (1);
+DEEP_SLEEP ms (4); BATTERY -> mV (4, signed); WLAN sub-op [| args] -> result;
+SCREEN text (the screen model, for the text view and a script's '?TEXT' waits).
+Status: 0 ok, 1 no device at that I2C address (ENODEV), 2 I/O error (EIO), 3 bad request.
+Simulated time: the host answers POLL and LIGHT_SLEEP with the milliseconds the person
+skipped (a pause, a sleep not waited for); they are added to the ticks every firmware
+module reads (firmware.ticks.ticks_ms, replaced here before the app imports it).
+
+SimI2C and SimPin are also the in-process bus and pin that unit tests and benches use to
+put an emulator beside a driver under test (no bridge there).
 """
 
 import errno
@@ -15,11 +32,40 @@ import firmware.ticks as _ticks
 
 NAME = "sim"
 
-# ---- simulated time ---------------------------------------------------------
-# The simulator's person can pause ("+N" seconds in a script) and the device can sleep
-# for minutes: neither is waited for in real time.  Time skipped is added to the ticks
-# every firmware module reads (firmware.ticks.ticks_ms, replaced here before the app
-# imports it), and the energy meter counts it in the power states of that moment.
+I2C_FREQ_HZ = 400_000
+DATA_DIR = os.getenv("ENROL_DATA_DIR") or "sim-state/flash"
+# the emulated card factory's key (host_tools/sim/nxp_signer.py), given by the simulator
+EXTRA_ORIGINALITY_KEYS = [bytes.fromhex(k) for k in (os.getenv("ENROL_SIM_FACTORY_KEYS") or "").split(",") if k]
+# the backoff cap, as on the board; a test that needs a retry inside a window shortens it
+SYNC_RETRY_CAP_MS = int(os.getenv("ENROL_SIM_SYNC_RETRY_CAP_S") or "1800") * 1000
+
+# ---- the bridge ---------------------------------------------------------------
+OP_I2C_WRITE = 1
+OP_I2C_READ = 2
+OP_PIN_SET = 3
+OP_PIN_GET = 4
+OP_POLL = 5
+OP_LIGHT_SLEEP = 6
+OP_DEEP_SLEEP = 7
+OP_BATTERY = 8
+OP_WLAN = 9
+OP_SCREEN = 10
+ST_OK = 0
+ST_NODEV = 1
+ST_EIO = 2
+ST_BAD = 3
+PIN_NFC_IRQ = 0
+PIN_NFC_RSTPDN = 1
+PIN_ROW0 = 2  # rows 2..5, columns 6..9
+PIN_COL0 = 6
+WLAN_ACTIVE = 1  # [on (1) or 2 = ask] -> active (1)
+WLAN_CONNECT = 2
+WLAN_STATUS = 3  # -> status (2, LE)
+WLAN_ISCONNECTED = 4  # -> 0/1
+WLAN_DISCONNECT = 5
+_HEADER = 7
+_MAX_PAYLOAD = 2048  # the largest transfer: a 1 KB display frame; the PN532's longest frame is 265 B
+
 _skew = [0]
 _real_ticks_ms = _ticks.ticks_ms
 
@@ -29,38 +75,192 @@ def _sim_ticks_ms():
 
 
 _ticks.ticks_ms = _sim_ticks_ms
-_meter = [None]  # host_tools/sim/energy.py Meter, attached by the simulator
-_cpu = ["awake"]
 
 
-def attach_meter(meter):
-    _meter[0] = meter
+class BridgeGone(Exception):
+    """The host end closed: the simulated hardware is gone, like a board losing power."""
 
 
-def meter_tick():
-    if _meter[0] is not None:
-        _meter[0].tick()
+class _Bridge:
+    """One request at a time over a loopback socket; buffers allocated once (a display frame
+    a few times a second must not fragment the heap)."""
+
+    def __init__(self, port):
+        import socket
+
+        self.sock = socket.socket()
+        self.sock.connect(socket.getaddrinfo("127.0.0.1", port)[0][-1])
+        try:
+            self.sock.setsockopt(6, 1, 1)  # IPPROTO_TCP, TCP_NODELAY: one small message each way
+        except OSError:
+            pass
+        self.out = bytearray(_HEADER + _MAX_PAYLOAD)
+        self.inp = bytearray(3 + _MAX_PAYLOAD)
+        self.head = memoryview(self.inp)[:3]
+        self.view = memoryview(self.inp)
+
+    def call(self, op, payload=b"", payload2=None):
+        """Send op with payload (+ payload2, to spare a copy); the answer's payload as a view
+        into the receive buffer, valid until the next call.  Raises OSError for a bus error."""
+        n = len(payload) + (len(payload2) if payload2 is not None else 0)
+        if n > _MAX_PAYLOAD:
+            raise ValueError("bridge: payload too long")
+        out = self.out
+        now = _sim_ticks_ms()
+        out[0] = op
+        out[1] = n & 0xFF
+        out[2] = n >> 8
+        for i in range(4):
+            out[3 + i] = (now >> (8 * i)) & 0xFF
+        k = len(payload)
+        out[_HEADER : _HEADER + k] = payload
+        if payload2 is not None:
+            out[_HEADER + k : _HEADER + n] = payload2
+        self._send(memoryview(out)[: _HEADER + n])
+        self._recv(self.head)
+        length = self.inp[1] | (self.inp[2] << 8)
+        if length > _MAX_PAYLOAD:
+            raise BridgeGone("bridge: answer too long")
+        status = self.inp[0]
+        body = self.view[3 : 3 + length]
+        self._recv(body)
+        if status == ST_NODEV:
+            raise OSError(errno.ENODEV)
+        if status == ST_EIO:
+            raise OSError(errno.EIO)
+        if status != ST_OK:
+            raise BridgeGone("bridge: the host refused request " + str(op))
+        return body
+
+    def _send(self, mv):
+        sent = 0
+        while sent < len(mv):
+            try:
+                k = self.sock.send(mv[sent:])
+            except OSError as e:  # ECONNRESET, EPIPE: the host is gone
+                raise BridgeGone("bridge: " + str(e))
+            if not k:
+                raise BridgeGone("bridge: the host closed")
+            sent += k
+
+    def _recv(self, mv):
+        got = 0
+        while got < len(mv):
+            try:
+                k = self.sock.readinto(mv[got:])
+            except OSError as e:
+                raise BridgeGone("bridge: " + str(e))
+            if not k:
+                raise BridgeGone("bridge: the host closed mid-answer" if got else "bridge: the host closed")
+            got += k
 
 
-def advance(ms):
-    """Skip `ms` of simulated time in the current power states."""
-    meter_tick()
+_link = [None]
+
+
+def _bridge():
+    if _link[0] is None:
+        port = os.getenv("ENROL_SIM_BRIDGE")
+        if not port:
+            raise BridgeGone("no simulated hardware: run the device with `make sim` or enrolctl sim "
+                             "(ENROL_SIM_BRIDGE is not set)")
+        _link[0] = _Bridge(int(port))
+    return _link[0]
+
+
+def _u32(body):
+    return body[0] | (body[1] << 8) | (body[2] << 16) | (body[3] << 24)
+
+
+def _i32(body):
+    v = _u32(body)
+    return v - (1 << 32) if v & 0x80000000 else v
+
+
+def _le32(v):
+    v &= 0xFFFFFFFF
+    return bytes((v & 0xFF, (v >> 8) & 0xFF, (v >> 16) & 0xFF, v >> 24))
+
+
+def _skip(ms):
     _skew[0] += ms
-    meter_tick()
 
-I2C_FREQ_HZ = 400_000
-DATA_DIR = os.getenv("ENROL_DATA_DIR") or "sim-state/flash"
-EXTRA_ORIGINALITY_KEYS = []  # the emulated card factory's key (host_tools/sim/nxp_signer.py), added by the simulator
-# the backoff cap, as on the board; a test that needs a retry inside a window shortens it
-SYNC_RETRY_CAP_MS = int(os.getenv("ENROL_SIM_SYNC_RETRY_CAP_S") or "1800") * 1000
+
+# ---- the I2C bus ----------------------------------------------------------------
+class BridgeI2C:
+    """The board's I2C bus (SSD1306 + PN532), each transaction answered by the host's emulators;
+    an address with nothing there is not acknowledged: OSError(ENODEV), as machine.I2C raises."""
+
+    def __init__(self):
+        self.transfers = 0
+        self.bytes_moved = 0
+        self._addr = bytearray(3)
+
+    def scan(self):
+        found = []
+        for addr in (0x24, 0x3C):
+            try:
+                self.readfrom(addr, 1)
+                found.append(addr)
+            except OSError:
+                pass
+        return found
+
+    def writeto(self, addr, buf, stop=True):
+        self.transfers += 1
+        self.bytes_moved += len(buf) + 1
+        self._addr[0] = addr
+        _bridge().call(OP_I2C_WRITE, memoryview(self._addr)[:1], buf)
+        return len(buf)
+
+    def writevto(self, addr, vector, stop=True):
+        return self.writeto(addr, b"".join(bytes(v) for v in vector), stop)
+
+    def readfrom_into(self, addr, buf, stop=True):
+        self.transfers += 1
+        self.bytes_moved += len(buf) + 1
+        a = self._addr
+        a[0] = addr
+        a[1] = len(buf) & 0xFF
+        a[2] = len(buf) >> 8
+        body = _bridge().call(OP_I2C_READ, a)
+        if len(body) != len(buf):
+            raise OSError(errno.EIO)
+        buf[:] = body
+
+    def readfrom(self, addr, nbytes, stop=True):
+        buf = bytearray(nbytes)
+        self.readfrom_into(addr, buf, stop)
+        return bytes(buf)
+
+
+class BridgePin:
+    """A GPIO whose level the host's emulator owns (a key matrix row, the PN532's IRQ) or reads
+    (a column the firmware drives, RSTPDN)."""
+
+    IN = 0
+    OUT = 1
+
+    def __init__(self, pin_id):
+        self.buf = bytearray((pin_id, 0))
+
+    def init(self, *args, **kw):
+        pass
+
+    def value(self, v=None):
+        if v is None:
+            return _bridge().call(OP_PIN_GET, memoryview(self.buf)[:1])[0]
+        self.buf[1] = 1 if v else 0
+        _bridge().call(OP_PIN_SET, self.buf)
+
+    def __call__(self, v=None):
+        return self.value(v)
 
 
 class SimI2C:
-    """An I2C bus routing each transfer to the emulator attached at its address.
-
-    An emulator implements write(data) and read(nbytes) -> bytes at the level
-    of the bus transaction (what the controller sees between START and STOP).
-    """
+    """An in-process I2C bus for unit tests and benches: each transfer goes to the emulator
+    attached at its address (write(data), read(nbytes) -> bytes: what the controller sees
+    between START and STOP); nothing there: OSError(ENODEV)."""
 
     def __init__(self):
         self.devices = {}
@@ -104,7 +304,7 @@ class SimI2C:
 
 
 class SimPin:
-    """A GPIO: value() reads what the simulation drives, value(v) records what firmware drives."""
+    """An in-process GPIO: value() reads what a test drives, value(v) records what firmware drives."""
 
     def __init__(self, level=1):
         self.level = level
@@ -118,186 +318,104 @@ class SimPin:
         return self.value(v)
 
 
-_bus = SimI2C()
-_matrix = None  # a key matrix emulator (host_tools/sim/keypad.py), attached by the simulator
-_safe_key = os.getenv("ENROL_SAFE_KEY") == "1"
-
-
-def bus():
-    """The one simulated I2C bus; the simulator attaches its emulators here."""
-    return _bus
+_bus = [None]
 
 
 def open_i2c():
-    return _bus
+    if _bus[0] is None:
+        _bus[0] = BridgeI2C()
+    return _bus[0]
 
 
+# ---- Wi-Fi ----------------------------------------------------------------------
 class SimWlan:
-    """The station interface as network.WLAN has it; whether a network is in reach is the
-    simulation's choice (ENROL_SIM_WIFI=off, or the 'w' command).  When it is, the sync's
-    sockets reach the registry on the host's loopback."""
+    """network.WLAN(STA_IF) as the firmware uses it; the radio and whether the village network
+    is in reach are the host's (its 'w' line), and so is the time a join takes."""
 
-    # network.WLAN.status() values of the ESP32 port
     STAT_IDLE, STAT_CONNECTING, STAT_GOT_IP, STAT_NO_AP_FOUND = 1000, 1001, 1010, 201
-    CONNECT_MS = 1600  # association + DHCP (the issue's ESP32 figure), spent in state 'connect'
-    SCAN_MS = 2500  # an all-channel scan that finds no provisioned network
 
     def __init__(self):
-        self.on = False
-        self.joined = False
-        self.connecting = False
-        self.done_ms = 0  # when the join under way ends (simulated ticks)
-        self.connects = 0
-        self.joins = 0
-        self.failed = False
+        self.buf = bytearray(2)
+
+    def _call(self, sub, arg=0):
+        self.buf[0] = sub
+        self.buf[1] = arg
+        return _bridge().call(OP_WLAN, self.buf)
 
     def active(self, on=None):
-        if on is None:
-            return self.on
-        meter_tick()
-        self.on = bool(on)
-        if not self.on:
-            self.joined = self.connecting = False
+        return bool(self._call(WLAN_ACTIVE, 2 if on is None else (1 if on else 0))[0])
 
     def connect(self, ssid, psk=""):
-        """Starts joining, as on the ESP32: it takes CONNECT_MS (in reach) or SCAN_MS (not),
-        in simulated time, while the firmware keeps running."""
-        if not self.on:
-            raise OSError("wifi is off")
-        meter_tick()
-        self.connects += 1
-        self.connecting = True
-        self.failed = self.joined = False
-        self.done_ms = _ticks.ticks_add(_ticks.ticks_ms(), self.CONNECT_MS if _wifi_in_reach[0] else self.SCAN_MS)
-
-    def _settle(self):
-        if self.connecting and _ticks.ticks_diff(_ticks.ticks_ms(), self.done_ms) >= 0:
-            meter_tick()
-            self.connecting = False
-            self.joined = _wifi_in_reach[0]
-            self.joins += self.joined
-            self.failed = not self.joined
+        self._call(WLAN_CONNECT)
 
     def status(self):
-        self._settle()
-        if self.isconnected():
-            return self.STAT_GOT_IP
-        if self.connecting:
-            return self.STAT_CONNECTING
-        return self.STAT_NO_AP_FOUND if self.failed else self.STAT_IDLE
+        body = self._call(WLAN_STATUS)
+        return body[0] | (body[1] << 8)
 
     def isconnected(self):
-        self._settle()
-        return self.on and self.joined and _wifi_in_reach[0]
+        return bool(self._call(WLAN_ISCONNECTED)[0])
 
     def disconnect(self):
-        meter_tick()
-        self.joined = self.connecting = False
-
-    def power_state(self):
-        """For the energy meter (no side effects: the meter calls it while ticking)."""
-        if not self.on:
-            return "off"
-        return "connect" if self.connecting else "on"
+        self._call(WLAN_DISCONNECT)
 
 
-_wifi_in_reach = [os.getenv("ENROL_SIM_WIFI", "on") != "off"]
-_wlan = SimWlan()
+_wlan = [None]
 
 
 def wlan():
-    return _wlan
+    if _wlan[0] is None:
+        _wlan[0] = SimWlan()
+    return _wlan[0]
 
 
 def wifi_failed(wlan):
     return wlan.status() == SimWlan.STAT_NO_AP_FOUND
 
 
-def toggle_wifi():
-    _wifi_in_reach[0] = not _wifi_in_reach[0]
-    print("sim: Wi-Fi " + ("in reach" if _wifi_in_reach[0] else "out of reach"))
-
-
-_nfc_irq = None
-_nfc_rstpdn = None
-sim_actions = {"w": toggle_wifi}  # line -> callable, simulator-only actions (tap a card ...)
-
-
-def attach_nfc(irq, rstpdn=None):
-    """The emulator's IRQ line (read) and RSTPDN line (driven by nfc_power)."""
-    global _nfc_irq, _nfc_rstpdn
-    _nfc_irq = irq
-    _nfc_rstpdn = rstpdn
-
-
+# ---- the PN532's lines, the keypad, the battery -----------------------------------
 def nfc_pins():
-    """(irq, None) of the PN532: the emulator's IRQ line if the simulator wired one."""
-    return (_nfc_irq, None)
+    """(irq, None) of the PN532: its P70_IRQ line (low = a frame is ready)."""
+    return (BridgePin(PIN_NFC_IRQ), None)
 
 
 def nfc_power(on):
     """RSTPDN: low = hard power-down; high = running (as board.nfc_power)."""
-    if _nfc_rstpdn is not None:
-        meter_tick()
-        _nfc_rstpdn.value(1 if on else 0)
+    BridgePin(PIN_NFC_RSTPDN).value(1 if on else 0)
 
 
-# ---- battery ----------------------------------------------------------------
-_battery = [os.getenv("ENROL_SIM_BATTERY_MV") or "3950"]  # mV, or 'noise' / 'none' for a bad reading
-
-
-def set_battery(text):
-    _battery[0] = text
-    print("sim: battery " + text + (" mV" if text.isdigit() else ""))
+def keypad_pins():
+    """(rows, cols) of the 4x4 matrix on the host."""
+    return ([BridgePin(PIN_ROW0 + i) for i in range(4)], [BridgePin(PIN_COL0 + i) for i in range(4)])
 
 
 def battery_mv():
-    v = _battery[0]
-    if v == "none":
-        raise OSError(errno.EIO)  # the ADC did not answer
-    if v == "noise":
-        import random
-
-        return random.choice((0, 65535, 9999, -40))
-    return int(v)
+    """The cell through its divider, in mV; OSError(EIO) when the ADC does not answer."""
+    return _i32(_bridge().call(OP_BATTERY))
 
 
-# ---- sleep ------------------------------------------------------------------
-_slept = {"light": 0, "deep": 0}
-
-
+# ---- sleep, power, the person ------------------------------------------------------
 def light_sleep(ms):
-    """As board.light_sleep: 'key' when the person presses a key (a script's next key, a
-    line typed at the terminal), else 'timer' after `ms` (skipped, not waited, in a pause)."""
-    _slept["light"] += 1
-    meter_tick()
-    _cpu[0] = "light_sleep"
-    try:
-        return _person().sleep_until_key(ms)
-    finally:
-        meter_tick()
-        _cpu[0] = "awake"
+    """As board.light_sleep: 'key' when the person presses a key, else 'timer' after `ms`
+    (skipped, not waited, when the person is pausing)."""
+    body = _bridge().call(OP_LIGHT_SLEEP, _le32(ms))
+    _skip(_u32(body))
+    return "key" if body[4] else "timer"
 
 
 def deep_sleep(ms):
     """The ESP32 would reset after `ms`; the simulated device switches off (a later run is the boot)."""
-    _slept["deep"] += 1
-    meter_tick()
-    _cpu[0] = "deep_sleep"
     print("sim: deep sleep for " + str(ms // 1000) + " s (the device restarts after it)")
-    _person().off = True
+    _bridge().call(OP_DEEP_SLEEP, _le32(ms))
 
 
-def attach_keypad(matrix):
-    global _matrix
-    _matrix = matrix
+def power_off_requested():
+    """True once the person switched the device off; lets simulated time pass meanwhile."""
+    body = _bridge().call(OP_POLL)
+    _skip(_u32(body))
+    return bool(body[4])
 
 
-def keypad_pins():
-    """(rows, cols) of the attached key matrix, or None when the simulation has no keypad."""
-    if _matrix is None:
-        return None
-    return _matrix.rows, _matrix.cols
+_safe_key = os.getenv("ENROL_SAFE_KEY") == "1"
 
 
 def safe_key_held():
@@ -312,158 +430,12 @@ def console(text):
     print(text)
 
 
-_last_screen = [""]
-
-
 def show_screen(screen):
-    """Mirror every screen model on stdout, so a run without an OLED emulator still shows it."""
-    _last_screen[0] = screen.text()
-    if _echo_screens:
-        print("+" + "-" * 16 + "+")
-        for row in screen.text().split("\n"):
-            print("|" + row + " " * (16 - len(row)) + "|")
-        print("+" + "-" * 16 + "+")
-
-
-_echo_screens = os.getenv("ENROL_SIM_QUIET") != "1"
-
-
-class _Stdin:
-    """The person at the simulator: lines on stdin.
-
-    Each character of a line is a key press on the attached keypad matrix
-    (0-9, A-D or a-d, * and #; '.' is one second of simulated time, e.g. to let
-    a multi-tap letter settle); a line 'q', or the end of input, switches the device off.
-    A line '?TEXT' waits (up to WAIT_MS) until the screen shows TEXT, so a
-    script does not depend on how fast the host runs.  A line '+N' is the person
-    doing nothing for N seconds: simulated time, skipped in steps of up to
-    PAUSE_STEP_MS so the firmware's timers see it pass (dim, sleep, sync).
-    A line 'bNNNN' sets the battery to NNNN mV ('bnoise', 'bnone': bad readings);
-    a line '=LABEL' records the energy meter's totals under LABEL.
-    Keys are pressed for KEY_MS and released for KEY_MS, through the pins,
-    so the firmware's own scanning and debouncing sees them; ENROL_SIM_KEY_GAP_MS
-    adds simulated time between keys (a person's pace, for the energy bench; it also
-    covers the debounce, so ENROL_SIM_KEY_MS can then be as short as one scan).
-    """
-
-    KEY_MS = int(os.getenv("ENROL_SIM_KEY_MS") or "60")  # > the keypad's 40 ms debounce
-    WAIT_MS = 60000
-    PAUSE_STEP_MS = 2000  # the power policy's thresholds are 20 s apart
-
-    def __init__(self):
-        import select
-
-        self.poll = select.poll()
-        self.poll.register(sys.stdin, select.POLLIN)
-        self.off = False
-        self.script = []
-        self.down = None
-        self.next_ms = 0
-        self.waiting_for = None
-        self.wait_until = 0
-        self.pause_ms = 0
-        self.key_gap_ms = int(os.getenv("ENROL_SIM_KEY_GAP_MS") or "0")
-
-    def sleep_until_key(self, ms):
-        if self.waiting_for is not None:  # the person waits for the device to act by itself
-            advance(ms)
-            return "timer"
-        if self.pause_ms:
-            skip = min(ms, self.pause_ms)
-            self.pause_ms -= skip
-            advance(skip)
-            return "timer" if skip == ms else "key" if self._next_is_key() else "timer"
-        if self.script or self.down is not None:
-            return "key" if self._next_is_key() else "timer"
-        if self.off:
-            return "timer"
-        # an interactive person: wait (real time) for a line at the terminal
-        if self.poll.poll(ms):
-            return "key"
-        return "timer"
-
-    def _next_is_key(self):
-        return self.down is not None or bool(self.script) and self.script[0].upper() in "0123456789ABCD*#"
-
-    def _feed(self):
-        from firmware.ticks import ticks_add, ticks_diff, ticks_ms
-
-        now = ticks_ms()
-        if ticks_diff(now, self.next_ms) < 0:
-            return
-        if self.down is not None:
-            _matrix.release(self.down)
-            self.down = None
-            if self.key_gap_ms:
-                advance(self.key_gap_ms)
-                now = ticks_ms()
-            self.next_ms = ticks_add(now, self.KEY_MS)
-            return
-        if not self.script:
-            return
-        k = self.script.pop(0)
-        if k == ".":
-            advance(1000)  # a second of simulated time (lets a multi-tap letter settle), not waited
-            return
-        k = k.upper()
-        if _matrix is not None and k in "0123456789ABCD*#":
-            _matrix.press(k)
-            self.down = k
-        self.next_ms = ticks_add(now, self.KEY_MS)
-
-    def power_off_requested(self):
-        meter_tick()
-        if self.pause_ms:
-            # finer steps while the radio is on, so a join ends when it would, not a second late
-            step = min(self.pause_ms, self.PAUSE_STEP_MS if not _wlan.on else self.PAUSE_STEP_MS // 10)
-            self.pause_ms -= step
-            advance(step)
-            return self.off
-        if self.waiting_for is not None:
-            from firmware.ticks import ticks_diff, ticks_ms
-
-            if self.waiting_for in _last_screen[0] or ticks_diff(ticks_ms(), self.wait_until) > 0:
-                self.waiting_for = None
-            return self.off
-        if not self.off and not self.script and self.down is None and self.poll.poll(0):
-            line = sys.stdin.readline()
-            if line.startswith("?"):
-                from firmware.ticks import ticks_add, ticks_ms
-
-                self.waiting_for = line[1:].rstrip("\n")
-                self.wait_until = ticks_add(ticks_ms(), self.WAIT_MS)
-            elif not line or line.strip() == "q":
-                self.off = True
-            elif line.startswith("=") and _meter[0] is not None:
-                _meter[0].mark(line[1:].strip())  # an energy mark (make bench's scripted day)
-            elif line.startswith("+") and line[1:].strip().isdigit():
-                self.pause_ms = int(line[1:]) * 1000
-            elif line.startswith("b") and len(line.strip()) > 1 and line.strip() not in sim_actions:
-                set_battery(line.strip()[1:])
-            elif line.strip() in sim_actions:
-                sim_actions[line.strip()]()
-            elif line.split(" ", 1)[0] in sim_actions and " " in line.strip():  # an action with an argument
-                word, arg = line.strip().split(" ", 1)
-                sim_actions[word](arg.strip())
-            else:
-                self.script.extend(line.strip())
-        self._feed()
-        return self.off
-
-
-_power = None
-
-
-def _person():
-    global _power
-    if _power is None:
-        _power = _Stdin()
-    return _power
-
-
-def power_off_requested():
-    """True once the person running the simulation asked it to stop."""
-    return _person().power_off_requested()
+    """The screen model goes to the host too: its text view, and what a script waits for."""
+    text = screen.text()
+    if isinstance(text, str):
+        text = text.encode()
+    _bridge().call(OP_SCREEN, text[:_MAX_PAYLOAD])
 
 
 def fatal_reset():

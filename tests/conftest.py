@@ -61,7 +61,10 @@ def run_micropython(args: list[str], *, heapsize: str = HEAPSIZE, timeout: float
 
 def mpy_tree_sources() -> list[Path]:
     """What a MicroPython test loads besides the frozen firmware: the emulators and the tests."""
-    extra = sorted((ROOT / "host_tools" / "sim").glob("*.py")) + sorted(FW_DIR.glob("*.py"))
+    from host_tools.sim import CPYTHON_ONLY
+
+    sim = [p for p in sorted((ROOT / "host_tools" / "sim").glob("*.py")) if p.name not in CPYTHON_ONLY]
+    extra = sim + sorted(FW_DIR.glob("*.py"))
     return [ROOT / "host_tools" / "__init__.py"] + extra
 
 

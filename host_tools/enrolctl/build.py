@@ -88,13 +88,6 @@ def build(out: Path = BUILD_DEVICE, root: Path = ROOT) -> list[BuiltFile]:
     return entries
 
 
-def build_sim(out: Path, root: Path = ROOT) -> None:
-    """The device image plus the emulators (host_tools/sim), for `make sim`."""
-    build(out, root)
-    sim = [root / "host_tools" / "__init__.py"] + sorted((root / "host_tools" / "sim").glob("*.py"))
-    compile_tree(sim, root, out)
-
-
 def read_manifest(out: Path = BUILD_DEVICE) -> dict:
     """Load and check a manifest; a corrupted one is refused with a clear error."""
     path = out / MANIFEST

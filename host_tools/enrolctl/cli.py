@@ -24,13 +24,8 @@ err = Console(stderr=True)
 @app.command()
 def build(
     out_dir: Annotated[Path, typer.Option("--out", help="output directory")] = BUILD_DEVICE,
-    sim: Annotated[bool, typer.Option("--sim", help="add the emulators (for make sim)")] = False,
 ) -> None:
     """Compile firmware/ and lib/ to .mpy into build/device/ and write its manifest."""
-    if sim:
-        build_mod.build_sim(out_dir)
-        out.print(f"built the simulator image in {out_dir}")
-        return
     entries = build_mod.build(out_dir)
     total = sum(e.size for e in entries)
     out.print(f"built {len(entries)} files, {total} bytes -> {out_dir}")
@@ -58,9 +53,11 @@ def sim(
     demo: Annotated[bool, typer.Option("--demo", help="run the bundled demo: three people enrolled")] = False,
     state: Annotated[Path, typer.Option("--state", help="the simulated device's flash, wallet, registry")] =
     Path("sim-state"),
-    heap: Annotated[str, typer.Option("--heap", help="MicroPython heap (the emulators need RAM too)")] = SIM_HEAPSIZE,
+    heap: Annotated[str, typer.Option("--heap", help="the device's MicroPython heap (the ESP32's by default)")] =
+    SIM_HEAPSIZE,
 ) -> None:
-    """The device simulation: the firmware under MicroPython, a demo registry on loopback.  With
+    """The device simulation: the frozen firmware in our 32-bit MicroPython at the ESP32's heap, its
+    hardware emulated on this side, a demo registry on loopback.  With
     --script or --demo it is driven by a file and says what happened (records, cards, registry)."""
     from . import simrun
 
@@ -74,10 +71,10 @@ def sim(
             lines = script.read_text().splitlines()
         except (OSError, UnicodeDecodeError) as e:
             raise EnrolctlError(f"cannot read the script {script}: {e}") from e
-    # the image beside its flash: two simulators (two states) never rebuild each other's code mid-run
-    image = state / "image"
-    build_mod.build_sim(image)
-    raise SystemExit(simrun.run(state, image, heap, lines))
+    from . import runtime as runtime_mod
+
+    runtime_mod.build()  # the frozen firmware up to date (seconds when it is)
+    raise SystemExit(simrun.run(state, heap, lines))
 
 
 card_app = typer.Typer(no_args_is_help=True, help="NFC card images")

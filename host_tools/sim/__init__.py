@@ -1,12 +1,13 @@
-"""Device simulator: bus-level emulators of the PN532, NTAG21x, SSD1306, keypad and flash.
+"""Device simulator: the hardware around the ESP32, emulated at the bus and pin level.
 
-Pure Python that also runs under the MicroPython unix port, so emulators can
-sit in-process beside the real firmware in either runtime.  Every module here
-is compiled with mpy-cross by the tests: CPython-only helpers for the
-simulator (demo provisioning) live in host_tools/enrolctl/ instead.
+Emulators (PN532 + NTAG21x, SSD1306, key matrix, NOR flash, the card factory's signer, the
+energy meter) are pure Python that also runs under MicroPython, so a unit test can put one
+in-process beside a driver under test.  The simulator itself (host.py: the person, the
+terminal view, the bridge's host end in bridge.py) is CPython only and runs outside the
+device process; CPYTHON_ONLY names those modules, which the MicroPython tests do not compile.
 """
 
-# The simulated device's MicroPython heap: the firmware's .mpy code and every emulator live in it
-# (on the ESP32 the code is frozen into flash).  make bench measures the smallest that runs a
-# whole enrolment reliably (304-356 KB in two runs); a 40-enrolment day with syncs runs in this one.
-SIM_HEAPSIZE = "384k"
+# The simulated device's MicroPython heap: the ESP32-WROOM's (about 100 KB in two areas).  The
+# firmware runs frozen in our 32-bit runtime and the emulators run on the host, as on the board.
+SIM_HEAPSIZE = "100k"
+CPYTHON_ONLY = ("host.py", "bridge.py")

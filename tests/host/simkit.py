@@ -1,4 +1,5 @@
-"""Run the built simulator image under MicroPython with a script on stdin (see board_sim._Stdin)."""
+"""Run the simulated device (host_tools/sim/host.py: the frozen firmware at the ESP32's heap, its
+hardware emulated here) with a script on stdin in the simulator's line language."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from conftest import MICROPYTHON, ROOT
-from host_tools.sim import SIM_HEAPSIZE
+from conftest import ROOT
+from host_tools.enrolctl.simrun import sim_command
 
 sys.path.insert(0, str(ROOT / "tests" / "fw"))
 from flowkit import text_keys  # noqa: E402
@@ -55,23 +56,21 @@ class SimRun:
         return self.energy["ms"].get(key, 0)
 
 
-def run_sim(image: Path, flash: Path, lines: list[str], tmp: Path, **env: str) -> SimRun:
+def run_sim(flash: Path, lines: list[str], tmp: Path, **env: str) -> SimRun:
     energy = tmp / f"energy-{os.urandom(3).hex()}.json"
-    full_env = dict(os.environ, MICROPYPATH=":.frozen:lib", ENROL_DATA_DIR=str(flash), ENROL_SIM_VIEW="text",
+    full_env = dict(os.environ, ENROL_DATA_DIR=str(flash), ENROL_SIM_VIEW="text",
                     ENROL_SIM_ENERGY=str(energy), ENROL_SIM_WALLET=str(tmp), **env)
-    proc = subprocess.run([str(MICROPYTHON), "-X", f"heapsize={SIM_HEAPSIZE}", "-m", "host_tools.sim.device"], cwd=image,
-                          env=full_env, input="\n".join(lines + ["q"]) + "\n", capture_output=True, text=True,
+    proc = subprocess.run(sim_command(), cwd=ROOT, env=full_env, input="\n".join(lines + ["q"]) + "\n", capture_output=True, text=True,
                           timeout=600)
     doc = json.loads(energy.read_text()) if energy.exists() else {"ms": {}}
     return SimRun(proc.returncode, proc.stdout, proc.stderr, doc)
 
 
-def run_until_cut(image: Path, flash: Path, lines: list[str], marker: str, tmp: Path, **env: str) -> str:
-    """Run the sim and pull its power (SIGKILL) as soon as `marker` is on its screen; its output."""
-    full_env = dict(os.environ, MICROPYPATH=":.frozen:lib", ENROL_DATA_DIR=str(flash), ENROL_SIM_VIEW="text",
-                    ENROL_SIM_WALLET=str(tmp), **env)
-    proc = subprocess.Popen([str(MICROPYTHON), "-X", f"heapsize={SIM_HEAPSIZE}", "-m", "host_tools.sim.device"], cwd=image,
-                            env=full_env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+def run_until_cut(flash: Path, lines: list[str], marker: str, tmp: Path, **env: str) -> str:
+    """Run the sim and pull its power (SIGKILL: the device dies with it) as soon as `marker` is on
+    its screen; its output."""
+    full_env = dict(os.environ, ENROL_DATA_DIR=str(flash), ENROL_SIM_VIEW="text", ENROL_SIM_WALLET=str(tmp), **env)
+    proc = subprocess.Popen(sim_command(), cwd=ROOT, env=full_env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert proc.stdin is not None and proc.stdout is not None
     # 'q' and end of input after the script: a marker that never shows ends the run, not the suite
     proc.stdin.write("\n".join(lines + ["q"]) + "\n")

@@ -1,87 +1,69 @@
-"""boot.py/main.py on the unix port: boot screen, clean power-off, safe mode, fatal errors logged."""
+"""boot.py and main.py as the board runs them at reset (board_sim.power_on, through the simulator):
+boot screen, clean power-off, safe mode, a good boot clearing the crash count, and the frozen
+firmware always winning over modules left on the filesystem (nothing shadows it, nothing pulls
+the app back into RAM).  Fatal errors and the crash loop: tests/host/test_sim_bridge.py."""
 
 from __future__ import annotations
 
-import shutil
+import os
+import subprocess
 from pathlib import Path
 
-import pytest
-
-from conftest import run_micropython
-from host_tools.enrolctl.build import build, compile_module
+from conftest import ROOT
+from host_tools.enrolctl.simrun import sim_command
 
 
-@pytest.fixture(scope="module")
-def image(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("device")
-    build(out)
-    return out
+def device_root(tmp_path: Path) -> Path:
+    root = tmp_path / "root"
+    root.mkdir()
+    for name in ("boot.py", "main.py"):
+        (root / name).write_text((ROOT / name).read_text())
+    return root
 
 
-def boot(image: Path, data: Path, **env: str):
-    """Power on the image as the ESP32 ROM would: boot.py, then main.py, with /lib on the path."""
-    script = "exec(open('boot.py').read())\nexec(open('main.py').read())\n"
-    return run_micropython(
-        ["-c", script],
-        cwd=image,
-        env={"MICROPYPATH": ":.frozen:lib", "ENROL_DATA_DIR": str(data), **env},
-        timeout=60,
-    )
+def power_on(root: Path, data: Path, lines: str = "q\n", **env: str) -> subprocess.CompletedProcess[str]:
+    full = dict(os.environ, ENROL_SIM_ROOT=str(root), ENROL_DATA_DIR=str(data), ENROL_SIM_VIEW="text",
+                ENROL_SIM_WIFI="off", **env)
+    return subprocess.run(sim_command(), cwd=ROOT, env=full, input=lines, capture_output=True, text=True, timeout=120)
 
 
-def test_boot_shows_the_boot_screen_and_powers_off_when_asked(image: Path, tmp_path: Path) -> None:
-    proc = boot(image, tmp_path)
+def test_boot_shows_the_boot_screen_and_powers_off_when_asked(tmp_path: Path) -> None:
+    proc = power_on(device_root(tmp_path), tmp_path / "flash")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "|ENROL 0.1.0" in proc.stdout
     assert "|Starting...     |" in proc.stdout
     assert proc.stdout.rstrip().endswith("power off")
 
 
-def test_main_alone_runs_like_the_simulator_does(image: Path, tmp_path: Path) -> None:
-    proc = run_micropython(["main.py"], cwd=image, input="q\n",
-                           env={"MICROPYPATH": ":.frozen:lib", "ENROL_DATA_DIR": str(tmp_path)})
-    assert proc.returncode == 0, proc.stderr
-    assert "Starting..." in proc.stdout
-
-
-def test_safe_mode_key_skips_the_app(image: Path, tmp_path: Path) -> None:
-    proc = boot(image, tmp_path, ENROL_SAFE_KEY="1")
+def test_safe_mode_key_skips_the_app(tmp_path: Path) -> None:
+    proc = power_on(device_root(tmp_path), tmp_path / "flash", ENROL_SAFE_KEY="1")
     assert proc.returncode == 0
     assert "SAFE MODE: safe-mode key held" in proc.stdout
     assert "Starting..." not in proc.stdout
 
 
-def broken_image(image: Path, tmp_path: Path) -> Path:
-    """A copy of the image whose app raises at start (like a bad deploy)."""
-    copy = tmp_path / "broken"
-    shutil.copytree(image, copy)
-    src = tmp_path / "app.py"
-    src.write_text("def main(board):\n    raise ValueError('boom at start')\n")
-    compile_module(src, copy / "firmware" / "app.mpy", "firmware/app.py")
-    return copy
-
-
-def test_fatal_error_is_logged_to_flash_and_exits_non_zero(image: Path, tmp_path: Path) -> None:
+def test_a_good_boot_clears_the_crash_count(tmp_path: Path) -> None:
     data = tmp_path / "flash"
-    broken = broken_image(image, tmp_path)
-    proc = boot(broken, data)
-    assert proc.returncode == 1
-    assert "ValueError: boom at start" in proc.stderr + proc.stdout
-    log = (data / "fault.log").read_text()
-    assert "ValueError: boom at start" in log
-    assert "firmware/app.py" in log
-    assert (data / "crashes").read_text() == "1"
-
-
-def test_crash_loop_ends_in_safe_mode_and_a_good_boot_clears_it(image: Path, tmp_path: Path) -> None:
-    data = tmp_path / "flash"
-    broken = broken_image(image, tmp_path)
-    codes = [boot(broken, data).returncode for _ in range(4)]
-    assert codes == [1, 1, 1, 0]  # the 4th boot does not start the app
-    assert boot(broken, data).stdout.count("SAFE MODE: too many crashes") == 1
-    assert (data / "fault.log").read_text().count("--- fatal") == 3
-    # a technician deploys a good image and clears the counter: the app runs again
-    (data / "crashes").unlink()
-    ok = boot(image, data)
-    assert ok.returncode == 0 and "Starting..." in ok.stdout
+    data.mkdir()
+    (data / "crashes").write_text("2")  # two fatal resets in a row before this one
+    proc = power_on(device_root(tmp_path), data)
+    assert proc.returncode == 0 and "Starting..." in proc.stdout
     assert not (data / "crashes").exists()
+
+
+def test_modules_left_on_the_filesystem_never_shadow_the_frozen_firmware(tmp_path: Path) -> None:
+    """A firmware/ copied to the root (or an app/ tree an older deploy staged) is not run: the
+    frozen image comes first on sys.path."""
+    root = device_root(tmp_path)
+    (root / "firmware").mkdir()
+    (root / "firmware" / "__init__.py").write_text("VERSION = 'stray'\n")
+    (root / "firmware" / "app.py").write_text("def main(board):\n    raise ValueError('stray app ran')\n")
+    stage = root / "app" / "0123456789ab" / "firmware"
+    stage.mkdir(parents=True)
+    (stage / "app.py").write_text("def main(board):\n    raise ValueError('staged app ran')\n")
+    (root / "app" / "0123456789ab" / "manifest.json").write_text('{"version": "0.1.0", "files": []}')
+    (root / "app" / "current").write_text("0123456789ab")
+    proc = power_on(root, tmp_path / "flash")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "ran" not in proc.stdout + proc.stderr
+    assert "|ENROL 0.1.0" in proc.stdout and proc.stdout.rstrip().endswith("power off")

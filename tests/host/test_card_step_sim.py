@@ -7,25 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from host_tools.enrolctl.build import build_sim
 from simkit import LOGIN, enrol, new_device, run_sim, run_until_cut
 
 
-@pytest.fixture(scope="module")
-def image(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("sim")
-    build_sim(out)
-    return out
-
-
-def test_power_cut_at_the_card_step_resumes_there_after_login(image: Path, tmp_path: Path) -> None:
+def test_power_cut_at_the_card_step_resumes_there_after_login(tmp_path: Path) -> None:
     flash = new_device(tmp_path)
     lines = LOGIN + enrol("ZOE", "SAWADOGO", "29022004", "1593")[:-5]  # up to "Tap the card", no card yet
-    cut = run_until_cut(image, flash, lines, "|Tap the card on |", tmp_path, ENROL_SIM_WIFI="off")
+    cut = run_until_cut(flash, lines, "|Tap the card on |", tmp_path, ENROL_SIM_WIFI="off")
     assert "|Record SAVED.   |" in cut
     assert (flash / "card_due.bin").exists()
 
-    resumed = run_sim(image, flash, LOGIN[:3] + ["?Tap the card", "t", "?Card ready", "r", "A", "?HOME", "3",
+    resumed = run_sim(flash, LOGIN[:3] + ["?Tap the card", "t", "?Card ready", "r", "A", "?HOME", "3",
                                                  "?To sync", "B"], tmp_path, ENROL_SIM_WIFI="off")
     assert resumed.rc == 0, resumed.out[-2000:] + resumed.err[-2000:]
     assert "|(resumed)       |" in resumed.out
@@ -34,23 +26,23 @@ def test_power_cut_at_the_card_step_resumes_there_after_login(image: Path, tmp_p
     assert not (flash / "card_due.bin").exists()
     assert len(list(tmp_path.glob("*.bin"))) == 1  # one card in the wallet
 
-    again = run_sim(image, flash, LOGIN + ["3", "?To sync", "B"], tmp_path, ENROL_SIM_WIFI="off")
+    again = run_sim(flash, LOGIN + ["3", "?To sync", "B"], tmp_path, ENROL_SIM_WIFI="off")
     assert again.rc == 0 and "(resumed)" not in again.out and "|Cards due: 0" in again.out
 
 
-def test_card_later_is_not_resumed_and_a_damaged_file_is_dropped(image: Path, tmp_path: Path) -> None:
+def test_card_later_is_not_resumed_and_a_damaged_file_is_dropped(tmp_path: Path) -> None:
     flash = new_device(tmp_path)
-    later = run_sim(image, flash, LOGIN + enrol("ISSA", "KABORE", "01012000", "4826", card=False), tmp_path,
+    later = run_sim(flash, LOGIN + enrol("ISSA", "KABORE", "01012000", "4826", card=False), tmp_path,
                     ENROL_SIM_WIFI="off")
     assert later.rc == 0 and not (flash / "card_due.bin").exists()
     (flash / "card_due.bin").write_bytes(b"CD1" + bytes(80))  # damaged
-    after = run_sim(image, flash, LOGIN + ["3", "?To sync", "B"], tmp_path, ENROL_SIM_WIFI="off")
+    after = run_sim(flash, LOGIN + ["3", "?To sync", "B"], tmp_path, ENROL_SIM_WIFI="off")
     assert after.rc == 0 and "card_due.bin: does not authenticate" in after.out
     assert "(resumed)" not in after.out and "|Cards due: 1" in after.out  # the record is safe, its card due
     assert not (flash / "card_due.bin").exists()
 
 
-def test_a_card_already_issued_is_reissued_only_with_a_supervisor(image: Path, tmp_path: Path) -> None:
+def test_a_card_already_issued_is_reissued_only_with_a_supervisor(tmp_path: Path) -> None:
     from host_tools.enrolctl.journal import entries
 
     flash = new_device(tmp_path)
@@ -59,7 +51,7 @@ def test_a_card_already_issued_is_reissued_only_with_a_supervisor(image: Path, t
     # the card stays on the reader while the supervisor types; it is written once the PIN is right
     lines = LOGIN + first + second + ["again", "?Card has", "0042A", "?Not a supervisor", "0001A", "?PIN:", "9713A",
                                       "?Card ready", "r", "A", "?HOME"]
-    run = run_sim(image, flash, lines, tmp_path, ENROL_SIM_WIFI="off")
+    run = run_sim(flash, lines, tmp_path, ENROL_SIM_WIFI="off")
     assert run.rc == 0, run.out[-2000:] + run.err[-2000:]
     assert "|Card ready for  |\n|ISSA            |" in run.out and "|Re-issue: tap   |" in run.out
     assert run.out.rstrip().endswith("power off") and "HOME" in run.out[run.out.rindex("|ISSA"):]
@@ -79,11 +71,11 @@ def test_a_card_already_issued_is_reissued_only_with_a_supervisor(image: Path, t
     assert first_id.encode() + b" confirmed by OF0001" in audit  # who allowed it, in the audit log
 
 
-def test_check_mode_tells_a_genuine_card_from_a_copy(image: Path, tmp_path: Path) -> None:
+def test_check_mode_tells_a_genuine_card_from_a_copy(tmp_path: Path) -> None:
     flash = new_device(tmp_path)
     lines = LOGIN + enrol("ZOE", "SAWADOGO", "29022004", "1593") + [
         "2", "?Tap a card", "again", "?VALID", "r", "clone", "?genuine", "r", "B", "?HOME"]
-    run = run_sim(image, flash, lines, tmp_path, ENROL_SIM_WIFI="off")
+    run = run_sim(flash, lines, tmp_path, ENROL_SIM_WIFI="off")
     assert run.rc == 0, run.out[-2000:] + run.err[-2000:]
     assert "|VALID           |\n|ZOE             |" in run.out
     copy = run.out[run.out.rindex("|VALID"):]
@@ -94,35 +86,34 @@ def test_check_mode_tells_a_genuine_card_from_a_copy(image: Path, tmp_path: Path
 # typed into the one before, review, consent and both PIN screens
 @pytest.mark.parametrize("marker", ["|Given name:", "|Family name:", "|Sex:", "|Birth date:", "|Village:",
                                     "|Phone (opt.):", "|REVIEW", "|CONSENT", "|4-6 digit PIN:", "|Type it again:  |"])
-def test_a_power_cut_before_the_save_leaves_no_trace(image: Path, tmp_path: Path, marker: str) -> None:
+def test_a_power_cut_before_the_save_leaves_no_trace(tmp_path: Path, marker: str) -> None:
     flash = new_device(tmp_path)
-    cut = run_until_cut(image, flash, LOGIN + enrol("ZOE", "SAWADOGO", "29022004", "1593"), marker, tmp_path,
+    cut = run_until_cut(flash, LOGIN + enrol("ZOE", "SAWADOGO", "29022004", "1593"), marker, tmp_path,
                         ENROL_SIM_WIFI="off")
     assert marker in cut and "Record SAVED" not in cut
-    after = run_sim(image, flash, LOGIN + ["3", "?To sync", "B", "?HOME"], tmp_path, ENROL_SIM_WIFI="off")
+    after = run_sim(flash, LOGIN + ["3", "?To sync", "B", "?HOME"], tmp_path, ENROL_SIM_WIFI="off")
     assert after.rc == 0, after.out[-2000:]
     assert "|To sync: 0" in after.out and "|Cards due: 0" in after.out and "(resumed)" not in after.out
     assert not (flash / "card_due.bin").exists()
 
 
-def test_a_power_cut_on_the_receipt_keeps_the_record_and_its_verified_card(image: Path, tmp_path: Path) -> None:
+def test_a_power_cut_on_the_receipt_keeps_the_record_and_its_verified_card(tmp_path: Path) -> None:
     flash = new_device(tmp_path)
-    cut = run_until_cut(image, flash, LOGIN + enrol("ZOE", "SAWADOGO", "29022004", "1593"), "|Card ready for  |",
+    cut = run_until_cut(flash, LOGIN + enrol("ZOE", "SAWADOGO", "29022004", "1593"), "|Card ready for  |",
                         tmp_path, ENROL_SIM_WIFI="off")
     assert "|Card ready for  |" in cut
-    after = run_sim(image, flash, LOGIN + ["3", "?To sync", "B", "?HOME"], tmp_path, ENROL_SIM_WIFI="off")
+    after = run_sim(flash, LOGIN + ["3", "?To sync", "B", "?HOME"], tmp_path, ENROL_SIM_WIFI="off")
     assert after.rc == 0, after.out[-2000:]
     assert "|To sync: 1" in after.out and "|Cards due: 0" in after.out and "(resumed)" not in after.out
     assert not (flash / "card_due.bin").exists()
 
 
-def test_cards_that_cannot_be_written_are_refused_with_a_reason_and_another_one_works(image: Path,
-                                                                                     tmp_path: Path) -> None:
+def test_cards_that_cannot_be_written_are_refused_with_a_reason_and_another_one_works(tmp_path: Path) -> None:
     flash = new_device(tmp_path)
     lines = LOGIN + enrol("ZOE", "SAWADOGO", "29022004", "1593")[:-5] + [
         "tlocked", "?use another", "r", "t213", "?Card too small", "r", "tclassic", "?MIFARE", "r",
         "tphone", "?Phone/bank", "r", "t", "?Card ready", "r", "A", "?HOME"]
-    run = run_sim(image, flash, lines, tmp_path, ENROL_SIM_WIFI="off")
+    run = run_sim(flash, lines, tmp_path, ENROL_SIM_WIFI="off")
     assert run.rc == 0, run.out[-2000:] + run.err[-2000:]
     assert "|Card read-only: |\n|use another card|" in run.out
     assert "|Card too small: |\n|use an NTAG215  |" in run.out
@@ -132,14 +123,14 @@ def test_cards_that_cannot_be_written_are_refused_with_a_reason_and_another_one_
     assert len(list(tmp_path.glob("*.bin"))) == 1  # one card issued: the good one
 
 
-def test_a_card_from_the_wallet_is_presented_again_in_a_later_run(image: Path, tmp_path: Path) -> None:
+def test_a_card_from_the_wallet_is_presented_again_in_a_later_run(tmp_path: Path) -> None:
     flash = new_device(tmp_path)
-    first = run_sim(image, flash, LOGIN + enrol("ZOE", "SAWADOGO", "29022004", "1593"), tmp_path,
+    first = run_sim(flash, LOGIN + enrol("ZOE", "SAWADOGO", "29022004", "1593"), tmp_path,
                     ENROL_SIM_WIFI="off")
     assert first.rc == 0, first.out[-2000:]
     (uid,) = [p.stem for p in tmp_path.glob("*.bin")]
     (tmp_path / "badc0de.bin").write_bytes(bytes(10))  # a damaged dump in the wallet
-    later = run_sim(image, flash, LOGIN + ["cards", "2", "?Tap a card", f"tap {uid[:6]}", "?VALID", "r", "tap 99",
+    later = run_sim(flash, LOGIN + ["cards", "2", "?Tap a card", f"tap {uid[:6]}", "?VALID", "r", "tap 99",
                                            "tap badc", "B", "?HOME"], tmp_path, ENROL_SIM_WIFI="off")
     assert later.rc == 0, later.out[-2000:]
     assert "sim: wallet: " in later.out and uid in later.out

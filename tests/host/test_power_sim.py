@@ -9,19 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from host_tools.enrolctl.build import build_sim
 from simkit import LOGIN, SimRun, enrol, new_device, run_sim
 
 
 @pytest.fixture(scope="module")
-def image(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("sim")
-    build_sim(out)
-    return out
-
-
-@pytest.fixture(scope="module")
-def day(image, tmp_path_factory) -> SimRun:
+def day(tmp_path_factory) -> SimRun:
     """No network all day: log in, leave it, wake it, enrol two people (the second walks off
     for 4 minutes after giving their name: the device sleeps, backoff sync timers wake it),
     leave it again."""
@@ -31,7 +23,7 @@ def day(image, tmp_path_factory) -> SimRun:
     lines += enrol("ISSA", "KABORE", "01012000", "4826", pause_after_given=240)
     lines += ["+300"]
     # retries at most a minute apart (full jitter is random): the 4-minute pause surely holds one
-    return run_sim(image, new_device(tmp), lines, tmp, ENROL_SIM_WIFI="off", ENROL_SIM_SYNC_RETRY_CAP_S="60")
+    return run_sim(new_device(tmp), lines, tmp, ENROL_SIM_WIFI="off", ENROL_SIM_SYNC_RETRY_CAP_S="60")
 
 
 def test_left_alone_the_device_dims_darkens_and_sleeps(day: SimRun) -> None:
@@ -78,15 +70,15 @@ def test_a_sync_timer_firing_during_an_enrolment_loses_nothing(day: SimRun) -> N
 
 
 @pytest.fixture(scope="module")
-def battery_runs(image, tmp_path_factory) -> tuple[SimRun, SimRun, SimRun]:
+def battery_runs(tmp_path_factory) -> tuple[SimRun, SimRun, SimRun]:
     tmp = tmp_path_factory.mktemp("battery")
     flash = new_device(tmp)
-    noisy = run_sim(image, flash, LOGIN + ["3", "?To sync", "B", "?HOME"] + enrol("ZOE", "SAWADOGO", "29022004", "1593",
+    noisy = run_sim(flash, LOGIN + ["3", "?To sync", "B", "?HOME"] + enrol("ZOE", "SAWADOGO", "29022004", "1593",
                                                                             card=False), tmp,
                     ENROL_SIM_BATTERY_MV="noise", ENROL_SIM_WIFI="off")
-    low_then_empty = run_sim(image, flash, LOGIN + ["b3640", "+11", "1", "?Battery low", "b3300", "+11"], tmp,
+    low_then_empty = run_sim(flash, LOGIN + ["b3640", "+11", "1", "?Battery low", "b3300", "+11"], tmp,
                              ENROL_SIM_WIFI="off")
-    after = run_sim(image, flash, LOGIN + ["3", "?To sync", "B", "?HOME"], tmp, ENROL_SIM_WIFI="off")
+    after = run_sim(flash, LOGIN + ["3", "?To sync", "B", "?HOME"], tmp, ENROL_SIM_WIFI="off")
     return noisy, low_then_empty, after
 
 
@@ -113,12 +105,12 @@ def test_critical_battery_deep_sleeps_and_nothing_saved_is_lost(battery_runs) ->
     assert "|To sync: 1" in after.out and "|Cards due: 1" in after.out  # the record saved before is still there
 
 
-def test_a_registry_url_the_device_cannot_use_disables_sync_and_not_enrolment(image, tmp_path) -> None:
+def test_a_registry_url_the_device_cannot_use_disables_sync_and_not_enrolment(tmp_path) -> None:
     from registrykit import set_url
 
     flash = new_device(tmp_path)
     set_url(flash, "https://registry.test:99999/")  # provisioned by hand, say: https:// but no valid port
-    run = run_sim(image, flash, LOGIN + enrol("ZOE", "SAWADOGO", "29022004", "1593") + ["+120"], tmp_path)
+    run = run_sim(flash, LOGIN + enrol("ZOE", "SAWADOGO", "29022004", "1593") + ["+120"], tmp_path)
     assert run.rc == 0, run.out[-2000:] + run.err[-2000:]
     assert "sync: disabled: bad registry URL" in run.out
     assert "|Card ready for  |" in run.out  # the enrolment and its card went on

@@ -1,5 +1,5 @@
-"""End to end: the built simulator image under MicroPython, driven key by key through the
-emulated key matrix, enrols several people and syncs them to the registry it was provisioned
+"""End to end: the simulated device (the frozen firmware in our 32-bit MicroPython at the ESP32's
+heap, its hardware emulated on the host), driven key by key through the emulated key matrix, enrols several people and syncs them to the registry it was provisioned
 with (a real one, over TLS on loopback); the host then opens what it saved."""
 
 from __future__ import annotations
@@ -13,12 +13,11 @@ import cbor2
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from conftest import MICROPYTHON, ROOT
-from host_tools.enrolctl.build import build_sim
+from conftest import ROOT
 from host_tools.enrolctl.journal import envelopes
 from host_tools.registry.unseal import open_record, unwrap_key
+from host_tools.enrolctl.simrun import sim_command
 from host_tools.enrolctl.simstate import provision
-from host_tools.sim import SIM_HEAPSIZE
 from registrykit import RegistryProcess, _free_port, make_registry_from
 
 sys.path.insert(0, str(ROOT / "tests" / "fw"))
@@ -45,17 +44,14 @@ def script() -> str:
 
 @pytest.fixture(scope="module")
 def sim_run(tmp_path_factory):
-    image = tmp_path_factory.mktemp("sim")
-    build_sim(image)
     state = tmp_path_factory.mktemp("state")
     port = _free_port()
     provision(state, port)
     reg = make_registry_from(state / "registry")
-    env = dict(os.environ, MICROPYPATH=":.frozen:lib", ENROL_DATA_DIR=str(state / "flash"), ENROL_SIM_VIEW="text",
+    env = dict(os.environ, ENROL_DATA_DIR=str(state / "flash"), ENROL_SIM_VIEW="text",
                ENROL_SIM_WALLET=str(state / "wallet"))
     with RegistryProcess(reg, f"sqlite:///{state / 'registry' / 'registry.db'}", port):
-        proc = subprocess.run([str(MICROPYTHON), "-X", f"heapsize={SIM_HEAPSIZE}", "-m", "host_tools.sim.device"], cwd=image,
-                              env=env, input=script(), capture_output=True, text=True, timeout=300)
+        proc = subprocess.run(sim_command(), cwd=ROOT, env=env, input=script(), capture_output=True, text=True, timeout=300)
     return proc, state, reg
 
 

@@ -1,0 +1,658 @@
+"""The simulated device's world (CPython): its hardware, the person at it, and the terminal view.
+
+    python -m host_tools.sim.host        (make sim and enrolctl sim run it; tests too)
+
+It starts the device, our 32-bit MicroPython with the firmware frozen
+(build/runtime/micropython) at the ESP32's heap (ENROL_SIM_HEAP, default
+SIM_HEAPSIZE), and answers the device's bridge requests (firmware/board_sim.py)
+with emulators: the SSD1306 (drawn here in the terminal), the PN532 and the
+NTAG cards in its field, the 4x4 key matrix, the battery's ADC and the village
+Wi-Fi's reach.  The person is this process's standard input, a line at a time:
+  keys 0-9, A-D, * and # are pressed on the matrix (a '.' is one second that lets
+  a multi-tap letter settle); 't' taps a new NTAG215, 'again' the last card,
+  'clone' a copy of it without NXP's signature, 'r' takes the card away, 'cards'
+  lists the wallet, 'tap UID' presents one of its cards; 'tlocked', 't213',
+  'tclassic', 'tphone' tap cards the writer must refuse; 'w' takes the Wi-Fi out
+  of reach or back; 'bNNNN' sets the cell to NNNN mV ('bnoise', 'bnone'); '+N'
+  is N seconds of nobody touching the device (simulated time, not waited);
+  '?TEXT' waits until the screen shows TEXT; '=LABEL' marks the energy totals;
+  'p' pulls the battery (the device is killed wherever it is and switched on
+  again on the same flash; the card stays in the field, the Wi-Fi as it was);
+  'q' or the end of input switches it off.
+Environment: ENROL_DATA_DIR (the flash), ENROL_SIM_WALLET (cards written),
+ENROL_SIM_VIEW=pixels|text, ENROL_SIM_QUIET=1 (no text view), ENROL_SIM_WIFI=off,
+ENROL_SIM_BATTERY_MV, ENROL_SIM_KEY_MS, ENROL_SIM_KEY_GAP_MS, ENROL_SIM_ENERGY=FILE
+(time in each power state, JSON, at the end; '=LABEL' lines append to FILE.marks).
+The device's own output (its console) goes to the same standard output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import random
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+# the emulators share a few pure helpers with the firmware (ticks arithmetic, the secp128r1 curve)
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from firmware.ticks import ticks_add, ticks_diff  # noqa: E402
+from host_tools.sim import SIM_HEAPSIZE
+from host_tools.sim import bridge as b  # noqa: E402
+from host_tools.sim.energy import Meter
+from host_tools.sim.keypad import KeyMatrix
+from host_tools.sim.ntag import NTAG21x
+from host_tools.sim.nxp_signer import FactorySigner
+from host_tools.sim.reader import OtherCard, PN532Reader
+from host_tools.sim.ssd1306 import SSD1306Emulator
+
+KEYS = "0123456789ABCD*#"
+BORDER = "+" + "-" * 16 + "+"
+PIXEL_HINT = "keys: 0-9 A=OK B=back C=del D=help * # ; Enter sends; t/r card, w Wi-Fi, p power cut, q quits"
+
+
+class PowerCut(Exception):
+    """The person pulled the battery: the device is killed before its request is answered."""
+
+
+class Lines:
+    """The person's standard input, read by a thread so a wait can time out on a pipe or a terminal."""
+
+    def __init__(self, stream=None) -> None:
+        self.q: queue.Queue[str] = queue.Queue()
+        self.peeked: str | None = None
+        threading.Thread(target=self._read, args=(stream or sys.stdin,), daemon=True).start()
+
+    def _read(self, stream) -> None:
+        for line in stream:
+            self.q.put(line)
+        self.q.put("")  # end of input
+
+    def ready(self, timeout_s: float = 0) -> bool:
+        if self.peeked is None:
+            try:
+                self.peeked = self.q.get(timeout=timeout_s) if timeout_s > 0 else self.q.get_nowait()
+            except queue.Empty:
+                return False
+        return True
+
+    def readline(self) -> str:
+        self.ready(3600 * 24)
+        line, self.peeked = self.peeked or "", None
+        return line
+
+
+class Wlan:
+    """The ESP32's station interface seen from outside: a join takes CONNECT_MS when the village
+    network is in reach, SCAN_MS (then 'no AP found') when not, in simulated time."""
+
+    STAT_IDLE, STAT_CONNECTING, STAT_GOT_IP, STAT_NO_AP_FOUND = 1000, 1001, 1010, 201
+    CONNECT_MS = 1600  # association + DHCP (ESP32-PERF.md: 1.6 s measured)
+    SCAN_MS = 2500  # an all-channel scan that finds no provisioned network
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.on = self.joined = self.connecting = self.failed = False
+        self.done_ms = 0
+        self.connects = self.joins = 0
+
+    def _settle(self) -> None:
+        if self.connecting and ticks_diff(self.world.now, self.done_ms) >= 0:
+            self.world.meter.tick()
+            self.connecting = False
+            self.joined = self.world.wifi_in_reach
+            self.joins += self.joined
+            self.failed = not self.joined
+
+    def request(self, sub: int, arg: int) -> bytes:
+        if sub == b.WLAN_ACTIVE:
+            if arg != 2:
+                self.on = bool(arg)
+                if not self.on:
+                    self.joined = self.connecting = False
+            return bytes((self.on,))
+        if sub == b.WLAN_CONNECT:
+            if not self.on:
+                raise b.Refused(b.ST_EIO)  # network.WLAN raises when the interface is not active
+            self.connects += 1
+            self.connecting, self.failed, self.joined = True, False, False
+            self.done_ms = ticks_add(self.world.now, self.CONNECT_MS if self.world.wifi_in_reach else self.SCAN_MS)
+            return b""
+        if sub == b.WLAN_STATUS:
+            return struct.pack("<H", self.status())
+        if sub == b.WLAN_ISCONNECTED:
+            return bytes((self.isconnected(),))
+        if sub == b.WLAN_DISCONNECT:
+            self.joined = self.connecting = False
+            return b""
+        raise b.Refused(b.ST_BAD)
+
+    def isconnected(self) -> bool:
+        self._settle()
+        return self.on and self.joined and self.world.wifi_in_reach
+
+    def status(self) -> int:
+        self._settle()
+        if self.isconnected():
+            return self.STAT_GOT_IP
+        if self.connecting:
+            return self.STAT_CONNECTING
+        return self.STAT_NO_AP_FOUND if self.failed else self.STAT_IDLE
+
+    def power_state(self) -> str:
+        if not self.on:
+            return "off"
+        return "connect" if self.connecting else "on"
+
+
+class Wallet:
+    """Cards that left the reader, as memory dumps with their originality signatures, in a folder
+    kept between runs (ENROL_SIM_WALLET), and the emulated card factory that signs new chips."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = Path(folder) if folder else None
+        self.factory = FactorySigner(self._factory_key())
+
+    def _factory_key(self) -> int | None:
+        if self.folder is None:
+            return None
+        path = self.folder / "factory-key.hex"
+        try:
+            return int(path.read_text().strip(), 16)
+        except (OSError, ValueError):
+            d = FactorySigner().d
+            try:
+                path.write_text("%032x" % d)
+            except OSError:
+                pass  # no wallet folder: the key lasts this run
+            return d
+
+    def new_card(self, kind: str = "NTAG215") -> NTAG21x:
+        card = NTAG21x(kind)
+        card.signature = self.factory.sign(card.uid())  # as NXP signs each chip's UID at the factory
+        return card
+
+    def keep(self, card) -> None:
+        if self.folder is None or not isinstance(card, NTAG21x):
+            return
+        name = self.folder / card.uid().hex()
+        name.with_suffix(".bin").write_bytes(card.image())
+        name.with_suffix(".sig").write_bytes(card.signature)
+
+    def names(self) -> list[str]:
+        if self.folder is None or not self.folder.is_dir():
+            return []
+        return sorted(p.stem for p in self.folder.glob("*.bin"))
+
+    def load(self, prefix: str) -> NTAG21x | str:
+        found = [n for n in self.names() if n.startswith(prefix.lower())]
+        if len(found) != 1:
+            return ("no card" if not found else f"{len(found)} cards") + " in the wallet match " + prefix
+        assert self.folder is not None
+        image = (self.folder / (found[0] + ".bin")).read_bytes()
+        try:
+            sig = (self.folder / (found[0] + ".sig")).read_bytes()
+        except OSError:
+            sig = bytes(32)  # a dump without its signature: the chip looks like a copy
+        try:
+            return NTAG21x.from_image(image, sig)
+        except ValueError as e:
+            return f"{found[0]}.bin: {e}"
+
+
+class Person:
+    """The person at the device: lines of input turned into key presses through the matrix,
+    pauses of simulated time, cards tapped, and waits for what the screen shows."""
+
+    KEY_MS = int(os.getenv("ENROL_SIM_KEY_MS") or "60")  # > the keypad's 40 ms debounce
+    WAIT_MS = 60000
+    PAUSE_STEP_MS = 2000  # the power policy's thresholds are 20 s apart
+
+    def __init__(self, world: World, lines: Lines) -> None:
+        self.world, self.lines = world, lines
+        self.off = False
+        self.script: list[str] = []
+        self.down: str | None = None
+        self.next_ms = 0
+        self.waiting_for: str | None = None
+        self.wait_until = 0
+        self.pause_ms = 0
+        self.key_gap_ms = int(os.getenv("ENROL_SIM_KEY_GAP_MS") or "0")
+
+    def _next_is_key(self) -> bool:
+        return self.down is not None or bool(self.script) and self.script[0].upper() in KEYS
+
+    def sleep_until_key(self, ms: int) -> bool:
+        """The CPU light-sleeps for up to ms: True if a key wakes it."""
+        w = self.world
+        if self.waiting_for is not None:  # the person waits for the device to act by itself
+            w.advance(ms)
+            return False
+        if self.pause_ms:
+            skip = min(ms, self.pause_ms)
+            self.pause_ms -= skip
+            w.advance(skip)
+            return skip != ms and self._next_is_key()
+        if self.script or self.down is not None:
+            return self._next_is_key()
+        if self.off:
+            return False
+        return self.lines.ready(ms / 1000)  # an interactive person: real time, until a line comes
+
+    def poll(self) -> None:
+        """Each pass of the app's loop: time passes, a line is read when the last one has played out."""
+        w = self.world
+        if self.pause_ms:
+            # finer steps while the radio is on, so a join ends when it would, not a second late
+            step = min(self.pause_ms, self.PAUSE_STEP_MS if not w.wlan.on else self.PAUSE_STEP_MS // 10)
+            self.pause_ms -= step
+            w.advance(step)
+            return
+        if self.waiting_for is not None:
+            if self.waiting_for in w.screen or ticks_diff(w.now, self.wait_until) > 0:
+                self.waiting_for = None
+            return
+        if not self.off and not self.script and self.down is None and self.lines.ready():
+            self.line(self.lines.readline())
+        self._feed()
+
+    def line(self, line: str) -> None:
+        w = self.world
+        text = line.strip()
+        if not line or text == "q":
+            self.off = True
+        elif text == "p":
+            raise PowerCut
+        elif line.startswith("?"):
+            self.waiting_for = line[1:].rstrip("\n")
+            self.wait_until = ticks_add(w.now, self.WAIT_MS)
+        elif line.startswith("="):
+            w.meter.mark(text[1:].strip())  # an energy mark (make bench's scripted day)
+        elif text.startswith("+") and text[1:].isdigit():
+            self.pause_ms = int(text[1:]) * 1000
+        elif text in w.actions:
+            w.actions[text]()
+        elif " " in text and text.split(" ", 1)[0] in w.arg_actions:
+            word, arg = text.split(" ", 1)
+            w.arg_actions[word](arg.strip())
+        elif text.startswith("b") and len(text) > 1:
+            w.set_battery(text[1:])
+        else:
+            odd = sorted(set(c for c in text if c.upper() not in KEYS and c != "."))
+            if odd:
+                w.say("ignored " + " ".join(repr(c) for c in odd) + " (keys are 0-9 A-D * #; D shows help)")
+            self.script.extend(text)
+
+    def _feed(self) -> None:
+        w = self.world
+        if ticks_diff(w.now, self.next_ms) < 0:
+            return
+        if self.down is not None:
+            w.matrix.release(self.down)
+            self.down = None
+            if self.key_gap_ms:
+                w.advance(self.key_gap_ms)
+            self.next_ms = ticks_add(w.now, self.KEY_MS)
+            return
+        if not self.script:
+            return
+        k = self.script.pop(0).upper()
+        if k == ".":
+            w.advance(1000)  # a second of simulated time (lets a multi-tap letter settle), not waited
+            return
+        if k in KEYS:
+            w.matrix.press(k)
+            self.down = k
+        self.next_ms = ticks_add(w.now, self.KEY_MS)
+
+
+class World:
+    """Everything outside the ESP32, answering the bridge: see the module's docstring."""
+
+    def __init__(self, lines: Lines) -> None:
+        self.view = os.getenv("ENROL_SIM_VIEW") or "pixels"
+        self.echo = os.getenv("ENROL_SIM_QUIET") != "1"
+        self.now = 0
+        self.skipped = 0  # ms of simulated time to hand the device in this answer
+        self.screen = ""
+        self.wifi_in_reach = os.getenv("ENROL_SIM_WIFI", "on") != "off"
+        self.battery = os.getenv("ENROL_SIM_BATTERY_MV") or "3950"
+        self.wallet = Wallet(os.getenv("ENROL_SIM_WALLET") or "")
+        self.card = None  # the card in the field (earlier ones are in the wallet)
+        self.card_kept = False
+        self.cpu = "awake"
+        self.wake_pending = False
+        self.light_sleeps = self.deep_sleeps = 0
+        self.at_sleep: dict[str, list[str]] = {"oled": [], "nfc": [], "wifi": []}
+        self.power_on()
+        self.wlan = Wlan(self)
+        energy = os.getenv("ENROL_SIM_ENERGY") or ""
+        self.energy_file = energy
+        self.meter = Meter(lambda: self.now, energy + ".marks" if energy else "")
+        self.meter.add("cpu", lambda: self.cpu)
+        self.meter.add("wifi", lambda: self.wlan.power_state())
+        self.meter.add("nfc", lambda: self.reader.power_state())
+        self.meter.add("oled", lambda: self.oled.power_state())
+        self.person = Person(self, lines)
+        self.actions = {"t": self.tap_new, "again": self.tap_again, "clone": self.tap_clone, "r": self.remove,
+                        "cards": self.list_wallet, "w": self.toggle_wifi,
+                        "tlocked": lambda: self.tap(self.read_only_card(), keep=False),
+                        "t213": lambda: self.tap(self.wallet.new_card("NTAG213"), keep=False),
+                        "tclassic": lambda: self.tap(OtherCard(), keep=False),
+                        "tphone": lambda: self.tap(OtherCard(sel_res=0x20), keep=False)}
+        self.arg_actions = {"tap": self.tap_wallet}
+
+    def power_on(self) -> None:
+        """The chips as the battery (re)connects them: the OLED off with its RAM cleared, the PN532
+        in reset (the board holds RSTPDN low until the app wants it), no key pressed."""
+        self.oled = SSD1306Emulator()
+        self.reader = PN532Reader()
+        self.reader.set_rstpdn(0)
+        self.matrix = KeyMatrix()
+        if self.card is not None:
+            self.reader.place(self.card)  # the card lies on the reader still
+
+    # ---- what the person does -------------------------------------------------------
+    def say(self, text: str) -> None:
+        print("sim: " + text, flush=True)
+
+    def advance(self, ms: int) -> None:
+        self.meter.tick()
+        self.now = ticks_add(self.now, ms)
+        self.skipped += ms
+        self.meter.tick()
+
+    def tap(self, card, keep: bool = True) -> None:
+        """Present a card; the one before goes to the wallet.  A card the writer must refuse is not
+        kept (keep=False): the wallet holds the cards this device issued."""
+        if self.card is not None and self.card_kept:
+            self.wallet.keep(self.card)
+        self.card, self.card_kept = card, keep
+        self.reader.place(card)
+
+    def tap_new(self) -> None:
+        self.tap(self.wallet.new_card())
+
+    def tap_again(self) -> None:
+        if self.card is not None:
+            self.reader.place(self.card)
+
+    def tap_clone(self) -> None:
+        """A UID-changeable copy of the last card: same UID and memory, no valid signature."""
+        if isinstance(self.card, NTAG21x):
+            self.reader.place(NTAG21x.from_image(self.card.image(), bytes(32)))
+
+    def remove(self) -> None:
+        self.reader.remove()
+
+    def tap_wallet(self, prefix: str) -> None:
+        card = self.wallet.load(prefix)
+        if isinstance(card, str):
+            self.say(card)
+            return
+        self.tap(card)
+
+    def list_wallet(self) -> None:
+        names = self.wallet.names()
+        self.say("wallet: " + (", ".join(names) if names else "empty") + " ('tap UID' presents one)")
+
+    def read_only_card(self) -> NTAG21x:
+        card = self.wallet.new_card()
+        card.mem[10:12] = b"\xf0\xff"  # static lock bits: pages 4-15 read-only (someone locked it)
+        card.mem[card.dyn * 4 : card.dyn * 4 + 2] = b"\xff\xff"  # dynamic lock bits: the rest
+        return card
+
+    def toggle_wifi(self) -> None:
+        self.meter.tick()
+        self.wifi_in_reach = not self.wifi_in_reach
+        self.say("Wi-Fi " + ("in reach" if self.wifi_in_reach else "out of reach"))
+
+    def set_battery(self, text: str) -> None:
+        if not (text.isdigit() or text in ("noise", "none")):
+            self.say(f"battery: give mV (b3700), bnoise or bnone, not b{text}")
+            return
+        self.battery = text
+        self.say("battery " + text + (" mV" if text.isdigit() else ""))
+
+    # ---- the bridge -------------------------------------------------------------------
+    def handle(self, op: int, now: int, payload: bytes) -> bytes:
+        self.now = now
+        self.skipped = 0
+        self.meter.tick()
+        if self.wake_pending:  # the time since the light sleep began was spent asleep
+            self.wake_pending = False
+            self.cpu = "awake"
+        if op == b.OP_I2C_WRITE and payload:
+            return self._i2c(payload[0]).write_or_refuse(payload[1:])
+        if op == b.OP_I2C_READ and len(payload) == 3:
+            return self._i2c(payload[0]).read_or_refuse(payload[1] | (payload[2] << 8))
+        if op == b.OP_PIN_SET and len(payload) == 2:
+            self._set_pin(payload[0], payload[1])
+            return b""
+        if op == b.OP_PIN_GET and len(payload) == 1:
+            return bytes((self._get_pin(payload[0]),))
+        if op == b.OP_POLL:
+            self.person.poll()
+            return struct.pack("<IB", self.skipped, self.person.off)
+        if op == b.OP_LIGHT_SLEEP and len(payload) == 4:
+            return self._light_sleep(struct.unpack("<I", payload)[0])
+        if op == b.OP_DEEP_SLEEP:
+            self.deep_sleeps += 1
+            self.cpu = "deep_sleep"
+            self.person.off = True
+            return b""
+        if op == b.OP_BATTERY:
+            return struct.pack("<i", self._battery_mv())
+        if op == b.OP_WLAN and len(payload) == 2:
+            return self.wlan.request(payload[0], payload[1])
+        if op == b.OP_SCREEN:
+            self._show(payload.decode("utf-8", "replace"))
+            return b""
+        raise b.Refused(b.ST_BAD)
+
+    def _i2c(self, addr: int) -> _Chip:
+        chip = {SSD1306Emulator.ADDRESS: self.oled, PN532Reader.ADDRESS: self.reader}.get(addr)
+        if chip is None:
+            raise b.Refused(b.ST_NODEV)  # nothing acknowledges the address
+        return _Chip(chip)
+
+    def _set_pin(self, pin: int, level: int) -> None:
+        if pin == b.PIN_NFC_RSTPDN:
+            self.reader.set_rstpdn(level)
+        elif b.PIN_COL0 <= pin < b.PIN_COL0 + 4:
+            self.matrix.cols[pin - b.PIN_COL0].value(level)
+        else:
+            raise b.Refused(b.ST_BAD)
+
+    def _get_pin(self, pin: int) -> int:
+        if pin == b.PIN_NFC_IRQ:
+            return self.reader.irq
+        if b.PIN_ROW0 <= pin < b.PIN_ROW0 + 4:
+            return self.matrix.row_level(pin - b.PIN_ROW0)
+        raise b.Refused(b.ST_BAD)
+
+    def _battery_mv(self) -> int:
+        if self.battery == "none":
+            raise b.Refused(b.ST_EIO)  # the ADC did not answer
+        if self.battery == "noise":
+            return random.choice((0, 65535, 9999, -40))
+        return int(self.battery)
+
+    def _light_sleep(self, ms: int) -> bytes:
+        self.light_sleeps += 1
+        for part, probe in (("oled", self.oled.power_state), ("nfc", self.reader.power_state),
+                            ("wifi", self.wlan.power_state)):
+            if probe() not in self.at_sleep[part]:
+                self.at_sleep[part].append(probe())
+        self.cpu = "light_sleep"
+        key = self.person.sleep_until_key(ms)
+        self.meter.tick()
+        self.wake_pending = True  # awake again from the device's next request on
+        return struct.pack("<IB", self.skipped, key)
+
+    def _show(self, text: str) -> None:
+        self.screen = text
+        if self.view == "pixels":
+            print("\x1b[2J\x1b[H" + self.oled.to_text())
+            print(PIXEL_HINT, flush=True)
+        elif self.echo:
+            rows = [BORDER] + ["|" + row + " " * (16 - len(row)) + "|" for row in text.split("\n")] + [BORDER]
+            print("\n".join(rows), flush=True)
+
+    def report(self) -> dict:
+        return {"ms": self.meter.report(), "at_sleep": self.at_sleep, "light_sleeps": self.light_sleeps,
+                "deep_sleeps": self.deep_sleeps, "wifi_connects": self.wlan.connects, "wifi_joins": self.wlan.joins}
+
+
+class _Chip:
+    """An emulator behind its I2C address: its OSError is the bus's NACK."""
+
+    def __init__(self, chip) -> None:
+        self.chip = chip
+
+    def write_or_refuse(self, data: bytes) -> bytes:
+        try:
+            self.chip.write(data)
+        except OSError:
+            raise b.Refused(b.ST_NODEV) from None
+        return b""
+
+    def read_or_refuse(self, n: int) -> bytes:
+        try:
+            data = bytes(self.chip.read(n))
+        except OSError:
+            raise b.Refused(b.ST_NODEV) from None
+        return data[:n] + bytes(max(0, n - len(data)))
+
+
+def device_command(heap: str) -> list[str]:
+    from host_tools.enrolctl import runtime
+
+    return [str(runtime.require()), "-X", f"heapsize={heap}", "-c", BOARD_RESET]
+
+
+# What an ESP32 running MicroPython does at reset, from the filesystem root (the device's cwd):
+# boot.py, then main.py, in one __main__ namespace; a missing file is skipped.  The path is the
+# board's own (MICROPYPATH ':.frozen:lib': the root first, then the frozen image, then /lib), so
+# boot.py's ordering of it is what is tested.
+BOARD_RESET = """
+scope = {'__name__': '__main__'}
+for name in ('boot.py', 'main.py'):
+    try:
+        f = open(name)
+    except OSError:
+        continue
+    code = f.read()
+    f.close()
+    exec(code, scope)
+    del code
+"""
+BOARD_PATH = ":.frozen:lib"
+
+
+def _die_with_parent() -> None:
+    """The device process dies with this one (SIGKILL of the simulator is a power cut)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def start_device(cmd: list[str], port: int, root: Path) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, ENROL_SIM_BRIDGE=str(port), MICROPYPATH=BOARD_PATH,
+               ENROL_SIM_FACTORY_KEYS=os.environ.get("ENROL_SIM_FACTORY_KEYS", ""))
+    sys.stdout.flush()
+    return subprocess.Popen(cmd, cwd=root, env=env, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+
+
+def run(heap: str | None = None) -> int:
+    """Run the device until it switches off (or dies); power cuts restart it on the same flash."""
+    from host_tools.enrolctl.errors import EnrolctlError
+
+    heap = heap or os.getenv("ENROL_SIM_HEAP") or SIM_HEAPSIZE
+    try:
+        cmd = device_command(heap)
+    except EnrolctlError as e:
+        print(f"sim: {e}", file=sys.stderr)
+        return 2
+    world = World(Lines())
+    os.environ["ENROL_SIM_FACTORY_KEYS"] = world.wallet.factory.public_key.hex()
+    # the device's filesystem root: ENROL_SIM_ROOT (a test's, with an overlay say), or boot.py and
+    # main.py alone, as a freshly flashed board has them; the firmware itself comes frozen
+    given = os.getenv("ENROL_SIM_ROOT")
+    root = Path(given) if given else Path(tempfile.mkdtemp(prefix="enrol-sim-"))
+    if not given:
+        for name in ("boot.py", "main.py"):
+            shutil.copyfile(ROOT / name, root / name)
+    srv = b.listen()
+    srv.settimeout(0.2)
+    rc = 0
+    try:
+        while True:
+            device = start_device(cmd, srv.getsockname()[1], root)
+            conn = _accept(srv, device)
+            cut, why = False, "no bridge"
+            if conn is not None:
+                try:
+                    why = b.serve(conn, world)
+                except PowerCut:
+                    cut = True
+                    why = "power cut"
+                finally:
+                    conn.close()
+            if cut:
+                device.kill()
+                device.wait()
+                world.say("power cut (the battery was pulled); switching on again on the same flash")
+                if world.card is not None and world.card_kept:
+                    world.wallet.keep(world.card)  # a card written just before the cut is not lost
+                world.power_on()
+                continue
+            rc = device.wait()
+            if why == "bad frame":
+                world.say("the device sent a damaged bridge frame; it was stopped")
+                rc = rc or 3
+            break
+    finally:
+        srv.close()
+        if not given:
+            shutil.rmtree(root, ignore_errors=True)
+        if world.card is not None and world.card_kept:
+            world.wallet.keep(world.card)
+        if world.energy_file:
+            Path(world.energy_file).write_text(json.dumps(world.report()))
+    return rc
+
+
+def _accept(srv, device: subprocess.Popen[bytes]):
+    """The device's bridge connection, or None if it ended without one (safe mode, a crash at boot)."""
+    import socket
+
+    while device.poll() is None:
+        try:
+            conn, _ = srv.accept()
+            conn.settimeout(None)
+            return conn
+        except socket.timeout:
+            continue
+    return None
+
+
+def main() -> None:
+    raise SystemExit(run(sys.argv[1] if len(sys.argv) > 1 else None))
+
+
+if __name__ == "__main__":
+    main()
