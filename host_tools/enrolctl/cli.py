@@ -175,20 +175,17 @@ def deploy_cmd(
     build_dir: Annotated[Path, typer.Option("--build", help="build to deploy (default: build it now)")] = BUILD_DEVICE,
     no_build: Annotated[bool, typer.Option("--no-build", help="deploy --build as it is")] = False,
 ) -> None:
-    """Build, stage on the device (only changed files cross the cable), verify, switch, reset."""
+    """Bring boot.py and main.py up to date on the device (the code itself is in the image: enrolctl flash)."""
     from . import deploy as deploy_mod
 
     if not no_build:
         build_mod.build(build_dir)
-    steps = deploy_mod.step_count(build_mod.read_manifest(build_dir))
-    with _progress() as bar:
-        task = bar.add_task("staging", total=steps)
-        r = deploy_mod.deploy(port, build_dir, on_file=lambda i, path: bar.update(task, completed=i, description=path))
-    if not r.switched:
-        out.print(f"the device already runs build {r.version_id}")
-        return
-    out.print(f"deployed build {r.version_id}: {r.sent} files sent ({r.bytes_sent} bytes), {r.copied} copied on "
-              f"the device, {r.kept} already staged; all {r.files} checked by SHA-256")
+    r = deploy_mod.deploy(port, build_dir)
+    done = ", ".join(r.written) if r.written else "boot.py and main.py were already current"
+    out.print(f"deployed: {done}" + (f"; removed stale {', '.join(r.removed)} from app/" if r.removed else ""))
+    if not r.image_is_current:
+        out.print(f"the device's firmware image is {r.device_version or 'not ours'}, this checkout is "
+                  f"{r.checkout_version}: update it with `enrolctl flash --update --port {port} --firmware FILE.bin`")
 
 
 @app.command("flash")
@@ -196,12 +193,16 @@ def flash_cmd(
     port: PortOpt,
     firmware: Annotated[Path, typer.Option("--firmware", help="MicroPython image (.bin) for the board's chip")],
     attempts: Annotated[int, typer.Option("--attempts", min=1, max=20, help="tries to reach the bootloader")] = 7,
+    update: Annotated[bool, typer.Option("--update", help="a new version: keep the records and provisioning "
+                                                           "(no erase)")] = False,
 ) -> None:
-    """Erase the board and write MicroPython with esptool (chip detected; file checked before anything is erased)."""
+    """Write the firmware image with esptool: erase first (a new board), or --update (records kept).
+    The chip is detected and the file checked before anything is written."""
     from . import flash as flash_mod
 
-    p = flash_mod.flash(port, firmware, attempts)
-    out.print(f"flashed {p.image.path.name} ({p.image.size} bytes) at {p.offset:#x} on the {p.chip}; "
+    p = flash_mod.flash(port, firmware, attempts, update=update)
+    kept = "; the records partition was kept" if p.update else ""
+    out.print(f"flashed {p.image.path.name} ({p.image.size} bytes) at {p.offset:#x} on the {p.chip}{kept}; "
               f"next: enrolctl deploy --port {port}")
 
 

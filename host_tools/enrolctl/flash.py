@@ -30,6 +30,10 @@ HEADER_SIZE = 24  # esp_image_header_t incl. the extended header with chip_id at
 MAX_SEGMENTS = 16
 ERASE_OPS = frozenset({0xD0, 0xD1, 0x02, 0x10})  # ERASE_FLASH, ERASE_REGION, FLASH_BEGIN, FLASH_DEFL_BEGIN
 MAX_IMAGE = 4 * 1024 * 1024  # a WROOM's flash; MicroPython images are ~1.6 MB
+# ESP32_GENERIC's partition table (ports/esp32/partitions-4MiBplus.csv): the factory app at
+# 0x10000, 0x1F0000 bytes; the filesystem with the records (vfs) from 0x200000 to the end
+FACTORY_SIZE = 0x1F0000
+VFS_START = 0x200000
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,7 @@ class Plan:
     chip: str
     offset: int
     image: Image
+    update: bool = False  # keep the filesystem (records, provisioning): no chip erase
 
 
 def check_image(path: Path) -> Image:
@@ -68,7 +73,7 @@ def check_image(path: Path) -> Image:
     return Image(path, size, chip_id)
 
 
-def plan(chip: str, image: Image) -> Plan:
+def plan(chip: str, image: Image, update: bool = False) -> Plan:
     """Where the image goes on this chip, or why it must not be written."""
     if chip not in CHIPS:
         raise EnrolctlError(f"the board is an {chip}: not a chip this firmware supports ({', '.join(CHIPS)})")
@@ -76,7 +81,11 @@ def plan(chip: str, image: Image) -> Plan:
     if image.chip_id != want_id:
         built_for = next((name for name, (cid, _) in CHIPS.items() if cid == image.chip_id), f"chip id {image.chip_id}")
         raise EnrolctlError(f"{image.path.name} is built for {built_for}, the board is an {chip}: download the {chip} image")
-    return Plan(chip, offset, image)
+    if update and offset + image.size > VFS_START:
+        raise EnrolctlError(f"{image.path.name} ({image.size} bytes at {offset:#x}) would overwrite the records "
+                            f"partition at {VFS_START:#x}: an image for an update must fit the "
+                            f"{FACTORY_SIZE // 1024} KB app partition")
+    return Plan(chip, offset, image, update)
 
 
 def _connect(port: str, connect_attempts: int) -> Any:
@@ -100,19 +109,22 @@ def _write(esp: Any, p: Plan) -> None:
 
     esp = esp.run_stub()
     attach_flash(esp)
-    erase_flash(esp)
+    if not p.update:
+        erase_flash(esp)  # a first install: nothing of an earlier firmware may remain
     write_flash(esp, [(p.offset, str(p.image.path))], flash_size="keep", compress=True)  # MD5-verified by esptool
     reset_chip(esp, "hard-reset")
     esp._port.close()
 
 
 def flash(port: str, firmware: Path, connect_attempts: int = 7,
-          connect: Callable[[str, int], Any] = _connect, write: Callable[[Any, Plan], None] = _write) -> Plan:
-    """Check the file, detect the chip, then erase and write.  Nothing is erased unless all checks pass."""
+          connect: Callable[[str, int], Any] = _connect, write: Callable[[Any, Plan], None] = _write,
+          update: bool = False) -> Plan:
+    """Check the file, detect the chip, then erase and write (update: write only the image's own
+    sectors, so the records partition is kept).  Nothing is written unless all checks pass."""
     image = check_image(firmware)
     esp = connect(port, connect_attempts)
     try:
-        p = plan(esp.CHIP_NAME, image)
+        p = plan(esp.CHIP_NAME, image, update)
     except EnrolctlError:
         esp._port.close()
         raise

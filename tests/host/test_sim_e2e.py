@@ -97,7 +97,7 @@ def test_the_registry_opens_exactly_what_was_typed(sim_run) -> None:
 def test_the_sim_synced_every_record_to_its_registry_exactly_once(sim_run) -> None:
     proc, state, reg = sim_run
     assert "sync: " in proc.stdout  # the app reported its syncs on the console
-    assert reg.count() == 3 and reg.duplicated() == 0
+    assert reg.count() == 3 and reg.duplicated() == 0, [ln for ln in proc.stdout.splitlines() if not ln.startswith(("|", "+"))]
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
