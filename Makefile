@@ -17,7 +17,7 @@ MP_HEAPSIZE ?= 100k
 export MP_HEAPSIZE
 PYTEST_ARGS ?=
 
-.PHONY: setup multilib runtime postgres sim test bench build deploy flash soak freeze clean
+.PHONY: setup multilib runtime image postgres sim test bench build deploy flash soak freeze clean
 
 setup: $(STAMP) $(VENDOR_STAMP)
 
@@ -45,6 +45,12 @@ build: setup
 # The simulator and the MicroPython tests run it; a changed firmware file rebuilds in seconds.
 runtime: setup multilib
 	@$(BIN)/enrolctl runtime
+
+# The production ESP32 image (ports/esp32, ESP32_GENERIC) with the same manifest.py frozen, into
+# build/image/firmware.bin.  Needs ESP-IDF: IDF_PATH set and its export.sh sourced (one line says
+# what is missing otherwise).
+image: setup
+	@$(BIN)/enrolctl image
 
 # gcc -m32 needs Debian's gcc-multilib; installed here when missing (needs root + apt)
 multilib:

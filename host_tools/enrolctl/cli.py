@@ -41,6 +41,16 @@ def runtime() -> None:
 
 
 @app.command()
+def image() -> None:
+    """Build the ESP32 firmware (ports/esp32, ESP32_GENERIC, manifest.py frozen): needs ESP-IDF."""
+    from . import image as image_mod
+
+    path = image_mod.build()
+    out.print(f"image: {path} ({path.stat().st_size} bytes); write it with "
+              f"enrolctl flash --port PORT --firmware {path} (add --update on a device in use)")
+
+
+@app.command()
 def vendor() -> None:
     """Copy adafruit_pn532 and adafruit_bus_device out of their installed wheels into lib/."""
     files = vendor_mod.vendor()

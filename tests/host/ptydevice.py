@@ -1,4 +1,4 @@
-"""The MicroPython unix port exposed as a serial device on a pseudo-terminal, for mpremote.
+"""The simulated device's runtime exposed as a serial device on a pseudo-terminal, for mpremote.
 
 Two pty pairs and a relay: the micropython REPL runs on one pair's slave, and the other
 pair's slave is the "serial port" the technician tools open, as they would /dev/ttyUSB0.
@@ -15,19 +15,19 @@ import threading
 import tty
 from pathlib import Path
 
-from conftest import WHEEL_MICROPYTHON as MICROPYTHON
+from conftest import MICROPYTHON
 
 
 class PtyDevice:
-    def __init__(self, image: Path, data: Path, heapsize: str = "512k", firmware: bool = True,
-                 root: Path | None = None) -> None:
-        """image: firmware to import from (cwd, with lib/ on MICROPYPATH); firmware=False: plain
-        MicroPython in `data`; root: a device root for deploys (cwd, nothing on the path)."""
+    def __init__(self, data: Path, heapsize: str = "100k", root: Path | None = None,
+                 runtime: Path = MICROPYTHON) -> None:
+        """Our runtime (the firmware frozen, the ESP32's heap) with its REPL on a pty; data: the
+        device's DATA_DIR; root: its filesystem root (cwd: boot.py, main.py, what deploy writes),
+        by default the data directory; runtime: another MicroPython (a board with other firmware)."""
+        self.runtime = runtime
         self.root = root
-        self.image = image
         self.data = data
         self.heapsize = heapsize
-        self.firmware = firmware
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = ""
         self._fds: list[int] = []
@@ -39,10 +39,9 @@ class PtyDevice:
         for fd in (sa, sb):
             tty.setraw(fd)
         self._fds = [ma, sa, mb, sb]
-        env = dict(os.environ, ENROL_DATA_DIR=str(self.data), ENROL_SIM_QUIET="1",
-                   MICROPYPATH=":.frozen:lib" if self.firmware and self.root is None else ":.frozen")
-        cwd = self.root if self.root is not None else (self.image if self.firmware else self.data)
-        self.proc = subprocess.Popen([str(MICROPYTHON), "-X", f"heapsize={self.heapsize}"], stdin=sa, stdout=sa,
+        env = dict(os.environ, ENROL_DATA_DIR=str(self.data), ENROL_SIM_QUIET="1", MICROPYPATH=":.frozen:lib")
+        cwd = self.root if self.root is not None else self.data
+        self.proc = subprocess.Popen([str(self.runtime), "-X", f"heapsize={self.heapsize}"], stdin=sa, stdout=sa,
                                      stderr=sa, cwd=cwd, env=env, start_new_session=True)
         self.port = os.ttyname(sb)
         self._thread = threading.Thread(target=self._relay, args=(ma, mb), daemon=True)

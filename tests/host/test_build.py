@@ -130,3 +130,39 @@ def test_only_the_board_modules_reach_machine_or_network() -> None:
             if any(n.split(".")[0] in ("machine", "network") for n in names):
                 offenders.append(f"{path.relative_to(root)}:{node.lineno}")
     assert offenders == []
+
+
+def test_make_image_says_in_one_line_what_is_missing(tmp_path: Path) -> None:
+    from conftest import enrolctl
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "IDF_PATH"}
+    r = enrolctl("image", env=env)
+    assert r.returncode == 1 and r.stderr.startswith("enrolctl: image: IDF_PATH is not set")
+    assert len(r.stderr.strip().splitlines()) == 1
+    r = enrolctl("image", env=dict(env, IDF_PATH=str(tmp_path)))
+    assert r.returncode == 1 and "is not an ESP-IDF checkout" in r.stderr
+    (tmp_path / "tools").mkdir()
+    (tmp_path / "tools" / "idf.py").write_text("")
+    r = enrolctl("image", env=dict(env, IDF_PATH=str(tmp_path), PATH="/usr/bin:/bin"))
+    assert r.returncode == 1 and "xtensa-esp32-elf-gcc" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_the_manifest_freezes_the_device_image_and_leaves_the_simulator_out() -> None:
+    """manifest.py, as MicroPython's freezer reads it: firmware/ and lib/, not board_sim or tests."""
+    import sys
+
+    from host_tools.enrolctl.runtime import source_tree
+
+    src = source_tree()
+    sys.path.insert(0, str(src / "tools"))
+    import manifestfile
+
+    m = manifestfile.ManifestFile(manifestfile.MODE_FREEZE, {"MPY_DIR": str(src),
+                                                           "PORT_DIR": str(ROOT), "BOARD_DIR": "", "MPY_LIB_DIR": ""})
+    m.execute("include(%r, port='test')" % str(ROOT / "manifest.py"))
+    frozen = sorted(f.target_path for f in m.files())
+    assert "firmware/app.py" in frozen and "firmware/board.py" in frozen and "adafruit_pn532/adafruit_pn532.py" in frozen
+    assert "time.py" in frozen and "firmware/board_sim.py" not in frozen
+    assert not [f for f in frozen if f.startswith(("host_tools", "tests"))]
+    assert len(frozen) == len(device_sources(ROOT)) - 1  # every device source but board_sim

@@ -10,11 +10,10 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import enrolctl
+from conftest import WHEEL_MICROPYTHON, enrolctl
 from ptydevice import PtyDevice
 from registrykit import Registry, RegistryProcess, make_registry
 
-from host_tools.enrolctl.build import build_sim
 from host_tools.enrolctl.link import DeviceLink
 from host_tools.registry.keys import init_keys
 
@@ -55,13 +54,6 @@ def tree_hash(path: Path) -> str:
     return h.hexdigest()
 
 
-@pytest.fixture(scope="module")
-def image(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("image")
-    build_sim(out)
-    return out
-
-
 @pytest.fixture
 def registry(tmp_path: Path):
     reg = make_registry(tmp_path)
@@ -70,13 +62,13 @@ def registry(tmp_path: Path):
         yield reg
 
 
-def test_provision_status_pull_push_logs(image: Path, registry: Registry, tmp_path: Path) -> None:
+def test_provision_status_pull_push_logs(registry: Registry, tmp_path: Path) -> None:
     data = tmp_path / "flash"
     data.mkdir()
     cfg = tmp_path / "provision.json"
     cfg.write_text(json.dumps(CONFIG))
     keys = str(registry.keys_dir)
-    with PtyDevice(image, data) as dev:
+    with PtyDevice(data) as dev:
         r = enrolctl("device", "provision", "--port", dev.port, "--keys", keys, "--registry", registry.url,
                      "--config", str(cfg))
         assert r.returncode == 0, r.stdout + r.stderr
@@ -128,18 +120,18 @@ def test_provision_status_pull_push_logs(image: Path, registry: Registry, tmp_pa
     assert wrong.returncode == 1 and "another-registry" in wrong.stderr
 
 
-def test_bad_ports_and_devices_get_one_line_errors(image: Path, tmp_path: Path) -> None:
+def test_bad_ports_and_devices_get_one_line_errors(tmp_path: Path) -> None:
     r = enrolctl("status", "--port", str(tmp_path / "ttyNOPE"))
     assert r.returncode == 1 and r.stderr.startswith("enrolctl: no device on")
     assert len(r.stderr.strip().splitlines()) == 1
     empty = tmp_path / "plain"
     empty.mkdir()
-    with PtyDevice(image, empty, firmware=False) as dev:  # MicroPython, but not our firmware
+    with PtyDevice(empty, runtime=WHEEL_MICROPYTHON) as dev:  # MicroPython, but not our firmware
         r = enrolctl("status", "--port", dev.port)
         assert r.returncode == 1 and "runs other firmware" in r.stderr, r.stderr
     blank = tmp_path / "blank"
     blank.mkdir()
-    with PtyDevice(image, blank) as dev:
+    with PtyDevice(blank) as dev:
         r = enrolctl("records", "pull", "--port", dev.port, "--out", str(tmp_path / "x.zip"))
         assert r.returncode == 1 and "not provisioned" in r.stderr
         with DeviceLink(dev.port):  # the port is busy while another program holds it
