@@ -16,6 +16,7 @@ VENDOR_STAMP := lib/adafruit_pn532/VERSION
 MP_HEAPSIZE ?= 100k
 export MP_HEAPSIZE
 PYTEST_ARGS ?=
+SIM_STATE ?= sim-state
 
 .PHONY: setup multilib runtime image postgres sim test bench build deploy flash soak freeze clean
 
@@ -68,7 +69,7 @@ multilib:
 # overrides the default in host_tools/sim/__init__.py (e.g. make sim SIM_HEAPSIZE=512k).
 # Scripted: .venv/bin/enrolctl sim --demo (or --script FILE) types for you and says what happened.
 sim: runtime
-	@$(BIN)/enrolctl sim --state sim-state $(if $(SIM_HEAPSIZE),--heap $(SIM_HEAPSIZE))
+	@$(BIN)/enrolctl sim --state $(SIM_STATE) $(if $(SIM_HEAPSIZE),--heap $(SIM_HEAPSIZE))
 
 # The registry tests run on PostgreSQL too: they start a throwaway server from Debian's
 # postgresql binaries (tests/host/pgserver.py).  Installed here when missing (needs root + apt).

@@ -610,6 +610,7 @@ def run(heap: str | None = None) -> int:
                 except PowerCut:
                     cut = True
                     why = "power cut"
+                    device.kill()  # before the bridge closes: a board losing power sees no error
                 finally:
                     conn.close()
             if cut:

@@ -30,7 +30,7 @@ def glyphs() -> dict[bytes, str]:
 
 def pixels(frame: str) -> list[list[int]] | None:
     """64 rows of 128 pixels from one frame of the pixel view, or None if it is not one."""
-    rows = [r for r in frame.split("\n") if r and set(r) <= set(HALF) and len(r) == 128][:32]
+    rows = [r for r in frame.replace("\r", "").split("\n") if r and set(r) <= set(HALF) and len(r) == 128][:32]
     if len(rows) != 32:
         return None
     px = [[0] * 128 for _ in range(64)]
