@@ -21,9 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from mp import MICROPYTHON, ROOT
-
-from host_tools.sim import SIM_HEAPSIZE
+from mp import ROOT
 
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "host"), str(ROOT / "tests"), str(ROOT / "tests" / "fw")]
 
@@ -34,7 +32,7 @@ from sqlalchemy.orm import Session  # noqa: E402
 from host_tools.registry.models import Record  # noqa: E402
 from registrykit import RegistryProcess, _free_port, make_registry_from  # noqa: E402
 
-from host_tools.enrolctl.build import build_sim  # noqa: E402
+from host_tools.enrolctl.simrun import sim_command  # noqa: E402
 from host_tools.enrolctl.simstate import provision  # noqa: E402
 from host_tools.sim.energy import CURRENTS_MA, mah  # noqa: E402
 
@@ -76,18 +74,16 @@ def delta(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
 def run() -> list[tuple[str, float | int, str, str]]:
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)
-        image, state = tmp / "img", tmp / "state"
-        build_sim(image)
+        state = tmp / "state"
         port = _free_port()
         provision(state, port)
         reg = make_registry_from(state / "registry")
         energy = tmp / "energy.json"
-        env = dict(os.environ, MICROPYPATH=":.frozen:lib", ENROL_DATA_DIR=str(state / "flash"), ENROL_SIM_VIEW="text",
+        env = dict(os.environ, ENROL_DATA_DIR=str(state / "flash"), ENROL_SIM_VIEW="text",
                    ENROL_SIM_QUIET="1", ENROL_SIM_WIFI="off", ENROL_SIM_ENERGY=str(energy),
                    ENROL_SIM_KEY_GAP_MS="250", ENROL_SIM_KEY_MS="30", ENROL_SIM_WALLET=str(tmp))
         with RegistryProcess(reg, f"sqlite:///{state / 'registry' / 'registry.db'}", port):
-            proc = subprocess.run([str(MICROPYTHON), "-X", f"heapsize={SIM_HEAPSIZE}", "-m", "host_tools.sim.device"], cwd=image,
-                                  env=env, input="\n".join(day_script()) + "\n", capture_output=True, text=True,
+            proc = subprocess.run(sim_command(), cwd=ROOT, env=env, input="\n".join(day_script()) + "\n", capture_output=True, text=True,
                                   timeout=3600)
             synced = reg.count()
             with Session(reg.engine) as db:
@@ -112,20 +108,20 @@ def run() -> list[tuple[str, float | int, str, str]]:
         radio = {k: v for k, v in window.items() if k.startswith("wifi/")}
         syncs.append(mah(radio)[1])
     out: list[tuple[str, float | int, str, str]] = [
-        ("scripted day: cards written and verified", cards, "cards", "micropython sim"),
-        ("scripted day: records at the registry", synced, "records", "micropython sim"),
-        ("scripted day: simulated hours", round(total_ms / 3_600_000, 2), "h", "micropython sim"),
+        ("scripted day: cards written and verified", cards, "cards", "sim: frozen firmware, heap=100k"),
+        ("scripted day: records at the registry", synced, "records", "sim: frozen firmware, heap=100k"),
+        ("scripted day: simulated hours", round(total_ms / 3_600_000, 2), "h", "sim: frozen firmware, heap=100k"),
         ("energy per day (normalized to 24 h)", round(per_day, 1), "mAh", "model"),
         ("battery days, 2600 mAh cell, 80 % usable", round(CELL_MAH * USABLE / per_day, 1), "days", "model"),
         ("energy per enrolment (login to receipt)", round(sum(enrol) / len(enrol), 3), "mAh", "model"),
         ("energy per sync (radio, hub visit)", round(sum(syncs) / len(syncs), 3), "mAh", "model"),
-        ("Wi-Fi attempts in the day (scans included)", doc["wifi_connects"], "", "micropython sim"),
-        ("Wi-Fi joins in the day", doc["wifi_joins"], "", "micropython sim"),
-        ("light sleeps in the day", doc["light_sleeps"], "", "micropython sim"),
+        ("Wi-Fi attempts in the day (scans included)", doc["wifi_connects"], "", "sim: frozen firmware, heap=100k"),
+        ("Wi-Fi joins in the day", doc["wifi_joins"], "", "sim: frozen firmware, heap=100k"),
+        ("light sleeps in the day", doc["light_sleeps"], "", "sim: frozen firmware, heap=100k"),
     ]
     for part, value in sorted(per_part.items(), key=lambda kv: -kv[1]):
         out.append((f"share of the day's energy: {part}", round(100 * value / total, 1), "%", "model"))
     for key, ms in sorted(doc["ms"].items()):
         part, st = key.split("/")
-        out.append((f"time {key} ({CURRENTS_MA[(part, st)][0]} mA)", round(ms / 60000, 1), "min", "micropython sim"))
+        out.append((f"time {key} ({CURRENTS_MA[(part, st)][0]} mA)", round(ms / 60000, 1), "min", "sim: frozen firmware, heap=100k"))
     return out

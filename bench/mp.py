@@ -8,7 +8,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-MICROPYTHON = Path(sys.executable).parent / "micropython"
+sys.path.insert(0, str(ROOT))
+from host_tools.enrolctl import runtime as _runtime  # noqa: E402
+
+MICROPYTHON = _runtime.MICROPYTHON  # 32-bit, firmware frozen (make runtime), as the tests run it
 HEAPSIZE = os.environ.get("MP_HEAPSIZE", "100k")
 
 
@@ -23,14 +26,14 @@ def run_mp(script: str, path: list[str], cwd: Path = ROOT, heapsize: str = HEAPS
 
 
 def compiled_tree() -> Path:
-    """firmware, lib, emulators and test helpers compiled to .mpy (as the tests run them)."""
+    """The emulators and test helpers compiled to .mpy, as the tests run them (the firmware is frozen)."""
     sys.path.insert(0, str(ROOT / "tests"))
     from conftest import mpy_tree_sources  # noqa: PLC0415
 
     from host_tools.enrolctl.build import compile_tree
 
     out = ROOT / "build" / "bench-tree"
-    compile_tree(mpy_tree_sources(), ROOT, out)
+    compile_tree(mpy_tree_sources(), ROOT, out, mpy_cross=_runtime.MPY_CROSS)
     return out
 
 

@@ -58,6 +58,8 @@ PIN_NFC_IRQ = 0
 PIN_NFC_RSTPDN = 1
 PIN_ROW0 = 2  # rows 2..5, columns 6..9
 PIN_COL0 = 6
+POLL_OFF = 1  # POLL answer flags
+POLL_MEM_REPORT = 2
 WLAN_ACTIVE = 1  # [on (1) or 2 = ask] -> active (1)
 WLAN_CONNECT = 2
 WLAN_STATUS = 3  # -> status (2, LE)
@@ -412,7 +414,20 @@ def power_off_requested():
     """True once the person switched the device off; lets simulated time pass meanwhile."""
     body = _bridge().call(OP_POLL)
     _skip(_u32(body))
-    return bool(body[4])
+    flags = body[4]
+    if flags & POLL_MEM_REPORT:
+        _mem_report()
+    return bool(flags & POLL_OFF)
+
+
+def _mem_report():
+    """The person's 'mem' line: the heap as the device sees it (free bytes, the largest free run)."""
+    import gc
+    import micropython
+
+    gc.collect()
+    print("sim: heap free " + str(gc.mem_free()) + " B, used " + str(gc.mem_alloc()) + " B")
+    micropython.mem_info()  # '... max free sz: N' in 16-byte GC blocks on a 32-bit machine
 
 
 _safe_key = os.getenv("ENROL_SAFE_KEY") == "1"

@@ -15,7 +15,8 @@ Wi-Fi's reach.  The person is this process's standard input, a line at a time:
   'tclassic', 'tphone' tap cards the writer must refuse; 'w' takes the Wi-Fi out
   of reach or back; 'bNNNN' sets the cell to NNNN mV ('bnoise', 'bnone'); '+N'
   is N seconds of nobody touching the device (simulated time, not waited);
-  '?TEXT' waits until the screen shows TEXT; '=LABEL' marks the energy totals;
+  '?TEXT' waits until the screen shows TEXT; '=LABEL' marks the energy totals; 'mem' has the
+  device print its heap (free bytes, the largest free run);
   'p' pulls the battery (the device is killed wherever it is and switched on
   again on the same flash; the card stays in the field, the Wi-Fi as it was);
   'q' or the end of input switches it off.
@@ -39,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -280,6 +282,8 @@ class Person:
             w.meter.mark(text[1:].strip())  # an energy mark (make bench's scripted day)
         elif text.startswith("+") and text[1:].isdigit():
             self.pause_ms = int(text[1:]) * 1000
+        elif text == "mem":
+            w.mem_report = True
         elif text in w.actions:
             w.actions[text]()
         elif " " in text and text.split(" ", 1)[0] in w.arg_actions:
@@ -333,6 +337,9 @@ class World:
         self.cpu = "awake"
         self.wake_pending = False
         self.light_sleeps = self.deep_sleeps = 0
+        self.mem_report = False  # the person's 'mem': the device prints its heap at its next poll
+        self.started = 0.0  # host clock when the device process was started
+        self.boot_to_login_ms: float | None = None  # host wall time from the start to the first LOGIN
         self.at_sleep: dict[str, list[str]] = {"oled": [], "nfc": [], "wifi": []}
         self.power_on()
         self.wlan = Wlan(self)
@@ -443,7 +450,9 @@ class World:
             return bytes((self._get_pin(payload[0]),))
         if op == b.OP_POLL:
             self.person.poll()
-            return struct.pack("<IB", self.skipped, self.person.off)
+            flags = (b.POLL_OFF if self.person.off else 0) | (b.POLL_MEM_REPORT if self.mem_report else 0)
+            self.mem_report = False
+            return struct.pack("<IB", self.skipped, flags)
         if op == b.OP_LIGHT_SLEEP and len(payload) == 4:
             return self._light_sleep(struct.unpack("<I", payload)[0])
         if op == b.OP_DEEP_SLEEP:
@@ -502,6 +511,8 @@ class World:
 
     def _show(self, text: str) -> None:
         self.screen = text
+        if self.boot_to_login_ms is None and "Officer number:" in text:
+            self.boot_to_login_ms = (time.monotonic() - self.started) * 1000
         if self.view == "pixels":
             print("\x1b[2J\x1b[H" + self.oled.to_text())
             print(PIXEL_HINT, flush=True)
@@ -511,7 +522,8 @@ class World:
 
     def report(self) -> dict:
         return {"ms": self.meter.report(), "at_sleep": self.at_sleep, "light_sleeps": self.light_sleeps,
-                "deep_sleeps": self.deep_sleeps, "wifi_connects": self.wlan.connects, "wifi_joins": self.wlan.joins}
+                "deep_sleeps": self.deep_sleeps, "wifi_connects": self.wlan.connects, "wifi_joins": self.wlan.joins,
+                "boot_to_login_ms": self.boot_to_login_ms}
 
 
 class _Chip:
@@ -601,6 +613,7 @@ def run(heap: str | None = None) -> int:
     rc = 0
     try:
         while True:
+            world.started = time.monotonic()
             device = start_device(cmd, srv.getsockname()[1], root)
             conn = _accept(srv, device)
             cut, why = False, "no bridge"
