@@ -41,7 +41,7 @@ def enrolment(given: str, family: str) -> list[str]:
 def sim(state: Path, heap_kb: int, lines: list[str], timeout: float = 600) -> tuple[bool, str, dict]:
     energy = state / "energy.json"
     env = dict(os.environ, ENROL_DATA_DIR=str(state / "flash"), ENROL_SIM_WALLET=str(state / "wallet"),
-               ENROL_SIM_VIEW="text", ENROL_SIM_QUIET="1", ENROL_SIM_WIFI="off", ENROL_SIM_HEAP=f"{heap_kb}k",
+               ENROL_SIM_VIEW="text", ENROL_SIM_WIFI="off", ENROL_SIM_HEAP=f"{heap_kb}k",
                ENROL_SIM_ENERGY=str(energy))
     proc = subprocess.run(sim_command(), cwd=ROOT, env=env, input="\n".join(lines + ["q"]) + "\n",
                           capture_output=True, text=True, timeout=timeout)

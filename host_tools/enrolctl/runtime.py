@@ -127,7 +127,18 @@ def _make(args: list[str], what: str, log: Path) -> None:
 
 
 def build(say: Say = _quiet) -> Path:
-    """Build (or bring up to date) build/runtime/micropython; returns its path."""
+    """Build (or bring up to date) build/runtime/micropython; returns its path.  One build at a time
+    (a lock file): make sim, make test and make bench may start together, and two makes in one
+    build directory delete each other's output."""
+    import fcntl
+
+    RUNTIME_DIR.mkdir(parents=True, exist_ok=True)
+    with (RUNTIME_DIR / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _build(say)
+
+
+def _build(say: Say) -> Path:
     check_compiler()
     for need in (ROOT / "lib" / "adafruit_pn532", ROOT / "lib" / "adafruit_bus_device"):
         if not need.is_dir():

@@ -137,3 +137,17 @@ def test_a_card_from_the_wallet_is_presented_again_in_a_later_run(tmp_path: Path
     assert "|VALID           |\n|ZOE             |" in later.out  # genuine chip (the factory key is kept) and ours
     assert "sim: no card in the wallet match 99" in later.out
     assert "sim: badc0de.bin: not an NTAG213/215/216 image" in later.out  # said, and the device goes on
+
+
+def test_a_power_cut_keeps_the_card_just_written_and_the_wifi_as_the_person_left_it(tmp_path: Path) -> None:
+    """The card on the reader at the cut is in the wallet afterwards, and a Wi-Fi taken out of reach
+    stays out of reach through the cut (the world outside the device does not reset with it)."""
+    flash = new_device(tmp_path)
+    lines = ["w"] + LOGIN + enrol("ZOE", "SAWADOGO", "29022004", "1593")[:-5] + [
+        "t", "?Card ready", "p", "?Officer number:", "w", "?Officer number:"]
+    run = run_sim(flash, lines, tmp_path)
+    assert run.rc == 0, run.out[-2000:] + run.err[-2000:]
+    assert run.out.count("sim: power cut") == 1
+    said = [ln for ln in run.out.splitlines() if ln.startswith("sim: Wi-Fi")]
+    assert said == ["sim: Wi-Fi out of reach", "sim: Wi-Fi in reach"]  # the second 'w' brought it back
+    assert len(list(tmp_path.glob("*.bin"))) == 1  # written before the cut, kept through it
