@@ -46,9 +46,9 @@ def _quiet(_: str) -> None:
     pass
 
 
-def check_compiler() -> None:
+def check_compiler(path: str | None = None) -> None:
     """gcc must build 32-bit binaries (Debian's gcc-multilib); one line if it cannot."""
-    cc = shutil.which("gcc") or shutil.which("cc")
+    cc = shutil.which("gcc", path=path) or shutil.which("cc", path=path)
     if cc is None:
         raise EnrolctlError("runtime: no C compiler (install Debian's gcc and gcc-multilib)")
     probe = subprocess.run([cc, "-m32", "-x", "c", "-", "-o", os.devnull], input="int main(void){return 0;}\n",
@@ -57,10 +57,10 @@ def check_compiler() -> None:
         raise EnrolctlError("runtime: gcc cannot build 32-bit programs (install Debian's gcc-multilib)")
 
 
-def _archive() -> Path:
-    found = sorted(SOURCE_ARCHIVES.glob("micropython-*.tar.xz"))
+def _archive(archives: Path) -> Path:
+    found = sorted(archives.glob("micropython-*.tar.xz"))
     if not found:
-        raise EnrolctlError(f"runtime: no MicroPython source archive in {SOURCE_ARCHIVES} "
+        raise EnrolctlError(f"runtime: no MicroPython source archive in {archives} "
                             "(or give a checkout with MICROPY_SRC=DIR)")
     return found[-1]
 
@@ -78,7 +78,7 @@ def _looks_like_source(src: Path) -> bool:
                                             "tools/makemanifest.py", "lib/micropython-lib"))
 
 
-def source_tree(say: Say = _quiet) -> Path:
+def source_tree(say: Say = _quiet, archives: Path = SOURCE_ARCHIVES, into: Path = RUNTIME_DIR) -> Path:
     """MICROPY_SRC, or the archive unpacked once into build/runtime/src (again if it changed)."""
     given = os.environ.get("MICROPY_SRC")
     if given:
@@ -87,16 +87,16 @@ def source_tree(say: Say = _quiet) -> Path:
             raise EnrolctlError(f"runtime: MICROPY_SRC={given} is not a MicroPython checkout "
                                 "(no py/, ports/unix/, mpy-cross/ or lib/micropython-lib)")
         return src
-    archive = _archive()
-    dest = RUNTIME_DIR / "src"
-    stamp = RUNTIME_DIR / "src.sha256"
+    archive = _archive(archives)
+    dest = into / "src"
+    stamp = into / "src.sha256"
     digest = _sha256(archive)
     if stamp.exists() and stamp.read_text().strip() == digest and _looks_like_source(dest):
         return dest
     say(f"runtime: unpacking {archive.name}")
     shutil.rmtree(dest, ignore_errors=True)
     stamp.unlink(missing_ok=True)
-    partial = RUNTIME_DIR / "src.partial"
+    partial = into / "src.partial"
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     try:
