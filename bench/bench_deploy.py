@@ -20,7 +20,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "host"), str(ROOT / "tests")]
 from ptydevice import PtyDevice  # noqa: E402
 from registrykit import RegistryProcess, make_registry  # noqa: E402
 
-from host_tools.enrolctl.build import MANIFEST, build  # noqa: E402
+from host_tools.enrolctl.build import build, firmware_version, write_manifest  # noqa: E402
 from host_tools.enrolctl.deploy import deploy  # noqa: E402
 
 UART_BYTES_PER_S = 115200 / 10
@@ -31,14 +31,9 @@ CONFIG = {"device_prefix": "BF", "wifi": [{"ssid": "hub", "psk": "k"}],
 
 
 def boot_changed(a: Path, b: Path) -> None:
-    import hashlib
     shutil.copytree(a, b)
     (b / "boot.py").write_text((a / "boot.py").read_text() + "# bench\n")
-    doc = json.loads((b / MANIFEST).read_text())
-    for f in doc["files"]:
-        data = (b / f["path"]).read_bytes()
-        f["size"], f["sha256"] = len(data), hashlib.sha256(data).hexdigest()
-    (b / MANIFEST).write_text(json.dumps(doc, indent=1))
+    write_manifest(b, firmware_version())
 
 
 def run() -> list[tuple[str, float | int, str, str]]:

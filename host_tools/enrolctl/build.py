@@ -78,12 +78,17 @@ def build(out: Path = BUILD_DEVICE, root: Path = ROOT) -> list[BuiltFile]:
     compile_tree(device_sources(root), root, out)
     for name in DEVICE_SOURCES:
         shutil.copyfile(root / name, out / name)
+    return write_manifest(out, firmware_version(root))
+
+
+def write_manifest(out: Path, version: str) -> list[BuiltFile]:
+    """(Re)write out/manifest.json from the files in `out` as they are now."""
     entries = [
         BuiltFile(p.relative_to(out).as_posix(), p.stat().st_size, _sha256(p))
         for p in sorted(out.rglob("*"))
         if p.is_file() and p.name != MANIFEST
     ]
-    manifest = {"version": firmware_version(root), "files": [e.__dict__ for e in entries]}
+    manifest = {"version": version, "files": [e.__dict__ for e in entries]}
     (out / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
     return entries
 

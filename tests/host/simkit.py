@@ -28,6 +28,15 @@ def new_device(tmp: Path) -> Path:
     return tmp / "state" / "flash"
 
 
+def device_root(tmp: Path) -> Path:
+    """A board's filesystem root as a fresh flash leaves it: this checkout's boot.py and main.py."""
+    root = tmp / "root"
+    root.mkdir()
+    for name in ("boot.py", "main.py"):
+        (root / name).write_text((ROOT / name).read_text())
+    return root
+
+
 def keys_for(text: str) -> str:
     return "".join("." if isinstance(k, tuple) else k for k in text_keys(text))
 

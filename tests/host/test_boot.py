@@ -10,15 +10,8 @@ import subprocess
 from pathlib import Path
 
 from conftest import ROOT
+from simkit import device_root
 from host_tools.enrolctl.simrun import sim_command
-
-
-def device_root(tmp_path: Path) -> Path:
-    root = tmp_path / "root"
-    root.mkdir()
-    for name in ("boot.py", "main.py"):
-        (root / name).write_text((ROOT / name).read_text())
-    return root
 
 
 def power_on(root: Path, data: Path, lines: str = "q\n", **env: str) -> subprocess.CompletedProcess[str]:

@@ -5,8 +5,6 @@ boot (the device always boots, its frozen firmware first on the path)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import shutil
 import subprocess
@@ -16,7 +14,7 @@ import pytest
 from conftest import MICROPYTHON, ROOT, enrolctl
 from ptydevice import PtyDevice
 
-from host_tools.enrolctl.build import MANIFEST, build
+from host_tools.enrolctl.build import MANIFEST, build, firmware_version, write_manifest
 from host_tools.enrolctl.deploy import STEPS, deploy
 from host_tools.enrolctl.errors import EnrolctlError
 
@@ -47,11 +45,7 @@ def builds(tmp_path_factory) -> tuple[Path, Path]:
     shutil.rmtree(b)
     shutil.copytree(a, b)
     (b / "boot.py").write_text((a / "boot.py").read_text() + "# deploy test: B\n")
-    doc = json.loads((b / MANIFEST).read_text())
-    for f in doc["files"]:
-        data = (b / f["path"]).read_bytes()
-        f["size"], f["sha256"] = len(data), hashlib.sha256(data).hexdigest()
-    (b / MANIFEST).write_text(json.dumps(doc, indent=1))
+    write_manifest(b, firmware_version())
     return a, b
 
 
@@ -113,9 +107,7 @@ def test_an_old_frozen_image_is_reported(builds, tmp_path: Path) -> None:
     a, _ = builds
     newer = tmp_path / "newer"
     shutil.copytree(a, newer)
-    doc = json.loads((newer / MANIFEST).read_text())
-    doc["version"] = "9.9.9"
-    (newer / MANIFEST).write_text(json.dumps(doc))
+    write_manifest(newer, "9.9.9")
     root = device_root(tmp_path)
     with PtyDevice(root / "data", root=root) as dev:
         r = enrolctl("deploy", "--port", dev.port, "--no-build", "--build", str(newer), timeout=120)

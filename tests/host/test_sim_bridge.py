@@ -15,6 +15,7 @@ import pytest
 
 from conftest import MICROPYTHON, ROOT, run_micropython
 from host_tools.sim import bridge
+from simkit import device_root
 from host_tools.sim.host import BOARD_PATH, BOARD_RESET
 
 
@@ -84,14 +85,6 @@ def fake_host(behaviour: str) -> tuple[socket.socket, threading.Thread]:
     t = threading.Thread(target=run, daemon=True)
     t.start()
     return srv, t
-
-
-def device_root(tmp_path: Path) -> Path:
-    root = tmp_path / "root"
-    root.mkdir()
-    for name in ("boot.py", "main.py"):
-        (root / name).write_text((ROOT / name).read_text())
-    return root
 
 
 def power_on(root: Path, data: Path, port: int):
