@@ -291,11 +291,12 @@ class Person:
             w.arg_actions[word](arg.strip())
         elif text.startswith("b") and len(text) > 1:
             w.set_battery(text[1:])
-        else:
-            odd = sorted(set(c for c in text if c.upper() not in KEYS and c != "."))
-            if odd:
-                w.say("ignored " + " ".join(repr(c) for c in odd) + " (keys are 0-9 A-D * #; D shows help)")
+        elif text in w.arg_actions:
+            w.say(f"'{text}' needs a card: {text} UID (the first hex digits are enough; 'cards' lists them)")
+        elif all(c.upper() in KEYS or c == "." for c in text):
             self.script.extend(text)
+        else:  # not typed at all: a typo must not press the keys it happens to contain
+            w.say(f"ignored {text!r}: not keys (0-9 A-D * # and . to wait) nor a simulator command")
 
     def _feed(self) -> None:
         w = self.world

@@ -137,3 +137,16 @@ def test_the_device_process_holds_the_frozen_firmware_and_no_emulator(tmp_path: 
     assert "FILE firmware/__init__.py" in proc.stdout and not (tmp_path / "firmware").exists()  # frozen: no file
     assert "SIM []" in proc.stdout
     assert MICROPYTHON.name == "micropython" and MICROPYTHON.parent.name == "runtime"
+
+
+def test_garbage_typed_into_the_simulator_is_named_and_the_device_goes_on(tmp_path: Path) -> None:
+    from simkit import LOGIN, new_device, run_sim
+
+    flash = new_device(tmp_path)
+    lines = ["xyz!", "bhigh", "tap", "+abc", "\x1b[A"] + LOGIN + ["3", "?To sync", "B", "?HOME"]
+    run = run_sim(flash, lines, tmp_path, ENROL_SIM_WIFI="off")
+    assert run.rc == 0, run.out[-2000:] + run.err[-2000:]
+    assert "sim: ignored 'xyz!': not keys" in run.out and "sim: ignored '+abc'" in run.out
+    assert "sim: 'tap' needs a card" in run.out  # and it pressed no A
+    assert "sim: battery: give mV (b3700), bnoise or bnone, not bhigh" in run.out
+    assert "|To sync: 0" in run.out and "Traceback" not in run.out + run.err
