@@ -17,6 +17,7 @@ Cancel (B on the first field, or "cancel" on review) before saving leaves no tra
 
 from firmware.crypto.wipe import wipe
 from firmware.enrol import schema
+from firmware.ticks import ticks_diff
 from firmware.ui import keymap as K
 from firmware.ui.entry import ChoiceEntry, DateEntry, PinEntry, TextEntry, pin_problem
 from firmware.ui.screen import Screen, wrap
@@ -120,7 +121,7 @@ class Flow:
         from firmware.enrol.officer import IDLE_LOGOUT_MS
 
         if (self.officer_id is not None and self.state in _IDLE_STATES and self.last_key_ms is not None
-                and now - self.last_key_ms >= IDLE_LOGOUT_MS):
+                and ticks_diff(now, self.last_key_ms) >= IDLE_LOGOUT_MS):
             out = self.logout()
             self.message = "Logged out: idle"
             return out[:-1] + self.show()
@@ -188,7 +189,7 @@ class Flow:
     def _key_login_pin(self, k, now):
         if not self._pin_entered(k, now, "login_id"):
             return None
-        wait = 0 if self.failed_at is None else self.officers.wait_ms(self.officer_id) - (now - self.failed_at)
+        wait = 0 if self.failed_at is None else self.officers.wait_ms(self.officer_id) - ticks_diff(now, self.failed_at)
         if wait > 0:
             self.editor.wipe()  # too soon after a wrong PIN: not even checked
             self.message = "Wait " + str((wait + 999) // 1000) + " s"

@@ -135,18 +135,3 @@ class Officers:
         self.fails.pop(officer_id, None)
         self._save_fails()
         self._event("unlock", officer_id + " by " + supervisor_id)
-
-
-class Session:
-    """A logged-in officer; expires after IDLE_LOGOUT_MS without a key."""
-
-    def __init__(self, officer_id, role, now_ms):
-        self.officer_id = officer_id
-        self.role = role
-        self.last_ms = now_ms
-
-    def touch(self, now_ms):
-        self.last_ms = now_ms
-
-    def expired(self, now_ms):
-        return now_ms - self.last_ms >= IDLE_LOGOUT_MS

@@ -15,6 +15,7 @@ digit would defeat multi-tap).
 
 import asyncio
 
+from firmware.ticks import ticks_add, ticks_diff
 from firmware.ui.keymap import ALL_KEYS
 
 SCAN_MS = 20
@@ -70,18 +71,19 @@ class Keypad:
             pressed[self.keys[r * len(self.cols) + c]] = True
         for k in pressed:
             if k not in self.down:
-                if now - self.changed.get(k, -DEBOUNCE_MS) < DEBOUNCE_MS:
+                last = self.changed.get(k)
+                if last is not None and ticks_diff(now, last) < DEBOUNCE_MS:
                     continue  # bounce after a release
                 self.down[k] = now
                 self.changed[k] = now
-                self.next_repeat[k] = now + REPEAT_DELAY_MS
+                self.next_repeat[k] = ticks_add(now, REPEAT_DELAY_MS)
                 events.append(("press", k))
-            elif k in REPEAT_KEYS and now - self.next_repeat[k] >= 0:
-                self.next_repeat[k] = now + REPEAT_EVERY_MS
+            elif k in REPEAT_KEYS and ticks_diff(now, self.next_repeat[k]) >= 0:
+                self.next_repeat[k] = ticks_add(now, REPEAT_EVERY_MS)
                 events.append(("repeat", k))
         for k in list(self.down):
             if k not in pressed:
-                if now - self.changed[k] < DEBOUNCE_MS:
+                if ticks_diff(now, self.changed[k]) < DEBOUNCE_MS:
                     continue  # bounce after a press
                 del self.down[k]
                 self.changed[k] = now

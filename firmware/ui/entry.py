@@ -5,6 +5,7 @@ lets a pending multi-tap letter time out.  No clock or hardware inside.
 """
 
 from firmware.crypto.wipe import wipe
+from firmware.ticks import ticks_diff
 from firmware.ui import keymap as K
 
 
@@ -25,7 +26,7 @@ class TextEntry:
             self.pending = None
 
     def tick(self, now):
-        if self.pending is not None and now - self.pending[2] >= K.MULTITAP_MS:
+        if self.pending is not None and ticks_diff(now, self.pending[2]) >= K.MULTITAP_MS:
             self._commit()
 
     def key(self, k, now):
@@ -37,7 +38,7 @@ class TextEntry:
                 else:
                     self.chars.append(k)
                 return None
-            if self.pending is not None and self.pending[0] == k and now - self.pending[2] < K.MULTITAP_MS:
+            if self.pending is not None and self.pending[0] == k and ticks_diff(now, self.pending[2]) < K.MULTITAP_MS:
                 self.pending[1] = (self.pending[1] + 1) % len(K.MULTITAP[k])
                 self.pending[2] = now
                 return None

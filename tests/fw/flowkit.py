@@ -6,6 +6,7 @@ import json
 from fwtest import tmpdir
 from firmware.enrol.flow import Flow
 from firmware.enrol.officer import Officers, make_verifier
+from firmware.ticks import ticks_add
 from firmware.ui import keymap as K
 
 VILLAGES = [("BF-KAD-0412", "Kadiogo 412"), ("BF-KAD-0413", "Kadiogo 413")]
@@ -76,10 +77,10 @@ class Driver:
     def press(self, *keys):
         for k in keys:
             if isinstance(k, tuple):
-                self.now += k[1]
+                self.now = ticks_add(self.now, k[1])
                 self.add(self.flow.tick(self.now))
                 continue
-            self.now += 150
+            self.now = ticks_add(self.now, 150)  # as the device's ticks: they wrap (at 2**30 ms)
             self.add(self.flow.tick(self.now))
             self.add(self.flow.key(k, self.now))
             self.presses += 1
