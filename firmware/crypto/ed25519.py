@@ -112,10 +112,20 @@ def public_key(seed):
     return _encode(_mul(a, _B))
 
 
+_pub_of = [None, None]  # the last seed signed with and its public key: one scalar mult per key, not per sign
+
+
 def sign(seed, msg, pub=None):
+    """RFC 8032 5.1.6.  The public key is derived from the seed (once per seed, then kept), never
+    taken on trust: a wrong one would reuse the nonce r with another k and give the key away.
+    `pub`, if given, must be that key (ValueError otherwise)."""
     a, prefix = _expand(seed)
-    if pub is None:
-        pub = _encode(_mul(a, _B))
+    if _pub_of[0] != bytes(seed):
+        _pub_of[1] = _encode(_mul(a, _B))
+        _pub_of[0] = bytes(seed)
+    if pub is not None and bytes(pub) != _pub_of[1]:
+        raise ValueError("ed25519: public key does not belong to the seed")
+    pub = _pub_of[1]
     r = _h(prefix, msg) % _L
     rs = _encode(_mul(r, _B))
     k = _h(rs, pub, msg) % _L

@@ -17,23 +17,30 @@ def _xor_pad(key, pad):
 
 
 class HMAC:
-    """Streaming HMAC-SHA256: update() as data arrives, digest() once."""
+    """Streaming HMAC-SHA256: update() as data arrives, then digest() (as often as wanted: the MAC
+    is kept; MicroPython's sha256 cannot be finalised twice).  update() after digest() is refused."""
 
     def __init__(self, key, msg=None):
         if len(key) > BLOCK:
             key = hashlib.sha256(key).digest()
         self._outer_key = _xor_pad(key, _OPAD)
         self._inner = hashlib.sha256(_xor_pad(key, _IPAD))
+        self._mac = None
         if msg is not None:
             self._inner.update(msg)
 
     def update(self, data):
+        if self._mac is not None:
+            raise ValueError("HMAC: update after digest")
         self._inner.update(data)
 
     def digest(self):
-        outer = hashlib.sha256(self._outer_key)
-        outer.update(self._inner.digest())
-        return outer.digest()
+        if self._mac is None:
+            outer = hashlib.sha256(self._outer_key)
+            outer.update(self._inner.digest())
+            self._mac = outer.digest()
+            self._outer_key = None
+        return self._mac
 
 
 def hmac_sha256(key, msg):

@@ -95,9 +95,17 @@ def public_point(key):
     return pt
 
 
+UID_BYTES = 7  # an NTAG21x's UID (NTAG213/215/216 datasheet, 8.5: 7-byte UID)
+
+
 def verify(uid, signature, key=NXP_NTAG21X):
-    """True if `signature` (r || s, 32 bytes) is the originality signature of `uid` under `key`."""
-    if len(signature) != 32:
+    """True if `signature` (r || s, 32 bytes) is the originality signature of the 7-byte `uid`
+    under `key`; False for anything malformed (a card is attacker-controlled input)."""
+    if len(signature) != 32 or len(uid) != UID_BYTES:
+        return False
+    try:
+        q = public_point(key)
+    except (ValueError, TypeError):
         return False
     r = int.from_bytes(signature[:16], "big")
     s = int.from_bytes(signature[16:], "big")
@@ -105,7 +113,7 @@ def verify(uid, signature, key=NXP_NTAG21X):
         return False
     e = int.from_bytes(bytes(uid), "big")
     w = _inv(s, N)
-    x = affine(mul2(e * w % N, G, r * w % N, public_point(key)))
+    x = affine(mul2(e * w % N, G, r * w % N, q))
     return x is not None and x[0] % N == r
 
 

@@ -95,9 +95,16 @@ class BatchKey:
 
 def seal_record(batch, device_id, boot, seq, record_id, plaintext):
     """The RECORD envelope for `plaintext` (bytes) under `batch`."""
-    dev = device_id.encode() if isinstance(device_id, str) else device_id
+    dev = device_id.encode() if isinstance(device_id, str) else bytes(device_id)
     if not 1 <= len(dev) <= MAX_DEVICE_ID:
         raise ValueError("device_id length")
+    for c in dev:  # the registry's device ids: ASCII letters, digits, '.', '_', '-'
+        if not (0x30 <= c <= 0x39 or 0x41 <= c <= 0x5A or 0x61 <= c <= 0x7A or c in b"._-"):
+            raise ValueError("device_id must be ASCII letters, digits, . _ -")
+    # struct on MicroPython packs an out-of-range int modulo 2**32 without a word: refuse it here
+    for name, v in (("boot", boot), ("seq", seq)):
+        if not (isinstance(v, int) and 0 <= v <= 0xFFFFFFFF):
+            raise ValueError(name + " out of range")
     if len(record_id) != RECORD_ID_LEN:
         raise ValueError("record_id must be 16 bytes")
     enc_key, mac_key, iv = derive_keys(batch.key, record_id)

@@ -28,6 +28,14 @@ def test_hmac_streaming_equals_one_shot():
     assert m.digest() == hmac_sha256(b"key", b"part one, part two")
 
 
+def test_hmac_digest_twice_gives_the_same_mac_and_update_after_it_is_refused():
+    h = HMAC(b"key", b"msg")
+    first = h.digest()
+    assert h.digest() == first == hmac_sha256(b"key", b"msg")  # MicroPython's sha256 finalises once
+    with raises(ValueError, match="after digest"):
+        h.update(b"more")
+
+
 def test_compare_digest():
     assert compare_digest(b"abc", b"abc")
     assert not compare_digest(b"abc", b"abd")
@@ -160,3 +168,9 @@ def test_bad_seal_arguments():
         seal.seal_record(batch, "d" * 33, 1, 1, bytes(16), b"x")
     with raises(ValueError):
         seal.seal_record(batch, "dev", 1, 1, bytes(15), b"x")
+    for dev in ("d\u00e9v", "de v", "dev\x00", "a/b"):  # sealed once, refused by the registry for ever: refused here
+        with raises(ValueError, match="ASCII"):
+            seal.seal_record(batch, dev, 1, 1, bytes(16), b"x")
+    for boot, seq in ((1 << 32, 1), (1, -1), (-1, 0), (1, 1 << 40)):  # MicroPython's struct would wrap them
+        with raises(ValueError, match="out of range"):
+            seal.seal_record(batch, "dev", boot, seq, bytes(16), b"x")

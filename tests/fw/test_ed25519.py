@@ -82,3 +82,17 @@ def test_tampered_signatures_and_keys_are_rejected():
     high_s = sig[:32] + (int.from_bytes(sig[32:], "little") + 2**252 + 27742317777372353535851937790883648493).to_bytes(32, "little")
     assert not ed25519.verify(pk, msg, high_s)  # S >= L is malleable: refused
     assert not ed25519.verify(b"\xff" * 32, msg, sig)  # not a point
+
+
+def test_sign_derives_the_public_key_and_refuses_a_wrong_one():
+    """A wrong `pub` would reuse the nonce with another challenge and leak the key: refused."""
+    from fwtest import raises
+
+    seed = bytes(range(32))
+    pub = ed25519.public_key(seed)
+    sig = ed25519.sign(seed, b"msg")
+    assert sig == ed25519.sign(seed, b"msg", pub) and ed25519.verify(pub, b"msg", sig)
+    with raises(ValueError, match="does not belong"):
+        ed25519.sign(seed, b"msg", ed25519.public_key(bytes(32)))
+    other = bytes(range(1, 33))  # a second seed: its own key, not the first one's kept one
+    assert ed25519.verify(ed25519.public_key(other), b"msg", ed25519.sign(other, b"msg"))

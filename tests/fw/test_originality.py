@@ -23,3 +23,14 @@ def test_factory_signatures_verify_and_nothing_else_does():
     assert not o.verify(b"\x04\x51\x8d\xfa\xa9\x61\x81", sig, f.public_key)  # another UID
     assert not o.verify(uid, bytes(32), f.public_key)  # a clone's empty signature
     assert not o.verify(uid, sig[:31], f.public_key)
+
+
+def test_a_uid_of_another_length_or_a_malformed_key_is_simply_not_genuine():
+    signer = FactorySigner(0x1234567890ABCDEF1234567890ABCD)
+    uid = bytes((4, 1, 2, 3, 4, 5, 6))
+    sig = signer.sign(uid)
+    assert o.verify(uid, sig, signer.public_key)
+    for bad_uid in (uid[:4], uid + b"\x00", b""):
+        assert not o.verify(bad_uid, sig, signer.public_key)
+    for bad_key in (signer.public_key[:32], b"\x02" + signer.public_key[1:], b"\x04" + bytes(32), b""):
+        assert not o.verify(uid, sig, bad_key)  # never an exception
