@@ -143,11 +143,11 @@ def registry_serve(
 ) -> None:
     """Serve the registry over HTTPS (migrates the database first)."""
     from host_tools.registry.keys import KeysError
-    from host_tools.registry.serve import serve
+    from host_tools.registry.serve import ServeError, serve
 
     try:
         serve(keys, db, host, port)
-    except KeysError as e:
+    except (KeysError, ServeError) as e:
         raise EnrolctlError(str(e)) from e
 
 

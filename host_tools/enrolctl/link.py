@@ -47,6 +47,11 @@ class DeviceLink:
         try:
             self.t = SerialTransport(port, baudrate=115200)
         except TransportError as e:
+            import os
+
+            if os.path.exists(port):  # there, but not ours to open: held by another program (or no permission)
+                raise EnrolctlError(f"{port} is busy: another program holds it (a serial monitor, mpremote, "
+                                    "another enrolctl); close it and retry") from e
             raise EnrolctlError(f"no device on {port} (is it plugged in? `mpremote devs` lists ports)") from e
         except OSError as e:
             raise EnrolctlError(f"cannot open {port}: {e.strerror or e} (another program may hold it)") from e

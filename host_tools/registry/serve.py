@@ -11,21 +11,81 @@ from .db import make_engine, migrate
 from .keys import load_keys
 
 
+class ServeError(Exception):
+    """Why the registry cannot start, in one line (the CLI prints it as `enrolctl: ...`)."""
+
+
 def default_db_url(keys_dir: Path) -> str:
     return f"sqlite:///{keys_dir / 'registry.db'}"
 
 
+def _shown(db_url: str) -> str:
+    """The URL as it may be printed: never its password."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(db_url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return repr(db_url[:60])
+
+
 def build_app(keys_dir: Path, db_url: str | None):
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+
     keys = load_keys(keys_dir)
-    engine = make_engine(db_url or default_db_url(keys_dir))
-    migrate(engine)
+    url = db_url or default_db_url(keys_dir)
+    try:
+        from sqlalchemy.engine import make_url
+
+        if make_url(url).get_backend_name() not in ("sqlite", "postgresql"):
+            raise ValueError("only SQLite and PostgreSQL are supported")
+        engine = make_engine(url)
+        migrate(engine)
+    except (ArgumentError, NoSuchModuleError, ImportError, ValueError) as e:
+        raise ServeError(f"--db {_shown(url)} is not a database URL this registry can use "
+                         f"(sqlite:///FILE or postgresql+psycopg://USER@HOST/DB): {str(e).splitlines()[0]}") from None
+    except SQLAlchemyError as e:
+        first = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
+        raise ServeError(f"cannot open the database {_shown(url)}: {first}") from None
     return create_app(keys, engine), keys
 
 
-def serve(keys_dir: Path, db_url: str | None, host: str, port: int, tls: bool = True) -> None:
+def _check_port(host: str, port: int) -> None:
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: only a listener is in the way
+        try:
+            s.bind((host, port))
+        except OSError as e:
+            raise ServeError(f"cannot listen on {host}:{port}: {e.strerror or e} "
+                             "(another registry or program holds the port? choose one with --port)") from None
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, saying where it listens once it does."""
+
+    def __init__(self, config: uvicorn.Config, banner: str) -> None:
+        super().__init__(config)
+        self.banner = banner
+
+    async def startup(self, sockets=None) -> None:  # type: ignore[no-untyped-def]
+        await super().startup(sockets)
+        if self.started:
+            print(self.banner, flush=True)
+
+
+def serve(keys_dir: Path, db_url: str | None, host: str, port: int, tls: bool = True, quiet: bool = False) -> None:
     app, keys = build_app(keys_dir, db_url)
+    _check_port(host, port)
     ssl = {"ssl_certfile": str(keys.server_cert), "ssl_keyfile": str(keys.server_key)} if tls else {}
-    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_keep_alive=5, **ssl)  # type: ignore[arg-type]
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_keep_alive=5,
+                            **ssl)  # type: ignore[arg-type]
+    where = f"{'https' if tls else 'http'}://{host}:{port}"
+    banner = "" if quiet else (f"registry {keys.registry_id}: listening on {where} (database "
+                               f"{_shown(db_url or default_db_url(keys_dir))}); Ctrl-C stops it")
+    _Server(config, banner).run()
 
 
 def main() -> None:
