@@ -6,13 +6,17 @@ argument form, definite lengths only, map keys sorted by the bytewise order of
 their encodings.  Decoding is strict and bounded, because it reads card
 contents that anyone can write: indefinite lengths, floats, simple values
 other than false/true/null, non-shortest arguments, duplicate or unsorted map
-keys, nesting deeper than MAX_DEPTH and items beyond the input are refused
-with CBORError.
+keys, map keys that are not an integer, text or bytes (a bool or a tag key would
+collide with 1 or not hash), text that is not strict UTF-8 (overlong forms,
+surrogates, code points past U+10FFFF: MicroPython's decode() lets them through),
+nesting deeper than MAX_DEPTH, more than MAX_ITEMS items in one input and items
+beyond the input are refused with CBORError, and with nothing else.
 """
 
 import struct
 
 MAX_DEPTH = 8
+MAX_ITEMS = 256  # per decode: a record or a credential holds a few dozen; each item costs heap
 
 
 class CBORError(ValueError):
@@ -95,11 +99,47 @@ def dumps(obj):
     return bytes(out)
 
 
+def _utf8(raw):
+    """raw as text if it is strict UTF-8 (RFC 3629), else CBORError."""
+    i, n = 0, len(raw)
+    while i < n:
+        b = raw[i]
+        if b < 0x80:
+            i += 1
+            continue
+        if 0xC2 <= b <= 0xDF:
+            need, lo, hi = 1, 0x80, 0xBF
+        elif 0xE0 <= b <= 0xEF:
+            need = 2
+            lo = 0xA0 if b == 0xE0 else 0x80  # E0 80..9F: overlong
+            hi = 0x9F if b == 0xED else 0xBF  # ED A0..BF: surrogates
+        elif 0xF0 <= b <= 0xF4:
+            need = 3
+            lo = 0x90 if b == 0xF0 else 0x80  # F0 80..8F: overlong
+            hi = 0x8F if b == 0xF4 else 0xBF  # F4 90..: past U+10FFFF
+        else:
+            raise CBORError("text is not UTF-8")
+        if i + need >= n:
+            raise CBORError("text is not UTF-8")  # cut inside a character
+        c = raw[i + 1]
+        if not lo <= c <= hi:
+            raise CBORError("text is not UTF-8")
+        for j in range(i + 2, i + 1 + need):
+            if not 0x80 <= raw[j] <= 0xBF:
+                raise CBORError("text is not UTF-8")
+        i += 1 + need
+    try:
+        return raw.decode()
+    except UnicodeError:
+        raise CBORError("text is not UTF-8")
+
+
 class _Reader:
     def __init__(self, data, max_len):
         self.data = data
         self.pos = 0
         self.max_len = max_len
+        self.items = 0
 
     def take(self, n):
         if n > len(self.data) - self.pos:
@@ -134,28 +174,28 @@ class _Reader:
     def item(self, depth):
         if depth > MAX_DEPTH:
             raise CBORError("nested too deep")
+        self.items += 1
+        if self.items > MAX_ITEMS:
+            raise CBORError("too many items")
         major, arg, ib = self.head()
         if major == 0:
             return arg
         if major == 1:
             return -1 - arg
         if major in (2, 3):
-            if arg > self.max_len:
-                raise CBORError("string too long")
+            if arg > self.max_len or arg > len(self.data) - self.pos:
+                raise CBORError("string too long" if arg > self.max_len else "truncated")
             raw = bytes(self.take(arg))
             if major == 2:
                 return raw
-            try:
-                return raw.decode()
-            except UnicodeError:
-                raise CBORError("text is not UTF-8")
+            return _utf8(raw)
         if major == 4:
-            if arg > self.max_len:
-                raise CBORError("array too long")
+            if arg > self.max_len or arg > len(self.data) - self.pos:  # each item takes a byte at least
+                raise CBORError("array too long" if arg > self.max_len else "truncated")
             return [self.item(depth + 1) for _ in range(arg)]
         if major == 5:
-            if arg > self.max_len:
-                raise CBORError("map too long")
+            if arg > self.max_len or 2 * arg > len(self.data) - self.pos:
+                raise CBORError("map too long" if arg > self.max_len else "truncated")
             out = {}
             last = None
             for _ in range(arg):
@@ -165,8 +205,8 @@ class _Reader:
                 if last is not None and kb <= last:
                     raise CBORError("map keys duplicated or not in deterministic order")
                 last = kb
-                if isinstance(k, (list, dict)):
-                    raise CBORError("unhashable map key")
+                if isinstance(k, bool) or not isinstance(k, (int, str, bytes)):
+                    raise CBORError("map key must be an integer, text or bytes")
                 out[k] = self.item(depth + 1)
             return out
         if major == 6:

@@ -86,7 +86,8 @@ def verify(data, trusted, uid=None, now=None):
         raise CredentialError("claims are not a map")
     for key, kind in ((CLAIM_ISS, str), (CLAIM_SUB, str), (CLAIM_EXP, int), (CLAIM_IAT, int),
                       (CLAIM_GIVEN_NAME, str), (CLAIM_DEVICE, str), (CLAIM_UID, bytes)):
-        if not isinstance(claims.get(key), kind):
+        value = claims.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool):  # True is an int to Python
             raise CredentialError("claim " + str(key) + " missing or of the wrong type")
     if uid is not None and claims[CLAIM_UID] != bytes(uid):
         raise CredentialError("UID mismatch: copied to another card")
