@@ -12,7 +12,8 @@ Wi-Fi's reach.  The person is this process's standard input, a line at a time:
   a multi-tap letter settle); 't' taps a new NTAG215, 'again' the last card,
   'clone' a copy of it without NXP's signature, 'r' takes the card away, 'cards'
   lists the wallet, 'tap UID' presents one of its cards; 'tlocked', 't213',
-  'tclassic', 'tphone' tap cards the writer must refuse; 'w' takes the Wi-Fi out
+  'tclassic', 'tphone' tap cards the writer must refuse; 'thostile' a card whose record holds
+  hostile CBOR (each tap the next kind); 'w' takes the Wi-Fi out
   of reach or back; 'bNNNN' sets the cell to NNNN mV ('bnoise', 'bnone'); '+N'
   is N seconds of nobody touching the device (simulated time, not waited);
   '?TEXT' waits until the screen shows TEXT; '=LABEL' marks the energy totals; 'mem' has the
@@ -61,6 +62,19 @@ from host_tools.sim.ssd1306 import SSD1306Emulator
 KEYS = "0123456789ABCD*#"
 BORDER = "+" + "-" * 16 + "+"
 PIXEL_HINT = "keys: 0-9 A=OK B=back C=del D=help * # ; Enter sends; t/r card, w Wi-Fi, p power cut, q quits"
+
+
+# what an attacker might write on a card for a verifier to read: deep nesting, huge declared lengths,
+# a tag as a map key, colliding keys, invalid UTF-8 in a claim, a COSE_Sign1 of the wrong shape
+HOSTILE_PAYLOADS = (
+    b"\x81" * 200 + b"\x80",
+    b"\x9b\xff\xff\xff\xff\xff\xff\xff\xff",
+    b"\xd2\xa1\xc1\x00\x00",
+    b"\xd2\x84\x40\xa2\x01\x00\xf5\x00\x40\x40",
+    b"\xd2\x84\x43\xa1\x01\x27\xa0\x45\xa1\x02\x62\xed\xa0\x58\x40" + bytes(64),
+    b"\xd2\x83\x40\xa0\x40",
+    bytes(range(256))[:180],
+)
 
 
 class PowerCut(Exception):
@@ -335,6 +349,7 @@ class World:
         self.wallet = Wallet(os.getenv("ENROL_SIM_WALLET") or "")
         self.card = None  # the card in the field (earlier ones are in the wallet)
         self.card_kept = False
+        self.hostile_taps = 0
         self.cpu = "awake"
         self.wake_pending = False
         self.light_sleeps = self.deep_sleeps = 0
@@ -357,7 +372,8 @@ class World:
                         "tlocked": lambda: self.tap(self.read_only_card(), keep=False),
                         "t213": lambda: self.tap(self.wallet.new_card("NTAG213"), keep=False),
                         "tclassic": lambda: self.tap(OtherCard(), keep=False),
-                        "tphone": lambda: self.tap(OtherCard(sel_res=0x20), keep=False)}
+                        "tphone": lambda: self.tap(OtherCard(sel_res=0x20), keep=False),
+                        "thostile": lambda: self.tap(self.hostile_card(), keep=False)}
         self.arg_actions = {"tap": self.tap_wallet}
 
     def power_on(self) -> None:
@@ -418,6 +434,18 @@ class World:
         card = self.wallet.new_card()
         card.mem[10:12] = b"\xf0\xff"  # static lock bits: pages 4-15 read-only (someone locked it)
         card.mem[card.dyn * 4 : card.dyn * 4 + 2] = b"\xff\xff"  # dynamic lock bits: the rest
+        return card
+
+    def hostile_card(self) -> NTAG21x:
+        """A genuine, NDEF-formatted NTAG215 whose record holds hostile CBOR: each 'thostile' the
+        next of HOSTILE_PAYLOADS (the card is anyone's to write)."""
+        from firmware.card import ndef
+
+        payload = HOSTILE_PAYLOADS[self.hostile_taps % len(HOSTILE_PAYLOADS)]
+        self.hostile_taps += 1
+        card = self.wallet.new_card()
+        data = ndef.tlv(ndef.record(payload))
+        card.mem[16 : 16 + len(data)] = data  # user memory from page 4, after the CC
         return card
 
     def toggle_wifi(self) -> None:

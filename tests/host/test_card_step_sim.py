@@ -151,3 +151,19 @@ def test_a_power_cut_keeps_the_card_just_written_and_the_wifi_as_the_person_left
     said = [ln for ln in run.out.splitlines() if ln.startswith("sim: Wi-Fi")]
     assert said == ["sim: Wi-Fi out of reach", "sim: Wi-Fi in reach"]  # the second 'w' brought it back
     assert len(list(tmp_path.glob("*.bin"))) == 1  # written before the cut, kept through it
+
+
+def test_check_mode_survives_hostile_card_contents(tmp_path: Path) -> None:
+    """Issue 15: whatever CBOR a card holds, the running device says NOT VALID and goes on."""
+    from host_tools.sim.host import HOSTILE_PAYLOADS
+
+    flash = new_device(tmp_path)
+    lines = LOGIN
+    for _ in HOSTILE_PAYLOADS:  # each from a fresh check screen, so each wait sees its own answer
+        lines += ["2", "?Tap a card", "thostile", "?NOT VALID", "r", "B", "?HOME"]
+    lines += enrol("ZOE", "SAWADOGO", "29022004", "1593") + ["2", "?Tap a card", "again", "?VALID"]
+    run = run_sim(flash, lines, tmp_path, ENROL_SIM_WIFI="off")
+    assert run.rc == 0, run.out[-2000:] + run.err[-2000:]
+    assert run.out.count("|NOT VALID:      |") >= len(HOSTILE_PAYLOADS), run.out[-3000:]
+    assert "|VALID           |" in run.out  # and a real card still checks afterwards
+    assert "Traceback" not in run.out + run.err and "unexpected" not in run.out
