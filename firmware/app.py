@@ -24,6 +24,7 @@ LOCAL_RETRY_MS = 5000
 BATTERY_EVERY_MS = 10 * 1000
 CRITICAL_SLEEP_MS = 30 * 60 * 1000  # deep sleep on an empty cell; then boot and look again
 EMPTY_MESSAGE_MS = 3000
+MAX_TASK_RESTARTS = 3
 CARD_STATES = ("card", "sup_id", "sup_pin")  # the card step, and a supervisor confirming a re-issue in it
 BUSY_STATES = CARD_STATES + ("check", "saving")  # never light-sleep here: a card or a save is under way
 
@@ -52,6 +53,7 @@ class App:
         self.reader = None
         self.audit = None
         self.card_task = None
+        self.task_restarts = 0  # card/check tasks restarted by task_failed since the last card step
         self.clock = None
         self.sync_soon = False
         self.sync_client = None
@@ -202,6 +204,7 @@ class App:
             elif kind == "save":
                 self.apply(self.save(e[1], e[2], e[3]))
             elif kind == "write_card":
+                self.task_restarts = 0
                 self.start_card(e[1], e[2], e[3])
             elif kind == "check_card":
                 reader = self.open_reader()
@@ -324,12 +327,21 @@ class App:
         if reader is None:
             self.apply(self.flow.card_done(False, "No card reader"))
             return
+        self.card_args = (boot, seq, fields)  # to start again if the task dies (task_failed)
         self.card_task = asyncio.create_task(self.card_loop(reader, boot, seq, fields))
 
     async def card_loop(self, reader, boot, seq, fields):
-        """Wait for a tap, write and verify, mark the record; keep asking until done or 'later'."""
+        """Wait for a tap, write and verify, mark the record; keep asking until done or 'later'.
+        The reader is powered down however this ends (cancelled, an error)."""
+        try:
+            await self._card_session(reader, boot, seq, fields)
+        finally:
+            self.close_reader()
+
+    async def _card_session(self, reader, boot, seq, fields):
         from firmware.card.writer import CardRefused, CardWriter, NeedsSupervisor
         from firmware.hw.nfc import NfcError
+        from firmware.store.journal import StoreError
 
         s = self.secrets
         self.trusted_keys()  # computes self._pub once
@@ -366,13 +378,44 @@ class App:
                 self.board.console("nfc: out of memory")
                 self.apply(self.flow.card_done(False, "Retry: tap again"))
             else:
-                self.store.mark_card_verified(boot, seq, uid, cred_id, old or "")
-                self.card_due_done()
+                try:
+                    self.store.mark_card_verified(boot, seq, uid, cred_id, old or "")
+                    self.card_due_done()
+                except StoreError as e:
+                    # the card is written and verified: the person has it.  The record keeps its
+                    # card-due note, so the step resumes at the next login (the same card then
+                    # asks for a supervisor's re-issue): nothing is lost, nothing is hidden
+                    self.board.console("store: card not noted: " + str(e))
+                    self.audit.record("store-error", "card " + cred_id + " not noted: " + str(e)[:60])
                 self.refresh_status()
                 self.apply(self.flow.card_done(True, cred_id))
                 break
             await asyncio.sleep(0.5)
+
+    def task_failed(self, loop, context):
+        """The asyncio exception handler: a task that died of an error nobody caught (a bug) is
+        logged; a card or check step it left behind is ended with a message, reader off."""
+        e = context.get("exception")
+        what = repr(e) if e is not None else str(context.get("message"))
+        self.board.console("task failed: " + what)
+        try:
+            if self.audit is not None:
+                self.audit.record("task-error", what[:80])
+        except Exception:  # noqa: BLE001 - the handler itself must never raise
+            pass
         self.close_reader()
+        state = self.flow.state if self.flow is not None else None
+        self.task_restarts += 1
+        again = self.task_restarts <= MAX_TASK_RESTARTS  # a task that always dies is not restarted for ever
+        if state in CARD_STATES and getattr(self, "card_args", None) is not None:
+            self.apply(self.flow.card_done(False, "Error: tap again" if again else "Reader error: B=later"))
+            if again:
+                self.start_card(*self.card_args)  # the record waits for its card: ask again
+        elif state == "check":
+            self.apply(self.flow.check_done(["Error:", "tap again" if again else "B=back"]))
+            reader = self.open_reader() if again else None
+            if reader is not None:
+                self.card_task = asyncio.create_task(self.check_loop(reader))
 
     def trusted_keys(self):
         """Card-signing keys this device trusts: its own (others come with the registry's trust list)."""
@@ -398,7 +441,14 @@ class App:
         return False
 
     async def check_loop(self, reader):
-        """Verify mode: each tapped card shows its holder, or exactly why it fails."""
+        """Verify mode: each tapped card shows its holder, or exactly why it fails.  The reader is
+        powered down however this ends."""
+        try:
+            await self._check_session(reader)
+        finally:
+            self.close_reader()
+
+    async def _check_session(self, reader):
         from firmware.card import credential, ndef
         from firmware.card.writer import CardRefused, CardWriter
         from firmware.hw.nfc import CardNak, NfcError
@@ -432,7 +482,6 @@ class App:
                 lines = ["Card moved:", "tap again"]
             self.apply(self.flow.check_done(lines))
             await asyncio.sleep(1.0)
-        self.close_reader()
 
     # ---- sync ------------------------------------------------------------
     async def sync_loop(self):
@@ -668,4 +717,6 @@ class App:
 
 
 def main(board):
-    asyncio.run(App(board).run())
+    app = App(board)
+    asyncio.get_event_loop().set_exception_handler(app.task_failed)
+    asyncio.run(app.run())
