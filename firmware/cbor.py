@@ -135,10 +135,11 @@ def _utf8(raw):
 
 
 class _Reader:
-    def __init__(self, data, max_len):
+    def __init__(self, data, max_len, max_items):
         self.data = data
         self.pos = 0
         self.max_len = max_len
+        self.max_items = max_items
         self.items = 0
 
     def take(self, n):
@@ -175,7 +176,7 @@ class _Reader:
         if depth > MAX_DEPTH:
             raise CBORError("nested too deep")
         self.items += 1
-        if self.items > MAX_ITEMS:
+        if self.items > self.max_items:
             raise CBORError("too many items")
         major, arg, ib = self.head()
         if major == 0:
@@ -221,9 +222,10 @@ class _Reader:
         raise CBORError("unsupported simple value or float")
 
 
-def loads(data, max_len=1024):
-    """Decode exactly one item filling `data`; strings, arrays and maps above max_len are refused."""
-    r = _Reader(memoryview(data) if not isinstance(data, memoryview) else data, max_len)
+def loads(data, max_len=1024, max_items=MAX_ITEMS):
+    """Decode exactly one item filling `data`; strings, arrays and maps above max_len, and more
+    than max_items items in all, are refused."""
+    r = _Reader(memoryview(data) if not isinstance(data, memoryview) else data, max_len, max_items)
     obj = r.item(0)
     if r.pos != len(data):
         raise CBORError("trailing bytes after the item")
