@@ -62,11 +62,11 @@ multilib:
 	      || { echo "multilib: apt-get install gcc-multilib failed; see $(VENV)/multilib-install.log"; exit 1; }; \
 	  else echo "multilib: gcc cannot build 32-bit programs; install the 'gcc-multilib' package (as root)"; exit 1; fi; }
 
-# The simulated device runs the built image (.mpy), as the ESP32 does, with emulated
-# OLED and keypad and its flash in sim-state/ (kept between runs), and syncs to a demo
-# registry started on 127.0.0.1:8443 (ENROL_SIM_PORT).  Type keys and Enter; q and Enter
-# switches it off, p cuts its power.  The emulators need RAM of their own: SIM_HEAPSIZE
-# overrides the default in host_tools/sim/__init__.py (e.g. make sim SIM_HEAPSIZE=512k).
+# The simulated device: the frozen firmware in our 32-bit runtime at the ESP32's 100 KB heap,
+# its OLED, keypad, PN532, battery and Wi-Fi emulated outside it (host_tools/sim/host.py), its
+# flash in $(SIM_STATE)/ (kept between runs); it syncs to a demo registry started on
+# 127.0.0.1:8443 (ENROL_SIM_PORT).  Type keys and Enter; q and Enter switches it off, p cuts
+# its power.  SIM_HEAPSIZE overrides the heap (e.g. make sim SIM_HEAPSIZE=128k).
 # Scripted: .venv/bin/enrolctl sim --demo (or --script FILE) types for you and says what happened.
 sim: runtime
 	@$(BIN)/enrolctl sim --state $(SIM_STATE) $(if $(SIM_HEAPSIZE),--heap $(SIM_HEAPSIZE))
