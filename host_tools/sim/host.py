@@ -231,6 +231,8 @@ class Person:
     pauses of simulated time, cards tapped, and waits for what the screen shows."""
 
     KEY_MS = int(os.getenv("ENROL_SIM_KEY_MS") or "60")  # > the keypad's 40 ms debounce
+    SCANS_SEEN = 3  # and held (or released) for at least this many of the keypad's scans
+    STALL_MS = 2000
     WAIT_MS = 60000
     PAUSE_STEP_MS = 2000  # the power policy's thresholds are 20 s apart
 
@@ -244,6 +246,7 @@ class Person:
         self.wait_until = 0
         self.pause_ms = 0
         self.key_gap_ms = int(os.getenv("ENROL_SIM_KEY_GAP_MS") or "0")
+        self.scans_at = 0  # the world's scan count at the last press or release
 
     def _next_is_key(self) -> bool:
         return self.down is not None or bool(self.script) and self.script[0].upper() in KEYS
@@ -312,10 +315,19 @@ class Person:
         else:  # not typed at all: a typo must not press the keys it happens to contain
             w.say(f"ignored {text!r}: not keys (0-9 A-D * # and . to wait) nor a simulator command")
 
+    def _seen(self) -> bool:
+        """The keypad has scanned the matrix SCANS_SEEN times since the last press or release (or,
+        if nothing scans it, STALL_MS went by): a loaded host slows the device's scans, and a key
+        timed in milliseconds alone could be pressed and released between two of them."""
+        w = self.world
+        return (w.scans - self.scans_at >= self.SCANS_SEEN
+                or ticks_diff(w.now, ticks_add(self.next_ms, self.STALL_MS)) >= 0)
+
     def _feed(self) -> None:
         w = self.world
-        if ticks_diff(w.now, self.next_ms) < 0:
+        if ticks_diff(w.now, self.next_ms) < 0 or not self._seen():
             return
+        self.scans_at = w.scans
         if self.down is not None:
             w.matrix.release(self.down)
             self.down = None
@@ -354,6 +366,7 @@ class World:
         self.wake_pending = False
         self.light_sleeps = self.deep_sleeps = 0
         self.mem_report = False  # the person's 'mem': the device prints its heap at its next poll
+        self.scans = 0  # keypad scans the device made (the person's keys wait for them)
         self.started = 0.0  # host clock when the device process was started
         self.boot_to_login_ms: float | None = None  # host wall time from the start to the first LOGIN
         self.at_sleep: dict[str, list[str]] = {"oled": [], "nfc": [], "wifi": []}
@@ -508,6 +521,8 @@ class World:
         if pin == b.PIN_NFC_RSTPDN:
             self.reader.set_rstpdn(level)
         elif b.PIN_COL0 <= pin < b.PIN_COL0 + 4:
+            if pin == b.PIN_COL0 and not level:
+                self.scans += 1  # each scan of the matrix drives the first column low first
             self.matrix.cols[pin - b.PIN_COL0].value(level)
         else:
             raise b.Refused(b.ST_BAD)
