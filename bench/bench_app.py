@@ -75,7 +75,6 @@ def run():
         uid = next((issued / "wallet").glob("*.bin")).stem
         boot_ms = doc.get("boot_to_login_ms") or 0.0
         rt = "frozen firmware, 32-bit runtime, emulators on the host"
-        os.environ["ENROL_SIM_VIEW"] = "text"
         login = smallest_heap_kb(runs(base, ["?Officer number:"], "Officer number:"), 32, 128)
         enrol = smallest_heap_kb(runs(base, LOGIN + enrolment("ZOE", "SAWADOGO"), "Card ready for"), 32, 128)
         check = smallest_heap_kb(runs(issued, LOGIN + ["2", f"tap {uid[:8]}", "?VALID"], "VALID"), 32, 128)
