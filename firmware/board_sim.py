@@ -16,9 +16,11 @@ POLL -> skip_ms (4) | off (1); LIGHT_SLEEP ms (4) -> skip_ms (4) | woke_by_key (
 DEEP_SLEEP ms (4); BATTERY -> mV (4, signed); WLAN sub-op [| args] -> result;
 SCREEN text (the screen model, for the text view and a script's '?TEXT' waits).
 Status: 0 ok, 1 no device at that I2C address (ENODEV), 2 I/O error (EIO), 3 bad request.
-Simulated time: the host answers POLL and LIGHT_SLEEP with the milliseconds the person
-skipped (a pause, a sleep not waited for); they are added to the ticks every firmware
-module reads (firmware.ticks.ticks_ms, replaced here before the app imports it).
+Simulated time: the host answers POLL and LIGHT_SLEEP with the milliseconds that passed
+outside the device (a pause, a sleep); they are added to the device's own running time
+(capped per gap, see _sim_ticks_ms) in the ticks every firmware module reads
+(firmware.ticks.ticks_ms, replaced here before the app imports it).  The clock starts at 0
+at each power-on, as the ESP32's does.
 
 SimI2C and SimPin are also the in-process bus and pin that unit tests and benches use to
 put an emulator beside a driver under test (no bridge there).
@@ -68,12 +70,23 @@ WLAN_DISCONNECT = 5
 _HEADER = 7
 _MAX_PAYLOAD = 2048  # the largest transfer: a 1 KB display frame; the PN532's longest frame is 265 B
 
-_skew = [0]
+# The device's clock: its own running time, each gap between two readings counted up to
+# _GAP_CAP_MS, plus what the host hands back; the time a request spends on the host is not
+# counted.  So a loaded host (the process descheduled for a second between two keypad scans)
+# does not age the person's key presses, a multi-tap letter or an idle timer: the firmware's
+# own waits are a keypad scan (20 ms), a PN532 poll and short computations, all below the cap.
+_GAP_CAP_MS = 50
 _real_ticks_ms = _ticks.ticks_ms
+_clock = [0, _real_ticks_ms()]  # [simulated ticks, real ticks at the last reading]
 
 
 def _sim_ticks_ms():
-    return _ticks.ticks_add(_real_ticks_ms(), _skew[0])
+    real = _real_ticks_ms()
+    gap = _ticks.ticks_diff(real, _clock[1])
+    _clock[1] = real
+    if gap > 0:
+        _clock[0] = _ticks.ticks_add(_clock[0], gap if gap < _GAP_CAP_MS else _GAP_CAP_MS)
+    return _clock[0]
 
 
 _ticks.ticks_ms = _sim_ticks_ms
@@ -126,6 +139,7 @@ class _Bridge:
         status = self.inp[0]
         body = self.view[3 : 3 + length]
         self._recv(body)
+        _clock[1] = _real_ticks_ms()  # the host's time is not the device's (see _GAP_CAP_MS)
         if status == ST_NODEV:
             raise OSError(errno.ENODEV)
         if status == ST_EIO:
@@ -185,7 +199,7 @@ def _le32(v):
 
 
 def _skip(ms):
-    _skew[0] += ms
+    _clock[0] = _ticks.ticks_add(_clock[0], ms)
 
 
 # ---- the I2C bus ----------------------------------------------------------------

@@ -266,7 +266,12 @@ class Person:
             return self._next_is_key()
         if self.off:
             return False
-        return self.lines.ready(ms / 1000)  # an interactive person: real time, until a line comes
+        # an interactive person: real time, until a line comes; the device counts none of a
+        # request's own time, so what was waited is handed back as skipped time
+        started = time.monotonic()
+        woke = self.lines.ready(ms / 1000)
+        w.advance(min(ms, int((time.monotonic() - started) * 1000)))
+        return woke
 
     def poll(self) -> None:
         """Each pass of the app's loop: time passes, a line is read when the last one has played out."""

@@ -12,12 +12,12 @@ from simkit import LOGIN, enrol, new_device, run_sim, run_until_cut
 
 def test_power_cut_at_the_card_step_resumes_there_after_login(tmp_path: Path) -> None:
     flash = new_device(tmp_path)
-    lines = LOGIN + enrol("ZOE", "SAWADOGO", "29022004", "1593")[:-5]  # up to "Tap the card", no card yet
+    lines = [*LOGIN] + enrol("ZOE", "SAWADOGO", "29022004", "1593")[:-5]  # up to "Tap the card", no card yet
     cut = run_until_cut(flash, lines, "|Tap the card on |", tmp_path, ENROL_SIM_WIFI="off")
     assert "|Record SAVED.   |" in cut
     assert (flash / "card_due.bin").exists()
 
-    resumed = run_sim(flash, LOGIN[:3] + ["?Tap the card", "t", "?Card ready", "r", "A", "?HOME", "3",
+    resumed = run_sim(flash, [*LOGIN[:3]] + ["?Tap the card", "t", "?Card ready", "r", "A", "?HOME", "3",
                                                  "?To sync", "B"], tmp_path, ENROL_SIM_WIFI="off")
     assert resumed.rc == 0, resumed.out[-2000:] + resumed.err[-2000:]
     assert "|(resumed)       |" in resumed.out
@@ -26,17 +26,17 @@ def test_power_cut_at_the_card_step_resumes_there_after_login(tmp_path: Path) ->
     assert not (flash / "card_due.bin").exists()
     assert len(list(tmp_path.glob("*.bin"))) == 1  # one card in the wallet
 
-    again = run_sim(flash, LOGIN + ["3", "?To sync", "B"], tmp_path, ENROL_SIM_WIFI="off")
+    again = run_sim(flash, [*LOGIN] + ["3", "?To sync", "B"], tmp_path, ENROL_SIM_WIFI="off")
     assert again.rc == 0 and "(resumed)" not in again.out and "|Cards due: 0" in again.out
 
 
 def test_card_later_is_not_resumed_and_a_damaged_file_is_dropped(tmp_path: Path) -> None:
     flash = new_device(tmp_path)
-    later = run_sim(flash, LOGIN + enrol("ISSA", "KABORE", "01012000", "4826", card=False), tmp_path,
+    later = run_sim(flash, [*LOGIN] + enrol("ISSA", "KABORE", "01012000", "4826", card=False), tmp_path,
                     ENROL_SIM_WIFI="off")
     assert later.rc == 0 and not (flash / "card_due.bin").exists()
     (flash / "card_due.bin").write_bytes(b"CD1" + bytes(80))  # damaged
-    after = run_sim(flash, LOGIN + ["3", "?To sync", "B"], tmp_path, ENROL_SIM_WIFI="off")
+    after = run_sim(flash, [*LOGIN] + ["3", "?To sync", "B"], tmp_path, ENROL_SIM_WIFI="off")
     assert after.rc == 0 and "card_due.bin: does not authenticate" in after.out
     assert "(resumed)" not in after.out and "|Cards due: 1" in after.out  # the record is safe, its card due
     assert not (flash / "card_due.bin").exists()
@@ -49,7 +49,7 @@ def test_a_card_already_issued_is_reissued_only_with_a_supervisor(tmp_path: Path
     first = enrol("ZOE", "SAWADOGO", "29022004", "1593")
     second = enrol("ISSA", "KABORE", "01012000", "4826")[:-5]  # up to "Tap the card"
     # the card stays on the reader while the supervisor types; it is written once the PIN is right
-    lines = LOGIN + first + second + ["again", "?Card has", "0042A", "?Not a supervisor", "0001A", "?PIN:", "9713A",
+    lines = [*LOGIN] + first + second + ["again", "?Card has", "0042A", "?Not a supervisor", "0001A", "?PIN:", "9713A",
                                       "?Card ready", "r", "A", "?HOME"]
     run = run_sim(flash, lines, tmp_path, ENROL_SIM_WIFI="off")
     assert run.rc == 0, run.out[-2000:] + run.err[-2000:]
@@ -73,7 +73,7 @@ def test_a_card_already_issued_is_reissued_only_with_a_supervisor(tmp_path: Path
 
 def test_check_mode_tells_a_genuine_card_from_a_copy(tmp_path: Path) -> None:
     flash = new_device(tmp_path)
-    lines = LOGIN + enrol("ZOE", "SAWADOGO", "29022004", "1593") + [
+    lines = [*LOGIN] + enrol("ZOE", "SAWADOGO", "29022004", "1593") + [
         "2", "?Tap a card", "again", "?VALID", "r", "clone", "?genuine", "r", "B", "?HOME"]
     run = run_sim(flash, lines, tmp_path, ENROL_SIM_WIFI="off")
     assert run.rc == 0, run.out[-2000:] + run.err[-2000:]
@@ -88,10 +88,10 @@ def test_check_mode_tells_a_genuine_card_from_a_copy(tmp_path: Path) -> None:
                                     "|Phone (opt.):", "|REVIEW", "|CONSENT", "|4-6 digit PIN:", "|Type it again:  |"])
 def test_a_power_cut_before_the_save_leaves_no_trace(tmp_path: Path, marker: str) -> None:
     flash = new_device(tmp_path)
-    cut = run_until_cut(flash, LOGIN + enrol("ZOE", "SAWADOGO", "29022004", "1593"), marker, tmp_path,
+    cut = run_until_cut(flash, [*LOGIN] + enrol("ZOE", "SAWADOGO", "29022004", "1593"), marker, tmp_path,
                         ENROL_SIM_WIFI="off")
     assert marker in cut and "Record SAVED" not in cut
-    after = run_sim(flash, LOGIN + ["3", "?To sync", "B", "?HOME"], tmp_path, ENROL_SIM_WIFI="off")
+    after = run_sim(flash, [*LOGIN] + ["3", "?To sync", "B", "?HOME"], tmp_path, ENROL_SIM_WIFI="off")
     assert after.rc == 0, after.out[-2000:]
     assert "|To sync: 0" in after.out and "|Cards due: 0" in after.out and "(resumed)" not in after.out
     assert not (flash / "card_due.bin").exists()
@@ -99,10 +99,10 @@ def test_a_power_cut_before_the_save_leaves_no_trace(tmp_path: Path, marker: str
 
 def test_a_power_cut_on_the_receipt_keeps_the_record_and_its_verified_card(tmp_path: Path) -> None:
     flash = new_device(tmp_path)
-    cut = run_until_cut(flash, LOGIN + enrol("ZOE", "SAWADOGO", "29022004", "1593"), "|Card ready for  |",
+    cut = run_until_cut(flash, [*LOGIN] + enrol("ZOE", "SAWADOGO", "29022004", "1593"), "|Card ready for  |",
                         tmp_path, ENROL_SIM_WIFI="off")
     assert "|Card ready for  |" in cut
-    after = run_sim(flash, LOGIN + ["3", "?To sync", "B", "?HOME"], tmp_path, ENROL_SIM_WIFI="off")
+    after = run_sim(flash, [*LOGIN] + ["3", "?To sync", "B", "?HOME"], tmp_path, ENROL_SIM_WIFI="off")
     assert after.rc == 0, after.out[-2000:]
     assert "|To sync: 1" in after.out and "|Cards due: 0" in after.out and "(resumed)" not in after.out
     assert not (flash / "card_due.bin").exists()
@@ -110,7 +110,7 @@ def test_a_power_cut_on_the_receipt_keeps_the_record_and_its_verified_card(tmp_p
 
 def test_cards_that_cannot_be_written_are_refused_with_a_reason_and_another_one_works(tmp_path: Path) -> None:
     flash = new_device(tmp_path)
-    lines = LOGIN + enrol("ZOE", "SAWADOGO", "29022004", "1593")[:-5] + [
+    lines = [*LOGIN] + enrol("ZOE", "SAWADOGO", "29022004", "1593")[:-5] + [
         "tlocked", "?use another", "r", "t213", "?Card too small", "r", "tclassic", "?MIFARE", "r",
         "tphone", "?Phone/bank", "r", "t", "?Card ready", "r", "A", "?HOME"]
     run = run_sim(flash, lines, tmp_path, ENROL_SIM_WIFI="off")
@@ -125,12 +125,12 @@ def test_cards_that_cannot_be_written_are_refused_with_a_reason_and_another_one_
 
 def test_a_card_from_the_wallet_is_presented_again_in_a_later_run(tmp_path: Path) -> None:
     flash = new_device(tmp_path)
-    first = run_sim(flash, LOGIN + enrol("ZOE", "SAWADOGO", "29022004", "1593"), tmp_path,
+    first = run_sim(flash, [*LOGIN] + enrol("ZOE", "SAWADOGO", "29022004", "1593"), tmp_path,
                     ENROL_SIM_WIFI="off")
     assert first.rc == 0, first.out[-2000:]
     (uid,) = [p.stem for p in tmp_path.glob("*.bin")]
     (tmp_path / "badc0de.bin").write_bytes(bytes(10))  # a damaged dump in the wallet
-    later = run_sim(flash, LOGIN + ["cards", "2", "?Tap a card", f"tap {uid[:6]}", "?VALID", "r", "tap 99",
+    later = run_sim(flash, [*LOGIN] + ["cards", "2", "?Tap a card", f"tap {uid[:6]}", "?VALID", "r", "tap 99",
                                            "tap badc", "B", "?HOME"], tmp_path, ENROL_SIM_WIFI="off")
     assert later.rc == 0, later.out[-2000:]
     assert "sim: wallet: " in later.out and uid in later.out
@@ -143,7 +143,7 @@ def test_a_power_cut_keeps_the_card_just_written_and_the_wifi_as_the_person_left
     """The card on the reader at the cut is in the wallet afterwards, and a Wi-Fi taken out of reach
     stays out of reach through the cut (the world outside the device does not reset with it)."""
     flash = new_device(tmp_path)
-    lines = ["w"] + LOGIN + enrol("ZOE", "SAWADOGO", "29022004", "1593")[:-5] + [
+    lines = ["w"] + [*LOGIN] + enrol("ZOE", "SAWADOGO", "29022004", "1593")[:-5] + [
         "t", "?Card ready", "p", "?Officer number:", "w", "?Officer number:"]
     run = run_sim(flash, lines, tmp_path)
     assert run.rc == 0, run.out[-2000:] + run.err[-2000:]
@@ -158,7 +158,7 @@ def test_check_mode_survives_hostile_card_contents(tmp_path: Path) -> None:
     from host_tools.sim.host import HOSTILE_PAYLOADS
 
     flash = new_device(tmp_path)
-    lines = LOGIN
+    lines = [*LOGIN]
     for _ in HOSTILE_PAYLOADS:  # each from a fresh check screen, so each wait sees its own answer
         lines += ["2", "?Tap a card", "thostile", "?NOT VALID", "r", "B", "?HOME"]
     lines += enrol("ZOE", "SAWADOGO", "29022004", "1593") + ["2", "?Tap a card", "again", "?VALID"]

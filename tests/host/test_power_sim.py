@@ -11,12 +11,6 @@ import pytest
 
 from simkit import LOGIN, SimRun, enrol, new_device, run_sim
 
-# In `make soak`, not `make test`, for now: these pass run alone (also two workers at once), but
-# six of them failed in each of the last three whole-suite runs on the new simulator (an idle
-# logout nobody typed towards, a wake key typed twice): some interaction of the full run with the
-# host-side person's timing that is not found yet.  Next session: find it and bring them back.
-pytestmark = pytest.mark.slow
-
 
 @pytest.fixture(scope="module")
 def day(tmp_path_factory) -> SimRun:
@@ -24,7 +18,7 @@ def day(tmp_path_factory) -> SimRun:
     for 4 minutes after giving their name: the device sleeps, backoff sync timers wake it),
     leave it again."""
     tmp = tmp_path_factory.mktemp("day")
-    lines = LOGIN + ["+90", "3", "+3", "3", "?To sync", "B", "?HOME"]
+    lines = [*LOGIN] + ["+90", "3", "+3", "3", "?To sync", "B", "?HOME"]
     lines += enrol("AMINATA", "OUEDRAOGO", "14061987", "7391")
     lines += enrol("ISSA", "KABORE", "01012000", "4826", pause_after_given=240)
     lines += ["+300"]
@@ -79,12 +73,12 @@ def test_a_sync_timer_firing_during_an_enrolment_loses_nothing(day: SimRun) -> N
 def battery_runs(tmp_path_factory) -> tuple[SimRun, SimRun, SimRun]:
     tmp = tmp_path_factory.mktemp("battery")
     flash = new_device(tmp)
-    noisy = run_sim(flash, LOGIN + ["3", "?To sync", "B", "?HOME"] + enrol("ZOE", "SAWADOGO", "29022004", "1593",
+    noisy = run_sim(flash, [*LOGIN] + ["3", "?To sync", "B", "?HOME"] + enrol("ZOE", "SAWADOGO", "29022004", "1593",
                                                                             card=False), tmp,
                     ENROL_SIM_BATTERY_MV="noise", ENROL_SIM_WIFI="off")
-    low_then_empty = run_sim(flash, LOGIN + ["b3640", "+11", "1", "?Battery low", "b3300", "+11"], tmp,
+    low_then_empty = run_sim(flash, [*LOGIN] + ["b3640", "+11", "1", "?Battery low", "b3300", "+11"], tmp,
                              ENROL_SIM_WIFI="off")
-    after = run_sim(flash, LOGIN + ["3", "?To sync", "B", "?HOME"], tmp, ENROL_SIM_WIFI="off")
+    after = run_sim(flash, [*LOGIN] + ["3", "?To sync", "B", "?HOME"], tmp, ENROL_SIM_WIFI="off")
     return noisy, low_then_empty, after
 
 
@@ -116,7 +110,7 @@ def test_a_registry_url_the_device_cannot_use_disables_sync_and_not_enrolment(tm
 
     flash = new_device(tmp_path)
     set_url(flash, "https://registry.test:99999/")  # provisioned by hand, say: https:// but no valid port
-    run = run_sim(flash, LOGIN + enrol("ZOE", "SAWADOGO", "29022004", "1593") + ["+120"], tmp_path)
+    run = run_sim(flash, [*LOGIN] + enrol("ZOE", "SAWADOGO", "29022004", "1593") + ["+120"], tmp_path)
     assert run.rc == 0, run.out[-2000:] + run.err[-2000:]
     assert "sync: disabled: bad registry URL" in run.out
     assert "|Card ready for  |" in run.out  # the enrolment and its card went on

@@ -143,7 +143,7 @@ def test_garbage_typed_into_the_simulator_is_named_and_the_device_goes_on(tmp_pa
     from simkit import LOGIN, new_device, run_sim
 
     flash = new_device(tmp_path)
-    lines = ["xyz!", "bhigh", "tap", "+abc", "\x1b[A"] + LOGIN + ["3", "?To sync", "B", "?HOME"]
+    lines = ["xyz!", "bhigh", "tap", "+abc", "\x1b[A"] + [*LOGIN] + ["3", "?To sync", "B", "?HOME"]
     run = run_sim(flash, lines, tmp_path, ENROL_SIM_WIFI="off")
     assert run.rc == 0, run.out[-2000:] + run.err[-2000:]
     assert "sim: ignored 'xyz!': not keys" in run.out and "sim: ignored '+abc'" in run.out

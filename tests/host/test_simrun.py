@@ -36,13 +36,13 @@ def test_p_cuts_the_power_and_the_device_boots_again_on_the_same_flash(tmp_path:
     seen: list[str] = []
     try:
         up_to_card = enrol("ZOE", "SAWADOGO", "29022004", "1593")[:-5]
-        proc.stdin.write("\n".join(LOGIN + up_to_card) + "\n")
+        proc.stdin.write("\n".join([*LOGIN] + up_to_card) + "\n")
         proc.stdin.flush()
         read_until(proc, "|Tap the card on |", seen)
         proc.stdin.write("p\n")
         proc.stdin.flush()
         read_until(proc, "sim: power cut", seen)
-        proc.stdin.write("\n".join(LOGIN[:3] + ["?Tap the card", "t", "?Card ready", "r", "A", "?HOME", "q"]) + "\n")
+        proc.stdin.write("\n".join([*LOGIN[:3]] + ["?Tap the card", "t", "?Card ready", "r", "A", "?HOME", "q"]) + "\n")
         proc.stdin.close()
         assert proc.stdout is not None
         rest = proc.stdout.read()
@@ -78,8 +78,8 @@ def test_the_demo_script_enrols_three_people_and_says_what_happened(tmp_path: Pa
 def test_a_script_can_cut_the_power_at_a_screen_and_carry_on(tmp_path: Path) -> None:
     script = tmp_path / "cut.txt"
     lines = ["// the power goes while the card is awaited; after the next login the card step is resumed"]
-    lines += LOGIN + enrol("ZOE", "SAWADOGO", "29022004", "1593")[:-5] + ["p"]
-    lines += LOGIN[:3] + ["?Tap the card", "t", "?Card ready", "r", "A", "?HOME", "q"]
+    lines += [*LOGIN] + enrol("ZOE", "SAWADOGO", "29022004", "1593")[:-5] + ["p"]
+    lines += [*LOGIN[:3]] + ["?Tap the card", "t", "?Card ready", "r", "A", "?HOME", "q"]
     script.write_text("\n".join(lines) + "\n")
     r = enrolctl_sim(tmp_path, "--script", str(script))
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
