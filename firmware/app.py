@@ -162,6 +162,9 @@ class App:
         try:
             host, port = http.parse_url(s.registry_url)
             connect = http.tls_connector(host, port, http.pem_to_der(s.ca_pem))
+        except MemoryError:  # the officer's work goes on; sync_once tries again, with backoff
+            self.board.console("sync: out of memory at start")
+            return
         except http.HttpError as e:
             self.board.console("sync: disabled: " + str(e))
             self.flow.info["last_sync"] = "setup bad"

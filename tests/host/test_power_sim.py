@@ -105,14 +105,25 @@ def test_critical_battery_deep_sleeps_and_nothing_saved_is_lost(battery_runs) ->
     assert "|To sync: 1" in after.out and "|Cards due: 1" in after.out  # the record saved before is still there
 
 
-def test_a_registry_url_the_device_cannot_use_disables_sync_and_not_enrolment(tmp_path) -> None:
-    from registrykit import set_url
+def _set_device_field(flash: Path, field: str, value: str) -> None:
+    import json
 
+    doc = json.loads((flash / "device.json").read_text())
+    doc[field] = value
+    (flash / "device.json").write_text(json.dumps(doc))
+
+
+# provisioned by hand, say: https:// but no valid port; a PEM frame around bytes that are no certificate
+@pytest.mark.parametrize("field, value, why", [
+    ("registry_url", "https://registry.test:99999/", "bad registry URL"),
+    ("ca_pem", "-----BEGIN CERTIFICATE-----\nAAAAAAAA\n-----END CERTIFICATE-----\n", "CA certificate unusable"),
+])
+def test_registry_settings_the_device_cannot_use_disable_sync_and_not_enrolment(tmp_path, field, value, why) -> None:
     flash = new_device(tmp_path)
-    set_url(flash, "https://registry.test:99999/")  # provisioned by hand, say: https:// but no valid port
+    _set_device_field(flash, field, value)
     run = run_sim(flash, [*LOGIN] + enrol("ZOE", "SAWADOGO", "29022004", "1593") + ["+120"], tmp_path)
     assert run.rc == 0, run.out[-2000:] + run.err[-2000:]
-    assert "sync: disabled: bad registry URL" in run.out
+    assert "sync: disabled: " + why in run.out
     assert "|Card ready for  |" in run.out  # the enrolment and its card went on
     assert run.energy["wifi_connects"] == 0  # nothing to connect to: the radio stays off
-    assert "|error|sync disabled: bad registry URL|" in (flash / "audit" / "audit.log").read_text()
+    assert "|error|sync disabled: " + why in (flash / "audit" / "audit.log").read_text()
