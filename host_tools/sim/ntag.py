@@ -8,8 +8,17 @@ MIRROR_PAGE, AUTH0), CFG1 (ACCESS ...), PWD, PACK.
 Commands: GET_VERSION 60h, READ 30h (16 bytes, rolls over to page 0 at the end),
 FAST_READ 3Ah, WRITE A2h, COMPATIBILITY_WRITE is not emulated, READ_CNT 39h,
 PWD_AUTH 1Bh, READ_SIG 3Ch.  From page AUTH0 on, writes (and reads when
-ACCESS.PROT=1) need a PWD_AUTH in this session; a wrong password counts toward
-AUTHLIM (ACCESS bits 2-0), after which every PWD_AUTH is NAKed for good.
+ACCESS.PROT=1) need a PWD_AUTH in this session.  AUTHLIM (ACCESS bits 2-0, 8.8.2
+"Limiting negative verification attempts"): 000b disables the limit; otherwise each
+wrong password is counted (in EEPROM: the count outlives the session), a right one
+before the limit resets the count, and once the count reaches AUTHLIM itself (not
+2^AUTHLIM, which is the NTAG I2C plus rule) every PWD_AUTH fails, right password or
+not, with NAK 4h.
+NFC counter (8.6 "NFC counter function", 10.6 READ_CNT): with ACCESS.NFC_CNT_EN (bit 4)
+set, the 24-bit counter counts the first valid READ or FAST_READ of each session in the
+field and stops at FFFFFFh; READ_CNT (argument 02h only) answers it LSB first, and
+NAKs while NFC_CNT_EN is 0, or while NFC_CNT_PWD_PROT (bit 3) is set and the session
+is not authenticated.
 Answers: data bytes, ACK (0x0A, 4 bits) or NAK (0x0 invalid argument/address,
 0x1 parity or CRC, 0x4 invalid authentication counter, 0x5 EEPROM write error).
 A card image (memory dump) is what the wallet stores: image()/from_image().
@@ -27,6 +36,8 @@ NAK_ARG = 0x00
 NAK_CRC = 0x01
 NAK_AUTHLIM = 0x04
 NAK_EEPROM = 0x05
+ACCESS_NFC_CNT_EN = 0x10  # ACCESS byte (8.5.7, Table 12): PROT 80h, CFGLCK 40h, NFC_CNT_EN 10h,
+ACCESS_NFC_CNT_PWD_PROT = 0x08  # NFC_CNT_PWD_PROT 08h, AUTHLIM 07h
 
 _MODELS = {
     # name: (total pages, CC size byte, GET_VERSION storage size byte, dynamic lock page)
@@ -65,6 +76,7 @@ class NTAG21x:
         self.version = bytes((0x00, 0x04, 0x04, 0x02, 0x01, 0x00, size, 0x03))
         self.signature = signature if signature is not None else bytes(32)
         self.counter = 0
+        self.counted = False  # this session's first READ/FAST_READ has counted
         self.auth_fails = 0
         self.authenticated = False
         self.tear_after = None
@@ -88,8 +100,24 @@ class NTAG21x:
         return bytes(self.mem[0:3]) + bytes(self.mem[4:8])
 
     def select(self):
-        """A new session in the field: authentication is forgotten."""
+        """A new session in the field: authentication is forgotten, the counter may count again."""
         self.authenticated = False
+        self.counted = False
+
+    def _count_read(self):
+        """8.6: the first valid READ or FAST_READ of a session counts, if NFC_CNT_EN is set."""
+        if self._access() & ACCESS_NFC_CNT_EN and not self.counted:
+            self.counted = True
+            self.counter = min(self.counter + 1, 0xFFFFFF)
+
+    def _read_cnt(self, addr):
+        access = self._access()
+        if addr != 0x02 or not access & ACCESS_NFC_CNT_EN:
+            return NAK_ARG
+        if access & ACCESS_NFC_CNT_PWD_PROT and not self.authenticated:
+            return NAK_ARG
+        c = self.counter
+        return bytes((c & 0xFF, (c >> 8) & 0xFF, c >> 16))
 
     def tear_after_writes(self, n):
         self.tear_after = self.writes + n
@@ -137,6 +165,7 @@ class NTAG21x:
                 if self._protected(p, False):
                     return NAK_ARG
                 out += self._readable(p)
+            self._count_read()
             return out
         if cmd == 0x3A and len(data) == 3:
             start, end = data[1], data[2]
@@ -147,11 +176,12 @@ class NTAG21x:
                 if self._protected(p, False):
                     return NAK_ARG
                 out += self._readable(p)
+            self._count_read()
             return out
         if cmd == 0xA2 and len(data) == 6:
             return self._write(data[1], data[2:6])
         if cmd == 0x39 and len(data) == 2:
-            return NAK_ARG if data[1] != 2 else bytes((self.counter & 0xFF, (self.counter >> 8) & 0xFF, self.counter >> 16))
+            return self._read_cnt(data[1])
         if cmd == 0x1B and len(data) == 5:
             limit = self._access() & 0x07
             if limit and self.auth_fails >= limit:

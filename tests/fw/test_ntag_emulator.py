@@ -102,3 +102,43 @@ def test_tearing_loses_the_write_and_the_card():
     else:
         raise AssertionError("the card did not leave")
     assert card.mem[20:24] == bytes(4)  # page 5 never written
+
+
+def test_authlim_counts_up_to_its_own_value_and_a_right_password_before_resets_it():
+    """8.8.2: the limit is AUTHLIM itself; a right password before it resets the count; the count
+    outlives the session (it is in EEPROM)."""
+    card = NTAG21x("NTAG213", uid=UID)
+    dyn = card.dyn
+    assert cmd(card, 0xA2, dyn + 2, 0x03, 0, 0, 0) == ACK  # ACCESS: AUTHLIM = 3
+    assert cmd(card, 0x1B, 9, 9, 9, 9) == NAK_ARG and cmd(card, 0x1B, 9, 9, 9, 9) == NAK_ARG
+    assert cmd(card, 0x1B, 0xFF, 0xFF, 0xFF, 0xFF) == b"\x00\x00"  # the default PWD: PACK, count back to 0
+    card.select()
+    for _ in range(3):
+        assert cmd(card, 0x1B, 9, 9, 9, 9) == NAK_ARG
+    card.select()  # a new session does not forget the count
+    assert cmd(card, 0x1B, 0xFF, 0xFF, 0xFF, 0xFF) == NAK_AUTHLIM  # even the right password
+
+
+def test_read_cnt_naks_while_the_nfc_counter_is_off_and_counts_one_read_per_session():
+    """8.6 and 10.6: READ_CNT NAKs unless ACCESS.NFC_CNT_EN; then the first READ or FAST_READ
+    of each session counts; NFC_CNT_PWD_PROT needs a PWD_AUTH first; only address 02h."""
+    card = NTAG21x("NTAG215", uid=UID)
+    dyn = card.dyn
+    assert cmd(card, 0x39, 0x02) == NAK_ARG  # delivered with the counter disabled
+    assert cmd(card, 0xA2, dyn + 2, 0x10, 0, 0, 0) == ACK  # ACCESS: NFC_CNT_EN
+    assert cmd(card, 0x39, 0x02) == b"\x00\x00\x00"
+    cmd(card, 0x30, 4)
+    cmd(card, 0x3A, 4, 8)  # the second read of the session does not count
+    assert cmd(card, 0x39, 0x02) == b"\x01\x00\x00"
+    card.select()
+    cmd(card, 0x3A, 4, 4)
+    assert cmd(card, 0x39, 0x02) == b"\x02\x00\x00"
+    assert cmd(card, 0x39, 0x00) == NAK_ARG and cmd(card, 0x39, 0x01) == NAK_ARG
+    card.counter = 0xFFFFFF
+    card.select()
+    cmd(card, 0x30, 4)
+    assert cmd(card, 0x39, 0x02) == b"\xff\xff\xff"  # it stops at FFFFFFh
+    assert cmd(card, 0xA2, dyn + 2, 0x18, 0, 0, 0) == ACK  # + NFC_CNT_PWD_PROT
+    assert cmd(card, 0x39, 0x02) == NAK_ARG
+    assert cmd(card, 0x1B, 0xFF, 0xFF, 0xFF, 0xFF) == b"\x00\x00"
+    assert cmd(card, 0x39, 0x02) == b"\xff\xff\xff"
