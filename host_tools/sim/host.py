@@ -62,6 +62,20 @@ from host_tools.sim.ssd1306 import SSD1306Emulator
 KEYS = "0123456789ABCD*#"
 BORDER = "+" + "-" * 16 + "+"
 PIXEL_HINT = "keys: 0-9 A=OK B=back C=del D=help * # ; Enter sends; t/r card, w Wi-Fi, p power cut, q quits"
+PIXEL_COLS, PIXEL_ROWS = 128, 34  # the panel at one column and half a row a pixel, its border, the hint
+
+
+def _fitting_view() -> str:
+    """The pixel view where the terminal holds it; a narrower one would wrap it into noise,
+    so it gets the text view, and is told why."""
+    if not sys.stdout.isatty():
+        return "pixels"
+    cols, rows = shutil.get_terminal_size()
+    if cols >= PIXEL_COLS and rows >= PIXEL_ROWS:
+        return "pixels"
+    print(f"sim: this terminal is {cols}x{rows}; the pixel view needs {PIXEL_COLS}x{PIXEL_ROWS}: showing the "
+          "screen as text (a wider window, or ENROL_SIM_VIEW=pixels, shows the pixels)", flush=True)
+    return "text"
 
 
 # what an attacker might write on a card for a verifier to read: deep nesting, huge declared lengths,
@@ -356,7 +370,7 @@ class World:
     """Everything outside the ESP32, answering the bridge: see the module's docstring."""
 
     def __init__(self, lines: Lines) -> None:
-        self.view = os.getenv("ENROL_SIM_VIEW") or "pixels"
+        self.view = os.getenv("ENROL_SIM_VIEW") or _fitting_view()
         self.echo = os.getenv("ENROL_SIM_QUIET") != "1"
         self.now = 0
         self.skipped = 0  # ms of simulated time to hand the device in this answer

@@ -50,9 +50,9 @@ def test_the_walkthrough_table_is_a_whole_visit() -> None:
 class Terminal:
     """A 130x40 pseudo-terminal running a command; everything it printed so far in .output."""
 
-    def __init__(self, cmd: list[str], env: dict[str, str]) -> None:
+    def __init__(self, cmd: list[str], env: dict[str, str], rows: int = 40, cols: int = 130) -> None:
         self.master, slave = pty.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 130, 0, 0))
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=slave, stdout=slave, stderr=slave,
                                      start_new_session=True)
         os.close(slave)
@@ -123,3 +123,24 @@ def test_make_sim_plays_the_readme_walkthrough_in_its_pixel_view(tmp_path: Path)
     assert list((tmp_path / "state" / "flash" / "journal").glob("*.seg"))
     assert not (tmp_path / "state" / "flash" / "crashes").exists()  # a power cut is no crash
     assert len(list((tmp_path / "state" / "wallet").glob("*.bin"))) == 1
+
+
+def test_a_terminal_too_small_for_the_pixels_gets_the_text_view_and_is_told_why(tmp_path: Path) -> None:
+    """An 80x24 window would wrap the 128-column pixel view into noise."""
+    from host_tools.enrolctl.simrun import sim_command
+    from simkit import new_device
+
+    flash = new_device(tmp_path)
+    env = dict(os.environ, TERM="xterm", ENROL_DATA_DIR=str(flash), ENROL_SIM_WIFI="off", ENROL_SIM_WALLET=str(tmp_path))
+    env.pop("ENROL_SIM_VIEW", None)
+    term = Terminal(sim_command(), env, rows=24, cols=80)
+    try:
+        deadline = time.monotonic() + 120
+        while "|Officer number: |" not in term.output and time.monotonic() < deadline:
+            term.pump(0.2)
+        assert "sim: this terminal is 80x24; the pixel view needs 128x34" in term.output, term.output[-2000:]
+        assert "|Officer number: |" in term.output and "\u2588" not in term.output  # no half-block pixels
+        term.type("q")
+        assert term.proc.wait(60) == 0
+    finally:
+        term.close()
