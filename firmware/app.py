@@ -49,6 +49,7 @@ class App:
         self.keys = []  # key presses waiting for the UI task
         self.last_record_id = None
         self.card_iat = 0
+        self.due_entries = []  # card_due.py's entries: the cards still to write
         self.reissue = None  # (credential id, supervisor id) a supervisor confirmed replacing
         self.reader = None
         self.audit = None
@@ -208,6 +209,9 @@ class App:
                 self.apply(self.save(e[1], e[2], e[3]))
             elif kind == "write_card":
                 self.task_restarts = 0
+                for d in self.due_entries:  # the record id and issue time the card carries
+                    if (d[0], d[1]) == (e[1], e[2]):
+                        self.last_record_id, self.card_iat = d[2], d[3]
                 self.start_card(e[1], e[2], e[3])
             elif kind == "check_card":
                 reader = self.open_reader()
@@ -219,7 +223,7 @@ class App:
                 self.reissue = (e[1], e[2])
                 self.audit.record("card", "re-issue of " + e[1] + " confirmed by " + e[2])
             elif kind == "card_later":
-                self.card_due_done()
+                self.card_later(e[1], e[2])
             elif kind == "logout":
                 pass
 
@@ -249,11 +253,12 @@ class App:
         self.card_iat = self.clock_s()
         from firmware.enrol import card_due
 
-        try:  # the card step survives a power cut from here on (see card_due.py)
-            card_due.save(self.data, self.secrets.card_key, boot, seq, record_id, self.card_iat,
-                          fields["given_name"])
-        except OSError as e:  # the record is saved; only the resume after a power cut is lost
+        try:  # the card step survives a power cut and "card later" from here on (see card_due.py)
+            self.due_entries = card_due.add(self.data, self.secrets.card_key, self.due_entries, boot, seq,
+                                            record_id, self.card_iat, fields["given_name"])
+        except OSError as e:  # the record is saved; only writing its card later on this device is lost
             self.board.console("card_due: " + str(e))
+        self.publish_due()
         self.clock.touch()
         self.sync_soon = True
         self.sync_kick.set()
@@ -280,31 +285,48 @@ class App:
                 return None
         return self.reader
 
-    def card_due_done(self):
+    def publish_due(self):
+        self.flow.due = [(d[0], d[1], d[4]) for d in self.due_entries]
+
+    def card_due_done(self, boot, seq):
+        """That record's card is verified: no longer due."""
         from firmware.enrol import card_due
 
-        card_due.clear(self.data)
+        keep = [(d[0], d[1]) for d in self.due_entries if (d[0], d[1]) != (boot, seq)]
+        try:
+            self.due_entries = card_due.keep_only(self.data, self.secrets.card_key, self.due_entries, keep)
+        except OSError as e:  # the journal says the card is verified: the entry goes at the next power-on
+            self.board.console("card_due: " + str(e))
+            self.due_entries = [d for d in self.due_entries if (d[0], d[1]) in keep]
+        self.publish_due()
 
-    def load_card_due(self):
-        """A card step a power cut interrupted: resumed at the next login if its record still waits."""
+    def card_later(self, boot, seq):
         from firmware.enrol import card_due
 
         try:
-            due = card_due.load(self.data, self.secrets.card_key)
+            self.due_entries = card_due.defer(self.data, self.secrets.card_key, self.due_entries, boot, seq)
+        except OSError as e:  # kept in RAM: listed until the next power-on, resumed after it
+            self.board.console("card_due: " + str(e))
+        self.publish_due()
+
+    def load_card_due(self):
+        """The cards still to write (HOME: Cards due); the last one a power cut interrupted is
+        resumed at the next login."""
+        from firmware.enrol import card_due
+
+        try:
+            entries = card_due.load_all(self.data, self.secrets.card_key)
         except card_due.CardDueError as e:
             self.board.console(str(e))
             self.audit.record("card-due", str(e))
-            due = None
-        if due is None:
             card_due.clear(self.data)
-            return
-        boot, seq, record_id, iat, name = due
-        if (boot, seq) not in self.store.cards_due():
-            card_due.clear(self.data)  # its card was verified, or the record is gone: nothing to resume
-            return
-        self.last_record_id = record_id
-        self.card_iat = iat
-        self.flow.card_due = (boot, seq, name)
+            entries = []
+        # a verified card, or a record gone: not due any more
+        self.due_entries = card_due.keep_only(self.data, self.secrets.card_key, entries, self.store.cards_due())
+        for boot, seq, record_id, iat, name, deferred in self.due_entries:
+            if not deferred:
+                self.flow.card_due = (boot, seq, name)
+        self.publish_due()
 
     def close_reader(self):
         """Field off and the PN532 in hard power-down (RSTPDN low) until the next card operation."""
@@ -383,7 +405,7 @@ class App:
             else:
                 try:
                     self.store.mark_card_verified(boot, seq, uid, cred_id, old or "")
-                    self.card_due_done()
+                    self.card_due_done(boot, seq)
                 except StoreError as e:
                     # the card is written and verified: the person has it.  The record keeps its
                     # card-due note, so the step resumes at the next login (the same card then

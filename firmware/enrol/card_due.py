@@ -1,14 +1,18 @@
-"""The card step of the last saved record, kept across a power cut.
+"""The cards still to write: the card step of each saved record whose card is not verified yet.
 
 The sealed record cannot be read back on the device (it is sealed to the registry), but
-the card needs the person's given name and the record id.  So right after a save the app
-keeps them in card_due.bin until the card is verified or the officer chooses "card
-later"; after a power cut the next login resumes at the card step.  The file is
-encrypted and authenticated (AES-256-CBC, then HMAC-SHA256) under keys derived from the
-device's card key, so the name is never in clear on flash; written atomically.
-    "CD1" || iv[16] || ciphertext || hmac[32]     plaintext: CBOR [boot, seq, record_id, iat, given_name]
-A file that does not authenticate or parse is reported and removed: the record itself is
-safe in the journal and stays in "cards due".
+a card needs the person's given name, the record id and the credential's issue time.  So
+right after a save the app adds them here; they stay until that card is verified.  An
+entry is "deferred" once the officer chose "card later" (the person comes back: HOME,
+Cards due); one that is not deferred was interrupted by a power cut, and the next login
+resumes it.  The file is encrypted and authenticated (AES-256-CBC, then HMAC-SHA256)
+under keys derived from the device's card key, so no name is in clear on flash; written
+atomically.
+    "CD1" || iv[16] || ciphertext || hmac[32]
+    plaintext: CBOR [[boot, seq, record_id, iat, given_name, deferred], ...] (at most MAX_DUE,
+    oldest first; the first format held one entry without its flag, read as not deferred)
+A file that does not authenticate or parse is reported and removed: the records themselves
+are safe in the journal and stay counted in "cards due" (the registry can issue their cards).
 """
 
 import os
@@ -31,18 +35,37 @@ def _keys(card_key):
     return hmac_sha256(card_key, b"card-due enc"), hmac_sha256(card_key, b"card-due mac")
 
 
-def save(data_dir, card_key, boot, seq, record_id, iat, given_name):
+MAX_DUE = 24  # entries kept (about 80 bytes of RAM each while loaded); the oldest go first
+
+
+def _write(data_dir, card_key, entries):
+    if not entries:
+        clear(data_dir)
+        return
     enc, mac = _keys(card_key)
     iv = os.urandom(16)
-    body = MAGIC + iv + aes_cbc.encrypt(enc, iv, cbor.dumps([boot, seq, bytes(record_id), iat, given_name]))
+    body = MAGIC + iv + aes_cbc.encrypt(enc, iv, cbor.dumps([list(e) for e in entries]))
     fsutil.write_atomic(data_dir + NAME, body + hmac_sha256(mac, body))
 
 
-def load(data_dir, card_key):
-    """(boot, seq, record_id, iat, given_name), None when no card step is due; CardDueError if damaged."""
+def _entry(doc):
+    if isinstance(doc, list) and len(doc) == 5:
+        doc = doc + [False]
+    if not isinstance(doc, list) or len(doc) != 6:
+        raise ValueError("entry")
+    boot, seq, record_id, iat, name, deferred = doc
+    if not (isinstance(boot, int) and isinstance(seq, int) and isinstance(record_id, bytes)
+            and len(record_id) == 16 and isinstance(iat, int) and isinstance(name, str)
+            and isinstance(deferred, bool)):
+        raise ValueError("fields")
+    return boot, seq, record_id, iat, name, deferred
+
+
+def load_all(data_dir, card_key):
+    """[(boot, seq, record_id, iat, given_name, deferred)], oldest first; CardDueError if damaged."""
     raw = fsutil.read_file(data_dir + NAME)
     if raw is None:
-        return None
+        return []
     if len(raw) < len(MAGIC) + 16 + 16 + _MAC or raw[:3] != MAGIC:
         raise CardDueError("card_due.bin: not ours")
     enc, mac = _keys(card_key)
@@ -51,13 +74,37 @@ def load(data_dir, card_key):
         raise CardDueError("card_due.bin: does not authenticate")
     try:
         doc = cbor.loads(aes_cbc.decrypt(enc, body[3:19], body[19:]))
-        boot, seq, record_id, iat, name = doc
-        if not (isinstance(boot, int) and isinstance(seq, int) and isinstance(record_id, bytes)
-                and len(record_id) == 16 and isinstance(iat, int) and isinstance(name, str)):
-            raise ValueError("fields")
+        if isinstance(doc, list) and doc and isinstance(doc[0], int):
+            doc = [doc]  # the first format: one entry
+        if not isinstance(doc, list) or len(doc) > MAX_DUE:
+            raise ValueError("not a list")
+        return [_entry(e) for e in doc]
     except (ValueError, TypeError) as e:
         raise CardDueError("card_due.bin: " + str(e))
-    return boot, seq, record_id, iat, name
+
+
+def add(data_dir, card_key, entries, boot, seq, record_id, iat, given_name):
+    """entries (as load_all gave them) + this one, written; the new list."""
+    kept = [e for e in entries if (e[0], e[1]) != (boot, seq)]
+    kept.append((boot, seq, bytes(record_id), iat, given_name, False))
+    kept = kept[-MAX_DUE:]
+    _write(data_dir, card_key, kept)
+    return kept
+
+
+def defer(data_dir, card_key, entries, boot, seq):
+    """Mark (boot, seq) "card later"; the new list."""
+    out = [e[:5] + (True,) if (e[0], e[1]) == (boot, seq) else e for e in entries]
+    _write(data_dir, card_key, out)
+    return out
+
+
+def keep_only(data_dir, card_key, entries, due):
+    """Drop the entries whose record is no longer due (its card verified, the record gone)."""
+    out = [e for e in entries if (e[0], e[1]) in due]
+    if len(out) != len(entries):
+        _write(data_dir, card_key, out)
+    return out
 
 
 def clear(data_dir):

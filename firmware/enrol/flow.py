@@ -7,11 +7,13 @@ Effects (returned lists of tuples, carried out by firmware/app.py):
   ("save", fields, officer_id, pin)     seal and commit the record; answer saved()/save_failed().
                                         pin is a bytearray the effect must wipe after use
   ("write_card", boot, seq, fields)     write and verify the card; answer card_done()
+  ("card_later", boot, seq)             the officer left that record's card for later (HOME: Cards due)
   ("logout",)
 No clock, no hardware, no flash in here: testable on CPython and MicroPython.
 
 Screens: login id -> login PIN -> home menu -> one screen per field (schema.FIELDS)
--> review (edit any field) -> consent -> citizen PIN twice -> saving -> card -> receipt.
+-> review (edit any field) -> consent -> citizen PIN twice -> saving -> card -> receipt
+(or B: later; HOME's "Cards due" lists those records and writes a card for one).
 Cancel (B on the first field, or "cancel" on review) before saving leaves no trace.
 """
 
@@ -28,7 +30,7 @@ SUPERVISOR_ITEMS = HOME_ITEMS + (("unlock", "5 Unlock officer"),)
 CHOICE_ROWS = 4  # options shown at once: the field's name above them, a message row below
 # screens where a session may time out (not while a record or card is in flight)
 _IDLE_STATES = ("home", "status", "help", "field", "review", "consent", "pin1", "pin2", "unlock", "receipt",
-                "check")
+                "check", "later", "due_pick")
 
 
 class Flow:
@@ -53,6 +55,7 @@ class Flow:
         self.failed_at = None  # time of the last wrong officer PIN (growing delay before the next try)
         self.check_lines = []
         self.card_due = None  # (boot, seq, given_name): a saved record whose card step a power cut interrupted
+        self.due = []  # (boot, seq, given_name) of saved records whose card is still to write (the app's list)
         self.reissue_of = None  # credential id on the tapped card, which a supervisor may confirm replacing
         self.supervisor_id = None
         # what the status screen shows; the app keeps it current (refresh_status)
@@ -215,7 +218,10 @@ class Flow:
         return None
 
     def home_items(self):
-        return SUPERVISOR_ITEMS if self.session_role == "supervisor" else HOME_ITEMS
+        items = SUPERVISOR_ITEMS if self.session_role == "supervisor" else HOME_ITEMS
+        if self.due:  # the person came back for the card "card later" left unwritten
+            items = items + (("due", str(len(items) + 1) + " Cards due: " + str(len(self.due))),)
+        return items
 
     def _key_home(self, k, now):
         if self._help(k):
@@ -249,12 +255,31 @@ class Flow:
                 self.state = "check"
                 self.check_lines = ["Tap a card on", "the reader."]
                 return [("show", self.render()), ("check_card",)]
+            elif choice == "due":
+                self.state = "due_pick"
+                self.editor = ChoiceEntry([((b, q), name + " " + str(b) + "-" + str(q)) for b, q, name in self.due])
+                self.message = ""
             elif choice == "unlock":
                 self.state = "unlock"
                 self.editor = TextEntry("", 8, letters=False)
                 self.message = ""
             else:
                 return self.logout()
+        return None
+
+    def _key_due_pick(self, k, now):
+        r = self.editor.key(k, now)
+        if r == "back":
+            self.state = "home"
+        elif r == "ok" and self.editor.value() is not None:
+            boot, seq = self.editor.value()
+            for b, q, name in self.due:
+                if (b, q) == (boot, seq):
+                    self.fields = {"given_name": name}
+                    self.receipt = (boot, seq)
+                    self.state = "card"
+                    self.message = ""
+                    return [("show", self.render()), ("write_card", boot, seq, dict(self.fields))]
         return None
 
     def _key_check(self, k, now):
@@ -410,9 +435,10 @@ class Flow:
 
     def _key_card(self, k, now):
         if k == K.BACK:
-            self.state = "receipt"  # card later: the record remembers it has none yet
-            self.message = "card later"
-            return [("show", self.render()), ("card_later",)]
+            self.state = "later"  # the record is saved without a card: HOME, Cards due writes it
+            self.message = ""
+            boot, seq = self.receipt
+            return [("show", self.render()), ("card_later", boot, seq)]
         return None
 
     # ---- re-issue: a supervisor confirms replacing a card's credential ----------
@@ -461,6 +487,8 @@ class Flow:
             self.state = "home"
         return None
 
+    _key_later = _key_receipt
+
     # ---- results of effects ----------------------------------------------
     def saved(self, boot, seq):
         self.receipt = (boot, seq)
@@ -493,10 +521,13 @@ class Flow:
             return self.screen("LOGIN", ["Officer " + self.officer_id, "PIN:", self.editor.masked(), "", msg], "A=OK B=back")
         if st == "home":
             items = [label for _, label in self.home_items()]
-            said = wrap(msg, min(2, 6 - len(items)))  # a supervisor's menu leaves one row: it scrolls
+            room = 6 - len(items)
+            said = wrap(msg, min(2, room)) if msg and room > 0 else []  # a supervisor's menu leaves one row: it scrolls
             who = self.officer_id or ""  # on the hint row: the title keeps room for the status icons
-            return self.screen("HOME", items + [""] * (6 - len(items) - len(said)) + said,
-                               who + " " * (10 - len(who)) + "D=help", highlight=self.review_index)
+            hint = who + " " * (10 - len(who)) + "D=help"
+            if msg and room <= 0:  # a full menu (a supervisor with cards due): the message takes the hint row
+                hint = msg
+            return self.screen("HOME", items + [""] * (room - len(said)) + said, hint, highlight=self.review_index)
         if st == "status":
             return self.screen("STATUS", self.status_lines(), "any key")
         if st == "check":
@@ -536,6 +567,11 @@ class Flow:
         if st == "card":
             lines = ["Record SAVED.", "Tap the card on", "the reader.", ""] + wrap(msg, 2)
             return self.screen("CARD", lines, "B=card later")
+        if st == "later":
+            return self.screen("DONE", ["Saved for", self.fields.get("given_name", ""), "NO card yet.",
+                                        "Write it later:", "HOME, Cards due"], "A=next person")
+        if st == "due_pick":
+            return self._choice_screen("CARDS DUE", "Whose card?", msg)
         if st == "receipt":
             b, s = self.receipt
             return self.screen("DONE", ["Card ready for", self.fields.get("given_name", ""), "Code:", msg or ("%d-%d" % (b, s))], "A=next person")

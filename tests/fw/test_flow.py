@@ -53,7 +53,7 @@ def test_card_failure_keeps_asking_and_can_be_left_for_later():
     d.add(flow.card_done(False, "Card removed: tap"))
     assert "Card removed" in d.screen() and "SAVED" in d.screen()
     d.press(K.BACK)  # card later
-    assert flow.state == "receipt"
+    assert flow.state == "later"
 
 
 def test_save_failure_says_not_saved_and_keeps_the_data():
@@ -184,7 +184,7 @@ def test_keypad_mashing_never_crashes_any_screen():
             d.effects = []  # keep RAM flat on MicroPython
         assert flow.state in ("login_id", "login_pin", "home", "status", "field", "review", "consent", "pin1",
                               "pin2", "receipt", "help", "card", "save_error", "check", "unlock", "sup_id",
-                              "sup_pin")
+                              "sup_pin", "later", "due_pick")
     assert hints == []  # every key hint fits the OLED's 16 columns
     assert titles == []  # every title whole beside the battery icon
     for state in ("field", "review", "consent", "pin1", "pin2", "home", "card", "save_error", "sup_id"):
@@ -320,12 +320,46 @@ def test_back_at_the_supervisor_screen_asks_for_another_card():
     assert flow.state == "card" and "Use a new card" in d.screen() and flow.reissue_of is None
 
 
-def test_card_later_tells_the_app():
+def test_card_later_tells_the_app_and_the_receipt_says_no_card_was_written():
     flow = new_flow()
     d = Driver(flow)
     to_card_step(d)
     d.press(K.BACK)
-    assert flow.state == "receipt" and d.take("card_later")
+    assert flow.state == "later" and d.take("card_later") == [("card_later", 1, 7)]
+    text = d.screen()
+    assert "NO card yet" in text and "Cards due" in text and "Card ready" not in text and "AMINATA" in text
+
+
+def test_cards_due_on_home_writes_the_card_of_the_person_who_came_back():
+    flow = new_flow()
+    d = Driver(flow)
+    login(d)
+    assert "Cards due" not in d.screen()  # nothing due: no such entry
+    flow.due = [(1, 7, "AMINATA"), (2, 3, "ISSA")]  # the app's list
+    d.add(flow.show())
+    assert "5 Cards due: 2" in d.screen()
+    d.press("5")
+    assert flow.state == "due_pick" and "AMINATA 1-7" in d.screen() and "ISSA 2-3" in d.screen()
+    d.press(K.BACK)
+    assert flow.state == "home"
+    d.press("5", K.DOWN, K.OK)
+    assert flow.state == "card" and d.take("write_card") == [("write_card", 2, 3, {"given_name": "ISSA"})]
+    d.add(flow.card_done(True, "PPCT-1234"))
+    assert flow.state == "receipt" and "ISSA" in d.screen() and "PPCT-1234" in d.screen()
+
+
+def test_a_supervisor_with_cards_due_sees_six_items_and_messages_on_the_hint_row():
+    from flowkit import SUPERVISOR_PIN
+
+    flow = new_flow()
+    d = Driver(flow)
+    login(d, "0001", SUPERVISOR_PIN)
+    flow.due = [(1, 7, "AMINATA")]
+    flow.info["battery_low"] = True
+    d.add(flow.show())
+    assert "6 Cards due: 1" in d.screen() and "5 Unlock officer" in d.screen()
+    d.press("1")  # refused: battery low
+    assert len(flow.render().lines) <= 6 and flow.render().hint == "Battery low"
 
 
 def test_a_card_step_cut_by_power_resumes_after_login():

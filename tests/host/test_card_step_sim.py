@@ -34,12 +34,28 @@ def test_card_later_is_not_resumed_and_a_damaged_file_is_dropped(tmp_path: Path)
     flash = new_device(tmp_path)
     later = run_sim(flash, [*LOGIN] + enrol("ISSA", "KABORE", "01012000", "4826", card=False), tmp_path,
                     ENROL_SIM_WIFI="off")
-    assert later.rc == 0 and not (flash / "card_due.bin").exists()
+    assert later.rc == 0 and "|NO card yet.    |" in later.out and "Card ready" not in later.out
+    assert "|5 Cards due: 1  |" in later.out  # HOME offers to write it when the person comes back
     (flash / "card_due.bin").write_bytes(b"CD1" + bytes(80))  # damaged
     after = run_sim(flash, [*LOGIN] + ["3", "?To sync", "B"], tmp_path, ENROL_SIM_WIFI="off")
     assert after.rc == 0 and "card_due.bin: does not authenticate" in after.out
     assert "(resumed)" not in after.out and "|Cards due: 1" in after.out  # the record is safe, its card due
     assert not (flash / "card_due.bin").exists()
+
+
+def test_a_card_left_for_later_is_written_when_the_person_comes_back(tmp_path: Path) -> None:
+    """Issue 15: "card later" says no card was written, HOME lists the cards due, and picking
+    one writes and verifies that person's card, across a power-off in between."""
+    flash = new_device(tmp_path)
+    first = run_sim(flash, [*LOGIN] + enrol("ISSA", "KABORE", "01012000", "4826", card=False)
+                    + enrol("ZOE", "SAWADOGO", "29022004", "1593", card=False), tmp_path, ENROL_SIM_WIFI="off")
+    assert first.rc == 0 and "|5 Cards due: 2  |" in first.out
+    back = run_sim(flash, [*LOGIN] + ["5", "?Whose card?", "#", "A", "?Tap the card", "t", "?Card ready", "r", "A",
+                                      "?HOME", "3", "?Cards due", "B"], tmp_path, ENROL_SIM_WIFI="off")
+    assert back.rc == 0, back.out[-2000:] + back.err[-2000:]
+    assert "|Card ready for  |\n|ZOE             |" in back.out and "(resumed)" not in back.out
+    assert "|Cards due: 1" in back.out and "|5 Cards due: 1  |" in back.out
+    assert len(list(tmp_path.glob("*.bin"))) == 1  # the card ZOE took home
 
 
 def test_a_card_already_issued_is_reissued_only_with_a_supervisor(tmp_path: Path) -> None:
