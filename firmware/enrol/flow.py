@@ -485,6 +485,7 @@ class Flow:
         if k == K.OK or k == K.BACK:
             self._clear_enrolment()
             self.state = "home"
+            self.message = ""  # the receipt's code is not a message for HOME
         return None
 
     _key_later = _key_receipt

@@ -346,6 +346,8 @@ def test_cards_due_on_home_writes_the_card_of_the_person_who_came_back():
     assert flow.state == "card" and d.take("write_card") == [("write_card", 2, 3, {"given_name": "ISSA"})]
     d.add(flow.card_done(True, "PPCT-1234"))
     assert flow.state == "receipt" and "ISSA" in d.screen() and "PPCT-1234" in d.screen()
+    d.press(K.OK)
+    assert flow.state == "home" and "PPCT-1234" not in d.screen()  # the code stays on the receipt
 
 
 def test_a_supervisor_with_cards_due_sees_six_items_and_messages_on_the_hint_row():
