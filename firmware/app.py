@@ -8,7 +8,6 @@ out here: draw a screen, save a record, write a card.  Start-up:
 """
 
 import asyncio
-import os
 
 from firmware import VERSION, faultlog
 from firmware import power as pw
@@ -120,6 +119,12 @@ class App:
         self.store = RecordStore(self.data, self.secrets.device_id, self.secrets.registry_public_key(), audit)
         report = self.store.open()
         audit.open()
+        from firmware.crypto import rng
+
+        try:  # every random byte from here on comes from the DRBG (crypto/rng.py)
+            rng.start(self.data, self.secrets.device_id, self.store.boot)
+        except OSError as e:  # the seed file could not be written: seeded from the chip alone
+            self.board.console("rng: seed file: " + str(e))
         if report["quarantined_bytes"] or report["foreign"] or report["unreadable"]:
             self.board.console("store recovery: " + str(report))
         from firmware.enrol.flow import Flow
@@ -138,15 +143,19 @@ class App:
         self.flow = Flow(officers, villages, self.status)
         self.load_card_due()
         self.refresh_status()
-        # The card stack is the largest code the officer's work needs: load it now, while the
-        # heap is still in one piece, not after a save, when a fragmented heap could refuse it.
+        # The sync client's buffers and SSL context are the largest single objects (a 5 KB reply
+        # buffer): made first, from a collected heap; then the card stack, the largest code the
+        # officer's work needs, also now, not after a save, when a fragmented heap could refuse it.
+        import gc
+
+        gc.collect()
+        self.open_sync()
         import busio  # noqa: F401
         import digitalio  # noqa: F401
 
         from firmware.card import writer  # noqa: F401
         from firmware.hw import nfc  # noqa: F401
 
-        self.open_sync()
         return None
 
     def open_sync(self):
@@ -234,7 +243,9 @@ class App:
         from firmware.enrol import record
         from firmware.store.journal import StoreError
 
-        record_id = bytearray(os.urandom(16))
+        from firmware.crypto import rng
+
+        record_id = bytearray(rng.random_bytes(16))
         record_id[6] = (record_id[6] & 0x0F) | 0x40  # UUID version 4
         record_id[8] = (record_id[8] & 0x3F) | 0x80  # RFC 4122 variant
         record_id = bytes(record_id)
@@ -579,6 +590,12 @@ class App:
         self.status.wifi = True
         self.flow.info["wifi"] = "on"
         self.refresh_screen()
+        from firmware.crypto import rng
+
+        try:  # the radio is on: the chip's RNG is truly random now (crypto/rng.py)
+            rng.reseed()
+        except OSError as e:
+            self.board.console("rng: seed file: " + str(e))
         try:
             n = await self.sync_client.sync()
             self.flow.info["last_sync"] = _hhmm(self.clock.now())

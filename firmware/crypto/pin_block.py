@@ -9,10 +9,9 @@ decipher it; the account number is the record id's first 6 bytes as 12
 decimal digits (account_digits()).  The block is sealed inside the record.
 """
 
-import os
-
 import cryptolib
 
+from firmware.crypto import rng
 from firmware.crypto.wipe import wipe
 
 _MODE_ECB = 1
@@ -45,7 +44,7 @@ def pin_field(pin, rnd=None):
         nibs[2 + i] = d
     for i in range(2 + n, 16):
         nibs[i] = 0xA
-    field = _nibbles_to_bytes(nibs) + (rnd if rnd is not None else os.urandom(8))
+    field = _nibbles_to_bytes(nibs) + (rnd if rnd is not None else rng.random_bytes(8))
     wipe(nibs)
     return field
 

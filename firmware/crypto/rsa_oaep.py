@@ -5,7 +5,8 @@ registry's public key and can never unwrap them.
 """
 
 import hashlib
-import os
+
+from firmware.crypto import rng
 
 H_LEN = 32
 _EMPTY_LABEL_HASH = hashlib.sha256(b"").digest()
@@ -51,7 +52,7 @@ def encrypt(pub, message, seed=None):
     db[len(db) - m_len - 1] = 0x01
     db[len(db) - m_len :] = message
     if seed is None:
-        seed = os.urandom(H_LEN)
+        seed = rng.random_bytes(H_LEN)
     masked_seed = bytearray(seed)
     _xor_into(db, mgf1(seed, len(db)))
     _xor_into(masked_seed, mgf1(db, H_LEN))

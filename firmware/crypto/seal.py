@@ -39,10 +39,9 @@ registry trusts.
 
 import binascii
 import hashlib
-import os
 import struct
 
-from firmware.crypto import aes_cbc, rsa_oaep
+from firmware.crypto import aes_cbc, rng, rsa_oaep
 from firmware.crypto.hmac_sha256 import HMAC, hmac_sha256
 from firmware.crypto.wipe import wipe
 
@@ -81,7 +80,7 @@ class BatchKey:
     """A fresh random key and its wrap; call wipe() when the batch closes."""
 
     def __init__(self, registry_pub):
-        self.key = bytearray(os.urandom(32))
+        self.key = bytearray(rng.random_bytes(32))
         self.wrapped = rsa_oaep.encrypt(registry_pub, self.key)
         self.key_id = hashlib.sha256(self.wrapped).digest()[:KEY_ID_LEN]
 

@@ -15,10 +15,9 @@ A file that does not authenticate or parse is reported and removed: the records 
 are safe in the journal and stay counted in "cards due" (the registry can issue their cards).
 """
 
-import os
 
 from firmware import cbor
-from firmware.crypto import aes_cbc
+from firmware.crypto import aes_cbc, rng
 from firmware.crypto.hmac_sha256 import compare_digest, hmac_sha256
 from firmware.store import fsutil
 
@@ -43,7 +42,7 @@ def _write(data_dir, card_key, entries):
         clear(data_dir)
         return
     enc, mac = _keys(card_key)
-    iv = os.urandom(16)
+    iv = rng.random_bytes(16)
     body = MAGIC + iv + aes_cbc.encrypt(enc, iv, cbor.dumps([list(e) for e in entries]))
     fsutil.write_atomic(data_dir + NAME, body + hmac_sha256(mac, body))
 

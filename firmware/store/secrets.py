@@ -7,7 +7,7 @@ Two files in the data directory, both written at provisioning:
        "wifi": [{"ssid": "...", "psk": "..."}, ...],         (optional; tried in order)
        "schema": 1}         the record schema the registry reads (optional: 1); another one is
                             refused, so a device never writes records its registry cannot read
-  keys.json    what the device makes itself from os.urandom and never sends:
+  keys.json    what the device makes itself (generate_keys) and never sends:
       {"v": 1, "hmac_secret": "<64 hex>", "ed25519_seed": "<64 hex>", "card_key": "<64 hex>"}
       (the registry learns hmac_secret once, over USB at provisioning, to check request MACs)
 In production the flash is encrypted (ESP32 flash encryption + secure boot,
@@ -134,15 +134,24 @@ def load(data_dir):
     return secrets
 
 
-def generate_keys(data_dir):
-    """Make the device's own secrets (once).  Refuses to overwrite existing keys."""
+def generate_keys(data_dir, host_entropy=b""):
+    """Make the device's own secrets (once).  Refuses to overwrite existing keys.
+
+    Run on the board at provisioning, where os.urandom may be only pseudo-random (the radio
+    is off: crypto/rng.py), so the chip's bytes are mixed with 32 the provisioning laptop
+    draws from its OS RNG, through one HMAC_DRBG; it also writes the first seed file."""
+    from firmware.crypto import rng
+    from firmware.crypto.drbg import HmacDrbg
+
     path = data_dir + "/" + KEYS_FILE
     if fsutil.exists(path):
         raise SecretsError(path + " already exists; keys are never regenerated in place")
+    drbg = HmacDrbg(os.urandom(32) + bytes(host_entropy), b"", b"enrol device keys")
     keys = {"v": 1}
     for field in ("hmac_secret", "ed25519_seed", "card_key"):
-        keys[field] = binascii.hexlify(os.urandom(32)).decode()
+        keys[field] = binascii.hexlify(drbg.generate(32)).decode()
     fsutil.write_atomic(path, json.dumps(keys))
+    fsutil.write_atomic(data_dir + rng.SEED_FILE, drbg.generate(rng.SEED_LEN))
     return keys
 
 

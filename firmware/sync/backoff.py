@@ -5,14 +5,14 @@ registry is a floor.  Full jitter spreads many devices that came back into
 reach at the same time (a market day) instead of having them retry together.
 """
 
-import os
+from firmware.crypto import rng
 
 BASE_MS = 2000
 CAP_MS = 30 * 60 * 1000
 
 
 def _uniform(limit):
-    return int.from_bytes(os.urandom(4), "big") * limit // 0x100000000
+    return int.from_bytes(rng.random_bytes(4), "big") * limit // 0x100000000
 
 
 class Backoff:

@@ -21,10 +21,9 @@ import asyncio
 import gc
 import hashlib
 import json
-import os
 
 from firmware import cbor
-from firmware.crypto import seal
+from firmware.crypto import rng, seal
 from firmware.store.journal import MAX_PAYLOAD, StoreError
 from firmware.sync import http, protocol
 
@@ -164,7 +163,7 @@ class Client:
     async def send(self, p):
         """Upload one planned batch and apply its valid results; returns (applied, refused)."""
         ts = str(self.clock.now())
-        nonce = protocol.hexlify(os.urandom(16))
+        nonce = protocol.hexlify(rng.random_bytes(16))
         headers = {
             "Content-Type": "application/octet-stream",
             "X-Enrol-Device": self.device_id,

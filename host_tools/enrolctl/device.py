@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import re
 import ssl
 import zipfile
@@ -30,7 +31,8 @@ from .link import DeviceLink
 
 PBKDF2_ITERATIONS = 4096  # firmware/enrol/officer.py: chosen for the ESP32 (about 1 s per login)
 
-# Runs on the device: make its own keys once (os.urandom), and say only what may leave it.
+# Runs on the device: make its own keys once (its RNG mixed with 32 bytes from this laptop's OS
+# RNG: crypto/rng.py says why), and say only what may leave it.
 _KEYGEN = """
 import json, binascii
 from firmware.store import secrets, fsutil
@@ -39,7 +41,7 @@ from firmware import board_select
 d = {data!r}
 fsutil.makedirs(d)
 try:
-    k = secrets.generate_keys(d)
+    k = secrets.generate_keys(d, binascii.unhexlify({entropy!r}))
 except secrets.SecretsError:
     with open(d + '/keys.json') as f:
         k = json.load(f)
@@ -168,7 +170,7 @@ def provision(port: str, keys_dir: Path, registry_url: str, config: Path) -> str
             raise EnrolctlError(f"the device is already provisioned as {info['device_id']} for {where}; "
                                 "a device is provisioned once")
         check_schema(info)
-        out = link.exec(_KEYGEN.format(data=link.data))
+        out = link.exec(_KEYGEN.format(data=link.data, entropy=os.urandom(32).hex()))
         try:
             made = json.loads(out.strip().splitlines()[-1])
         except (ValueError, IndexError) as e:
