@@ -70,7 +70,10 @@ def _fitting_view() -> str:
     so it gets the text view, and is told why."""
     if not sys.stdout.isatty():
         return "pixels"
-    cols, rows = shutil.get_terminal_size()
+    try:  # the terminal's own size (shutil's would prefer $COLUMNS and $LINES, which a CI sets)
+        cols, rows = os.get_terminal_size(sys.stdout.fileno())
+    except OSError:
+        cols, rows = shutil.get_terminal_size()
     if cols >= PIXEL_COLS and rows >= PIXEL_ROWS:
         return "pixels"
     print(f"sim: this terminal is {cols}x{rows}; the pixel view needs {PIXEL_COLS}x{PIXEL_ROWS}: showing the "
