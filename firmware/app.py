@@ -333,7 +333,12 @@ class App:
             card_due.clear(self.data)
             entries = []
         # a verified card, or a record gone: not due any more
-        self.due_entries = card_due.keep_only(self.data, self.secrets.card_key, entries, self.store.cards_due())
+        due = self.store.cards_due()
+        try:
+            self.due_entries = card_due.keep_only(self.data, self.secrets.card_key, entries, due)
+        except OSError as e:  # flash refused the shorter list: it is shortened again next power-on
+            self.board.console("card_due: " + str(e))
+            self.due_entries = [d for d in entries if (d[0], d[1]) in due]
         for boot, seq, record_id, iat, name, deferred in self.due_entries:
             if not deferred:
                 self.flow.card_due = (boot, seq, name)
