@@ -257,7 +257,7 @@ class Flow:
                 return [("show", self.render()), ("check_card",)]
             elif choice == "due":
                 self.state = "due_pick"
-                self.editor = ChoiceEntry([((b, q), name + " " + str(b) + "-" + str(q)) for b, q, name in self.due])
+                self.editor = ChoiceEntry([((b, q, name), name + " " + str(b) + "-" + str(q)) for b, q, name in self.due])
                 self.message = ""
             elif choice == "unlock":
                 self.state = "unlock"
@@ -272,14 +272,12 @@ class Flow:
         if r == "back":
             self.state = "home"
         elif r == "ok" and self.editor.value() is not None:
-            boot, seq = self.editor.value()
-            for b, q, name in self.due:
-                if (b, q) == (boot, seq):
-                    self.fields = {"given_name": name}
-                    self.receipt = (boot, seq)
-                    self.state = "card"
-                    self.message = ""
-                    return [("show", self.render()), ("write_card", boot, seq, dict(self.fields))]
+            boot, seq, name = self.editor.value()
+            self.fields = {"given_name": name}
+            self.receipt = (boot, seq)
+            self.state = "card"
+            self.message = ""
+            return [("show", self.render()), ("write_card", boot, seq, dict(self.fields))]
         return None
 
     def _key_check(self, k, now):
