@@ -146,14 +146,19 @@ class CardWriter:
         last_user = dyn - 1
         if FIRST_USER_PAGE + len(data) // 4 - 1 > last_user:
             raise CardRefused("Credential does not fit")
-        if cc == _BLANK_CC:  # a chip delivered without a CC: OTP bits, set once
-            r.write_page(3, model_cc)
-        for i in range(len(data) // 4):
-            r.write_page(FIRST_USER_PAGE + i, data[4 * i : 4 * i + 4])
-        r.write_page(dyn + 3, pwd)
-        r.write_page(dyn + 4, pack + b"\x00\x00")
-        r.write_page(dyn + 2, bytes((0x07, 0x00, 0x00, 0x00)))  # ACCESS: PROT=0 (reads free), AUTHLIM=7
-        r.write_page(dyn + 1, bytes(cfg0[0:3]) + bytes((FIRST_USER_PAGE,)))  # AUTH0 last
+        try:
+            if cc == _BLANK_CC:  # a chip delivered without a CC: OTP bits, set once
+                r.write_page(3, model_cc)
+            for i in range(len(data) // 4):
+                r.write_page(FIRST_USER_PAGE + i, data[4 * i : 4 * i + 4])
+            r.write_page(dyn + 3, pwd)
+            r.write_page(dyn + 4, pack + b"\x00\x00")
+            r.write_page(dyn + 2, bytes((0x07, 0x00, 0x00, 0x00)))  # ACCESS: PROT=0 (reads free), AUTHLIM=7
+            r.write_page(dyn + 1, bytes(cfg0[0:3]) + bytes((FIRST_USER_PAGE,)))  # AUTH0 last
+        except CardNak:
+            # the checks above passed, yet a page refused (a worn EEPROM, a lock they could not
+            # see): tapping again would fail the same way
+            raise CardRefused("Write refused: use another card")
         back = r.read_pages(FIRST_USER_PAGE, FIRST_USER_PAGE + len(data) // 4 - 1)
         if back != data:
             raise NfcError("read-back differs from what was written")

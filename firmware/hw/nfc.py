@@ -7,7 +7,11 @@ this subclass changes only what does not suit the device:
     every POLL_MS.  Deadlines are ticks_ms/ticks_diff ints, never floats.
   * errors: one family of named exceptions instead of RuntimeError/None.
   * "no card" is an answer (None), not an exception.
-NTAG commands go through InCommunicateThru (the PN532 adds CRC and parity).
+NTAG commands go through InCommunicateThru (the PN532 adds CRC and parity), except WRITE:
+its answer is a 4-bit ACK/NAK, which InDataExchange handles for us (UM0701-02 7.3.8: the
+PN532 knows the MIFARE Ultralight WRITE A2h; status 00 = ACK).  A NAK there comes back as
+status 13h, "invalid or unexpected RF received frame" (7.1, error table), without the
+card's 4-bit code, and becomes CardNak(None).
 """
 
 from micropython import const
@@ -16,10 +20,12 @@ from adafruit_pn532.adafruit_pn532 import BusyError
 from adafruit_pn532.i2c import PN532_I2C
 from firmware.ticks import sleep_ms, ticks_add, ticks_diff, ticks_ms
 
+_CMD_IN_DATA_EXCHANGE = const(0x40)  # args: Tg, card command (the PN532 runs the protocol)
 _CMD_IN_COMMUNICATE_THRU = const(0x42)  # args: raw card command
 _CMD_IN_LIST_PASSIVE_TARGET = const(0x4A)  # args: MaxTg, BrTy
 _CMD_IN_RELEASE = const(0x52)  # args: Tg
 _STATUS_TIMEOUT = const(0x01)
+_STATUS_INVALID_FRAME = const(0x13)  # UM0701-02 7.1: what InDataExchange answers to a NAK
 _NTAG_GET_VERSION = const(0x60)
 _NTAG_READ = const(0x30)
 _NTAG_FAST_READ = const(0x3A)
@@ -46,8 +52,10 @@ class CardLost(NfcError):
 
 
 class CardNak(NfcError):
+    """The card answered NAK.  code: its 4-bit NAK code, None where the PN532 does not pass it on."""
+
     def __init__(self, code):
-        super().__init__("card refused (NAK " + str(code) + ")")
+        super().__init__("card refused (NAK " + ("?" if code is None else str(code)) + ")")
         self.code = code
 
 
@@ -133,8 +141,18 @@ class Reader(PN532_I2C):
         return bytes(out)
 
     def write_page(self, page, data):
-        ans = self.transceive(bytes((_NTAG_WRITE, page)) + bytes(data), 0)
-        if ans:
+        """WRITE one page through InDataExchange (Tg 1).  CardNak if the card refuses it."""
+        resp = self._call(_CMD_IN_DATA_EXCHANGE, bytes((0x01, _NTAG_WRITE, page)) + bytes(data), 1, 500)
+        if resp is None or not resp:
+            raise CardLost("no answer from the reader")
+        status = resp[0] & 0x3F  # bits 7-6: NAD/MI flags, not the error (7.1)
+        if status == _STATUS_TIMEOUT:
+            raise CardLost("card removed")
+        if status == _STATUS_INVALID_FRAME:
+            raise CardNak(None)
+        if status != 0:
+            raise NfcError("reader status " + hex(status))
+        if len(resp) != 1:
             raise NfcError("unexpected answer to WRITE")
 
     def pwd_auth(self, pwd):

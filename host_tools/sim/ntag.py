@@ -26,7 +26,9 @@ Lock bits (OTP: static lock bytes in page 2, dynamic lock bytes 0-1 in page dyn,
 16 pages a bit) and ACCESS.CFGLCK make writes to the pages they cover NAK; the
 block-lock bits that freeze lock bits themselves are not emulated.
 Fault modes: tear_after_writes(n) makes the card leave the field after n
-more page writes (the (n+1)th write is lost: "removed during the write").
+more page writes (the (n+1)th write is lost: "removed during the write");
+wear_out(page) makes every WRITE to that page fail with NAK 5h (EEPROM write
+error, 10.5), the page left as it was.
 """
 
 import os
@@ -80,6 +82,7 @@ class NTAG21x:
         self.auth_fails = 0
         self.authenticated = False
         self.tear_after = None
+        self.worn_pages = set()  # pages whose EEPROM write fails (NAK 5h)
         self.writes = 0
         self.gone = False
 
@@ -118,6 +121,9 @@ class NTAG21x:
             return NAK_ARG
         c = self.counter
         return bytes((c & 0xFF, (c >> 8) & 0xFF, c >> 16))
+
+    def wear_out(self, page):
+        self.worn_pages.add(page)
 
     def tear_after_writes(self, n):
         self.tear_after = self.writes + n
@@ -208,6 +214,8 @@ class NTAG21x:
             raise CardGone()
         if self._locked(page):
             return NAK_ARG
+        if page in self.worn_pages:
+            return NAK_EEPROM
         self.writes += 1
         at = page * 4
         if page == 2:  # static lock bytes: OR in, the rest read-only

@@ -5,9 +5,15 @@ Classic or an ISO-DEP phone: they answer the poll with their own SEL_RES and
 nothing we send).  place()/remove() put a card in or out of the field.
 While no card is present, InListPassiveTarget keeps polling (the PN532 does
 not answer; the host times out); a card placed meanwhile is found then.
-Card answers: data -> status 00 + data; ACK -> status 00 alone; NAK -> status
-00 + the NAK nibble as one byte; a card that left the field -> status 01
-(timeout).  Time model: RF bytes at 106 kbit/s (9.44 us a bit, 9 bits a byte
+Card answers (status byte first, UM0701-02 7.3.8 InDataExchange, 7.3.9
+InCommunicateThru, 7.1 error codes): data -> status 00 + data; a card that left
+the field -> status 01 (timeout).  The 4-bit ACK/NAK of a WRITE or a refused
+command depends on the command that carried it:
+  * InDataExchange runs the MIFARE protocol itself: ACK -> status 00 alone; a NAK
+    is "invalid or unexpected RF received frame", status 13h, without the card's
+    code (libnfc's MIFARE code reads a refused read/write the same way).
+  * InCommunicateThru passes the card's frame through: ACK -> status 00 alone, a
+    NAK -> status 00 + its 4 bits as one byte (low nibble).  Time model: RF bytes at 106 kbit/s (9.44 us a bit, 9 bits a byte
 with parity), NTAG page write 4.1 ms (datasheet tWR), polling cycle 30 ms.
 """
 
@@ -25,6 +31,7 @@ POLL_US = 30000
 
 STATUS_OK = 0x00
 STATUS_TIMEOUT = 0x01
+STATUS_INVALID_FRAME = 0x13
 STATUS_NO_TARGET = 0x27
 
 
@@ -113,7 +120,7 @@ class PN532Reader(PN532Emulator):
             return WAIT
         return FOUND
 
-    def _exchange(self, data):
+    def _exchange(self, data, runs_protocol=False):
         card = self.target
         if card is None:
             return bytes((STATUS_NO_TARGET,))
@@ -126,14 +133,16 @@ class PN532Reader(PN532Emulator):
         if data and data[0] == 0xA2 and answer == ACK:
             self.modeled_us += WRITE_US
         if isinstance(answer, int):
-            return bytes((STATUS_OK,)) if answer == ACK else bytes((STATUS_OK, answer))
+            if answer == ACK:
+                return bytes((STATUS_OK,))
+            return bytes((STATUS_INVALID_FRAME,)) if runs_protocol else bytes((STATUS_OK, answer))
         self.modeled_us += (len(answer) + 2) * RF_US_PER_BYTE
         return bytes((STATUS_OK,)) + answer
 
     def _in_data_exchange(self, params):
         if len(params) < 2 or params[0] != 0x01:
             return None
-        return self._exchange(params[1:])
+        return self._exchange(params[1:], runs_protocol=True)
 
     def _in_communicate_thru(self, params):
         if len(params) < 1:

@@ -209,3 +209,44 @@ def test_refusal_messages_fit_two_screen_lines():
             assert len(lines) <= 2 and all(len(x) <= 16 for x in lines), lines
         else:
             raise AssertionError("accepted")
+
+
+def test_the_pn532_answers_a_nak_by_the_command_that_carried_it():
+    """UM0701-02: InDataExchange (7.3.8) runs the MIFARE protocol and answers a NAK with status
+    13h (7.1), the card's code lost; InCommunicateThru (7.3.9) passes the 4 bits on as a byte."""
+    from host_tools.sim.pn532 import frame
+
+    card = NTAG21x("NTAG215")
+    card.mem[10] |= 0x20  # static lock: page 5 read-only
+    chip, reader, writer = rig(card)
+    tap(reader)
+    assert chip.execute(0x40, b"\x01\xa2\x05\x01\x02\x03\x04") == frame(b"\x41\x13")
+    assert chip.execute(0x40, b"\x01\xa2\x06\x01\x02\x03\x04") == frame(b"\x41\x00")  # ACK
+    assert chip.execute(0x42, b"\xa2\x05\x01\x02\x03\x04") == frame(b"\x43\x00\x00")  # NAK 0h
+    assert chip.execute(0x42, b"\xa2\x07\x01\x02\x03\x04") == frame(b"\x43\x00")
+    assert card.mem[20:24] == bytes(4) and card.mem[24:28] == b"\x01\x02\x03\x04"
+
+
+def test_a_refused_write_is_a_named_nak_and_a_card_to_replace_not_a_tap_again():
+    from firmware.hw.nfc import CardNak
+    from firmware.ui.screen import wrap
+
+    card = NTAG21x("NTAG215")
+    card.mem[10] |= 0x20
+    chip, reader, writer = rig(card)
+    tap(reader)
+    with raises(CardNak, "NAK ?"):
+        reader.write_page(5, b"\x01\x02\x03\x04")
+    reader.write_page(6, b"\x01\x02\x03\x04")  # the reader goes on: the next page writes
+    assert card.mem[24:28] == b"\x01\x02\x03\x04"
+    # a page that fails only when written (worn EEPROM): every check before passes, the
+    # write stops at that page with a reason the officer can act on
+    card = NTAG21x("NTAG215")
+    card.wear_out(9)
+    chip, reader, writer = rig(card)
+    uid, sel = tap(reader)
+    with raises(CardRefused, "Write refused") as e:
+        writer.write(uid, sel, RID, "AMINATA", 1, 2)
+    assert card.writes == 5  # pages 4-8, then page 9 refused
+    lines = wrap("Write refused: use another card", 2)
+    assert len(lines) <= 2 and all(len(x) <= 16 for x in lines), lines

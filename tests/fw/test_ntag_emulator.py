@@ -142,3 +142,13 @@ def test_read_cnt_naks_while_the_nfc_counter_is_off_and_counts_one_read_per_sess
     assert cmd(card, 0x39, 0x02) == NAK_ARG
     assert cmd(card, 0x1B, 0xFF, 0xFF, 0xFF, 0xFF) == b"\x00\x00"
     assert cmd(card, 0x39, 0x02) == b"\xff\xff\xff"
+
+
+def test_a_worn_page_naks_its_write_with_the_eeprom_code_and_keeps_its_bytes():
+    from host_tools.sim.ntag import NAK_EEPROM
+
+    card = NTAG21x("NTAG215")
+    card.wear_out(6)
+    assert cmd(card, 0xA2, 6, 1, 2, 3, 4) == NAK_EEPROM  # 10.5 WRITE: 5h, EEPROM write error
+    assert card.mem[24:28] == bytes(4) and card.writes == 0
+    assert cmd(card, 0xA2, 7, 1, 2, 3, 4) == ACK
