@@ -20,7 +20,8 @@ Simulated time: the host answers POLL and LIGHT_SLEEP with the milliseconds that
 outside the device (a pause, a sleep); they are added to the device's own running time
 (capped per gap, see _sim_ticks_ms) in the ticks every firmware module reads
 (firmware.ticks.ticks_ms, replaced here before the app imports it).  The clock starts at 0
-at each power-on, as the ESP32's does.
+at each power-on, as the ESP32's does, or at ENROL_SIM_TICKS_START ms: the tests start it
+just before the 2**30 ms wrap to run the whole device across it.
 
 SimI2C and SimPin are also the in-process bus and pin that unit tests and benches use to
 put an emulator beside a driver under test (no bridge there).
@@ -77,7 +78,8 @@ _MAX_PAYLOAD = 2048  # the largest transfer: a 1 KB display frame; the PN532's l
 # own waits are a keypad scan (20 ms), a PN532 poll and short computations, all below the cap.
 _GAP_CAP_MS = 50
 _real_ticks_ms = _ticks.ticks_ms
-_clock = [0, _real_ticks_ms()]  # [simulated ticks, real ticks at the last reading]
+# [simulated ticks, real ticks at the last reading]
+_clock = [int(os.getenv("ENROL_SIM_TICKS_START") or "0") & 0x3FFFFFFF, _real_ticks_ms()]  # 2**30 - 1
 
 
 def _sim_ticks_ms():

@@ -376,6 +376,7 @@ class World:
         self.view = os.getenv("ENROL_SIM_VIEW") or _fitting_view()
         self.echo = os.getenv("ENROL_SIM_QUIET") != "1"
         self.now = 0
+        self.clock_unseen = True  # no request yet: self.now is not the device's time
         self.skipped = 0  # ms of simulated time to hand the device in this answer
         self.screen = ""
         self.wifi_in_reach = os.getenv("ENROL_SIM_WIFI", "on") != "off"
@@ -497,6 +498,11 @@ class World:
 
     # ---- the bridge -------------------------------------------------------------------
     def handle(self, op: int, now: int, payload: bytes) -> bytes:
+        if self.clock_unseen:
+            # the device's clock starts where it starts (ENROL_SIM_TICKS_START puts it just before
+            # the 2**30 wrap): every timer out here counts from its first reading, not from 0
+            self.clock_unseen = False
+            self.meter.last = self.person.next_ms = self.person.wait_until = now
         self.now = now
         self.skipped = 0
         self.meter.tick()

@@ -12,8 +12,16 @@ import pytest
 from simkit import LOGIN, SimRun, enrol, new_device, run_sim
 
 
-@pytest.fixture(scope="module")
-def day(tmp_path_factory) -> SimRun:
+# The device's ticks wrap at 2**30 ms (12.4 days, inside one charge).  The day runs twice: from
+# a fresh power-on, and with the clock 75 s before the wrap, so that it wraps while the device
+# is left alone after login: the idle timer, the first sync timer, the battery interval and a
+# light sleep all start before the wrap and end after it (issue 15: wrap tests for the power
+# policy and the sync backoff).
+WRAP_MS = 1 << 30
+
+
+@pytest.fixture(scope="module", params=[0, WRAP_MS - 75_000], ids=["from-power-on", "across-the-wrap"])
+def day(request, tmp_path_factory) -> SimRun:
     """No network all day: log in, leave it, wake it, enrol two people (the second walks off
     for 4 minutes after giving their name: the device sleeps, backoff sync timers wake it),
     leave it again."""
@@ -23,7 +31,8 @@ def day(tmp_path_factory) -> SimRun:
     lines += enrol("ISSA", "KABORE", "01012000", "4826", pause_after_given=240)
     lines += ["+300"]
     # retries at most a minute apart (full jitter is random): the 4-minute pause surely holds one
-    return run_sim(new_device(tmp), lines, tmp, ENROL_SIM_WIFI="off", ENROL_SIM_SYNC_RETRY_CAP_S="60")
+    return run_sim(new_device(tmp), lines, tmp, ENROL_SIM_WIFI="off", ENROL_SIM_SYNC_RETRY_CAP_S="60",
+                   ENROL_SIM_TICKS_START=str(request.param))
 
 
 def test_left_alone_the_device_dims_darkens_and_sleeps(day: SimRun) -> None:
@@ -127,3 +136,21 @@ def test_registry_settings_the_device_cannot_use_disable_sync_and_not_enrolment(
     assert "|Card ready for  |" in run.out  # the enrolment and its card went on
     assert run.energy["wifi_connects"] == 0  # nothing to connect to: the radio stays off
     assert "|error|sync disabled: " + why in (flash / "audit" / "audit.log").read_text()
+
+
+def test_the_simulated_clock_can_start_just_before_the_wrap() -> None:
+    """What makes the across-the-wrap day meaningful: the device's ticks start where they are told
+    and wrap to zero, as the ESP32's do at 2**30 ms."""
+    import subprocess
+    import sys
+
+    code = ("import firmware.board_sim, firmware.ticks as t\n"
+            "a = t.ticks_ms()\n"
+            "firmware.board_sim._clock[0] = t.ticks_add(firmware.board_sim._clock[0], 80000)\n"
+            "print(a, t.ticks_ms())\n")
+    root = Path(__file__).resolve().parents[2]
+    env = {"ENROL_SIM_TICKS_START": str(WRAP_MS - 75_000), "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, check=True)
+    start, later = map(int, out.stdout.split())
+    assert WRAP_MS - 75_000 <= start < WRAP_MS - 74_000
+    assert 4_000 <= later < 6_000  # 80 s later: past the wrap, near zero again
