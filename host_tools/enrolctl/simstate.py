@@ -71,8 +71,8 @@ def provision(state: Path, port: int = DEFAULT_PORT) -> bool:
     engine = make_engine(f"sqlite:///{registry / 'registry.db'}")
     migrate(engine)
     with Session(engine) as s:
-        s.add(Device(device_id=device["device_id"], hmac_secret=bytes.fromhex(secrets["hmac_secret"]),
-                     ed25519_pub=pub, revoked=False))
+        sealed = keys.seal_device_secret(device["device_id"], bytes.fromhex(secrets["hmac_secret"]))
+        s.add(Device(device_id=device["device_id"], hmac_secret=sealed, ed25519_pub=pub, revoked=False))
         s.commit()
     engine.dispose()
     trust = signed_trust_list(keys.trust_key, keys.registry_id, [(device["device_id"], pub)])

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import base64
 import hmac
+import logging
+import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any
@@ -22,8 +25,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import pins, protocol
+from . import limits, pins, protocol
 from .credential import CredentialError, check_credential
 from .ingest import KeyCache, ingest
 from .keys import RegistryKeys
@@ -32,11 +36,93 @@ from .trust import kid_of, signed_trust_list
 
 WINDOW_S = 300  # a signed request's timestamp must be within 5 minutes of the registry's clock
 PIN_TRIES = 3
-_RETRIES = 5  # concurrent batches racing on the same record id: redo the transaction
+_RETRIES = 8  # concurrent batches racing on the same record id: redo the transaction
+_DEVICE_ID = re.compile(protocol.DEVICE_ID_RE)
+_TIME = re.compile(protocol.TIME_RE)
+_NONCE = re.compile(protocol.NONCE_RE)
+_SIGNATURE = re.compile(protocol.SIGNATURE_RE)
+log = logging.getLogger("registry")
+
+
+def _target(request: Request) -> str:
+    """The request target as the client sent it (path and query): what the signature covers."""
+    raw = request.scope.get("raw_path") or request.url.path.encode()
+    query = request.scope.get("query_string") or b""
+    return (raw + (b"?" + query if query else b"")).decode("latin-1")
+
+
+def _retryable(e: Exception) -> bool:
+    """A conflict with a concurrent transaction, which a redo resolves."""
+    if isinstance(e, IntegrityError):
+        return True
+    code = getattr(getattr(e, "orig", None), "sqlstate", None)
+    if code in ("40001", "40P01"):  # PostgreSQL: serialization failure, deadlock
+        return True
+    return "database is locked" in str(getattr(e, "orig", e))
+
+
+class FailureLimiter:
+    """Refused request signatures, counted in memory per source address and per device id.
+
+    Past LIMIT failures in WINDOW_S seconds the key is refused with 429 before any database or
+    HMAC work, until the window has passed.  Per device id too, because device ids are public
+    (the trust list): a flood under one id from many sources is still bounded.  The price, said
+    plainly: such a flood also delays that device's genuine sync by up to a window; its backoff
+    honours Retry-After."""
+
+    LIMIT = 30
+    WINDOW_S = 60
+    KEYS_MAX = 100_000  # memory bound: the oldest windows are forgotten first
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: dict[str, tuple[float, int]] = {}  # key -> (window start, failures)
+
+    def failed(self, source: str, device_id: str | None) -> None:
+        now = time.monotonic()
+        with self._lock:
+            for key in ("src:" + source, "dev:" + device_id if device_id else ""):
+                if not key:
+                    continue
+                start, n = self._seen.get(key, (now, 0))
+                if now - start > self.WINDOW_S:
+                    start, n = now, 0
+                self._seen[key] = (start, n + 1)
+                if n + 1 == self.LIMIT:
+                    log.warning("refused signatures: %s reached %d in %d s", key, self.LIMIT, self.WINDOW_S)
+            if len(self._seen) > self.KEYS_MAX:
+                for key in sorted(self._seen, key=lambda k: self._seen[k][0])[: self.KEYS_MAX // 10]:
+                    del self._seen[key]
+
+    def blocked(self, source: str, device_id: str) -> int:
+        """Seconds to wait (0: go ahead)."""
+        now = time.monotonic()
+        with self._lock:
+            for key in ("src:" + source, "dev:" + device_id):
+                start, n = self._seen.get(key, (now, 0))
+                if n >= self.LIMIT and now - start <= self.WINDOW_S:
+                    return int(self.WINDOW_S - (now - start)) + 1
+        return 0
 
 
 class ApiError(HTTPException):
     pass
+
+
+_ERROR_SCHEMA = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"description": why, "content": {"application/json": {"schema": _ERROR_SCHEMA}}}
+    for code, why in ((400, "malformed body"), (401, "not signed, or signed wrongly"), (403, "device revoked"),
+                      (408, "body not sent in time"), (413, "body too large"), (429, "too many refused requests"),
+                      (503, "database unavailable"))}
+_SIGNED_HEADERS = [{"name": name, "in": "header", "required": True, "schema": {"type": "string"}}
+                   for name in ("X-Enrol-Device", "X-Enrol-Time", "X-Enrol-Nonce", "X-Enrol-Signature")]
+_BATCH_OPENAPI: dict[str, Any] = {
+    "parameters": _SIGNED_HEADERS,
+    "requestBody": {"required": True, "description": "EBT1 batch (protocol.py)",
+                    "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary",
+                                                                          "maxLength": 65536}}}},
+}
 
 
 def _err(status: int, reason: str, **extra: Any) -> ApiError:
@@ -58,15 +144,27 @@ class VerifyIn(BaseModel):
 
 def create_app(keys: RegistryKeys, engine: Engine) -> FastAPI:
     app = FastAPI(title="Enrolment registry", version="1")
+    app.add_middleware(limits.RequestLimits, operator_token=keys.operator_token)
     sessions = sessionmaker(engine, expire_on_commit=False)
     cache = KeyCache()
     counter = {"batches": 0}
+    limiter = FailureLimiter()
     app.state.engine = engine
+    app.state.limiter = limiter
 
-    @app.exception_handler(HTTPException)
-    async def _http_error(_req: Request, exc: HTTPException) -> JSONResponse:
-        body = exc.detail if isinstance(exc.detail, dict) else {"error": str(exc.detail)}
+    def device_secret(device: Device) -> bytes:
+        return keys.open_device_secret(device.device_id, device.hmac_secret)
+
+    @app.exception_handler(StarletteHTTPException)  # FastAPI's own, and the router's 404 and 405
+    async def _http_error(_req: Request, exc: StarletteHTTPException) -> JSONResponse:
+        body = exc.detail if isinstance(exc.detail, dict) else {"error": str(exc.detail).lower()}
         return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _bug(_req: Request, exc: Exception) -> JSONResponse:
+        # the type only: an exception's text can hold SQL parameters, that is personal data
+        log.error("internal error: %s", type(exc).__name__)
+        return JSONResponse({"error": "internal error"}, status_code=500)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_req: Request, exc: RequestValidationError) -> JSONResponse:
@@ -76,6 +174,7 @@ def create_app(keys: RegistryKeys, engine: Engine) -> FastAPI:
 
     @app.exception_handler(OperationalError)
     async def _db_down(_req: Request, exc: OperationalError) -> JSONResponse:
+        log.error("database unavailable: %s", type(getattr(exc, "orig", exc)).__name__)
         return JSONResponse({"error": "database unavailable"}, status_code=503, headers={"Retry-After": "5"})
 
     def operator(authorization: Annotated[str | None, Header()] = None) -> None:
@@ -112,16 +211,24 @@ def create_app(keys: RegistryKeys, engine: Engine) -> FastAPI:
                                   h.get(protocol.H_SIGNATURE))
         if not dev_id or not ts or not nonce or not sig:
             raise _err(401, "request is not signed (device, time, nonce and signature headers needed)")
-        if len(nonce) != 32 or any(c not in "0123456789abcdef" for c in nonce) or not ts.isdigit():
-            raise _err(401, "malformed nonce or time header")
+        source = request.client.host if request.client else "?"
+        if not (_DEVICE_ID.fullmatch(dev_id) and _TIME.fullmatch(ts) and _NONCE.fullmatch(nonce)
+                and _SIGNATURE.fullmatch(sig)):
+            limiter.failed(source, None)
+            raise _err(401, "malformed device, nonce, time or signature header")
+        wait = limiter.blocked(source, dev_id)
+        if wait:
+            raise ApiError(429, detail={"error": "too many refused requests: wait"},
+                           headers={"Retry-After": str(wait)})
         device = s.get(Device, dev_id)
         if device is None:
+            limiter.failed(source, None)
             raise _err(401, "unknown device")
-        expected = protocol.request_signature(device.hmac_secret, request.method, request.url.path, dev_id, ts,
-                                              nonce, body)
+        secret = device_secret(device)
+        expected = protocol.request_signature(secret, request.method, _target(request), dev_id, ts, nonce, body)
         if not hmac.compare_digest(expected, sig):
-            s.add(Event(kind="refused", device_id=dev_id, detail="bad request signature"))
-            s.commit()
+            # counted in memory, not one row each: anyone can send these (device ids are public)
+            limiter.failed(source, dev_id)
             raise _err(401, "bad signature")
         if device.revoked:
             raise _err(403, "device revoked")
@@ -133,25 +240,29 @@ def create_app(keys: RegistryKeys, engine: Engine) -> FastAPI:
         s.add(Nonce(device_id=dev_id, nonce=nonce, ts=int(ts)))
         return device, nonce
 
-    @app.post("/v1/batches", response_class=Response,
-              responses={200: {"content": {"application/cbor": {}}, "description": "one result per record"}})
+    @app.post("/v1/batches", response_class=Response, openapi_extra=_BATCH_OPENAPI,
+              responses={200: {"content": {"application/cbor": {}}, "description": "one result per record"},
+                         **_ERRORS})
     async def batches(request: Request) -> Response:
         body = await _body(request)
         return await run_in_thread(_store_batch, request, body)
 
     def _in_transaction(work: Callable[[Session], Any]) -> Any:
-        """Run work(session) and commit; redo it when a concurrent batch stored one of the same
-        record ids first (UNIQUE(record_id)): the redo then answers "duplicate" for it."""
+        """Run work(session) and commit; redo it when a concurrent transaction got there first:
+        a batch that stored one of the same record ids (UNIQUE(record_id), raised at the insert's
+        flush or at commit), a copy of the same request (its nonce), a PostgreSQL serialization
+        failure or deadlock, SQLite's lock.  The redo then answers "duplicate" or "replay"."""
         for attempt in range(_RETRIES):
             with sessions() as s:
-                out = work(s)
                 try:
+                    out = work(s)
                     s.commit()
                     return out
-                except IntegrityError:
+                except (IntegrityError, OperationalError) as e:
                     s.rollback()
-                    if attempt == _RETRIES - 1:
+                    if attempt == _RETRIES - 1 or not _retryable(e):
                         raise
+            time.sleep(0.01 * (attempt + 1))
         raise RuntimeError("unreachable")
 
     def _store_batch(request: Request, body: bytes) -> Response:
@@ -167,7 +278,7 @@ def create_app(keys: RegistryKeys, engine: Engine) -> FastAPI:
         counter["batches"] += 1
         if counter["batches"] % 256 == 0:
             _prune_nonces()
-        secret = device.hmac_secret
+        secret = device_secret(device)
         doc = {"time": int(time.time()), "results": [
             [r.record_id, r.result, r.receipt_no,
              protocol.receipt_mac(secret, r.record_id, r.result, r.receipt_no, r.digest), r.reason]
@@ -198,7 +309,7 @@ def create_app(keys: RegistryKeys, engine: Engine) -> FastAPI:
             trusted = {kid_of(d.ed25519_pub): (d.device_id, d.ed25519_pub)
                        for d in s.scalars(select(Device).where(Device.revoked.is_(False)))}
             try:
-                claims = check_credential(cose, trusted, bytes.fromhex(req.uid), int(time.time()))
+                claims = check_credential(cose, trusted, bytes.fromhex(req.uid), int(time.time()), keys.registry_id)
             except CredentialError as e:
                 return {"result": "invalid", "reason": str(e)}
             rec = s.scalars(select(Record).where(Record.credential_id == claims.credential_id,
@@ -230,7 +341,8 @@ def create_app(keys: RegistryKeys, engine: Engine) -> FastAPI:
         with sessions() as s:
             if s.get(Device, dev.device_id) is not None:
                 raise _err(409, f"device {dev.device_id} is already registered")
-            s.add(Device(device_id=dev.device_id, hmac_secret=bytes.fromhex(dev.hmac_secret),
+            s.add(Device(device_id=dev.device_id,
+                         hmac_secret=keys.seal_device_secret(dev.device_id, bytes.fromhex(dev.hmac_secret)),
                          ed25519_pub=bytes.fromhex(dev.ed25519_pub), revoked=False))
             s.add(Event(kind="device-added", device_id=dev.device_id, detail="registered"))
             s.commit()
@@ -255,7 +367,8 @@ def create_app(keys: RegistryKeys, engine: Engine) -> FastAPI:
             s.commit()
         return {"device_id": device_id, "revoked": True}
 
-    @app.post("/v1/admin/devices/{device_id}/batches", dependencies=[Depends(operator)])
+    @app.post("/v1/admin/devices/{device_id}/batches", dependencies=[Depends(operator)],
+              openapi_extra={"requestBody": _BATCH_OPENAPI["requestBody"]}, responses=_ERRORS)
     async def push_batch(device_id: str, request: Request) -> dict[str, Any]:
         """Records pulled from a device over USB (`enrolctl records push`): the same ingest and
         exactly-once rules as the device's own sync, on the operator's authority."""
@@ -281,7 +394,9 @@ def create_app(keys: RegistryKeys, engine: Engine) -> FastAPI:
         return {"results": [{"record_id": r.record_id.hex(), "result": protocol.RESULT_NAMES[r.result],
                              "receipt_no": r.receipt_no, "reason": r.reason} for r in results]}
 
-    @app.get("/v1/admin/records", dependencies=[Depends(operator)])
+    @app.get("/v1/admin/records", dependencies=[Depends(operator)], response_class=StreamingResponse,
+             responses={200: {"content": {"application/x-ndjson": {}}, "description": "one record per line"},
+                        **_ERRORS})
     def export() -> StreamingResponse:
         """Every stored record as JSON lines (streamed: the registry never holds them all in RAM)."""
         import json

@@ -19,6 +19,10 @@ class CredentialError(ValueError):
     """Not a valid credential; the message says why (untrusted, tampered, copied...)."""
 
 
+# what cbor2 raises for bytes that are no CBOR it can represent (unhashable keys, deep nesting)
+UNDECODABLE = (cbor2.CBORError, ValueError, TypeError, RecursionError, OverflowError)
+
+
 @dataclass(frozen=True)
 class Claims:
     kid: bytes
@@ -41,7 +45,7 @@ def verify_cose(cose_bytes: bytes, trusted: dict[bytes, bytes]) -> Claims:
     """Signature and structure; trusted maps kid -> Ed25519 public key."""
     try:
         cose = cbor2.loads(cose_bytes)
-    except (cbor2.CBORDecodeError, ValueError) as e:
+    except UNDECODABLE as e:
         raise CredentialError("not CBOR") from e
     if not isinstance(cose, cbor2.CBORTag) or cose.tag != 18 or not isinstance(cose.value, (list, tuple)) \
             or len(cose.value) != 4:
@@ -51,7 +55,7 @@ def verify_cose(cose_bytes: bytes, trusted: dict[bytes, bytes]) -> Claims:
         raise CredentialError("COSE_Sign1 fields are not byte strings")
     try:
         header = cbor2.loads(protected)
-    except (cbor2.CBORDecodeError, ValueError) as e:
+    except UNDECODABLE as e:
         raise CredentialError("protected header is not CBOR") from e
     if not isinstance(header, dict) or header.get(1) != -8:
         raise CredentialError("not an EdDSA credential")
@@ -65,15 +69,21 @@ def verify_cose(cose_bytes: bytes, trusted: dict[bytes, bytes]) -> Claims:
         Ed25519PublicKey.from_public_bytes(pub).verify(sig, cbor2.dumps(["Signature1", protected, b"", payload]))
     except (InvalidSignature, ValueError) as e:
         raise CredentialError("signature invalid: tampered") from e
-    claims = cbor2.loads(payload)
+    try:
+        claims = cbor2.loads(payload)
+    except UNDECODABLE as e:  # signed by a trusted key, yet garbage: still an answer, not a crash
+        raise CredentialError("claims are not CBOR") from e
     if not isinstance(claims, dict):
         raise CredentialError("claims are not a map")
     return Claims(kid, claims)
 
 
-def check_credential(cose_bytes: bytes, devices: dict[bytes, tuple[str, bytes]], uid: bytes, now: int) -> Claims:
-    """Registry-side check: trusted device, signature, card binding, expiry, issuing device."""
+def check_credential(cose_bytes: bytes, devices: dict[bytes, tuple[str, bytes]], uid: bytes, now: int,
+                     registry_id: str | None = None) -> Claims:
+    """Registry-side check: trusted device, signature, issuer, card binding, expiry, issuing device."""
     claims = verify_cose(cose_bytes, {kid: pub for kid, (_, pub) in devices.items()})
+    if registry_id is not None and claims.raw.get(1) != registry_id:
+        raise CredentialError("issued for another registry")
     if claims.raw.get(-70003) != uid:
         raise CredentialError("UID mismatch: credential copied to another card")
     if claims.device_id != devices[claims.kid][0]:

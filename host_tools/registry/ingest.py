@@ -9,7 +9,11 @@ UNIQUE(record_id) is the rule that makes every retry safe:
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import re
+import time
+import unicodedata
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +23,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from . import pins
+from .credential import UNDECODABLE
 from .keys import RegistryKeys
 from .models import Conflict, Event, Record
 from .protocol import ACCEPTED, CONFLICT, DUPLICATE, REJECTED, Batch, record_id_of
@@ -65,23 +70,81 @@ class KeyCache:
 
 RECORD_SCHEMA = 1  # the record schema this registry reads; devices are provisioned for it
 
+# Every value a record may carry, by type and range, checked before the transaction: a record
+# that fails is `rejected` with the reason and the rest of its batch is stored (the device then
+# moves on instead of retrying one bad record for ever).  Ranges are wider than the device's own
+# validators (firmware/enrol/schema.py), which will change (Khmer names), but bounded.
+_TOP_KEYS = {"v", "officer_id", "created", "fields", "card", "pin_block"}
+_FIELD_KEYS = {"given_name", "family_name", "sex", "birth_date", "village_code", "phone", "consent"}
+_OFFICER = re.compile(r"[A-Za-z0-9._-]{1,32}")
+_VILLAGE = re.compile(r"[A-Za-z0-9._-]{1,32}")
+_PHONE = re.compile(r"(?:[0-9]{8,15})?")
+_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+_CREDENTIAL = re.compile(r"[0-9A-Z-]{1,16}")
+NAME_MAX = 64
+CREATED_MAX = 1 << 33  # seconds: past the year 2200; an unsynced clock counts from 0
 
-def validate(doc: Any) -> dict[str, Any]:
+
+def _text(value: Any, what: str, longest: int) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"{what} is not text")
+    if not 0 < len(value) <= longest:
+        raise ValueError(f"{what} is empty or over {longest} characters")
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp") for c in value):
+        raise ValueError(f"{what} holds a control or unassigned character")
+    return value
+
+
+def _birth_date(value: Any, now: float) -> str:
+    m = _DATE.fullmatch(value) if isinstance(value, str) else None
+    if m is None:
+        raise ValueError("birth_date is not YYYY-MM-DD")
+    try:
+        born = dt.date(int(m[1]), int(m[2]), int(m[3]))
+    except ValueError:
+        raise ValueError("birth_date is not a calendar date") from None
+    today = dt.datetime.fromtimestamp(now, dt.timezone.utc).date()
+    if born.year < 1880 or born > today + dt.timedelta(days=1):
+        raise ValueError("birth_date out of range")
+    return value
+
+
+def validate(doc: Any, now: float | None = None) -> dict[str, Any]:
     """The record map (schema v1, firmware/enrol/record.py) or ValueError with the reason."""
-    if not isinstance(doc, dict) or doc.get("v") != RECORD_SCHEMA:
+    now = time.time() if now is None else now
+    if not isinstance(doc, dict) or doc.get("v") != RECORD_SCHEMA or type(doc.get("v")) is not int:
         raise ValueError("not a version 1 enrolment record")
+    if any(not isinstance(k, str) or k not in _TOP_KEYS for k in doc):
+        raise ValueError("unknown key in the record")
     fields, created, officer = doc.get("fields"), doc.get("created"), doc.get("officer_id")
-    if not isinstance(officer, str) or not 1 <= len(officer) <= 32:
-        raise ValueError("officer_id missing")
-    if not isinstance(created, dict) or not isinstance(created.get("t"), int) \
-            or created.get("clock") not in ("synced", "unsynced"):
+    if not isinstance(officer, str) or not _OFFICER.fullmatch(officer):
+        raise ValueError("officer_id missing or malformed")
+    if not isinstance(created, dict) or set(created) != {"t", "clock"} \
+            or type(created["t"]) is not int or not 0 <= created["t"] < CREATED_MAX \
+            or created["clock"] not in ("synced", "unsynced"):
         raise ValueError("created missing or malformed")
     if not isinstance(fields, dict) or any(k not in fields for k in FIELDS_REQUIRED):
         raise ValueError("fields incomplete")
-    if fields.get("consent") is not True:
+    if any(not isinstance(k, str) or k not in _FIELD_KEYS for k in fields):
+        raise ValueError("unknown field")
+    if fields["consent"] is not True:
         raise ValueError("no consent recorded")
-    if not all(isinstance(fields[k], str) for k in FIELDS_REQUIRED if k != "consent"):
-        raise ValueError("a field is not text")
+    _text(fields["given_name"], "given_name", NAME_MAX)
+    _text(fields["family_name"], "family_name", NAME_MAX)
+    if fields["sex"] not in ("F", "M", "X") or not isinstance(fields["sex"], str):
+        raise ValueError("sex is not F, M or X")
+    _birth_date(fields["birth_date"], now)
+    if not isinstance(fields["village_code"], str) or not _VILLAGE.fullmatch(fields["village_code"]):
+        raise ValueError("village_code malformed")
+    phone = fields.get("phone", "")
+    if not isinstance(phone, str) or not _PHONE.fullmatch(phone):
+        raise ValueError("phone is not empty or 8-15 digits")
+    card = doc.get("card")
+    if card is not None:
+        if not isinstance(card, dict) or set(card) - {"credential_id"} \
+                or not isinstance(card.get("credential_id", ""), str) \
+                or not _CREDENTIAL.fullmatch(card.get("credential_id") or "-"):
+            raise ValueError("card malformed")
     block = doc.get("pin_block")
     if not isinstance(block, bytes) or len(block) != 16:
         raise ValueError("pin_block missing or not 16 bytes")
@@ -110,7 +173,7 @@ def _prepare(keys: RegistryKeys, cache: KeyCache, device_id: str, batch: Batch
             doc = validate(cbor2.loads(opened.plaintext))
             pin = pins.decipher(pin_key(batch_keys[opened.key_id], opened.record_id), doc["pin_block"],
                                 pins.record_account(opened.record_id))
-        except (SealError, ValueError, cbor2.CBORDecodeError) as e:
+        except (SealError, *UNDECODABLE) as e:
             reason = str(e) or type(e).__name__
             if key_errors and "unknown batch key" in reason:
                 reason += " (" + key_errors[0] + ")"

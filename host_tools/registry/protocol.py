@@ -4,7 +4,9 @@ Request authentication (every device request):
   headers  X-Enrol-Device: device id   X-Enrol-Time: epoch seconds
            X-Enrol-Nonce: 32 hex digits (16 random bytes, never reused)
            X-Enrol-Signature: hex HMAC-SHA256(device secret, S)
-  S = METHOD "\n" PATH "\n" device "\n" time "\n" nonce "\n" hex(SHA-256(body))
+  S = METHOD "\n" TARGET "\n" device "\n" time "\n" nonce "\n" hex(SHA-256(body))
+  TARGET is the request target as sent: the path, and "?" and the query string if there is
+  one, so neither can be changed on the way (the device sends no query: TARGET = its path).
 Response authentication (2xx answers to signed requests):
   X-Enrol-Signature: hex HMAC-SHA256(secret, "response\n" status "\n" nonce "\n" hex(SHA-256(body)))
   so an answer is bound to the request it answers and cannot be replayed.
@@ -33,6 +35,11 @@ H_DEVICE = "x-enrol-device"
 H_TIME = "x-enrol-time"
 H_NONCE = "x-enrol-nonce"
 H_SIGNATURE = "x-enrol-signature"
+# the headers' own formats, checked before anything else (a header is attacker bytes)
+DEVICE_ID_RE = r"[A-Za-z0-9._-]{1,32}"
+TIME_RE = r"[0-9]{1,12}"
+NONCE_RE = r"[0-9a-f]{32}"
+SIGNATURE_RE = r"[0-9a-f]{64}"
 
 BATCH_MAGIC = b"EBT1"
 ITEM_KEY = 1

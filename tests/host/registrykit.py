@@ -56,7 +56,8 @@ class Registry:
 
     def add_device(self, device_id: str, secret: bytes, ed_pub: bytes) -> None:
         with Session(self.engine) as s:
-            s.add(Device(device_id=device_id, hmac_secret=secret, ed25519_pub=ed_pub, revoked=False))
+            s.add(Device(device_id=device_id, hmac_secret=self.keys.seal_device_secret(device_id, secret),
+                         ed25519_pub=ed_pub, revoked=False))
             s.commit()
 
 
@@ -217,6 +218,20 @@ class HostDevice:
             block = pin_block.encipher(seal.pin_key(batch.key, rid), bytearray(pin), rid)
             plain = record.encode("OF0042", int(time.time()), True, fields or record.typical_fields(), "", block)
             envs.append(bytes(seal.seal_record(batch, self.device_id, self.boot, self.seq, rid, plain)))
+        return bytes(batch.envelope()), envs
+
+    def batch_of(self, plains: list) -> tuple[bytes, list[bytes]]:
+        """Like batch(), but each record's plaintext is made by plains[i](record_id, pin_block):
+        for records a device would never write (hostile CBOR inside a genuine seal)."""
+        from firmware.crypto import pin_block, seal
+
+        batch = seal.BatchKey(self.registry_pub)
+        envs = []
+        for make in plains:
+            self.seq += 1
+            rid = os.urandom(16)
+            block = bytes(pin_block.encipher(seal.pin_key(batch.key, rid), bytearray(b"2580"), rid))
+            envs.append(bytes(seal.seal_record(batch, self.device_id, self.boot, self.seq, rid, make(rid, block))))
         return bytes(batch.envelope()), envs
 
     def credential(self, record_id: bytes, uid: bytes, registry_id: str, exp: int | None = None) -> bytes:

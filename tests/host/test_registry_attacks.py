@@ -1,0 +1,323 @@
+"""Issue 16: the registry as an outsider attacks it, on SQLite and PostgreSQL.  Every attack gets a
+4xx with the one error shape {"error": ...}, never a 5xx, and the row count of every table is the
+same before and after (or grows by exactly the genuine records sent alongside)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import os
+import socket
+import ssl
+import threading
+import time
+from pathlib import Path
+
+import cbor2
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from registrykit import HostDevice, Registry, make_registry, serving
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from host_tools.registry import protocol
+from host_tools.registry.app import create_app
+from host_tools.registry.client import RegistryClient
+from host_tools.registry.keys import KeysError
+from host_tools.registry.models import Conflict, Device, Event, Nonce, Record
+from host_tools.registry.protocol import ACCEPTED, DUPLICATE, REJECTED
+
+TABLES = (Record, Conflict, Nonce, Event, Device)
+
+
+@pytest.fixture(scope="module")
+def pg_url():
+    from pgserver import postgres_server
+
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def reg(request, tmp_path: Path) -> Registry:
+    if request.param == "sqlite":
+        return make_registry(tmp_path)
+    reg = make_registry(tmp_path, request.getfixturevalue("pg_url"))
+    with reg.engine.begin() as conn:  # one server for the module: every test starts empty
+        for table in ("records", "conflicts", "nonces", "events", "devices"):
+            conn.exec_driver_sql(f"DELETE FROM {table}")
+    return reg
+
+
+@pytest.fixture
+def http(reg: Registry) -> TestClient:
+    return TestClient(create_app(reg.keys, reg.engine), base_url="https://testserver", raise_server_exceptions=False)
+
+
+@pytest.fixture
+def device(reg: Registry) -> HostDevice:
+    return HostDevice(reg)
+
+
+def rows(reg: Registry) -> dict[str, int]:
+    with Session(reg.engine) as s:
+        return {m.__tablename__: int(s.scalar(select(func.count()).select_from(m)) or 0) for m in TABLES}
+
+
+def signer(http: TestClient, dev: HostDevice) -> RegistryClient:
+    c = RegistryClient("https://testserver", dev.device_id, dev.secret)
+    c.http = http
+    return c
+
+
+def refused(r: httpx.Response, status: int, words: str = "") -> None:
+    assert r.status_code == status, (r.status_code, r.text)
+    doc = r.json()
+    assert set(doc) >= {"error"} and isinstance(doc["error"], str) and "detail" not in doc, doc
+    assert words in doc["error"], doc
+
+
+# ---- 1. headers are attacker bytes ------------------------------------------------
+def test_hostile_signature_headers_answer_401_and_write_nothing(reg, http, device) -> None:
+    key, envs = device.batch(1)
+    body = protocol.encode_batch([key], envs)
+    good = signer(http, device).signed_headers("POST", "/v1/batches", body)
+    before = rows(reg)
+    hostile = [
+        {protocol.H_SIGNATURE: good[protocol.H_SIGNATURE][:-1] + "\xe9"},  # one non-ASCII byte
+        {protocol.H_TIME: "9" * 5000},
+        {protocol.H_TIME: "\xb2"},  # a superscript two: str.isdigit() says yes, int() says no
+        {protocol.H_TIME: "-5"},
+        {protocol.H_DEVICE: "d\xe9v"},
+        {protocol.H_DEVICE: "x" * 500},
+        {protocol.H_NONCE: "\xe9" * 32},
+        {protocol.H_SIGNATURE: "A" * 64},  # upper-case hex is not the signature's form
+    ]
+    for over in hostile:
+        headers = {k: v.encode("latin-1") for k, v in {**good, **over}.items()}
+        r = http.post("/v1/batches", content=body, headers=headers)
+        refused(r, 401)
+    assert rows(reg) == before
+
+
+def test_the_signature_covers_the_query_string(reg, http, device) -> None:
+    key, envs = device.batch(1)
+    body = protocol.encode_batch([key], envs)
+    h = signer(http, device).signed_headers("POST", "/v1/batches", body)
+    before = rows(reg)
+    refused(http.post("/v1/batches?debug=1", content=body, headers=h), 401, "bad signature")
+    assert rows(reg) == before
+    # signed with its query, the same request is genuine
+    h = signer(http, device).signed_headers("POST", "/v1/batches?x=1", body)
+    r = http.post("/v1/batches?x=1", content=body, headers=h)
+    assert r.status_code == 200, r.text
+
+
+def test_refused_signatures_add_no_rows_and_are_rate_limited(reg, http, device) -> None:
+    key, envs = device.batch(1)
+    body = protocol.encode_batch([key], envs)
+    before = rows(reg)
+    statuses = []
+    for _ in range(40):
+        h = signer(http, device).signed_headers("POST", "/v1/batches", body)
+        h[protocol.H_SIGNATURE] = "0" * 64
+        statuses.append(http.post("/v1/batches", content=body, headers=h))
+    assert rows(reg) == before  # not one event row each
+    codes = [r.status_code for r in statuses]
+    assert codes[:30] == [401] * 30 and set(codes[30:]) == {429}, codes
+    refused(statuses[-1], 429, "too many")
+    assert 0 < int(statuses[-1].headers["retry-after"]) <= 61
+
+
+# ---- 2. records: every value checked, a bad one rejected alone ---------------------
+def _doc(block: bytes, **fields: object) -> dict:
+    base = {"given_name": "AMINATA", "family_name": "OUEDRAOGO", "sex": "F", "birth_date": "1987-06-14",
+            "village_code": "BF-KAD-0412", "phone": "", "consent": True}
+    base.update(fields)
+    return {"v": 1, "officer_id": "OF0042", "created": {"t": int(time.time()), "clock": "synced"},
+            "fields": base, "card": {"credential_id": ""}, "pin_block": block}
+
+
+HOSTILE_RECORDS = {
+    "bytes field": lambda rid, b: cbor2.dumps(_doc(b, given_name=b"AMINATA")),
+    "tagged field": lambda rid, b: cbor2.dumps(_doc(b, family_name=cbor2.CBORTag(1, 5))),
+    "set field": lambda rid, b: cbor2.dumps(_doc(b, village_code={"BF", "KAD"})),
+    "NaN field": lambda rid, b: cbor2.dumps(_doc(b, phone=math.nan)),
+    "NUL in a name": lambda rid, b: cbor2.dumps(_doc(b, given_name="AMI\x00NATA")),
+    "created beyond 64 bits": lambda rid, b: cbor2.dumps({**_doc(b), "created": {"t": 1 << 70, "clock": "synced"}}),
+    "negative created": lambda rid, b: cbor2.dumps({**_doc(b), "created": {"t": -1, "clock": "synced"}}),
+    "a 10 000 character name": lambda rid, b: cbor2.dumps(_doc(b, given_name="A" * 10_000)),
+    "unknown field": lambda rid, b: cbor2.dumps(_doc(b, religion="X")),
+    "birth date 31 February": lambda rid, b: cbor2.dumps(_doc(b, birth_date="1987-02-31")),
+    "birth in the future": lambda rid, b: cbor2.dumps(_doc(b, birth_date="2999-01-01")),
+    "sex as a number": lambda rid, b: cbor2.dumps(_doc(b, sex=1)),
+    "consent as 1": lambda rid, b: cbor2.dumps(_doc(b, consent=1)),
+    "officer with a newline": lambda rid, b: cbor2.dumps({**_doc(b), "officer_id": "OF\n42"}),
+    "version as 1.0": lambda rid, b: cbor2.dumps({**_doc(b), "v": 1.0}),
+    "map keyed by integers": lambda rid, b: cbor2.dumps({**_doc(b), 7: "x"}),
+    "not CBOR": lambda rid, b: b"\xff\xff\xff",
+}
+
+
+def test_a_bad_record_is_rejected_with_its_reason_and_the_good_ones_stored(reg, http, device) -> None:
+    good = lambda rid, b: cbor2.dumps(_doc(b))  # noqa: E731
+    names = list(HOSTILE_RECORDS)
+    makers = [good] + [HOSTILE_RECORDS[n] for n in names] + [good]
+    key, envs = device.batch_of(makers)
+    before = rows(reg)
+    receipts = signer(http, device).post_batch([key], envs)
+    got = [r.result for r in receipts]
+    assert got == [ACCEPTED] + [REJECTED] * len(names) + [ACCEPTED], list(zip(["good"] + names + ["good"], got))
+    assert all(r.reason for r in receipts[1:-1])
+    after = rows(reg)
+    assert after["records"] == before["records"] + 2
+    # the export stays valid JSON: nothing stored that JSON cannot say
+    r = http.get("/v1/admin/records", headers={"Authorization": "Bearer " + reg.keys.operator_token})
+    assert [json.loads(line)["fields"]["given_name"] for line in r.text.splitlines()] == ["AMINATA", "AMINATA"]
+    # sent again, the batch gets the same answers: the device's outbox moves on
+    receipts = signer(http, device).post_batch([key], envs)
+    assert [r.result for r in receipts] == [DUPLICATE] + [REJECTED] * len(names) + [DUPLICATE]
+
+
+# ---- 3. one error shape, an OpenAPI document a fuzzer can use ------------------------
+def test_every_error_has_one_shape(reg, http) -> None:
+    refused(http.get("/v1/nothing-here"), 404)
+    refused(http.put("/v1/health"), 405)
+    op = {"Authorization": "Bearer " + reg.keys.operator_token, "content-type": "application/json"}
+    refused(http.post("/v1/verify", content=b"{not json", headers=op), 422)
+    refused(http.post("/v1/verify", content=b"[]", headers=op), 422)
+    refused(http.post("/v1/admin/devices", content=b'{"device_id": 5}', headers=op), 422)
+
+
+def test_the_openapi_document_describes_every_body(http) -> None:
+    doc = http.get("/openapi.json").json()
+    batch = doc["paths"]["/v1/batches"]["post"]
+    assert batch["requestBody"]["content"]["application/octet-stream"]["schema"]["format"] == "binary"
+    assert {p["name"] for p in batch["parameters"]} >= {"X-Enrol-Device", "X-Enrol-Signature"}
+    push = doc["paths"]["/v1/admin/devices/{device_id}/batches"]["post"]
+    assert "application/octet-stream" in push["requestBody"]["content"]
+    export = doc["paths"]["/v1/admin/records"]["get"]["responses"]["200"]["content"]
+    assert list(export) == ["application/x-ndjson"]
+    assert batch["responses"]["401"]["content"]["application/json"]["schema"]["required"] == ["error"]
+
+
+# ---- 4. bodies bounded before they are read ---------------------------------------------
+def test_a_huge_body_without_a_token_is_refused_before_it_is_read(reg, http) -> None:
+    sent = {"bytes": 0}
+
+    def hundred_mb():
+        for _ in range(100 * 16):
+            sent["bytes"] += 65536
+            yield b" " * 65536
+
+    refused(http.post("/v1/verify", content=hundred_mb(), headers={"content-type": "application/json"}), 401)
+    op = {"Authorization": "Bearer " + reg.keys.operator_token, "content-type": "application/json"}
+    r = http.post("/v1/verify", content=b"{" + b" " * 200_000 + b"}", headers=op)
+    refused(r, 413)
+    # chunked (no Content-Length), with the token: counted while it streams, stopped at the limit
+    sent["bytes"] = 0
+    refused(http.post("/v1/verify", content=hundred_mb(), headers=op), 413)
+
+
+def _raw_request(url: str, ca: Path, head: bytes, body_part: bytes, wait_s: float) -> bytes:
+    host, port = url.split("//")[1].split(":")
+    ctx = ssl.create_default_context(cafile=str(ca))
+    with socket.create_connection((host, int(port)), timeout=wait_s) as raw, \
+            ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s:
+        s.sendall(head + body_part)
+        out = b""
+        try:
+            while chunk := s.recv(4096):
+                out += chunk
+        except (TimeoutError, ssl.SSLError, ConnectionError):
+            pass
+        return out
+
+
+def test_over_tls_a_declared_huge_or_half_sent_body_is_answered_not_waited_for(reg) -> None:
+    ca = reg.keys_dir / "ca.pem"
+    with serving(reg) as url:
+        head = (b"POST /v1/verify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 100000000\r\n\r\n")
+        started = time.monotonic()
+        out = _raw_request(url, ca, head, b"{", 20)
+        assert out.startswith(b"HTTP/1.1 413") or out.startswith(b"HTTP/1.1 401"), out[:80]
+        assert time.monotonic() - started < 10
+        # a signed-route body that stops half-way: the registry gives up on it after its read timeout
+        head = b"POST /v1/batches HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n"
+        started = time.monotonic()
+        out = _raw_request(url, ca, head, b"EBT1", 30)
+        assert out.startswith(b"HTTP/1.1 408"), out[:80]
+        assert b'"error"' in out and time.monotonic() - started < 25
+
+
+# ---- 5. concurrency: copies and duplicates answer, never 500 ------------------------
+def test_parallel_copies_of_one_signed_request_store_once(reg, device) -> None:
+    key, envs = device.batch(3)
+    body = protocol.encode_batch([key], envs)
+    with serving(reg) as url:
+        c = RegistryClient(url, device.device_id, device.secret, str(reg.keys_dir / "ca.pem"))
+        h = c.signed_headers("POST", "/v1/batches", body)
+        answers: list[httpx.Response] = []
+
+        def send() -> None:
+            answers.append(c.http.post("/v1/batches", content=body, headers=h))
+
+        threads = [threading.Thread(target=send) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        # and concurrent, differently signed batches of the same records
+        answers2: list[httpx.Response] = []
+
+        def send_again() -> None:
+            answers2.append(c.http.post("/v1/batches", content=body,
+                                        headers=c.signed_headers("POST", "/v1/batches", body)))
+
+        threads = [threading.Thread(target=send_again) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        c.close()
+    codes = sorted(r.status_code for r in answers)
+    assert codes == [200] + [401] * 7, [r.text for r in answers]
+    assert all("replay" in r.json()["error"] for r in answers if r.status_code == 401)
+    assert [r.status_code for r in answers2] == [200] * 8, [r.text for r in answers2]
+    for r in answers2:
+        assert [x[1] for x in cbor2.loads(r.content)["results"]] == [DUPLICATE] * 3
+    assert rows(reg)["records"] == 3
+
+
+# ---- 6. secrets at rest, the credential's issuer -----------------------------------------
+def test_device_secrets_are_stored_sealed_and_bound_to_their_device(reg, device) -> None:
+    with Session(reg.engine) as s:
+        stored = bytes(s.get(Device, device.device_id).hmac_secret)
+    assert device.secret not in stored and len(stored) == 62
+    assert reg.keys.open_device_secret(device.device_id, stored) == device.secret
+    with pytest.raises(KeysError):
+        reg.keys.open_device_secret("dev-other", stored)  # copied onto another device's row
+
+
+def test_a_credential_issued_for_another_registry_is_invalid(reg, http, device) -> None:
+    from firmware.crypto import seal
+
+    key, envs = device.batch(1)
+    signer(http, device).post_batch([key], envs)
+    rid = seal.parse_record(envs[0]).record_id
+    uid = bytes.fromhex("04a1b2c3d4e5f6")
+    cred = device.credential(rid, uid, "another-registry")
+    r = http.post("/v1/verify", headers={"Authorization": "Bearer " + reg.keys.operator_token}, json={
+        "credential": base64.b64encode(cred).decode(), "uid": uid.hex(), "pin_block": "00" * 16})
+    assert r.status_code == 200 and r.json() == {"result": "invalid", "reason": "issued for another registry"}
+
+
+def test_credentials_of_garbage_cbor_are_invalid_not_500(reg, http) -> None:
+    op = {"Authorization": "Bearer " + reg.keys.operator_token}
+    for cose in (b"\x9f" * 1000, b"\xd2\x84" + b"\xa1\x80\x00" * 3, os.urandom(300), b"\xbf\x80\x01\xff"):
+        r = http.post("/v1/verify", headers=op, json={"credential": base64.b64encode(cose).decode(),
+                                                      "uid": "04a1b2c3d4e5f6", "pin_block": "00" * 16})
+        assert r.status_code == 200 and r.json()["result"] == "invalid", r.text
