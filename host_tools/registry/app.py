@@ -23,7 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, delete, func, select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -172,8 +172,8 @@ def create_app(keys: RegistryKeys, engine: Engine) -> FastAPI:
         where = ".".join(str(p) for p in first.get("loc", ()))
         return JSONResponse({"error": f"invalid request: {where}: {first.get('msg', '')}"}, status_code=422)
 
-    @app.exception_handler(OperationalError)
-    async def _db_down(_req: Request, exc: OperationalError) -> JSONResponse:
+    @app.exception_handler(DBAPIError)  # the database failed (down, full, its schema broken)
+    async def _db_down(_req: Request, exc: DBAPIError) -> JSONResponse:
         log.error("database unavailable: %s", type(getattr(exc, "orig", exc)).__name__)
         return JSONResponse({"error": "database unavailable"}, status_code=503, headers={"Retry-After": "5"})
 

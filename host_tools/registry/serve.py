@@ -11,6 +11,9 @@ from .db import make_engine, migrate
 from .keys import load_keys
 
 
+CONCURRENCY = 256
+
+
 class ServeError(Exception):
     """Why the registry cannot start, in one line (the CLI prints it as `enrolctl: ...`)."""
 
@@ -76,12 +79,15 @@ class _Server(uvicorn.Server):
             print(self.banner, flush=True)
 
 
-def serve(keys_dir: Path, db_url: str | None, host: str, port: int, tls: bool = True, quiet: bool = False) -> None:
+def serve(keys_dir: Path, db_url: str | None, host: str, port: int, tls: bool = True, quiet: bool = False,
+          log_level: str = "warning") -> None:
     app, keys = build_app(keys_dir, db_url)
     _check_port(host, port)
     ssl = {"ssl_certfile": str(keys.server_cert), "ssl_keyfile": str(keys.server_key)} if tls else {}
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_keep_alive=5,
-                            **ssl)  # type: ignore[arg-type]
+    # limit_concurrency: past that many open connections and tasks uvicorn answers 503 at once
+    # instead of queueing without bound (bodies are bounded and timed in limits.py)
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, timeout_keep_alive=5,
+                            limit_concurrency=CONCURRENCY, **ssl)  # type: ignore[arg-type]
     where = f"{'https' if tls else 'http'}://{host}:{port}"
     banner = "" if quiet else (f"registry {keys.registry_id}: listening on {where} (database "
                                f"{_shown(db_url or default_db_url(keys_dir))}); Ctrl-C stops it")
@@ -89,11 +95,14 @@ def serve(keys_dir: Path, db_url: str | None, host: str, port: int, tls: bool = 
 
 
 def main() -> None:
-    """python -m host_tools.registry.serve KEYS_DIR PORT [DB_URL]: for tests and `make sim`."""
+    """python -m host_tools.registry.serve KEYS_DIR PORT [DB_URL]: for tests and `make sim`.
+    ENROL_REGISTRY_LOG_LEVEL=info logs every request (the no-personal-data test reads it all)."""
+    import os
     import sys
 
     args = sys.argv[1:]
-    serve(Path(args[0]), args[2] if len(args) > 2 else None, "127.0.0.1", int(args[1]))
+    serve(Path(args[0]), args[2] if len(args) > 2 else None, "127.0.0.1", int(args[1]),
+          log_level=os.getenv("ENROL_REGISTRY_LOG_LEVEL") or "warning")
 
 
 if __name__ == "__main__":

@@ -137,17 +137,21 @@ def set_url(data_dir: Path, url: str) -> None:
 class RegistryProcess:
     """The registry as its own process (uvicorn, TLS), so a test can kill -9 it and start it again."""
 
-    def __init__(self, reg: Registry, db_url: str, port: int | None = None) -> None:
+    def __init__(self, reg: Registry, db_url: str, port: int | None = None, log: Path | None = None) -> None:
         self.reg = reg
         self.db_url = db_url
         self.port = port or _free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.kills = 0
+        self.log = log  # if given: the server's whole output (stdout and stderr) goes there
 
     def start(self) -> None:
+        out = open(self.log, "ab") if self.log else None
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "host_tools.registry.serve", str(self.reg.keys_dir), str(self.port), self.db_url],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            stdout=out or subprocess.DEVNULL, stderr=out or subprocess.PIPE)
+        if out:
+            out.close()
         deadline = time.monotonic() + 30
         ca = ssl.create_default_context(cafile=str(self.reg.keys_dir / "ca.pem"))
         while time.monotonic() < deadline:

@@ -321,3 +321,34 @@ def test_credentials_of_garbage_cbor_are_invalid_not_500(reg, http) -> None:
         r = http.post("/v1/verify", headers=op, json={"credential": base64.b64encode(cose).decode(),
                                                       "uid": "04a1b2c3d4e5f6", "pin_block": "00" * 16})
         assert r.status_code == 200 and r.json()["result"] == "invalid", r.text
+
+
+# ---- 7. logs: never a name, a birth date or a phone number -------------------------------
+def test_the_server_log_holds_no_personal_data(reg, device, monkeypatch, tmp_path) -> None:
+    from registrykit import RegistryProcess
+
+    monkeypatch.setenv("ENROL_REGISTRY_LOG_LEVEL", "info")
+    person = {"given_name": "ZYGMUNTA", "family_name": "QWERTYSON", "birth_date": "1931-07-19",
+              "phone": "85512345678"}
+    good = lambda rid, b: cbor2.dumps(_doc(b, **person))  # noqa: E731
+    bad = lambda rid, b: cbor2.dumps(_doc(b, **{**person, "given_name": "ZYGMUNTA\x00"}))  # noqa: E731
+    db_url = str(reg.engine.url.render_as_string(hide_password=False))
+    log_file = tmp_path / "server.log"
+    with RegistryProcess(reg, db_url, log=log_file) as server:
+        url = f"https://127.0.0.1:{server.port}"
+        with RegistryClient(url, device.device_id, device.secret, str(reg.keys_dir / "ca.pem")) as c:
+            key, envs = device.batch_of([good, bad, good])
+            assert [r.result for r in c.post_batch([key], envs)] == [ACCEPTED, REJECTED, ACCEPTED]
+            # the database fails under a batch: the error is logged, its parameters are not
+            with reg.engine.begin() as conn:
+                conn.exec_driver_sql("DROP TABLE conflicts")
+                conn.exec_driver_sql("ALTER TABLE records RENAME TO records_gone")
+            key, envs = device.batch_of([good])
+            body = protocol.encode_batch([key], envs)
+            r = c.http.post("/v1/batches", content=body, headers=c.signed_headers("POST", "/v1/batches", body))
+            assert r.status_code == 503 and r.json() == {"error": "database unavailable"}, r.text
+    log = log_file.read_text(errors="replace")
+    assert "POST /v1/batches" in log and "database unavailable" in log  # the whole log is really there
+    for value in person.values():
+        assert value not in log, value
+    assert "1931" not in log and "ZYGMUNTA" not in log.upper()
