@@ -15,7 +15,7 @@ from pathlib import Path
 
 from mp import ROOT
 
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "host"), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "host"), str(ROOT / "tests" / "cpython"), str(ROOT / "tests")]
 
 from registrykit import HostDevice, RegistryProcess, make_registry  # noqa: E402
 
@@ -65,7 +65,8 @@ def run():
 
                 def flood() -> None:
                     with RegistryClient(base, victim.device_id, b"\x00" * 32, ca) as bad:
-                        body = protocol.encode_batch(*victim.batch(1))
+                        key, envs = victim.batch(1)
+                        body = protocol.encode_batch([key], envs)
                         while not stop.is_set():
                             bad.http.post("/v1/batches", content=body,
                                           headers=bad.signed_headers("POST", "/v1/batches", body))
@@ -102,6 +103,8 @@ def run():
             while any(t.is_alive() for t in senders):
                 peak[0] = max(peak[0], _rss_kb(server.proc.pid))
                 time.sleep(0.05)
+    if rate < 1:
+        raise RuntimeError("the flood did not run")
     q, lo = _p95(quiet), _p95(loaded)
     return [
         (f"genuine batch of {PER_BATCH}, p95, quiet", round(q * 1000, 1), "ms", "CPython registry, SQLite, TLS"),

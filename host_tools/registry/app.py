@@ -62,13 +62,13 @@ def _retryable(e: Exception) -> bool:
 
 
 class FailureLimiter:
-    """Refused request signatures, counted in memory per source address and per device id.
+    """Refused requests, counted in memory (no row each: anyone can send them).
 
-    Past LIMIT failures in WINDOW_S seconds the key is refused with 429 before any database or
-    HMAC work, until the window has passed.  Per device id too, because device ids are public
-    (the trust list): a flood under one id from many sources is still bounded.  The price, said
-    plainly: such a flood also delays that device's genuine sync by up to a window; its backoff
-    honours Retry-After."""
+    Keys: (source address, device id) for a wrong signature; the source address alone for a
+    malformed header or an unknown device id.  Past LIMIT failures in WINDOW_S seconds a key is
+    answered 429 with Retry-After before any database or HMAC work, until its window has passed.
+    A genuine device is never refused for what others send, even from behind the same address
+    (a carrier's NAT), unless someone there signs wrongly under its own device id."""
 
     LIMIT = 30
     WINDOW_S = 60
@@ -76,32 +76,28 @@ class FailureLimiter:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._seen: dict[str, tuple[float, int]] = {}  # key -> (window start, failures)
+        self._seen: dict[tuple[str, ...], tuple[float, int]] = {}  # key -> (window start, failures)
 
-    def failed(self, source: str, device_id: str | None) -> None:
+    def failed(self, *key: str) -> None:
         now = time.monotonic()
         with self._lock:
-            for key in ("src:" + source, "dev:" + device_id if device_id else ""):
-                if not key:
-                    continue
-                start, n = self._seen.get(key, (now, 0))
-                if now - start > self.WINDOW_S:
-                    start, n = now, 0
-                self._seen[key] = (start, n + 1)
-                if n + 1 == self.LIMIT:
-                    log.warning("refused signatures: %s reached %d in %d s", key, self.LIMIT, self.WINDOW_S)
+            start, n = self._seen.get(key, (now, 0))
+            if now - start > self.WINDOW_S:
+                start, n = now, 0
+            self._seen[key] = (start, n + 1)
+            if n + 1 == self.LIMIT:
+                log.warning("refused requests: %d in %d s from %s", self.LIMIT, self.WINDOW_S, "/".join(key))
             if len(self._seen) > self.KEYS_MAX:
-                for key in sorted(self._seen, key=lambda k: self._seen[k][0])[: self.KEYS_MAX // 10]:
-                    del self._seen[key]
+                for old in sorted(self._seen, key=lambda k: self._seen[k][0])[: self.KEYS_MAX // 10]:
+                    del self._seen[old]
 
-    def blocked(self, source: str, device_id: str) -> int:
+    def blocked(self, *key: str) -> int:
         """Seconds to wait (0: go ahead)."""
         now = time.monotonic()
         with self._lock:
-            for key in ("src:" + source, "dev:" + device_id):
-                start, n = self._seen.get(key, (now, 0))
-                if n >= self.LIMIT and now - start <= self.WINDOW_S:
-                    return int(self.WINDOW_S - (now - start)) + 1
+            start, n = self._seen.get(key, (now, 0))
+        if n >= self.LIMIT and now - start <= self.WINDOW_S:
+            return int(self.WINDOW_S - (now - start)) + 1
         return 0
 
 
@@ -212,24 +208,29 @@ def create_app(keys: RegistryKeys, engine: Engine) -> FastAPI:
         if not dev_id or not ts or not nonce or not sig:
             raise _err(401, "request is not signed (device, time, nonce and signature headers needed)")
         source = request.client.host if request.client else "?"
+
+        def refuse(reason: str, *key: str) -> ApiError:
+            wait = limiter.blocked(*key)
+            limiter.failed(*key)
+            if wait:
+                return ApiError(429, detail={"error": "too many refused requests: wait"},
+                                headers={"Retry-After": str(wait)})
+            return _err(401, reason)
+
         if not (_DEVICE_ID.fullmatch(dev_id) and _TIME.fullmatch(ts) and _NONCE.fullmatch(nonce)
                 and _SIGNATURE.fullmatch(sig)):
-            limiter.failed(source, None)
-            raise _err(401, "malformed device, nonce, time or signature header")
-        wait = limiter.blocked(source, dev_id)
+            raise refuse("malformed device, nonce, time or signature header", source)
+        wait = limiter.blocked(source, dev_id)  # the cheap refusal, before any lookup or HMAC
         if wait:
             raise ApiError(429, detail={"error": "too many refused requests: wait"},
                            headers={"Retry-After": str(wait)})
         device = s.get(Device, dev_id)
         if device is None:
-            limiter.failed(source, None)
-            raise _err(401, "unknown device")
+            raise refuse("unknown device", source)
         secret = device_secret(device)
         expected = protocol.request_signature(secret, request.method, _target(request), dev_id, ts, nonce, body)
         if not hmac.compare_digest(expected, sig):
-            # counted in memory, not one row each: anyone can send these (device ids are public)
-            limiter.failed(source, dev_id)
-            raise _err(401, "bad signature")
+            raise refuse("bad signature", source, dev_id)
         if device.revoked:
             raise _err(403, "device revoked")
         now = int(time.time())

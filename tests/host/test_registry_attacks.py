@@ -129,6 +129,16 @@ def test_refused_signatures_add_no_rows_and_are_rate_limited(reg, http, device) 
     assert codes[:30] == [401] * 30 and set(codes[30:]) == {429}, codes
     refused(statuses[-1], 429, "too many")
     assert 0 < int(statuses[-1].headers["retry-after"]) <= 61
+    # another device at the same address (one carrier NAT) is not refused for it
+    other = HostDevice(reg, "dev-neighbour")
+    key, envs = other.batch(1)
+    assert [r.result for r in signer(http, other).post_batch([key], envs)] == [ACCEPTED]
+    # garbage from one address: refused cheaply once past the limit, nobody else's business
+    junk = [http.post("/v1/batches", content=b"x", headers={protocol.H_DEVICE: "nobody", protocol.H_TIME: "1",
+                                                             protocol.H_NONCE: "0" * 32,
+                                                             protocol.H_SIGNATURE: "0" * 64})
+            for _ in range(32)]
+    assert [r.status_code for r in junk][-1] == 429 and rows(reg)["events"] == before["events"]
 
 
 # ---- 2. records: every value checked, a bad one rejected alone ---------------------
