@@ -12,6 +12,56 @@ from .keys import load_keys
 
 
 CONCURRENCY = 256
+HEADER_TIMEOUT_S = 10.0
+
+
+def _h11_with_header_timeout() -> type:
+    """uvicorn's h11 protocol, closing a connection whose request headers are not complete within
+    HEADER_TIMEOUT_S of its opening or of the previous answer: uvicorn itself waits for ever
+    (its keep-alive timer stops at the first byte), so half-sent headers held a connection."""
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeaderTimeoutH11(H11Protocol):  # type: ignore[misc]
+        _header_timer = None
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._header_timer = self.loop.call_later(HEADER_TIMEOUT_S, self._headers_too_slow)
+
+        def _disarm(self) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
+
+        def _headers_too_slow(self) -> None:
+            self._header_timer = None
+            if (self.cycle is None or self.cycle.response_complete) and not self.transport.is_closing():
+                try:
+                    self.conn.send(h11.ConnectionClosed())
+                except h11.LocalProtocolError:
+                    pass
+                self.transport.close()
+
+        def connection_made(self, transport) -> None:  # type: ignore[no-untyped-def]
+            super().connection_made(transport)
+            self._arm()
+
+        def handle_events(self) -> None:
+            super().handle_events()
+            if self.cycle is not None and not self.cycle.response_complete:
+                self._disarm()  # the headers are in: the body has its own timeout (limits.py)
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing():
+                self._arm()
+
+        def connection_lost(self, exc) -> None:  # type: ignore[no-untyped-def]
+            self._disarm()
+            super().connection_lost(exc)
+
+    return HeaderTimeoutH11
 
 
 class ServeError(Exception):
@@ -87,7 +137,8 @@ def serve(keys_dir: Path, db_url: str | None, host: str, port: int, tls: bool = 
     # limit_concurrency: past that many open connections and tasks uvicorn answers 503 at once
     # instead of queueing without bound (bodies are bounded and timed in limits.py)
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, timeout_keep_alive=5,
-                            limit_concurrency=CONCURRENCY, **ssl)  # type: ignore[arg-type]
+                            limit_concurrency=CONCURRENCY, http=_h11_with_header_timeout(),
+                            **ssl)  # type: ignore[arg-type]
     where = f"{'https' if tls else 'http'}://{host}:{port}"
     banner = "" if quiet else (f"registry {keys.registry_id}: listening on {where} (database "
                                f"{_shown(db_url or default_db_url(keys_dir))}); Ctrl-C stops it")

@@ -362,3 +362,27 @@ def test_the_server_log_holds_no_personal_data(reg, device, monkeypatch, tmp_pat
     for value in person.values():
         assert value not in log, value
     assert "1931" not in log and "ZYGMUNTA" not in log.upper()
+
+
+def test_half_sent_headers_lose_their_connection(tmp_path) -> None:
+    """The server as `enrolctl registry serve` runs it: a request whose headers never end is closed
+    after serve.HEADER_TIMEOUT_S, at the first request and after an answer on a kept-alive
+    connection; complete requests on one connection still work."""
+    from registrykit import RegistryProcess
+
+    from host_tools.registry.serve import HEADER_TIMEOUT_S
+
+    reg = make_registry(tmp_path)
+    ca = reg.keys_dir / "ca.pem"
+    with RegistryProcess(reg, f"sqlite:///{tmp_path / 'registry.db'}") as server:
+        url = f"https://127.0.0.1:{server.port}"
+        started = time.monotonic()
+        out = _raw_request(url, ca, b"POST /v1/batches HTTP/1.1\r\nHost: x\r\nX-Enrol", b"", 3 * HEADER_TIMEOUT_S)
+        waited = time.monotonic() - started
+        assert out == b"" and HEADER_TIMEOUT_S - 1 < waited < 2 * HEADER_TIMEOUT_S, (out, waited)
+        started = time.monotonic()
+        out = _raw_request(url, ca, b"GET /v1/time HTTP/1.1\r\nHost: x\r\n\r\nGET /v1/ti", b"", 3 * HEADER_TIMEOUT_S)
+        assert out.startswith(b"HTTP/1.1 200") and out.count(b"HTTP/1.1") == 1, out
+        assert time.monotonic() - started < 2 * HEADER_TIMEOUT_S
+        with httpx.Client(verify=ssl.create_default_context(cafile=str(ca))) as c:
+            assert [c.get(url + "/v1/time").status_code for _ in range(3)] == [200, 200, 200]
