@@ -425,6 +425,27 @@ def create_app(keys: RegistryKeys, engine: Engine) -> FastAPI:
             return [{"at": e.at.isoformat(), "kind": e.kind, "device_id": e.device_id, "detail": e.detail}
                     for e in rows]
 
+    def openapi() -> dict[str, Any]:
+        """FastAPI's document with the error shape this app really answers: {"error": reason}
+        for 422 too (FastAPI would describe its own {"detail": [...]}), and 401 on operator routes."""
+        if app.openapi_schema is None:
+            from fastapi.openapi.utils import get_openapi
+
+            doc = get_openapi(title=app.title, version=app.version, routes=app.routes)
+            for path, ops in doc.get("paths", {}).items():
+                for op in ops.values():
+                    responses = op.setdefault("responses", {})
+                    if "422" in responses:
+                        responses["422"] = {"description": "invalid request",
+                                            "content": {"application/json": {"schema": _ERROR_SCHEMA}}}
+                    if limits.operator_route(path):
+                        responses.setdefault("401", _ERRORS[401])
+            for name in ("HTTPValidationError", "ValidationError"):
+                doc.get("components", {}).get("schemas", {}).pop(name, None)
+            app.openapi_schema = doc
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 

@@ -211,6 +211,12 @@ def test_the_openapi_document_describes_every_body(http) -> None:
     export = doc["paths"]["/v1/admin/records"]["get"]["responses"]["200"]["content"]
     assert list(export) == ["application/x-ndjson"]
     assert batch["responses"]["401"]["content"]["application/json"]["schema"]["required"] == ["error"]
+    # every error response it describes has the shape the app answers with
+    text = json.dumps(doc)
+    assert "HTTPValidationError" not in text and '"detail"' not in text
+    assert doc["paths"]["/v1/verify"]["post"]["responses"]["422"]["content"]["application/json"]["schema"][
+        "required"] == ["error"]
+    assert "401" in doc["paths"]["/v1/admin/events"]["get"]["responses"]
 
 
 # ---- 4. bodies bounded before they are read ---------------------------------------------
