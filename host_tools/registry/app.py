@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 import cbor2
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
@@ -119,6 +120,11 @@ _BATCH_OPENAPI: dict[str, Any] = {
                     "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary",
                                                                           "maxLength": 65536}}}},
 }
+
+
+# a device id in a path: checked like the header before it reaches the database (a NUL in it
+# would make PostgreSQL refuse the query: a 5xx for a client's bytes)
+DeviceIdPath = Annotated[str, PathParam(pattern="^" + protocol.DEVICE_ID_RE + "$")]
 
 
 def _err(status: int, reason: str, **extra: Any) -> ApiError:
@@ -358,7 +364,7 @@ def create_app(keys: RegistryKeys, engine: Engine) -> FastAPI:
                     for d in s.scalars(select(Device).order_by(Device.device_id))]
 
     @app.post("/v1/admin/devices/{device_id}/revoke", dependencies=[Depends(operator)])
-    def revoke(device_id: str) -> dict[str, Any]:
+    def revoke(device_id: DeviceIdPath) -> dict[str, Any]:
         with sessions() as s:
             dev = s.get(Device, device_id)
             if dev is None:
@@ -370,7 +376,7 @@ def create_app(keys: RegistryKeys, engine: Engine) -> FastAPI:
 
     @app.post("/v1/admin/devices/{device_id}/batches", dependencies=[Depends(operator)],
               openapi_extra={"requestBody": _BATCH_OPENAPI["requestBody"]}, responses=_ERRORS)
-    async def push_batch(device_id: str, request: Request) -> dict[str, Any]:
+    async def push_batch(device_id: DeviceIdPath, request: Request) -> dict[str, Any]:
         """Records pulled from a device over USB (`enrolctl records push`): the same ingest and
         exactly-once rules as the device's own sync, on the operator's authority."""
         body = await _body(request)

@@ -199,6 +199,14 @@ def test_every_error_has_one_shape(reg, http) -> None:
     refused(http.post("/v1/verify", content=b"{not json", headers=op), 422)
     refused(http.post("/v1/verify", content=b"[]", headers=op), 422)
     refused(http.post("/v1/admin/devices", content=b'{"device_id": 5}', headers=op), 422)
+    before = rows(reg)
+    for bad_id in ("%00", "a%00b", "x" * 40, "%C3%A9"):  # NUL: PostgreSQL would refuse it
+        refused(http.post(f"/v1/admin/devices/{bad_id}/revoke", headers=op), 422)
+        refused(http.post(f"/v1/admin/devices/{bad_id}/batches", content=b"EBT1", headers=op), 422)
+    refused(http.post("/v1/admin/devices/..%2F..%2Fetc/revoke", headers=op), 404)  # no such route
+    refused(http.post("/v1/admin/devices/nobody/revoke", headers=op), 404)
+    refused(http.get("/v1/admin/events?limit=%00", headers=op), 422)
+    assert rows(reg) == before
 
 
 def test_the_openapi_document_describes_every_body(http) -> None:
