@@ -2,11 +2,17 @@
 
 The device signs card credentials with its own key; verify() is used to
 check a card read back (and any credential shown in verify mode).  Extended
-twisted-Edwards coordinates, no secret-dependent branches in the group law;
-the scalar ladder below is double-and-add (fine for a device that signs its
-own credentials, not for a signing oracle under remote timing attack).
+twisted-Edwards coordinates, no secret-dependent branches in the group law.
+Multiples of the base point B (signing, the public key, half of a verify) add
+precomputed points: the scalar in 64 signed radix-16 digits, digit i picking
+|e_i| * 16**i * B from ed25519_base.TABLE (48 KB, frozen into flash: no heap),
+so 64 mixed additions instead of ~380 general ones.  Other points use a 4-bit
+window with a doubling formula of its own.  Zero digits are skipped, so the
+time depends on the scalar: fine for a device that signs its own credentials,
+not for a signing oracle under remote timing attack.
 """
 
+from firmware.crypto.ed25519_base import TABLE
 from firmware.crypto.sha512 import sha512
 
 _P = 2**255 - 19
@@ -34,13 +40,68 @@ def _add(p, q):
     return (e * f % _P, g * h % _P, f * g % _P, e * h % _P)
 
 
+def _double(p):
+    """2p (dbl-2008-hwcd for a = -1): 4 squarings and 4 multiplications, against 9 for _add."""
+    x1, y1, z1, _ = p
+    a = x1 * x1 % _P
+    b = y1 * y1 % _P
+    c = 2 * z1 * z1 % _P
+    h = a + b
+    xy = x1 + y1
+    e = h - xy * xy % _P  # -E
+    g = a - b  # -G
+    f = c + g  # -F
+    return (e * f % _P, g * h % _P, f * g % _P, e * h % _P)
+
+
+def _madd(p, off, negate):
+    """p + the TABLE point at byte offset off (negated if asked): Z2 = 1, so 7 multiplications."""
+    x1, y1, z1, t1 = p
+    yp = int.from_bytes(TABLE[off : off + 32], "little")
+    ym = int.from_bytes(TABLE[off + 32 : off + 64], "little")
+    k = int.from_bytes(TABLE[off + 64 : off + 96], "little")
+    if negate:  # -(x, y) = (-x, y): y + x and y - x swap, 2dxy changes sign
+        yp, ym, k = ym, yp, _P - k
+    a = (y1 - x1) * ym % _P
+    b = (y1 + x1) * yp % _P
+    c = t1 * k % _P
+    d = 2 * z1
+    e, f, g, h = b - a, d - c, d + c, b + a
+    return (e * f % _P, g * h % _P, f * g % _P, e * h % _P)
+
+
+def _mul_base(s):
+    """s * B.  B has order L, so s is reduced first: under 2**253, 64 digits in [-8, 8)."""
+    s %= _L
+    q = (0, 1, 1, 0)
+    carry = 0
+    for i in range(64):
+        v = (s & 15) + carry
+        s >>= 4
+        carry = (v + 8) >> 4
+        v -= carry << 4
+        if v > 0:
+            q = _madd(q, (i * 8 + v - 1) * 96, False)
+        elif v < 0:
+            q = _madd(q, (i * 8 - v - 1) * 96, True)
+    return q
+
+
 def _mul(s, p):
-    q = (0, 1, 1, 0)  # neutral element
-    while s > 0:
-        if s & 1:
-            q = _add(q, p)
-        p = _add(p, p)
-        s >>= 1
+    """s * p for any point p (not reduced mod L: p need not lie in B's subgroup)."""
+    window = [(0, 1, 1, 0), p]
+    for _ in range(14):
+        window.append(_add(window[-1], p))
+    q = (0, 1, 1, 0)
+    nibbles, rest = 0, s  # MicroPython's int has no bit_length()
+    while rest:
+        rest >>= 4
+        nibbles += 1
+    for i in range(nibbles - 1, -1, -1):
+        q = _double(_double(_double(_double(q))))
+        n = (s >> (4 * i)) & 15
+        if n:
+            q = _add(q, window[n])
     return q
 
 
@@ -109,40 +170,56 @@ def _expand(seed):
 
 def public_key(seed):
     a, _ = _expand(seed)
-    return _encode(_mul(a, _B))
+    return _encode(_mul_base(a))
 
 
-_pub_of = [None, None]  # the last seed signed with and its public key: one scalar mult per key, not per sign
+# The last seed signed with: [seed, (a, prefix), public key].  One SHA-512 and one scalar
+# multiplication per key, not per signature (the seed itself is in RAM anyway, in secrets).
+_key_of = [None, None, None]
 
 
 def sign(seed, msg, pub=None):
     """RFC 8032 5.1.6.  The public key is derived from the seed (once per seed, then kept), never
     taken on trust: a wrong one would reuse the nonce r with another k and give the key away.
     `pub`, if given, must be that key (ValueError otherwise)."""
-    a, prefix = _expand(seed)
-    if _pub_of[0] != bytes(seed):
-        _pub_of[1] = _encode(_mul(a, _B))
-        _pub_of[0] = bytes(seed)
-    if pub is not None and bytes(pub) != _pub_of[1]:
+    if _key_of[0] != bytes(seed):
+        expanded = _expand(seed)
+        _key_of[2] = _encode(_mul_base(expanded[0]))
+        _key_of[1] = expanded
+        _key_of[0] = bytes(seed)
+    a, prefix = _key_of[1]
+    if pub is not None and bytes(pub) != _key_of[2]:
         raise ValueError("ed25519: public key does not belong to the seed")
-    pub = _pub_of[1]
+    pub = _key_of[2]
     r = _h(prefix, msg) % _L
-    rs = _encode(_mul(r, _B))
+    rs = _encode(_mul_base(r))
     k = _h(rs, pub, msg) % _L
     s = (r + k * a) % _L
     return rs + s.to_bytes(32, "little")
 
 
+_point_of = [None, None]  # the last public key verified against, decoded (a square root saved)
+
+
 def verify(pub, msg, sig):
-    """True if sig is pub's signature of msg (RFC 8032 5.1.7, cofactorless check)."""
+    """True if sig is pub's signature of msg (RFC 8032 5.1.7, cofactorless check).
+
+    [S]B = R + [k]A is checked as encode([S]B - [k]A) == R's 32 bytes: an inversion instead of
+    decoding R (a square root), and a non-canonical R (y >= p, or x = 0 with the sign bit set)
+    fails the byte comparison as RFC 8032's decoding refuses it."""
     if len(sig) != 64 or len(pub) != 32:
         return False
-    a = _decode(pub)
-    r = _decode(sig[:32])
-    if a is None or r is None:
-        return False
+    pub = bytes(pub)
+    if _point_of[0] != pub:
+        point = _decode(pub)
+        if point is None:
+            return False
+        _point_of[0], _point_of[1] = pub, point
+    a = _point_of[1]
     s = int.from_bytes(sig[32:], "little")
     if s >= _L:
         return False
-    k = _h(sig[:32], pub, msg) % _L
-    return _equal(_mul(s, _B), _add(r, _mul(k, a)))
+    rs = bytes(sig[:32])
+    k = _h(rs, pub, msg) % _L
+    x, y, z, t = _mul(k, a)
+    return _encode(_add(_mul_base(s), (_P - x, y, z, _P - t))) == rs
