@@ -156,3 +156,13 @@ def pytest_collect_file(parent, file_path: Path):
     if file_path.parent == FW_DIR and file_path.name.startswith("test_") and file_path.suffix == ".py":
         return MicroPythonModule.from_parent(parent, path=file_path)
     return None
+
+
+@pytest.fixture(scope="session")
+def pg_url():
+    """One throwaway PostgreSQL server per test process (tests/host/pgserver.py), shared by every
+    module that runs the registry on PostgreSQL; each test empties its tables (registrykit)."""
+    from pgserver import postgres_server
+
+    with postgres_server() as url:
+        yield url

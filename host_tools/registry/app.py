@@ -131,6 +131,10 @@ def _err(status: int, reason: str, **extra: Any) -> ApiError:
     return ApiError(status, detail={"error": reason, **extra})
 
 
+def _too_many(wait_s: int) -> ApiError:
+    return ApiError(429, detail={"error": "too many refused requests: wait"}, headers={"Retry-After": str(wait_s)})
+
+
 class DeviceIn(BaseModel):
     device_id: str = Field(pattern=r"^[A-Za-z0-9._-]{1,32}$")
     hmac_secret: str = Field(pattern=r"^[0-9a-f]{64}$")
@@ -218,18 +222,14 @@ def create_app(keys: RegistryKeys, engine: Engine) -> FastAPI:
         def refuse(reason: str, *key: str) -> ApiError:
             wait = limiter.blocked(*key)
             limiter.failed(*key)
-            if wait:
-                return ApiError(429, detail={"error": "too many refused requests: wait"},
-                                headers={"Retry-After": str(wait)})
-            return _err(401, reason)
+            return _too_many(wait) if wait else _err(401, reason)
 
         if not (_DEVICE_ID.fullmatch(dev_id) and _TIME.fullmatch(ts) and _NONCE.fullmatch(nonce)
                 and _SIGNATURE.fullmatch(sig)):
             raise refuse("malformed device, nonce, time or signature header", source)
         wait = limiter.blocked(source, dev_id)  # the cheap refusal, before any lookup or HMAC
         if wait:
-            raise ApiError(429, detail={"error": "too many refused requests: wait"},
-                           headers={"Retry-After": str(wait)})
+            raise _too_many(wait)
         device = s.get(Device, dev_id)
         if device is None:
             raise refuse("unknown device", source)

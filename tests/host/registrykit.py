@@ -71,6 +71,18 @@ def make_registry(tmp: Path, db_url: str | None = None) -> Registry:
     return Registry(keys_dir, keys, engine)
 
 
+def registry_for(request, tmp: Path, database: str) -> Registry:
+    """A registry on "sqlite" (a new file) or "postgresql" (the process's shared server, the
+    pg_url fixture of tests/conftest.py, emptied first: every test starts with no rows)."""
+    if database == "sqlite":
+        return make_registry(tmp)
+    reg = make_registry(tmp, request.getfixturevalue("pg_url"))
+    with reg.engine.begin() as conn:
+        for table in ("records", "conflicts", "nonces", "events", "devices"):
+            conn.exec_driver_sql(f"DELETE FROM {table}")
+    return reg
+
+
 def make_registry_from(keys_dir: Path) -> Registry:
     """A Registry handle on a key directory that already has its SQLite database (the sim's)."""
     keys = load_keys(keys_dir)

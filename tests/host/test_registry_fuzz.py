@@ -15,27 +15,15 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from registrykit import HostDevice, RegistryProcess, make_registry
+from registrykit import HostDevice, RegistryProcess, registry_for
 
 FUZZ_S = 300 if os.getenv("ENROL_SOAK") else 45
 
 
-@pytest.fixture(scope="module")
-def pg_url():
-    from pgserver import postgres_server
-
-    with postgres_server() as url:
-        yield url
-
-
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 def test_schemathesis_finds_no_server_error(request, tmp_path: Path, database: str) -> None:
-    db_url = f"sqlite:///{tmp_path / 'registry.db'}" if database == "sqlite" else request.getfixturevalue("pg_url")
-    reg = make_registry(tmp_path, db_url if database == "postgresql" else None)
-    if database == "postgresql":
-        with reg.engine.begin() as conn:
-            for table in ("records", "conflicts", "nonces", "events", "devices"):
-                conn.exec_driver_sql(f"DELETE FROM {table}")
+    reg = registry_for(request, tmp_path, database)
+    db_url = reg.engine.url.render_as_string(hide_password=False)
     HostDevice(reg, "dev-fuzz")  # a registered device, so device routes have one to find
     junit = tmp_path / "fuzz.xml"
     with RegistryProcess(reg, db_url) as server:

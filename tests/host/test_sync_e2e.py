@@ -20,7 +20,7 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 from conftest import MICROPYTHON, ROOT
 from faultproxy import FAULTS, FaultProxy
-from registrykit import Registry, RegistryProcess, make_registry, provision_device, serving, set_url
+from registrykit import Registry, RegistryProcess, make_registry, provision_device, registry_for, serving, set_url
 
 from host_tools.enrolctl.journal import envelopes
 from host_tools.registry.client import RegistryClient
@@ -95,24 +95,9 @@ def make_conflicts(reg: Registry, data: Path, secret: bytes, url: str, n: int) -
     return chosen
 
 
-@pytest.fixture(scope="session")
-def pg_url():
-    from pgserver import postgres_server
-
-    with postgres_server() as url:
-        yield url
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def registry(request, tmp_path: Path) -> Registry:
-    if request.param == "sqlite":
-        return make_registry(tmp_path)
-    url = request.getfixturevalue("pg_url")
-    reg = make_registry(tmp_path, url)
-    with reg.engine.begin() as conn:  # the server is shared by this worker's tests: start empty
-        for table in ("records", "conflicts", "nonces", "events", "devices"):
-            conn.exec_driver_sql(f"DELETE FROM {table}")
-    return reg
+    return registry_for(request, tmp_path, request.param)
 
 
 def test_thousand_records_exactly_once_through_faults_and_a_registry_crash(mpy_tree, registry, tmp_path):
