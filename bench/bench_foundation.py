@@ -7,7 +7,9 @@ import tempfile
 
 from mp import HEAPSIZE, ROOT, run_mp
 
-FACTORY_PARTITION = 0x1F0000  # ESP32_GENERIC's app partition (ports/esp32/partitions-4MiBplus.csv)
+from host_tools.enrolctl import ota
+
+APP_SLOT = ota.project_layout().slots[0].size  # host_tools/esp32_board/partitions.csv
 
 IMPORT_APP = """
 import time, gc, micropython
@@ -56,8 +58,8 @@ def run():
         ("import firmware.app frozen (as on the device)", int(frozen["import_us"]) / 1000, "ms", rt),
         ("micropython.mem_peak after import, frozen (counts garbage too)", int(frozen["mem_peak"]), "bytes", rt),
         ("frozen payload: bytecode of manifest.py's modules", payload, "bytes", "host"),
-        ("frozen payload / the 1,984 KB factory partition (MicroPython itself not built here: make image)",
-         round(100 * payload / FACTORY_PARTITION, 1), "%", "host"),
+        (f"frozen payload / the {APP_SLOT // 1024:,} KB app slot (MicroPython itself not built here: make image)",
+         round(100 * payload / APP_SLOT, 1), "%", "host"),
         ("import firmware.app from .py", int(src["import_us"]) / 1000, "ms", f"micropython heap={SOURCE_HEAP}"),
         ("micropython.mem_peak after import from .py (counts garbage too)", int(src["mem_peak"]), "bytes",
          f"micropython heap={SOURCE_HEAP}"),

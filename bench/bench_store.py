@@ -1,4 +1,4 @@
-"""Record store (issue 5): sealed size, capacity of a 1.5 MB partition, write amplification,
+"""Record store (issue 5): sealed size, capacity of the board's records partition, write amplification,
 save time and peak heap under MicroPython, power-cut sweep counts."""
 
 from __future__ import annotations
@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 
 from mp import HEAPSIZE, ROOT, compiled_tree, run_script, script_runs, smallest_heap_kb
+
+from host_tools.enrolctl import ota
 
 
 def kv(out: str) -> dict[str, str]:
@@ -15,7 +17,10 @@ def kv(out: str) -> dict[str, str]:
 def run():
     tree = compiled_tree()
     script = ROOT / "bench" / "mp_store.py"
-    cap = kv(run_script(script, [str(tree), "capacity"], heapsize="4m"))
+    vfs = ota.project_layout().find("vfs")
+    assert vfs is not None, "host_tools/esp32_board/partitions.csv has no vfs partition"
+    cap = kv(run_script(script, [str(tree), "capacity", str(vfs.size // 4096)], heapsize="4m"))
+    where = f"in the {vfs.size // 1024} KB records partition"
     sav = kv(run_script(script, [str(tree), "save"]))
     sweep_out = run_script(ROOT / "tests" / "mp" / "powercut.py", [str(tree), "200", "1", "50", "0"], heapsize="3m")
     sweep = json.loads([line for line in sweep_out.splitlines() if line.startswith("{")][-1])
@@ -24,8 +29,8 @@ def run():
     return [
         ("typical record, CBOR plaintext", int(cap["plaintext_bytes"]), "bytes", "micropython"),
         ("typical record, sealed envelope", sealed, "bytes", "micropython"),
-        ("records in 1.5 MB before refusal (95 %)", int(cap["records_at_refusal"]), "records", "micropython LittleFS"),
-        ("records in 1.5 MB before warning (80 %)", int(cap["records_at_warning"]), "records", "micropython LittleFS"),
+        (f"records {where} before refusal (95 %)", int(cap["records_at_refusal"]), "records", "micropython LittleFS"),
+        (f"records {where} before warning (80 %)", int(cap["records_at_warning"]), "records", "micropython LittleFS"),
         ("flash used per record (incl. card entry, keys, FS overhead)", int(cap["flash_bytes_per_record"]), "bytes", "micropython LittleFS"),
         ("flash programmed per save", int(cap["programmed_bytes_per_save"]), "bytes", "micropython LittleFS"),
         ("write amplification (programmed / sealed)", int(cap["programmed_bytes_per_save"]) / sealed, "x", "micropython LittleFS"),

@@ -1,8 +1,8 @@
 """Record-store figures under the MicroPython unix port (run by bench/bench_store.py).
 
-Usage: micropython -X heapsize=N bench/mp_store.py TREE capacity|save
-  capacity  fill a 1.5 MB LittleFS partition (384 x 4096-byte blocks, emulated NOR
-            flash in RAM) with typical records, card verified, until the store
+Usage: micropython -X heapsize=N bench/mp_store.py TREE capacity BLOCKS | TREE save
+  capacity  fill a LittleFS partition of BLOCKS x 4096 bytes (the board's records partition,
+            emulated NOR flash in RAM) with typical records, card verified, until the store
             refuses at 95 %; also note when it first warns (80 %)
   save      50 saves on a file-backed flash inside the ESP32-like heap: time and live heap
             (bench_store.py also bisects the smallest heap this runs in)
@@ -41,7 +41,7 @@ def body(i):
 def capacity():
     from host_tools.sim.flash import FlashBlockDevice
 
-    blocks = 384
+    blocks = int(sys.argv[3])
     dev = FlashBlockDevice(blocks)
     vfs.VfsLfs2.mkfs(dev)
     vfs.mount(vfs.VfsLfs2(dev), "/cap")

@@ -730,6 +730,7 @@ class App:
             self.show(boot_screen(VERSION, self.secrets.device_id, self.status))
             self.apply(self.flow.show())
         faultlog.clear_crashes(self.data)
+        self.board.confirm_image()  # a freshly updated image has shown it starts: the bootloader keeps it
         keypad_task = None
         pins = self.board.keypad_pins() if self.flow is not None else None
         if pins is not None:

@@ -151,6 +151,19 @@ def show_screen(screen):
     """The OLED is the only screen on the device; nothing to mirror."""
 
 
+def confirm_image():
+    """This image reached its first screen and its main loop: tell the bootloader to keep it.
+    An image written by `enrolctl flash --update` boots once on trial (ESP-IDF app rollback,
+    on in MicroPython's esp32 builds); one that never gets here is replaced by the previous
+    image at the next reset.  Harmless on every later boot."""
+    try:
+        from esp32 import Partition
+
+        Partition.mark_app_valid_cancel_rollback()
+    except OSError as e:  # -261: a build without rollback (a plain MicroPython image): nothing to do
+        console("image: not confirmed (" + str(e) + ")")
+
+
 def fatal_reset():
     """After a fatal error has been logged: hard reset."""
     machine.reset()

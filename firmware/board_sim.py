@@ -469,6 +469,12 @@ def show_screen(screen):
     _bridge().call(OP_SCREEN, text[:_MAX_PAYLOAD])
 
 
+def confirm_image():
+    """No bootloader here; the line lets a test see that the app confirms its image once a boot,
+    after its first screen (board.confirm_image)."""
+    print("image: confirmed")
+
+
 def fatal_reset():
     """The host has no reset: exit non-zero so the caller sees the failure."""
     sys.exit(1)

@@ -203,16 +203,23 @@ def flash_cmd(
     port: PortOpt,
     firmware: Annotated[Path, typer.Option("--firmware", help="MicroPython image (.bin) for the board's chip")],
     attempts: Annotated[int, typer.Option("--attempts", min=1, max=20, help="tries to reach the bootloader")] = 7,
-    update: Annotated[bool, typer.Option("--update", help="a new version: keep the records and provisioning "
-                                                           "(no erase)")] = False,
+    update: Annotated[bool, typer.Option("--update", help="a new version into the app slot not running; "
+                                                           "records and provisioning kept (no erase)")] = False,
 ) -> None:
-    """Write the firmware image with esptool: erase first (a new board), or --update (records kept).
-    The chip is detected and the file checked before anything is written."""
+    """Write the firmware image with esptool: erase first (a new board), or --update (records kept,
+    the old version kept in the other slot until it has started).  The chip is detected and the
+    file checked before anything is written."""
     from . import flash as flash_mod
 
     p = flash_mod.flash(port, firmware, attempts, update=update)
-    kept = "; the records partition was kept" if p.update else ""
-    out.print(f"flashed {p.image.path.name} ({p.image.size} bytes) at {p.offset:#x} on the {p.chip}{kept}; "
+    if p.update is not None and p.update.slot is not None:
+        s = p.update.slot
+        out.print(f"updated: {len(p.update.app)} bytes of {p.image.path.name} written to {s.label} at {s.offset:#x} "
+                  f"on the {p.chip}, which starts it now; the records partition was kept. If the new version "
+                  f"fails before its first screen, the board goes back to the old one at its next reset; "
+                  f"next: enrolctl deploy --port {port}")
+        return
+    out.print(f"flashed {p.image.path.name} ({p.image.size} bytes) at {p.offset:#x} on the {p.chip}; "
               f"next: enrolctl deploy --port {port}")
 
 

@@ -4,17 +4,20 @@ The image file is checked before the port is opened (a wrong file must not cost 
 technician an erased board); the chip is detected through its ROM bootloader and must be
 one MicroPython ships for and the one the image was built for; then erase, write at the
 chip's offset (MicroPython's download page: 0x1000 for ESP32 and ESP32-S2, 0 for the
-newer chips), verify, hard reset.
+newer chips), verify, hard reset.  An update (--update) writes no erase: the combined image's
+app goes into the app slot not running, and the otadata switch is written last (ota.py), so a
+cable pulled at any moment leaves a board that boots.
 """
 
 from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from . import ota
 from .errors import EnrolctlError
 
 # chip name as esptool reports it -> (chip id in the image header, write offset)
@@ -30,10 +33,8 @@ HEADER_SIZE = 24  # esp_image_header_t incl. the extended header with chip_id at
 MAX_SEGMENTS = 16
 ERASE_OPS = frozenset({0xD0, 0xD1, 0x02, 0x10})  # ERASE_FLASH, ERASE_REGION, FLASH_BEGIN, FLASH_DEFL_BEGIN
 MAX_IMAGE = 4 * 1024 * 1024  # a WROOM's flash; MicroPython images are ~1.6 MB
-# ESP32_GENERIC's partition table (ports/esp32/partitions-4MiBplus.csv): the factory app at
-# 0x10000, 0x1F0000 bytes; the filesystem with the records (vfs) from 0x200000 to the end
-FACTORY_SIZE = 0x1F0000
-VFS_START = 0x200000
+# The board's layout is the project's (host_tools/esp32_board/partitions.csv, read by ota.py):
+# two app slots from 0x10000, the records filesystem after them.
 
 
 @dataclass(frozen=True)
@@ -44,11 +45,19 @@ class Image:
 
 
 @dataclass(frozen=True)
+class Update:
+    """What an update writes: the app of the combined image into the slot not running."""
+    app: bytes
+    table: ota.Layout  # the image's partition table, which must be the board's
+    slot: ota.Partition | None = None  # known once the board's otadata is read
+
+
+@dataclass(frozen=True)
 class Plan:
     chip: str
     offset: int
     image: Image
-    update: bool = False  # keep the filesystem (records, provisioning): no chip erase
+    update: Update | None = None  # keep the filesystem (records, provisioning): no chip erase
 
 
 def check_image(path: Path) -> Image:
@@ -81,11 +90,25 @@ def plan(chip: str, image: Image, update: bool = False) -> Plan:
     if image.chip_id != want_id:
         built_for = next((name for name, (cid, _) in CHIPS.items() if cid == image.chip_id), f"chip id {image.chip_id}")
         raise EnrolctlError(f"{image.path.name} is built for {built_for}, the board is an {chip}: download the {chip} image")
-    if update and offset + image.size > VFS_START:
-        raise EnrolctlError(f"{image.path.name} ({image.size} bytes at {offset:#x}) would overwrite the records "
-                            f"partition at {VFS_START:#x}: an image for an update must fit the "
-                            f"{FACTORY_SIZE // 1024} KB app partition")
-    return Plan(chip, offset, image, update)
+    return Plan(chip, offset, image, split_update(image, offset) if update else None)
+
+
+def split_update(image: Image, offset: int) -> Update:
+    """The app and the partition table inside a combined image (bootloader at ``offset``, the
+    table at 0x8000, the app at its first slot), as `make image` and micropython.org ship it."""
+    data = image.path.read_bytes()
+    table = ota.parse_table(data[ota.TABLE_OFFSET - offset:ota.TABLE_OFFSET - offset + ota.TABLE_SIZE])
+    if table is None or not table.two_slots:
+        raise EnrolctlError(f"{image.path.name} is not a two-slot image (no ota_0/ota_1 partition table in it): "
+                            "an update needs the image `make image` builds")
+    first = table.slots[0]
+    app = data[first.offset - offset:]
+    if not app or app[0] != IMAGE_MAGIC:
+        raise EnrolctlError(f"{image.path.name} has no app image at {first.offset:#x}")
+    if len(app) > first.size:
+        raise EnrolctlError(f"the app in {image.path.name} is {len(app)} bytes, over the "
+                            f"{first.size // 1024} KB app slot")
+    return Update(app, table)
 
 
 def _connect(port: str, connect_attempts: int) -> Any:
@@ -104,29 +127,70 @@ def _connect(port: str, connect_attempts: int) -> Any:
                             f"({first})") from None
 
 
-def _write(esp: Any, p: Plan) -> None:
+def _write(esp: Any, p: Plan) -> Plan:
     from esptool.cmds import attach_flash, erase_flash, reset_chip, write_flash
 
     esp = esp.run_stub()
     attach_flash(esp)
-    if not p.update:
+    if p.update is not None:
+        p = _write_update(esp, p)
+    else:
         erase_flash(esp)  # a first install: nothing of an earlier firmware may remain
-    write_flash(esp, [(p.offset, str(p.image.path))], flash_size="keep", compress=True)  # MD5-verified by esptool
+        write_flash(esp, [(p.offset, str(p.image.path))], flash_size="keep", compress=True)  # MD5-verified
     reset_chip(esp, "hard-reset")
     esp._port.close()
+    return p
+
+
+def _write_update(esp: Any, p: Plan) -> Plan:
+    """The app into the slot not running, then (only once esptool has verified it) the otadata
+    sector that switches the bootloader to it.  A cut before the last step leaves the old
+    version booting; the records partition is never written."""
+    from esptool.cmds import write_flash
+
+    assert p.update is not None
+    board = ota.parse_table(esp.read_flash(ota.TABLE_OFFSET, ota.TABLE_SIZE))
+    if board is None or not board.two_slots:
+        raise EnrolctlError("this board has the single-app layout of an older image: an update cannot change "
+                            "the layout. Sync its records (or copy them off with `enrolctl records`), then "
+                            "install afresh with `enrolctl flash` without --update (it erases the board)")
+    if board != p.update.table:
+        raise EnrolctlError("the image's partition table is not the board's: an update cannot change the layout "
+                            "(install afresh with `enrolctl flash` without --update, after a sync)")
+    otadata_part = board.otadata
+    assert otadata_part is not None
+    otadata = esp.read_flash(otadata_part.offset, otadata_part.size)
+    target = 1 - ota.running_slot(otadata)
+    slot = board.slots[target]
+    write_flash(esp, [(slot.offset, p.update.app)], flash_size="keep", compress=True)  # MD5-verified
+    sector_at, sector = ota.switch_to(otadata, target)
+    write_flash(esp, [(otadata_part.offset + sector_at, sector)], flash_size="keep", compress=True)
+    return replace(p, update=replace(p.update, slot=slot))
 
 
 def flash(port: str, firmware: Path, connect_attempts: int = 7,
-          connect: Callable[[str, int], Any] = _connect, write: Callable[[Any, Plan], None] = _write,
+          connect: Callable[[str, int], Any] = _connect, write: Callable[[Any, Plan], Plan] = _write,
           update: bool = False) -> Plan:
-    """Check the file, detect the chip, then erase and write (update: write only the image's own
-    sectors, so the records partition is kept).  Nothing is written unless all checks pass."""
+    """Check the file, detect the chip, then erase and write (update: the app into the slot not
+    running, then the switch; the records partition is kept).  Nothing is written unless all
+    checks pass; a cable pulled during an update leaves the old version booting."""
+    from esptool.util import FatalError
+    from serial import SerialException
+
     image = check_image(firmware)
     esp = connect(port, connect_attempts)
     try:
         p = plan(esp.CHIP_NAME, image, update)
-    except EnrolctlError:
-        esp._port.close()
-        raise
-    write(esp, p)
-    return p
+        return write(esp, p)
+    except (FatalError, SerialException, OSError) as e:
+        first = (str(e).splitlines() or [type(e).__name__])[0]
+        if update:
+            raise EnrolctlError(f"the update was interrupted ({first}): the board still starts the version it "
+                                "had; connect it again and run the same command") from None
+        raise EnrolctlError(f"flashing was interrupted ({first}): the board will not start; connect it again "
+                            "and run the same command") from None
+    finally:
+        try:
+            esp._port.close()
+        except Exception:  # noqa: BLE001 - already closed by a reset, or the cable is gone
+            pass

@@ -1,10 +1,12 @@
-"""The production firmware image: MicroPython's esp32 port, board ESP32_GENERIC, with the
-device image frozen from the project's manifest.py (the same file the simulator's runtime
-freezes).  Needs ESP-IDF (IDF_PATH, with its toolchain installed by its own install.sh);
+"""The production firmware image: MicroPython's esp32 port, the board of
+host_tools/esp32_board/ (ESP32_GENERIC as its OTA variant builds it, with the project's
+two-slot partition table), with the device image frozen from the project's manifest.py (the
+same file the simulator's runtime freezes).  Needs ESP-IDF (IDF_PATH, with its toolchain installed by its own install.sh);
 without it, one line says what is missing and nothing is built.
 
 Output: build/image/firmware.bin, the combined image (bootloader, partition table, app)
-that `enrolctl flash --firmware build/image/firmware.bin` writes at 0x1000.
+that `enrolctl flash --firmware build/image/firmware.bin` writes at 0x1000 on a new board, and
+whose app `enrolctl flash --update` writes into the slot not running.
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ import subprocess
 from pathlib import Path
 
 from .errors import EnrolctlError
-from .flash import FACTORY_SIZE
+from . import ota
 from .paths import ROOT
 from .runtime import RUNTIME_DIR, source_tree
 
-BOARD = "ESP32_GENERIC"
+BOARD_DIR = ROOT / "host_tools" / "esp32_board"
 IMAGE_DIR = ROOT / "build" / "image"
 
 
@@ -40,7 +42,7 @@ def check_idf(env: dict[str, str] | None = None) -> Path:
 
 
 def build(log_to: Path | None = None) -> Path:
-    """Build build/image/firmware.bin; refuses an app larger than the factory partition."""
+    """Build build/image/firmware.bin; refuses an app larger than its slot, saying by how much."""
     check_idf()
     src = source_tree()
     port = src / "ports" / "esp32"
@@ -50,14 +52,15 @@ def build(log_to: Path | None = None) -> Path:
     log = log_to or (IMAGE_DIR / "build.log")
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as f:
-        proc = subprocess.run(["make", "-C", str(port), f"BOARD={BOARD}", f"BUILD={out}",
+        proc = subprocess.run(["make", "-C", str(port), f"BOARD_DIR={BOARD_DIR}", f"BUILD={out}",
                                f"FROZEN_MANIFEST={ROOT / 'manifest.py'}"], stdout=f, stderr=subprocess.STDOUT)
     if proc.returncode != 0:
         raise EnrolctlError(f"image: the esp32 build failed (see {log})")
     app, combined = out / "micropython.bin", out / "firmware.bin"
-    if app.stat().st_size > FACTORY_SIZE:
-        raise EnrolctlError(f"image: the app is {app.stat().st_size} bytes, over the {FACTORY_SIZE // 1024} KB "
-                            "factory partition")
+    slot = ota.project_layout().slots[0].size
+    if app.stat().st_size > slot:
+        raise EnrolctlError(f"image: the app is {app.stat().st_size} bytes, {app.stat().st_size - slot} over the "
+                            f"{slot // 1024} KB app slot (host_tools/esp32_board/partitions.csv)")
     IMAGE_DIR.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(combined, IMAGE_DIR / "firmware.bin")
     return IMAGE_DIR / "firmware.bin"

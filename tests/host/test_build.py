@@ -166,3 +166,58 @@ def test_the_manifest_freezes_the_device_image_and_leaves_the_simulator_out() ->
     assert "time.py" in frozen and "firmware/board_sim.py" not in frozen
     assert not [f for f in frozen if f.startswith(("host_tools", "tests"))]
     assert len(frozen) == len(device_sources(ROOT)) - 1  # every device source but board_sim
+
+
+def test_the_board_definition_fits_micropythons_esp32_port() -> None:
+    """host_tools/esp32_board/ as ports/esp32 will read it: the sdkconfig files it names exist in
+    the port, rollback (which board.confirm_image relies on) is on in them, the filesystem
+    partition has the label MicroPython mounts."""
+    import re
+
+    from host_tools.enrolctl import ota
+    from host_tools.enrolctl.image import BOARD_DIR
+    from host_tools.enrolctl.runtime import source_tree
+
+    port = source_tree() / "ports" / "esp32"
+    cmake = (BOARD_DIR / "mpconfigboard.cmake").read_text()
+    named = re.findall(r"^\s+(boards/\S+)$", cmake, re.M)
+    assert named and all((port / n).is_file() for n in named), named
+    defaults = "".join((port / n).read_text() for n in named) + (BOARD_DIR / "sdkconfig.board").read_text()
+    assert "CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE=y" in defaults
+    assert "CONFIG_COMPILER_OPTIMIZATION_SIZE=y" in defaults
+    assert 'label="vfs"' in (port / "modules" / "flashbdev.py").read_text()
+    assert ota.project_layout().find("vfs") is not None
+    assert (BOARD_DIR / "mpconfigboard.h").is_file()
+
+
+def test_make_image_refuses_an_app_larger_than_its_slot_saying_by_how_much(tmp_path: Path, monkeypatch) -> None:
+    """The build itself is ESP-IDF's (not here): a stand-in `make` on PATH writes an app one
+    sector over the slot, and build() must refuse it with the figure, copying nothing."""
+    import os
+    import stat
+
+    from host_tools.enrolctl import image, ota
+    from host_tools.enrolctl.errors import EnrolctlError
+
+    slot = ota.project_layout().slots[0].size
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake_make = bin_dir / "make"
+    fake_make.write_text("#!/bin/sh\nfor a; do case $a in BUILD=*) out=${a#BUILD=};; BOARD_DIR=*) bd=${a#BOARD_DIR=};; esac; done\n"
+                         "test -f \"$bd/mpconfigboard.cmake\" || exit 2\nmkdir -p \"$out\"\n"
+                         f"head -c {slot + 4096} /dev/zero > \"$out/micropython.bin\"\n"
+                         "cp \"$out/micropython.bin\" \"$out/firmware.bin\"\n")
+    gcc = bin_dir / "xtensa-esp32-elf-gcc"
+    gcc.write_text("#!/bin/sh\n")
+    for f in (fake_make, gcc):
+        f.chmod(f.stat().st_mode | stat.S_IEXEC)
+    idf = tmp_path / "idf"
+    (idf / "tools").mkdir(parents=True)
+    (idf / "tools" / "idf.py").write_text("")
+    monkeypatch.setenv("IDF_PATH", str(idf))
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setattr(image, "RUNTIME_DIR", tmp_path / "runtime")
+    monkeypatch.setattr(image, "IMAGE_DIR", tmp_path / "image")
+    with pytest.raises(EnrolctlError, match=f"the app is {slot + 4096} bytes, 4096 over the {slot // 1024} KB app slot"):
+        image.build(log_to=tmp_path / "build.log")
+    assert not (tmp_path / "image" / "firmware.bin").exists()

@@ -40,28 +40,6 @@ def test_flash_erases_and_writes_the_image_at_0x1000_through_real_esptool(tmp_pa
         assert rom.flash[0x1000 + len(data):] == b"\xff" * (len(rom.flash) - 0x1000 - len(data))
 
 
-def test_an_update_writes_the_image_and_keeps_the_records_partition(tmp_path: Path) -> None:
-    fw = image(tmp_path)
-    with RomBootloader() as rom:
-        records = os.urandom(4096)
-        rom.flash[flash.VFS_START:flash.VFS_START + 4096] = records  # the device's LittleFS, records in it
-        r = enrolctl("flash", "--update", "--port", rom.port, "--firmware", str(fw), "--attempts", "1")
-        assert r.returncode == 0, r.stderr
-        assert "the records partition was kept" in " ".join(r.stdout.split())
-        assert not rom.erased
-        data = fw.read_bytes()
-        assert bytes(rom.flash[0x1000:0x1000 + len(data)]) == data
-        assert bytes(rom.flash[flash.VFS_START:flash.VFS_START + 4096]) == records
-
-
-def test_an_update_image_that_would_reach_the_records_is_refused_before_writing(tmp_path: Path) -> None:
-    fw = image(tmp_path, size=flash.VFS_START - 0x1000 + 1)  # one byte past the app partition
-    with RomBootloader() as rom:
-        with pytest.raises(EnrolctlError, match="would overwrite the records partition at 0x200000"):
-            flash.flash(rom.port, fw, connect_attempts=1, update=True)
-        assert not rom.erased and flash.ERASE_OPS.isdisjoint(rom.commands)
-
-
 @pytest.mark.parametrize("chip_id,built_for", [(9, "ESP32-S3"), (5, "ESP32-C3"), (77, "chip id 77")])
 def test_an_image_for_another_chip_is_refused_before_anything_is_erased(
         tmp_path: Path, chip_id: int, built_for: str) -> None:

@@ -62,6 +62,7 @@ def test_three_people_are_enrolled_and_saved(sim_run) -> None:
     assert out.count("|Record SAVED.   |") >= 3
     assert out.count("|Card ready for  |") >= 3
     assert out.rstrip().endswith("power off")
+    assert out.count("image: confirmed") == 1  # the image told the bootloader to keep it (README, Updating)
 
 
 def test_cards_verify_with_standard_libraries_and_records_are_marked(sim_run) -> None:
