@@ -37,10 +37,6 @@ _H0 = (0x6A09E667F3BCC908, 0xBB67AE8584CAA73B, 0x3C6EF372FE94F82B, 0xA54FF53A5F1
 _W = [0] * 80
 
 
-def _rotr(x, n):
-    return ((x >> n) | (x << (64 - n))) & _M
-
-
 class sha512:  # noqa: N801 - hashlib's name
     def __init__(self, data=b""):
         self._h = list(_H0)
@@ -72,20 +68,24 @@ class sha512:  # noqa: N801 - hashlib's name
         for v in struct.unpack_from(">16Q", data, off):
             w[t] = v
             t += 1
+        # A 64-bit rotation is one shift of the word doubled (x | x << 64) and a mask; the masks of
+        # a sigma's three rotations are merged into one.  Ch and Maj in their 3- and 4-operation
+        # forms (no ~e: a negative big integer is slower to AND).  About 1.5x faster than
+        # rotating each time on MicroPython, where every 64-bit word is a big integer.
+        m = _M
         for t in range(16, 80):
             x, y = w[t - 15], w[t - 2]
-            s0 = _rotr(x, 1) ^ _rotr(x, 8) ^ (x >> 7)
-            s1 = _rotr(y, 19) ^ _rotr(y, 61) ^ (y >> 6)
-            w[t] = (w[t - 16] + s0 + w[t - 7] + s1) & _M
+            xx, yy = x | (x << 64), y | (y << 64)
+            s0 = (((xx >> 1) ^ (xx >> 8)) & m) ^ (x >> 7)
+            s1 = (((yy >> 19) ^ (yy >> 61)) & m) ^ (y >> 6)
+            w[t] = (w[t - 16] + s0 + w[t - 7] + s1) & m
         a, b, c, d, e, f, g, h = self._h
+        k = _K
         for t in range(80):
-            s1 = _rotr(e, 14) ^ _rotr(e, 18) ^ _rotr(e, 41)
-            ch = (e & f) ^ (~e & g)
-            t1 = (h + s1 + ch + _K[t] + w[t]) & _M
-            s0 = _rotr(a, 28) ^ _rotr(a, 34) ^ _rotr(a, 39)
-            maj = (a & b) ^ (a & c) ^ (b & c)
-            t2 = (s0 + maj) & _M
-            h, g, f, e, d, c, b, a = g, f, e, (d + t1) & _M, c, b, a, (t1 + t2) & _M
+            ee, aa = e | (e << 64), a | (a << 64)
+            t1 = h + (((ee >> 14) ^ (ee >> 18) ^ (ee >> 41)) & m) + (g ^ (e & (f ^ g))) + k[t] + w[t]
+            t2 = (((aa >> 28) ^ (aa >> 34) ^ (aa >> 39)) & m) + ((a & b) | (c & (a | b)))
+            h, g, f, e, d, c, b, a = g, f, e, (d + t1) & m, c, b, a, (t1 + t2) & m
         hs = self._h
         for i, v in enumerate((a, b, c, d, e, f, g, h)):
             hs[i] = (hs[i] + v) & _M
