@@ -6,8 +6,9 @@ twisted-Edwards coordinates, no secret-dependent branches in the group law.
 Multiples of the base point B (signing, the public key, half of a verify) add
 precomputed points: the scalar in 64 signed radix-16 digits, digit i picking
 |e_i| * 16**i * B from ed25519_base.TABLE (48 KB, frozen into flash: no heap),
-so 64 mixed additions instead of ~380 general ones.  Other points use a 4-bit
-window with a doubling formula of its own.  Zero digits are skipped, so the
+so 64 mixed additions instead of ~380 general ones.  The public key a verify
+checks against gets a comb of its own, kept for the next verify (_comb_table),
+with a doubling formula of its own.  Zero digits are skipped, so the
 time depends on the scalar: fine for a device that signs its own credentials,
 not for a signing oracle under remote timing attack.
 """
@@ -54,12 +55,13 @@ def _double(p):
     return (e * f % _P, g * h % _P, f * g % _P, e * h % _P)
 
 
-def _madd(p, off, negate):
-    """p + the TABLE point at byte offset off (negated if asked): Z2 = 1, so 7 multiplications."""
+def _madd(p, off, negate, table=TABLE):
+    """p + the table's point at byte offset off (negated if asked): Z2 = 1, so 7 multiplications.
+    A table point is 96 bytes: y + x, y - x, 2dxy (affine, little-endian)."""
     x1, y1, z1, t1 = p
-    yp = int.from_bytes(TABLE[off : off + 32], "little")
-    ym = int.from_bytes(TABLE[off + 32 : off + 64], "little")
-    k = int.from_bytes(TABLE[off + 64 : off + 96], "little")
+    yp = int.from_bytes(table[off : off + 32], "little")
+    ym = int.from_bytes(table[off + 32 : off + 64], "little")
+    k = int.from_bytes(table[off + 64 : off + 96], "little")
     if negate:  # -(x, y) = (-x, y): y + x and y - x swap, 2dxy changes sign
         yp, ym, k = ym, yp, _P - k
     a = (y1 - x1) * ym % _P
@@ -87,21 +89,48 @@ def _mul_base(s):
     return q
 
 
-def _mul(s, p):
-    """s * p for any point p (not reduced mod L: p need not lie in B's subgroup)."""
-    window = [(0, 1, 1, 0), p]
-    for _ in range(14):
-        window.append(_add(window[-1], p))
+def _comb_table(p):
+    """A Lim-Lee comb for p: the 15 non-empty sums of p, 2**64 p, 2**128 p, 2**192 p, affine, as
+    96-byte table entries (1.4 KB).  Then [k]p is 63 doublings and at most 64 mixed additions
+    (_mul_comb), against _mul's 252 doublings and 63 general additions."""
+    teeth = [p]
+    for _ in range(3):
+        q = teeth[-1]
+        for _ in range(64):
+            q = _double(q)
+        teeth.append(q)
+    sums = [None] * 16
+    for i in range(1, 16):
+        low = i & -i
+        j = (0, 1, None, 2, None, None, None, 3)[low - 1]
+        sums[i] = teeth[j] if i == low else _add(sums[i ^ low], teeth[j])
+    # one inversion for all 15 (Montgomery's trick): prefix products, invert the last, walk back
+    prefix = [1] * 16
+    for i in range(1, 16):
+        prefix[i] = prefix[i - 1] * sums[i][2] % _P
+    inv = _inv(prefix[15])
+    out = bytearray(15 * 96)
+    for i in range(15, 0, -1):
+        x, y, z, _ = sums[i]
+        zi = inv * prefix[i - 1] % _P
+        inv = inv * z % _P
+        x, y = x * zi % _P, y * zi % _P
+        at = (i - 1) * 96
+        out[at : at + 32] = ((y + x) % _P).to_bytes(32, "little")
+        out[at + 32 : at + 64] = ((y - x) % _P).to_bytes(32, "little")
+        out[at + 64 : at + 96] = (2 * _D * x * y % _P).to_bytes(32, "little")
+        sums[i] = None
+    return bytes(out)
+
+
+def _mul_comb(k, comb):
+    """[k]p for k < 2**256 with p's _comb_table: bit b of each 64-bit quarter of k picks a sum."""
     q = (0, 1, 1, 0)
-    nibbles, rest = 0, s  # MicroPython's int has no bit_length()
-    while rest:
-        rest >>= 4
-        nibbles += 1
-    for i in range(nibbles - 1, -1, -1):
-        q = _double(_double(_double(_double(q))))
-        n = (s >> (4 * i)) & 15
-        if n:
-            q = _add(q, window[n])
+    for b in range(63, -1, -1):
+        q = _double(q)
+        i = ((k >> b) & 1) | ((k >> (b + 63)) & 2) | ((k >> (b + 126)) & 4) | ((k >> (b + 189)) & 8)
+        if i:
+            q = _madd(q, (i - 1) * 96, False, comb)
     return q
 
 
@@ -198,7 +227,9 @@ def sign(seed, msg, pub=None):
     return rs + s.to_bytes(32, "little")
 
 
-_point_of = [None, None]  # the last public key verified against, decoded (a square root saved)
+# The last public key verified against (a device checks its own cards' key, again and again):
+# [key bytes, its comb table].  Made at its first verify (about 190 doublings, 15 inversions).
+_point_of = [None, None]
 
 
 def verify(pub, msg, sig):
@@ -214,12 +245,13 @@ def verify(pub, msg, sig):
         point = _decode(pub)
         if point is None:
             return False
-        _point_of[0], _point_of[1] = pub, point
-    a = _point_of[1]
+        _point_of[0], _point_of[1] = None, None  # the old table goes before the new one is made
+        _point_of[1] = _comb_table(point)
+        _point_of[0] = pub
     s = int.from_bytes(sig[32:], "little")
     if s >= _L:
         return False
     rs = bytes(sig[:32])
     k = _h(rs, pub, msg) % _L
-    x, y, z, t = _mul(k, a)
+    x, y, z, t = _mul_comb(k, _point_of[1])
     return _encode(_add(_mul_base(s), (_P - x, y, z, _P - t))) == rs

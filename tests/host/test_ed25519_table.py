@@ -20,6 +20,17 @@ def test_the_checked_in_table_is_the_generated_one() -> None:
     assert TABLE == ed25519_table.table_bytes() and len(TABLE) == 64 * 8 * 96
 
 
+def mul_ref(s: int, p: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    """[s]p by plain double-and-add with the unified addition: the reference the fast paths meet."""
+    q = (0, 1, 1, 0)
+    while s:
+        if s & 1:
+            q = ed25519._add(q, p)
+        p = ed25519._add(p, p)
+        s >>= 1
+    return q
+
+
 def _niels(point: tuple[int, int, int, int]) -> bytes:
     x, y, z, _ = point
     zi = pow(z, ed25519._P - 2, ed25519._P)
@@ -33,7 +44,7 @@ def test_every_sampled_entry_is_its_multiple_of_the_base_point() -> None:
     picks = [(0, 1), (0, 8), (63, 1), (63, 8)] + [(rng.randrange(64), rng.randrange(1, 9)) for _ in range(20)]
     for i, j in picks:
         off = (i * 8 + j - 1) * 96
-        assert TABLE[off : off + 96] == _niels(ed25519._mul(j * 16**i, ed25519._B)), (i, j)
+        assert TABLE[off : off + 96] == _niels(mul_ref(j * 16**i, ed25519._B)), (i, j)
 
 
 def test_keys_and_signatures_equal_openssl_for_random_keys_and_messages() -> None:
@@ -48,12 +59,18 @@ def test_keys_and_signatures_equal_openssl_for_random_keys_and_messages() -> Non
         assert not ed25519.verify(pub, msg + b"\x00", sig)
 
 
-def test_fixed_base_and_window_multiplication_agree_for_any_scalar() -> None:
+def test_fixed_base_and_comb_multiplication_agree_with_the_reference_for_any_scalar() -> None:
     rng = random.Random(11)
-    scalars = [0, 1, 15, 16, 17, ed25519._L - 1, ed25519._L, ed25519._L + 1, (1 << 256) - 1]
+    scalars = [0, 1, 15, 16, 17, ed25519._L - 1, ed25519._L, ed25519._L + 1, (1 << 256) - 1,
+               (1 << 64) - 1, 1 << 64, 1 << 128, (1 << 192) + 1, 1 << 255]  # the comb's quarter edges
     scalars += [rng.randrange(1 << 256) for _ in range(30)]
+    a = ed25519._decode(ed25519.public_key(os.urandom(32)))
+    assert a is not None
+    comb = ed25519._comb_table(a)
+    assert len(comb) == 15 * 96
     for s in scalars:
-        assert ed25519._equal(ed25519._mul_base(s), ed25519._mul(s % ed25519._L, ed25519._B)), s
+        assert ed25519._equal(ed25519._mul_base(s), mul_ref(s % ed25519._L, ed25519._B)), s
+        assert ed25519._equal(ed25519._mul_comb(s, comb), mul_ref(s, a)), s
 
 
 def test_non_canonical_r_encodings_are_refused_as_rfc8032_decoding_refuses_them() -> None:
