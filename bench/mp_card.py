@@ -58,31 +58,54 @@ from host_tools.sim.nxp_signer import FactorySigner  # noqa: E402
 
 factory = FactorySigner(0x1234567890ABCDEF1234567890ABCD)
 orig_sig = factory.sign(UID)
-t0 = time.ticks_us()
-originality.verify(UID, orig_sig, factory.public_key)
-print("originality_us=" + str(time.ticks_diff(time.ticks_us(), t0)))
-t0 = time.ticks_us()
-sig = ed25519.sign(SEED, b"x" * 150, PUB)
-print("sign_us=" + str(time.ticks_diff(time.ticks_us(), t0)))
-t0 = time.ticks_us()
-ed25519.verify(PUB, b"x" * 150, sig)
-print("verify_us=" + str(time.ticks_diff(time.ticks_us(), t0)))
+RUNS = 5  # each figure is the fastest of RUNS: the host's other work only ever adds time
 
-bus = TimedI2C()
-chip = PN532Reader()
-bus.attach(0x24, chip)
-reader = Reader(busio.I2C(bus=bus))
-writer = CardWriter(reader, SEED, PUB, bytes(32), "dev-0001", "reg-bf")
-card = NTAG21x("NTAG215", uid=UID)
-chip.place(card)
-chip.modeled_us = 0
-commands_before = chip.command_count
+
+def fastest(f):
+    best = None
+    for _ in range(RUNS):
+        t0 = time.ticks_us()
+        f()
+        us = time.ticks_diff(time.ticks_us(), t0)
+        best = us if best is None else min(best, us)
+    return best
+
+
+print("originality_us=" + str(fastest(lambda: originality.verify(UID, orig_sig, factory.public_key))))
+ed25519.sign(SEED, b"y" * 150, PUB)  # the key's own work, once per boot (the app's first sign)
+sig = ed25519.sign(SEED, b"x" * 150, PUB)
+print("sign_us=" + str(fastest(lambda: ed25519.sign(SEED, b"x" * 150, PUB))))
 t0 = time.ticks_us()
-uid, sel = reader.wait_card(500)
-writer.write(uid, sel, bytes(16), "AMINATA FATOUMATA", 1767225600, 1924992000)
-total_us = time.ticks_diff(time.ticks_us(), t0)
-print("write_verify_host_ms=" + str(total_us // 1000))
-print("device_cpu_us=" + str(total_us - bus.emulator_us))  # the firmware's own work, emulators left out
+ed25519.verify(PUB, b"x" * 150, sig)  # the first with this key: its comb table is made
+print("verify_first_us=" + str(time.ticks_diff(time.ticks_us(), t0)))
+print("verify_us=" + str(fastest(lambda: ed25519.verify(PUB, b"x" * 150, sig))))
+
+held_cpu = check_cpu = None
+for _ in range(RUNS):
+    bus = TimedI2C()
+    chip = PN532Reader()
+    bus.attach(0x24, chip)
+    reader = Reader(busio.I2C(bus=bus))
+    writer = CardWriter(reader, SEED, PUB, bytes(32), "dev-0001", "reg-bf")
+    card = NTAG21x("NTAG215", uid=UID)
+    chip.place(card)
+    chip.modeled_us = 0
+    commands_before = chip.command_count
+    t0 = time.ticks_us()
+    uid, sel = reader.wait_card(500)
+    _, _, payload = writer.write(uid, sel, bytes(16), "AMINATA FATOUMATA", 1767225600, 1924992000)
+    chip_sig = reader.read_sig()
+    total_us = time.ticks_diff(time.ticks_us(), t0)
+    # the card may go now; the check that follows needs no emulator
+    t0 = time.ticks_us()
+    writer.check(payload, uid)
+    check_us = time.ticks_diff(time.ticks_us(), t0)
+    us = total_us - bus.emulator_us  # the firmware's own work while the card is held, emulators left out
+    held_cpu = us if held_cpu is None else min(held_cpu, us)
+    check_cpu = check_us if check_cpu is None else min(check_cpu, check_us)
+print("write_verify_host_ms=" + str((held_cpu + check_cpu) // 1000))
+print("device_cpu_us=" + str(held_cpu))
+print("check_cpu_us=" + str(check_cpu))
 print("modeled_us=" + str(chip.modeled_us))
 print("pn532_commands=" + str(chip.command_count - commands_before))
 print("page_writes=" + str(card.writes))

@@ -24,7 +24,8 @@ BATTERY_EVERY_MS = 10 * 1000
 CRITICAL_SLEEP_MS = 30 * 60 * 1000  # deep sleep on an empty cell; then boot and look again
 EMPTY_MESSAGE_MS = 3000
 MAX_TASK_RESTARTS = 3
-CARD_STATES = ("card", "sup_id", "sup_pin")  # the card step, and a supervisor confirming a re-issue in it
+# the card step, its check after the card is handed back, and a supervisor confirming a re-issue in it
+CARD_STATES = ("card", "card_check", "sup_id", "sup_pin")
 BUSY_STATES = CARD_STATES + ("check", "saving")  # never light-sleep here: a card or a save is under way
 
 
@@ -380,8 +381,9 @@ class App:
             self.close_reader()
 
     async def _card_session(self, reader, boot, seq, fields):
+        from firmware.card.credential import CredentialError
         from firmware.card.writer import CardRefused, CardWriter, NeedsSupervisor
-        from firmware.hw.nfc import NfcError
+        from firmware.hw.nfc import CardNak, NfcError
         from firmware.store.journal import StoreError
 
         s = self.secrets
@@ -389,6 +391,7 @@ class App:
         writer = CardWriter(reader, s.ed25519_seed, self._pub, s.card_key, s.device_id, s.registry_id)
         iat = self.card_iat
         self.reissue = None
+        not_genuine = None  # the UID of a copy refused in this card step
         while self.flow.state in CARD_STATES:
             if self.flow.state != "card":  # a supervisor is typing: the reader waits
                 await asyncio.sleep(0.2)
@@ -402,9 +405,16 @@ class App:
                 await asyncio.sleep(0.2)
                 continue
             uid, sel = found
+            if uid == not_genuine:  # still on the reader: it is not written again
+                await asyncio.sleep(0.2)
+                continue
             try:
-                cred_id, old = writer.write(uid, sel, self.last_record_id, fields["given_name"], iat,
-                                            iat + 5 * 365 * 86400, self.reissue[0] if self.reissue else False)
+                cred_id, old, payload = writer.write(uid, sel, self.last_record_id, fields["given_name"], iat,
+                                                     iat + 5 * 365 * 86400, self.reissue[0] if self.reissue else False)
+                try:  # the NXP originality signature: read now, with the card here; checked below
+                    chip_sig = reader.read_sig()
+                except CardNak:
+                    chip_sig = None  # no READ_SIG: not an NXP NTAG21x
             except NeedsSupervisor as e:
                 self.apply(self.flow.needs_supervisor(e.old_credential_id))
             except CardRefused as e:
@@ -419,6 +429,23 @@ class App:
                 self.board.console("nfc: out of memory")
                 self.apply(self.flow.card_done(False, "Retry: tap again"))
             else:
+                # Everything from here needs no card: the citizen takes it back now
+                self.apply(self.flow.card_written())
+                problem = None
+                try:
+                    writer.check(payload, uid)
+                except CredentialError:
+                    problem = "Card check failed: tap again"
+                if problem is None and not self.genuine_sig(uid, chip_sig):
+                    # our credential is on it, but bound to a copy's UID, and this record is not
+                    # marked: the registry learns the genuine card's UID once one is written
+                    problem = "Not a genuine card: use another"
+                    not_genuine = uid
+                if problem is not None:
+                    self.board.console("card: " + problem)
+                    self.apply(self.flow.card_done(False, problem))
+                    await asyncio.sleep(0.5)
+                    continue
                 try:
                     self.store.mark_card_verified(boot, seq, uid, cred_id, old or "")
                     self.card_due_done(boot, seq)
@@ -469,13 +496,20 @@ class App:
 
     def genuine_chip(self, reader, uid):
         """The chip's NXP originality signature over its UID (a copy on a UID-changeable chip has none)."""
-        from firmware.crypto import originality
         from firmware.hw.nfc import CardNak
 
         try:
             sig = reader.read_sig()
         except CardNak:
             return False  # a chip without READ_SIG is not an NXP NTAG21x
+        return self.genuine_sig(uid, sig)
+
+    def genuine_sig(self, uid, sig):
+        """Whether sig (READ_SIG's 32 bytes, None if it had none) is NXP's over this UID."""
+        from firmware.crypto import originality
+
+        if sig is None:
+            return False
         for key in (originality.NXP_NTAG21X,) + tuple(self.board.EXTRA_ORIGINALITY_KEYS):
             if originality.verify(uid, sig, key):
                 return True

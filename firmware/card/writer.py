@@ -8,7 +8,10 @@ page made read-only by a lock bit; our credential already: a supervisor must
 confirm a re-issue) -> write the NDEF TLV from page 4 (and the CC on a chip
 delivered without one) -> set PWD, PACK, then AUTH0 = 4 (writes need the
 password from then on; reads stay free for payout points) -> read every
-written byte back and verify it and the signature and the UID binding.
+written byte back and compare.  That is all the card must stay on the reader
+for; check() then verifies the signature and the UID binding over what was
+read back, with the card already handed back (the citizen holds the card for
+the RF work and one signature, not for a verify as well).
 Every refusal comes before the first write, so a refused card is left as it was.
 Tearing (card pulled away mid-write) raises CardLost: the record is not
 marked verified, the officer taps again and write() starts over; it is
@@ -113,7 +116,8 @@ class CardWriter:
             raise CardRefused("Card locked by another issuer")
 
     def write(self, uid, sel_res, record_id, given_name, iat, exp, reissue=False):
-        """Write and verify; returns (credential id, old credential id or None)."""
+        """Write and read back; returns (credential id, old credential id or None, the COSE
+        payload read back, for check())."""
         name, pages, dyn, model_cc = self.identify(sel_res)
         r = self.reader
         pwd, pack = card_password(self.card_key, uid)
@@ -162,6 +166,9 @@ class CardWriter:
         back = r.read_pages(FIRST_USER_PAGE, FIRST_USER_PAGE + len(data) // 4 - 1)
         if back != data:
             raise NfcError("read-back differs from what was written")
-        payload = ndef.parse_record(ndef.find_message(back))
+        return cred_id, old, ndef.parse_record(ndef.find_message(back))
+
+    def check(self, payload, uid):
+        """Our own signature over the credential the card holds, bound to its UID (a signing fault
+        or a bug must not leave with the citizen): CredentialError if not."""
         credential.verify(payload, {credential.key_id(self.pub): self.pub}, uid)
-        return cred_id, old

@@ -89,10 +89,10 @@ def _mul_base(s):
     return q
 
 
-def _comb_table(p):
-    """A Lim-Lee comb for p: the 15 non-empty sums of p, 2**64 p, 2**128 p, 2**192 p, affine, as
-    96-byte table entries (1.4 KB).  Then [k]p is 63 doublings and at most 64 mixed additions
-    (_mul_comb), against _mul's 252 doublings and 63 general additions."""
+def _comb_table(p, out):
+    """A Lim-Lee comb for p into out (15 * 96 bytes): the 15 non-empty sums of p, 2**64 p,
+    2**128 p, 2**192 p, affine, as 96-byte table entries.  Then [k]p is 63 doublings and at most
+    64 mixed additions (_mul_comb), against 252 doublings and 63 general additions."""
     teeth = [p]
     for _ in range(3):
         q = teeth[-1]
@@ -109,7 +109,6 @@ def _comb_table(p):
     for i in range(1, 16):
         prefix[i] = prefix[i - 1] * sums[i][2] % _P
     inv = _inv(prefix[15])
-    out = bytearray(15 * 96)
     for i in range(15, 0, -1):
         x, y, z, _ = sums[i]
         zi = inv * prefix[i - 1] % _P
@@ -120,7 +119,7 @@ def _comb_table(p):
         out[at + 32 : at + 64] = ((y - x) % _P).to_bytes(32, "little")
         out[at + 64 : at + 96] = (2 * _D * x * y % _P).to_bytes(32, "little")
         sums[i] = None
-    return bytes(out)
+    return out
 
 
 def _mul_comb(k, comb):
@@ -227,9 +226,12 @@ def sign(seed, msg, pub=None):
     return rs + s.to_bytes(32, "little")
 
 
-# The last public key verified against (a device checks its own cards' key, again and again):
-# [key bytes, its comb table].  Made at its first verify (about 190 doublings, 15 inversions).
-_point_of = [None, None]
+# The last public key verified against (a device checks its own cards' key, again and again) and
+# its comb table, filled at its first verify (about 190 doublings, one inversion).  The table's
+# 1.4 KB is taken here, at import, while the heap is in one piece: asked for at the first card
+# check instead, a fragmented heap refused it (MemoryError, seen in make sim).
+_point_of = [None]
+_comb = bytearray(15 * 96)
 
 
 def verify(pub, msg, sig):
@@ -245,13 +247,13 @@ def verify(pub, msg, sig):
         point = _decode(pub)
         if point is None:
             return False
-        _point_of[0], _point_of[1] = None, None  # the old table goes before the new one is made
-        _point_of[1] = _comb_table(point)
+        _point_of[0] = None  # a table half made (an error, MemoryError) is never taken for pub's
+        _comb_table(point, _comb)
         _point_of[0] = pub
     s = int.from_bytes(sig[32:], "little")
     if s >= _L:
         return False
     rs = bytes(sig[:32])
     k = _h(rs, pub, msg) % _L
-    x, y, z, t = _mul_comb(k, _point_of[1])
+    x, y, z, t = _mul_comb(k, _comb)
     return _encode(_add(_mul_base(s), (_P - x, y, z, _P - t))) == rs

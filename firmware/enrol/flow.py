@@ -140,6 +140,9 @@ class Flow:
         out = handler(k, now)
         return out if out is not None else self.show()
 
+    def _key_card_check(self, k, now):
+        return None  # a few seconds of checking: keys wait for its answer
+
     def _key_help(self, k, now):
         self.state = self.help_return
         return None
@@ -500,11 +503,19 @@ class Flow:
         self.message = message
         return self.show()
 
+    def card_written(self):
+        """Written and read back: the citizen takes the card while the app checks it."""
+        self.state = "card_check"
+        self.message = ""
+        return self.show()
+
     def card_done(self, ok, message=""):
         if ok:
             self.state = "receipt"
             self.message = message
         else:
+            if self.state == "card_check":  # the check failed: a tap again (or another card)
+                self.state = "card"
             self.message = message or "Card failed"
         return self.show()
 
@@ -566,6 +577,8 @@ class Flow:
         if st == "card":
             lines = ["Record SAVED.", "Tap the card on", "the reader.", ""] + wrap(msg, 2)
             return self.screen("CARD", lines, "B=card later")
+        if st == "card_check":
+            return self.screen("CARD", ["Card written.", "Take it off the", "reader.", "Checking it..."])
         if st == "later":
             return self.screen("DONE", ["Saved for", self.fields.get("given_name", ""), "NO card yet.",
                                         "Write it later:", "HOME, Cards due"], "A=next person")

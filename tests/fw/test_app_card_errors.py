@@ -11,14 +11,20 @@ from firmware.board_sim import SimI2C
 from firmware.store.journal import StoreError
 from flowkit import Driver, enrol_person, login, new_flow
 from host_tools.sim.ntag import NTAG21x
+from host_tools.sim.nxp_signer import FactorySigner
 from host_tools.sim.reader import PN532Reader
 
 SEED = binascii.unhexlify("4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb")
+FACTORY = FactorySigner(0x1234567890ABCDEF1234567890ABCD)  # the emulated cards' "NXP"
+
+
+def genuine(uid=b"\x04\x11\x22\x33\x44\x55\x66"):
+    return NTAG21x("NTAG215", uid=uid, signature=FACTORY.sign(uid))
 
 
 class Board:
     DATA_DIR = "/tmp"
-    EXTRA_ORIGINALITY_KEYS = []
+    EXTRA_ORIGINALITY_KEYS = [FACTORY.public_key]
 
     def __init__(self):
         self.lines = []
@@ -46,6 +52,20 @@ class Secrets:
     card_key = bytes(range(32))
     device_id = "dev-0001"
     registry_id = "reg-kh"
+
+
+class NotingStore:
+    def __init__(self):
+        self.marked = []
+
+    def mark_card_verified(self, *args):
+        self.marked.append(args)
+
+    def counts(self):
+        return {"pending": 1, "cards_due": 1, "records": 1, "synced": 0, "conflicts": 0}
+
+    def cards_due(self):
+        return [(1, 1)]
 
 
 class BrokenStore:
@@ -89,10 +109,12 @@ def app_at_the_card_step():
 
 def test_a_store_error_after_the_card_is_verified_ends_on_the_receipt_with_the_reader_off():
     a, board, chip, fields = app_at_the_card_step()
-    chip.place(NTAG21x("NTAG215", uid=b"\x04\x11\x22\x33\x44\x55\x66"))
+    chip.place(genuine())
     reader = a.open_reader()
     asyncio.run(a.card_loop(reader, 1, 1, fields))
     assert a.flow.state == "receipt" and "Card ready for" in board.screens[-1]
+    # written and read back, the card was handed back before its checks: that screen came first
+    assert "Take it off the" in board.screens[-2]
     assert board.power[-1] is False and a.reader is None  # RSTPDN low again
     assert [k for k, _ in a.audit.events] == ["store-error"]
     assert any(line.startswith("store: card not noted") for line in board.lines)
@@ -116,3 +138,34 @@ def test_a_card_task_that_dies_is_logged_and_the_step_asked_again_a_few_times():
     assert [k for k, _ in a.audit.events].count("task-error") == app_mod.MAX_TASK_RESTARTS + 2
     assert "Reader error" in board.screens[-1] and board.power[-1] is False  # given up: the reader off
     assert a.flow.state == "card"  # the record still waits for its card (B = card later)
+
+
+def test_a_copy_is_written_but_refused_not_noted_not_written_again_and_a_genuine_card_then_taken():
+    """A chip without NXP's originality signature over its UID (a UID-changeable copy): its
+    check after the card is handed back refuses it; the record stays unmarked (the registry
+    binds the genuine card's UID); left on the reader it is not written again; a genuine card
+    then ends the step on the receipt."""
+    a, board, chip, fields = app_at_the_card_step()
+    a.store = NotingStore()
+    copy = NTAG21x("NTAG215", uid=b"\x04\x99\x88\x77\x66\x55\x44")  # READ_SIG: 32 zero bytes
+    chip.place(copy)
+    reader = a.open_reader()
+
+    async def go():
+        task = asyncio.create_task(a.card_loop(reader, 1, 1, fields))
+        for _ in range(200):
+            await asyncio.sleep(0.05)
+            if any("Not a genuine" in s for s in board.screens):
+                break
+        assert any("Not a genuine" in s for s in board.screens), board.screens[-1]
+        assert a.store.marked == [] and a.flow.state == "card"
+        writes = copy.writes
+        await asyncio.sleep(1.5)  # still on the reader: several turns of the loop
+        assert copy.writes == writes, "the copy was written again"
+        chip.place(genuine())
+        await task
+
+    asyncio.run(go())
+    assert a.flow.state == "receipt" and len(a.store.marked) == 1
+    assert a.store.marked[0][2] == b"\x04\x11\x22\x33\x44\x55\x66"  # the genuine card's UID is noted
+    assert any(line == "card: Not a genuine card: use another" for line in board.lines)

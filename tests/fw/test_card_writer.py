@@ -42,8 +42,15 @@ def test_write_read_back_and_verify_on_ntag215():
     chip, reader, writer = rig(card)
     uid, sel = tap(reader)
     assert uid == card.uid() and sel == 0
-    cred_id, old = writer.write(uid, sel, RID, "AMINATA", 1767225600, 1924992000)
+    cred_id, old, read_back = writer.write(uid, sel, RID, "AMINATA", 1767225600, 1924992000)
     assert old is None and len(cred_id) == 9
+    writer.check(read_back, uid)  # what the app checks once the card is handed back
+    with raises(credential.CredentialError):
+        writer.check(read_back, b"\x04" + bytes(6))  # bound to this card's UID, no other
+    forged = bytearray(read_back)
+    forged[-1] ^= 1  # one bit of the signature
+    with raises(credential.CredentialError):
+        writer.check(bytes(forged), uid)
     # what a payout point sees: the card alone, read without any password
     image = card.image()
     payload = ndef.parse_record(ndef.find_message(image[16:]))
@@ -62,7 +69,7 @@ def test_someone_else_cannot_overwrite_but_we_can_with_a_supervisor():
     card = NTAG21x("NTAG215")
     chip, reader, writer = rig(card)
     uid, sel = tap(reader)
-    first, _ = writer.write(uid, sel, RID, "AMINATA", 1, 2)
+    first, _, _ = writer.write(uid, sel, RID, "AMINATA", 1, 2)
     card.select()  # a new session: not authenticated
     assert card.command(bytes((0xA2, 4, 0, 0, 0, 0))) == 0x00  # NAK: protected
     chip2, reader2, writer2 = rig(card)
@@ -70,7 +77,7 @@ def test_someone_else_cannot_overwrite_but_we_can_with_a_supervisor():
     with raises(NeedsSupervisor) as e:
         writer2.write(uid, sel, bytes(16), "AMINATA", 1, 2)
     assert e.value.old_credential_id == first
-    new, old = writer2.write(uid, sel, bytes(16), "AMINATA", 1, 2, reissue=True)
+    new, old, _ = writer2.write(uid, sel, bytes(16), "AMINATA", 1, 2, reissue=True)
     assert old == first and new != first
 
 
@@ -94,7 +101,7 @@ def test_tearing_at_every_page_write_then_tap_again_finishes_the_write():
             writer.write(uid, sel, RID, "AMINATA", 1, 2)
         chip.place(card)  # the officer taps again: the same record's credential needs no supervisor
         uid, sel = tap(reader)
-        cred_id, old = writer.write(uid, sel, RID, "AMINATA", 1, 2)
+        cred_id, old, _ = writer.write(uid, sel, RID, "AMINATA", 1, 2)
         assert old is None
         payload = ndef.parse_record(ndef.find_message(card.image()[16:]))
         assert credential.verify(payload, {credential.key_id(PUB): PUB}, card.uid())[2] == cred_id
@@ -142,7 +149,7 @@ def test_bus_faults_become_named_errors_and_the_next_tap_works():
         else:
             raise AssertionError(fault + " went unnoticed")
     uid, sel = tap(reader)  # the reader recovers: the same card writes fine
-    cred_id, _ = writer.write(uid, sel, RID, "AMINATA", 1, 2)
+    cred_id, _, _ = writer.write(uid, sel, RID, "AMINATA", 1, 2)
     assert len(cred_id) == 9
 
 
