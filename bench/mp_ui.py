@@ -18,6 +18,7 @@ import time  # noqa: E402
 
 from firmware.board_sim import SimI2C  # noqa: E402
 from firmware.hw.display import Display  # noqa: E402
+from firmware.ui import render  # noqa: E402
 from firmware.crypto import pin_block  # noqa: E402
 from firmware.crypto.wipe import wipe  # noqa: E402
 from firmware.enrol import record  # noqa: E402
@@ -58,6 +59,6 @@ screen = d.flow.render()
 n = 50
 t0 = time.ticks_us()
 for _ in range(n):
-    disp.render(screen)
+    render.draw(disp, screen)
 print("redraw_us=" + str(time.ticks_diff(time.ticks_us(), t0) // n))
 print("redraw_bus_bytes=" + str(bus.bytes_moved // (n + 1)))

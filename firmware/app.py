@@ -12,6 +12,7 @@ import asyncio
 from firmware import VERSION, faultlog
 from firmware import power as pw
 from firmware.ticks import ticks_add, ticks_diff, ticks_ms
+from firmware.ui import render
 from firmware.ui.screen import Screen, Status, boot_screen, wrap
 
 _IDLE_POLL_MS = 50
@@ -85,7 +86,7 @@ class App:
         self.screen = screen
         if self.display is not None:
             try:
-                self.display.render(screen)
+                render.draw(self.display, screen)
             except OSError as e:
                 self.board.console("display: write failed (" + str(e) + ")")
             except MemoryError:  # a frame not drawn is redrawn by the next key; never end the app for it
@@ -234,15 +235,13 @@ class App:
                 self.audit.record("card", "re-issue of " + e[1] + " confirmed by " + e[2])
             elif kind == "card_later":
                 self.card_later(e[1], e[2])
-            elif kind == "logout":
-                pass
 
     def save(self, fields, officer_id, pin):
         """Seal and commit the record (the commit point), then wipe the PIN."""
         from firmware.crypto import pin_block
         from firmware.crypto.wipe import wipe
         from firmware.enrol import record
-        from firmware.store.journal import StoreError
+        from firmware.store import StoreError
 
         from firmware.crypto import rng
 
@@ -384,7 +383,7 @@ class App:
         from firmware.card.credential import CredentialError
         from firmware.card.writer import CardRefused, CardWriter, NeedsSupervisor
         from firmware.hw.nfc import CardNak, NfcError
-        from firmware.store.journal import StoreError
+        from firmware.store import StoreError
 
         s = self.secrets
         self.trusted_keys()  # computes self._pub once
@@ -769,8 +768,9 @@ class App:
         pins = self.board.keypad_pins() if self.flow is not None else None
         if pins is not None:
             from firmware.hw.keypad import Keypad
+            from firmware.ui.keymap import ALL_KEYS
 
-            keypad_task = asyncio.create_task(Keypad(pins[0], pins[1]).run(self.on_key, ticks_ms))
+            keypad_task = asyncio.create_task(Keypad(pins[0], pins[1], ALL_KEYS).run(self.on_key, ticks_ms))
         sync_task = None
         if self.flow is not None:
             sync_task = asyncio.create_task(self.sync_loop())

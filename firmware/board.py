@@ -39,6 +39,7 @@ SYNC_RETRY_CAP_MS = 30 * 60 * 1000  # the longest wait between two sync attempts
 
 
 def open_i2c():
+    """The I2C bus of the PN532 and the SSD1306 (400 kHz; the PN532 may stretch the clock)."""
     return machine.I2C(
         I2C_ID,
         scl=machine.Pin(I2C_SCL),
@@ -130,6 +131,7 @@ def wifi_failed(wlan):
 
 
 def unique_id():
+    """The chip's factory-unique id (its MAC) as hex: provisioning reports it to the technician."""
     import binascii
 
     return binascii.hexlify(machine.unique_id()).decode()

@@ -12,7 +12,7 @@ before that carry "clock": "unsynced" (firmware/enrol/record.py).
 import json
 import time
 
-from firmware.store import fsutil
+from firmware import fsutil
 
 FILE = "/clock.json"
 _SAVE_EVERY_S = 3600  # flash wear: the floor is written at fixes and at most hourly otherwise

@@ -35,14 +35,14 @@ def _drbg():
 def _save_seed():
     if _state[1] is None:
         return
-    from firmware.store import fsutil
+    from firmware import fsutil
 
     fsutil.write_atomic(_state[1] + SEED_FILE, _state[0].generate(SEED_LEN))
 
 
 def start(data_dir, device_id, boot):
     """Instantiate from the chip and the seed file; write the next seed file (OSError: flash)."""
-    from firmware.store import fsutil
+    from firmware import fsutil
 
     seed = fsutil.read_file(data_dir + SEED_FILE) or b""
     nonce = bytes(((boot >> 24) & 0xFF, (boot >> 16) & 0xFF, (boot >> 8) & 0xFF, boot & 0xFF))

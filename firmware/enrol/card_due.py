@@ -19,7 +19,7 @@ are safe in the journal and stay counted in "cards due" (the registry can issue 
 from firmware import cbor
 from firmware.crypto import aes_cbc, rng
 from firmware.crypto.hmac_sha256 import compare_digest, hmac_sha256
-from firmware.store import fsutil
+from firmware import fsutil
 
 NAME = "/card_due.bin"
 MAGIC = b"CD1"

@@ -1,14 +1,13 @@
 """The enrolment flow as a pure state machine: events in, effects out.
 
 Events:   key(k, now_ms)  tick(now_ms)  saved(boot, seq)  save_failed(message)
-          card_done(ok, message)
+          card_written()  card_done(ok, message)
 Effects (returned lists of tuples, carried out by firmware/app.py):
   ("show", Screen)                      draw it
   ("save", fields, officer_id, pin)     seal and commit the record; answer saved()/save_failed().
                                         pin is a bytearray the effect must wipe after use
   ("write_card", boot, seq, fields)     write and verify the card; answer card_done()
   ("card_later", boot, seq)             the officer left that record's card for later (HOME: Cards due)
-  ("logout",)
 No clock, no hardware, no flash in here: testable on CPython and MicroPython.
 
 Screens: login id -> login PIN -> home menu -> one screen per field (schema.FIELDS)
@@ -313,7 +312,7 @@ class Flow:
         self.state = "login_id"
         self.editor = TextEntry("", 8, letters=False)
         self.message = ""
-        return [("logout",)] + self.show()
+        return self.show()
 
     def _key_status(self, k, now):
         self.state = "home"

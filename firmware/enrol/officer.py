@@ -18,7 +18,7 @@ import json
 
 from firmware.crypto.hmac_sha256 import compare_digest
 from firmware.crypto.pbkdf2 import pbkdf2_sha256
-from firmware.store import fsutil
+from firmware import fsutil
 
 ITERATIONS = 4096
 MAX_ITERATIONS = 65536  # a file asking for more would hang every login (16x the provisioned cost)

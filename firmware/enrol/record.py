@@ -2,8 +2,8 @@
 
 Deterministic CBOR (firmware/cbor.py) with the field names of DESIGN.md.
 DESIGN.md says JSON; CBOR carries the same map about 25 % smaller (no quotes,
-separators or hex for the PIN block), which is what lets 3,000 records fit a
-1.5 MB partition, and the registry reads it with cbor2.  record_id,
+separators or hex for the PIN block), which is what lets more records fit the
+partition, and the registry reads it with cbor2.  record_id,
 device_id, boot and seq are not repeated here: they travel in the envelope's
 clear header, which the tag authenticates (crypto/seal.py).
   {"v": 1,
@@ -17,8 +17,9 @@ clear header, which the tag authenticates (crypto/seal.py).
 """
 
 from firmware import cbor
+from firmware.formats import RECORD_SCHEMA
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = RECORD_SCHEMA  # firmware/formats.py: the provisioning checks it too
 
 
 def encode(officer_id, created_s, clock_synced, fields, credential_id, pin_block):

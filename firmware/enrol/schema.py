@@ -105,7 +105,7 @@ def load_villages(data_dir):
     refuses new enrolments and says to call a technician)."""
     import json
 
-    from firmware.store import fsutil
+    from firmware import fsutil
 
     path = data_dir + "/villages.json"
     if fsutil.size(path) > VILLAGES_FILE_MAX:

@@ -16,7 +16,6 @@ digit would defeat multi-tap).
 import asyncio
 
 from firmware.ticks import ticks_add, ticks_diff
-from firmware.ui.keymap import ALL_KEYS
 
 SCAN_MS = 20
 DEBOUNCE_MS = 40
@@ -26,10 +25,10 @@ REPEAT_KEYS = "C*#"
 
 
 class Keypad:
-    def __init__(self, rows, cols, keys=ALL_KEYS):
+    def __init__(self, rows, cols, keys):
         self.rows = rows
         self.cols = cols
-        self.keys = keys  # row-major labels
+        self.keys = keys  # row-major labels (ui/keymap.py ALL_KEYS: the driver knows no meanings)
         self.down = {}  # key -> time it went down
         self.changed = {}  # key -> time of its last accepted change
         self.next_repeat = {}

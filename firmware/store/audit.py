@@ -19,7 +19,7 @@ import binascii
 import hashlib
 import os
 
-from firmware.store import fsutil
+from firmware import fsutil
 
 MAX_BYTES = 8192
 KEEP = 4

@@ -14,7 +14,7 @@ Power-loss windows of next(): W1 before the rename of boot.a: both copies old,
 import binascii
 import struct
 
-from firmware.store import fsutil
+from firmware import fsutil
 
 _NAMES = ("boot.a", "boot.b")
 

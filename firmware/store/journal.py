@@ -12,23 +12,9 @@ Files under <data>/journal/:
   SSSSSSSS.tmp  a segment being rewritten by recovery; deleted at the next recovery
 Bytes recovery cannot read go to <data>/quarantine/SSSSSSSS-OOOOOOOO.bin.
 
-Entry frame (integers big-endian):
-  0  1  0xE5
-  1  1  type: 1 KEY, 2 RECORD, 3 CARD, 4 SYNCED
-  2  2  n = payload length (1..MAX_PAYLOAD)
-  4  n  payload
-  4+n 4 CRC32 (zlib) of bytes 0..3+n
-Payloads:
-  KEY     the key envelope (crypto/seal.py)
-  RECORD  the record envelope (its clear header gives device id, boot, seq)
-  CARD    boot u32, seq u32, uid length u8, uid, credential id length u8, credential id
-          [, old credential id length u8, old credential id: a supervisor-confirmed re-issue]
-          -> the card of record (boot, seq) was written and verified
-  SYNCED  boot u32, time u32 (device epoch s), receipt length u8, receipt (the registry's
-          MACed receipt of the batch), count u8, then count x (seq u32, result u8)
-          -> the registry answered for those records of this segment (one boot per
-             segment); result: 0 accepted, 1 duplicate, 2 conflict, 3 rejected.
-             0 and 1 mean synced; 2 and 3 are final but kept.
+Entry frames, the CARD and SYNCED payloads and the result codes are firmware/formats.py's
+(the host's journal reader uses the same module).  A SYNCED result of ACCEPTED or DUPLICATE
+means synced; CONFLICT and REJECTED are final but kept.
 
 Power-loss windows.  LittleFS commits a file's new length atomically when it is
 flushed or closed; bytes written before that commit are not part of the file.
@@ -49,26 +35,16 @@ flushed or closed; bytes written before that commit are not part of the file.
     the .tmp is deleted and the rewrite redone next boot; after: done.
 """
 
-import binascii
 import os
 import struct
 
-from firmware.store import fsutil
+from firmware import formats, fsutil
+from firmware.store import StoreError, StoreFull  # noqa: F401 - raised here, caught as the store's
+from firmware.formats import (  # noqa: F401 - the store's callers name these through it
+    ACCEPTED, CONFLICT, DUPLICATE, MAX_PAYLOAD, REJECTED, T_CARD, T_KEY, T_RECORD, T_SYNCED, card_payload,
+    synced_payload)
 
-_MAGIC = 0xE5
-T_KEY = 1
-T_RECORD = 2
-T_CARD = 3
-T_SYNCED = 4
-_TYPES = (T_KEY, T_RECORD, T_CARD, T_SYNCED)
-MAX_PAYLOAD = 1024  # a record envelope is about 400 bytes, a key envelope 275
 RECORDS_PER_SEGMENT = 64
-
-ACCEPTED = 0
-DUPLICATE = 1
-CONFLICT = 2
-REJECTED = 3
-RESULT_NAMES = ("accepted", "duplicate", "conflict", "rejected")
 
 _CARD = 1
 _FINAL = 2
@@ -79,40 +55,11 @@ _ENOENT = 2  # errno: the file is not there (already purged)
 _TMP = ".tmp"
 
 
-class StoreError(Exception):
-    pass
-
-
-class StoreFull(StoreError):
-    pass
-
-
 def frame(etype, payload):
-    n = len(payload)
-    if not 1 <= n <= MAX_PAYLOAD:
-        raise StoreError("entry payload size " + str(n))
-    head = struct.pack(">BBH", _MAGIC, etype, n)
-    crc = binascii.crc32(payload, binascii.crc32(head)) & 0xFFFFFFFF
-    return head + bytes(payload) + struct.pack(">I", crc)
-
-
-def card_payload(boot, seq, uid, cred_id, old_id=""):
-    cred = cred_id.encode() if isinstance(cred_id, str) else cred_id
-    out = struct.pack(">IIB", boot, seq, len(uid)) + bytes(uid) + bytes((len(cred),)) + cred
-    if old_id:  # a re-issue: the credential this card held before, for revocation
-        old = old_id.encode() if isinstance(old_id, str) else old_id
-        out += bytes((len(old),)) + old
-    return out
-
-
-def synced_payload(boot, when, receipt, items):
-    """items: [(seq, result)] of records of one boot."""
-    out = bytearray(struct.pack(">IIB", boot, when, len(receipt)))
-    out.extend(receipt)
-    out.append(len(items))
-    for seq, result in items:
-        out.extend(struct.pack(">IB", seq, result))
-    return out
+    try:
+        return formats.frame(etype, payload)
+    except ValueError:
+        raise StoreError("entry payload size " + str(len(payload)))
 
 
 def _name(num):
@@ -193,14 +140,14 @@ class Journal:
         f.seek(offset)
         if f.readinto(self._head) != 4:
             return None
-        magic, etype, n = struct.unpack(">BBH", self._head)
-        if magic != _MAGIC or etype not in _TYPES or not 1 <= n <= MAX_PAYLOAD or offset + 8 + n > file_size:
+        head = formats.frame_head(self._head)
+        if head is None or offset + 8 + head[1] > file_size:
             return None
+        etype, n = head
         view = memoryview(self._buf)[: n + 4]
         if f.readinto(view) != n + 4:
             return None
-        crc = binascii.crc32(view[:n], binascii.crc32(self._head)) & 0xFFFFFFFF
-        if struct.unpack(">I", view[n:])[0] != crc:
+        if struct.unpack(">I", view[n:])[0] != formats.frame_crc(self._head, view[:n]):
             return None
         return etype, view[:n], n + 8
 
@@ -235,13 +182,13 @@ class Journal:
                 if keep_entries:
                     scan.entries.append((off, total, etype))
                 if etype == T_RECORD:
-                    dlen = p[5] if len(p) > 14 else 0
-                    if 6 + dlen + 8 <= len(p):
-                        boot, seq = struct.unpack_from(">II", p, 6 + dlen)
+                    origin = formats.record_origin(p)
+                    if origin is not None:
+                        device, boot, seq = origin
                         if scan.boot is None:
                             scan.boot = boot
                             scan.first_seq = seq
-                        if (bytes(p[6 : 6 + dlen]) != self._device or boot != scan.boot
+                        if (device != self._device or boot != scan.boot
                                 or not 0 <= seq - scan.first_seq < RECORDS_PER_SEGMENT):
                             scan.foreign.append((off, total))
                         else:
@@ -251,21 +198,14 @@ class Journal:
                             scan.entries.pop()
                         scan.bad.append((off, total))
                 elif etype == T_CARD:
-                    boot, seq = struct.unpack_from(">II", p, 0)
+                    boot, seq = formats.card_of(p)
                     if boot == scan.boot:
                         scan.mark(seq, _CARD)
                 elif etype == T_SYNCED:
-                    boot, when, rlen = struct.unpack_from(">IIB", p, 0)
-                    at = 9 + rlen
-                    count = p[at] if at < len(p) else 0
-                    at += 1
+                    boot, when, items = formats.synced_of(p)
                     if boot == scan.boot:
-                        for _ in range(count):
-                            if at + 5 > len(p):
-                                break
-                            seq, result = struct.unpack_from(">IB", p, at)
+                        for seq, result in items:
                             scan.mark(seq, _FINAL | (_SYNCED if result <= DUPLICATE else 0))
-                            at += 5
                         if when > scan.synced_at:
                             scan.synced_at = when
         return scan

@@ -7,7 +7,8 @@ anything is written, so a started enrolment is never half-stored.
 """
 
 from firmware.crypto import seal
-from firmware.store import bootcount, fsutil
+from firmware import fsutil
+from firmware.store import bootcount
 from firmware.store.journal import Journal, StoreFull, StoreError  # noqa: F401 - re-exported
 
 WARN_PERCENT = 80
@@ -83,6 +84,19 @@ class RecordStore:
         """Apply registry results [(boot, seq, result)] that came with a valid receipt."""
         self.journal.append_synced(results, now, receipt)
         self._event("sync", str(len(results)) + " results")
+
+    # ---- what the sync client reads (it never touches the journal itself) ----
+    def iter_pending(self):
+        """(boot, seq, segment, offset, length) of every record the registry has not answered."""
+        return self.journal.iter_pending()
+
+    def read_key(self, segment):
+        """The key envelope of a segment."""
+        return self.journal.read_key(segment)
+
+    def read_record(self, segment, offset, length, out=None):
+        """A record envelope (into out, a buffer of at least length bytes, if given)."""
+        return self.journal.read_record(segment, offset, length, out)
 
     def purge(self, now):
         pressure = self.capacity_state()[0] != "ok"

@@ -18,8 +18,8 @@ import binascii
 import json
 import os
 
-from firmware.enrol.record import SCHEMA_VERSION as RECORD_SCHEMA
-from firmware.store import fsutil
+from firmware.formats import RECORD_SCHEMA
+from firmware import fsutil
 
 DEVICE_FILE = "device.json"
 KEYS_FILE = "keys.json"

@@ -24,7 +24,9 @@ import json
 
 from firmware import cbor
 from firmware.crypto import rng, seal
-from firmware.store.journal import MAX_PAYLOAD, StoreError
+from firmware import formats
+from firmware.formats import MAX_PAYLOAD
+from firmware.store import StoreError
 from firmware.sync import http, protocol
 
 TIMEOUT_S = 45  # one request, connect to last byte: a stalled network must not hold the sync forever
@@ -54,7 +56,6 @@ class _Plan:
 class Client:
     def __init__(self, store, secrets, clock, connect, host, audit=None, batch_records=BATCH_RECORDS):
         self.store = store
-        self.journal = store.journal
         self.device_id = secrets.device_id
         self.secret = secrets.hmac_secret
         self.clock = clock
@@ -66,8 +67,6 @@ class Client:
         self.out = bytearray(_SEND_BUFFER)  # what goes into one TLS record
         self.on_step = None  # tests: called with each step's name (power-cut points)
         self.conn = http.Connection(connect, host, MAX_ANSWER)
-        self.last_sync = None
-        self.sent = 0
 
     def _step(self, name):
         if self.on_step is not None:
@@ -105,7 +104,7 @@ class Client:
     def plan(self):
         """The next batch of pending records, or None when nothing is pending."""
         p = _Plan()
-        for boot, seq, num, off, length in self.journal.iter_pending():
+        for boot, seq, num, off, length in self.store.iter_pending():
             if num not in p.nums:
                 p.nums.append(num)
             p.items.append((boot, seq, num, off, length))
@@ -115,14 +114,14 @@ class Client:
             return None
         sha = hashlib.sha256(protocol.BATCH_MAGIC)
         for num in p.nums:
-            key = self.journal.read_key(num)
+            key = self.store.read_key(num)
             p.keys.append(key)
             sha.update(protocol.item_header(protocol.ITEM_KEY, len(key)))
             sha.update(key)
             p.body_len += 3 + len(key)
         for i in range(len(p.items)):
             boot, seq, num, off, length = p.items[i]
-            env = self.journal.read_record(num, off, length, self.buf)
+            env = self.store.read_record(num, off, length, self.buf)
             try:
                 rid = seal.parse_record(env).record_id
             except ValueError as e:
@@ -155,7 +154,7 @@ class Client:
         for key in p.keys:
             n = await self._put(writer, n, protocol.ITEM_KEY, key)
         for boot, seq, num, off, length, _, _ in p.items:
-            env = self.journal.read_record(num, off, length, self.buf)
+            env = self.store.read_record(num, off, length, self.buf)
             n = await self._put(writer, n, protocol.ITEM_RECORD, env)
         if n:
             await self._flush(writer, n)
@@ -228,7 +227,7 @@ class Client:
             seen.add(r[0])
             valid.append((it[0], it[1], r[1]))
             if r[1] > 1:
-                self._event("sync-" + ("conflict" if r[1] == 2 else "rejected"),
+                self._event("sync-" + ("conflict" if r[1] == formats.CONFLICT else "rejected"),
                             "%d/%d: %s" % (it[0], it[1], str(r[4])[:60]))
         return valid, refused
 
@@ -267,6 +266,4 @@ class Client:
             if not applied:
                 raise SyncError("no valid receipt in the answer")
             total += applied
-        self.last_sync = self.clock.now()
-        self.sent += total
         return total

@@ -12,12 +12,13 @@ import binascii
 import hashlib
 import struct
 
+from firmware import formats
 from firmware.crypto.hmac_sha256 import HMAC, compare_digest, hmac_sha256
 
 BATCH_MAGIC = b"EBT1"
 ITEM_KEY = 1
 ITEM_RECORD = 2
-RESULTS = (0, 1, 2, 3)  # accepted, duplicate, conflict, rejected (store/journal.py numbers)
+RESULTS = (formats.ACCEPTED, formats.DUPLICATE, formats.CONFLICT, formats.REJECTED)
 
 
 def hexlify(b):

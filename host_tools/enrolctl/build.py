@@ -54,7 +54,7 @@ def compile_module(src: Path, dest: Path, rel: str, mpy_cross: Path | None = Non
 
 
 def firmware_version(root: Path = ROOT) -> str:
-    """VERSION from firmware/__init__.py (read as text: host tools do not import the firmware)."""
+    """VERSION from firmware/__init__.py (read as text: the checkout may not be importable as a package here)."""
     match = re.search(r'^VERSION = "([^"]+)"', (root / "firmware" / "__init__.py").read_text(), re.M)
     if not match:
         raise EnrolctlError("firmware/__init__.py has no VERSION")

@@ -25,6 +25,8 @@ from host_tools.registry.keys import KeysError, RegistryKeys, load_keys
 from host_tools.registry.protocol import encode_batch
 from host_tools.registry.trust import kid_of
 
+from firmware import formats
+
 from .errors import EnrolctlError
 from .journal import segment_summary
 from .link import DeviceLink
@@ -35,7 +37,11 @@ PBKDF2_ITERATIONS = 4096  # firmware/enrol/officer.py: chosen for the ESP32 (abo
 # RNG: crypto/rng.py says why), and say only what may leave it.
 _KEYGEN = """
 import json, binascii
-from firmware.store import secrets, fsutil
+try:
+    from firmware import fsutil
+except ImportError:  # an image from before fsutil moved out of store/
+    from firmware.store import fsutil
+from firmware.store import secrets
 from firmware.crypto import ed25519
 from firmware import board_select
 d = {data!r}
@@ -206,7 +212,8 @@ class Journal:
             for _, seq, _ in records:
                 c["records"] += 1
                 r = results.get(seq)
-                c["pending" if r is None else ("synced" if r in (0, 1) else ("conflict" if r == 2 else "rejected"))] += 1
+                c["pending" if r is None else ("synced" if r in (formats.ACCEPTED, formats.DUPLICATE)
+                                             else ("conflict" if r == formats.CONFLICT else "rejected"))] += 1
                 if seq not in cards:
                     c["cards_due"] += 1
         return dict(c)

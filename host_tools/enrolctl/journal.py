@@ -1,4 +1,4 @@
-"""Read a device's record journal on the host (format: firmware/store/journal.py).
+"""Read a device's record journal on the host (format: firmware/formats.py, the firmware's own).
 
 Used to pull records over USB or from a simulator's flash directory: yields
 the KEY and RECORD envelopes of every segment, checking each frame's CRC.
@@ -7,12 +7,11 @@ the KEY and RECORD envelopes of every segment, checking each frame's CRC.
 from __future__ import annotations
 
 import struct
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
-MAGIC = 0xE5
-T_KEY, T_RECORD, T_CARD, T_SYNCED = 1, 2, 3, 4
+from firmware import formats
+from firmware.formats import T_CARD, T_KEY, T_RECORD, T_SYNCED
 
 
 class JournalFormatError(ValueError):
@@ -22,15 +21,15 @@ class JournalFormatError(ValueError):
 def entries(segment: bytes) -> Iterator[tuple[int, int, bytes]]:
     """(offset, type, payload) of each well-formed entry; stops at the first bad frame."""
     off = 0
-    while off + 8 <= len(segment):
-        magic, etype, n = struct.unpack_from(">BBH", segment, off)
-        end = off + 4 + n
-        if magic != MAGIC or end + 4 > len(segment):
+    while off + formats.FRAME_OVERHEAD <= len(segment):
+        head = formats.frame_head(segment[off : off + formats.FRAME_HEAD])
+        end = off + formats.FRAME_HEAD + (head[1] if head else 0)
+        if head is None or end + 4 > len(segment):
             raise JournalFormatError(f"bad frame at offset {off}")
         (crc,) = struct.unpack_from(">I", segment, end)
-        if crc != zlib.crc32(segment[off:end]):
+        if crc != formats.frame_crc(segment[off : off + formats.FRAME_HEAD], segment[off + formats.FRAME_HEAD : end]):
             raise JournalFormatError(f"CRC mismatch at offset {off}")
-        yield off, etype, segment[off + 4 : end]
+        yield off, head[0], segment[off + formats.FRAME_HEAD : end]
         off = end + 4
 
 
@@ -59,16 +58,14 @@ def segment_summary(segment: bytes) -> tuple[bytes | None, list[tuple[int, int, 
             if etype == T_KEY and key is None:
                 key = bytes(payload)
             elif etype == T_RECORD:
-                dlen = payload[5]
-                boot, seq = struct.unpack_from(">II", payload, 6 + dlen)
-                records.append((boot, seq, bytes(payload)))
+                origin = formats.record_origin(payload)
+                if origin is None:
+                    raise JournalFormatError("a record entry too short for its header")
+                records.append((origin[1], origin[2], bytes(payload)))
             elif etype == T_CARD:
-                cards.add(struct.unpack_from(">I", payload, 4)[0])
+                cards.add(formats.card_of(payload)[1])
             elif etype == T_SYNCED:
-                rlen = payload[8]
-                count = payload[9 + rlen]
-                for i in range(count):
-                    seq, result = struct.unpack_from(">IB", payload, 10 + rlen + 5 * i)
+                for seq, result in formats.synced_of(payload)[2]:
                     results[seq] = result
     except JournalFormatError:
         pass  # the device's recovery deals with a damaged tail; what came before is good

@@ -22,7 +22,10 @@ import json
 try:
     from firmware import VERSION
     from firmware import board_select
-    from firmware.enrol.record import SCHEMA_VERSION as _schema
+    try:
+        from firmware.formats import RECORD_SCHEMA as _schema
+    except ImportError:  # an image from before firmware/formats.py
+        from firmware.enrol.record import SCHEMA_VERSION as _schema
     _b = board_select.load()
     _d = _b.DATA_DIR
 except ImportError:

@@ -31,6 +31,9 @@ import hmac
 import struct
 from dataclasses import dataclass
 
+from firmware.formats import ACCEPTED, CONFLICT, DUPLICATE, REJECTED, RESULT_NAMES  # noqa: F401
+from firmware.formats import record_id_of as _record_id_of
+
 H_DEVICE = "x-enrol-device"
 H_TIME = "x-enrol-time"
 H_NONCE = "x-enrol-nonce"
@@ -47,8 +50,7 @@ ITEM_RECORD = 2
 MAX_BATCH_RECORDS = 64
 MAX_BATCH_BYTES = 64 * 1024
 
-ACCEPTED, DUPLICATE, CONFLICT, REJECTED = 0, 1, 2, 3
-RESULT_NAMES = ("accepted", "duplicate", "conflict", "rejected")
+# the result codes and the envelope's clear header are the firmware's (firmware/formats.py)
 
 
 class BatchFormatError(ValueError):
@@ -83,10 +85,8 @@ def receipt_mac(secret: bytes, record_id: bytes, result: int, receipt_no: int, d
 def record_id_of(env: bytes) -> bytes:
     """The record id from a RECORD envelope's clear header (16 zero bytes if it has none), so that
     even a record that does not open gets an answer the device can match."""
-    if len(env) > 6 and 1 <= env[5] <= 32 and len(env) >= 6 + env[5] + 24:
-        p = 6 + env[5] + 8
-        return bytes(env[p : p + 16])
-    return bytes(16)
+    rid: bytes = _record_id_of(env)
+    return rid
 
 
 def parse_batch(body: bytes) -> Batch:

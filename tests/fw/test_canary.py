@@ -5,6 +5,7 @@ that only sleeps 10 ms at a time must keep running, or the driver is blocking th
 import asyncio
 
 from firmware.hw.keypad import Keypad
+from firmware.ui.keymap import ALL_KEYS
 from firmware.sync.wifi import Wifi
 from firmware.ticks import ticks_diff, ticks_ms
 from host_tools.sim.keypad import KeyMatrix
@@ -79,7 +80,7 @@ def test_a_wifi_join_lets_other_tasks_run():
 
 def test_the_keypad_scan_lets_other_tasks_run_and_still_sees_keys():
     matrix = KeyMatrix()
-    pad = Keypad(matrix.rows, matrix.cols)
+    pad = Keypad(matrix.rows, matrix.cols, ALL_KEYS)
     got = []
     canary = Canary()
 

@@ -44,7 +44,7 @@ def test_the_first_format_one_entry_is_read_as_an_interrupted_card_step():
     from firmware import cbor
     from firmware.crypto import aes_cbc
     from firmware.crypto.hmac_sha256 import hmac_sha256
-    from firmware.store import fsutil
+    from firmware import fsutil
 
     d = tmpdir()
     enc, mac = card_due._keys(KEY)
@@ -78,7 +78,7 @@ def test_an_authentic_file_with_wrong_fields_is_refused():
     from firmware import cbor
     from firmware.crypto import aes_cbc
     from firmware.crypto.hmac_sha256 import hmac_sha256
-    from firmware.store import fsutil
+    from firmware import fsutil
 
     d = tmpdir()
     enc, mac = card_due._keys(KEY)

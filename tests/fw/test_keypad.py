@@ -1,12 +1,13 @@
 """Keypad scanning against a pin-level matrix: presses, bounce, ghosting, auto-repeat."""
 
 from firmware.hw.keypad import DEBOUNCE_MS, REPEAT_DELAY_MS, REPEAT_EVERY_MS, SCAN_MS, Keypad
+from firmware.ui.keymap import ALL_KEYS
 from host_tools.sim.keypad import KeyMatrix
 
 
 def setup():
     m = KeyMatrix()
-    return m, Keypad(m.rows, m.cols)
+    return m, Keypad(m.rows, m.cols, ALL_KEYS)
 
 
 def scan_for(kp, start, ms):

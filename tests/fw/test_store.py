@@ -238,7 +238,7 @@ def test_unfinished_rewrite_and_empty_segment_are_cleaned():
 
 def test_boot_number_survives_a_lost_or_corrupt_copy():
     path, dev = flash_dir()
-    from firmware.store import fsutil
+    from firmware import fsutil
 
     fsutil.makedirs(path)
     assert bootcount.next_boot(path) == 1
@@ -255,7 +255,7 @@ def test_boot_number_survives_a_lost_or_corrupt_copy():
 
 def test_audit_chain_verifies_and_detects_tampering():
     path, dev = flash_dir()
-    from firmware.store import fsutil
+    from firmware import fsutil
 
     fsutil.makedirs(path)
     log = auditmod.AuditLog(path, lambda: 1700000000)
@@ -278,7 +278,7 @@ def test_audit_chain_verifies_and_detects_tampering():
 
 def test_audit_log_is_size_bounded():
     path, dev = flash_dir(blocks=128)
-    from firmware.store import fsutil
+    from firmware import fsutil
 
     fsutil.makedirs(path)
     log = auditmod.AuditLog(path)

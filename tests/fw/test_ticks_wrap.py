@@ -4,6 +4,7 @@ runtimes; firmware.ticks wraps the same way on CPython): key scanning, debounce 
 the multi-tap timeout, a whole enrolment, the idle logout, the wait after a wrong PIN."""
 
 from firmware.hw.keypad import DEBOUNCE_MS, REPEAT_DELAY_MS, REPEAT_EVERY_MS, SCAN_MS, Keypad
+from firmware.ui.keymap import ALL_KEYS
 from firmware.enrol.officer import IDLE_LOGOUT_MS
 from firmware.ticks import ticks_add, ticks_diff
 from firmware.ui import keymap as K
@@ -31,7 +32,7 @@ def test_the_clock_really_wraps_in_these_tests():
 
 def test_keys_debounce_and_auto_repeat_across_the_wrap():
     m = KeyMatrix()
-    kp = Keypad(m.rows, m.cols)
+    kp = Keypad(m.rows, m.cols, ALL_KEYS)
     m.press("5")
     m.bounce("5", DEBOUNCE_MS // SCAN_MS + 1)
     events, t = scan_for(kp, START, 200)

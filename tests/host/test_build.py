@@ -127,7 +127,7 @@ def test_only_the_board_modules_reach_machine_or_network() -> None:
                 names = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module]
-            if any(n.split(".")[0] in ("machine", "network") for n in names):
+            if any(n.split(".")[0] in ("machine", "network", "esp32") for n in names):
                 offenders.append(f"{path.relative_to(root)}:{node.lineno}")
     assert offenders == []
 

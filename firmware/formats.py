@@ -1,0 +1,135 @@
+"""The byte formats other code reads back, defined once: the journal's entry frames and the
+payloads of its CARD and SYNCED entries, the clear header of a record envelope as far as the
+journal and the host need it, the registry's result codes, and the record schema version.
+
+Used by the firmware (store/journal.py, sync/, store/secrets.py) and by the host tools
+(enrolctl's journal reader, the registry's protocol), so the two cannot drift.  MicroPython and
+CPython both: struct and binascii only.  The envelopes themselves are crypto/seal.py's; the
+power-loss windows of the journal are in store/journal.py.
+
+Entry frame (integers big-endian):
+  0  1  FRAME_MAGIC 0xE5
+  1  1  type: T_KEY 1, T_RECORD 2, T_CARD 3, T_SYNCED 4
+  2  2  n = payload length (1..MAX_PAYLOAD)
+  4  n  payload
+  4+n 4 CRC32 (zlib) of bytes 0..3+n
+Payloads:
+  KEY     the key envelope (crypto/seal.py)
+  RECORD  the record envelope (its clear header gives device id, boot, seq, record id)
+  CARD    boot u32, seq u32, uid length u8, uid, credential id length u8, credential id
+          [, old credential id length u8, old credential id: a supervisor-confirmed re-issue]
+          -> the card of record (boot, seq) was written and verified
+  SYNCED  boot u32, time u32 (device epoch s), receipt length u8, receipt (the registry's
+          MACed receipt of the batch), count u8, then count x (seq u32, result u8)
+          -> the registry answered for those records of this segment (one boot per segment)
+"""
+
+import binascii
+import struct
+
+FRAME_MAGIC = 0xE5
+T_KEY = 1
+T_RECORD = 2
+T_CARD = 3
+T_SYNCED = 4
+ENTRY_TYPES = (T_KEY, T_RECORD, T_CARD, T_SYNCED)
+MAX_PAYLOAD = 1024  # a record envelope is about 400 bytes, a key envelope 275
+FRAME_HEAD = 4
+FRAME_OVERHEAD = 8  # head and CRC
+
+# The registry's answer for one record (the sync protocol, the journal's SYNCED entries).
+# ACCEPTED and DUPLICATE mean synced; CONFLICT and REJECTED are final but the record is kept.
+ACCEPTED = 0
+DUPLICATE = 1
+CONFLICT = 2
+REJECTED = 3
+RESULT_NAMES = ("accepted", "duplicate", "conflict", "rejected")
+
+RECORD_SCHEMA = 1  # the "v" of a record's CBOR map (enrol/record.py)
+
+# A record envelope's clear header (crypto/seal.py has the whole layout): magic (4), version (1),
+# device id length (1), device id, boot u32, seq u32, record id (16), ...
+RECORD_ID_LEN = 16
+MAX_DEVICE_ID = 32
+
+
+def frame(etype, payload):
+    """One journal entry: head, payload, CRC."""
+    n = len(payload)
+    if etype not in ENTRY_TYPES or not 1 <= n <= MAX_PAYLOAD:
+        raise ValueError("bad journal entry")
+    head = struct.pack(">BBH", FRAME_MAGIC, etype, n)
+    return head + bytes(payload) + struct.pack(">I", frame_crc(head, payload))
+
+
+def frame_head(head):
+    """(type, payload length) of an entry's 4-byte head, or None if it is not a valid one."""
+    magic, etype, n = struct.unpack(">BBH", head)
+    if magic != FRAME_MAGIC or etype not in ENTRY_TYPES or not 1 <= n <= MAX_PAYLOAD:
+        return None
+    return etype, n
+
+
+def frame_crc(head, payload):
+    return binascii.crc32(payload, binascii.crc32(head)) & 0xFFFFFFFF
+
+
+def card_payload(boot, seq, uid, cred_id, old_id=""):
+    cred = cred_id.encode() if isinstance(cred_id, str) else cred_id
+    out = struct.pack(">IIB", boot, seq, len(uid)) + bytes(uid) + bytes((len(cred),)) + cred
+    if old_id:  # a re-issue: the credential this card held before, for revocation
+        old = old_id.encode() if isinstance(old_id, str) else old_id
+        out += bytes((len(old),)) + old
+    return out
+
+
+def card_of(payload):
+    """(boot, seq) of a CARD payload."""
+    return struct.unpack_from(">II", payload, 0)
+
+
+def synced_payload(boot, when, receipt, items):
+    """items: [(seq, result)] of records of one boot."""
+    out = bytearray(struct.pack(">IIB", boot, when, len(receipt)))
+    out.extend(receipt)
+    out.append(len(items))
+    for seq, result in items:
+        out.extend(struct.pack(">IB", seq, result))
+    return out
+
+
+def synced_of(payload):
+    """(boot, time, [(seq, result), ...]) of a SYNCED payload; a truncated list is cut where
+    its bytes end."""
+    boot, when, rlen = struct.unpack_from(">IIB", payload, 0)
+    at = 9 + rlen
+    count = payload[at] if at < len(payload) else 0
+    at += 1
+    items = []
+    for _ in range(count):
+        if at + 5 > len(payload):
+            break
+        items.append(struct.unpack_from(">IB", payload, at))
+        at += 5
+    return boot, when, items
+
+
+def record_origin(env):
+    """(device id bytes, boot, seq) from a record envelope's clear header, or None if the
+    envelope is too short to hold them (no checks beyond lengths: crypto/seal.py checks)."""
+    if len(env) < 6:
+        return None
+    dlen = env[5]
+    if 6 + dlen + 8 > len(env):
+        return None
+    boot, seq = struct.unpack_from(">II", env, 6 + dlen)
+    return bytes(env[6 : 6 + dlen]), boot, seq
+
+
+def record_id_of(env):
+    """The record id from a record envelope's clear header (16 zero bytes if it has none), so
+    that even a record that does not open gets an answer the device can match."""
+    if len(env) > 6 and 1 <= env[5] <= MAX_DEVICE_ID and len(env) >= 6 + env[5] + 8 + RECORD_ID_LEN:
+        p = 6 + env[5] + 8
+        return bytes(env[p : p + RECORD_ID_LEN])
+    return bytes(RECORD_ID_LEN)

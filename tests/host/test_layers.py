@@ -1,0 +1,113 @@
+"""The firmware's layers, read from its import statements (function-level imports included):
+every import points down or sideways, never up, and no two rooms of one layer import each
+other in a circle.  A new module must be given a layer here (README, Layout)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from conftest import ROOT
+
+# Lowest first.  A module belongs to the longest prefix that names it; the package modules in
+# EXACT name themselves only (a new firmware/enrol/x.py must be placed, not land at the bottom).
+EXACT = ("firmware", "firmware.enrol")
+LAYERS: tuple[tuple[str, ...], ...] = (
+    # what anyone may use: the package's VERSION, crypto, CBOR, ticks, the fs helper, the byte formats
+    # (and the empty marker of the enrol package)
+    ("firmware", "firmware.enrol", "firmware.crypto", "firmware.cbor", "firmware.ticks", "firmware.fsutil", "firmware.formats"),
+    # the board (only these touch machine and network) and what runs before the app
+    ("firmware.board", "firmware.board_sim", "firmware.board_select", "firmware.faultlog", "firmware.safemode"),
+    # drivers
+    ("firmware.hw",),
+    # services: storage, sync, the card, the officers, the device's clock and power
+    ("firmware.store", "firmware.sync", "firmware.card", "firmware.clock", "firmware.battery", "firmware.power",
+     "firmware.enrol.record", "firmware.enrol.officer", "firmware.enrol.card_due", "firmware.enrol.schema"),
+    # the flow and its screens
+    ("firmware.enrol.flow", "firmware.ui"),
+    # the wiring
+    ("firmware.app",),
+)
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def room_of(module: str) -> tuple[int, str] | None:
+    best: tuple[int, str] | None = None
+    for level, rooms in enumerate(LAYERS):
+        for room in rooms:
+            if (module == room or (room not in EXACT and module.startswith(room + "."))) and \
+                    (best is None or len(room) > len(best[1])):
+                best = (level, room)
+    return best
+
+
+def firmware_imports() -> dict[str, set[str]]:
+    """module -> the firmware modules it imports (an `from a import b` counts a.b if b is a module)."""
+    modules = {module_name(p): p for p in (ROOT / "firmware").rglob("*.py") if "__pycache__" not in p.parts}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                found.update(a.name for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                found.add(node.module)
+                found.update(node.module + "." + a.name for a in node.names)
+        graph[name] = {m for m in found if m in modules and m != name}
+    return graph
+
+
+def test_every_firmware_module_has_a_layer() -> None:
+    assert [m for m in firmware_imports() if room_of(m) is None] == []
+
+
+def up_edges(graph: dict[str, set[str]]) -> list[str]:
+    up = []
+    for module, targets in graph.items():
+        here = room_of(module)
+        for target in targets:
+            there = room_of(target)
+            if here is not None and there is not None and there[0] > here[0]:
+                up.append(f"{module} (layer {here[0]}) imports {target} (layer {there[0]})")
+    return up
+
+
+def circles(graph: dict[str, set[str]]) -> list[str]:
+    edges: dict[str, set[str]] = {}
+    for module, targets in graph.items():
+        a = room_of(module)
+        for target in targets:
+            b = room_of(target)
+            if a and b and a[1] != b[1]:
+                edges.setdefault(a[1], set()).add(b[1])
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        for nxt in edges.get(start, ()):
+            if nxt == goal or (nxt not in seen and reaches(nxt, goal, seen | {nxt})):
+                return True
+        return False
+
+    return sorted(f"{a} <-> {b}" for a in edges for b in edges[a] if reaches(b, a, {b}))
+
+
+def test_imports_never_point_up() -> None:
+    assert up_edges(firmware_imports()) == []
+
+
+def test_no_circle_between_rooms_of_a_layer() -> None:
+    assert circles(firmware_imports()) == []
+
+
+def test_the_checks_see_the_edges_this_code_once_had() -> None:
+    """The driver that imported the UI, and store <-> enrol (secrets took the record's schema
+    from enrol.record while enrol's modules used store's fs helper)."""
+    assert up_edges({"firmware.hw.display": {"firmware.ui.screen"}}) != []
+    assert circles({"firmware.store.secrets": {"firmware.sync.client"},
+                    "firmware.sync.client": {"firmware.store.journal"}}) != []
+    assert room_of("firmware.enrol.flow") == (4, "firmware.enrol.flow")
