@@ -25,8 +25,7 @@ BATTERY_EVERY_MS = 10 * 1000
 CRITICAL_SLEEP_MS = 30 * 60 * 1000  # deep sleep on an empty cell; then boot and look again
 EMPTY_MESSAGE_MS = 3000
 MAX_TASK_RESTARTS = 3
-# the card step, its check after the card is handed back, and a supervisor confirming a re-issue in it
-CARD_STATES = ("card", "card_check", "sup_id", "sup_pin")
+from firmware.tasks.card import CARD_STATES
 BUSY_STATES = CARD_STATES + ("check", "saving")  # never light-sleep here: a card or a save is under way
 
 
@@ -51,10 +50,8 @@ class App:
         self.last_record_id = None
         self.card_iat = 0
         self.due_entries = []  # card_due.py's entries: the cards still to write
-        self.reissue = None  # (credential id, supervisor id) a supervisor confirmed replacing
-        self.reader = None
         self.audit = None
-        self.card_task = None
+        self.card = None  # the card reader's task (tasks/card.py), made with the services
         self.task_restarts = 0  # card/check tasks restarted by task_failed since the last card step
         self.clock = None
         self.sync_soon = False
@@ -143,6 +140,10 @@ class App:
         if not villages:
             audit.record("error", "villages.json missing or damaged: no new enrolments")
         self.flow = Flow(officers, villages, self.status)
+        from firmware.tasks.card import CardTask
+
+        self.card = CardTask(self.board, self.secrets, self.clock_s, self.deliver, lambda: self.flow.state,
+                             self.card_noted)
         self.load_card_due()
         self.refresh_status()
         # The sync client's buffers and SSL context are the largest single objects (a 5 KB reply
@@ -179,7 +180,7 @@ class App:
             return
         except http.HttpError as e:
             self.board.console("sync: disabled: " + str(e))
-            self.flow.info["last_sync"] = "setup bad"
+            self.status.last_sync = "setup bad"
             self.audit.record("error", "sync disabled: " + str(e))
             self.sync_disabled = True
             return
@@ -201,14 +202,12 @@ class App:
         if self.store is None:
             return
         counts = self.store.counts()
-        self.status.pending = counts["pending"]
-        if self.flow is not None:
-            info = self.flow.info
-            info["pending"] = counts["pending"]
-            info["unverified"] = counts["unverified"]
-            info["storage"] = self.store.capacity_state()
-            info["device_id"] = self.secrets.device_id
-            info["version"] = VERSION
+        st = self.status
+        st.pending = counts["pending"]
+        st.unverified = counts["unverified"]
+        st.storage = self.store.capacity_state()
+        st.device_id = self.secrets.device_id
+        st.version = VERSION
 
     # ---- effects ---------------------------------------------------------
     def apply(self, effects):
@@ -225,50 +224,40 @@ class App:
                         self.last_record_id, self.card_iat = d[2], d[3]
                 self.start_card(e[1], e[2], e[3])
             elif kind == "check_card":
-                reader = self.open_reader()
-                if reader is None:
+                if not self.card.start_check():
                     self.apply(self.flow.check_done(["No card reader"]))
-                else:
-                    self.card_task = asyncio.create_task(self.check_loop(reader))
             elif kind == "reissue":
-                self.reissue = (e[1], e[2])
+                self.card.reissue = (e[1], e[2])
                 self.audit.record("card", "re-issue of " + e[1] + " confirmed by " + e[2])
             elif kind == "card_later":
                 self.card_later(e[1], e[2])
+            elif kind == "check_officer":
+                self.apply(self.flow.officer_checked(self.check_officer(e[1], e[2]), ticks_ms()))
+            elif kind == "unlock_officer":
+                self.flow.officers.unlock(e[1], e[2])
 
-    def save(self, fields, officer_id, pin):
-        """Seal and commit the record (the commit point), then wipe the PIN."""
-        from firmware.crypto import pin_block
+    def check_officer(self, officer_id, pin):
+        """PBKDF2 against the officer's verifier (about a second on the device), failures counted
+        and audited (enrol/officer.py); the PIN wiped."""
         from firmware.crypto.wipe import wipe
-        from firmware.enrol import record
-        from firmware.store import StoreError
-
-        from firmware.crypto import rng
-
-        record_id = bytearray(rng.random_bytes(16))
-        record_id[6] = (record_id[6] & 0x0F) | 0x40  # UUID version 4
-        record_id[8] = (record_id[8] & 0x3F) | 0x80  # RFC 4122 variant
-        record_id = bytes(record_id)
-
-        def plaintext(pin_key):
-            block = pin_block.encipher(pin_key, pin, record_id)
-            return record.encode(officer_id, self.clock_s(), self.clock.synced, fields, "", block)
 
         try:
-            boot, seq = self.store.save(record_id, plaintext)
-        except StoreError as e:
-            return self.flow.save_failed(str(e))
+            return self.flow.officers.check(officer_id, bytes(pin))
         finally:
             wipe(pin)
-        self.last_record_id = record_id
-        self.card_iat = self.clock_s()
-        from firmware.enrol import card_due
 
-        try:  # the card step survives a power cut and "card later" from here on (see card_due.py)
-            self.due_entries = card_due.add(self.data, self.secrets.card_key, self.due_entries, boot, seq,
-                                            record_id, self.card_iat, fields["given_name"])
-        except OSError as e:  # the record is saved; only writing its card later on this device is lost
-            self.board.console("card_due: " + str(e))
+    def save(self, fields, officer_id, pin):
+        """Seal and commit the record, note its card as due (enrol/save.py: the power-loss
+        windows), then tell the clock, the sync and the screens."""
+        from firmware.enrol.save import save_enrolment
+        from firmware.store import StoreError
+
+        try:
+            boot, seq, self.last_record_id, self.card_iat, self.due_entries = save_enrolment(
+                self.store, self.clock, self.data, self.secrets.card_key, self.due_entries, fields, officer_id,
+                pin, self.board.console)
+        except StoreError as e:
+            return self.flow.save_failed(str(e))
         self.publish_due()
         self.clock.touch()
         self.sync_soon = True
@@ -277,25 +266,6 @@ class App:
         return self.flow.saved(boot, seq)
 
     # ---- card ------------------------------------------------------------
-    def open_reader(self):
-        """The PN532, powered up for one card operation (its code is loaded at the first)."""
-        if self.reader is None:
-            import busio
-            from digitalio import DigitalInOut
-
-            from firmware.hw.nfc import NfcError, Reader
-
-            pins = self.board.nfc_pins()
-            irq = DigitalInOut(pins[0]) if pins and pins[0] is not None else None
-            self.board.nfc_power(True)
-            try:
-                self.reader = Reader(busio.I2C(bus=self.board.open_i2c()), irq=irq)
-            except NfcError as e:
-                self.board.nfc_power(False)
-                self.board.console("nfc: " + str(e))
-                return None
-        return self.reader
-
     def publish_due(self):
         self.flow.due = [(d[0], d[1], d[4]) for d in self.due_entries]
 
@@ -344,120 +314,34 @@ class App:
                 self.flow.card_due = (boot, seq, name)
         self.publish_due()
 
-    def close_reader(self):
-        """Field off and the PN532 in hard power-down (RSTPDN low) until the next card operation."""
-        if self.reader is not None:
-            self.reader.release()
-            self.reader = None
-        self.board.nfc_power(False)
-
     def start_card(self, boot, seq, fields):
         if self.battery is not None and self.battery.low():
             # a write cut by a brown-out leaves a half-written card: refuse it, keep the record
             self.apply(self.flow.card_done(False, "Battery low"))
             return
-        try:
-            reader = self.open_reader()
-        except MemoryError:
-            # the record is saved; the card can be written later (B) - never end the app here
-            import gc
-
-            gc.collect()
-            self.board.console("nfc: out of memory")
-            reader = None
-        if reader is None:
-            self.apply(self.flow.card_done(False, "No card reader"))
-            return
         self.card_args = (boot, seq, fields)  # to start again if the task dies (task_failed)
-        self.card_task = asyncio.create_task(self.card_loop(reader, boot, seq, fields))
+        if not self.card.start_write(boot, seq, fields["given_name"], self.last_record_id, self.card_iat):
+            self.apply(self.flow.card_done(False, "No card reader"))
 
-    async def card_loop(self, reader, boot, seq, fields):
-        """Wait for a tap, write and verify, mark the record; keep asking until done or 'later'.
-        The reader is powered down however this ends (cancelled, an error)."""
-        try:
-            await self._card_session(reader, boot, seq, fields)
-        finally:
-            self.close_reader()
+    def deliver(self, event, *args):
+        """A task's report, delivered to the flow; the effects it answers with carried out."""
+        self.apply(getattr(self.flow, event)(*args))
 
-    async def _card_session(self, reader, boot, seq, fields):
-        from firmware.card.credential import CredentialError
-        from firmware.card.writer import CardRefused, CardWriter, NeedsSupervisor
-        from firmware.hw.nfc import CardNak, NfcError
+    def card_noted(self, boot, seq, uid, cred_id, old_id):
+        """The card task wrote and checked that record's card: mark it in the store, drop it from
+        the cards due."""
         from firmware.store import StoreError
 
-        s = self.secrets
-        self.trusted_keys()  # computes self._pub once
-        writer = CardWriter(reader, s.ed25519_seed, self._pub, s.card_key, s.device_id, s.registry_id)
-        iat = self.card_iat
-        self.reissue = None
-        not_genuine = None  # the UID of a copy refused in this card step
-        while self.flow.state in CARD_STATES:
-            if self.flow.state != "card":  # a supervisor is typing: the reader waits
-                await asyncio.sleep(0.2)
-                continue
-            try:
-                found = reader.wait_card(100)
-            except NfcError as e:
-                found = None
-                self.board.console("nfc: " + str(e))
-            if found is None:
-                await asyncio.sleep(0.2)
-                continue
-            uid, sel = found
-            if uid == not_genuine:  # still on the reader: it is not written again
-                await asyncio.sleep(0.2)
-                continue
-            try:
-                cred_id, old, payload = writer.write(uid, sel, self.last_record_id, fields["given_name"], iat,
-                                                     iat + 5 * 365 * 86400, self.reissue[0] if self.reissue else False)
-                try:  # the NXP originality signature: read now, with the card here; checked below
-                    chip_sig = reader.read_sig()
-                except CardNak:
-                    chip_sig = None  # no READ_SIG: not an NXP NTAG21x
-            except NeedsSupervisor as e:
-                self.apply(self.flow.needs_supervisor(e.old_credential_id))
-            except CardRefused as e:
-                self.apply(self.flow.card_done(False, str(e)))
-            except NfcError:
-                self.apply(self.flow.card_done(False, "Moved: tap again"))
-            except MemoryError:
-                # never end the card step (and leave the officer stuck on it): free memory, ask again
-                import gc
-
-                gc.collect()
-                self.board.console("nfc: out of memory")
-                self.apply(self.flow.card_done(False, "Retry: tap again"))
-            else:
-                # Everything from here needs no card: the citizen takes it back now
-                self.apply(self.flow.card_written())
-                problem = None
-                try:
-                    writer.check(payload, uid)
-                except CredentialError:
-                    problem = "Card check failed: tap again"
-                if problem is None and not self.genuine_sig(uid, chip_sig):
-                    # our credential is on it, but bound to a copy's UID, and this record is not
-                    # marked: the registry learns the genuine card's UID once one is written
-                    problem = "Not a genuine card: use another"
-                    not_genuine = uid
-                if problem is not None:
-                    self.board.console("card: " + problem)
-                    self.apply(self.flow.card_done(False, problem))
-                    await asyncio.sleep(0.5)
-                    continue
-                try:
-                    self.store.mark_card_verified(boot, seq, uid, cred_id, old or "")
-                    self.card_due_done(boot, seq)
-                except StoreError as e:
-                    # the card is written and verified: the person has it.  The record keeps its
-                    # card-due note, so the step resumes at the next login (the same card then
-                    # asks for a supervisor's re-issue): nothing is lost, nothing is hidden
-                    self.board.console("store: card not noted: " + str(e))
-                    self.audit.record("store-error", "card " + cred_id + " not noted: " + str(e)[:60])
-                self.refresh_status()
-                self.apply(self.flow.card_done(True, cred_id))
-                break
-            await asyncio.sleep(0.5)
+        try:
+            self.store.mark_card_verified(boot, seq, uid, cred_id, old_id)
+            self.card_due_done(boot, seq)
+        except StoreError as e:
+            # the card is written and verified: the person has it.  The record keeps its
+            # card-due note, so the step resumes at the next login (the same card then
+            # asks for a supervisor's re-issue): nothing is lost, nothing is hidden
+            self.board.console("store: card not noted: " + str(e))
+            self.audit.record("store-error", "card " + cred_id + " not noted: " + str(e)[:60])
+        self.refresh_status()
 
     def task_failed(self, loop, context):
         """The asyncio exception handler: a task that died of an error nobody caught (a bug) is
@@ -470,7 +354,8 @@ class App:
                 self.audit.record("task-error", what[:80])
         except Exception:  # noqa: BLE001 - the handler itself must never raise
             pass
-        self.close_reader()
+        if self.card is not None:
+            self.card.close_reader()
         state = self.flow.state if self.flow is not None else None
         self.task_restarts += 1
         again = self.task_restarts <= MAX_TASK_RESTARTS  # a task that always dies is not restarted for ever
@@ -480,82 +365,8 @@ class App:
                 self.start_card(*self.card_args)  # the record waits for its card: ask again
         elif state == "check":
             self.apply(self.flow.check_done(["Error:", "tap again" if again else "B=back"]))
-            reader = self.open_reader() if again else None
-            if reader is not None:
-                self.card_task = asyncio.create_task(self.check_loop(reader))
-
-    def trusted_keys(self):
-        """Card-signing keys this device trusts: its own (others come with the registry's trust list)."""
-        from firmware.card import credential
-        from firmware.crypto import ed25519
-
-        if getattr(self, "_pub", None) is None:
-            self._pub = ed25519.public_key(self.secrets.ed25519_seed)
-        return {credential.key_id(self._pub): self._pub}
-
-    def genuine_chip(self, reader, uid):
-        """The chip's NXP originality signature over its UID (a copy on a UID-changeable chip has none)."""
-        from firmware.hw.nfc import CardNak
-
-        try:
-            sig = reader.read_sig()
-        except CardNak:
-            return False  # a chip without READ_SIG is not an NXP NTAG21x
-        return self.genuine_sig(uid, sig)
-
-    def genuine_sig(self, uid, sig):
-        """Whether sig (READ_SIG's 32 bytes, None if it had none) is NXP's over this UID."""
-        from firmware.crypto import originality
-
-        if sig is None:
-            return False
-        for key in (originality.NXP_NTAG21X,) + tuple(self.board.EXTRA_ORIGINALITY_KEYS):
-            if originality.verify(uid, sig, key):
-                return True
-        return False
-
-    async def check_loop(self, reader):
-        """Verify mode: each tapped card shows its holder, or exactly why it fails.  The reader is
-        powered down however this ends."""
-        try:
-            await self._check_session(reader)
-        finally:
-            self.close_reader()
-
-    async def _check_session(self, reader):
-        from firmware.card import credential, ndef
-        from firmware.card.writer import CardRefused, CardWriter
-        from firmware.hw.nfc import CardNak, NfcError
-
-        trusted = self.trusted_keys()
-        checker = CardWriter(reader, None, None, None, None, None)
-        while self.flow.state == "check":
-            try:
-                found = reader.wait_card(100)
-            except NfcError:
-                found = None
-            if found is None:
-                await asyncio.sleep(0.2)
-                continue
-            uid, sel = found
-            try:
-                _, _, dyn, model_cc = checker.identify(sel)
-                if not self.genuine_chip(reader, uid):
-                    raise CardRefused("not a genuine NXP chip: a copy")
-                _, cc, user = checker.read_tlv(dyn)
-                if cc != model_cc:  # a payout point's phone or reader would not find the NDEF message
-                    raise CardRefused("not NDEF formatted (capability container)")
-                payload = ndef.parse_record(ndef.find_message(user))
-                claims = credential.verify(payload, trusted, uid, self.clock_s())
-                lines = ["VALID", claims[credential.CLAIM_GIVEN_NAME], claims[credential.CLAIM_SUB]]
-            except (CardRefused, ndef.NdefError, credential.CredentialError) as e:
-                lines = ["NOT VALID:"] + wrap(str(e), 4)
-            except CardNak:  # it answers, but will not be read: read-protected by someone else
-                lines = ["NOT VALID:"] + wrap("card refuses to be read: not ours", 4)
-            except NfcError:
-                lines = ["Card moved:", "tap again"]
-            self.apply(self.flow.check_done(lines))
-            await asyncio.sleep(1.0)
+            if again:
+                self.card.start_check()
 
     # ---- sync ------------------------------------------------------------
     async def sync_loop(self):
@@ -622,11 +433,10 @@ class App:
             if self.sync_client is None:
                 return False, None
         if not await self.wifi.up():
-            self.flow.info["wifi"] = "none"
+            self.status.wifi = "none"
             self.board.console("sync: no Wi-Fi network in reach")
             return False, None
-        self.status.wifi = True
-        self.flow.info["wifi"] = "on"
+        self.status.wifi = "on"
         self.refresh_screen()
         from firmware.crypto import rng
 
@@ -636,18 +446,17 @@ class App:
             self.board.console("rng: seed file: " + str(e))
         try:
             n = await self.sync_client.sync()
-            self.flow.info["last_sync"] = _hhmm(self.clock.now())
+            self.status.last_sync = _hhmm(self.clock.now())
             self.board.console("sync: " + str(n) + " records")
             return True, None
         except SyncError as e:
-            self.flow.info["last_sync"] = "failed"
+            self.status.last_sync = "failed"
             self.board.console("sync: " + str(e))
             self.audit.record("sync-error", str(e))
             return False, LOCAL_RETRY if e.local else e.retry_after
         finally:
             self.wifi.down()
-            self.status.wifi = False
-            self.flow.info["wifi"] = "off"
+            self.status.wifi = "off"
 
     def refresh_screen(self):
         """Redraw the home or status screen so that counts and icons stay current."""
@@ -714,9 +523,7 @@ class App:
         pct = self.battery.pct()
         self.status.battery_pct = pct
         low = self.battery.low()
-        if self.flow is not None:
-            self.flow.info["battery"] = "unknown" if pct is None else str(pct) + "%"
-            self.flow.info["battery_low"] = low
+        self.status.battery_low = low
         if low and not self.battery_was_low:
             self.sync_soon = True  # get the records off the device while it still can
             self.sync_kick.set()
@@ -791,9 +598,11 @@ class App:
             if self.flow is not None:
                 self.power_step(now)
             await asyncio.sleep(_IDLE_POLL_MS / 1000)
-        for task in (keypad_task, sync_task, self.card_task):
+        for task in (keypad_task, sync_task):
             if task is not None:
                 task.cancel()
+        if self.card is not None:
+            self.card.deinit()
         self.shut_down()
         self.board.console("power off")
 

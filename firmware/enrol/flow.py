@@ -1,13 +1,16 @@
 """The enrolment flow as a pure state machine: events in, effects out.
 
 Events:   key(k, now_ms)  tick(now_ms)  saved(boot, seq)  save_failed(message)
-          card_written()  card_done(ok, message)
+          officer_checked(result, now_ms)  card_written()  card_done(ok, message)
 Effects (returned lists of tuples, carried out by firmware/app.py):
   ("show", Screen)                      draw it
   ("save", fields, officer_id, pin)     seal and commit the record; answer saved()/save_failed().
                                         pin is a bytearray the effect must wipe after use
   ("write_card", boot, seq, fields)     write and verify the card; answer card_done()
   ("card_later", boot, seq)             the officer left that record's card for later (HOME: Cards due)
+  ("check_officer", officer_id, pin)    check an officer's PIN (PBKDF2, counts failures, audits);
+                                        answer officer_checked(); pin is a bytearray to wipe
+  ("unlock_officer", supervisor, officer) clear that officer's failed-PIN lock
 No clock, no hardware, no flash in here: testable on CPython and MicroPython.
 
 Screens: login id -> login PIN -> home menu -> one screen per field (schema.FIELDS)
@@ -21,7 +24,7 @@ from firmware.enrol import schema
 from firmware.ticks import ticks_diff
 from firmware.ui import keymap as K
 from firmware.ui.entry import ChoiceEntry, DateEntry, PinEntry, TextEntry, pin_problem
-from firmware.ui.screen import Screen, wrap
+from firmware.ui.screen import Screen, Status, wrap
 
 HOME_ITEMS = (("new", "1 New enrolment"), ("check", "2 Check a card"), ("status", "3 Status"),
               ("logout", "4 Log out"))
@@ -36,7 +39,7 @@ class Flow:
     def __init__(self, officers, villages, status=None):
         self.officers = officers
         self.villages = villages  # list of (code, name)
-        self.status = status
+        self.status = status if status is not None else Status()  # the app writes it, screens read it
         self.today = None  # (y, m, d) from the device clock, or None when unknown
         self.state = "login_id"
         self.editor = TextEntry("", 8, letters=False)
@@ -57,10 +60,6 @@ class Flow:
         self.due = []  # (boot, seq, given_name) of saved records whose card is still to write (the app's list)
         self.reissue_of = None  # credential id on the tapped card, which a supervisor may confirm replacing
         self.supervisor_id = None
-        # what the status screen shows; the app keeps it current (refresh_status)
-        self.info = {"pending": 0, "unverified": 0, "storage": ("ok", 0), "device_id": "",
-                     "version": "", "last_sync": "never", "wifi": "off", "battery": "unknown",
-                     "battery_low": False}
 
     # ---- helpers ---------------------------------------------------------
     def screen(self, title, lines, hint="", cursor=None, highlight=None):
@@ -201,8 +200,26 @@ class Flow:
             return None
         pin = self.editor.value()
         self.editor.wipe()
-        result = self.officers.check(self.officer_id, bytes(pin))
-        wipe(pin)
+        self.state = "login_check"
+        self.message = ""
+        return [("show", self.render()), ("check_officer", self.officer_id, pin)]
+
+    def _key_login_check(self, k, now):
+        return None  # the PIN is being checked (about a second on the device): keys wait
+
+    _key_sup_check = _key_login_check
+
+    def officer_checked(self, result, now):
+        """The answer to a ("check_officer", ...) effect: 'ok', 'wrong', 'locked' or 'unknown'."""
+        if self.state == "sup_check":
+            if result != "ok":
+                self.reissue_of = None
+                self._back_to_card("Sup. PIN wrong" if result == "wrong" else "Sup. locked")
+                return self.show()
+            self._back_to_card("Re-issue: tap")
+            return [("show", self.render()), ("reissue", self.reissue_of, self.supervisor_id)]
+        if self.state != "login_check":
+            return []
         self.failed_at = None if result == "ok" else now
         if result == "ok":
             self.session_role = self.officers.role(self.officer_id)
@@ -217,6 +234,8 @@ class Flow:
             self.editor = TextEntry("", 8, letters=False)
         else:
             self.message = "Wrong PIN"
+            self.state = "login_pin"
+        return self.show()
         return None
 
     def home_items(self):
@@ -237,8 +256,8 @@ class Flow:
         elif (k in K.DIGITS and 1 <= int(k) <= n) or k == K.OK:
             choice = items[int(k) - 1 if k in K.DIGITS else self.review_index][0]
             if choice == "new":
-                state, pct = self.info["storage"]
-                if self.info["battery_low"]:
+                state, pct = self.status.storage
+                if self.status.battery_low:
                     self.message = "Battery low"  # no enrolment whose card it could not write
                     return None
                 if state == "full":
@@ -301,9 +320,9 @@ class Flow:
             if not self.officers.exists(oid):
                 self.message = "Unknown officer"
             else:
-                self.officers.unlock(self.officer_id, oid)
                 self.message = oid + " unlocked"
                 self.state = "home"
+                return [("unlock_officer", self.officer_id, oid)] + self.show()
         return None
 
     def logout(self):
@@ -473,13 +492,9 @@ class Flow:
             return None
         pin = self.editor.value()
         self.editor.wipe()
-        result = self.officers.check(self.supervisor_id, bytes(pin))
-        wipe(pin)
-        if result != "ok":
-            self.reissue_of = None
-            return self._back_to_card("Sup. PIN wrong" if result == "wrong" else "Sup. locked")
-        self._back_to_card("Re-issue: tap")
-        return [("show", self.render()), ("reissue", self.reissue_of, self.supervisor_id)]
+        self.state = "sup_check"
+        self.message = ""
+        return [("show", self.render()), ("check_officer", self.supervisor_id, pin)]
 
     def _key_receipt(self, k, now):
         if k == K.OK or k == K.BACK:
@@ -526,6 +541,10 @@ class Flow:
             return self.screen("HELP", list(K.HELP_LINES))
         if st == "login_id":
             return self.screen("LOGIN", ["Officer number:", "OF" + self.editor.text(), "", msg], "A=OK", (1, 2 + self.editor.cursor()))
+        if st == "login_check":
+            return self.screen("LOGIN", ["Officer " + self.officer_id, "Checking PIN...", "", ""])
+        if st == "sup_check":
+            return self.screen("RE-ISSUE", ["Replace", self.reissue_of, "Checking", "supervisor PIN..."])
         if st == "login_pin":
             return self.screen("LOGIN", ["Officer " + self.officer_id, "PIN:", self.editor.masked(), "", msg], "A=OK B=back")
         if st == "home":
@@ -601,16 +620,16 @@ class Flow:
         return self.screen(head, lines, "*# move A=OK", highlight=1 + i - top if n else None)
 
     def status_lines(self):
-        i = self.info
-        state, pct = i["storage"]
+        st = self.status
+        state, pct = st.storage
         storage = "Storage " + str(pct) + "%" + (" FULL" if state == "full" else " !" if state == "warn" else "")
         return [
-            "To sync: " + str(i["pending"]),
-            "Cards due: " + str(i["unverified"]),
+            "To sync: " + str(st.pending),
+            "Cards due: " + str(st.unverified),
             storage,
-            ("No WiFi " if i["wifi"] == "none" else "Sync ") + i["last_sync"],
-            "Bat " + ("?" if i["battery"] == "unknown" else i["battery"]) + " v" + i["version"],
-            "ID " + i["device_id"],
+            ("No WiFi " if st.wifi == "none" else "Sync ") + st.last_sync,
+            "Bat " + ("?" if st.battery_pct is None else str(st.battery_pct) + "%") + " v" + st.version,
+            "ID " + st.device_id,
         ]
 
     def _short(self, key):

@@ -1,6 +1,6 @@
 """The screen model: what the OLED shows, as data.
 
-The UI never draws; it builds a Screen and the renderer (firmware/hw/display.py)
+The UI never draws; it builds a Screen and the renderer (firmware/ui/render.py)
 turns it into SSD1306 pixels.  Tests compare Screen.text() with golden text.
 
 Geometry (SSD1306 128x64, framebuf's 8x8 font): 16 columns x 8 rows.
@@ -15,12 +15,19 @@ BODY_ROWS = 6
 
 
 class Status:
-    """Status-bar icons: Wi-Fi up, battery percent (None = unknown), records pending sync."""
+    """What the device knows of itself, in one object: the app's tasks write it, the screens read
+    it (the status bar's icons, the status screen).  Nothing else keeps a copy."""
 
-    def __init__(self, wifi=False, battery_pct=None, pending=0):
-        self.wifi = wifi
-        self.battery_pct = battery_pct
-        self.pending = pending
+    def __init__(self, wifi="off", battery_pct=None, pending=0):
+        self.wifi = wifi  # "off", "on" (a sync is under way) or "none" (no network at the last try)
+        self.battery_pct = battery_pct  # None: not measured yet
+        self.battery_low = False
+        self.pending = pending  # records the registry has not answered
+        self.unverified = 0  # records whose card is still to write
+        self.storage = ("ok", 0)  # the store's capacity state ("ok", "warn", "full") and percent used
+        self.last_sync = "never"  # "HH:MM", "failed", "setup bad"
+        self.device_id = ""
+        self.version = ""
 
     def icons(self, room=COLS):
         """The icons in at most `room` columns.  The pending count gives way first, then Wi-Fi
@@ -28,7 +35,7 @@ class Status:
         parts = []
         if self.pending:
             parts.append("^" + str(self.pending))
-        parts.append("W" if self.wifi else "-")
+        parts.append("W" if self.wifi == "on" else "-")
         if self.battery_pct is not None:
             parts.append(str(self.battery_pct) + "%")
         text = " ".join(parts)

@@ -71,6 +71,16 @@ class Driver:
                 self.last_screen = e[1]
                 if self.check_screens is not None:
                     self.check_screens(e[1].text())
+            elif e[0] == "check_officer":  # carried out as the app does (App.check_officer)
+                from firmware.crypto.wipe import wipe
+
+                result = self.flow.officers.check(e[1], bytes(e[2]))
+                wipe(e[2])
+                self.effects.append(("checked", e[1], result))
+                self.add(self.flow.officer_checked(result, self.now))
+            elif e[0] == "unlock_officer":
+                self.flow.officers.unlock(e[1], e[2])
+                self.effects.append(e)
             else:
                 self.effects.append(e)
 

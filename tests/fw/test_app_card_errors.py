@@ -9,6 +9,7 @@ import binascii
 from firmware import app as app_mod
 from firmware.board_sim import SimI2C
 from firmware.store.journal import StoreError
+from firmware.tasks.card import CardTask
 from flowkit import Driver, enrol_person, login, new_flow
 from host_tools.sim.ntag import NTAG21x
 from host_tools.sim.nxp_signer import FactorySigner
@@ -104,18 +105,19 @@ def app_at_the_card_step():
     a.last_record_id = bytes(range(16))
     a.card_iat = 1767225600
     a.refresh_status = lambda: None
+    a.card = CardTask(board, a.secrets, a.clock_s, a.deliver, lambda: a.flow.state, a.card_noted)
     return a, board, chip, fields
 
 
 def test_a_store_error_after_the_card_is_verified_ends_on_the_receipt_with_the_reader_off():
     a, board, chip, fields = app_at_the_card_step()
     chip.place(genuine())
-    reader = a.open_reader()
-    asyncio.run(a.card_loop(reader, 1, 1, fields))
+    reader = a.card.open_reader()
+    asyncio.run(a.card.write_loop(reader, 1, 1, fields["given_name"], a.last_record_id, a.card_iat))
     assert a.flow.state == "receipt" and "Card ready for" in board.screens[-1]
     # written and read back, the card was handed back before its checks: that screen came first
     assert "Take it off the" in board.screens[-2]
-    assert board.power[-1] is False and a.reader is None  # RSTPDN low again
+    assert board.power[-1] is False and a.card.reader is None  # RSTPDN low again
     assert [k for k, _ in a.audit.events] == ["store-error"]
     assert any(line.startswith("store: card not noted") for line in board.lines)
 
@@ -128,8 +130,8 @@ def test_a_card_task_that_dies_is_logged_and_the_step_asked_again_a_few_times():
         for i in range(app_mod.MAX_TASK_RESTARTS + 2):
             a.task_failed(None, {"exception": ValueError("bug " + str(i))})
             assert board.power[-1] is True or i >= app_mod.MAX_TASK_RESTARTS  # powered again to retry
-        if a.card_task is not None:
-            a.card_task.cancel()
+        if a.card.task is not None:
+            a.card.task.cancel()
             await asyncio.sleep(0)
 
     asyncio.run(go())
@@ -149,10 +151,11 @@ def test_a_copy_is_written_but_refused_not_noted_not_written_again_and_a_genuine
     a.store = NotingStore()
     copy = NTAG21x("NTAG215", uid=b"\x04\x99\x88\x77\x66\x55\x44")  # READ_SIG: 32 zero bytes
     chip.place(copy)
-    reader = a.open_reader()
+    reader = a.card.open_reader()
 
     async def go():
-        task = asyncio.create_task(a.card_loop(reader, 1, 1, fields))
+        task = asyncio.create_task(a.card.write_loop(reader, 1, 1, fields["given_name"], a.last_record_id,
+                                                     a.card_iat))
         for _ in range(200):
             await asyncio.sleep(0.05)
             if any("Not a genuine" in s for s in board.screens):
@@ -169,3 +172,38 @@ def test_a_copy_is_written_but_refused_not_noted_not_written_again_and_a_genuine
     assert a.flow.state == "receipt" and len(a.store.marked) == 1
     assert a.store.marked[0][2] == b"\x04\x11\x22\x33\x44\x55\x66"  # the genuine card's UID is noted
     assert any(line == "card: Not a genuine card: use another" for line in board.lines)
+
+
+def test_the_card_task_on_its_own_writes_checks_reports_and_powers_the_reader_down():
+    """No App: the task, a board, and three callables standing for the app."""
+    board = Board()
+    bus = SimI2C()
+    chip = PN532Reader()
+    bus.attach(0x24, chip)
+    board.bus = bus
+    state = ["card"]
+    events, noted = [], []
+
+    def report(name, *args):
+        events.append((name,) + args)
+        if name == "card_done" and args[0]:
+            state[0] = "receipt"
+
+    task = CardTask(board, Secrets(), lambda: 1767225600, report, lambda: state[0],
+                    lambda *args: noted.append(args))
+    chip.place(genuine())
+
+    async def go():
+        assert task.start_write(1, 7, "AMINATA", bytes(range(16)), 1767225600)
+        assert board.power == [True]
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            if state[0] == "receipt":
+                break
+        await asyncio.sleep(0.05)
+
+    asyncio.run(go())
+    names = [e[0] for e in events]
+    assert names == ["card_written", "card_done"] and events[1][1] is True
+    assert noted and noted[0][:3] == (1, 7, b"\x04\x11\x22\x33\x44\x55\x66")
+    assert board.power[-1] is False and task.reader is None

@@ -153,7 +153,7 @@ def test_keypad_mashing_never_crashes_any_screen():
     answers = [0, 0]  # the app's answers to saves and card taps, taken in turn
     for _ in range(60):
         flow = new_flow()
-        flow.status = Status(wifi=True, battery_pct=100, pending=123)  # the widest icons: "^123 W 100%"
+        flow.status = Status(wifi="on", battery_pct=100, pending=123)  # the widest icons: "^123 W 100%"
         d = Driver(flow, rows_fit)
         login(d)
         d.press(*good[: random.randrange(len(good) + 1)])
@@ -195,10 +195,10 @@ def test_low_battery_refuses_a_new_enrolment():
     flow = new_flow()
     d = Driver(flow)
     login(d)
-    flow.info["battery_low"] = True
+    flow.status.battery_low = True
     d.press("1")
     assert flow.state == "home" and "Battery low" in d.screen()
-    flow.info["battery_low"] = False
+    flow.status.battery_low = False
     d.press("1")
     assert flow.state == "field"
 
@@ -207,20 +207,20 @@ def test_status_screen_and_storage_limits():
     flow = new_flow()
     d = Driver(flow)
     login(d)
-    flow.info.update({"pending": 12, "unverified": 1, "storage": ("warn", 83), "device_id": "dev-0001",
-                      "version": "0.1.0"})
+    st = flow.status
+    st.pending, st.unverified, st.storage, st.device_id, st.version = 12, 1, ("warn", 83), "dev-0001", "0.1.0"
     d.press("3")
     text = d.screen()
     assert "To sync: 12" in text and "Storage 83% !" in text and "dev-0001" in text and "Cards due: 1" in text
     assert "Sync never" in text and "Bat ? v0.1.0" in text
     assert all(len(line) <= 16 for line in flow.status_lines())  # the OLED's 16 columns, nothing cut
-    flow.info.update({"wifi": "none", "last_sync": "11:25", "battery": "64%"})
+    st.wifi, st.last_sync, st.battery_pct = "none", "11:25", 64
     assert flow.status_lines()[3:5] == ["No WiFi 11:25", "Bat 64% v0.1.0"]
     d.press(K.OK)
     d.press("1")
     assert flow.state == "field" and "Storage 83%" in d.screen()  # warned, allowed
     d.press(K.BACK)
-    flow.info["storage"] = ("full", 96)
+    st.storage = ("full", 96)
     d.press("1")
     assert flow.state == "home" and "Storage full" in d.screen()  # refused with a reason
 
@@ -357,7 +357,7 @@ def test_a_supervisor_with_cards_due_sees_six_items_and_messages_on_the_hint_row
     d = Driver(flow)
     login(d, "0001", SUPERVISOR_PIN)
     flow.due = [(1, 7, "AMINATA")]
-    flow.info["battery_low"] = True
+    flow.status.battery_low = True
     d.add(flow.show())
     assert "6 Cards due: 1" in d.screen() and "5 Unlock officer" in d.screen()
     d.press("1")  # refused: battery low
@@ -443,3 +443,49 @@ def test_damaged_officer_files_are_refused_and_bad_counters_reset_with_an_audit_
     off = Officers(path)
     off.load()
     assert off.locked("OF0042") and off.wait_ms("OF0042") == 1000 * 16
+
+
+class _QueriesOnly:
+    """The officers as the flow may use them: questions answered from memory; a PIN check or an
+    unlock (PBKDF2, the lockout file, the audit log) is the app's effect, never the flow's."""
+
+    def __init__(self, real):
+        self.real = real
+
+    def exists(self, oid):
+        return self.real.exists(oid)
+
+    def locked(self, oid):
+        return self.real.locked(oid)
+
+    def role(self, oid):
+        return self.real.role(oid)
+
+    def wait_ms(self, oid):
+        return self.real.wait_ms(oid)
+
+    def check(self, *args):
+        raise AssertionError("the flow checked a PIN itself")
+
+    def unlock(self, *args):
+        raise AssertionError("the flow wrote the lockout itself")
+
+
+def test_the_flow_asks_for_the_pin_check_as_an_effect_and_takes_its_answer():
+    real = Officers(officers_dir())
+    real.load()
+    flow = Flow(_QueriesOnly(real), [("BF-KAD-0412", "Kadiogo 412")])
+    for k in "0042" + K.OK + OFFICER_PIN.decode():
+        flow.key(k, 1000)
+    out = flow.key(K.OK, 1000)
+    asked = [e for e in out if e[0] == "check_officer"]
+    assert len(asked) == 1 and asked[0][1] == "OF0042" and bytes(asked[0][2]) == OFFICER_PIN
+    assert flow.state == "login_check" and "Checking PIN" in flow.render().text()
+    assert flow.key("5", 1100)[0][1].text() == flow.render().text()  # keys wait for the answer
+    flow.officer_checked("wrong", 1200)
+    assert flow.state == "login_pin" and "Wrong PIN" in flow.render().text()
+    for k in OFFICER_PIN.decode():
+        flow.key(k, 9000)
+    flow.key(K.OK, 9000)
+    flow.officer_checked("ok", 9100)
+    assert flow.state == "home"

@@ -4,7 +4,7 @@ from firmware.ui.screen import COLS, Screen, Status, boot_screen
 
 
 def test_status_row_is_exactly_one_row_with_icons_on_the_right():
-    s = Screen("HOME", status=Status(wifi=True, battery_pct=80, pending=3))
+    s = Screen("HOME", status=Status(wifi="on", battery_pct=80, pending=3))
     row = s.status_row()
     assert len(row) == COLS
     assert row.startswith("HOME")
@@ -12,20 +12,20 @@ def test_status_row_is_exactly_one_row_with_icons_on_the_right():
 
 
 def test_long_title_is_marked_not_cut_silently():
-    s = Screen("A VERY LONG TITLE HERE", status=Status(wifi=False))
+    s = Screen("A VERY LONG TITLE HERE", status=Status(wifi="off"))
     row = s.status_row()
     assert len(row) == COLS
     assert "~" in row
 
 
 def test_a_title_keeps_its_room_and_the_battery_icon_stays():
-    wide = Status(wifi=True, battery_pct=100, pending=123)  # "^123 W 100%": 11 columns
+    wide = Status(wifi="on", battery_pct=100, pending=123)  # "^123 W 100%": 11 columns
     assert Screen("HOME", status=wide).status_row() == "HOME ^123 W 100%"
     # a longer title: the pending count gives way first, then Wi-Fi; the battery never
     assert Screen("CONSENT", status=wide).status_row() == "CONSENT   W 100%"
     assert Screen("CITIZEN PIN", status=wide).status_row() == "CITIZEN PIN 100%"
     assert Screen("CITIZEN PIN", status=Status(pending=4)).status_row() == "CITIZEN PIN ^4 -"
-    assert Screen("CITIZEN PIN", status=Status(wifi=True)).status_row() == "CITIZEN PIN    W"
+    assert Screen("CITIZEN PIN", status=Status(wifi="on")).status_row() == "CITIZEN PIN    W"
 
 
 def test_short_line_is_shown_whole():

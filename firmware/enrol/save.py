@@ -1,0 +1,54 @@
+"""Saving one enrolment, in one place, with what a power cut leaves on flash at each step.
+
+  step                                        on flash after a cut during or after the step
+  1 the record id: 16 random bytes (UUID v4)  nothing new: no receipt was shown; the officer
+                                              enters the person again
+  2 the PIN's ISO 9564 format-4 block,        nothing new: the block exists only inside the
+    enciphered for the registry, and the      sealed record, never alone; the PIN itself is
+    record sealed around it (store.save)      wiped whatever happens (step 5)
+  3 store.save returns: committed             the record (LittleFS's commit of the append is
+                                              the commit point: store/journal.py, W1/W2); its
+                                              card is due (store.cards_due) but has no note
+                                              yet: after a cut here this device cannot resume
+                                              its card step (the registry can issue the card)
+  4 the card-due note (enrol/card_due.py)     record and note: the card step is resumed at the
+                                              next login, or later from HOME, Cards due; a note
+                                              flash refused costs only that, and is said
+  5 the PIN wiped                             (RAM only)
+The caller then tells the clock, the sync and the screens (app.py).
+"""
+
+from firmware.crypto import pin_block, rng
+from firmware.crypto.wipe import wipe
+from firmware.enrol import card_due, record
+
+
+def new_record_id():
+    """A random (version 4, RFC 4122 variant) UUID's 16 bytes."""
+    rid = bytearray(rng.random_bytes(16))
+    rid[6] = (rid[6] & 0x0F) | 0x40
+    rid[8] = (rid[8] & 0x3F) | 0x80
+    return bytes(rid)
+
+
+def save_enrolment(store, clock, data_dir, card_key, due_entries, fields, officer_id, pin, say):
+    """Steps 1-5 above.  Returns (boot, seq, record id, card iat, the new card-due list);
+    a StoreError from the store (nothing saved) goes to the caller, the PIN wiped all the same.
+    say(text): a line for the console (the note that could not be written)."""
+    record_id = new_record_id()
+
+    def plaintext(pin_key):
+        block = pin_block.encipher(pin_key, pin, record_id)
+        return record.encode(officer_id, clock.now(), clock.synced, fields, "", block)
+
+    try:
+        boot, seq = store.save(record_id, plaintext)
+    finally:
+        wipe(pin)
+    iat = clock.now()
+    try:
+        due_entries = card_due.add(data_dir, card_key, due_entries, boot, seq, record_id, iat,
+                                   fields["given_name"])
+    except OSError as e:  # the record is saved; only writing its card later on this device is lost
+        say("card_due: " + str(e))
+    return boot, seq, record_id, iat, due_entries

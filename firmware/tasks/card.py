@@ -1,0 +1,238 @@
+"""The card reader's task: the PN532 is powered for one card operation (the card step's write
+session, or verify mode's check session) and powered down however that ends (try/finally:
+finished, cancelled, an error).  It reports to the flow through events(name, *args), which the
+app delivers (getattr(flow, name)(*args)); it reads the flow's state through state().
+
+The write session: wait for a tap; write the credential and read it back while the citizen
+holds the card (card/writer.py); then, the card handed back, check our signature over what was
+read back and NXP's originality signature; noted(boot, seq, uid, credential id, old id) tells
+the app (the store, the card-due list) that the record has its card.  The check session shows
+each tapped card's holder, or exactly why it fails.
+"""
+
+import asyncio
+
+from firmware.ui.screen import wrap
+
+# the card step, its check after the card is handed back, and a supervisor confirming a re-issue in it
+CARD_STATES = ("card", "card_check", "sup_id", "sup_pin", "sup_check")
+
+
+class CardTask:
+    def __init__(self, board, secrets, clock_s, events, state, noted):
+        self.board = board
+        self.secrets = secrets
+        self.clock_s = clock_s  # the device clock's seconds (a card's expiry is checked against it)
+        self.events = events
+        self.state = state
+        self.noted = noted
+        self.reader = None
+        self.task = None
+        self.reissue = None  # (credential id, supervisor id) a supervisor confirmed replacing
+        self._pub = None
+
+    # ---- the reader ------------------------------------------------------
+    def open_reader(self):
+        """The PN532, powered up for one card operation (its code is loaded at the first)."""
+        if self.reader is None:
+            import busio
+            from digitalio import DigitalInOut
+
+            from firmware.hw.nfc import NfcError, Reader
+
+            pins = self.board.nfc_pins()
+            irq = DigitalInOut(pins[0]) if pins and pins[0] is not None else None
+            self.board.nfc_power(True)
+            try:
+                self.reader = Reader(busio.I2C(bus=self.board.open_i2c()), irq=irq)
+            except NfcError as e:
+                self.board.nfc_power(False)
+                self.board.console("nfc: " + str(e))
+                return None
+        return self.reader
+
+    def close_reader(self):
+        """Field off and the PN532 in hard power-down (RSTPDN low) until the next card operation."""
+        if self.reader is not None:
+            self.reader.release()
+            self.reader = None
+        self.board.nfc_power(False)
+
+    def deinit(self):
+        """The task stopped and the reader off (power-off, a task that died)."""
+        if self.task is not None:
+            self.task.cancel()
+            self.task = None
+        self.close_reader()
+
+    # ---- sessions --------------------------------------------------------
+    def start_write(self, boot, seq, given_name, record_id, iat):
+        """The write session for record (boot, seq); False if the reader cannot be had."""
+        try:
+            reader = self.open_reader()
+        except MemoryError:
+            # the record is saved; the card can be written later (B) - never end the app here
+            import gc
+
+            gc.collect()
+            self.board.console("nfc: out of memory")
+            reader = None
+        if reader is None:
+            return False
+        self.task = asyncio.create_task(self.write_loop(reader, boot, seq, given_name, record_id, iat))
+        return True
+
+    def start_check(self):
+        reader = self.open_reader()
+        if reader is None:
+            return False
+        self.task = asyncio.create_task(self.check_loop(reader))
+        return True
+
+    async def write_loop(self, reader, boot, seq, given_name, record_id, iat):
+        """Wait for a tap, write and check, note the record; keep asking until done or 'later'."""
+        try:
+            await self._write_session(reader, boot, seq, given_name, record_id, iat)
+        finally:
+            self.close_reader()
+
+    async def check_loop(self, reader):
+        try:
+            await self._check_session(reader)
+        finally:
+            self.close_reader()
+
+    async def _write_session(self, reader, boot, seq, given_name, record_id, iat):
+        from firmware.card.credential import CredentialError
+        from firmware.card.writer import CardRefused, CardWriter, NeedsSupervisor
+        from firmware.hw.nfc import CardNak, NfcError
+
+        s = self.secrets
+        self.trusted_keys()  # computes self._pub once
+        writer = CardWriter(reader, s.ed25519_seed, self._pub, s.card_key, s.device_id, s.registry_id)
+        self.reissue = None
+        not_genuine = None  # the UID of a copy refused in this card step
+        while self.state() in CARD_STATES:
+            if self.state() != "card":  # a supervisor is typing: the reader waits
+                await asyncio.sleep(0.2)
+                continue
+            try:
+                found = reader.wait_card(100)
+            except NfcError as e:
+                found = None
+                self.board.console("nfc: " + str(e))
+            if found is None:
+                await asyncio.sleep(0.2)
+                continue
+            uid, sel = found
+            if uid == not_genuine:  # still on the reader: it is not written again
+                await asyncio.sleep(0.2)
+                continue
+            try:
+                cred_id, old, payload = writer.write(uid, sel, record_id, given_name, iat,
+                                                     iat + 5 * 365 * 86400, self.reissue[0] if self.reissue else False)
+                try:  # the NXP originality signature: read now, with the card here; checked below
+                    chip_sig = reader.read_sig()
+                except CardNak:
+                    chip_sig = None  # no READ_SIG: not an NXP NTAG21x
+            except NeedsSupervisor as e:
+                self.events("needs_supervisor", e.old_credential_id)
+            except CardRefused as e:
+                self.events("card_done", False, str(e))
+            except NfcError:
+                self.events("card_done", False, "Moved: tap again")
+            except MemoryError:
+                # never end the card step (and leave the officer stuck on it): free memory, ask again
+                import gc
+
+                gc.collect()
+                self.board.console("nfc: out of memory")
+                self.events("card_done", False, "Retry: tap again")
+            else:
+                # Everything from here needs no card: the citizen takes it back now
+                self.events("card_written")
+                problem = None
+                try:
+                    writer.check(payload, uid)
+                except CredentialError:
+                    problem = "Card check failed: tap again"
+                if problem is None and not self.genuine_sig(uid, chip_sig):
+                    # our credential is on it, but bound to a copy's UID, and this record is not
+                    # marked: the registry learns the genuine card's UID once one is written
+                    problem = "Not a genuine card: use another"
+                    not_genuine = uid
+                if problem is not None:
+                    self.board.console("card: " + problem)
+                    self.events("card_done", False, problem)
+                    await asyncio.sleep(0.5)
+                    continue
+                self.noted(boot, seq, uid, cred_id, old or "")
+                self.events("card_done", True, cred_id)
+                break
+            await asyncio.sleep(0.5)
+
+    # ---- checks ----------------------------------------------------------
+    def trusted_keys(self):
+        """Card-signing keys this device trusts: its own (others come with the registry's trust list)."""
+        from firmware.card import credential
+        from firmware.crypto import ed25519
+
+        if self._pub is None:
+            self._pub = ed25519.public_key(self.secrets.ed25519_seed)
+        return {credential.key_id(self._pub): self._pub}
+
+    def genuine_chip(self, reader, uid):
+        """The chip's NXP originality signature over its UID (a copy on a UID-changeable chip has none)."""
+        from firmware.hw.nfc import CardNak
+
+        try:
+            sig = reader.read_sig()
+        except CardNak:
+            return False  # a chip without READ_SIG is not an NXP NTAG21x
+        return self.genuine_sig(uid, sig)
+
+    def genuine_sig(self, uid, sig):
+        """Whether sig (READ_SIG's 32 bytes, None if it had none) is NXP's over this UID."""
+        from firmware.crypto import originality
+
+        if sig is None:
+            return False
+        for key in (originality.NXP_NTAG21X,) + tuple(self.board.EXTRA_ORIGINALITY_KEYS):
+            if originality.verify(uid, sig, key):
+                return True
+        return False
+
+    async def _check_session(self, reader):
+        from firmware.card import credential, ndef
+        from firmware.card.writer import CardRefused, CardWriter
+        from firmware.hw.nfc import CardNak, NfcError
+
+        trusted = self.trusted_keys()
+        checker = CardWriter(reader, None, None, None, None, None)
+        while self.state() == "check":
+            try:
+                found = reader.wait_card(100)
+            except NfcError:
+                found = None
+            if found is None:
+                await asyncio.sleep(0.2)
+                continue
+            uid, sel = found
+            try:
+                _, _, dyn, model_cc = checker.identify(sel)
+                if not self.genuine_chip(reader, uid):
+                    raise CardRefused("not a genuine NXP chip: a copy")
+                _, cc, user = checker.read_tlv(dyn)
+                if cc != model_cc:  # a payout point's phone or reader would not find the NDEF message
+                    raise CardRefused("not NDEF formatted (capability container)")
+                payload = ndef.parse_record(ndef.find_message(user))
+                claims = credential.verify(payload, trusted, uid, self.clock_s())
+                lines = ["VALID", claims[credential.CLAIM_GIVEN_NAME], claims[credential.CLAIM_SUB]]
+            except (CardRefused, ndef.NdefError, credential.CredentialError) as e:
+                lines = ["NOT VALID:"] + wrap(str(e), 4)
+            except CardNak:  # it answers, but will not be read: read-protected by someone else
+                lines = ["NOT VALID:"] + wrap("card refuses to be read: not ours", 4)
+            except NfcError:
+                lines = ["Card moved:", "tap again"]
+            self.events("check_done", lines)
+            await asyncio.sleep(1.0)

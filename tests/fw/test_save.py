@@ -1,0 +1,53 @@
+"""The save (firmware/enrol/save.py), both runtimes: the record committed and its card noted
+as due, the PIN wiped whether the store takes the record or refuses it, a refusal saving
+nothing and noting nothing."""
+
+from fwtest import raises, tmpdir
+
+from firmware.enrol import card_due
+from firmware.enrol.save import new_record_id, save_enrolment
+from firmware.store import StoreError
+from storekit import open_store
+
+KEY = bytes(range(32))
+FIELDS = {"given_name": "AMINATA", "family_name": "OUEDRAOGO", "sex": "F", "birth_date": "1987-06-14",
+          "village_code": "V001", "phone": "", "consent": True}
+
+
+class Clock:
+    synced = True
+
+    def now(self):
+        return 1800000000
+
+
+class FullStore:
+    def save(self, record_id, plaintext):
+        plaintext(bytes(32))  # the PIN block is formed, then the store refuses
+        raise StoreError("storage full")
+
+
+def test_a_saved_record_is_committed_its_card_noted_and_the_pin_wiped():
+    d = tmpdir()
+    store, _, _ = open_store(d)
+    pin = bytearray(b"7391")
+    said = []
+    boot, seq, rid, iat, due = save_enrolment(store, Clock(), d, KEY, [], FIELDS, "OF0042", pin, said.append)
+    assert pin == bytearray(4) and said == []
+    assert len(rid) == 16 and rid[6] >> 4 == 4 and rid[8] >> 6 == 2  # UUID v4, RFC 4122 variant
+    assert iat == 1800000000 and store.counts()["records"] == 1
+    assert (boot, seq) in store.cards_due()
+    assert due == card_due.load_all(d, KEY) == [(boot, seq, rid, iat, "AMINATA", False)]
+
+
+def test_a_refused_save_notes_nothing_and_still_wipes_the_pin():
+    d = tmpdir()
+    pin = bytearray(b"7391")
+    with raises(StoreError, "storage full"):
+        save_enrolment(FullStore(), Clock(), d, KEY, [], FIELDS, "OF0042", pin, print)
+    assert pin == bytearray(4)
+    assert card_due.load_all(d, KEY) == []
+
+
+def test_record_ids_are_fresh():
+    assert new_record_id() != new_record_id()
