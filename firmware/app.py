@@ -1,8 +1,10 @@
-"""The device application: wires the hardware tasks and the UI together.
+"""The device application: the wiring of the services, the tasks and the flow.
 
-Each device is one asyncio task that owns its hardware; the enrolment flow
-(firmware/enrol/flow.py) takes events and returns effects, which run() carries
-out here: draw a screen, save a record, write a card.  Start-up:
+Each device has one task that owns it (tasks/: the card reader, the radio and the sync, the
+power policy and the battery; the keypad's scan loop); the enrolment flow (enrol/flow.py)
+takes events and returns effects, which apply() carries out: draw a screen, check an
+officer's PIN, save a record (enrol/save.py), start the card task.  What a task reports is
+delivered to the flow here (deliver).  Start-up:
   boot screen -> device secrets (not provisioned: say so and wait)
   -> record store recovery (report quarantines) -> officers -> login screen.
 """
@@ -10,30 +12,17 @@ out here: draw a screen, save a record, write a card.  Start-up:
 import asyncio
 
 from firmware import VERSION, faultlog
-from firmware import power as pw
-from firmware.ticks import ticks_add, ticks_diff, ticks_ms
+from firmware.tasks.card import CARD_STATES
+from firmware.ticks import ticks_diff, ticks_ms
 from firmware.ui import render
 from firmware.ui.screen import Screen, Status, boot_screen, wrap
 
 _IDLE_POLL_MS = 50
 _TICK_MS = 100
-SYNC_FIRST_MS = 5000  # after power-on: let the officer log in first
-SYNC_INTERVAL_MS = 10 * 60 * 1000  # with nothing to send, or after a good sync
-LOCAL_RETRY = "local"  # sync_once's retry_after when the failure was the device's own (RAM)
-LOCAL_RETRY_MS = 5000
-BATTERY_EVERY_MS = 10 * 1000
 CRITICAL_SLEEP_MS = 30 * 60 * 1000  # deep sleep on an empty cell; then boot and look again
 EMPTY_MESSAGE_MS = 3000
 MAX_TASK_RESTARTS = 3
-from firmware.tasks.card import CARD_STATES
 BUSY_STATES = CARD_STATES + ("check", "saving")  # never light-sleep here: a card or a save is under way
-
-
-def _hhmm(t):
-    import time
-
-    tm = time.gmtime(t)
-    return "%02d:%02d" % (tm[3], tm[4])
 
 
 class App:
@@ -54,18 +43,11 @@ class App:
         self.card = None  # the card reader's task (tasks/card.py), made with the services
         self.task_restarts = 0  # card/check tasks restarted by task_failed since the last card step
         self.clock = None
-        self.sync_soon = False
-        self.sync_client = None
-        self.sync_disabled = False  # the registry URL or CA in device.json cannot be used
-        self.wifi = None
-        self.power = pw.AWAKE
-        self.active_ms = ticks_ms()  # last key (or start): the power policy's idle clock
-        self.syncing = False
-        self.sync_kick = asyncio.Event()
-        self.sync_due_ms = None  # when sync_loop next wants to run: the light-sleep timer
-        self.battery = None
-        self.battery_ms = ticks_ms()
-        self.battery_was_low = False
+        self.sync = None  # the radio's task (tasks/sync.py), made with the services
+        from firmware.tasks.power import PowerTask
+
+        self.power = PowerTask(board, self.status, lambda: self.flow is not None and self.flow.state in BUSY_STATES,
+                               lambda: bool(self.keys))
 
     def start_display(self):
         """Bring up the OLED; a missing or failing panel is reported, not fatal."""
@@ -136,6 +118,7 @@ class App:
         except OfficerError as e:
             return Screen("ERROR", ["No officers:", "call technician", ""] + wrap(str(e), 3), status=self.status)
         self.audit = audit
+        self.power.audit = audit
         villages = load_villages(self.data)
         if not villages:
             audit.record("error", "villages.json missing or damaged: no new enrolments")
@@ -152,7 +135,12 @@ class App:
         import gc
 
         gc.collect()
-        self.open_sync()
+        from firmware.tasks.sync import SyncTask
+
+        self.sync = SyncTask(self.board, self.secrets, self.store, self.clock, self.audit, self.status,
+                             lambda: self.flow.state, self.sync_changed)
+        self.sync.open()
+        self.power.sync = self.sync
         import busio  # noqa: F401
         import digitalio  # noqa: F401
 
@@ -160,36 +148,6 @@ class App:
         from firmware.hw import nfc  # noqa: F401
 
         return None
-
-    def open_sync(self):
-        """The sync client and its buffers (about 8 KB), made now, while the heap is in one piece.
-
-        Made at the first sync instead, after a few enrolments had left the heap in pieces (Ed25519's
-        big integers), its 5 KB reply buffer found no run that long in 100 KB free: every sync
-        failed "out of memory" until a reboot (seen in the simulator)."""
-        from firmware.sync import http
-        from firmware.sync.client import Client
-        from firmware.sync.wifi import Wifi
-
-        s = self.secrets
-        try:
-            host, port = http.parse_url(s.registry_url)
-            connect = http.tls_connector(host, port, http.pem_to_der(s.ca_pem))
-        except MemoryError:  # the officer's work goes on; sync_once tries again, with backoff
-            self.board.console("sync: out of memory at start")
-            return
-        except http.HttpError as e:
-            self.board.console("sync: disabled: " + str(e))
-            self.status.last_sync = "setup bad"
-            self.audit.record("error", "sync disabled: " + str(e))
-            self.sync_disabled = True
-            return
-        try:
-            self.sync_client = Client(self.store, s, self.clock, connect, host, self.audit)
-        except MemoryError:  # the officer's work goes on; sync_once tries again, with backoff
-            self.board.console("sync: out of memory at start")
-            return
-        self.wifi = Wifi(self.board, s.wifi)
 
     def clock_s(self):
         if self.clock is None:
@@ -260,8 +218,7 @@ class App:
             return self.flow.save_failed(str(e))
         self.publish_due()
         self.clock.touch()
-        self.sync_soon = True
-        self.sync_kick.set()
+        self.sync.request()
         self.refresh_status()
         return self.flow.saved(boot, seq)
 
@@ -315,7 +272,7 @@ class App:
         self.publish_due()
 
     def start_card(self, boot, seq, fields):
-        if self.battery is not None and self.battery.low():
+        if self.power.low():
             # a write cut by a brown-out leaves a half-written card: refuse it, keep the record
             self.apply(self.flow.card_done(False, "Battery low"))
             return
@@ -369,94 +326,10 @@ class App:
                 self.card.start_check()
 
     # ---- sync ------------------------------------------------------------
-    async def sync_loop(self):
-        """Upload pending records whenever a provisioned network is in reach; back off on failure.
-
-        Wi-Fi is on only during a sync.  A sync never runs during a card write (RAM, and the
-        officer's attention), and never blocks the keypad: every wait is an await.  The sync
-        client is made at power-on (open_sync): its buffers need a heap still in one piece."""
-        from firmware.sync.backoff import CAP_MS, Backoff
-
-        backoff = Backoff(cap_ms=getattr(self.board, "SYNC_RETRY_CAP_MS", CAP_MS))
-        next_ms = ticks_add(ticks_ms(), SYNC_FIRST_MS)
-        while True:
-            self.sync_due_ms = next_ms
-            try:  # a second, or less when kicked (a save; a wake from light sleep on the sync timer)
-                await asyncio.wait_for(self.sync_kick.wait(), 1)
-            except asyncio.TimeoutError:
-                pass
-            self.sync_kick.clear()
-            due = ticks_diff(ticks_ms(), next_ms) >= 0 or (self.sync_soon and backoff.failures == 0)
-            if not due or self.flow.state in CARD_STATES:
-                continue
-            self.sync_soon = False
-            if self.store.counts()["pending"] == 0:
-                next_ms = ticks_add(ticks_ms(), SYNC_INTERVAL_MS)
-                continue
-            self.syncing = True
-            try:
-                ok, retry_after = await self.sync_once()
-            except MemoryError:
-                import gc
-
-                gc.collect()
-                ok, retry_after = False, LOCAL_RETRY
-                self.board.console("sync: out of memory")
-            except Exception as e:  # noqa: BLE001 - a sync bug must not end syncing, nor the app
-                ok, retry_after = False, None
-                self.board.console("sync: unexpected " + repr(e))
-                self.audit.record("sync-error", "unexpected " + repr(e)[:80])
-            finally:
-                self.syncing = False
-            if ok is None:
-                self.sync_due_ms = None
-                return  # not configured: nothing to retry
-            if ok:
-                backoff.succeeded()
-                delay = SYNC_INTERVAL_MS
-            elif retry_after is LOCAL_RETRY:
-                delay = LOCAL_RETRY_MS  # the device ran short of RAM (next batches are smaller): not the network
-            else:
-                delay = backoff.failed(retry_after)
-            next_ms = ticks_add(ticks_ms(), delay)
-            self.refresh_status()
-            self.refresh_screen()
-
-    async def sync_once(self):
-        """One sync: Wi-Fi up, upload, Wi-Fi down.  (ok, retry_after); ok None = sync not configured."""
-        from firmware.sync.client import SyncError
-
-        if self.sync_client is None:
-            if self.sync_disabled:
-                return None, None  # not configured (open_sync said why)
-            self.open_sync()
-            if self.sync_client is None:
-                return False, None
-        if not await self.wifi.up():
-            self.status.wifi = "none"
-            self.board.console("sync: no Wi-Fi network in reach")
-            return False, None
-        self.status.wifi = "on"
+    def sync_changed(self):
+        """The sync task learnt something (counts, Wi-Fi, last sync): the screens show it."""
+        self.refresh_status()
         self.refresh_screen()
-        from firmware.crypto import rng
-
-        try:  # the radio is on: the chip's RNG is truly random now (crypto/rng.py)
-            rng.reseed()
-        except OSError as e:
-            self.board.console("rng: seed file: " + str(e))
-        try:
-            n = await self.sync_client.sync()
-            self.status.last_sync = _hhmm(self.clock.now())
-            self.board.console("sync: " + str(n) + " records")
-            return True, None
-        except SyncError as e:
-            self.status.last_sync = "failed"
-            self.board.console("sync: " + str(e))
-            self.audit.record("sync-error", str(e))
-            return False, LOCAL_RETRY if e.local else e.retry_after
-        finally:
-            self.wifi.down()
-            self.status.wifi = "off"
 
     def refresh_screen(self):
         """Redraw the home or status screen so that counts and icons stay current."""
@@ -465,81 +338,14 @@ class App:
 
     # ---- tasks -----------------------------------------------------------
     def on_key(self, k, now):
-        self.active_ms = now
-        if not pw.key_is_typed(self.power):
-            self.set_power(pw.AWAKE)  # the screen was dark: this key only wakes it
-            return
-        self.set_power(pw.AWAKE)
-        self.keys.append((k, now))
+        if self.power.key(now):  # else the screen was dark: this key only wakes it
+            self.keys.append((k, now))
 
     # ---- power -----------------------------------------------------------
-    def set_power(self, state):
-        """Screen brightness for the power state; light sleep itself is in power_step."""
-        if state == self.power:
-            return
-        was = self.power
-        self.power = state
-        d = self.display
-        if d is None:
-            return
-        try:
-            if state in (pw.DARK, pw.SLEEP):
-                if was in (pw.AWAKE, pw.DIM):
-                    d.off()
-            else:
-                if was in (pw.DARK, pw.SLEEP):
-                    d.on()
-                d.dim(state == pw.DIM)
-        except OSError as e:
-            self.board.console("display: " + str(e))
-
-    def busy(self, now):
-        if self.keys or self.syncing or (self.flow is not None and self.flow.state in BUSY_STATES):
-            return True
-        return self.sync_due_ms is not None and ticks_diff(now, self.sync_due_ms) >= 0
-
-    def power_step(self, now):
-        """Dim, darken or sleep after inactivity.  In light sleep the whole loop stops until
-        a key or the next sync; RAM (the officer's half-typed enrolment) is kept."""
-        if self.sync_due_ms is not None and ticks_diff(now, self.sync_due_ms) >= 0 and not self.syncing:
-            self.sync_kick.set()  # due: let sync_loop run now rather than at its next second
-        state = pw.state_for(ticks_diff(now, self.active_ms), self.busy(now))
-        self.set_power(state)
-        if state == pw.SLEEP:
-            timer = None if self.sync_due_ms is None else ticks_diff(self.sync_due_ms, now)
-            if self.board.light_sleep(pw.sleep_ms(timer)) == "timer":
-                self.sync_kick.set()  # the sync timer woke it: run now, then sleep again
-
-    def check_battery(self, now):
-        """Sample the cell; show it; below LOW sync first and refuse new work; at CRITICAL sleep."""
-        if self.battery is None:
-            from firmware.battery import Battery
-
-            self.battery = Battery(self.board.battery_mv)
-        elif ticks_diff(now, self.battery_ms) < BATTERY_EVERY_MS:
-            return self.battery_empty_now()
-        self.battery_ms = now
-        self.battery.sample()
-        pct = self.battery.pct()
-        self.status.battery_pct = pct
-        low = self.battery.low()
-        self.status.battery_low = low
-        if low and not self.battery_was_low:
-            self.sync_soon = True  # get the records off the device while it still can
-            self.sync_kick.set()
-            if self.audit is not None:
-                self.audit.record("battery", "low " + str(self.battery.mv) + " mV")
-        self.battery_was_low = low
-        return self.battery_empty_now()
-
-    def battery_empty_now(self):
-        """Critical, and no save or card write under way (a sync may be cut: it is exactly-once)."""
-        return self.battery.critical() and not (self.flow is not None and self.flow.state in BUSY_STATES)
-
     def battery_empty(self):
         """Save what is open and deep-sleep; the ESP32 boots again after CRITICAL_SLEEP_MS."""
         if self.audit is not None:
-            self.audit.record("battery", "critical " + str(self.battery.mv) + " mV: deep sleep")
+            self.audit.record("battery", "critical " + str(self.power.battery.mv) + " mV: deep sleep")
         self.show(Screen("POWER", ["Battery empty:", "charge it, then", "switch on.", "", "Records safe."],
                          status=self.status))
         from firmware.ticks import sleep_ms
@@ -562,6 +368,7 @@ class App:
     async def run(self):
         self.board.nfc_power(False)  # the reader sleeps until a card operation
         self.display = self.start_display()
+        self.power.display = self.display
         self.show(boot_screen(VERSION, None, self.status))
         problem = self.open_services()
         if problem is not None:
@@ -578,11 +385,10 @@ class App:
             from firmware.ui.keymap import ALL_KEYS
 
             keypad_task = asyncio.create_task(Keypad(pins[0], pins[1], ALL_KEYS).run(self.on_key, ticks_ms))
-        sync_task = None
         if self.flow is not None:
-            sync_task = asyncio.create_task(self.sync_loop())
+            self.sync.start()
         last_tick = ticks_ms()
-        self.check_battery(last_tick)
+        self.power.check_battery(last_tick)
         self.refresh_screen()
         while not self.board.power_off_requested():
             while self.keys and self.flow is not None:
@@ -592,17 +398,17 @@ class App:
             if self.flow is not None and ticks_diff(now, last_tick) >= _TICK_MS:
                 last_tick = now
                 self.apply(self.flow.tick(now))
-            if self.check_battery(now):
+            if self.power.check_battery(now):
                 self.battery_empty()
                 break
             if self.flow is not None:
-                self.power_step(now)
+                self.power.step(now)
             await asyncio.sleep(_IDLE_POLL_MS / 1000)
-        for task in (keypad_task, sync_task):
-            if task is not None:
-                task.cancel()
-        if self.card is not None:
-            self.card.deinit()
+        if keypad_task is not None:
+            keypad_task.cancel()
+        for owner in (self.sync, self.card):
+            if owner is not None:
+                owner.deinit()
         self.shut_down()
         self.board.console("power off")
 

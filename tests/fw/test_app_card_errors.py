@@ -88,12 +88,17 @@ class Audit:
         self.events.append((kind, text))
 
 
-def app_at_the_card_step():
+def board_with_reader():
     board = Board()
     bus = SimI2C()
     chip = PN532Reader()
     bus.attach(0x24, chip)
     board.bus = bus
+    return board, chip
+
+
+def app_at_the_card_step():
+    board, chip = board_with_reader()
     a = app_mod.App(board)
     d = Driver(new_flow())
     login(d)
@@ -176,11 +181,7 @@ def test_a_copy_is_written_but_refused_not_noted_not_written_again_and_a_genuine
 
 def test_the_card_task_on_its_own_writes_checks_reports_and_powers_the_reader_down():
     """No App: the task, a board, and three callables standing for the app."""
-    board = Board()
-    bus = SimI2C()
-    chip = PN532Reader()
-    bus.attach(0x24, chip)
-    board.bus = bus
+    board, chip = board_with_reader()
     state = ["card"]
     events, noted = [], []
 

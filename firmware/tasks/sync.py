@@ -1,0 +1,178 @@
+"""The radio's task: records go to the registry whenever a provisioned network is in reach, with
+backoff on failure (sync/backoff.py); Wi-Fi is on only during a sync.  It writes what it learns
+into the status model (Wi-Fi, last sync) and calls changed() for the screens; it reads the
+flow's state through state() (no sync during the card step).
+"""
+
+import asyncio
+
+from firmware.tasks.card import CARD_STATES
+from firmware.ticks import ticks_add, ticks_diff, ticks_ms
+
+SYNC_FIRST_MS = 5000  # after power-on: let the officer log in first
+SYNC_INTERVAL_MS = 10 * 60 * 1000  # with nothing to send, or after a good sync
+LOCAL_RETRY = "local"  # once()'s retry_after when the failure was the device's own (RAM)
+LOCAL_RETRY_MS = 5000
+
+
+def _hhmm(t):
+    import time
+
+    tm = time.gmtime(t)
+    return "%02d:%02d" % (tm[3], tm[4])
+
+
+class SyncTask:
+    def __init__(self, board, secrets, store, clock, audit, status, state, changed):
+        self.board = board
+        self.secrets = secrets
+        self.store = store
+        self.clock = clock
+        self.audit = audit
+        self.status = status
+        self.state = state
+        self.changed = changed
+        self.client = None
+        self.wifi = None
+        self.disabled = False  # the registry URL or CA in device.json cannot be used
+        self.soon = False  # a save or a low battery asked for a sync now
+        self.kick = asyncio.Event()
+        self.due_ms = None  # when the loop next wants to run: the light-sleep timer
+        self.busy = False  # a sync is under way
+        self.task = None
+
+    def request(self):
+        """Sync soon (a record was saved; the battery is low): not at the next interval."""
+        self.soon = True
+        self.kick.set()
+
+    def wake(self):
+        """Look now whether a sync is due (the timer ran out, or woke the device)."""
+        self.kick.set()
+
+    def start(self):
+        self.task = asyncio.create_task(self.loop())
+
+    def deinit(self):
+        """Stopped: a sync under way is cancelled, and its finally takes the radio down."""
+        if self.task is not None:
+            self.task.cancel()
+            self.task = None
+
+    def open(self):
+        """The sync client and its buffers (about 8 KB), made now, while the heap is in one piece.
+
+        Made at the first sync instead, after a few enrolments had left the heap in pieces (Ed25519's
+        big integers), its 5 KB reply buffer found no run that long in 100 KB free: every sync
+        failed "out of memory" until a reboot (seen in the simulator)."""
+        from firmware.sync import http
+        from firmware.sync.client import Client
+        from firmware.sync.wifi import Wifi
+
+        s = self.secrets
+        try:
+            host, port = http.parse_url(s.registry_url)
+            connect = http.tls_connector(host, port, http.pem_to_der(s.ca_pem))
+        except MemoryError:  # the officer's work goes on; once() tries again, with backoff
+            self.board.console("sync: out of memory at start")
+            return
+        except http.HttpError as e:
+            self.board.console("sync: disabled: " + str(e))
+            self.status.last_sync = "setup bad"
+            self.audit.record("error", "sync disabled: " + str(e))
+            self.disabled = True
+            return
+        try:
+            self.client = Client(self.store, s, self.clock, connect, host, self.audit)
+        except MemoryError:  # the officer's work goes on; once() tries again, with backoff
+            self.board.console("sync: out of memory at start")
+            return
+        self.wifi = Wifi(self.board, s.wifi)
+
+    async def loop(self):
+        """Upload pending records whenever a provisioned network is in reach; back off on failure.
+
+        Wi-Fi is on only during a sync.  A sync never runs during a card write (RAM, and the
+        officer's attention), and never blocks the keypad: every wait is an await.  The sync
+        client is made at power-on (open): its buffers need a heap still in one piece."""
+        from firmware.sync.backoff import CAP_MS, Backoff
+
+        backoff = Backoff(cap_ms=getattr(self.board, "SYNC_RETRY_CAP_MS", CAP_MS))
+        next_ms = ticks_add(ticks_ms(), SYNC_FIRST_MS)
+        while True:
+            self.due_ms = next_ms
+            try:  # a second, or less when kicked (a save; a wake from light sleep on the sync timer)
+                await asyncio.wait_for(self.kick.wait(), 1)
+            except asyncio.TimeoutError:
+                pass
+            self.kick.clear()
+            due = ticks_diff(ticks_ms(), next_ms) >= 0 or (self.soon and backoff.failures == 0)
+            if not due or self.state() in CARD_STATES:
+                continue
+            self.soon = False
+            if self.store.counts()["pending"] == 0:
+                next_ms = ticks_add(ticks_ms(), SYNC_INTERVAL_MS)
+                continue
+            self.busy = True
+            try:
+                ok, retry_after = await self.once()
+            except MemoryError:
+                import gc
+
+                gc.collect()
+                ok, retry_after = False, LOCAL_RETRY
+                self.board.console("sync: out of memory")
+            except Exception as e:  # noqa: BLE001 - a sync bug must not end syncing, nor the app
+                ok, retry_after = False, None
+                self.board.console("sync: unexpected " + repr(e))
+                self.audit.record("sync-error", "unexpected " + repr(e)[:80])
+            finally:
+                self.busy = False
+            if ok is None:
+                self.due_ms = None
+                return  # not configured: nothing to retry
+            if ok:
+                backoff.succeeded()
+                delay = SYNC_INTERVAL_MS
+            elif retry_after is LOCAL_RETRY:
+                delay = LOCAL_RETRY_MS  # the device ran short of RAM (next batches are smaller): not the network
+            else:
+                delay = backoff.failed(retry_after)
+            next_ms = ticks_add(ticks_ms(), delay)
+            self.changed()
+
+    async def once(self):
+        """One sync: Wi-Fi up, upload, Wi-Fi down.  (ok, retry_after); ok None = sync not configured."""
+        from firmware.sync.client import SyncError
+
+        if self.client is None:
+            if self.disabled:
+                return None, None  # not configured (open said why)
+            self.open()
+            if self.client is None:
+                return False, None
+        if not await self.wifi.up():
+            self.status.wifi = "none"
+            self.board.console("sync: no Wi-Fi network in reach")
+            return False, None
+        self.status.wifi = "on"
+        self.changed()
+        from firmware.crypto import rng
+
+        try:  # the radio is on: the chip's RNG is truly random now (crypto/rng.py)
+            rng.reseed()
+        except OSError as e:
+            self.board.console("rng: seed file: " + str(e))
+        try:
+            n = await self.client.sync()
+            self.status.last_sync = _hhmm(self.clock.now())
+            self.board.console("sync: " + str(n) + " records")
+            return True, None
+        except SyncError as e:
+            self.status.last_sync = "failed"
+            self.board.console("sync: " + str(e))
+            self.audit.record("sync-error", str(e))
+            return False, LOCAL_RETRY if e.local else e.retry_after
+        finally:
+            self.wifi.down()
+            self.status.wifi = "off"

@@ -1,0 +1,134 @@
+"""The power and sync tasks, each on its own (no App), both runtimes: what they do to the
+hardware they own and what they write into the status model."""
+
+import asyncio
+
+from firmware import power as pw
+from firmware.battery import percent
+from firmware.tasks.power import BATTERY_EVERY_MS, PowerTask
+from firmware.tasks.sync import SyncTask
+from firmware.ui.screen import Status
+
+
+class Board:
+    SYNC_RETRY_CAP_MS = 60000
+
+    def __init__(self, mv=4000):
+        self.mv = mv
+        self.sleeps = []
+        self.lines = []
+
+    def battery_mv(self):
+        return self.mv
+
+    def light_sleep(self, ms):
+        self.sleeps.append(ms)
+        return "key"
+
+    def console(self, text):
+        self.lines.append(text)
+
+
+class Panel:
+    def __init__(self):
+        self.calls = []
+
+    def off(self):
+        self.calls.append("off")
+
+    def on(self):
+        self.calls.append("on")
+
+    def dim(self, dimmed):
+        self.calls.append("dim" if dimmed else "bright")
+
+
+class Sync:
+    due_ms = None
+    busy = False
+
+    def __init__(self):
+        self.requests = 0
+        self.wakes = 0
+
+    def request(self):
+        self.requests += 1
+
+    def wake(self):
+        self.wakes += 1
+
+
+class Audit:
+    def __init__(self):
+        self.events = []
+
+    def record(self, kind, text):
+        self.events.append((kind, text))
+
+
+def power_task(board, working=False):
+    status = Status()
+    task = PowerTask(board, status, lambda: working, lambda: False)
+    task.display, task.sync, task.audit = Panel(), Sync(), Audit()
+    return task, status
+
+
+def test_idle_dims_then_darkens_then_sleeps_and_a_key_on_a_dark_screen_only_wakes():
+    board = Board()
+    task, _ = power_task(board)
+    t0 = task.active_ms
+    task.step(t0 + pw.DIM_MS)
+    task.step(t0 + pw.DARK_MS)
+    assert task.display.calls == ["dim", "off"] and task.power == pw.DARK
+    task.step(t0 + pw.SLEEP_MS)
+    assert task.power == pw.SLEEP and board.sleeps == [pw.MAX_SLEEP_MS]  # no sync timer: the longest nap
+    assert task.key(t0 + pw.SLEEP_MS + 5) is False  # woke the screen, typed nothing
+    assert task.display.calls[-2:] == ["on", "bright"] and task.power == pw.AWAKE
+    assert task.key(t0 + pw.SLEEP_MS + 200) is True
+
+
+def test_no_sleep_while_a_save_or_a_card_is_under_way():
+    board = Board()
+    task, _ = power_task(board, working=True)
+    task.step(task.active_ms + pw.SLEEP_MS)
+    assert task.power == pw.DARK and board.sleeps == []
+
+
+def test_the_battery_goes_into_the_status_and_low_asks_for_one_sync():
+    board = Board(mv=4000)
+    task, status = power_task(board)
+    assert task.check_battery(task.active_ms) is False
+    assert status.battery_pct == percent(4000) and 70 < status.battery_pct < 80 and status.battery_low is False
+    board.mv = 3640  # about 6 %: below LOW_PCT
+    now = task.active_ms
+    for i in (1, 2):
+        task.check_battery(now + i * BATTERY_EVERY_MS)
+    assert status.battery_low is True and task.sync.requests == 1  # once, not at every sample
+    assert [k for k, _ in task.audit.events] == ["battery"]
+    board.mv = 3300  # critical
+    assert task.check_battery(now + 3 * BATTERY_EVERY_MS) is True
+    busy, _ = power_task(Board(mv=3300), working=True)
+    assert busy.check_battery(busy.active_ms) is False  # a card write is not cut
+
+
+class Store:
+    def counts(self):
+        return {"pending": 0}
+
+
+def test_the_sync_task_asks_and_wakes_and_an_unconfigured_sync_is_not_retried():
+    status = Status()
+    changed = []
+    task = SyncTask(Board(), None, Store(), None, Audit(), status, lambda: "home", lambda: changed.append(1))
+    task.request()
+    assert task.soon and task.kick.is_set()
+    task.kick.clear()
+    task.wake()
+    assert task.kick.is_set()
+    task.disabled = True  # open() found the registry URL or CA unusable
+
+    async def go():
+        return await task.once()
+
+    assert asyncio.run(go()) == (None, None)
+    assert status.wifi == "off" and changed == []
