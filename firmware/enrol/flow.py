@@ -583,7 +583,7 @@ class Flow:
         if st == "pin2":
             return self.screen("CITIZEN PIN", ["Type it again:", self.editor.masked(), "", msg], "A=OK B=back")
         if st == "saving":
-            return self.screen("SAVING", ["Saving record...", "Do not switch off"])
+            return self.screen("SAVING", ["Saving record...", "Do not power off"])  # 16 columns
         if st == "save_error":
             return self.screen("NOT SAVED", ["Record NOT saved:"] + wrap(msg, 2) + ["Nothing is lost:", "A=back to review"])
         if st == "sup_id":
