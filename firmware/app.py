@@ -15,7 +15,7 @@ from firmware import VERSION, faultlog
 from firmware.tasks.card import CARD_STATES
 from firmware.ticks import ticks_diff, ticks_ms
 from firmware.ui import render
-from firmware.ui.screen import Screen, Status, boot_screen, wrap
+from firmware.ui.screen import Screen, Status, Wrap, boot_screen, lit
 
 _IDLE_POLL_MS = 50
 _TICK_MS = 100
@@ -89,7 +89,7 @@ class App:
             return Screen("ENROL", ["Not provisioned", "", "Connect to a", "technician"], status=self.status)
         except secrets.SecretsError as e:
             self.board.console("secrets: " + str(e))
-            return Screen("ERROR", ["Setup data bad:", "call technician", ""] + wrap(str(e), 3), status=self.status)
+            return Screen("ERROR", ["Setup data bad:", "call technician", "", Wrap(lit(str(e)), 3)], status=self.status)
         from firmware.store.audit import AuditLog
         from firmware.store.records import RecordStore
 
@@ -116,7 +116,7 @@ class App:
         try:
             officers.load()
         except OfficerError as e:
-            return Screen("ERROR", ["No officers:", "call technician", ""] + wrap(str(e), 3), status=self.status)
+            return Screen("ERROR", ["No officers:", "call technician", "", Wrap(lit(str(e)), 3)], status=self.status)
         self.audit = audit
         self.power.audit = audit
         villages = load_villages(self.data)
@@ -208,14 +208,15 @@ class App:
         """Seal and commit the record, note its card as due (enrol/save.py: the power-loss
         windows), then tell the clock, the sync and the screens."""
         from firmware.enrol.save import save_enrolment
-        from firmware.store import StoreError
+        from firmware.store import StoreError, StoreFull
 
         try:
             boot, seq, self.last_record_id, self.card_iat, self.due_entries = save_enrolment(
                 self.store, self.clock, self.data, self.secrets.card_key, self.due_entries, fields, officer_id,
                 pin, self.board.console)
-        except StoreError as e:
-            return self.flow.save_failed(str(e))
+        except StoreError as e:  # the detail for the technician; the officer reads what to do
+            self.board.console("store: save refused: " + str(e))
+            return self.flow.save_failed("Storage full: sync" if isinstance(e, StoreFull) else "Storage error: call technician")
         self.publish_due()
         self.clock.touch()
         self.sync.request()

@@ -66,7 +66,7 @@ def find_message(user):
         if t == TLV_NDEF:
             return bytes(user[start : start + length])
         if t not in (TLV_LOCK, TLV_MEMORY) and t < 0xFD:
-            raise NdefError("unknown TLV type " + hex(t))
+            raise NdefError("unknown TLV type")
         i = start + length
     raise NdefError("no NDEF message (blank card)")
 

@@ -24,11 +24,14 @@ from firmware.enrol import schema
 from firmware.ticks import ticks_diff
 from firmware.ui import keymap as K
 from firmware.ui.entry import ChoiceEntry, DateEntry, PinEntry, TextEntry, pin_problem
-from firmware.ui.screen import Screen, Status, wrap
+from firmware.ui.screen import BODY_ROWS, Pair, Screen, Status, Wrap, lit
 
 HOME_ITEMS = (("new", "1 New enrolment"), ("check", "2 Check a card"), ("status", "3 Status"),
               ("logout", "4 Log out"))
 SUPERVISOR_ITEMS = HOME_ITEMS + (("unlock", "5 Unlock officer"),)
+# Status.last_sync when it is not a time, as the status screen says it (with Wi-Fi, without)
+_SYNC_WORDS = (("never", "Sync never", "No WiFi never"), ("failed", "Sync failed", "No WiFi failed"),
+               ("setup bad", "Sync setup bad", "No WiFi setup bad"))
 CHOICE_ROWS = 4  # options shown at once: the field's name above them, a message row below
 # screens where a session may time out (not while a record or card is in flight)
 _IDLE_STATES = ("home", "status", "help", "field", "review", "consent", "pin1", "pin2", "unlock", "receipt",
@@ -196,7 +199,7 @@ class Flow:
         wait = 0 if self.failed_at is None else self.officers.wait_ms(self.officer_id) - ticks_diff(now, self.failed_at)
         if wait > 0:
             self.editor.wipe()  # too soon after a wrong PIN: not even checked
-            self.message = "Wait " + str((wait + 999) // 1000) + " s"
+            self.message = ("Wait {} s", (wait + 999) // 1000)
             return None
         pin = self.editor.value()
         self.editor.wipe()
@@ -241,7 +244,7 @@ class Flow:
     def home_items(self):
         items = SUPERVISOR_ITEMS if self.session_role == "supervisor" else HOME_ITEMS
         if self.due:  # the person came back for the card "card later" left unwritten
-            items = items + (("due", str(len(items) + 1) + " Cards due: " + str(len(self.due))),)
+            items = items + (("due", ("{} Cards due: {}", len(items) + 1, len(self.due))),)
         return items
 
     def _key_home(self, k, now):
@@ -269,12 +272,12 @@ class Flow:
                 self._clear_enrolment()
                 self._open_field(0)
                 if state == "warn":
-                    self.message = "Storage " + str(pct) + "%"
+                    self.message = ("Storage {}%", pct)
             elif choice == "status":
                 self.state = "status"
             elif choice == "check":
                 self.state = "check"
-                self.check_lines = ["Tap a card on", "the reader."]
+                self.check_lines = ["Tap a card on", "the reader."]  # then the card task's answer (check_done)
                 return [("show", self.render()), ("check_card",)]
             elif choice == "due":
                 self.state = "due_pick"
@@ -320,7 +323,7 @@ class Flow:
             if not self.officers.exists(oid):
                 self.message = "Unknown officer"
             else:
-                self.message = oid + " unlocked"
+                self.message = ("{} unlocked", oid)
                 self.state = "home"
                 return [("unlock_officer", self.officer_id, oid)] + self.show()
         return None
@@ -534,102 +537,111 @@ class Flow:
         return self.show()
 
     # ---- screens ---------------------------------------------------------
+    # Each screen is a description (ui/screen.py): phrases, templates with their values, and
+    # literals (what the officer typed, codes, numbers); the renderer lays it out in a language.
     def render(self):
         st = self.state
         msg = self.message
         if st == "help":
             return self.screen("HELP", list(K.HELP_LINES))
         if st == "login_id":
-            return self.screen("LOGIN", ["Officer number:", "OF" + self.editor.text(), "", msg], "A=OK", (1, 2 + self.editor.cursor()))
+            return self.screen("LOGIN", ["Officer number:", lit("OF" + self.editor.text()), "", msg], "A=OK",
+                               (1, 2 + self.editor.cursor()))
         if st == "login_check":
-            return self.screen("LOGIN", ["Officer " + self.officer_id, "Checking PIN...", "", ""])
+            return self.screen("LOGIN", [("Officer {}", self.officer_id), "Checking PIN..."])
         if st == "sup_check":
-            return self.screen("RE-ISSUE", ["Replace", self.reissue_of, "Checking", "supervisor PIN..."])
+            return self.screen("RE-ISSUE", ["Replace", lit(self.reissue_of), "Checking", "supervisor PIN..."])
         if st == "login_pin":
-            return self.screen("LOGIN", ["Officer " + self.officer_id, "PIN:", self.editor.masked(), "", msg], "A=OK B=back")
+            return self.screen("LOGIN", [("Officer {}", self.officer_id), "PIN:", lit(self.editor.masked()), "", msg],
+                               "A=OK B=back")
         if st == "home":
             items = [label for _, label in self.home_items()]
-            room = 6 - len(items)
-            said = wrap(msg, min(2, room)) if msg and room > 0 else []  # a supervisor's menu leaves one row: it scrolls
-            who = self.officer_id or ""  # on the hint row: the title keeps room for the status icons
-            hint = who + " " * (10 - len(who)) + "D=help"
-            if msg and room <= 0:  # a full menu (a supervisor with cards due): the message takes the hint row
+            room = BODY_ROWS - len(items)
+            hint = Pair(lit(self.officer_id or ""), "D=help")  # the title keeps room for the status icons
+            if room > 0:  # the message under the menu, at the bottom
+                items.append(Wrap(msg, min(2, room), bottom=True))
+            elif msg:  # a full menu (a supervisor with cards due): the message takes the hint row
                 hint = msg
-            return self.screen("HOME", items + [""] * (room - len(said)) + said, hint, highlight=self.review_index)
+            return self.screen("HOME", items, hint, highlight=self.review_index)
         if st == "status":
             return self.screen("STATUS", self.status_lines(), "any key")
         if st == "check":
             return self.screen("CHECK CARD", self.check_lines, "B=back")
         if st == "unlock":
-            return self.screen("UNLOCK", ["Officer number:", "OF" + self.editor.text(), "", msg], "A=OK B=back")
+            return self.screen("UNLOCK", ["Officer number:", lit("OF" + self.editor.text()), "", msg], "A=OK B=back")
         if st == "field":
             key, label, kind, _ = self._field(self.field_index)
             # The step alone in the title (the status icons leave it as few as 4 columns: a label
             # there was cut to "Gi~"); the field's name heads the body.
-            head = str(self.field_index + 1) + "/" + str(len(schema.FIELDS))
+            head = ("{}/{}", self.field_index + 1, len(schema.FIELDS))
             if kind in ("choice", "village"):
-                return self._choice_screen(head, label + ":", msg)
+                return self._choice_screen(head, label, msg, kind == "choice")
             shown = self.editor.shown() if kind == "date" else self.editor.text()
-            return self.screen(head, [label + ":", shown, "", msg], "A=OK B=bk C=del", (1, self.editor.cursor()))
+            return self.screen(head, [label, lit(shown), "", msg], "A=OK B=bk C=del", (1, self.editor.cursor()))
         if st == "review":
-            lines = []
-            for key, label, _, _ in schema.FIELDS:
-                lines.append(self._short(key))
-            return self.screen("REVIEW", lines, "A=OK B=bk C=edit", highlight=self.review_index)
+            return self.screen("REVIEW", [self._short(key) for key, _, _, _ in schema.FIELDS], "A=OK B=bk C=edit",
+                               highlight=self.review_index)
         if st == "consent":
             return self.screen("CONSENT", ["Person agrees to", "enrolment and", "data use?", "", "#=YES  B=back"])
         if st == "pin1":
-            return self.screen("CITIZEN PIN", ["Person types a", "4-6 digit PIN:", self.editor.masked(), "", msg], "A=OK B=back")
+            return self.screen("CITIZEN PIN", ["Person types a", "4-6 digit PIN:", lit(self.editor.masked()), "", msg],
+                               "A=OK B=back")
         if st == "pin2":
-            return self.screen("CITIZEN PIN", ["Type it again:", self.editor.masked(), "", msg], "A=OK B=back")
+            return self.screen("CITIZEN PIN", ["Type it again:", lit(self.editor.masked()), "", msg], "A=OK B=back")
         if st == "saving":
             return self.screen("SAVING", ["Saving record...", "Do not power off"])  # 16 columns
         if st == "save_error":
-            return self.screen("NOT SAVED", ["Record NOT saved:"] + wrap(msg, 2) + ["Nothing is lost:", "A=back to review"])
+            return self.screen("NOT SAVED", ["Record NOT saved:", Wrap(msg, 2), "Nothing is lost:", "A=back to review"])
         if st == "sup_id":
-            return self.screen("RE-ISSUE", ["Card has", self.reissue_of, "Supervisor no.:", "OF" + self.editor.text(),
-                                            msg], "A=OK B=back", (3, 2 + self.editor.cursor()))
+            return self.screen("RE-ISSUE", ["Card has", lit(self.reissue_of), "Supervisor no.:",
+                                            lit("OF" + self.editor.text()), msg], "A=OK B=back",
+                               (3, 2 + self.editor.cursor()))
         if st == "sup_pin":
-            return self.screen("RE-ISSUE", ["Replace", self.reissue_of, "Supervisor PIN:", self.editor.masked(), msg],
-                               "A=OK B=back")
+            return self.screen("RE-ISSUE", ["Replace", lit(self.reissue_of), "Supervisor PIN:",
+                                            lit(self.editor.masked()), msg], "A=OK B=back")
         if st == "card":
-            lines = ["Record SAVED.", "Tap the card on", "the reader.", ""] + wrap(msg, 2)
-            return self.screen("CARD", lines, "B=card later")
+            return self.screen("CARD", ["Record SAVED.", "Tap the card on", "the reader.", "", Wrap(msg, 2)],
+                               "B=card later")
         if st == "card_check":
             return self.screen("CARD", ["Card written.", "Take it off the", "reader.", "Checking it..."])
         if st == "later":
-            return self.screen("DONE", ["Saved for", self.fields.get("given_name", ""), "NO card yet.",
+            return self.screen("DONE", ["Saved for", lit(self.fields.get("given_name", "")), "NO card yet.",
                                         "Write it later:", "HOME, Cards due"], "A=next person")
         if st == "due_pick":
-            return self._choice_screen("CARDS DUE", "Whose card?", msg)
+            return self._choice_screen("CARDS DUE", "Whose card?", msg, False)
         if st == "receipt":
             b, s = self.receipt
-            return self.screen("DONE", ["Card ready for", self.fields.get("given_name", ""), "Code:", msg or ("%d-%d" % (b, s))], "A=next person")
-        return self.screen(st, [msg])
+            return self.screen("DONE", ["Card ready for", lit(self.fields.get("given_name", "")), "Code:",
+                                        lit(msg or ("%d-%d" % (b, s)))], "A=next person")
+        return self.screen(lit(st), [msg])
 
-    def _choice_screen(self, head, label, msg):
+    def _choice_screen(self, head, label, msg, phrased):
         """A list in CHOICE_ROWS rows that follow the highlight (a province has dozens of
-        villages), the last row the message or where in the list the highlight is."""
+        villages), the last row the message or where in the list the highlight is.  phrased:
+        the options are words a language translates (Female, Male), not names (villages)."""
         options = self.editor.options
         n = len(options)
         i = self.editor.index
         top = max(0, min(i - 1, n - CHOICE_ROWS))
-        lines = [label] + [name for _, name in options[top : top + CHOICE_ROWS]]
-        lines += [""] * (1 + CHOICE_ROWS - len(lines))
-        lines.append(msg or (str(i + 1) + " of " + str(n) if n > CHOICE_ROWS else ""))
-        return self.screen(head, lines, "*# move A=OK", highlight=1 + i - top if n else None)
+        items = [label] + [name if phrased else lit(name) for _, name in options[top : top + CHOICE_ROWS]]
+        items += [""] * (1 + CHOICE_ROWS - len(items))
+        items.append(msg or (("{} of {}", i + 1, n) if n > CHOICE_ROWS else ""))
+        return self.screen(head, items, "*# move A=OK", highlight=1 + i - top if n else None)
 
     def status_lines(self):
         st = self.status
         state, pct = st.storage
-        storage = "Storage " + str(pct) + "%" + (" FULL" if state == "full" else " !" if state == "warn" else "")
+        sync = ("No WiFi {}", st.last_sync) if st.wifi == "none" else ("Sync {}", st.last_sync)  # at a time
+        for word, said, no_wifi in _SYNC_WORDS:  # or never, or what went wrong
+            if st.last_sync == word:
+                sync = no_wifi if st.wifi == "none" else said
         return [
-            "To sync: " + str(st.pending),
-            "Cards due: " + str(st.unverified),
-            storage,
-            ("No WiFi " if st.wifi == "none" else "Sync ") + st.last_sync,
-            "Bat " + ("?" if st.battery_pct is None else str(st.battery_pct) + "%") + " v" + st.version,
-            "ID " + st.device_id,
+            ("To sync: {}", st.pending),
+            ("Cards due: {}", st.unverified),
+            ("Storage {}% FULL" if state == "full" else "Storage {}% !" if state == "warn" else "Storage {}%", pct),
+            sync,
+            ("Bat {} v{}", "?" if st.battery_pct is None else str(st.battery_pct) + "%", st.version),
+            ("ID {}", st.device_id),
         ]
 
     def _short(self, key):
@@ -640,4 +652,4 @@ class Flow:
                     return label
         if key == "phone" and not v:
             return "(no phone)"
-        return v
+        return lit(v)

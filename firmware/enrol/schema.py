@@ -1,8 +1,8 @@
 """The enrolment field schema (version 1) and its validators.
 
 Each field is validated when the officer presses OK on it; validate() returns
-(value, None) or (None, message) with a message short enough for the OLED
-(at most 2 x 16 characters).  Dates are checked against the calendar and
+(value, None) or (None, message), the message a phrase or template (ui/screen.py)
+short enough for the OLED (at most 2 x 16 characters in English).  Dates are checked against the calendar and
 against the device's clock (no future births, nobody older than 120).
 """
 
@@ -22,14 +22,14 @@ VILLAGE_CODE_MAX = 32
 VILLAGE_NAME_MAX = 64
 VILLAGES_FILE_MAX = 16384  # bytes: 100 villages of the longest code and name, as JSON
 
-# (key, label on screen, kind, required)
+# (key, label on screen (a phrase: ui/screen.py), kind, required)
 FIELDS = (
-    ("given_name", "Given name", "text", True),
-    ("family_name", "Family name", "text", True),
-    ("sex", "Sex", "choice", True),
-    ("birth_date", "Birth date", "date", True),
-    ("village_code", "Village", "village", True),
-    ("phone", "Phone (opt.)", "digits", False),
+    ("given_name", "Given name:", "text", True),
+    ("family_name", "Family name:", "text", True),
+    ("sex", "Sex:", "choice", True),
+    ("birth_date", "Birth date:", "date", True),
+    ("village_code", "Village:", "village", True),
+    ("phone", "Phone (opt.):", "digits", False),
 )
 
 _DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
@@ -48,7 +48,7 @@ def validate_name(text):
     if not text:
         return None, "Required"
     if len(text) > NAME_MAX:
-        return None, "Too long: max " + str(NAME_MAX)
+        return None, ("Too long: max {}", NAME_MAX)
     for ch in text:
         if ch not in NAME_CHARS:
             return None, "Letters only"
@@ -83,7 +83,7 @@ def validate_phone(digits):
     if not digits.isdigit():
         return None, "Digits only"
     if not PHONE_MIN <= len(digits) <= PHONE_MAX:
-        return None, str(PHONE_MIN) + "-" + str(PHONE_MAX) + " digits"
+        return None, ("{}-{} digits", PHONE_MIN, PHONE_MAX)
     return digits, None
 
 

@@ -12,7 +12,7 @@ each tapped card's holder, or exactly why it fails.
 
 import asyncio
 
-from firmware.ui.screen import wrap
+from firmware.ui.screen import Wrap, lit
 
 # the card step, its check after the card is handed back, and a supervisor confirming a re-issue in it
 CARD_STATES = ("card", "card_check", "sup_id", "sup_pin", "sup_check")
@@ -227,11 +227,11 @@ class CardTask:
                     raise CardRefused("not NDEF formatted (capability container)")
                 payload = ndef.parse_record(ndef.find_message(user))
                 claims = credential.verify(payload, trusted, uid, self.clock_s())
-                lines = ["VALID", claims[credential.CLAIM_GIVEN_NAME], claims[credential.CLAIM_SUB]]
+                lines = ["VALID", lit(claims[credential.CLAIM_GIVEN_NAME]), lit(claims[credential.CLAIM_SUB])]
             except (CardRefused, ndef.NdefError, credential.CredentialError) as e:
-                lines = ["NOT VALID:"] + wrap(str(e), 4)
+                lines = ["NOT VALID:", Wrap(str(e), 4)]  # the reason: a fixed phrase (card/*.py)
             except CardNak:  # it answers, but will not be read: read-protected by someone else
-                lines = ["NOT VALID:"] + wrap("card refuses to be read: not ours", 4)
+                lines = ["NOT VALID:", Wrap("card refuses to be read: not ours", 4)]
             except NfcError:
                 lines = ["Card moved:", "tap again"]
             self.events("check_done", lines)

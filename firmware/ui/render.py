@@ -1,31 +1,32 @@
-"""Draw a Screen (ui/screen.py) into a Display's frame buffer and show it: the status bar in
-inverse video, the body rows (a highlighted row framed, the cursor underlined and kept in view),
-the hint row under a rule.  8x8 font: 16 columns, BODY_ROWS rows."""
+"""Draw a Screen (ui/screen.py) into a Display's frame buffer and show it, in English with
+framebuf's 8x8 font: the status bar in inverse video, the body rows (a highlighted item framed,
+the cursor underlined and kept in view), the hint row under a rule.  16 columns, BODY_ROWS rows.
+The screen is a description; this is where it becomes rows and pixels."""
 
-from firmware.ui.screen import BODY_ROWS
+from firmware.ui.screen import BODY_ROWS, COLS, view
 
 _CHAR_PX = 8
 
 
-def draw(display, screen):
+def draw(display, screen, tr=None):
     fb = display.fb
     width, height = display.width, display.height
+    rows, first = screen.layout(tr)
+    mark = first[screen.highlight] if screen.highlight is not None and screen.highlight < len(first) else None
+    cursor_row = col = None
+    if screen.cursor and screen.cursor[0] < len(first):
+        cursor_row, col = first[screen.cursor[0]], screen.cursor[1]
     fb.fill(0)
     fb.fill_rect(0, 0, width, _CHAR_PX, 1)
-    fb.text(screen.status_row(), 0, 0, 0)
-    for i in range(min(BODY_ROWS, len(screen.lines))):
+    fb.text(screen.status_row(tr), 0, 0, 0)
+    for i in range(min(BODY_ROWS, len(rows))):
         y = (i + 1) * _CHAR_PX
-        offset = 0
-        if screen.cursor and i == screen.cursor[0]:
-            # keep the cursor in view: scroll so its column is visible
-            col = screen.cursor[1]
-            offset = col - 15 if col > 15 else 0
-        fb.text(screen.view_line(i, offset), 0, y, 1)
-        if i == screen.highlight:
+        offset = col - (COLS - 1) if i == cursor_row and col > COLS - 1 else 0  # keep the cursor in view
+        fb.text(view(rows[i], offset), 0, y, 1)
+        if i == mark:
             fb.rect(0, y, width, _CHAR_PX, 1)
-        if screen.cursor and i == screen.cursor[0]:
-            x = (screen.cursor[1] - offset) * _CHAR_PX
-            fb.hline(x, y + _CHAR_PX - 1, _CHAR_PX, 1)
+        if i == cursor_row:
+            fb.hline((col - offset) * _CHAR_PX, y + _CHAR_PX - 1, _CHAR_PX, 1)
     fb.hline(0, height - _CHAR_PX - 1, width, 1)
-    fb.text(screen.hint, 0, height - _CHAR_PX, 1)
+    fb.text(screen.hint_row(tr), 0, height - _CHAR_PX, 1)
     display.show()

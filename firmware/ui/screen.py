@@ -1,17 +1,73 @@
-"""The screen model: what the OLED shows, as data.
+"""The screen model: what the OLED shows, as a description in no language.
 
-The UI never draws; it builds a Screen and the renderer (firmware/ui/render.py)
-turns it into SSD1306 pixels.  Tests compare Screen.text() with golden text.
+The UI never draws and never lays out rows: it builds a Screen, and a renderer (firmware/ui/
+render.py) turns it into pixels in the officer's language.  Tests compare Screen.text() (the
+English layout) with golden text.
 
-Geometry (SSD1306 128x64, framebuf's 8x8 font): 16 columns x 8 rows.
-Row 0 is the status bar (title on the left, icons on the right), rows 1..6
-the body, row 7 the key hint.  A body line longer than 16 columns is never
-cut silently: the renderer scrolls it (see Screen.view_line).
+A screen's title, body items, hint and messages are entries of three kinds:
+  "Wrong PIN"                  a phrase: fixed words, which a language translates whole
+  ("Wait {} s", 5)             a template (a phrase with {} slots) and the values for them;
+                               values (numbers, codes, typed names) are shown as they are
+  lit("OF0042")                a literal alone: ("{}", value)
+and the body may also hold
+  Wrap(entry, rows)            a message broken at spaces into at most `rows` rows (at the
+                               bottom of the body if bottom=True)
+  Pair(left, right)            one row with `left` at its start and `right` at its end
+cursor and highlight name body items (their index in `items`), not rows: a language whose
+rows are taller lays the same items out on more pages.
+
+English geometry (SSD1306 128x64, framebuf's 8x8 font): 16 columns x 8 rows.  Row 0 is the
+status bar (title on the left, icons on the right), rows 1..6 the body, row 7 the key hint.
+A body line longer than 16 columns is never cut silently: it scrolls (see view()).
 """
 
 COLS = 16
 ROWS = 8
 BODY_ROWS = 6
+
+
+def lit(value):
+    """A value shown as it is (a name, a code, a number): no language translates it."""
+    return ("{}", value)
+
+
+class Wrap:
+    """A message broken at spaces into at most `rows` rows of the body."""
+
+    def __init__(self, entry, rows, bottom=False):
+        self.entry = entry
+        self.rows = rows
+        self.bottom = bottom  # pad above it so that its last row is the body's last
+
+
+class Pair:
+    """One row: `left` at its start, `right` at its end (a hint with the officer's number)."""
+
+    def __init__(self, left, right):
+        self.left = left
+        self.right = right
+
+
+def say(entry, tr=None):
+    """The words of one entry in a language: tr maps a phrase to its text (None: English, the
+    phrase itself).  A template's values are put in its slots untranslated."""
+    if not entry:
+        return ""
+    if isinstance(entry, tuple):
+        template = tr(entry[0]) if tr is not None else entry[0]
+        return template.format(*entry[1:])
+    return tr(entry) if tr is not None else entry
+
+
+def phrases(entry):
+    """The phrases an entry asks a language for (a test checks that each one has a translation)."""
+    if isinstance(entry, Wrap):
+        return phrases(entry.entry)
+    if isinstance(entry, Pair):
+        return phrases(entry.left) + phrases(entry.right)
+    if isinstance(entry, tuple):
+        return [] if entry[0] == "{}" else [entry[0]]
+    return [entry] if entry else []
 
 
 class Status:
@@ -46,59 +102,100 @@ class Status:
 
 
 class Screen:
-    """One screen: title, up to BODY_ROWS body lines, an optional cursor and highlight.
+    """One screen, described: a title, body items, a hint, an optional cursor and highlight.
 
-    cursor: (line index, column) of the text cursor in the body, or None.
-    highlight: index of the highlighted body line (a selected choice), or None.
+    cursor: (item index, column in that item's text) of the text cursor, or None.
+    highlight: index of the highlighted body item (a selected choice), or None.
     """
 
-    def __init__(self, title, lines=(), hint="", cursor=None, highlight=None, status=None):
+    def __init__(self, title, items=(), hint="", cursor=None, highlight=None, status=None):
         self.title = title
-        self.lines = list(lines)
+        self.items = list(items)
         self.hint = hint
         self.cursor = cursor
         self.highlight = highlight
         self.status = status or Status()
 
-    def status_row(self):
-        icons = self.status.icons(COLS - 1 - len(self.title))
+    def status_row(self, tr=None):
+        icons = self.status.icons(COLS - 1 - len(say(self.title, tr)))
         room = COLS - len(icons) - 1
-        title = self.title
+        title = say(self.title, tr)
         if len(title) > room:
             title = title[: room - 1] + "~" if room > 1 else ""
         return title + " " * (COLS - len(title) - len(icons)) + icons
 
-    def view_line(self, i, offset=0):
-        """The 16 visible columns of body line i, scrolled by offset.
-
-        A line that does not fit shows '<' / '>' at the edge that hides text,
-        so a long value is never silently cut.
-        """
-        text = self.lines[i]
-        if len(text) <= COLS:
-            return text
-        offset = max(0, min(offset, len(text) - COLS + 1))
-        view = text[offset : offset + COLS]
-        if offset > 0:
-            view = "<" + view[1:]
-        if offset + COLS < len(text):
-            view = view[: COLS - 1] + ">"
-        return view
-
-    def text(self):
-        """The screen as plain text (status row, body rows, hint row), for golden tests and logs."""
-        rows = [self.status_row()]
-        for i in range(BODY_ROWS):
-            if i < len(self.lines):
-                mark = ">" if i == self.highlight else ""
-                rows.append(mark + self.lines[i])
+    def layout(self, tr=None):
+        """The body as rows of text in the 16-column English geometry: (rows, first row of each
+        item).  A row may be longer than 16 columns: the renderer scrolls it."""
+        rows = []
+        first = []
+        for item in self.items:
+            first.append(len(rows))
+            if isinstance(item, Wrap):
+                said = wrap(say(item.entry, tr), max(1, min(item.rows, BODY_ROWS - len(rows)))) if item.entry else []
+                if item.bottom:
+                    rows.extend([""] * (BODY_ROWS - len(rows) - len(said)))
+                rows.extend(said)
+            elif isinstance(item, Pair):
+                rows.append(_pair(say(item.left, tr), say(item.right, tr)))
             else:
-                rows.append("")
-        rows.append(self.hint)
-        return "\n".join(rows)
+                rows.append(say(item, tr))
+        return rows, first
+
+    @property
+    def lines(self):
+        """The body rows in English (what the 8x8 panel shows, before scrolling)."""
+        return self.layout()[0]
+
+    def hint_row(self, tr=None):
+        if isinstance(self.hint, Pair):
+            return _pair(say(self.hint.left, tr), say(self.hint.right, tr))
+        return say(self.hint, tr)
+
+    def view_line(self, i, offset=0):
+        """The 16 visible columns of body row i, scrolled by offset (see view())."""
+        return view(self.lines[i], offset)
+
+    def text(self, tr=None):
+        """The screen as plain text (status row, body rows, hint row), for golden tests and logs."""
+        body, first = self.layout(tr)
+        mark = first[self.highlight] if self.highlight is not None and self.highlight < len(first) else None
+        out = [self.status_row(tr)]
+        for i in range(BODY_ROWS):
+            if i < len(body):
+                out.append((">" if i == mark else "") + body[i])
+            else:
+                out.append("")
+        out.append(self.hint_row(tr))
+        return "\n".join(out)
+
+    def phrases(self):
+        """Every phrase this screen asks a language for."""
+        out = phrases(self.title) + phrases(self.hint)
+        for item in self.items:
+            out += phrases(item)
+        return out
 
     def __repr__(self):
         return "<Screen " + repr(self.title) + ">"
+
+
+def _pair(left, right):
+    return left + " " * max(1, COLS - len(left) - len(right)) + right
+
+
+def view(text, offset=0):
+    """The 16 visible columns of a row scrolled by offset.  A row that does not fit shows '<' /
+    '>' at the edge that hides text, so a long value is never silently cut."""
+    if len(text) <= COLS:
+        return text
+    offset = max(0, min(offset, len(text) - COLS + 1))
+    shown = text[offset : offset + COLS]
+    if offset > 0:
+        shown = "<" + shown[1:]
+    if offset + COLS < len(text):
+        shown = shown[: COLS - 1] + ">"
+    return shown
 
 
 def wrap(text, rows, cols=COLS):
@@ -131,8 +228,8 @@ def wrap(text, rows, cols=COLS):
 def boot_screen(version, device_id, status=None):
     """Shown while the device starts: firmware version and device id."""
     return Screen(
-        "ENROL " + version,
-        ["Starting...", "Device:", device_id or "not provisioned"],
+        ("ENROL {}", version),
+        ["Starting...", "Device:", lit(device_id) if device_id else "not provisioned"],
         hint="",
         status=status,
     )

@@ -6,7 +6,7 @@ from firmware.enrol.flow import Flow
 from firmware.enrol.officer import Officers
 from firmware.ui import keymap as K
 from firmware.ui.entry import pin_problem
-from firmware.ui.screen import Status
+from firmware.ui.screen import Status, say
 
 
 def test_whole_enrolment_produces_one_save_with_the_typed_fields():
@@ -213,9 +213,9 @@ def test_status_screen_and_storage_limits():
     text = d.screen()
     assert "To sync: 12" in text and "Storage 83% !" in text and "dev-0001" in text and "Cards due: 1" in text
     assert "Sync never" in text and "Bat ? v0.1.0" in text
-    assert all(len(line) <= 16 for line in flow.status_lines())  # the OLED's 16 columns, nothing cut
+    assert all(len(say(line)) <= 16 for line in flow.status_lines())  # the OLED's 16 columns, nothing cut
     st.wifi, st.last_sync, st.battery_pct = "none", "11:25", 64
-    assert flow.status_lines()[3:5] == ["No WiFi 11:25", "Bat 64% v0.1.0"]
+    assert [say(line) for line in flow.status_lines()[3:5]] == ["No WiFi 11:25", "Bat 64% v0.1.0"]
     d.press(K.OK)
     d.press("1")
     assert flow.state == "field" and "Storage 83%" in d.screen()  # warned, allowed
