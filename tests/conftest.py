@@ -1,6 +1,6 @@
 """Two runtimes, one suite.
 
-Every tests/fw/test_*.py module is collected twice: once by pytest as usual
+Every tests/fw/<room>/test_*.py module is collected twice: once by pytest as usual
 (CPython, hardware mocks) and once as `test_x[micropython]` items that run the
 same function in our MicroPython runtime (build/runtime/micropython: the unix
 port built 32-bit with firmware/ and lib/ frozen, as on the ESP32) with the heap
@@ -64,7 +64,7 @@ def mpy_tree_sources() -> list[Path]:
     from host_tools.sim import CPYTHON_ONLY
 
     sim = [p for p in sorted((ROOT / "host_tools" / "sim").glob("*.py")) if p.name not in CPYTHON_ONLY]
-    extra = sim + sorted(FW_DIR.glob("*.py"))
+    extra = sim + sorted(FW_DIR.rglob("*.py"))
     return [ROOT / "host_tools" / "__init__.py"] + extra
 
 
@@ -98,9 +98,10 @@ def mpy_tree(request: pytest.FixtureRequest) -> Path:
 
 
 class MicroPythonItem(pytest.Item):
-    def __init__(self, *, module: str, func: str, heapsize: str = HEAPSIZE, **kw):
+    def __init__(self, *, module: str, func: str, room: str, heapsize: str = HEAPSIZE, **kw):
         super().__init__(**kw)
         self.module = module
+        self.room = room
         self.func = func
         self.heapsize = heapsize
         self.add_marker(pytest.mark.micropython)
@@ -110,7 +111,7 @@ class MicroPythonItem(pytest.Item):
         tree = self._request_mpy_tree()
         tmp = factory.mktemp("mp")
         proc = run_micropython(
-            [str(ROOT / "tests" / "mp_runner.py"), str(tree), self.module, self.func],
+            [str(ROOT / "tests" / "mp_runner.py"), str(tree), self.module, self.func, self.room],
             env={"FWTEST_TMP": str(tmp)}, heapsize=self.heapsize,
         )
         out = proc.stdout + proc.stderr
@@ -148,12 +149,12 @@ class MicroPythonModule(pytest.File):
             if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
                 yield MicroPythonItem.from_parent(
                     self, name=f"{node.name}[micropython]", module=self.path.stem, func=node.name,
-                    heapsize=heapsize,
+                    room=self.path.parent.relative_to(FW_DIR).as_posix(), heapsize=heapsize,
                 )
 
 
 def pytest_collect_file(parent, file_path: Path):
-    if file_path.parent == FW_DIR and file_path.name.startswith("test_") and file_path.suffix == ".py":
+    if FW_DIR in file_path.parents and file_path.name.startswith("test_") and file_path.suffix == ".py":
         return MicroPythonModule.from_parent(parent, path=file_path)
     return None
 

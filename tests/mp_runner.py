@@ -1,7 +1,7 @@
 """Run one firmware test function under the MicroPython unix port.
 
-Usage: micropython -X heapsize=N tests/mp_runner.py TREE MODULE TEST
-TREE holds the compiled (.mpy) firmware, lib, emulators and tests (see conftest.py).
+Usage: micropython -X heapsize=N tests/mp_runner.py TREE MODULE TEST ROOM
+ROOM is the test's folder under tests/fw (crypto, card, store ...).  TREE holds the compiled (.mpy) firmware, lib, emulators and tests (see conftest.py).
 Prints 'PASS <peak heap bytes>', 'SKIP <reason>' or the traceback and exits 1.
 tests/conftest.py starts one process per test so each test has the whole
 (limited) heap to itself and a MemoryError is that test's failure.
@@ -10,8 +10,8 @@ tests/conftest.py starts one process per test so each test has the whole
 import sys
 import gc
 
-tree, module, test = sys.argv[1], sys.argv[2], sys.argv[3]
-sys.path[:0] = [tree, tree + "/lib", tree + "/tests/fw"]
+tree, module, test, room = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+sys.path[:0] = [tree, tree + "/lib", tree + "/tests/fw/" + room, tree + "/tests/fw"]
 
 import micropython  # noqa: E402
 import fwtest  # noqa: E402

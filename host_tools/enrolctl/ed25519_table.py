@@ -7,7 +7,7 @@ an entry, entry (i, j) at ((8 * i) + j - 1) * 96: 49,152 bytes in all.  Frozen i
 lives in flash, not in the heap; a scalar multiple of B then costs 64 additions instead of ~380.
 
 The points are computed here in affine coordinates with Python's own integers, independently of
-the firmware's group law, so a test comparing the two checks both (tests/host/test_ed25519_table.py).
+the firmware's group law, so a test comparing the two checks both (tests/host/interop/test_ed25519_table.py).
 Run: python -m host_tools.enrolctl.ed25519_table   (rewrites the module; a test checks it is current)
 """
 

@@ -2,7 +2,7 @@
 
 The device process (the frozen firmware in our 32-bit MicroPython) connects to a
 loopback port and sends one request at a time; `serve()` answers each with what
-the emulated hardware does.  The constants are the device's; tests/host/test_sim_bridge.py
+the emulated hardware does.  The constants are the device's; tests/host/sim/test_sim_bridge.py
 holds them equal to firmware/board_sim.py.
 """
 

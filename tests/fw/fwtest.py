@@ -1,6 +1,6 @@
 """Helpers for firmware tests that run under both CPython (pytest) and MicroPython (tests/mp_runner.py).
 
-A firmware test is a module tests/fw/test_*.py with plain `def test_*():`
+A firmware test is a module tests/fw/<room>/test_*.py with plain `def test_*():`
 functions using `assert`.  No pytest fixtures: use these helpers instead.
 """
 

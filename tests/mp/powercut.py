@@ -4,7 +4,7 @@ Usage: micropython -X heapsize=16m tests/mp/powercut.py TREE SAVES FIRST STEP LA
   TREE   compiled firmware/lib/emulators (see tests/conftest.py)
   SAVES  records in the workload (with card marks, syncs and purges between them)
   cut points FIRST, FIRST+STEP, ... up to LAST (0 = the workload's last flash operation)
-Prints one JSON line of counts.  tests/host/test_powercut.py runs it.
+Prints one JSON line of counts.  tests/host/sim/test_powercut.py runs it.
 
 For each cut point N: a fresh filesystem, the workload until the Nth program or
 erase, which is interrupted (not applied / torn in half / half-erased, by N mod

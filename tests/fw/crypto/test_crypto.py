@@ -75,7 +75,7 @@ def test_aes_bad_ciphertext_is_a_padding_error():
 
 
 # Any odd 2048-bit modulus serves to test the encoding; the interop test in
-# tests/host/test_seal_interop.py decrypts with a real key made at test time.
+# tests/host/interop/test_seal_interop.py decrypts with a real key made at test time.
 FAKE_N = ((1 << 2047) + 0x1234567).to_bytes(256, "big")
 
 

@@ -1,7 +1,7 @@
 """boot.py and main.py as the board runs them at reset (board_sim.power_on, through the simulator):
 boot screen, clean power-off, safe mode, a good boot clearing the crash count, and the frozen
 firmware always winning over modules left on the filesystem (nothing shadows it, nothing pulls
-the app back into RAM).  Fatal errors and the crash loop: tests/host/test_sim_bridge.py."""
+the app back into RAM).  Fatal errors and the crash loop: tests/host/sim/test_sim_bridge.py."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """NTAG originality check (secp128r1 ECDSA) on both runtimes: group law, the simulator's factory
-signatures, tampering.  (tests/host/test_originality_interop.py checks it against python-ecdsa.)"""
+signatures, tampering.  (tests/host/interop/test_originality_interop.py checks it against python-ecdsa.)"""
 
 from firmware.crypto import originality as o
 from host_tools.sim.nxp_signer import FactorySigner

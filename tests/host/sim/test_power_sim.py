@@ -148,7 +148,7 @@ def test_the_simulated_clock_can_start_just_before_the_wrap() -> None:
             "a = t.ticks_ms()\n"
             "firmware.board_sim._clock[0] = t.ticks_add(firmware.board_sim._clock[0], 80000)\n"
             "print(a, t.ticks_ms())\n")
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     env = {"ENROL_SIM_TICKS_START": str(WRAP_MS - 75_000), "PATH": "/usr/bin:/bin"}
     out = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, check=True)
     start, later = map(int, out.stdout.split())
