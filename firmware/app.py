@@ -342,6 +342,12 @@ class App:
         if self.power.key(now):  # else the screen was dark: this key only wakes it
             self.keys.append((k, now))
 
+    def press(self, k, now):
+        """A key for the flow, with today's date (birth dates are checked against it: the
+        clock's floor when the registry has not set the clock yet)."""
+        self.flow.today = self.clock.today()
+        self.apply(self.flow.key(k, now))
+
     # ---- power -----------------------------------------------------------
     def battery_empty(self):
         """Save what is open and deep-sleep; the ESP32 boots again after CRITICAL_SLEEP_MS."""
@@ -393,8 +399,7 @@ class App:
         self.refresh_screen()
         while not self.board.power_off_requested():
             while self.keys and self.flow is not None:
-                k, now = self.keys.pop(0)
-                self.apply(self.flow.key(k, now))
+                self.press(*self.keys.pop(0))
             now = ticks_ms()
             if self.flow is not None and ticks_diff(now, last_tick) >= _TICK_MS:
                 last_tick = now

@@ -15,6 +15,10 @@ import time
 from firmware import fsutil
 
 FILE = "/clock.json"
+TZ_S = 7 * 3600  # Cambodia: Indochina Time, UTC+7, no daylight saving
+# No clock of a device running this firmware can truly be earlier (2026-01-01 UTC): an RTC that
+# restarted from its epoch after a power loss, with no floor on flash, tells no date at all.
+PLAUSIBLE_S = 1767225600
 _SAVE_EVERY_S = 3600  # flash wear: the floor is written at fixes and at most hourly otherwise
 
 
@@ -44,6 +48,12 @@ class Clock:
             self._save()
         return t
 
+    def today(self):
+        """(y, m, d) in Cambodia, never before the persisted floor (written at provisioning, at
+        each registry fix and save), or None when the device cannot tell the date."""
+        t = self.now()
+        return local_date(t) if t >= PLAUSIBLE_S else None
+
     def fix(self, server_time):
         """The registry's time (from a TLS-verified answer): sets the offset; the clock
         still never goes below the floor."""
@@ -69,3 +79,23 @@ class Clock:
             self._saved = self.floor
         except OSError:
             pass  # the floor is a safeguard; a full or failing flash must not stop the app
+
+
+def local_date(t):
+    """(y, m, d) of epoch seconds t in Cambodia, by integer arithmetic: time.gmtime's epoch is
+    the port's (2000 on some ESP32 builds, 1970 on unix), the registry's and ours is 1970."""
+    days = (t + TZ_S) // 86400 + 719468  # days since 0000-03-01 (H. Hinnant, civil_from_days)
+    era = days // 146097
+    doe = days - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    d = doy - (153 * mp + 2) // 5 + 1
+    m = mp + 3 if mp < 10 else mp - 9
+    return (yoe + era * 400 + (1 if m <= 2 else 0), m, d)
+
+
+def local_hhmm(t):
+    """'HH:MM' of epoch seconds t in Cambodia."""
+    s = (t + TZ_S) % 86400
+    return "%02d:%02d" % (s // 3600, s % 3600 // 60)

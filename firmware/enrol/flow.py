@@ -652,4 +652,6 @@ class Flow:
                     return label
         if key == "phone" and not v:
             return "(no phone)"
+        if key == "birth_date" and len(v) == 10:  # stored ISO, shown as typed and as on the card: DD/MM/YYYY
+            return lit(v[8:10] + "/" + v[5:7] + "/" + v[0:4])
         return lit(v)

@@ -6,6 +6,7 @@ flow's state through state() (no sync during the card step).
 
 import asyncio
 
+from firmware.clock import local_hhmm
 from firmware.tasks.card import CARD_STATES
 from firmware.ticks import ticks_add, ticks_diff, ticks_ms
 
@@ -13,13 +14,6 @@ SYNC_FIRST_MS = 5000  # after power-on: let the officer log in first
 SYNC_INTERVAL_MS = 10 * 60 * 1000  # with nothing to send, or after a good sync
 LOCAL_RETRY = "local"  # once()'s retry_after when the failure was the device's own (RAM)
 LOCAL_RETRY_MS = 5000
-
-
-def _hhmm(t):
-    import time
-
-    tm = time.gmtime(t)
-    return "%02d:%02d" % (tm[3], tm[4])
 
 
 class SyncTask:
@@ -165,7 +159,7 @@ class SyncTask:
             self.board.console("rng: seed file: " + str(e))
         try:
             n = await self.client.sync()
-            self.status.last_sync = _hhmm(self.clock.now())
+            self.status.last_sync = local_hhmm(self.clock.now())  # the officer reads Cambodian time
             self.board.console("sync: " + str(n) + " records")
             return True, None
         except SyncError as e:

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import ssl
+import time
 import zipfile
 from collections import Counter
 from dataclasses import dataclass
@@ -197,6 +198,9 @@ def provision(port: str, keys_dir: Path, registry_url: str, config: Path) -> str
                   "ca_pem": keys.ca_pem.decode(), "wifi": cfg["wifi"], "schema": RECORD_SCHEMA}
         link.write(link.data + "/officers.json", json.dumps(officers_file(cfg["officers"])).encode())
         link.write(link.data + "/villages.json", villages_file(cfg["villages"]))
+        # the clock's floor (firmware/clock.py): until the registry sets its clock the device
+        # knows at least that today is not before the day it was provisioned
+        link.write(link.data + "/clock.json", json.dumps({"floor": int(time.time())}).encode())
         link.write(link.data + "/device.json", json.dumps(device).encode())  # last: the device is provisioned
     return device_id
 

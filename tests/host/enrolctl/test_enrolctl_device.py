@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -80,6 +81,8 @@ def test_provision_status_pull_push_logs(registry: Registry, tmp_path: Path) -> 
         officers = json.loads((data / "officers.json").read_text())["officers"]
         assert [o["id"] for o in officers] == ["OF0042", "OF0001"] and "2468" not in json.dumps(officers)
         assert registry.count_devices() == 1
+        # the clock's floor: the device knows today is not before its provisioning (birth dates)
+        assert abs(json.loads((data / "clock.json").read_text())["floor"] - time.time()) < 120
         # provisioning again is refused, and changes nothing
         before = tree_hash(data)
         again = enrolctl("device", "provision", "--port", dev.port, "--keys", keys, "--registry", registry.url,
