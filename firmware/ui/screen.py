@@ -117,9 +117,9 @@ class Screen:
         self.status = status or Status()
 
     def status_row(self, tr=None):
-        icons = self.status.icons(COLS - 1 - len(say(self.title, tr)))
-        room = COLS - len(icons) - 1
         title = say(self.title, tr)
+        icons = self.status.icons(COLS - 1 - len(title))
+        room = COLS - len(icons) - 1
         if len(title) > room:
             title = title[: room - 1] + "~" if room > 1 else ""
         return title + " " * (COLS - len(title) - len(icons)) + icons
