@@ -31,21 +31,26 @@ def lit(value):
     return ("{}", value)
 
 
-class Wrap:
-    """A message broken at spaces into at most `rows` rows of the body."""
-
-    def __init__(self, entry, rows, bottom=False):
-        self.entry = entry
-        self.rows = rows
-        self.bottom = bottom  # pad above it so that its last row is the body's last
+# Wrap and Pair entries are tuples that start with their kind (a template starts with its str):
+# a class each cost 300 bytes of heap for the whole power-on
+WRAP = 1
+PAIR = 2
 
 
-class Pair:
+def Wrap(entry, rows, bottom=False):  # noqa: N802 - read as a kind of entry, like the classes it replaced
+    """A message broken at spaces into at most `rows` rows of the body (bottom: padded above so
+    that its last row is the body's last)."""
+    return (WRAP, entry, rows, bottom)
+
+
+def Pair(left, right):  # noqa: N802
     """One row: `left` at its start, `right` at its end (a hint with the officer's number)."""
+    return (PAIR, left, right)
 
-    def __init__(self, left, right):
-        self.left = left
-        self.right = right
+
+def kind(entry):
+    """WRAP, PAIR, or 0 for a phrase, template or literal."""
+    return entry[0] if isinstance(entry, tuple) and isinstance(entry[0], int) else 0
 
 
 def say(entry, tr=None):
@@ -57,17 +62,6 @@ def say(entry, tr=None):
         template = tr(entry[0]) if tr is not None else entry[0]
         return template.format(*entry[1:])
     return tr(entry) if tr is not None else entry
-
-
-def phrases(entry):
-    """The phrases an entry asks a language for (a test checks that each one has a translation)."""
-    if isinstance(entry, Wrap):
-        return phrases(entry.entry)
-    if isinstance(entry, Pair):
-        return phrases(entry.left) + phrases(entry.right)
-    if isinstance(entry, tuple):
-        return [] if entry[0] == "{}" else [entry[0]]
-    return [entry] if entry else []
 
 
 class Status:
@@ -131,30 +125,22 @@ class Screen:
         first = []
         for item in self.items:
             first.append(len(rows))
-            if isinstance(item, Wrap):
-                said = wrap(say(item.entry, tr), max(1, min(item.rows, BODY_ROWS - len(rows)))) if item.entry else []
-                if item.bottom:
+            k = kind(item)
+            if k == WRAP:
+                said = wrap(say(item[1], tr), max(1, min(item[2], BODY_ROWS - len(rows)))) if item[1] else []
+                if item[3]:
                     rows.extend([""] * (BODY_ROWS - len(rows) - len(said)))
                 rows.extend(said)
-            elif isinstance(item, Pair):
-                rows.append(_pair(say(item.left, tr), say(item.right, tr)))
+            elif k == PAIR:
+                rows.append(_pair(say(item[1], tr), say(item[2], tr)))
             else:
                 rows.append(say(item, tr))
         return rows, first
 
-    @property
-    def lines(self):
-        """The body rows in English (what the 8x8 panel shows, before scrolling)."""
-        return self.layout()[0]
-
     def hint_row(self, tr=None):
-        if isinstance(self.hint, Pair):
-            return _pair(say(self.hint.left, tr), say(self.hint.right, tr))
+        if kind(self.hint) == PAIR:
+            return _pair(say(self.hint[1], tr), say(self.hint[2], tr))
         return say(self.hint, tr)
-
-    def view_line(self, i, offset=0):
-        """The 16 visible columns of body row i, scrolled by offset (see view())."""
-        return view(self.lines[i], offset)
 
     def text(self, tr=None):
         """The screen as plain text (status row, body rows, hint row), for golden tests and logs."""
@@ -168,13 +154,6 @@ class Screen:
                 out.append("")
         out.append(self.hint_row(tr))
         return "\n".join(out)
-
-    def phrases(self):
-        """Every phrase this screen asks a language for."""
-        out = phrases(self.title) + phrases(self.hint)
-        for item in self.items:
-            out += phrases(item)
-        return out
 
     def __repr__(self):
         return "<Screen " + repr(self.title) + ">"

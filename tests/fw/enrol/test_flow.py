@@ -180,7 +180,7 @@ def test_keypad_mashing_never_crashes_any_screen():
                     d.add(flow.card_done(True, "X"))
             if flow.state not in visited:
                 visited.append(flow.state)
-            assert len(flow.render().lines) <= 6, flow.state  # more body lines would be lost unmarked
+            assert len(flow.render().layout()[0]) <= 6, flow.state  # more body lines would be lost unmarked
             d.effects = []  # keep RAM flat on MicroPython
         assert flow.state in ("login_id", "login_pin", "home", "status", "field", "review", "consent", "pin1",
                               "pin2", "receipt", "help", "card", "save_error", "check", "unlock", "sup_id",
@@ -361,7 +361,7 @@ def test_a_supervisor_with_cards_due_sees_six_items_and_messages_on_the_hint_row
     d.add(flow.show())
     assert "6 Cards due: 1" in d.screen() and "5 Unlock officer" in d.screen()
     d.press("1")  # refused: battery low
-    assert len(flow.render().lines) <= 6 and flow.render().hint == "Battery low"
+    assert len(flow.render().layout()[0]) <= 6 and flow.render().hint == "Battery low"
 
 
 def test_a_card_step_cut_by_power_resumes_after_login():
@@ -383,7 +383,7 @@ def test_the_supervisors_longer_menu_still_shows_a_refusal_whole():
     login(d, "0001", b"9713")
     d.press("1")
     screen = flow.render()
-    assert len(screen.lines) == 6 and screen.lines[-1] == "No village list: call technician"  # scrolls
+    assert len(screen.layout()[0]) == 6 and screen.layout()[0][-1] == "No village list: call technician"  # scrolls
 
 
 def test_damaged_officer_files_are_refused_and_bad_counters_reset_with_an_audit_event():

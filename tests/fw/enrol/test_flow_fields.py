@@ -80,21 +80,21 @@ def test_a_long_village_list_scrolls_with_the_highlight_and_field_names_are_neve
     assert rows[0].startswith("1/6 ") and rows[1] == "Given name:"  # the name heads the body, whole
     d.press(*text_keys("ZOE"), K.OK, *text_keys("KABORE"), K.OK, "1", K.OK, *list("29022004"), K.OK)
     screen = flow.render()
-    assert screen.lines[0] == "Village:" and screen.lines[1:5] == ["Village 01", "Village 02", "Village 03",
+    assert screen.layout()[0][0] == "Village:" and screen.layout()[0][1:5] == ["Village 01", "Village 02", "Village 03",
                                                                   "Village 04"]
-    assert screen.highlight == 1 and screen.lines[5] == "1 of 20"
+    assert screen.highlight == 1 and screen.layout()[0][5] == "1 of 20"
     for _ in range(14):
         d.press(K.DOWN)
         screen = flow.render()
-        assert screen.lines[screen.highlight] == "Village %02d" % (flow.editor.index + 1)  # always in view
-        assert len(screen.lines) == 6
-    assert screen.lines[5] == "15 of 20"
+        assert screen.layout()[0][screen.highlight] == "Village %02d" % (flow.editor.index + 1)  # always in view
+        assert len(screen.layout()[0]) == 6
+    assert screen.layout()[0][5] == "15 of 20"
     d.press(*[K.DOWN] * 6)  # past the end it wraps to the top
-    assert flow.render().lines[1:3] == ["Village 01", "Village 02"] and flow.render().highlight == 1
+    assert flow.render().layout()[0][1:3] == ["Village 01", "Village 02"] and flow.render().highlight == 1
     d.press(K.UP)
     screen = flow.render()
-    assert screen.lines[1:5] == ["Village 17", "Village 18", "Village 19", "Village 20"]
-    assert screen.lines[screen.highlight] == "Village 20"
+    assert screen.layout()[0][1:5] == ["Village 17", "Village 18", "Village 19", "Village 20"]
+    assert screen.layout()[0][screen.highlight] == "Village 20"
     d.press(K.OK)
     assert flow.fields["village_code"] == "BF-V-20"
 

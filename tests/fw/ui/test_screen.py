@@ -1,6 +1,6 @@
 """Screen model: geometry of the 16x8 text grid, no silent truncation."""
 
-from firmware.ui.screen import COLS, Screen, Status, boot_screen
+from firmware.ui.screen import COLS, Screen, Status, boot_screen, view
 
 
 def test_status_row_is_exactly_one_row_with_icons_on_the_right():
@@ -30,22 +30,22 @@ def test_a_title_keeps_its_room_and_the_battery_icon_stays():
 
 def test_short_line_is_shown_whole():
     s = Screen("T", ["hello"])
-    assert s.view_line(0) == "hello"
+    assert view(s.layout()[0][0]) == "hello"
 
 
 def test_long_line_scrolls_with_edge_markers():
     text = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"  # 26 columns, 10 more than fit
     s = Screen("T", [text])
-    first = s.view_line(0, 0)
+    first = view(s.layout()[0][0], 0)
     assert first == "ABCDEFGHIJKLMNO>"  # 15 columns and a marker that more follows
-    last = s.view_line(0, 10)
+    last = view(s.layout()[0][0], 10)
     assert last == "<LMNOPQRSTUVWXYZ"  # the tail, with a marker that text precedes
-    middle = s.view_line(0, 5)
+    middle = view(s.layout()[0][0], 5)
     assert middle[0] == "<" and middle[-1] == ">"
     # every character is visible at some offset
     seen = set()
     for off in range(11):
-        seen.update(s.view_line(0, off).strip("<>"))
+        seen.update(view(s.layout()[0][0], off).strip("<>"))
     assert seen == set(text)
 
 

@@ -14,7 +14,7 @@ import random
 from flowkit import VILLAGES, Driver, enrol_person, login, new_flow
 from fwtest import IS_MICROPYTHON, skip
 from firmware.ui import keymap as K
-from firmware.ui.screen import Pair, Screen, Status, Wrap, boot_screen, lit, say
+from firmware.ui.screen import PAIR, WRAP, Pair, Screen, Status, Wrap, boot_screen, kind, lit, say
 
 VILLAGE_WORDS = [w for _, name in VILLAGES for w in name.split(" ")]  # provisioned names, not words of ours
 
@@ -25,14 +25,34 @@ def pseudo(phrase):
 
 def values(entry, out):
     """The values an entry shows as they are (a template's arguments, a literal)."""
-    if isinstance(entry, Wrap):
-        values(entry.entry, out)
-    elif isinstance(entry, Pair):
-        values(entry.left, out)
-        values(entry.right, out)
+    k = kind(entry)
+    if k == WRAP:
+        values(entry[1], out)
+    elif k == PAIR:
+        values(entry[1], out)
+        values(entry[2], out)
     elif isinstance(entry, tuple):
         for v in entry[1:]:
             out.append(str(v))
+    return out
+
+
+def phrases(entry):
+    """The phrases an entry asks a language for."""
+    k = kind(entry)
+    if k == WRAP:
+        return phrases(entry[1])
+    if k == PAIR:
+        return phrases(entry[1]) + phrases(entry[2])
+    if isinstance(entry, tuple):
+        return [] if entry[0] == "{}" else [entry[0]]
+    return [entry] if entry else []
+
+
+def screen_phrases(screen):
+    out = phrases(screen.title) + phrases(screen.hint)
+    for item in screen.items:
+        out += phrases(item)
     return out
 
 
@@ -82,7 +102,7 @@ def walk():
                     st = self.flow.state
                     if st not in found["states"]:
                         found["states"].append(st)
-                    for p in s.phrases():
+                    for p in screen_phrases(s):
                         if p not in found["phrases"]:
                             found["phrases"].append(p)
                     for w in worded_values(s):
@@ -177,4 +197,4 @@ def test_a_template_keeps_its_values_whole_in_any_language():
     assert s.text().split("\n") == ["3/6" + " " * 12 + "-", "Storage 83%", "OF0042    D=help", "", "", "", "", "Wait 12 s"]
     assert s.text(pseudo).split("\n")[1:3] == ["####### 83%", "OF0042    #=####"]
     assert say(("{} unlocked", "OF0007"), pseudo) == "OF0007 ########"
-    assert s.phrases() == ["{}/{}", "Wait {} s", "Storage {}%", "D=help"]
+    assert screen_phrases(s) == ["{}/{}", "Wait {} s", "Storage {}%", "D=help"]
