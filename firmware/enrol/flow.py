@@ -545,14 +545,15 @@ class Flow:
         if st == "help":
             return self.screen("HELP", list(K.HELP_LINES))
         if st == "login_id":
-            return self.screen("LOGIN", ["Officer number:", lit("OF" + self.editor.text()), "", msg], "A=OK",
+            return self.screen("LOGIN", ["Officer number:", lit("OF" + self.editor.text()), "", Wrap(msg, 2)], "A=OK",
                                (1, 2 + self.editor.cursor()))
         if st == "login_check":
             return self.screen("LOGIN", [("Officer {}", self.officer_id), "Checking PIN..."])
         if st == "sup_check":
             return self.screen("RE-ISSUE", ["Replace", lit(self.reissue_of), "Checking", "supervisor PIN..."])
         if st == "login_pin":
-            return self.screen("LOGIN", [("Officer {}", self.officer_id), "PIN:", lit(self.editor.masked()), "", msg],
+            return self.screen("LOGIN", [("Officer {}", self.officer_id), "PIN:", lit(self.editor.masked()), "",
+                                          Wrap(msg, 2)],
                                "A=OK B=back")
         if st == "home":
             items = [label for _, label in self.home_items()]
@@ -568,7 +569,8 @@ class Flow:
         if st == "check":
             return self.screen("CHECK CARD", self.check_lines, "B=back")
         if st == "unlock":
-            return self.screen("UNLOCK", ["Officer number:", lit("OF" + self.editor.text()), "", msg], "A=OK B=back")
+            return self.screen("UNLOCK", ["Officer number:", lit("OF" + self.editor.text()), "", Wrap(msg, 2)],
+                               "A=OK B=back")
         if st == "field":
             key, label, kind, _ = self._field(self.field_index)
             # The step alone in the title (the status icons leave it as few as 4 columns: a label
@@ -577,28 +579,30 @@ class Flow:
             if kind in ("choice", "village"):
                 return self._choice_screen(head, label, msg, kind == "choice")
             shown = self.editor.shown() if kind == "date" else self.editor.text()
-            return self.screen(head, [label, lit(shown), "", msg], "A=OK B=bk C=del", (1, self.editor.cursor()))
+            return self.screen(head, [label, lit(shown), "", Wrap(msg, 2)], "A=OK B=bk C=del", (1, self.editor.cursor()))
         if st == "review":
             return self.screen("REVIEW", [self._short(key) for key, _, _, _ in schema.FIELDS], "A=OK B=bk C=edit",
                                highlight=self.review_index)
         if st == "consent":
             return self.screen("CONSENT", ["Person agrees to", "enrolment and", "data use?", "", "#=YES  B=back"])
         if st == "pin1":
-            return self.screen("CITIZEN PIN", ["Person types a", "4-6 digit PIN:", lit(self.editor.masked()), "", msg],
+            return self.screen("CITIZEN PIN", ["Person types a", "4-6 digit PIN:", lit(self.editor.masked()), "",
+                                                 Wrap(msg, 2)],
                                "A=OK B=back")
         if st == "pin2":
-            return self.screen("CITIZEN PIN", ["Type it again:", lit(self.editor.masked()), "", msg], "A=OK B=back")
+            return self.screen("CITIZEN PIN", ["Type it again:", lit(self.editor.masked()), "", Wrap(msg, 2)],
+                               "A=OK B=back")
         if st == "saving":
             return self.screen("SAVING", ["Saving record...", "Do not power off"])  # 16 columns
         if st == "save_error":
-            return self.screen("NOT SAVED", ["Record NOT saved:", Wrap(msg, 2), "Nothing is lost:", "A=back to review"])
+            return self.screen("NOT SAVED", ["Record NOT saved", Wrap(msg, 2), "Nothing is lost:", "A=back to review"])
         if st == "sup_id":
             return self.screen("RE-ISSUE", ["Card has", lit(self.reissue_of), "Supervisor no.:",
-                                            lit("OF" + self.editor.text()), msg], "A=OK B=back",
+                                            lit("OF" + self.editor.text()), Wrap(msg, 2)], "A=OK B=back",
                                (3, 2 + self.editor.cursor()))
         if st == "sup_pin":
             return self.screen("RE-ISSUE", ["Replace", lit(self.reissue_of), "Supervisor PIN:",
-                                            lit(self.editor.masked()), msg], "A=OK B=back")
+                                            lit(self.editor.masked()), Wrap(msg, 2)], "A=OK B=back")
         if st == "card":
             return self.screen("CARD", ["Record SAVED.", "Tap the card on", "the reader.", "", Wrap(msg, 2)],
                                "B=card later")

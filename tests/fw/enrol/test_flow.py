@@ -489,3 +489,36 @@ def test_the_flow_asks_for_the_pin_check_as_an_effect_and_takes_its_answer():
     flow.key(K.OK, 9000)
     flow.officer_checked("ok", 9100)
     assert flow.state == "home"
+
+
+def test_long_messages_wrap_on_the_panel_and_are_never_cut():
+    """Messages longer than 16 columns ("PINs differ: again", "Starts/ends with a mark", "Locked:
+    call sup.") take two rows of the 16-column panel instead of running off its edge."""
+    def whole(screen, *words):
+        rows = screen.text().split("\n")
+        assert all(len(r) <= 16 for r in rows), rows
+        for w in words:
+            assert any(w in r for r in rows), (w, rows)
+
+    flow = new_flow()
+    d = Driver(flow)
+    login(d)
+    d.press("1").type("ANNA-").press(K.OK)
+    whole(d.last_screen, "Starts/ends with", "a mark")
+    d.press(K.DELETE).press(K.OK).type("BA").press(K.OK).press(K.OK).press(*"01012000").press(K.OK)
+    d.press(K.OK, K.OK, K.OK, K.YES)
+    d.press(*"7391").press(K.OK).press(*"7392").press(K.OK)
+    assert flow.state == "pin1"
+    whole(d.last_screen, "PINs differ:", "again")
+    d.press(K.BACK, K.BACK, *[K.BACK] * 8)
+    flow2 = new_flow()
+    d2 = Driver(flow2)
+    for _ in range(6):  # officer 0042 locked out by wrong PINs
+        d2.press(*"0042").press(K.OK).press(*"1111").press(K.OK, ("wait", 70000))
+        if flow2.state == "login_id":
+            break
+        d2.press(K.BACK)
+    d2.press(*"0042").press(K.OK)
+    whole(d2.last_screen, "Locked: call", "sup.")
+    flow.state, flow.message = "save_error", "Storage error: call technician"
+    whole(flow.render(), "Record NOT saved", "Storage error:", "call technician")
