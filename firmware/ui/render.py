@@ -3,7 +3,7 @@ framebuf's 8x8 font: the status bar in inverse video, the body rows (a highlight
 the cursor underlined and kept in view), the hint row under a rule.  16 columns, BODY_ROWS rows.
 The screen is a description; this is where it becomes rows and pixels."""
 
-from firmware.ui.screen import BODY_ROWS, COLS, view
+from firmware.ui.screen import BODY_ROWS, COLS, row_of, view
 
 _CHAR_PX = 8
 
@@ -12,10 +12,9 @@ def draw(display, screen, tr=None):
     fb = display.fb
     width, height = display.width, display.height
     rows, first = screen.layout(tr)
-    mark = first[screen.highlight] if screen.highlight is not None and screen.highlight < len(first) else None
-    cursor_row = col = None
-    if screen.cursor and screen.cursor[0] < len(first):
-        cursor_row, col = first[screen.cursor[0]], screen.cursor[1]
+    mark = row_of(first, screen.highlight)
+    cursor_row = row_of(first, screen.cursor[0]) if screen.cursor else None
+    col = screen.cursor[1] if cursor_row is not None else 0
     fb.fill(0)
     fb.fill_rect(0, 0, width, _CHAR_PX, 1)
     fb.text(screen.status_row(tr), 0, 0, 0)

@@ -131,21 +131,17 @@ class Screen:
                 if item[3]:
                     rows.extend([""] * (BODY_ROWS - len(rows) - len(said)))
                 rows.extend(said)
-            elif k == PAIR:
-                rows.append(_pair(say(item[1], tr), say(item[2], tr)))
             else:
-                rows.append(say(item, tr))
+                rows.append(_row(item, tr))
         return rows, first
 
     def hint_row(self, tr=None):
-        if kind(self.hint) == PAIR:
-            return _pair(say(self.hint[1], tr), say(self.hint[2], tr))
-        return say(self.hint, tr)
+        return _row(self.hint, tr)
 
     def text(self, tr=None):
         """The screen as plain text (status row, body rows, hint row), for golden tests and logs."""
         body, first = self.layout(tr)
-        mark = first[self.highlight] if self.highlight is not None and self.highlight < len(first) else None
+        mark = row_of(first, self.highlight)
         out = [self.status_row(tr)]
         for i in range(BODY_ROWS):
             if i < len(body):
@@ -159,8 +155,17 @@ class Screen:
         return "<Screen " + repr(self.title) + ">"
 
 
-def _pair(left, right):
-    return left + " " * max(1, COLS - len(left) - len(right)) + right
+def _row(entry, tr):
+    """One row's text: a Pair's two ends pushed apart, or the entry's words."""
+    if kind(entry) == PAIR:
+        left, right = say(entry[1], tr), say(entry[2], tr)
+        return left + " " * max(1, COLS - len(left) - len(right)) + right
+    return say(entry, tr)
+
+
+def row_of(first, item):
+    """The row that body item `item` starts on (first: from layout()), or None."""
+    return first[item] if item is not None and item < len(first) else None
 
 
 def view(text, offset=0):
