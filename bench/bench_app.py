@@ -35,7 +35,7 @@ def keys_for(text: str) -> str:
 
 
 def enrolment(given: str, family: str) -> list[str]:
-    return ["1", keys_for(given) + "A", keys_for(family) + "A", "1A", "14061987A", "A", "A", "?REVIEW", "A",
+    return ["1", keys_for(family) + "A", keys_for(given) + "A", "1", "14061987A", "A", "A", "A", "?REVIEW", "A",
             "?CONSENT", "#", "7391A", "7391A", "?Tap the card", "t", "?Card ready", "r", "A", "?HOME"]
 
 
@@ -69,14 +69,14 @@ def run():
         provision(base)
         issued = Path(tmp) / "issued"  # a device that has enrolled one person (its card in the wallet)
         shutil.copytree(base, issued)
-        ok, text, doc = sim(issued, 100, [*LOGIN] + enrolment("AMINATA", "OUEDRAOGO"))
+        ok, text, doc = sim(issued, 100, [*LOGIN] + enrolment("SOPHEAP", "CHHUON"))
         if not ok:
             raise RuntimeError("the enrolment did not run at 100 KB:\n" + text[-2000:])
         uid = next((issued / "wallet").glob("*.bin")).stem
         boot_ms = doc.get("boot_to_login_ms") or 0.0
         rt = "frozen firmware, 32-bit runtime, emulators on the host"
         login = smallest_heap_kb(runs(base, ["?Officer number:"], "Officer number:"), 32, 128)
-        enrol = smallest_heap_kb(runs(base, [*LOGIN] + enrolment("ZOE", "SAWADOGO"), "Card ready for"), 32, 128)
+        enrol = smallest_heap_kb(runs(base, [*LOGIN] + enrolment("NARY", "MEAS"), "Card ready for"), 32, 128)
         check = smallest_heap_kb(runs(issued, [*LOGIN] + ["2", f"tap {uid[:8]}", "?VALID"], "VALID"), 32, 128)
         out += [("smallest heap: boot to the login screen", login, "KB", rt),
                 ("smallest heap: login + a whole enrolment + its card written and verified", enrol, "KB", rt),

@@ -25,9 +25,9 @@ from host_tools.enrolctl.deploy import deploy  # noqa: E402
 
 UART_BYTES_PER_S = 115200 / 10
 ENROLCTL = Path(sys.executable).parent / "enrolctl"
-CONFIG = {"device_prefix": "BF", "wifi": [{"ssid": "hub", "psk": "k"}],
+CONFIG = {"device_prefix": "KH", "wifi": [{"ssid": "hub", "psk": "k"}],
           "officers": [{"id": "OF0042", "role": "officer", "pin": "2468"}],
-          "villages": [{"code": "BF-KAD-0412", "name": "Kadiogo 412"}]}
+          "districts": ["0204"]}  # Bavel, Battambang: 103 villages from the official gazetteer
 
 
 def boot_changed(a: Path, b: Path) -> None:

@@ -40,8 +40,8 @@ PEOPLE = 40
 CELL_MAH = 2600
 USABLE = 0.8
 PINS = ["7391", "4826", "1593", "6027", "3958", "8614", "5172"]
-NAMES = [("AMINATA", "OUEDRAOGO"), ("ISSA", "KABORE"), ("ZOE", "SAWADOGO"), ("MOUSSA", "TRAORE"),
-         ("AWA", "COMPAORE"), ("SALIF", "ZONGO")]
+NAMES = [("SOPHEAP", "CHHUON"), ("DARA", "KEO"), ("NARY", "MEAS"), ("VANNAK", "PHAL"),
+         ("BOPHA", "COMPAORE"), ("SALIF", "ZONGO")]
 
 
 def keys(text: str) -> str:
@@ -52,8 +52,8 @@ def person(i: int) -> list[str]:
     given, family = NAMES[i % len(NAMES)]
     pin = PINS[i % len(PINS)]
     return ["C.", "?LOGIN", "0042A", "?PIN:", "2468A", "?HOME", f"=start{i}",
-            "1", "+15", keys(given) + "A", "+8", keys(family) + "A", "+5", "1A", "+10", "14061987A", "+5", "A",
-            "+5", "A", "+20", "A", "+10", "#", "+5", pin + "A", "+3", pin + "A", "?Tap the card", "+5", "t",
+            "1", "+15", keys(family) + "A", "+8", keys(given) + "A", "+5", "1", "+10", "14061987A", "+5", "A",
+            "+5", "A", "+5", "A", "+20", "A", "+10", "#", "+5", pin + "A", "+3", pin + "A", "?Tap the card", "+5", "t",
             "?Card ready", "r", "+10", "A", "?HOME", f"=end{i}", "+540"]
 
 

@@ -29,7 +29,7 @@ SEED = bytes(range(32))
 PUB = ed25519.public_key(SEED)
 UID = b"\x04\x11\x22\x33\x44\x55\x66"
 
-cose = credential.issue(SEED, PUB, "reg-bf", "7F4Y-VXQ7", "AMINATA FATOUMATA", "dev-0001", UID, 1767225600, 1924992000)
+cose = credential.issue(SEED, PUB, "reg-kh", "7F4Y-VXQ7", "SOPHEAP CHANTREA", "dev-0001", UID, 1767225600, 1924992000)
 print("credential_bytes=" + str(len(cose)))
 print("tlv_bytes=" + str(len(ndef.tlv(ndef.record(cose)))))
 
@@ -86,14 +86,14 @@ for _ in range(RUNS):
     chip = PN532Reader()
     bus.attach(0x24, chip)
     reader = Reader(busio.I2C(bus=bus))
-    writer = CardWriter(reader, SEED, PUB, bytes(32), "dev-0001", "reg-bf")
+    writer = CardWriter(reader, SEED, PUB, bytes(32), "dev-0001", "reg-kh")
     card = NTAG21x("NTAG215", uid=UID)
     chip.place(card)
     chip.modeled_us = 0
     commands_before = chip.command_count
     t0 = time.ticks_us()
     uid, sel = reader.wait_card(500)
-    _, _, payload = writer.write(uid, sel, bytes(16), "AMINATA FATOUMATA", 1767225600, 1924992000)
+    _, _, payload = writer.write(uid, sel, bytes(16), "SOPHEAP CHANTREA", 1767225600, 1924992000)
     chip_sig = reader.read_sig()
     total_us = time.ticks_diff(time.ticks_us(), t0)
     # the card may go now; the check that follows needs no emulator

@@ -110,7 +110,8 @@ class App:
             self.board.console("store recovery: " + str(report))
         from firmware.enrol.flow import Flow
         from firmware.enrol.officer import OfficerError, Officers
-        from firmware.enrol.schema import load_villages
+        from firmware.enrol import villages as village_list
+        from firmware.enrol.schema import load_categories
 
         officers = Officers(self.data, audit)
         try:
@@ -119,10 +120,13 @@ class App:
             return Screen("ERROR", ["No officers:", "call technician", "", Wrap(lit(str(e)), 3)], status=self.status)
         self.audit = audit
         self.power.audit = audit
-        villages = load_villages(self.data)
-        if not villages:
-            audit.record("error", "villages.json missing or damaged: no new enrolments")
-        self.flow = Flow(officers, villages, self.status)
+        villages, why = village_list.load(self.data)
+        if why:
+            audit.record("error", "villages.bin: " + why + ": no new enrolments")
+        categories = load_categories(self.data)
+        if categories is None:
+            audit.record("error", "categories.json damaged: no new enrolments")
+        self.flow = Flow(officers, villages, self.status, categories)
         from firmware.tasks.card import CardTask
 
         self.card = CardTask(self.board, self.secrets, self.clock_s, self.deliver, lambda: self.flow.state,

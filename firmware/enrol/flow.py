@@ -23,7 +23,7 @@ from firmware.crypto.wipe import wipe
 from firmware.enrol import schema
 from firmware.ticks import ticks_diff
 from firmware.ui import keymap as K
-from firmware.ui.entry import ChoiceEntry, DateEntry, PinEntry, TextEntry, pin_problem
+from firmware.ui.entry import ChoiceEntry, DateEntry, PinEntry, TextEntry, VillageEntry, pin_problem
 from firmware.ui.screen import BODY_ROWS, Pair, Screen, Status, Wrap, lit
 
 HOME_ITEMS = (("new", "1 New enrolment"), ("check", "2 Check a card"), ("status", "3 Status"),
@@ -39,9 +39,13 @@ _IDLE_STATES = ("home", "status", "help", "field", "review", "consent", "pin1", 
 
 
 class Flow:
-    def __init__(self, officers, villages, status=None):
+    def __init__(self, officers, villages, status=None, categories=schema.CATEGORIES):
         self.officers = officers
-        self.villages = villages  # list of (code, name)
+        self.villages = villages  # enrol/villages.Villages (read from flash), or () when it is missing
+        self.categories = categories  # ((code, name, has a number), ...), or None when damaged
+        # the village and category of the last person: the next one in a village meeting is
+        # likely the same (one key, not a search); cleared at log-out
+        self.last = {}
         self.status = status if status is not None else Status()  # the app writes it, screens read it
         self.today = None  # (y, m, d) from the device clock, or None when unknown
         self.state = "login_id"
@@ -74,25 +78,36 @@ class Flow:
     def _field(self, i):
         return schema.FIELDS[i]
 
+    def steps(self):
+        """The indexes of schema.FIELDS this person is asked: service_no only for a category
+        that has a number."""
+        numbered = schema.category_has_number(self.categories or (), self.fields.get("category"))
+        return [i for i, f in enumerate(schema.FIELDS) if f[0] != "service_no" or numbered]
+
+    def _category_options(self):
+        # the built-in names are phrases (translated); those added at provisioning are names
+        return [(c, name if i < len(schema.CATEGORIES) else lit(name))
+                for i, (c, name, _) in enumerate(self.categories or ())]
+
     def _open_field(self, i):
         key, label, kind, required = self._field(i)
         self.field_index = i
-        cur = self.fields.get(key, "")
+        cur = self.fields.get(key, self.last.get(key, ""))
         if kind == "text":
             self.editor = TextEntry(cur, schema.NAME_MAX, letters=True)
         elif kind == "digits":
             self.editor = TextEntry(cur, schema.PHONE_MAX, letters=False)
+        elif kind == "number":
+            self.editor = TextEntry(cur, schema.SERVICE_NO_MAX, letters=False)
         elif kind == "date":
             d = cur.replace("-", "")
             self.editor = DateEntry(d[6:8] + d[4:6] + d[0:4] if d else "")
-        elif kind == "choice":
-            opts = list(schema.SEX_CHOICES)
+        elif kind in ("choice", "category"):
+            opts = list(schema.SEX_CHOICES) if kind == "choice" else self._category_options()
             sel = [v for v, _ in opts].index(cur) if cur in [v for v, _ in opts] else 0
-            self.editor = ChoiceEntry(opts, sel)
-        else:  # village
-            opts = list(self.villages)
-            codes = [c for c, _ in opts]
-            self.editor = ChoiceEntry(opts, codes.index(cur) if cur in codes else 0)
+            self.editor = ChoiceEntry(opts, sel, pick_takes=True)
+        else:  # village: the list stays on flash
+            self.editor = VillageEntry(self.villages, max(0, self.villages.index(cur) if cur else 0))
         self.state = "field"
         self.message = ""
 
@@ -104,14 +119,22 @@ class Flow:
             value, err = schema.validate_phone(self.editor.text())
         elif kind == "date":
             value, err = schema.validate_date(self.editor.text(), self.today)
+        elif kind == "number":
+            value, err = schema.validate_service_no(self.editor.text())
         elif kind == "choice":
             value, err = schema.validate_choice(self.editor.value(), schema.SEX_CHOICES)
+        elif kind == "category":
+            value, err = schema.validate_choice(self.editor.value(), self._category_options())
         else:
-            value, err = schema.validate_village(self.editor.value(), [c for c, _ in self.villages])
+            value, err = schema.validate_village(self.editor.value(), self.villages)
         if err:
             self.message = err
             return False
         self.fields[key] = value
+        if kind in ("village", "category"):
+            self.last[key] = value
+        if kind == "category" and "service_no" not in [schema.FIELDS[i][0] for i in self.steps()]:
+            self.fields["service_no"] = ""  # this category has no number (a changed one loses its number)
         return True
 
     def _clear_enrolment(self):
@@ -266,8 +289,11 @@ class Flow:
                 if state == "full":
                     self.message = "Storage full: sync"
                     return None
-                if not self.villages:  # villages.json missing or damaged: no record could be valid
+                if not self.villages:  # villages.bin missing or damaged: no record could be valid
                     self.message = "No village list: call technician"
+                    return None
+                if not self.categories:  # categories.json damaged: a person would be put in the wrong one
+                    self.message = "Categories bad: call technician"
                     return None
                 self._clear_enrolment()
                 self._open_field(0)
@@ -330,6 +356,7 @@ class Flow:
 
     def logout(self):
         self._clear_enrolment()
+        self.last = {}
         self.officer_id = None
         self.state = "login_id"
         self.editor = TextEntry("", 8, letters=False)
@@ -344,22 +371,28 @@ class Flow:
         if self._help(k):
             return None
         r = self.editor.key(k, now)
+        steps = self.steps()
+        at = steps.index(self.field_index)
         if r == "ok":
             if self._accept_field():
-                if self.editing_from_review or self.field_index + 1 >= len(schema.FIELDS):
+                steps = self.steps()  # the category decides whether a number follows
+                nxt = steps.index(self.field_index) + 1
+                if nxt < len(steps) and schema.FIELDS[steps[nxt]][0] == "service_no" and self.editing_from_review:
+                    self._open_field(steps[nxt])  # a category changed on review to one with a number
+                elif self.editing_from_review or nxt >= len(steps):
                     self.editing_from_review = False
                     self.state = "review"
                 else:
-                    self._open_field(self.field_index + 1)
+                    self._open_field(steps[nxt])
         elif r == "back":
             if self.editing_from_review:
                 self.editing_from_review = False
                 self.state = "review"  # the edit is dropped, the old value stays
-            elif self.field_index == 0:
+            elif at == 0:
                 self._clear_enrolment()  # cancel before save: no trace
                 self.state = "home"
             else:
-                self._open_field(self.field_index - 1)
+                self._open_field(steps[at - 1])
         elif isinstance(self.editor, TextEntry) and self.editor.full:
             self.message = "Field is full"
         return None
@@ -367,20 +400,22 @@ class Flow:
     def _key_review(self, k, now):
         if self._help(k):
             return None
-        n = len(schema.FIELDS)
+        steps = self.steps()
+        n = len(steps)
+        self.review_index %= n
         if k == K.UP:
             self.review_index = (self.review_index - 1) % n
         elif k == K.DOWN:
             self.review_index = (self.review_index + 1) % n
         elif k == K.DELETE:  # C on review: edit the highlighted field
             self.editing_from_review = True
-            self._open_field(self.review_index)
+            self._open_field(steps[self.review_index])
         elif k == K.OK:
             self.editing_from_review = False
             self.state = "consent"
         elif k == K.BACK:
             self.editing_from_review = False
-            self._open_field(n - 1)
+            self._open_field(steps[-1])
         return None
 
     def _key_consent(self, k, now):
@@ -575,14 +610,22 @@ class Flow:
             key, label, kind, _ = self._field(self.field_index)
             # The step alone in the title (the status icons leave it as few as 4 columns: a label
             # there was cut to "Gi~"); the field's name heads the body.
-            head = ("{}/{}", self.field_index + 1, len(schema.FIELDS))
-            if kind in ("choice", "village"):
-                return self._choice_screen(head, label, msg, kind == "choice")
+            steps = self.steps()
+            head = ("{}/{}", steps.index(self.field_index) + 1, len(steps))
+            if kind == "village":
+                return self._village_screen(head, label, msg)
+            if kind in ("choice", "category"):
+                return self._choice_screen(head, label, msg, True)
             shown = self.editor.shown() if kind == "date" else self.editor.text()
             return self.screen(head, [label, lit(shown), "", Wrap(msg, 2)], "A=OK B=bk C=del", (1, self.editor.cursor()))
         if st == "review":
-            return self.screen("REVIEW", [self._short(key) for key, _, _, _ in schema.FIELDS], "A=OK B=bk C=edit",
-                               highlight=self.review_index)
+            # up to 8 rows of answers in 6: the window follows the highlight (*#)
+            steps = self.steps()
+            n = len(steps)
+            i = self.review_index % n
+            top = max(0, min(i - 2, n - BODY_ROWS))
+            return self.screen("REVIEW", [self._short(schema.FIELDS[steps[j]][0]) for j in range(top, min(n, top + BODY_ROWS))],
+                               "A=OK B=bk C=edit", highlight=i - top)
         if st == "consent":
             return self.screen("CONSENT", ["Person agrees to", "enrolment and", "data use?", "", "#=YES  B=back"])
         if st == "pin1":
@@ -627,10 +670,30 @@ class Flow:
         n = len(options)
         i = self.editor.index
         top = max(0, min(i - 1, n - CHOICE_ROWS))
-        items = [label] + [name if phrased else lit(name) for _, name in options[top : top + CHOICE_ROWS]]
+        items = [label] + [options[j][1] if phrased else lit(options[j][1]) for j in range(top, min(n, top + CHOICE_ROWS))]
         items += [""] * (1 + CHOICE_ROWS - len(items))
         items.append(msg or (("{} of {}", i + 1, n) if n > CHOICE_ROWS else ""))
         return self.screen(head, items, "*# move A=OK", highlight=1 + i - top if n else None)
+
+    def _village_screen(self, head, label, msg):
+        """Three villages of the list around the highlight, the highlighted one's commune, and
+        the code typed so far (digits find a village by its official code)."""
+        v = self.villages
+        n = len(v)
+        i = self.editor.index
+        rows = CHOICE_ROWS - 1
+        top = max(0, min(i - 1, n - rows))
+        items = [label] + [lit(v[j][1]) for j in range(top, min(n, top + rows))]
+        items += [""] * (1 + rows - len(items))
+        items.append(("Commune {}", v.commune(i)) if n else "")
+        typed = self.editor.typed
+        if msg:
+            items.append(msg)
+        elif typed:
+            items.append(("Code {}", typed) if self.editor.found else ("No code {}", typed))
+        else:
+            items.append(("{} of {}", i + 1, n))
+        return self.screen(head, items, "*# or code A=OK", highlight=1 + i - top if n else None)
 
     def status_lines(self):
         st = self.status
@@ -656,6 +719,16 @@ class Flow:
                     return label
         if key == "phone" and not v:
             return "(no phone)"
+        if key == "service_no" and not v:
+            return "(no number)"
+        if key == "category":
+            for code, label in self._category_options():
+                if code == v:
+                    return label
+        if key == "village_code" and self.villages:
+            i = self.villages.index(v)
+            if i >= 0:
+                return lit(self.villages[i][1])
         if key == "birth_date" and len(v) == 10:  # stored ISO, shown as typed and as on the card: DD/MM/YYYY
             return lit(v[8:10] + "/" + v[5:7] + "/" + v[0:4])
         return lit(v)

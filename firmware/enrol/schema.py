@@ -1,4 +1,4 @@
-"""The enrolment field schema (version 1) and its validators.
+"""The enrolment field schema (record schema 2: enrol/record.py) and its validators.
 
 Each field is validated when the officer presses OK on it; validate() returns
 (value, None) or (None, message), the message a phrase or template (ui/screen.py)
@@ -6,30 +6,36 @@ short enough for the OLED (at most 2 x 16 characters in English).  Dates are che
 against the device's clock (no future births, nobody older than 120).
 """
 
-SCHEMA_VERSION = 1
-
 NAME_MAX = 32
 NAME_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ -'"
 SEX_CHOICES = (("F", "Female"), ("M", "Male"), ("X", "Other"))
 PHONE_MIN = 8
 PHONE_MAX = 15
+SERVICE_NO_MIN = 4
+SERVICE_NO_MAX = 16
 MAX_AGE_YEARS = 120
-# villages.json: a device's list, bounded so that a wrong file cannot take the heap at power-on.
-# 100 villages keep 18.7 KB of heap on the unix port (64-bit; about half on the ESP32), and parsing
-# them needs twice that for a moment (measured: README, RAM).
-MAX_VILLAGES = 100
-VILLAGE_CODE_MAX = 32
-VILLAGE_NAME_MAX = 64
-VILLAGES_FILE_MAX = 16384  # bytes: 100 villages of the longest code and name, as JSON
+# Who the person is, as the programmes that pay them know it: (code as the registry stores it,
+# name on screen, has a service or pension number).  A device may be given more at provisioning
+# (categories.json: load_categories).  The card never carries the category.
+CATEGORIES = (("citizen", "Citizen", False), ("civil_servant", "Civil servant", True),
+              ("retired_civil_servant", "Retired official", True), ("veteran", "Veteran", True))
+CATEGORY_CODE_MAX = 32
+CATEGORY_NAME_MAX = 16  # one row of the panel
+MAX_CATEGORIES = 12
+CATEGORIES_FILE_MAX = 2048
 
-# (key, label on screen (a phrase: ui/screen.py), kind, required)
+# (key, label on screen (a phrase: ui/screen.py), kind, required), in the order the officer
+# types them: the family name first, as the Khmer identity card writes it.  service_no is asked
+# only for a category that has a number (Flow.steps).
 FIELDS = (
-    ("given_name", "Given name:", "text", True),
     ("family_name", "Family name:", "text", True),
+    ("given_name", "Given name:", "text", True),
     ("sex", "Sex:", "choice", True),
     ("birth_date", "Birth date:", "date", True),
     ("village_code", "Village:", "village", True),
     ("phone", "Phone (opt.):", "digits", False),
+    ("category", "Category:", "category", True),
+    ("service_no", "Service no.:", "number", False),
 )
 
 _DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
@@ -88,9 +94,26 @@ def validate_phone(digits):
 
 
 def validate_village(code, villages):
-    if code in villages:
+    if code is not None and villages and villages.index(code) >= 0:
         return code, None
     return None, "Unknown village"
+
+
+def validate_service_no(digits):
+    if not digits:
+        return "", None  # optional: not every veteran has the card at hand
+    if not digits.isdigit():
+        return None, "Digits only"
+    if not SERVICE_NO_MIN <= len(digits) <= SERVICE_NO_MAX:
+        return None, ("{}-{} digits", SERVICE_NO_MIN, SERVICE_NO_MAX)
+    return digits, None
+
+
+def category_has_number(categories, code):
+    for c, _, numbered in categories:
+        if c == code:
+            return numbered
+    return False
 
 
 def validate_choice(value, choices):
@@ -100,29 +123,31 @@ def validate_choice(value, choices):
     return None, "Choose one"
 
 
-def load_villages(data_dir):
-    """[(code, name)] from villages.json; [] if it is missing or damaged (the home screen then
-    refuses new enrolments and says to call a technician)."""
+def load_categories(data_dir):
+    """CATEGORIES and those categories.json adds ({"v": 1, "categories": [{"code", "name",
+    "number"}]}), or None when the file is damaged (the home screen then refuses new enrolments:
+    a person must not be put in the wrong category for want of theirs)."""
     import json
 
     from firmware import fsutil
 
-    path = data_dir + "/villages.json"
-    if fsutil.size(path) > VILLAGES_FILE_MAX:
-        return []  # not a list this device could hold: not read into RAM at all
+    path = data_dir + "/categories.json"
+    if fsutil.size(path) > CATEGORIES_FILE_MAX:
+        return None
     raw = fsutil.read_file(path)
     if raw is None:
-        return []
+        return CATEGORIES
     try:
-        villages = json.loads(raw)["villages"]
-        del raw
-        if len(villages) > MAX_VILLAGES:
-            return []
-        out = [(v["code"], v["name"]) for v in villages]
+        extra = json.loads(raw)["categories"]
+        out = [(c["code"], c["name"], c["number"]) for c in extra]
     except (ValueError, KeyError, TypeError, AttributeError):
-        return []
-    for code, name in out:
-        if not (isinstance(code, str) and isinstance(name, str) and 0 < len(code) <= VILLAGE_CODE_MAX
-                and 0 < len(name) <= VILLAGE_NAME_MAX):
-            return []
-    return out
+        return None
+    known = [c for c, _, _ in CATEGORIES]
+    if len(out) + len(known) > MAX_CATEGORIES:
+        return None
+    for code, name, numbered in out:
+        if not (isinstance(code, str) and isinstance(name, str) and isinstance(numbered, bool)
+                and 0 < len(code) <= CATEGORY_CODE_MAX and 0 < len(name) <= CATEGORY_NAME_MAX) or code in known:
+            return None
+        known.append(code)
+    return CATEGORIES + tuple(out)

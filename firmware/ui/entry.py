@@ -92,11 +92,14 @@ class DateEntry(TextEntry):
 
 
 class ChoiceEntry:
-    """One of a list: * / # move, 1..9 pick directly, A takes the highlighted one."""
+    """One of a list: * / # move, 1..9 pick directly, A takes the highlighted one.
+    pick_takes: a digit also takes its option (a short list numbered on the screen, like the
+    home menu: one key for Male, not two)."""
 
-    def __init__(self, options, selected=0):
+    def __init__(self, options, selected=0, pick_takes=False):
         self.options = options  # [(value, label)]
         self.index = selected
+        self.pick_takes = pick_takes
 
     def tick(self, now):
         pass
@@ -111,6 +114,8 @@ class ChoiceEntry:
             self.index = (self.index + 1) % n
         elif k in "123456789" and int(k) <= n:
             self.index = int(k) - 1
+            if self.pick_takes:
+                return "ok"
         elif k == K.OK:
             return "ok"
         elif k == K.BACK:
@@ -120,6 +125,36 @@ class ChoiceEntry:
     def value(self):
         """The chosen option's key, or None when there are no options."""
         return self.options[self.index][0] if self.options else None
+
+
+class VillageEntry(ChoiceEntry):
+    """A village of a long list (enrol/villages.Villages, read from flash): * / # move, and
+    digits type its official 8-digit code, the highlight going to the first village whose code
+    starts with what is typed (0204 01: the first village of commune 020401).  C takes a digit
+    back.  typed: the digits so far; found: whether a village starts with them."""
+
+    CODE_LEN = 8
+
+    def __init__(self, villages, selected=0):
+        ChoiceEntry.__init__(self, villages, selected)
+        self.typed = ""
+        self.found = True
+
+    def key(self, k, now):
+        if k in K.DIGITS or k == K.DELETE:
+            if k == K.DELETE:
+                self.typed = self.typed[:-1]
+            elif len(self.typed) < self.CODE_LEN:
+                self.typed += k
+            i = self.options.seek(self.typed) if self.typed and self.options else -1
+            self.found = i >= 0 or not self.typed
+            if i >= 0:
+                self.index = i
+            return None
+        if k == K.UP or k == K.DOWN:
+            self.typed = ""
+            self.found = True
+        return ChoiceEntry.key(self, k, now)
 
 
 PIN_MIN = 4  # digits; PinEntry.MAX is the most

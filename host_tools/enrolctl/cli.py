@@ -164,12 +164,17 @@ RegistryOpt = Annotated[str, typer.Option("--registry", help="registry URL, http
 @device_app.command("provision")
 def device_provision(
     port: PortOpt, keys: KeysOpt, registry: RegistryOpt,
-    config: Annotated[Path, typer.Option("--config", help="JSON: device_prefix, wifi, officers, villages")],
+    config: Annotated[Path, typer.Option("--config", help="JSON: device_prefix, wifi, officers[, districts, "
+                                                          "communes, categories]")],
+    district: Annotated[list[str], typer.Option("--district", help="an official district code whose villages the "
+                                                "device offers, e.g. 0204 (repeatable)")] = [],  # noqa: B006
+    commune: Annotated[list[str], typer.Option("--commune", help="an official commune code, e.g. 020401 "
+                                               "(repeatable)")] = [],  # noqa: B006
 ) -> None:
     """The device makes its own keys; the registry learns its public key and secret; its settings are written."""
     from . import device
 
-    device_id = device.provision(port, keys, registry, config)
+    device_id = device.provision(port, keys, registry, config, district, commune)
     out.print(f"provisioned {device_id} for {registry}")
 
 

@@ -21,13 +21,14 @@ from typing import Any
 
 import httpx
 
-from host_tools.registry.ingest import RECORD_SCHEMA
+from host_tools.registry.ingest import RECORD_SCHEMAS
 from host_tools.registry.keys import KeysError, RegistryKeys, load_keys
 from host_tools.registry.protocol import encode_batch
 from host_tools.registry.trust import kid_of
 
 from firmware import formats
 
+from . import gazetteer
 from .errors import EnrolctlError
 from .journal import segment_summary
 from .link import DeviceLink
@@ -84,21 +85,30 @@ def _call(client: httpx.Client, method: str, path: str, **kw: Any) -> httpx.Resp
         raise EnrolctlError(f"registry at {client.base_url} not reachable: {e}") from e
 
 
-def load_config(path: Path) -> dict[str, Any]:
+def load_config(path: Path, districts: list[str] = (), communes: list[str] = ()) -> dict[str, Any]:  # type: ignore[assignment]
     """Provisioning settings: {"device_prefix", "wifi": [{"ssid","psk"}], "officers": [{"id","role","pin"}],
-    "villages": [{"code","name"}]}."""
+    "districts": ["0204"], "communes": ["020401"], "categories": [{"code","name","number"}]}.
+    The area is official gazetteer codes (the config's and those given on the command line); the
+    categories are those a device offers beside citizen, civil servant, retired civil servant
+    and veteran."""
     try:
         cfg = json.loads(path.read_text())
         officers = [(str(o["id"]), str(o["role"]), str(o["pin"])) for o in cfg["officers"]]
-        villages = [(str(v["code"]), str(v["name"])) for v in cfg["villages"]]
         wifi = [{"ssid": str(n["ssid"]), "psk": str(n.get("psk", ""))} for n in cfg.get("wifi", [])]
-    except (OSError, ValueError, KeyError, TypeError) as e:
+        area_d = [str(c) for c in cfg.get("districts", [])] + list(districts)
+        area_c = [str(c) for c in cfg.get("communes", [])] + list(communes)
+        categories = [(str(c["code"]), str(c["name"]), c.get("number", False)) for c in cfg.get("categories", [])]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
         raise EnrolctlError(f"cannot read provisioning config {path}: {e}") from e
-    if not officers or not villages:
-        raise EnrolctlError("the config needs at least one officer and one village")
+    if "villages" in cfg:
+        raise EnrolctlError("the config lists villages: a device's villages now come from the official gazetteer; "
+                            "give its districts or communes instead (\"districts\": [\"0204\"] or --district 0204)")
+    if not officers:
+        raise EnrolctlError("the config needs at least one officer")
     check_officers(officers)
-    check_villages(villages)
-    return {"prefix": str(cfg.get("device_prefix", "dev")), "officers": officers, "villages": villages, "wifi": wifi}
+    check_categories(categories)
+    return {"prefix": str(cfg.get("device_prefix", "dev")), "officers": officers, "wifi": wifi,
+            "area": gazetteer.area(area_d, area_c), "categories": categories}
 
 
 # What the device can use, as the firmware says (host tools do not import it; a test holds these
@@ -108,7 +118,9 @@ def load_config(path: Path) -> dict[str, Any]:
 OFFICER_ID = re.compile(r"OF[0-9]{1,8}")
 ROLES = ("officer", "supervisor")
 PIN_MIN, PIN_MAX = 4, 6
-MAX_VILLAGES, VILLAGE_CODE_MAX, VILLAGE_NAME_MAX, VILLAGES_FILE_MAX = 100, 32, 64, 16384
+BUILT_IN_CATEGORIES = ("citizen", "civil_servant", "retired_civil_servant", "veteran")
+CATEGORY = re.compile(r"[a-z][a-z0-9_]{0,31}")
+CATEGORY_NAME_MAX, MAX_CATEGORIES = 16, 12
 
 
 def check_officers(officers: list[tuple[str, str, str]]) -> None:
@@ -124,25 +136,26 @@ def check_officers(officers: list[tuple[str, str, str]]) -> None:
         raise EnrolctlError(f"officer {repeated[0]} is listed twice")
 
 
-def check_villages(villages: list[tuple[str, str]]) -> None:
-    if len(villages) > MAX_VILLAGES:
-        raise EnrolctlError(f"{len(villages)} villages: a device holds at most {MAX_VILLAGES}")
-    for code, name in villages:
-        if not 0 < len(code) <= VILLAGE_CODE_MAX or not 0 < len(name) <= VILLAGE_NAME_MAX:
-            raise EnrolctlError(f"village {code!r}: the code must be 1-{VILLAGE_CODE_MAX} characters and "
-                                f"the name 1-{VILLAGE_NAME_MAX}")
-        if not all(" " <= ch <= "~" for ch in code + name):  # the OLED's font has ASCII only
-            raise EnrolctlError(f"village {code!r}: letters, digits and punctuation without accents only "
-                                f"(the screen shows ASCII)")
-    repeated = [c for c, n in Counter(code for code, _ in villages).items() if n > 1]
-    if repeated:
-        raise EnrolctlError(f"village {repeated[0]} is listed twice")
-    if len(villages_file(villages)) > VILLAGES_FILE_MAX:
-        raise EnrolctlError(f"the village list is over {VILLAGES_FILE_MAX} bytes: the device would not load it")
+def check_categories(categories: list[tuple[str, str, Any]]) -> None:
+    known = list(BUILT_IN_CATEGORIES)
+    for code, name, numbered in categories:
+        if not CATEGORY.fullmatch(code):
+            raise EnrolctlError(f"category {code!r}: the code must be a-z, digits and _ (1-32, a letter first)")
+        if code in known:
+            raise EnrolctlError(f"category {code} is listed twice (citizen, civil_servant, retired_civil_servant "
+                                "and veteran are built in)")
+        if not 0 < len(name) <= CATEGORY_NAME_MAX or not all(" " <= ch <= "~" for ch in name):
+            raise EnrolctlError(f"category {code}: the name must be 1-{CATEGORY_NAME_MAX} ASCII characters "
+                                "(one row of the screen)")
+        if not isinstance(numbered, bool):
+            raise EnrolctlError(f"category {code}: number must be true or false (has a service or pension number)")
+        known.append(code)
+    if len(known) > MAX_CATEGORIES:
+        raise EnrolctlError(f"{len(known)} categories: a device offers at most {MAX_CATEGORIES}")
 
 
-def villages_file(villages: list[tuple[str, str]]) -> bytes:
-    return json.dumps({"v": 1, "villages": [{"code": c, "name": n} for c, n in villages]}).encode()
+def categories_file(categories: list[tuple[str, str, bool]]) -> bytes:
+    return json.dumps({"v": 1, "categories": [{"code": c, "name": n, "number": b} for c, n, b in categories]}).encode()
 
 
 def officers_file(officers: list[tuple[str, str, str]]) -> dict[str, Any]:
@@ -159,16 +172,18 @@ def officers_file(officers: list[tuple[str, str, str]]) -> dict[str, Any]:
 
 
 def check_schema(info: dict[str, Any]) -> None:
-    """The device's firmware must write the record schema this registry reads."""
-    if info.get("schema") != RECORD_SCHEMA:
+    """The device's firmware must write a record schema this registry reads."""
+    if info.get("schema") not in RECORD_SCHEMAS:
         raise EnrolctlError(f"the device's firmware {info.get('version')} writes record schema {info.get('schema')}, "
-                            f"the registry reads schema {RECORD_SCHEMA}: deploy matching firmware first")
+                            f"the registry reads schemas {', '.join(map(str, RECORD_SCHEMAS))}: "
+                            "deploy matching firmware first")
 
 
-def provision(port: str, keys_dir: Path, registry_url: str, config: Path) -> str:
+def provision(port: str, keys_dir: Path, registry_url: str, config: Path, districts: list[str] = (),  # type: ignore[assignment]
+              communes: list[str] = ()) -> str:  # type: ignore[assignment]
     """Keys made on the device, the device registered, its configuration written.  Returns its id."""
     keys = _keys(keys_dir)
-    cfg = load_config(config)
+    cfg = load_config(config, districts, communes)
     with DeviceLink(port) as link:
         info = link.identify(need_provisioned=False)
         if info.get("device_id"):
@@ -195,9 +210,10 @@ def provision(port: str, keys_dir: Path, registry_url: str, config: Path) -> str
                 raise EnrolctlError(f"the registry refused the device: {r.status_code} {r.text[:200]}")
         device = {"v": 1, "device_id": device_id, "registry_id": keys.registry_id, "registry_url": registry_url,
                   "registry_pub_n": keys.registry_pub_n().to_bytes(256, "big").hex(), "registry_pub_e": 65537,
-                  "ca_pem": keys.ca_pem.decode(), "wifi": cfg["wifi"], "schema": RECORD_SCHEMA}
+                  "ca_pem": keys.ca_pem.decode(), "wifi": cfg["wifi"], "schema": info.get("schema")}
         link.write(link.data + "/officers.json", json.dumps(officers_file(cfg["officers"])).encode())
-        link.write(link.data + "/villages.json", villages_file(cfg["villages"]))
+        link.write(link.data + "/villages.bin", cfg["area"].file())
+        link.write(link.data + "/categories.json", categories_file(cfg["categories"]))
         # the clock's floor (firmware/clock.py): until the registry sets its clock the device
         # knows at least that today is not before the day it was provisioned
         link.write(link.data + "/clock.json", json.dumps({"floor": int(time.time())}).encode())

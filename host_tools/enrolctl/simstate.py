@@ -4,7 +4,8 @@ sim-state/
   registry/   a demo registry: keys (`enrolctl keys init`), its SQLite database; the
               simulated device is registered there, as `enrolctl device provision` would
   flash/      the device's data directory: device.json (registry URL on loopback, its CA,
-              a demo Wi-Fi network), keys.json, officers.json, villages.json
+              a demo Wi-Fi network), keys.json, officers.json, villages.bin (the 103
+              villages of Bavel district, Battambang, from the official gazetteer)
   wallet/     card images the simulator presents
   trust.json  the registry's signed trust list (for `enrolctl card verify`)
 Demo officer PINs are printed: they exist only in this simulation.
@@ -25,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 OFFICERS = (("OF0042", "officer", "2468"), ("OF0001", "supervisor", "9713"))
-VILLAGES = (("BF-KAD-0412", "Kadiogo 412"), ("BF-KAD-0413", "Kadiogo 413"), ("BF-OUB-0101", "Oubritenga 101"))
+DISTRICT = "0204"  # Bavel, Battambang province: 9 communes, 103 villages
 ITERATIONS = 4096
 DEFAULT_PORT = 8443
 
@@ -36,7 +37,10 @@ class OldSimState(Exception):
 
 def provision(state: Path, port: int = DEFAULT_PORT) -> bool:
     """Make the demo registry and device; False if they already exist."""
+    from host_tools.enrolctl import gazetteer
     from host_tools.registry.db import make_engine, migrate
+
+    from firmware.formats import RECORD_SCHEMA
     from host_tools.registry.keys import init_keys, load_keys
     from host_tools.registry.models import Device
     from host_tools.registry.trust import signed_trust_list
@@ -45,8 +49,8 @@ def provision(state: Path, port: int = DEFAULT_PORT) -> bool:
     flash = state / "flash"
     registry = state / "registry"
     if (flash / "device.json").exists():
-        if not (registry / "registry.json").exists():
-            raise OldSimState(f"{state} was made by an older version (no registry); remove it: make clean")
+        if not (registry / "registry.json").exists() or not (flash / "villages.bin").exists():
+            raise OldSimState(f"{state} was made by an older version; remove it: make clean")
         return False
     flash.mkdir(parents=True, exist_ok=True)
     init_keys(registry, "sim-registry", ["127.0.0.1"], force=True)
@@ -54,7 +58,8 @@ def provision(state: Path, port: int = DEFAULT_PORT) -> bool:
     device = {"v": 1, "device_id": "sim-" + os.urandom(4).hex(), "registry_id": keys.registry_id,
               "registry_url": f"https://127.0.0.1:{port}",
               "registry_pub_n": keys.registry_pub_n().to_bytes(256, "big").hex(), "registry_pub_e": 65537,
-              "ca_pem": keys.ca_pem.decode(), "wifi": [{"ssid": "village-hub", "psk": "demo-only"}]}
+              "ca_pem": keys.ca_pem.decode(), "wifi": [{"ssid": "village-hub", "psk": "demo-only"}],
+              "schema": RECORD_SCHEMA}
     secrets = {"v": 1, **{f: os.urandom(32).hex() for f in ("hmac_secret", "ed25519_seed", "card_key")}}
     officers = []
     for oid, role, pin in OFFICERS:
@@ -62,10 +67,10 @@ def provision(state: Path, port: int = DEFAULT_PORT) -> bool:
         verifier = hashlib.pbkdf2_hmac("sha256", pin.encode(), salt, ITERATIONS)
         officers.append({"id": oid, "role": role, "salt": salt.hex(), "iterations": ITERATIONS,
                          "verifier": binascii.hexlify(verifier).decode()})
-    files = {"device.json": device, "keys.json": secrets, "officers.json": {"v": 1, "officers": officers},
-             "villages.json": {"v": 1, "villages": [{"code": c, "name": nm} for c, nm in VILLAGES]}}
+    files = {"device.json": device, "keys.json": secrets, "officers.json": {"v": 1, "officers": officers}}
     for name, doc in files.items():
         (flash / name).write_text(json.dumps(doc))
+    (flash / "villages.bin").write_bytes(gazetteer.area([DISTRICT], []).file())
     pub = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(secrets["ed25519_seed"])).public_key().public_bytes(
         Encoding.Raw, PublicFormat.Raw)
     engine = make_engine(f"sqlite:///{registry / 'registry.db'}")

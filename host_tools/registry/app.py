@@ -411,7 +411,8 @@ def create_app(keys: RegistryKeys, engine: Engine) -> FastAPI:
         def lines() -> Iterator[bytes]:
             with sessions() as s:
                 for r in s.scalars(select(Record).order_by(Record.id).execution_options(yield_per=500)):
-                    yield (json.dumps({"receipt_no": r.id, "record_id": r.record_id.hex(), "device_id": r.device_id,
+                    yield (json.dumps({"receipt_no": r.id, "v": r.schema, "category": r.category,
+                                       "record_id": r.record_id.hex(), "device_id": r.device_id,
                                        "boot": r.boot, "seq": r.seq, "credential_id": r.credential_id,
                                        "officer_id": r.officer_id, "created": r.created_t,
                                        "clock_synced": r.clock_synced, "fields": r.fields}) + "\n").encode()

@@ -28,7 +28,18 @@ from .models import Conflict, Event, Record
 from .protocol import ACCEPTED, CONFLICT, DUPLICATE, REJECTED, Batch, record_id_of
 from .unseal import SealError, open_record, pin_key, unwrap_key
 
-FIELDS_REQUIRED = ("given_name", "family_name", "sex", "birth_date", "village_code", "consent")
+# The fields each record schema requires, and those it may carry (firmware/enrol/record.py):
+# v2 adds who the person is (the beneficiary category, and a service or pension number) and the
+# official 8-digit village code.
+FIELDS_REQUIRED = {
+    1: ("given_name", "family_name", "sex", "birth_date", "village_code", "consent"),
+    2: ("family_name", "given_name", "sex", "birth_date", "village_code", "category", "consent"),
+}
+FIELDS_ALLOWED = {
+    1: {"given_name", "family_name", "sex", "birth_date", "village_code", "phone", "consent"},
+    2: {"family_name", "given_name", "sex", "birth_date", "village_code", "phone", "category", "service_no",
+        "consent"},
+}
 
 
 @dataclass(frozen=True)
@@ -67,16 +78,17 @@ class KeyCache:
         return hit
 
 
-RECORD_SCHEMA = 1  # the record schema this registry reads; devices are provisioned for it
+RECORD_SCHEMAS = (1, 2)  # the record schemas this registry reads (a device writes one of them)
 
 # Every value a record may carry, by type and range, checked before the transaction: a record
 # that fails is `rejected` with the reason and the rest of its batch is stored (the device then
 # moves on instead of retrying one bad record for ever).  Ranges are wider than the device's own
 # validators (firmware/enrol/schema.py), which will change (Khmer names), but bounded.
 _TOP_KEYS = {"v", "officer_id", "created", "fields", "card", "pin_block"}
-_FIELD_KEYS = {"given_name", "family_name", "sex", "birth_date", "village_code", "phone", "consent"}
 _OFFICER = re.compile(r"[A-Za-z0-9._-]{1,32}")
-_VILLAGE = re.compile(r"[A-Za-z0-9._-]{1,32}")
+_VILLAGE = {1: re.compile(r"[A-Za-z0-9._-]{1,32}"), 2: re.compile(r"[0-9]{8}")}
+_CATEGORY = re.compile(r"[a-z][a-z0-9_]{0,31}")
+_SERVICE_NO = re.compile(r"(?:[0-9A-Z]{1,24})?")
 _PHONE = re.compile(r"(?:[0-9]{8,15})?")
 _DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 _CREDENTIAL = re.compile(r"[0-9A-Z-]{1,16}")
@@ -109,10 +121,11 @@ def _birth_date(value: Any, now: float) -> str:
 
 
 def validate(doc: Any, now: float | None = None) -> dict[str, Any]:
-    """The record map (schema v1, firmware/enrol/record.py) or ValueError with the reason."""
+    """The record map (schema v1 or v2, firmware/enrol/record.py) or ValueError with the reason."""
     now = time.time() if now is None else now
-    if not isinstance(doc, dict) or doc.get("v") != RECORD_SCHEMA or type(doc.get("v")) is not int:
-        raise ValueError("not a version 1 enrolment record")
+    v = doc.get("v") if isinstance(doc, dict) else None
+    if type(v) is not int or v not in RECORD_SCHEMAS:
+        raise ValueError("not a version 1 or 2 enrolment record")
     if any(not isinstance(k, str) or k not in _TOP_KEYS for k in doc):
         raise ValueError("unknown key in the record")
     fields, created, officer = doc.get("fields"), doc.get("created"), doc.get("officer_id")
@@ -122,9 +135,9 @@ def validate(doc: Any, now: float | None = None) -> dict[str, Any]:
             or type(created["t"]) is not int or not 0 <= created["t"] < CREATED_MAX \
             or created["clock"] not in ("synced", "unsynced"):
         raise ValueError("created missing or malformed")
-    if not isinstance(fields, dict) or any(k not in fields for k in FIELDS_REQUIRED):
+    if not isinstance(fields, dict) or any(k not in fields for k in FIELDS_REQUIRED[v]):
         raise ValueError("fields incomplete")
-    if any(not isinstance(k, str) or k not in _FIELD_KEYS for k in fields):
+    if any(not isinstance(k, str) or k not in FIELDS_ALLOWED[v] for k in fields):
         raise ValueError("unknown field")
     if fields["consent"] is not True:
         raise ValueError("no consent recorded")
@@ -133,8 +146,14 @@ def validate(doc: Any, now: float | None = None) -> dict[str, Any]:
     if fields["sex"] not in ("F", "M", "X") or not isinstance(fields["sex"], str):
         raise ValueError("sex is not F, M or X")
     _birth_date(fields["birth_date"], now)
-    if not isinstance(fields["village_code"], str) or not _VILLAGE.fullmatch(fields["village_code"]):
+    if not isinstance(fields["village_code"], str) or not _VILLAGE[v].fullmatch(fields["village_code"]):
         raise ValueError("village_code malformed")
+    if v >= 2:
+        if not isinstance(fields["category"], str) or not _CATEGORY.fullmatch(fields["category"]):
+            raise ValueError("category malformed")
+        service = fields.get("service_no", "")
+        if not isinstance(service, str) or not _SERVICE_NO.fullmatch(service):
+            raise ValueError("service_no is not empty or 1-24 digits and capitals")
     phone = fields.get("phone", "")
     if not isinstance(phone, str) or not _PHONE.fullmatch(phone):
         raise ValueError("phone is not empty or 8-15 digits")
@@ -184,7 +203,8 @@ def _prepare(keys: RegistryKeys, cache: KeyCache, device_id: str, batch: Batch
             "digest": digest, "envelope": bytes(env), "credential_id": credential_id(opened.record_id),
             "officer_id": doc["officer_id"], "created_t": created["t"],
             "clock_synced": created["clock"] == "synced",
-            "fields": {k: v for k, v in doc["fields"].items()},
+            "fields": {k: v for k, v in doc["fields"].items()}, "schema": doc["v"],
+            "category": doc["fields"].get("category"),
             "pin_verifier": pins.verifier(keys.pin_key, opened.record_id, pin), "pin_failures": 0,
         })
         early.append(None)

@@ -44,6 +44,10 @@ class Record(Base):
     created_t: Mapped[int] = mapped_column(BigInteger)
     clock_synced: Mapped[bool] = mapped_column(Boolean)
     fields: Mapped[dict[str, Any]] = mapped_column(JSON)
+    schema: Mapped[int] = mapped_column(Integer, default=1, server_default="1")  # the record's "v"
+    # who the person is (schema 2: veteran, retired_civil_servant, ...; None for a v1 record):
+    # what the payout programmes are per (migration 0002)
+    category: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
     pin_verifier: Mapped[bytes] = mapped_column(LargeBinary(32))
     pin_failures: Mapped[int] = mapped_column(Integer, default=0)
     received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

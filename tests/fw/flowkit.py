@@ -4,12 +4,18 @@ import binascii
 import json
 
 from fwtest import tmpdir
+from firmware import formats
 from firmware.enrol.flow import Flow
+from firmware.enrol.villages import Villages
 from firmware.enrol.officer import Officers, make_verifier
 from firmware.ticks import ticks_add
 from firmware.ui import keymap as K
 
-VILLAGES = [("BF-KAD-0412", "Kadiogo 412"), ("BF-KAD-0413", "Kadiogo 413")]
+# Real villages of Bavel district, Battambang (the official gazetteer: host_tools/enrolctl/gazetteer.py)
+COMMUNES = [("020401", "Bavel"), ("020402", "Khnach Romeas")]
+VILLAGE_ROWS = [("02040101", 0, "Bavel Muoy"), ("02040104", 0, "Dach Proat"), ("02040105", 0, "Sangkae Vear"),
+                ("02040201", 1, "Prey Sangha"), ("02040202", 1, "Kaoh Ream")]
+VILLAGES = [(code, name) for code, _, name in VILLAGE_ROWS]
 OFFICER_PIN = b"2468"
 SUPERVISOR_PIN = b"9713"
 
@@ -26,10 +32,18 @@ def officers_dir(iterations=8):
     return path
 
 
+def village_list(rows=VILLAGE_ROWS, communes=COMMUNES):
+    """villages.bin as enrolctl writes it, opened as the device opens it."""
+    path = tmpdir() + "/villages.bin"
+    with open(path, "wb") as f:
+        formats.write_villages(f, communes, rows)  # row by row: a district's list at the device's heap
+    return Villages(path)
+
+
 def new_flow():
     off = Officers(officers_dir())
     off.load()
-    flow = Flow(off, VILLAGES)
+    flow = Flow(off, village_list())
     flow.today = (2026, 11, 25)
     return flow
 
@@ -112,15 +126,20 @@ def login(d, number="0042", pin=OFFICER_PIN):
     d.press(*number).press(K.OK).press(*pin.decode()).press(K.OK)
 
 
-def enrol_person(d, given="AMINATA", family="OUEDRAOGO", birth="14061987", pin="7391"):
-    """A whole enrolment from the home screen up to the save effect."""
+def enrol_person(d, given="SOPHEAP", family="CHHUON", birth="14061987", pin="7391", category=None, service=""):
+    """A whole enrolment from the home screen up to the save effect: family name first, as the
+    Khmer identity card writes it.  category: its number on the list (None: as offered, citizen
+    for the first person); service: the service or pension number a numbered category asks."""
     d.press("1")
-    d.type(given).press(K.OK)
     d.type(family).press(K.OK)
-    d.press("1", K.OK)  # Female
+    d.type(given).press(K.OK)
+    d.press("1")  # Female: a digit takes its option
     d.press(*birth).press(K.OK)
-    d.press(K.OK)  # first village
+    d.press(K.OK)  # the village offered (the first, or the last person's)
     d.press(K.OK)  # no phone
+    d.press(K.OK if category is None else category)
+    if d.flow.state == "field":  # a category with a number
+        d.press(*service).press(K.OK)
     d.press(K.OK)  # review OK
     d.press(K.YES)  # consent
     d.press(*pin).press(K.OK)

@@ -256,5 +256,5 @@ class HostDevice:
         from firmware.card.writer import credential_id
 
         now = int(time.time())
-        return bytes(credential.issue(self.seed, self.pub, registry_id, credential_id(record_id), "AMINATA",
+        return bytes(credential.issue(self.seed, self.pub, registry_id, credential_id(record_id), "SOPHEAP",
                                       self.device_id, uid, now, exp if exp is not None else now + 5 * 365 * 86400))

@@ -43,12 +43,15 @@ def keys_for(text: str) -> str:
     return "".join("." if isinstance(k, tuple) else k for k in text_keys(text))
 
 
-def enrol(given: str, family: str, birth: str, pin: str, card: bool = True, pause_after_given: int = 0) -> list[str]:
-    """Home -> a saved record (and its card, tapped and taken away) -> home."""
-    lines = ["1", keys_for(given) + "A"]
-    if pause_after_given:  # the person walks off mid-enrolment; a key wakes the dark screen (and is not typed)
-        lines += [f"+{pause_after_given}", "5."]
-    lines += [keys_for(family) + "A", "1A", birth + "A", "A", "A", "A", "#", pin + "A", pin + "A", "?Tap the card"]
+def enrol(given: str, family: str, birth: str, pin: str, card: bool = True, pause_after_family: int = 0) -> list[str]:
+    """Home -> a saved record (and its card, tapped and taken away) -> home.  The family name is
+    typed first, as the Khmer identity card writes it; female, the village and category offered
+    (the first, or the last person's), no phone."""
+    lines = ["1", keys_for(family) + "A"]
+    if pause_after_family:  # the person walks off mid-enrolment; a key wakes the dark screen (and is not typed)
+        lines += [f"+{pause_after_family}", "5."]
+    lines += [keys_for(given) + "A", "1", birth + "A", "A", "A", "A", "A", "#", pin + "A", pin + "A",
+              "?Tap the card"]
     if card:
         lines += ["t", "?Card ready", "r", "A", "?HOME"]
     else:

@@ -27,7 +27,7 @@ def rig(card=None):
     reader = Reader(busio.I2C(bus=bus))
     if card is not None:
         chip.place(card)
-    writer = CardWriter(reader, SEED, PUB, CARD_KEY, "dev-0001", "reg-bf")
+    writer = CardWriter(reader, SEED, PUB, CARD_KEY, "dev-0001", "reg-kh")
     return chip, reader, writer
 
 
@@ -42,7 +42,7 @@ def test_write_read_back_and_verify_on_ntag215():
     chip, reader, writer = rig(card)
     uid, sel = tap(reader)
     assert uid == card.uid() and sel == 0
-    cred_id, old, read_back = writer.write(uid, sel, RID, "AMINATA", 1767225600, 1924992000)
+    cred_id, old, read_back = writer.write(uid, sel, RID, "SOPHEAP", 1767225600, 1924992000)
     assert old is None and len(cred_id) == 9
     writer.check(read_back, uid)  # what the app checks once the card is handed back
     with raises(credential.CredentialError):
@@ -55,7 +55,7 @@ def test_write_read_back_and_verify_on_ntag215():
     image = card.image()
     payload = ndef.parse_record(ndef.find_message(image[16:]))
     claims = credential.verify(payload, {credential.key_id(PUB): PUB}, card.uid())
-    assert claims[credential.CLAIM_SUB] == cred_id and claims[credential.CLAIM_GIVEN_NAME] == "AMINATA"
+    assert claims[credential.CLAIM_SUB] == cred_id and claims[credential.CLAIM_GIVEN_NAME] == "SOPHEAP"
     # protected: AUTH0 = 4, PWD/PACK derived from the UID
     cfg0 = (card.dyn + 1) * 4
     assert image[cfg0 + 3] == 4
@@ -69,15 +69,15 @@ def test_someone_else_cannot_overwrite_but_we_can_with_a_supervisor():
     card = NTAG21x("NTAG215")
     chip, reader, writer = rig(card)
     uid, sel = tap(reader)
-    first, _, _ = writer.write(uid, sel, RID, "AMINATA", 1, 2)
+    first, _, _ = writer.write(uid, sel, RID, "SOPHEAP", 1, 2)
     card.select()  # a new session: not authenticated
     assert card.command(bytes((0xA2, 4, 0, 0, 0, 0))) == 0x00  # NAK: protected
     chip2, reader2, writer2 = rig(card)
     uid, sel = tap(reader2)
     with raises(NeedsSupervisor) as e:
-        writer2.write(uid, sel, bytes(16), "AMINATA", 1, 2)
+        writer2.write(uid, sel, bytes(16), "SOPHEAP", 1, 2)
     assert e.value.old_credential_id == first
-    new, old, _ = writer2.write(uid, sel, bytes(16), "AMINATA", 1, 2, reissue=True)
+    new, old, _ = writer2.write(uid, sel, bytes(16), "SOPHEAP", 1, 2, reissue=True)
     assert old == first and new != first
 
 
@@ -85,7 +85,7 @@ def writes_of_one_credential():
     card = NTAG21x("NTAG215")
     chip, reader, writer = rig(card)
     uid, sel = tap(reader)
-    writer.write(uid, sel, RID, "AMINATA", 1, 2)
+    writer.write(uid, sel, RID, "SOPHEAP", 1, 2)
     return card.writes
 
 
@@ -98,10 +98,10 @@ def test_tearing_at_every_page_write_then_tap_again_finishes_the_write():
         uid, sel = tap(reader)
         card.tear_after_writes(n)
         with raises(CardLost):
-            writer.write(uid, sel, RID, "AMINATA", 1, 2)
+            writer.write(uid, sel, RID, "SOPHEAP", 1, 2)
         chip.place(card)  # the officer taps again: the same record's credential needs no supervisor
         uid, sel = tap(reader)
-        cred_id, old, _ = writer.write(uid, sel, RID, "AMINATA", 1, 2)
+        cred_id, old, _ = writer.write(uid, sel, RID, "SOPHEAP", 1, 2)
         assert old is None
         payload = ndef.parse_record(ndef.find_message(card.image()[16:]))
         assert credential.verify(payload, {credential.key_id(PUB): PUB}, card.uid())[2] == cred_id
@@ -149,7 +149,7 @@ def test_bus_faults_become_named_errors_and_the_next_tap_works():
         else:
             raise AssertionError(fault + " went unnoticed")
     uid, sel = tap(reader)  # the reader recovers: the same card writes fine
-    cred_id, _, _ = writer.write(uid, sel, RID, "AMINATA", 1, 2)
+    cred_id, _, _ = writer.write(uid, sel, RID, "SOPHEAP", 1, 2)
     assert len(cred_id) == 9
 
 
@@ -159,7 +159,7 @@ def refused_untouched(card, word):
     uid, sel = tap(reader)
     before = card.image()
     with raises(CardRefused, word):
-        writer.write(uid, sel, RID, "AMINATA", 1, 2)
+        writer.write(uid, sel, RID, "SOPHEAP", 1, 2)
     assert card.writes == 0 and card.image() == before
 
 
@@ -191,7 +191,7 @@ def test_a_chip_delivered_without_a_capability_container_gets_one():
     card.mem[12:16] = bytes(4)
     chip, reader, writer = rig(card)
     uid, sel = tap(reader)
-    writer.write(uid, sel, RID, "AMINATA", 1, 2)
+    writer.write(uid, sel, RID, "SOPHEAP", 1, 2)
     assert card.image()[12:16] == b"\xe1\x10\x3e\x00"  # NTAG215's CC (datasheet table 6)
     card = NTAG21x("NTAG215")
     card.mem[12:16] = bytes(4)
@@ -253,7 +253,7 @@ def test_a_refused_write_is_a_named_nak_and_a_card_to_replace_not_a_tap_again():
     chip, reader, writer = rig(card)
     uid, sel = tap(reader)
     with raises(CardRefused, "Write refused") as e:
-        writer.write(uid, sel, RID, "AMINATA", 1, 2)
+        writer.write(uid, sel, RID, "SOPHEAP", 1, 2)
     assert card.writes == 5  # pages 4-8, then page 9 refused
     lines = wrap("Write refused: use another card", 2)
     assert len(lines) <= 2 and all(len(x) <= 16 for x in lines), lines

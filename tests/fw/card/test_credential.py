@@ -14,7 +14,7 @@ TRUST = {credential.key_id(PUB): PUB}
 
 
 def issue(**over):
-    args = dict(seed=SEED, pub=PUB, registry_id="reg-bf", credential_id="K7QX-M2PD-41", given_name="AMINATA",
+    args = dict(seed=SEED, pub=PUB, registry_id="reg-kh", credential_id="K7QX-M2PD-41", given_name="SOPHEAP",
                 device_id="dev-0001", uid=UID, iat=1767225600, exp=1924992000)
     args.update(over)
     return credential.issue(**args)
@@ -28,7 +28,7 @@ def test_structure_is_the_documented_cose_sign1():
     assert cbor.loads(protected) == {1: -8, 4: credential.key_id(PUB)}
     assert unprotected == {} and len(sig) == 64
     claims = cbor.loads(payload)
-    assert claims == {1: "reg-bf", 2: "K7QX-M2PD-41", 4: 1924992000, 6: 1767225600, -70001: "AMINATA",
+    assert claims == {1: "reg-kh", 2: "K7QX-M2PD-41", 4: 1924992000, 6: 1767225600, -70001: "SOPHEAP",
                       -70002: "dev-0001", -70003: UID}
     assert ed25519.verify(PUB, cbor.dumps(["Signature1", protected, b"", payload]), sig)
     assert len(raw) < 200  # fits NTAG215 (504 user bytes) with room to spare
@@ -36,7 +36,7 @@ def test_structure_is_the_documented_cose_sign1():
 
 def test_verify_accepts_and_returns_claims():
     claims = credential.verify(issue(), TRUST, uid=UID, now=1800000000)
-    assert claims[credential.CLAIM_GIVEN_NAME] == "AMINATA"
+    assert claims[credential.CLAIM_GIVEN_NAME] == "SOPHEAP"
 
 
 def test_verify_refusals_have_precise_reasons():

@@ -105,7 +105,7 @@ def test_mgf1_length_and_prefix_property():
     assert rsa_oaep.mgf1(b"seed", 40) == a[:40]
 
 
-def sealed(plaintext=b'{"given_name":"AMINATA"}', seq=7):
+def sealed(plaintext=b'{"given_name":"SOPHEAP"}', seq=7):
     batch = seal.BatchKey(rsa_oaep.RsaPublicKey(FAKE_N))
     rid = bytes(range(16))
     return batch, seal.seal_record(batch, "dev-0001", 3, seq, rid, plaintext)

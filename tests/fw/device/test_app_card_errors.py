@@ -195,7 +195,7 @@ def test_the_card_task_on_its_own_writes_checks_reports_and_powers_the_reader_do
     chip.place(genuine())
 
     async def go():
-        assert task.start_write(1, 7, "AMINATA", bytes(range(16)), 1767225600)
+        assert task.start_write(1, 7, "SOPHEAP", bytes(range(16)), 1767225600)
         assert board.power == [True]
         for _ in range(100):
             await asyncio.sleep(0.05)

@@ -12,17 +12,17 @@ RID = bytes(range(16, 32))
 def test_round_trip_defer_and_clear():
     d = tmpdir()
     assert card_due.load_all(d, KEY) == []
-    e = card_due.add(d, KEY, [], 3, 41, RID, 1800000000, "AMINATA")
-    e = card_due.add(d, KEY, e, 3, 42, RID, 1800000100, "ISSA")
-    assert card_due.load_all(d, KEY) == e == [(3, 41, RID, 1800000000, "AMINATA", False),
-                                              (3, 42, RID, 1800000100, "ISSA", False)]
+    e = card_due.add(d, KEY, [], 3, 41, RID, 1800000000, "SOPHEAP")
+    e = card_due.add(d, KEY, e, 3, 42, RID, 1800000100, "DARA")
+    assert card_due.load_all(d, KEY) == e == [(3, 41, RID, 1800000000, "SOPHEAP", False),
+                                              (3, 42, RID, 1800000100, "DARA", False)]
     with open(d + card_due.NAME, "rb") as f:
         raw = f.read()
-    assert b"AMINATA" not in raw and b"ISSA" not in raw  # no name in clear on flash
+    assert b"SOPHEAP" not in raw and b"DARA" not in raw  # no name in clear on flash
     e = card_due.defer(d, KEY, e, 3, 41)
     assert card_due.load_all(d, KEY)[0][5] is True and card_due.load_all(d, KEY)[1][5] is False
-    e = card_due.keep_only(d, KEY, e, [(3, 42)])  # AMINATA's card was verified
-    assert card_due.load_all(d, KEY) == [(3, 42, RID, 1800000100, "ISSA", False)]
+    e = card_due.keep_only(d, KEY, e, [(3, 42)])  # SOPHEAP's card was verified
+    assert card_due.load_all(d, KEY) == [(3, 42, RID, 1800000100, "DARA", False)]
     card_due.keep_only(d, KEY, e, [])
     assert card_due.load_all(d, KEY) == []
 
@@ -49,14 +49,14 @@ def test_the_first_format_one_entry_is_read_as_an_interrupted_card_step():
     d = tmpdir()
     enc, mac = card_due._keys(KEY)
     iv = os.urandom(16)
-    body = card_due.MAGIC + iv + aes_cbc.encrypt(enc, iv, cbor.dumps([3, 41, RID, 1800000000, "AMINATA"]))
+    body = card_due.MAGIC + iv + aes_cbc.encrypt(enc, iv, cbor.dumps([3, 41, RID, 1800000000, "SOPHEAP"]))
     fsutil.write_atomic(d + card_due.NAME, body + hmac_sha256(mac, body))
-    assert card_due.load_all(d, KEY) == [(3, 41, RID, 1800000000, "AMINATA", False)]
+    assert card_due.load_all(d, KEY) == [(3, 41, RID, 1800000000, "SOPHEAP", False)]
 
 
 def test_damaged_foreign_or_other_device_files_are_refused():
     d = tmpdir()
-    card_due.add(d, KEY, [], 3, 41, RID, 1800000000, "AMINATA")
+    card_due.add(d, KEY, [], 3, 41, RID, 1800000000, "SOPHEAP")
     with open(d + card_due.NAME, "rb") as f:
         good = f.read()
     cases = [b"", b"CD1", b"garbage" * 20, good[:-1], good[:20] + bytes((good[20] ^ 1,)) + good[21:],

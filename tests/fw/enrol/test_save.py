@@ -10,7 +10,7 @@ from firmware.store import StoreError
 from storekit import open_store
 
 KEY = bytes(range(32))
-FIELDS = {"given_name": "AMINATA", "family_name": "OUEDRAOGO", "sex": "F", "birth_date": "1987-06-14",
+FIELDS = {"given_name": "SOPHEAP", "family_name": "CHHUON", "sex": "F", "birth_date": "1987-06-14",
           "village_code": "V001", "phone": "", "consent": True}
 
 
@@ -37,7 +37,7 @@ def test_a_saved_record_is_committed_its_card_noted_and_the_pin_wiped():
     assert len(rid) == 16 and rid[6] >> 4 == 4 and rid[8] >> 6 == 2  # UUID v4, RFC 4122 variant
     assert iat == 1800000000 and store.counts()["records"] == 1
     assert (boot, seq) in store.cards_due()
-    assert due == card_due.load_all(d, KEY) == [(boot, seq, rid, iat, "AMINATA", False)]
+    assert due == card_due.load_all(d, KEY) == [(boot, seq, rid, iat, "SOPHEAP", False)]
 
 
 def test_a_refused_save_notes_nothing_and_still_wipes_the_pin():

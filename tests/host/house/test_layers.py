@@ -23,7 +23,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     # services: storage, sync, the card, the officers, the device's clock and power
     ("firmware.store", "firmware.sync", "firmware.card", "firmware.clock", "firmware.battery", "firmware.power",
      "firmware.enrol.record", "firmware.enrol.officer", "firmware.enrol.card_due", "firmware.enrol.schema",
-     "firmware.enrol.save"),
+     "firmware.enrol.save", "firmware.enrol.villages"),
     # the flow and its screens; beside them the tasks that own the hardware (they report to the
     # flow through the app and never import it: no circle between rooms of a layer)
     ("firmware.enrol.flow", "firmware.ui", "firmware.tasks"),

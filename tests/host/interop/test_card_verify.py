@@ -38,23 +38,23 @@ def keys():
     return seed, pub
 
 
-def card(keys, uid=UID, name="AMINATA"):
+def card(keys, uid=UID, name="SOPHEAP"):
     seed, pub = keys
-    cose = credential.issue(seed, pub, "reg-bf", "K7QX-M2PD-41", name, "dev-0001", uid, 1767225600, 1924992000)
+    cose = credential.issue(seed, pub, "reg-kh", "K7QX-M2PD-41", name, "dev-0001", uid, 1767225600, 1924992000)
     return ntag215(uid, ndef.tlv(ndef.record(cose)))
 
 
 def test_host_verifier_accepts_a_firmware_credential(keys) -> None:
     seed, pub = keys
     cred = verify_image(card(keys), {credential.key_id(pub): pub})
-    assert cred.tag == "NTAG215" and cred.uid == UID and cred.claims[-70001] == "AMINATA"
+    assert cred.tag == "NTAG215" and cred.uid == UID and cred.claims[-70001] == "SOPHEAP"
 
 
 def test_host_verifier_refuses_tampering_copies_and_strangers(keys) -> None:
     seed, pub = keys
     trust = {credential.key_id(pub): pub}
     good = card(keys)
-    name_at = good.index(b"AMINATA")
+    name_at = good.index(b"SOPHEAP")
     tampered = bytearray(good)
     tampered[name_at] = ord("B")
     with pytest.raises(CardInvalid, match="tampered"):
@@ -81,7 +81,7 @@ def test_enrolctl_card_verify_cli(keys, tmp_path: Path) -> None:
     enrolctl = Path(sys.executable).parent / "enrolctl"
     ok = subprocess.run([str(enrolctl), "card", "verify", str(tmp_path / "card.bin"), "--trust", str(tmp_path / "trust.json")],
                         capture_output=True, text=True)
-    assert ok.returncode == 0 and "VALID NTAG215" in ok.stdout and "AMINATA" in ok.stdout
+    assert ok.returncode == 0 and "VALID NTAG215" in ok.stdout and "SOPHEAP" in ok.stdout
     (tmp_path / "trust.json").write_text(json.dumps({"keys": []}))
     bad = subprocess.run([str(enrolctl), "card", "verify", str(tmp_path / "card.bin"), "--trust", str(tmp_path / "trust.json")],
                          capture_output=True, text=True)

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from conftest import ROOT, run_micropython
 from host_tools.registry.unseal import SealError, open_record, unwrap_key
 
-PLAINTEXT = json.dumps({"v": 1, "fields": {"given_name": "AMINATA", "family_name": "TRAORE"}}).encode()
+PLAINTEXT = json.dumps({"v": 1, "fields": {"given_name": "SOPHEAP", "family_name": "PHAL"}}).encode()
 
 
 @pytest.fixture(scope="module")

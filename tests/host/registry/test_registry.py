@@ -77,6 +77,63 @@ def test_migrations_are_idempotent_and_record_ids_unique(reg: Registry) -> None:
             s.commit()
 
 
+def test_migration_0002_keeps_the_v1_records_and_the_models_are_the_migrations(tmp_path: Path) -> None:
+    """A registry made before schema 2 (revision 0001) with a record in it: upgraded, the record
+    is schema 1 with no category; the tables then match the models exactly (alembic's own
+    comparison), and the migration goes back down."""
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import text
+
+    from host_tools.registry.db import alembic_config, make_engine
+    from host_tools.registry.models import Base
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+        conn.execute(text("INSERT INTO devices VALUES ('dev-1', x'00', x'00', 0, '2026-01-01')"))
+        conn.execute(text("INSERT INTO records (record_id, device_id, boot, seq, digest, envelope, credential_id, "
+                          "officer_id, created_t, clock_synced, fields, pin_verifier, pin_failures, received_at) "
+                          "VALUES (x'01', 'dev-1', 1, 1, x'00', x'00', 'ABCD-EFGH', 'OF1', 5, 1, "
+                          "'{\"given_name\": \"DARA\"}', x'00', 0, '2026-01-01')"))
+    migrate(engine)
+    with Session(engine) as s:
+        old = s.scalars(select(Record)).one()
+        assert (old.schema, old.category, old.fields) == (1, None, {"given_name": "DARA"})
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0001")
+        assert "category" not in [c["name"] for c in inspect(conn).get_columns("records")]
+    engine.dispose()
+
+
+def test_v1_and_v2_records_are_stored_with_their_schema_and_category(reg: Registry, http: TestClient,
+                                                                     device: HostDevice) -> None:
+    """A device of schema 2 (the category, the 8-digit village) beside one still writing schema 1."""
+    from firmware.enrol import record
+
+    v1 = {"given_name": "DARA", "family_name": "KEO", "sex": "M", "birth_date": "1950-01-01",
+          "village_code": "BF-KAD-0412", "phone": "", "consent": True}
+
+    def v1_record(rid: bytes, block: bytes) -> bytes:
+        return cbor2.dumps({"v": 1, "officer_id": "OF0042", "created": {"t": int(time.time()), "clock": "synced"},
+                            "fields": v1, "card": {"credential_id": ""}, "pin_block": block})
+
+    key2, envs2 = device.batch(1)
+    key1, envs1 = device.batch_of([v1_record])
+    res = client_for(http, device).post_batch([key2, key1], envs2 + envs1)
+    assert [r.result for r in res] == [ACCEPTED, ACCEPTED], [r.reason for r in res]
+    with Session(reg.engine) as s:
+        got = {r.schema: r for r in s.scalars(select(Record))}
+    assert got[2].category == "veteran" and got[2].fields == dict(record.typical_fields())
+    assert got[1].category is None and got[1].fields == v1
+
+
 # ---- batches ----------------------------------------------------------------
 def test_batch_accepted_then_duplicate_with_the_same_receipt(reg, http, device) -> None:
     key, envs = device.batch(5)
@@ -89,7 +146,7 @@ def test_batch_accepted_then_duplicate_with_the_same_receipt(reg, http, device) 
     assert counts(reg)[0] == 5 and reg.duplicated() == 0
     with Session(reg.engine) as s:
         rec = s.scalars(select(Record)).first()
-        assert rec.fields["given_name"] == "AMINATA FATOUMATA" and rec.clock_synced
+        assert rec.fields["given_name"] == "SOPHEAKTRA" and rec.clock_synced
         # the PIN is only a keyed verifier: neither the digits nor a plain hash of them
         assert rec.pin_verifier != hashlib.sha256(b"2580").digest()
         assert rec.pin_verifier == pins.verifier(reg.keys.pin_key, rec.record_id, b"2580")
@@ -126,7 +183,8 @@ def test_bad_records_are_rejected_one_by_one_with_a_reason(reg, http, device) ->
     tampered[-4:] = struct.pack(">I", zlib.crc32(tampered[:-4]))
     _, unknown_key = device.batch(1)  # its KEY is not sent
     ckey, no_consent = device.batch(1, fields={"given_name": "A", "family_name": "B", "sex": "F",
-                                            "birth_date": "2000-01-01", "village_code": "V", "consent": False})
+                                            "birth_date": "2000-01-01", "village_code": "02040101",
+                                            "category": "citizen", "consent": False})
     res = client_for(http, device).post_batch([key, fkey, ckey], [envs[0], bytes(tampered), foreign[0], unknown_key[0],
                                                      no_consent[0], b"ERC1\x01garbage"])
     assert [r.result for r in res] == [ACCEPTED, REJECTED, REJECTED, REJECTED, REJECTED, REJECTED]
@@ -277,7 +335,7 @@ def test_admin_endpoints(reg, http, device) -> None:
     devs = {d["device_id"]: d for d in http.get("/v1/admin/devices", headers=op(reg)).json()}
     assert devs[device.device_id]["records"] == 3 and devs["dev-new"]["records"] == 0
     lines = http.get("/v1/admin/records", headers=op(reg)).text.splitlines()
-    assert len(lines) == 3 and '"given_name": "AMINATA FATOUMATA"' in lines[0]
+    assert len(lines) == 3 and '"given_name": "SOPHEAKTRA"' in lines[0]
     assert any(e["kind"] == "device-added" for e in http.get("/v1/admin/events", headers=op(reg)).json())
     assert http.get("/v1/health").json()["ok"] is True
     assert abs(http.get("/v1/time").json()["time"] - time.time()) < 5

@@ -129,15 +129,23 @@ def test_refused_signatures_add_no_rows_and_are_rate_limited(reg, http, device) 
 
 # ---- 2. records: every value checked, a bad one rejected alone ---------------------
 def _doc(block: bytes, **fields: object) -> dict:
-    base = {"given_name": "AMINATA", "family_name": "OUEDRAOGO", "sex": "F", "birth_date": "1987-06-14",
-            "village_code": "BF-KAD-0412", "phone": "", "consent": True}
+    base = {"given_name": "SOPHEAP", "family_name": "CHHUON", "sex": "F", "birth_date": "1987-06-14",
+            "village_code": "02040101", "phone": "", "consent": True}
     base.update(fields)
     return {"v": 1, "officer_id": "OF0042", "created": {"t": int(time.time()), "clock": "synced"},
             "fields": base, "card": {"credential_id": ""}, "pin_block": block}
 
 
+def _doc2(block: bytes, **fields: object) -> dict:
+    """A schema 2 record (firmware/enrol/record.py): the category and a service number."""
+    doc = _doc(block, category="veteran", service_no="20481733")
+    doc["v"] = 2
+    doc["fields"].update(fields)
+    return doc
+
+
 HOSTILE_RECORDS = {
-    "bytes field": lambda rid, b: cbor2.dumps(_doc(b, given_name=b"AMINATA")),
+    "bytes field": lambda rid, b: cbor2.dumps(_doc(b, given_name=b"SOPHEAP")),
     "tagged field": lambda rid, b: cbor2.dumps(_doc(b, family_name=cbor2.CBORTag(1, 5))),
     "set field": lambda rid, b: cbor2.dumps(_doc(b, village_code={"BF", "KAD"})),
     "NaN field": lambda rid, b: cbor2.dumps(_doc(b, phone=math.nan)),
@@ -154,13 +162,24 @@ HOSTILE_RECORDS = {
     "version as 1.0": lambda rid, b: cbor2.dumps({**_doc(b), "v": 1.0}),
     "map keyed by integers": lambda rid, b: cbor2.dumps({**_doc(b), 7: "x"}),
     "not CBOR": lambda rid, b: b"\xff\xff\xff",
+    "v1 with a category": lambda rid, b: cbor2.dumps(_doc(b, category="veteran")),
+    "v2 without a category": lambda rid, b: cbor2.dumps({**_doc2(b), "fields": _doc(b)["fields"], "v": 2}),
+    "v2 category in capitals": lambda rid, b: cbor2.dumps(_doc2(b, category="VETERAN")),
+    "v2 category as a number": lambda rid, b: cbor2.dumps(_doc2(b, category=4)),
+    "v2 category of 40 letters": lambda rid, b: cbor2.dumps(_doc2(b, category="v" * 40)),
+    "v2 service number with a space": lambda rid, b: cbor2.dumps(_doc2(b, service_no="2048 1733")),
+    "v2 service number of 30 digits": lambda rid, b: cbor2.dumps(_doc2(b, service_no="1" * 30)),
+    "v2 village not 8 digits": lambda rid, b: cbor2.dumps(_doc2(b, village_code="BF-KAD-0412")),
+    "version 3": lambda rid, b: cbor2.dumps({**_doc2(b), "v": 3}),
+    "version as true": lambda rid, b: cbor2.dumps({**_doc2(b), "v": True}),
 }
 
 
 def test_a_bad_record_is_rejected_with_its_reason_and_the_good_ones_stored(reg, http, device) -> None:
     good = lambda rid, b: cbor2.dumps(_doc(b))  # noqa: E731
+    good2 = lambda rid, b: cbor2.dumps(_doc2(b))  # noqa: E731
     names = list(HOSTILE_RECORDS)
-    makers = [good] + [HOSTILE_RECORDS[n] for n in names] + [good]
+    makers = [good] + [HOSTILE_RECORDS[n] for n in names] + [good2]
     key, envs = device.batch_of(makers)
     before = rows(reg)
     receipts = signer(http, device).post_batch([key], envs)
@@ -171,7 +190,9 @@ def test_a_bad_record_is_rejected_with_its_reason_and_the_good_ones_stored(reg, 
     assert after["records"] == before["records"] + 2
     # the export stays valid JSON: nothing stored that JSON cannot say
     r = http.get("/v1/admin/records", headers={"Authorization": "Bearer " + reg.keys.operator_token})
-    assert [json.loads(line)["fields"]["given_name"] for line in r.text.splitlines()] == ["AMINATA", "AMINATA"]
+    lines = [json.loads(line) for line in r.text.splitlines()]
+    assert [(d["v"], d["category"], d["fields"]["given_name"]) for d in lines] == [(1, None, "SOPHEAP"),
+                                                                                  (2, "veteran", "SOPHEAP")]
     # sent again, the batch gets the same answers: the device's outbox moves on
     receipts = signer(http, device).post_batch([key], envs)
     assert [r.result for r in receipts] == [DUPLICATE] + [REJECTED] * len(names) + [DUPLICATE]

@@ -12,7 +12,7 @@ from simkit import LOGIN, enrol, new_device, run_sim, run_until_cut
 
 def test_power_cut_at_the_card_step_resumes_there_after_login(tmp_path: Path) -> None:
     flash = new_device(tmp_path)
-    lines = [*LOGIN] + enrol("ZOE", "SAWADOGO", "29022004", "1593")[:-5]  # up to "Tap the card", no card yet
+    lines = [*LOGIN] + enrol("NARY", "MEAS", "29022004", "1593")[:-5]  # up to "Tap the card", no card yet
     cut = run_until_cut(flash, lines, "|Tap the card on |", tmp_path, ENROL_SIM_WIFI="off")
     assert "|Record SAVED.   |" in cut
     assert (flash / "card_due.bin").exists()
@@ -21,7 +21,7 @@ def test_power_cut_at_the_card_step_resumes_there_after_login(tmp_path: Path) ->
                                                  "?To sync", "B"], tmp_path, ENROL_SIM_WIFI="off")
     assert resumed.rc == 0, resumed.out[-2000:] + resumed.err[-2000:]
     assert "|(resumed)       |" in resumed.out
-    assert "|Card ready for  |\n|ZOE             |" in resumed.out
+    assert "|Card ready for  |\n|NARY            |" in resumed.out
     assert "|Cards due: 0" in resumed.out and "|To sync: 1" in resumed.out  # the same record, now with its card
     assert not (flash / "card_due.bin").exists()
     assert len(list(tmp_path.glob("*.bin"))) == 1  # one card in the wallet
@@ -32,7 +32,7 @@ def test_power_cut_at_the_card_step_resumes_there_after_login(tmp_path: Path) ->
 
 def test_card_later_is_not_resumed_and_a_damaged_file_is_dropped(tmp_path: Path) -> None:
     flash = new_device(tmp_path)
-    later = run_sim(flash, [*LOGIN] + enrol("ISSA", "KABORE", "01012000", "4826", card=False), tmp_path,
+    later = run_sim(flash, [*LOGIN] + enrol("DARA", "KEO", "01012000", "4826", card=False), tmp_path,
                     ENROL_SIM_WIFI="off")
     assert later.rc == 0 and "|NO card yet.    |" in later.out and "Card ready" not in later.out
     assert "|5 Cards due: 1  |" in later.out  # HOME offers to write it when the person comes back
@@ -47,30 +47,30 @@ def test_a_card_left_for_later_is_written_when_the_person_comes_back(tmp_path: P
     """Issue 15: "card later" says no card was written, HOME lists the cards due, and picking
     one writes and verifies that person's card, across a power-off in between."""
     flash = new_device(tmp_path)
-    first = run_sim(flash, [*LOGIN] + enrol("ISSA", "KABORE", "01012000", "4826", card=False)
-                    + enrol("ZOE", "SAWADOGO", "29022004", "1593", card=False), tmp_path, ENROL_SIM_WIFI="off")
+    first = run_sim(flash, [*LOGIN] + enrol("DARA", "KEO", "01012000", "4826", card=False)
+                    + enrol("NARY", "MEAS", "29022004", "1593", card=False), tmp_path, ENROL_SIM_WIFI="off")
     assert first.rc == 0 and "|5 Cards due: 2  |" in first.out
     back = run_sim(flash, [*LOGIN] + ["5", "?Whose card?", "#", "A", "?Tap the card", "t", "?Card ready", "r", "A",
                                       "?HOME", "3", "?Cards due", "B"], tmp_path, ENROL_SIM_WIFI="off")
     assert back.rc == 0, back.out[-2000:] + back.err[-2000:]
-    assert "|Card ready for  |\n|ZOE             |" in back.out and "(resumed)" not in back.out
+    assert "|Card ready for  |\n|NARY            |" in back.out and "(resumed)" not in back.out
     assert "|Cards due: 1" in back.out and "|5 Cards due: 1  |" in back.out
-    assert len(list(tmp_path.glob("*.bin"))) == 1  # the card ZOE took home
+    assert len(list(tmp_path.glob("*.bin"))) == 1  # the card NARY took home
 
 
 def test_a_card_already_issued_is_reissued_only_with_a_supervisor(tmp_path: Path) -> None:
     from host_tools.enrolctl.journal import entries
 
     flash = new_device(tmp_path)
-    first = enrol("ZOE", "SAWADOGO", "29022004", "1593")
-    second = enrol("ISSA", "KABORE", "01012000", "4826")[:-5]  # up to "Tap the card"
+    first = enrol("NARY", "MEAS", "29022004", "1593")
+    second = enrol("DARA", "KEO", "01012000", "4826")[:-5]  # up to "Tap the card"
     # the card stays on the reader while the supervisor types; it is written once the PIN is right
     lines = [*LOGIN] + first + second + ["again", "?Card has", "0042A", "?Not a supervisor", "0001A", "?PIN:", "9713A",
                                       "?Card ready", "r", "A", "?HOME"]
     run = run_sim(flash, lines, tmp_path, ENROL_SIM_WIFI="off")
     assert run.rc == 0, run.out[-2000:] + run.err[-2000:]
-    assert "|Card ready for  |\n|ISSA            |" in run.out and "|Re-issue: tap   |" in run.out
-    assert run.out.rstrip().endswith("power off") and "HOME" in run.out[run.out.rindex("|ISSA"):]
+    assert "|Card ready for  |\n|DARA            |" in run.out and "|Re-issue: tap   |" in run.out
+    assert run.out.rstrip().endswith("power off") and "HOME" in run.out[run.out.rindex("|DARA"):]
     cards = [e[2] for seg in sorted((flash / "journal").glob("*.seg")) for e in entries(seg.read_bytes())
              if e[1] == 3]
     assert len(cards) == 2
@@ -89,11 +89,11 @@ def test_a_card_already_issued_is_reissued_only_with_a_supervisor(tmp_path: Path
 
 def test_check_mode_tells_a_genuine_card_from_a_copy(tmp_path: Path) -> None:
     flash = new_device(tmp_path)
-    lines = [*LOGIN] + enrol("ZOE", "SAWADOGO", "29022004", "1593") + [
+    lines = [*LOGIN] + enrol("NARY", "MEAS", "29022004", "1593") + [
         "2", "?Tap a card", "again", "?VALID", "r", "clone", "?genuine", "r", "B", "?HOME"]
     run = run_sim(flash, lines, tmp_path, ENROL_SIM_WIFI="off")
     assert run.rc == 0, run.out[-2000:] + run.err[-2000:]
-    assert "|VALID           |\n|ZOE             |" in run.out
+    assert "|VALID           |\n|NARY            |" in run.out
     copy = run.out[run.out.rindex("|VALID"):]
     assert "|NOT VALID:      |\n|not a genuine   |\n|NXP chip: a copy|" in copy
 
@@ -104,7 +104,7 @@ def test_check_mode_tells_a_genuine_card_from_a_copy(tmp_path: Path) -> None:
                                     "|Phone (opt.):", "|REVIEW", "|CONSENT", "|4-6 digit PIN:", "|Type it again:  |"])
 def test_a_power_cut_before_the_save_leaves_no_trace(tmp_path: Path, marker: str) -> None:
     flash = new_device(tmp_path)
-    cut = run_until_cut(flash, [*LOGIN] + enrol("ZOE", "SAWADOGO", "29022004", "1593"), marker, tmp_path,
+    cut = run_until_cut(flash, [*LOGIN] + enrol("NARY", "MEAS", "29022004", "1593"), marker, tmp_path,
                         ENROL_SIM_WIFI="off")
     assert marker in cut and "Record SAVED" not in cut
     after = run_sim(flash, [*LOGIN] + ["3", "?To sync", "B", "?HOME"], tmp_path, ENROL_SIM_WIFI="off")
@@ -115,7 +115,7 @@ def test_a_power_cut_before_the_save_leaves_no_trace(tmp_path: Path, marker: str
 
 def test_a_power_cut_on_the_receipt_keeps_the_record_and_its_verified_card(tmp_path: Path) -> None:
     flash = new_device(tmp_path)
-    cut = run_until_cut(flash, [*LOGIN] + enrol("ZOE", "SAWADOGO", "29022004", "1593"), "|Card ready for  |",
+    cut = run_until_cut(flash, [*LOGIN] + enrol("NARY", "MEAS", "29022004", "1593"), "|Card ready for  |",
                         tmp_path, ENROL_SIM_WIFI="off")
     assert "|Card ready for  |" in cut
     after = run_sim(flash, [*LOGIN] + ["3", "?To sync", "B", "?HOME"], tmp_path, ENROL_SIM_WIFI="off")
@@ -126,7 +126,7 @@ def test_a_power_cut_on_the_receipt_keeps_the_record_and_its_verified_card(tmp_p
 
 def test_cards_that_cannot_be_written_are_refused_with_a_reason_and_another_one_works(tmp_path: Path) -> None:
     flash = new_device(tmp_path)
-    lines = [*LOGIN] + enrol("ZOE", "SAWADOGO", "29022004", "1593")[:-5] + [
+    lines = [*LOGIN] + enrol("NARY", "MEAS", "29022004", "1593")[:-5] + [
         "tlocked", "?use another", "r", "t213", "?Card too small", "r", "tclassic", "?MIFARE", "r",
         "tphone", "?Phone/bank", "r", "t", "?Card ready", "r", "A", "?HOME"]
     run = run_sim(flash, lines, tmp_path, ENROL_SIM_WIFI="off")
@@ -135,13 +135,13 @@ def test_cards_that_cannot_be_written_are_refused_with_a_reason_and_another_one_
     assert "|Card too small: |\n|use an NTAG215  |" in run.out
     assert "|MIFARE Classic: |\n|use an NTAG215  |" in run.out
     assert "|Phone/bank card:|\n|use an NTAG215  |" in run.out
-    assert "|Card ready for  |\n|ZOE             |" in run.out
+    assert "|Card ready for  |\n|NARY            |" in run.out
     assert len(list(tmp_path.glob("*.bin"))) == 1  # one card issued: the good one
 
 
 def test_a_card_from_the_wallet_is_presented_again_in_a_later_run(tmp_path: Path) -> None:
     flash = new_device(tmp_path)
-    first = run_sim(flash, [*LOGIN] + enrol("ZOE", "SAWADOGO", "29022004", "1593"), tmp_path,
+    first = run_sim(flash, [*LOGIN] + enrol("NARY", "MEAS", "29022004", "1593"), tmp_path,
                     ENROL_SIM_WIFI="off")
     assert first.rc == 0, first.out[-2000:]
     (uid,) = [p.stem for p in tmp_path.glob("*.bin")]
@@ -150,7 +150,7 @@ def test_a_card_from_the_wallet_is_presented_again_in_a_later_run(tmp_path: Path
                                            "tap badc", "B", "?HOME"], tmp_path, ENROL_SIM_WIFI="off")
     assert later.rc == 0, later.out[-2000:]
     assert "sim: wallet: " in later.out and uid in later.out
-    assert "|VALID           |\n|ZOE             |" in later.out  # genuine chip (the factory key is kept) and ours
+    assert "|VALID           |\n|NARY            |" in later.out  # genuine chip (the factory key is kept) and ours
     assert "sim: no card in the wallet match 99" in later.out
     assert "sim: badc0de.bin: not an NTAG213/215/216 image" in later.out  # said, and the device goes on
 
@@ -159,7 +159,7 @@ def test_a_power_cut_keeps_the_card_just_written_and_the_wifi_as_the_person_left
     """The card on the reader at the cut is in the wallet afterwards, and a Wi-Fi taken out of reach
     stays out of reach through the cut (the world outside the device does not reset with it)."""
     flash = new_device(tmp_path)
-    lines = ["w"] + [*LOGIN] + enrol("ZOE", "SAWADOGO", "29022004", "1593")[:-5] + [
+    lines = ["w"] + [*LOGIN] + enrol("NARY", "MEAS", "29022004", "1593")[:-5] + [
         "t", "?Card ready", "p", "?Officer number:", "w", "?Officer number:"]
     run = run_sim(flash, lines, tmp_path)
     assert run.rc == 0, run.out[-2000:] + run.err[-2000:]
@@ -177,7 +177,7 @@ def test_check_mode_survives_hostile_card_contents(tmp_path: Path) -> None:
     lines = [*LOGIN]
     for _ in HOSTILE_PAYLOADS:  # each from a fresh check screen, so each wait sees its own answer
         lines += ["2", "?Tap a card", "thostile", "?NOT VALID", "r", "B", "?HOME"]
-    lines += enrol("ZOE", "SAWADOGO", "29022004", "1593") + ["2", "?Tap a card", "again", "?VALID"]
+    lines += enrol("NARY", "MEAS", "29022004", "1593") + ["2", "?Tap a card", "again", "?VALID"]
     run = run_sim(flash, lines, tmp_path, ENROL_SIM_WIFI="off")
     assert run.rc == 0, run.out[-2000:] + run.err[-2000:]
     assert run.out.count("|NOT VALID:      |") >= len(HOSTILE_PAYLOADS), run.out[-3000:]

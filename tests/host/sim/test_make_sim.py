@@ -43,7 +43,8 @@ def test_the_walkthrough_table_is_a_whole_visit() -> None:
     rows = walkthrough()
     typed = [t for row, _ in rows for t in row]
     assert len(rows) >= 15 and typed[-1] == "q"
-    for needed in ("2644466282A", "6668833.377726664666A", "t", "2", "3", "p"):  # both names, card, check, status, cut
+    # both names, the village by its code, a veteran and his number, card, check, status, cut
+    for needed in ("777766655A", "7777666744332A", "02040107A", "4", "20481733A", "t", "2", "3", "p"):
         assert needed in typed, needed
 
 

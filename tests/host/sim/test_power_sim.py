@@ -23,12 +23,12 @@ WRAP_MS = 1 << 30
 @pytest.fixture(scope="module", params=[0, WRAP_MS - 75_000], ids=["from-power-on", "across-the-wrap"])
 def day(request, tmp_path_factory) -> SimRun:
     """No network all day: log in, leave it, wake it, enrol two people (the second walks off
-    for 4 minutes after giving their name: the device sleeps, backoff sync timers wake it),
+    for 4 minutes after giving their family name: the device sleeps, backoff sync timers wake it),
     leave it again."""
     tmp = tmp_path_factory.mktemp("day")
     lines = [*LOGIN] + ["+90", "3", "+3", "3", "?To sync", "B", "?HOME"]
-    lines += enrol("AMINATA", "OUEDRAOGO", "14061987", "7391")
-    lines += enrol("ISSA", "KABORE", "01012000", "4826", pause_after_given=240)
+    lines += enrol("SOPHEAP", "CHHUON", "14061987", "7391")
+    lines += enrol("DARA", "KEO", "01012000", "4826", pause_after_family=240)
     lines += ["+300"]
     # retries at most a minute apart (full jitter is random): the 4-minute pause surely holds one
     return run_sim(new_device(tmp), lines, tmp, ENROL_SIM_WIFI="off", ENROL_SIM_SYNC_RETRY_CAP_S="60",
@@ -72,17 +72,17 @@ def test_wifi_is_on_only_to_look_for_a_network(day: SimRun) -> None:
 
 def test_a_sync_timer_firing_during_an_enrolment_loses_nothing(day: SimRun) -> None:
     out = day.out
-    second = out.index("|KABORE")  # the family name, typed after the 4-minute pause
-    assert "sync: no Wi-Fi network in reach" in out[out.index("|ISSA"):second]  # a sync ran meanwhile
-    assert "|KABORE          |" in out and "JKABORE" not in out  # the wake key was not typed
-    assert out.count("|Card ready for  |") == 2 and "|ISSA            |" in out
+    second = out.index("|DARA")  # the given name, typed after the 4-minute pause
+    assert "sync: no Wi-Fi network in reach" in out[out.index("|KEO"):second]  # a sync ran meanwhile
+    assert "|KEO             |" in out and "|DARA            |" in out and "JDARA" not in out  # the wake key was not typed
+    assert out.count("|Card ready for  |") == 2 and "|DARA            |" in out
 
 
 @pytest.fixture(scope="module")
 def battery_runs(tmp_path_factory) -> tuple[SimRun, SimRun, SimRun]:
     tmp = tmp_path_factory.mktemp("battery")
     flash = new_device(tmp)
-    noisy = run_sim(flash, [*LOGIN] + ["3", "?To sync", "B", "?HOME"] + enrol("ZOE", "SAWADOGO", "29022004", "1593",
+    noisy = run_sim(flash, [*LOGIN] + ["3", "?To sync", "B", "?HOME"] + enrol("NARY", "MEAS", "29022004", "1593",
                                                                             card=False), tmp,
                     ENROL_SIM_BATTERY_MV="noise", ENROL_SIM_WIFI="off")
     low_then_empty = run_sim(flash, [*LOGIN] + ["b3640", "+11", "1", "?Battery low", "b3300", "+11"], tmp,
@@ -130,7 +130,7 @@ def _set_device_field(flash: Path, field: str, value: str) -> None:
 def test_registry_settings_the_device_cannot_use_disable_sync_and_not_enrolment(tmp_path, field, value, why) -> None:
     flash = new_device(tmp_path)
     _set_device_field(flash, field, value)
-    run = run_sim(flash, [*LOGIN] + enrol("ZOE", "SAWADOGO", "29022004", "1593") + ["+120"], tmp_path)
+    run = run_sim(flash, [*LOGIN] + enrol("NARY", "MEAS", "29022004", "1593") + ["+120"], tmp_path)
     assert run.rc == 0, run.out[-2000:] + run.err[-2000:]
     assert "sync: disabled: " + why in run.out
     assert "|Card ready for  |" in run.out  # the enrolment and its card went on

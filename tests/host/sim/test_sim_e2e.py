@@ -23,8 +23,8 @@ from registrykit import RegistryProcess, _free_port, make_registry_from
 sys.path.insert(0, str(ROOT / "tests" / "fw"))
 from flowkit import text_keys  # noqa: E402
 
-PEOPLE = [("AMINATA", "OUEDRAOGO", "14061987", "7391"), ("ISSA", "KABORE", "01012000", "4826"),
-          ("ZOE", "SAWADOGO", "29022004", "1593")]
+PEOPLE = [("SOPHEAP", "CHHUON", "14061987", "7391"), ("DARA", "KEO", "01012000", "4826"),
+          ("NARY", "MEAS", "29022004", "1593")]
 
 
 def keys_for(text: str) -> str:
@@ -34,7 +34,7 @@ def keys_for(text: str) -> str:
 def script() -> str:
     lines = ["0042A", "?PIN:", "2468A", "?HOME"]
     for given, family, birth, pin in PEOPLE:
-        lines += ["1", keys_for(given) + "A", keys_for(family) + "A", "1A", birth + "A", "A", "A", "A", "#",
+        lines += ["1", keys_for(family) + "A", keys_for(given) + "A", "1", birth + "A", "A", "A", "A", "A", "#",
                   pin + "A", pin + "A", "?Tap the card", "t", "?Card ready", "r", "A", "?HOME"]
         # tap a new card once asked, wait for the receipt, take the card away, next person
     lines += ["3", "?To sync: 0", "A", "?HOME"]  # the status screen, once the sync has emptied the outbox
