@@ -32,6 +32,7 @@ class App:
         self.status = Status()
         self.screen = None
         self.display = None
+        self.language = None  # ui/language.py, once the device's settings are read
         self.flow = None
         self.store = None
         self.secrets = None
@@ -61,11 +62,14 @@ class App:
             return None
         return display
 
-    def show(self, screen):
+    def show(self, screen, turn=False):
         self.screen = screen
         if self.display is not None:
             try:
-                render.draw(self.display, screen)
+                if self.language is not None:
+                    self.language.draw(self.display, screen, ticks_ms(), turn)
+                else:
+                    render.draw(self.display, screen)
             except OSError as e:
                 self.board.console("display: write failed (" + str(e) + ")")
             except MemoryError:  # a frame not drawn is redrawn by the next key; never end the app for it
@@ -74,6 +78,11 @@ class App:
                 gc.collect()
                 self.board.console("display: out of memory")
         self.board.show_screen(screen)
+
+    def language_fault(self, message):
+        self.board.console(message)
+        if self.audit is not None:
+            self.audit.record("error", message)
 
     # ---- start-up --------------------------------------------------------
     def open_services(self):
@@ -119,6 +128,9 @@ class App:
         except OfficerError as e:
             return Screen("ERROR", ["No officers:", "call technician", "", Wrap(lit(str(e)), 3)], status=self.status)
         self.audit = audit
+        from firmware.ui.language import Language
+
+        self.language = Language(self.data, self.secrets.lang, self.language_fault)
         self.power.audit = audit
         villages, why = village_list.load(self.data)
         if why:
@@ -197,6 +209,8 @@ class App:
                 self.apply(self.flow.officer_checked(self.check_officer(e[1], e[2]), ticks_ms()))
             elif kind == "unlock_officer":
                 self.flow.officers.unlock(e[1], e[2])
+            elif kind == "switch_language":
+                self.language.switch()
 
     def check_officer(self, officer_id, pin):
         """PBKDF2 against the officer's verifier (about a second on the device), failures counted
@@ -413,6 +427,8 @@ class App:
                 break
             if self.flow is not None:
                 self.power.step(now)
+                if self.language.page_due(now) and self.screen is not None:
+                    self.show(self.screen, turn=True)
             await asyncio.sleep(_IDLE_POLL_MS / 1000)
         if keypad_task is not None:
             keypad_task.cancel()

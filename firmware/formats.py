@@ -204,3 +204,24 @@ def _named(fixed, name, size):
     if not 0 < len(raw) <= room or len(raw) != len(name) or not all(32 <= b < 127 for b in raw):
         raise ValueError("a name is empty, too long or not printable ASCII")
     return fixed + bytes((len(raw),)) + raw + bytes(room - len(raw))
+
+
+# km.bin: the Khmer phrases of the screens, shaped and rasterised at the desk (enrolctl's
+# khmer.py: HarfBuzz + FreeType; the device cannot shape Khmer), drawn by ui/khmer.py a line at
+# a time from flash.  A phrase's key is its English string; a template ("Wait {} s") is stored
+# as its parts between the {} (part 0, 1, ...), the values drawn between them.
+#   head   magic "KMS1", entries u16, 2 reserved, CRC32 (zlib) of every byte after the head u32,
+#          4 reserved
+#   index  entries x (id u32, offset u32) sorted by id: id = CRC32 of the key's UTF-8 and the
+#          part number (a byte)
+#   entry  lines u8, then per line: width u8, height u8, ascent u8 (rows above the baseline),
+#          bitmap (framebuf MONO_HLSB: rows of (width + 7) // 8 bytes)
+KM_MAGIC = b"KMS1"
+KM_HEAD = 16
+KM_INDEX = 8
+KM_MAX_ENTRIES = 2000
+KM_LINE_MAX = 512  # bytes of one line's bitmap: 128 x 32 pixels at most
+
+
+def km_id(key, part=0):
+    return binascii.crc32(bytes((part,)), binascii.crc32(key.encode())) & 0xFFFFFFFF

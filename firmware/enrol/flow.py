@@ -11,6 +11,7 @@ Effects (returned lists of tuples, carried out by firmware/app.py):
   ("check_officer", officer_id, pin)    check an officer's PIN (PBKDF2, counts failures, audits);
                                         answer officer_checked(); pin is a bytearray to wipe
   ("unlock_officer", supervisor, officer) clear that officer's failed-PIN lock
+  ("switch_language",)                  Khmer <-> English (the help screen's #)
 No clock, no hardware, no flash in here: testable on CPython and MicroPython.
 
 Screens: login id -> login PIN -> home menu -> one screen per field (schema.FIELDS)
@@ -169,6 +170,8 @@ class Flow:
 
     def _key_help(self, k, now):
         self.state = self.help_return
+        if k == K.YES:  # "# = language": Khmer or English, the app's setting
+            return [("switch_language",)] + self.show()
         return None
 
     def _help(self, k):
@@ -578,7 +581,7 @@ class Flow:
         st = self.state
         msg = self.message
         if st == "help":
-            return self.screen("HELP", list(K.HELP_LINES))
+            return self.screen("HELP", list(K.HELP_LINES), "press any key")
         if st == "login_id":
             return self.screen("LOGIN", ["Officer number:", lit("OF" + self.editor.text()), "", Wrap(msg, 2)], "A=OK",
                                (1, 2 + self.editor.cursor()))

@@ -25,6 +25,8 @@ DEVICE_FILE = "device.json"
 KEYS_FILE = "keys.json"
 
 
+LANGUAGES = ("km", "en")  # Khmer (the default), English
+
 class SecretsError(Exception):
     """Provisioning data is missing or malformed; the message names the file and field."""
 
@@ -73,6 +75,7 @@ class Secrets:
         self.registry_pub_e = device["registry_pub_e"]
         self.ca_pem = device["ca_pem"]
         self.wifi = device.get("wifi", [])
+        self.lang = device.get("lang", "km")  # what the screens speak: "km" (Khmer) or "en"
         self.hmac_secret = keys["hmac_secret"]
         self.ed25519_seed = keys["ed25519_seed"]
         self.card_key = keys["card_key"]
@@ -113,6 +116,9 @@ def load(data_dir):
         "ca_pem": _text(d, "ca_pem", dpath, 8192),
     }
     device["wifi"] = _networks(d, dpath)
+    device["lang"] = d.get("lang", "km")
+    if device["lang"] not in LANGUAGES:
+        raise SecretsError(dpath + ": field lang must be km or en")
     wanted = d.get("schema", RECORD_SCHEMA)
     if wanted != RECORD_SCHEMA:
         raise SecretsError(dpath + ": provisioned for record schema " + str(wanted) + ", this firmware writes "

@@ -29,5 +29,5 @@ HELP_LINES = (
     "* up  # down/yes",
     "2-9 letters:tap",
     "0 space 1 - '",
-    "press any key",
+    "# = language",
 )

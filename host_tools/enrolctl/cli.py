@@ -170,11 +170,13 @@ def device_provision(
                                                 "device offers, e.g. 0204 (repeatable)")] = [],  # noqa: B006
     commune: Annotated[list[str], typer.Option("--commune", help="an official commune code, e.g. 020401 "
                                                "(repeatable)")] = [],  # noqa: B006
+    lang: Annotated[str, typer.Option("--lang", help="the screens' language: km (Khmer) or en (English); "
+                                      "the officer can switch it (D, then #)")] = "km",
 ) -> None:
     """The device makes its own keys; the registry learns its public key and secret; its settings are written."""
     from . import device
 
-    device_id = device.provision(port, keys, registry, config, district, commune)
+    device_id = device.provision(port, keys, registry, config, district, commune, lang)
     out.print(f"provisioned {device_id} for {registry}")
 
 

@@ -179,11 +179,19 @@ def check_schema(info: dict[str, Any]) -> None:
                             "deploy matching firmware first")
 
 
+LANGUAGES = ("km", "en")  # firmware/store/secrets.py
+
+
 def provision(port: str, keys_dir: Path, registry_url: str, config: Path, districts: list[str] = (),  # type: ignore[assignment]
-              communes: list[str] = ()) -> str:  # type: ignore[assignment]
+              communes: list[str] = (), lang: str = "km") -> str:  # type: ignore[assignment]
     """Keys made on the device, the device registered, its configuration written.  Returns its id."""
+    from . import khmer
+
     keys = _keys(keys_dir)
+    if lang not in LANGUAGES:
+        raise EnrolctlError(f"--lang {lang!r}: km (Khmer) or en (English)")
     cfg = load_config(config, districts, communes)
+    phrases = khmer.build()  # every phrase of the screens, shaped at the desk
     with DeviceLink(port) as link:
         info = link.identify(need_provisioned=False)
         if info.get("device_id"):
@@ -210,10 +218,12 @@ def provision(port: str, keys_dir: Path, registry_url: str, config: Path, distri
                 raise EnrolctlError(f"the registry refused the device: {r.status_code} {r.text[:200]}")
         device = {"v": 1, "device_id": device_id, "registry_id": keys.registry_id, "registry_url": registry_url,
                   "registry_pub_n": keys.registry_pub_n().to_bytes(256, "big").hex(), "registry_pub_e": 65537,
-                  "ca_pem": keys.ca_pem.decode(), "wifi": cfg["wifi"], "schema": info.get("schema")}
+                  "ca_pem": keys.ca_pem.decode(), "wifi": cfg["wifi"], "schema": info.get("schema"),
+                  "lang": lang}
         link.write(link.data + "/officers.json", json.dumps(officers_file(cfg["officers"])).encode())
         link.write(link.data + "/villages.bin", cfg["area"].file())
         link.write(link.data + "/categories.json", categories_file(cfg["categories"]))
+        link.write(link.data + "/km.bin", phrases)
         # the clock's floor (firmware/clock.py): until the registry sets its clock the device
         # knows at least that today is not before the day it was provisioned
         link.write(link.data + "/clock.json", json.dumps({"floor": int(time.time())}).encode())

@@ -37,7 +37,7 @@ class OldSimState(Exception):
 
 def provision(state: Path, port: int = DEFAULT_PORT) -> bool:
     """Make the demo registry and device; False if they already exist."""
-    from host_tools.enrolctl import gazetteer
+    from host_tools.enrolctl import gazetteer, khmer
     from host_tools.registry.db import make_engine, migrate
 
     from firmware.formats import RECORD_SCHEMA
@@ -49,7 +49,7 @@ def provision(state: Path, port: int = DEFAULT_PORT) -> bool:
     flash = state / "flash"
     registry = state / "registry"
     if (flash / "device.json").exists():
-        if not (registry / "registry.json").exists() or not (flash / "villages.bin").exists():
+        if not (registry / "registry.json").exists() or not (flash / "km.bin").exists():
             raise OldSimState(f"{state} was made by an older version; remove it: make clean")
         return False
     flash.mkdir(parents=True, exist_ok=True)
@@ -59,7 +59,7 @@ def provision(state: Path, port: int = DEFAULT_PORT) -> bool:
               "registry_url": f"https://127.0.0.1:{port}",
               "registry_pub_n": keys.registry_pub_n().to_bytes(256, "big").hex(), "registry_pub_e": 65537,
               "ca_pem": keys.ca_pem.decode(), "wifi": [{"ssid": "village-hub", "psk": "demo-only"}],
-              "schema": RECORD_SCHEMA}
+              "schema": RECORD_SCHEMA, "lang": os.environ.get("ENROL_SIM_LANG", "km")}
     secrets = {"v": 1, **{f: os.urandom(32).hex() for f in ("hmac_secret", "ed25519_seed", "card_key")}}
     officers = []
     for oid, role, pin in OFFICERS:
@@ -71,6 +71,7 @@ def provision(state: Path, port: int = DEFAULT_PORT) -> bool:
     for name, doc in files.items():
         (flash / name).write_text(json.dumps(doc))
     (flash / "villages.bin").write_bytes(gazetteer.area([DISTRICT], []).file())
+    (flash / "km.bin").write_bytes(khmer.build())  # the screens in Khmer, as provisioning writes them
     pub = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(secrets["ed25519_seed"])).public_key().public_bytes(
         Encoding.Raw, PublicFormat.Raw)
     engine = make_engine(f"sqlite:///{registry / 'registry.db'}")

@@ -1,0 +1,314 @@
+"""Khmer screens: the phrases come pre-shaped from flash (km.bin: firmware/formats.py) and are
+blitted a line at a time; values (names, codes, numbers) are drawn beside them in framebuf's
+8x8 font.
+
+Layout: an 8-pixel status row (the icons, and a title without words such as the step "4/7"),
+then the screen's lines (its title, its items, its hint) as tall as their ink, a page holding
+what fits in the 55 pixels below; a bar at the right edge shows which page of how many.  Page 0
+is the one holding the highlight or the cursor (what a key just changed), and the App turns the
+pages after PAGE_MS without a key.  Nothing is cut: a line wider than the panel is broken
+between its parts, a screen taller than a page takes more pages.
+
+A phrase the file does not have is drawn in English in its place; a damaged file is not opened
+at all (the App then shows English and logs why).
+"""
+
+import binascii
+import struct
+
+from firmware import formats
+from firmware.ui.screen import PAIR, WRAP, kind, say
+
+WIDTH = 128
+HEIGHT = 64
+TOP = 9  # the status row and a pixel of space
+INDENT = 4  # room for the highlight bar
+ROOM = WIDTH - INDENT - 3  # and for the page bar at the right edge
+_TEXT_ASCENT = 7  # framebuf's 8x8 font: 7 rows above the baseline, 1 below
+_CHUNK = 256
+_COLS = ROOM // 8  # Latin characters on a line
+
+
+class KhmerError(Exception):
+    pass
+
+
+class Strings:
+    """km.bin on flash: find(key, part) -> the entry's offset, lines(offset), blit(fb, line, x, y)."""
+
+    def __init__(self, path):
+        self.path = path
+        self._buf = bytearray(formats.KM_LINE_MAX)
+        try:
+            with open(path, "rb") as f:
+                head = f.read(formats.KM_HEAD)
+                if len(head) != formats.KM_HEAD or head[0:4] != formats.KM_MAGIC:
+                    raise KhmerError("not a Khmer phrase file")
+                n, _, crc = struct.unpack_from(">HHI", head, 4)
+                if not 0 < n <= formats.KM_MAX_ENTRIES:
+                    raise KhmerError("Khmer phrase count out of range")
+                c = 0
+                size = 0
+                buf = bytearray(_CHUNK)
+                while True:
+                    k = f.readinto(buf)
+                    if not k:
+                        break
+                    size += k
+                    c = binascii.crc32(memoryview(buf)[:k], c)
+        except OSError:
+            raise KhmerError("no Khmer phrase file")
+        if c & 0xFFFFFFFF != crc or size < n * formats.KM_INDEX:
+            raise KhmerError("Khmer phrase file damaged")
+        self.n = n
+        self.size = formats.KM_HEAD + size
+
+    def _read(self, offset, size):
+        if size > len(self._buf) or offset + size > self.size:
+            raise KhmerError("Khmer phrase file damaged")
+        view = memoryview(self._buf)[:size]
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(offset)
+                got = f.readinto(view)
+        except OSError as e:
+            raise KhmerError("Khmer phrase file unreadable: " + str(e))
+        if got != size:
+            raise KhmerError("Khmer phrase file cut short")
+        return view
+
+    def find(self, key, part=0):
+        """The offset of the entry for key (its part), or -1."""
+        want = formats.km_id(key, part)
+        lo, hi = 0, self.n
+        while lo < hi:
+            mid = (lo + hi) // 2
+            i, off = struct.unpack(">II", self._read(formats.KM_HEAD + mid * formats.KM_INDEX, 8))
+            if i == want:
+                return off
+            if i < want:
+                lo = mid + 1
+            else:
+                hi = mid
+        return -1
+
+    def lines(self, offset):
+        """[(width, height, ascent, bitmap offset)] of an entry."""
+        count = self._read(offset, 1)[0]
+        out = []
+        at = offset + 1
+        for _ in range(count):
+            w, h, asc = struct.unpack("BBB", self._read(at, 3))
+            if not (0 < w <= WIDTH and 0 < h and asc <= h):
+                raise KhmerError("Khmer phrase file damaged")
+            out.append((w, h, asc, at + 3))
+            at += 3 + ((w + 7) // 8) * h
+        return out
+
+    def blit(self, fb, line, x, y):
+        import framebuf
+
+        w, h, _, at = line
+        data = self._read(at, ((w + 7) // 8) * h)
+        fb.blit(framebuf.FrameBuffer(data, w, h, framebuf.MONO_HLSB), x, y)
+
+
+# A run is ("b", line) (a Khmer bitmap line) or ("t", text) (8x8 Latin); a layout line is
+# [item index, runs, right runs].
+def _run_size(run):
+    """(width, ascent, descent) of a run."""
+    if run[0] == "b":
+        w, h, asc, _ = run[1]
+        return w, asc, h - asc
+    return len(run[1]) * 8, _TEXT_ASCENT, 1
+
+
+def _entry_runs(strings, entry):
+    """The lines of one entry, each a list of runs; English where km.bin has no phrase."""
+    k = kind(entry)
+    if k == WRAP:
+        return _entry_runs(strings, entry[1])
+    if isinstance(entry, str):
+        if not entry:
+            return []
+        off = strings.find(entry)
+        if off < 0:
+            return [[("t", entry)]]
+        return [[("b", line)] for line in strings.lines(off)]
+    if entry[0] == "{}":  # a literal: a typed name may be 32 letters, two lines of the panel
+        text = str(entry[1])
+        return [[("t", text[i : i + _COLS])] for i in range(0, len(text), _COLS)]
+    parts = entry[0].split("{}")
+    runs = []
+    for i in range(len(parts)):
+        if parts[i]:
+            off = strings.find(entry[0], i)
+            if off < 0:
+                return [[("t", say(entry))]]
+            runs += [("b", line) for line in strings.lines(off)]
+        if i + 1 < len(parts):
+            runs.append(("t", str(entry[1 + i])))
+    return [runs]
+
+
+def _fit(runs, room):
+    """Break a line of runs into lines no wider than room (between runs)."""
+    out = []
+    line = []
+    used = 0
+    for run in runs:
+        w = _run_size(run)[0]
+        if line and used + w > room:
+            out.append(line)
+            line = []
+            used = 0
+        line.append(run)
+        used += w
+    if line:
+        out.append(line)
+    return out
+
+
+def _add(out, strings, item, entry):
+    """The layout lines of one entry (a Pair on one line if both ends fit it)."""
+    room = ROOM
+    if kind(entry) == PAIR:
+        left = _entry_runs(strings, entry[1])
+        right = _entry_runs(strings, entry[2])
+        lr = left[0] if left else []
+        rr = right[0] if right else []
+        if len(left) < 2 and len(right) < 2 and sum(_run_size(r)[0] for r in lr + rr) + 8 <= room:
+            out.append([item, lr, rr])
+            return
+        lines = left + right
+    else:
+        lines = _entry_runs(strings, entry)
+    for runs in lines:
+        for part in _fit(runs, room):
+            out.append([item, part, None])
+
+
+def lay_out(strings, screen):
+    """The screen as layout lines [item, runs, right runs]; item: -1 title, -2 hint, else the
+    body item's index."""
+    out = []
+    if not latin_title(screen):
+        _add(out, strings, -1, screen.title)
+    for i in range(len(screen.items)):
+        _add(out, strings, i, screen.items[i])
+    _add(out, strings, -2, screen.hint)
+    return out
+
+
+def latin_title(screen):
+    """A title with no words (the step "4/7", a literal) goes in the status row."""
+    t = screen.title
+    if isinstance(t, str):
+        return not t
+    if kind(t) in (WRAP, PAIR):
+        return False
+    for ch in t[0]:
+        if ch.isalpha():
+            return False
+    return True
+
+
+def _height(line):
+    asc = 0
+    desc = 0
+    for run in line[1] + (line[2] or []):
+        _, a, d = _run_size(run)
+        asc = max(asc, a)
+        desc = max(desc, d)
+    return asc, desc
+
+
+def pages(lines):
+    """[(first line, end)] of each page: what fits below the status row."""
+    out = []
+    start = 0
+    used = 0
+    for j in range(len(lines)):
+        a, d = _height(lines[j])
+        h = a + d + 1
+        if j > start and used + h > HEIGHT - TOP:
+            out.append((start, j))
+            start = j
+            used = 0
+        used += h
+    out.append((start, len(lines)))
+    return out
+
+
+def page_of(screen, lines, pgs, page):
+    """The page to show: page 0 is the one holding the highlight or the cursor (the first if
+    there is none), the next ones follow it round."""
+    want = screen.highlight if screen.highlight is not None else (screen.cursor[0] if screen.cursor else None)
+    first = 0
+    if want is not None:
+        for j in range(len(lines)):
+            if lines[j][0] == want:
+                first = [p for p in range(len(pgs)) if pgs[p][0] <= j < pgs[p][1]][0]
+                break
+    return (first + page) % len(pgs)
+
+
+def draw(display, screen, strings, page=0):
+    """Draw screen in Khmer; returns the number of pages it has."""
+    fb = display.fb
+    fb.fill(0)
+    lines = lay_out(strings, screen)
+    pgs = pages(lines)
+    p = page_of(screen, lines, pgs, page)
+    icons = screen.status.icons() if screen.status is not None else ""
+    fb.fill_rect(0, 0, WIDTH, 8, 1)
+    fb.text(icons, WIDTH - 8 * len(icons), 0, 0)
+    if latin_title(screen):
+        fb.text(say(screen.title)[: 15 - len(icons)], 0, 0, 0)
+    if len(pgs) > 1:  # which page of how many
+        span = (HEIGHT - TOP) // len(pgs)
+        fb.vline(WIDTH - 1, TOP, HEIGHT - TOP, 1)
+        fb.fill_rect(WIDTH - 2, TOP + p * span, 2, span, 1)
+    y = TOP
+    a, b = pgs[p]
+    cursor_line = -1
+    if screen.cursor:  # the layout line of the cursor: its item's lines hold _COLS letters each
+        for j in range(len(lines)):
+            if lines[j][0] == screen.cursor[0]:
+                cursor_line = j + screen.cursor[1] // _COLS
+                break
+    for j in range(a, b):
+        line = lines[j]
+        asc, desc = _height(line)
+        base = y + asc
+        x = INDENT
+        for run in line[1]:
+            x = _draw_run(fb, strings, run, x, base)
+        if line[2]:
+            x = WIDTH - sum(_run_size(r)[0] for r in line[2])
+            for run in line[2]:
+                x = _draw_run(fb, strings, run, x, base)
+        if line[0] == screen.highlight and line[0] >= 0:
+            fb.fill_rect(0, y, 2, asc + desc, 1)
+        if j == cursor_line:
+            fb.hline(INDENT + (screen.cursor[1] % _COLS) * 8, base + 1, 8, 1)
+        y += asc + desc + 1
+    display.show()
+    return len(pgs)
+
+
+def _draw_run(fb, strings, run, x, base):
+    w, asc, _ = _run_size(run)
+    if run[0] == "b":
+        strings.blit(fb, run[1], x, base - asc)
+    else:
+        fb.text(run[1], x, base - _TEXT_ASCENT, 1)
+    return x + w
+
+
+def load(data_dir):
+    """The device's Strings, or (None, why) when km.bin is missing or damaged."""
+    try:
+        return Strings(data_dir + "/km.bin"), None
+    except KhmerError as e:
+        return None, str(e)

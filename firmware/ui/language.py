@@ -1,0 +1,61 @@
+"""The screens' language: Khmer (phrases pre-shaped on flash: ui/khmer.py) or English
+(ui/render.py).  Set at provisioning (device.json "lang", Khmer unless it says otherwise); the
+help screen's # switches it, and the switch is kept on flash (lang.txt) across power cuts.
+
+A Khmer screen taller than the panel turns its pages after PAGE_MS without a key.  A missing or
+damaged km.bin shows English and logs why once: the device never stops for its fonts.
+"""
+
+from firmware import fsutil
+from firmware.ticks import ticks_diff
+from firmware.ui import khmer, render
+
+PAGE_MS = 3000
+LANG_FILE = "/lang.txt"
+
+
+class Language:
+    def __init__(self, data_dir, provisioned, log):
+        self.data = data_dir
+        self.log = log  # callable(message): the audit log and the console
+        self.lang = provisioned
+        chosen = fsutil.read_file(data_dir + LANG_FILE)
+        if chosen in (b"km", b"en"):
+            self.lang = chosen.decode()
+        self.strings = None
+        self.page = 0
+        self.pages = 1
+        self.page_at = 0
+        if self.lang == "km":
+            self._open()
+
+    def _open(self):
+        self.strings, why = khmer.load(self.data)
+        if why:
+            self.log("km.bin: " + why + ": English shown")
+
+    def draw(self, display, screen, now, turn=False):
+        """Draw screen (its next page when turn); a key's screen starts at the page it changed."""
+        self.page = self.page + 1 if turn else 0
+        self.page_at = now
+        if self.lang == "km" and self.strings is not None:
+            try:
+                self.pages = khmer.draw(display, screen, self.strings, self.page)
+                return
+            except khmer.KhmerError as e:  # damaged since it was opened: English from now on
+                self.log("km.bin: " + str(e) + ": English shown")
+                self.strings = None
+        self.pages = 1
+        render.draw(display, screen)
+
+    def page_due(self, now):
+        return self.pages > 1 and ticks_diff(now, self.page_at) >= PAGE_MS
+
+    def switch(self):
+        self.lang = "en" if self.lang == "km" else "km"
+        if self.lang == "km" and self.strings is None:
+            self._open()
+        try:
+            fsutil.write_atomic(self.data + LANG_FILE, self.lang.encode())
+        except OSError as e:  # the switch holds until the next power cut
+            self.log("lang.txt: " + str(e))

@@ -1,0 +1,183 @@
+"""Khmer on the device: the desk shapes every phrase (HarfBuzz + FreeType, enrolctl's khmer.py)
+into km.bin; the firmware lays a screen out from it (ui/khmer.py) and blits the lines.
+
+Checked here: every phrase a screen of the flow shows has Khmer; every screen of a random walk
+through the flow, laid out in Khmer, keeps each line inside the panel and each page inside its
+55 pixels, with no English left; the pixels the device draws are the host's own HarfBuzz
+rendering of the same string; a catalogue the device could not draw is refused in one line."""
+
+from __future__ import annotations
+
+import random
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, run_micropython
+
+from host_tools.enrolctl import khmer
+from host_tools.enrolctl.errors import EnrolctlError
+from host_tools.enrolctl.km_catalogue import KHMER
+
+sys.path.insert(0, str(ROOT / "tests" / "fw"))
+sys.path.insert(0, str(ROOT / "tests" / "fw" / "ui"))
+from firmware.ui import khmer as fw_khmer  # noqa: E402
+from firmware.ui.screen import Screen, boot_screen, lit  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def km(tmp_path_factory) -> fw_khmer.Strings:
+    path = tmp_path_factory.mktemp("km") / "km.bin"
+    path.write_bytes(khmer.build())
+    return fw_khmer.Strings(str(path))
+
+
+def test_every_phrase_the_screens_show_has_khmer() -> None:
+    from test_screen_phrases import screen_phrases, walk
+
+    boot = screen_phrases(boot_screen("0.1.0", "KH-1")) + screen_phrases(boot_screen("0.1.0", None))
+    missing = [p for p in walk()["phrases"] + boot if p not in KHMER]
+    assert missing == []
+
+
+def screens_of_a_walk(runs: int = 24, presses: int = 40) -> list[Screen]:
+    """Every screen a random walk through the flow shows (with the app's answers)."""
+    from flowkit import Driver, enrol_person, login, new_flow
+
+    from firmware.ui import keymap as K
+    from firmware.ui.screen import Status
+
+    seen: list[Screen] = []
+
+    class Keeping(Driver):
+        def add(self, effects):
+            for e in effects:
+                if e[0] == "show":
+                    seen.append(e[1])
+            Driver.add(self, effects)
+
+    random.seed(17)
+    for run in range(runs):
+        flow = new_flow()
+        flow.status = Status(wifi="on", battery_pct=100, pending=123)  # the widest icons
+        flow.due = [(1, 4, "BOPHA")] if run % 2 else []
+        d = Keeping(flow)
+        login(d)
+        if run % 3 == 0:
+            enrol_person(d, family="SOK", given="SOPHEA", category="4", service="20481733")
+        for _ in range(presses):
+            d.press(K.ALL_KEYS[random.randrange(16)])
+            if flow.state == "saving":
+                d.take("save")
+                d.add(flow.saved(1, 2) if run % 2 else flow.save_failed("Storage full: sync"))
+            elif flow.state == "card":
+                d.add(flow.card_done(True, "K7QX-M2PD") if run % 2 else flow.card_done(False, "Card failed"))
+            d.effects = []
+    return seen
+
+
+def values(screen: Screen) -> list[str]:
+    from test_screen_phrases import values as entry_values
+
+    out: list[str] = []
+    for entry in [screen.title, screen.hint] + screen.items:
+        entry_values(entry, out)
+    return out
+
+
+def test_every_screen_in_khmer_fits_the_panel_and_speaks_khmer(km: fw_khmer.Strings) -> None:
+    screens = screens_of_a_walk()
+    assert len(screens) > 300
+    pages_seen = set()
+    for s in screens:
+        lines = fw_khmer.lay_out(km, s)
+        shown = values(s)
+        for item, runs, right in lines:
+            width = sum(fw_khmer._run_size(r)[0] for r in runs + (right or []))
+            assert width <= fw_khmer.ROOM, (s, item, width)  # no line runs off the panel
+            for r in runs + (right or []):
+                if r[0] == "t":  # Latin on a Khmer screen is a value, never an untranslated phrase
+                    assert any(r[1] in v for v in shown), (s, r[1])
+        pages = fw_khmer.pages(lines)
+        pages_seen.add(len(pages))
+        assert [(a, b) for a, b in pages if a < b] == pages  # no empty page
+        assert pages[0][0] == 0 and pages[-1][1] == len(lines)  # every line on a page
+        for a, b in pages:
+            used = sum(sum(fw_khmer._height(lines[j])) + 1 for j in range(a, b))
+            assert used <= fw_khmer.HEIGHT - fw_khmer.TOP or b == a + 1, (s, used)  # rows never overlap
+        if s.highlight is not None and s.highlight >= 0:  # the page shown first holds the highlight
+            first = fw_khmer.page_of(s, lines, pages, 0)
+            a, b = pages[first]
+            assert any(lines[j][0] == s.highlight for j in range(a, b)) or not any(
+                line[0] == s.highlight for line in lines), s
+    assert max(pages_seen) <= 4, pages_seen  # a screen reads in at most four turns of 3 s
+
+
+def test_the_device_draws_the_hosts_harfbuzz_rendering(tmp_path: Path) -> None:
+    """The frozen firmware draws a Khmer screen into the SSD1306's frame buffer; each phrase's
+    pixels are found, bit for bit, as the host's own HarfBuzz + FreeType rendering of it."""
+    (tmp_path / "km.bin").write_bytes(khmer.build())
+    script = tmp_path / "draw.py"
+    script.write_text(f"""
+import framebuf, binascii
+from firmware.ui import khmer
+from firmware.ui.screen import Screen, lit
+class D:
+    width = 128
+    height = 64
+    def __init__(self):
+        self.buf = bytearray(1024)
+        self.fb = framebuf.FrameBuffer(self.buf, 128, 64, framebuf.MONO_VLSB)
+    def show(self):
+        pass
+d = D()
+s = Screen("LOGIN", ["Officer number:", lit("OF0042")])
+print(khmer.draw(d, s, khmer.Strings({str(tmp_path / 'km.bin')!r}), 0))
+print(binascii.hexlify(d.buf).decode())
+""")
+    r = run_micropython([str(script)])
+    assert r.returncode == 0, r.stdout + r.stderr
+    pages, hexbuf = r.stdout.split()
+    buf = bytes.fromhex(hexbuf)
+    px = [[(buf[(y // 8) * 128 + x] >> (y % 8)) & 1 for x in range(128)] for y in range(64)]
+    shaper = khmer.Shaper(khmer.FONT)
+    for english in ("LOGIN", "Officer number:"):
+        line = shaper.render(KHMER[english])
+        stride = (line.width + 7) // 8
+        want = [[(line.rows[y * stride + x // 8] >> (7 - x % 8)) & 1 for x in range(line.width)]
+                for y in range(line.height)]
+        at = [y for y in range(64 - line.height + 1)
+              if all(px[y + j][fw_khmer.INDENT:fw_khmer.INDENT + line.width] == want[j] for j in range(line.height))]
+        assert len(at) == 1, (english, at)
+    assert int(pages) == 1
+    # OF0042 in the 8x8 font beside them, under the Khmer lines
+    assert any(px[y][fw_khmer.INDENT:fw_khmer.INDENT + 48] != [0] * 48 for y in range(40, 64))
+
+
+@pytest.mark.parametrize("catalogue, reason", [
+    ({"HOME": ""}, "no Khmer for 'HOME'"),
+    ({"Wait {} s": "រង់ចាំ វិនាទី"}, "has 0 values, the English 1"),
+    ({"HOME": "\u2603"}, "no glyph for '\u2603'"),  # a snowman: the Khmer font has none
+    ({"HOME": "ចុះឈ្មោះថ្មីចុះឈ្មោះថ្មីចុះឈ្មោះថ្មី"}, "has no break point"),
+    ({"Wait {} s": "រង់ចាំរង់ចាំរង់ចាំរង់ចាំរង់ចាំ {} វិនាទី"}, "does not fit a line"),
+])
+def test_a_catalogue_the_device_could_not_draw_is_refused(catalogue: dict[str, str], reason: str) -> None:
+    with pytest.raises(EnrolctlError, match=reason) as e:
+        khmer.build(catalogue)
+    assert "\n" not in str(e.value)
+
+
+def test_a_missing_font_is_refused_in_one_line(tmp_path: Path) -> None:
+    with pytest.raises(EnrolctlError, match="Khmer font"):
+        khmer.build(KHMER, tmp_path / "none.ttf")
+
+
+def test_a_screen_too_tall_for_one_page_takes_more_and_nothing_is_cut(km: fw_khmer.Strings) -> None:
+    s = Screen("CONSENT", ["Person agrees to", "enrolment and", "data use?", "", "#=YES  B=back"])
+    lines = fw_khmer.lay_out(km, s)
+    pages = fw_khmer.pages(lines)
+    # the title, three lines, the keys broken in two at their space: two pages
+    assert len(pages) == 2 and sum(b - a for a, b in pages) == len(lines) == 6
+    long = Screen("REVIEW", [lit("A" * 32)], "A=OK")
+    lines = fw_khmer.lay_out(km, long)  # a 32-letter name: two lines of the panel, not one cut
+    assert [r[1] for _, runs, _ in lines for r in runs if r[0] == "t"] == ["A" * 15, "A" * 15, "AA"]
