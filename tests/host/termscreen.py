@@ -69,3 +69,27 @@ def last_screen(output: str) -> list[str] | None:
         if screen is not None:
             return screen
     return None
+
+
+def shows_khmer(frame: str, khmer_text: str) -> bool:
+    """Whether this frame holds the host's own HarfBuzz + FreeType rendering of khmer_text (as
+    enrolctl's khmer.py breaks it into lines), bit for bit, anywhere on the panel."""
+    px = pixels(frame)
+    if px is None:
+        return False
+    for line in _rendered(khmer_text):
+        stride = (line.width + 7) // 8
+        want = [[(line.rows[y * stride + x // 8] >> (7 - x % 8)) & 1 for x in range(line.width)]
+                for y in range(line.height)]
+        if not any(px[y][x:x + line.width] == want[0] and all(
+                px[y + j][x:x + line.width] == want[j] for j in range(1, line.height))
+                for y in range(64 - line.height + 1) for x in range(128 - line.width + 1)):
+            return False
+    return True
+
+
+@cache
+def _rendered(text: str) -> list:
+    from host_tools.enrolctl import khmer
+
+    return khmer.Shaper(khmer.FONT).lines(text)
