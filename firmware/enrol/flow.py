@@ -25,7 +25,7 @@ from firmware.enrol import schema
 from firmware.ticks import ticks_diff
 from firmware.ui import keymap as K
 from firmware.ui.entry import ChoiceEntry, DateEntry, PinEntry, TextEntry, VillageEntry, pin_problem
-from firmware.ui.screen import BODY_ROWS, Pair, Screen, Status, Wrap, lit
+from firmware.ui.screen import BODY_ROWS, Name, Pair, Screen, Status, Wrap, lit
 
 HOME_ITEMS = (("new", "1 New enrolment"), ("check", "2 Check a card"), ("status", "3 Status"),
               ("logout", "4 Log out"))
@@ -87,7 +87,7 @@ class Flow:
 
     def _category_options(self):
         # the built-in names are phrases (translated); those added at provisioning are names
-        return [(c, name if i < len(schema.CATEGORIES) else lit(name))
+        return [(c, name if i < len(schema.CATEGORIES) else Name("k" + c, name))
                 for i, (c, name, _) in enumerate(self.categories or ())]
 
     def _open_field(self, i):
@@ -686,9 +686,16 @@ class Flow:
         i = self.editor.index
         rows = CHOICE_ROWS - 1
         top = max(0, min(i - 1, n - rows))
-        items = [label] + [lit(v[j][1]) for j in range(top, min(n, top + rows))]
+        items = [label]
+        for j in range(top, min(n, top + rows)):
+            code, name = v[j]
+            items.append(Name("v" + code, name))  # its Khmer name on a Khmer screen
         items += [""] * (1 + rows - len(items))
-        items.append(("Commune {}", v.commune(i)) if n else "")
+        if n:
+            code, name = v.commune_of(i)
+            items.append(("Commune {}", Name("c" + code, name)))
+        else:
+            items.append("")
         typed = self.editor.typed
         if msg:
             items.append(msg)
@@ -731,7 +738,7 @@ class Flow:
         if key == "village_code" and self.villages:
             i = self.villages.index(v)
             if i >= 0:
-                return lit(self.villages[i][1])
+                return Name("v" + v, self.villages[i][1])
         if key == "birth_date" and len(v) == 10:  # stored ISO, shown as typed and as on the card: DD/MM/YYYY
             return lit(v[8:10] + "/" + v[5:7] + "/" + v[0:4])
         return lit(v)

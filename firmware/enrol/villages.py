@@ -77,11 +77,16 @@ class Villages:
 
     def commune(self, i):
         """The name of the i-th village's commune."""
+        return self.commune_of(i)[1]
+
+    def commune_of(self, i):
+        """(code, name) of the i-th village's commune."""
         ci = struct.unpack_from(">H", self._village(i), 4)[0]
         if ci >= self._communes:
             raise VillagesError("village list damaged")
         row = self._read(formats.VILLAGES_HEAD + ci * formats.COMMUNE_REC, formats.COMMUNE_REC)
-        return str(bytes(row[5 : 5 + row[4]]), "ascii")
+        code = struct.unpack_from(">I", row, 0)[0]
+        return "%06d" % code, str(bytes(row[5 : 5 + row[4]]), "ascii")
 
     def seek(self, prefix):
         """The first village whose code starts with prefix (digits typed on the keypad), or -1."""

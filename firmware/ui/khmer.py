@@ -17,7 +17,7 @@ import binascii
 import struct
 
 from firmware import formats
-from firmware.ui.screen import PAIR, WRAP, kind, say
+from firmware.ui.screen import NAME, PAIR, WRAP, kind, say
 
 WIDTH = 128
 HEIGHT = 64
@@ -113,8 +113,8 @@ class Strings:
         fb.blit(framebuf.FrameBuffer(data, w, h, framebuf.MONO_HLSB), x, y)
 
 
-# A run is ("b", line) (a Khmer bitmap line) or ("t", text) (8x8 Latin); a layout line is
-# [item index, runs, right runs].
+# A run is ("b", line, file) (a Khmer bitmap line of that Strings) or ("t", text) (8x8 Latin);
+# a layout line is [item index, runs, right runs].
 def _run_size(run):
     """(width, ascent, descent) of a run."""
     if run[0] == "b":
@@ -123,18 +123,28 @@ def _run_size(run):
     return len(run[1]) * 8, _TEXT_ASCENT, 1
 
 
-def _entry_runs(strings, entry):
+def _name_lines(names, entry):
+    """A Name's Khmer lines from names.km, or its Latin name."""
+    off = names.find(entry[1]) if names is not None else -1
+    if off < 0:
+        return [[("t", entry[2][i : i + _COLS])] for i in range(0, len(entry[2]), _COLS)]
+    return [[("b", line, names)] for line in names.lines(off)]
+
+
+def _entry_runs(strings, entry, names=None):
     """The lines of one entry, each a list of runs; English where km.bin has no phrase."""
     k = kind(entry)
     if k == WRAP:
-        return _entry_runs(strings, entry[1])
+        return _entry_runs(strings, entry[1], names)
+    if k == NAME:
+        return _name_lines(names, entry)
     if isinstance(entry, str):
         if not entry:
             return []
         off = strings.find(entry)
         if off < 0:
             return [[("t", entry)]]
-        return [[("b", line)] for line in strings.lines(off)]
+        return [[("b", line, strings)] for line in strings.lines(off)]
     if entry[0] == "{}":  # a literal: a typed name may be 32 letters, two lines of the panel
         text = str(entry[1])
         return [[("t", text[i : i + _COLS])] for i in range(0, len(text), _COLS)]
@@ -145,9 +155,14 @@ def _entry_runs(strings, entry):
             off = strings.find(entry[0], i)
             if off < 0:
                 return [[("t", say(entry))]]
-            runs += [("b", line) for line in strings.lines(off)]
+            runs += [("b", line, strings) for line in strings.lines(off)]
         if i + 1 < len(parts):
-            runs.append(("t", str(entry[1 + i])))
+            v = entry[1 + i]
+            if kind(v) == NAME:
+                for line in _name_lines(names, v):
+                    runs += line
+            else:
+                runs.append(("t", str(v)))
     return [runs]
 
 
@@ -169,12 +184,12 @@ def _fit(runs, room):
     return out
 
 
-def _add(out, strings, item, entry):
+def _add(out, strings, item, entry, names):
     """The layout lines of one entry (a Pair on one line if both ends fit it)."""
     room = ROOM
     if kind(entry) == PAIR:
-        left = _entry_runs(strings, entry[1])
-        right = _entry_runs(strings, entry[2])
+        left = _entry_runs(strings, entry[1], names)
+        right = _entry_runs(strings, entry[2], names)
         lr = left[0] if left else []
         rr = right[0] if right else []
         if len(left) < 2 and len(right) < 2 and sum(_run_size(r)[0] for r in lr + rr) + 8 <= room:
@@ -182,21 +197,21 @@ def _add(out, strings, item, entry):
             return
         lines = left + right
     else:
-        lines = _entry_runs(strings, entry)
+        lines = _entry_runs(strings, entry, names)
     for runs in lines:
         for part in _fit(runs, room):
             out.append([item, part, None])
 
 
-def lay_out(strings, screen):
+def lay_out(strings, screen, names=None):
     """The screen as layout lines [item, runs, right runs]; item: -1 title, -2 hint, else the
-    body item's index."""
+    body item's index.  names: the provisioned names (names.km), or None."""
     out = []
     if not latin_title(screen):
-        _add(out, strings, -1, screen.title)
+        _add(out, strings, -1, screen.title, names)
     for i in range(len(screen.items)):
-        _add(out, strings, i, screen.items[i])
-    _add(out, strings, -2, screen.hint)
+        _add(out, strings, i, screen.items[i], names)
+    _add(out, strings, -2, screen.hint, names)
     return out
 
 
@@ -253,11 +268,11 @@ def page_of(screen, lines, pgs, page):
     return (first + page) % len(pgs)
 
 
-def draw(display, screen, strings, page=0):
+def draw(display, screen, strings, page=0, names=None):
     """Draw screen in Khmer; returns the number of pages it has."""
     fb = display.fb
     fb.fill(0)
-    lines = lay_out(strings, screen)
+    lines = lay_out(strings, screen, names)
     pgs = pages(lines)
     p = page_of(screen, lines, pgs, page)
     icons = screen.status.icons() if screen.status is not None else ""
@@ -283,11 +298,11 @@ def draw(display, screen, strings, page=0):
         base = y + asc
         x = INDENT
         for run in line[1]:
-            x = _draw_run(fb, strings, run, x, base)
+            x = _draw_run(fb, run, x, base)
         if line[2]:
             x = WIDTH - sum(_run_size(r)[0] for r in line[2])
             for run in line[2]:
-                x = _draw_run(fb, strings, run, x, base)
+                x = _draw_run(fb, run, x, base)
         if line[0] == screen.highlight and line[0] >= 0:
             fb.fill_rect(0, y, 2, asc + desc, 1)
         if j == cursor_line:
@@ -297,18 +312,18 @@ def draw(display, screen, strings, page=0):
     return len(pgs)
 
 
-def _draw_run(fb, strings, run, x, base):
+def _draw_run(fb, run, x, base):
     w, asc, _ = _run_size(run)
     if run[0] == "b":
-        strings.blit(fb, run[1], x, base - asc)
+        run[2].blit(fb, run[1], x, base - asc)
     else:
         fb.text(run[1], x, base - _TEXT_ASCENT, 1)
     return x + w
 
 
-def load(data_dir):
-    """The device's Strings, or (None, why) when km.bin is missing or damaged."""
+def load(data_dir, name="km.bin"):
+    """The device's Strings (km.bin, or names.km), or (None, why) when it is missing or damaged."""
     try:
-        return Strings(data_dir + "/km.bin"), None
+        return Strings(data_dir + "/" + name), None
     except KhmerError as e:
         return None, str(e)

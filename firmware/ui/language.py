@@ -23,6 +23,7 @@ class Language:
         if chosen in (b"km", b"en"):
             self.lang = chosen.decode()
         self.strings = None
+        self.names = None  # names.km: the villages' and communes' Khmer names
         self.page = 0
         self.pages = 1
         self.page_at = 0
@@ -33,6 +34,10 @@ class Language:
         self.strings, why = khmer.load(self.data)
         if why:
             self.log("km.bin: " + why + ": English shown")
+            return
+        self.names, why = khmer.load(self.data, "names.km")
+        if why:
+            self.log("names.km: " + why + ": place names in Latin letters")
 
     def draw(self, display, screen, now, turn=False):
         """Draw screen (its next page when turn); a key's screen starts at the page it changed."""
@@ -40,7 +45,7 @@ class Language:
         self.page_at = now
         if self.lang == "km" and self.strings is not None:
             try:
-                self.pages = khmer.draw(display, screen, self.strings, self.page)
+                self.pages = khmer.draw(display, screen, self.strings, self.page, self.names)
                 return
             except khmer.KhmerError as e:  # damaged since it was opened: English from now on
                 self.log("km.bin: " + str(e) + ": English shown")

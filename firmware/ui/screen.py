@@ -35,6 +35,7 @@ def lit(value):
 # a class each cost 300 bytes of heap for the whole power-on
 WRAP = 1
 PAIR = 2
+NAME = 3
 
 
 def Wrap(entry, rows, bottom=False):  # noqa: N802 - read as a kind of entry, like the classes it replaced
@@ -48,8 +49,14 @@ def Pair(left, right):  # noqa: N802
     return (PAIR, left, right)
 
 
+def Name(key, latin):  # noqa: N802
+    """A place or category provisioned with its names (a village, a commune): the Latin name in
+    English, its pre-rendered Khmer name (names.km, key) in Khmer.  Also a template's value."""
+    return (NAME, key, latin)
+
+
 def kind(entry):
-    """WRAP, PAIR, or 0 for a phrase, template or literal."""
+    """WRAP, PAIR, NAME, or 0 for a phrase, template or literal."""
     return entry[0] if isinstance(entry, tuple) and isinstance(entry[0], int) else 0
 
 
@@ -59,8 +66,10 @@ def say(entry, tr=None):
     if not entry:
         return ""
     if isinstance(entry, tuple):
+        if entry[0] == NAME:
+            return entry[2]
         template = tr(entry[0]) if tr is not None else entry[0]
-        return template.format(*entry[1:])
+        return template.format(*[v[2] if kind(v) == NAME else v for v in entry[1:]])
     return tr(entry) if tr is not None else entry
 
 

@@ -98,6 +98,7 @@ def load_config(path: Path, districts: list[str] = (), communes: list[str] = ())
         area_d = [str(c) for c in cfg.get("districts", [])] + list(districts)
         area_c = [str(c) for c in cfg.get("communes", [])] + list(communes)
         categories = [(str(c["code"]), str(c["name"]), c.get("number", False)) for c in cfg.get("categories", [])]
+        categories_km = [(str(c["code"]), str(c["name_km"])) for c in cfg.get("categories", []) if c.get("name_km")]
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
         raise EnrolctlError(f"cannot read provisioning config {path}: {e}") from e
     if "villages" in cfg:
@@ -108,7 +109,7 @@ def load_config(path: Path, districts: list[str] = (), communes: list[str] = ())
     check_officers(officers)
     check_categories(categories)
     return {"prefix": str(cfg.get("device_prefix", "dev")), "officers": officers, "wifi": wifi,
-            "area": gazetteer.area(area_d, area_c), "categories": categories}
+            "area": gazetteer.area(area_d, area_c), "categories": categories, "categories_km": categories_km}
 
 
 # What the device can use, as the firmware says (host tools do not import it; a test holds these
@@ -192,6 +193,7 @@ def provision(port: str, keys_dir: Path, registry_url: str, config: Path, distri
         raise EnrolctlError(f"--lang {lang!r}: km (Khmer) or en (English)")
     cfg = load_config(config, districts, communes)
     phrases = khmer.build()  # every phrase of the screens, shaped at the desk
+    names = khmer.names_file(cfg["area"], cfg["categories_km"])  # and the area's Khmer names
     with DeviceLink(port) as link:
         info = link.identify(need_provisioned=False)
         if info.get("device_id"):
@@ -224,6 +226,7 @@ def provision(port: str, keys_dir: Path, registry_url: str, config: Path, distri
         link.write(link.data + "/villages.bin", cfg["area"].file())
         link.write(link.data + "/categories.json", categories_file(cfg["categories"]))
         link.write(link.data + "/km.bin", phrases)
+        link.write(link.data + "/names.km", names)
         # the clock's floor (firmware/clock.py): until the registry sets its clock the device
         # knows at least that today is not before the day it was provisioned
         link.write(link.data + "/clock.json", json.dumps({"floor": int(time.time())}).encode())

@@ -174,3 +174,22 @@ def build(catalogue: dict[str, str] = KHMER, font: Path | None = None) -> bytes:
     if font is None or not Path(font).exists():
         raise EnrolctlError("the Khmer font (Noto Sans Khmer, PyPI fontpkg-noto-sans-khmer) is not installed")
     return km_file(entries(Shaper(Path(font)), catalogue))
+
+
+def names_file(area: object, categories: list[tuple[str, str]] = ()) -> bytes:  # type: ignore[assignment]
+    """names.km: the Khmer names of the device's villages ("v" + code), communes ("c" + code)
+    and of the categories added at provisioning ("k" + code), as ui/screen.Name entries ask."""
+    font = FONT
+    if font is None or not Path(font).exists():
+        raise EnrolctlError("the Khmer font (Noto Sans Khmer, PyPI fontpkg-noto-sans-khmer) is not installed")
+    shaper = Shaper(Path(font))
+    found: dict[int, list[Line]] = {}
+    named = [("c" + c.code, c.name_km) for c in area.communes]  # type: ignore[attr-defined]
+    named += [("v" + v.code, v.name_km) for v in area.villages]  # type: ignore[attr-defined]
+    named += [("k" + code, km) for code, km in categories]
+    for key, km in named:
+        pid = formats.km_id(key)
+        if pid in found:
+            raise EnrolctlError(f"the names of {key} collide with another's: give it another code")
+        found[pid] = shaper.lines(km)
+    return km_file(found)

@@ -70,8 +70,10 @@ def provision(state: Path, port: int = DEFAULT_PORT) -> bool:
     files = {"device.json": device, "keys.json": secrets, "officers.json": {"v": 1, "officers": officers}}
     for name, doc in files.items():
         (flash / name).write_text(json.dumps(doc))
-    (flash / "villages.bin").write_bytes(gazetteer.area([DISTRICT], []).file())
+    area = gazetteer.area([DISTRICT], [])
+    (flash / "villages.bin").write_bytes(area.file())
     (flash / "km.bin").write_bytes(khmer.build())  # the screens in Khmer, as provisioning writes them
+    (flash / "names.km").write_bytes(khmer.names_file(area))
     pub = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(secrets["ed25519_seed"])).public_key().public_bytes(
         Encoding.Raw, PublicFormat.Raw)
     engine = make_engine(f"sqlite:///{registry / 'registry.db'}")

@@ -103,7 +103,8 @@ def test_a_phrase_is_blitted_from_flash_and_a_file_damaged_later_falls_back_to_e
     screen = Screen("LOGIN", [lit("OF0042")])
     p = Panel()
     lang.draw(p, screen, 0)
-    assert logged == [] and lang.strings is not None
+    assert lang.strings is not None and len(logged) == 1 and "names.km" in logged[0]  # no place names: Latin
+    del logged[:]
     y0 = khmer.TOP
     got = [[p.fb.pixel(khmer.INDENT + x, y0 + y) for x in range(9)] for y in range(3)]
     assert got == [[1] * 9, [1, 0, 0, 0, 0, 0, 0, 1, 0], [1] * 9]  # the bitmap, bit for bit

@@ -11,12 +11,12 @@ letter of a phrase into '#' shows that the renderer's text goes through the tran
 
 import random
 
-from flowkit import VILLAGES, Driver, enrol_person, login, new_flow
+from flowkit import COMMUNES, VILLAGES, Driver, enrol_person, login, new_flow
 from fwtest import IS_MICROPYTHON, skip
 from firmware.ui import keymap as K
-from firmware.ui.screen import PAIR, WRAP, Pair, Screen, Status, Wrap, boot_screen, kind, lit, say
+from firmware.ui.screen import NAME, PAIR, WRAP, Pair, Screen, Status, Wrap, boot_screen, kind, lit, say
 
-VILLAGE_WORDS = [w for _, name in VILLAGES for w in name.split(" ")]  # provisioned names, not words of ours
+VILLAGE_WORDS = [w for _, name in VILLAGES + COMMUNES for w in name.split(" ")]  # provisioned names, not words of ours
 
 
 def pseudo(phrase):
@@ -31,9 +31,14 @@ def values(entry, out):
     elif k == PAIR:
         values(entry[1], out)
         values(entry[2], out)
+    elif k == NAME:
+        out.append(entry[2])  # a provisioned name, in Latin letters
     elif isinstance(entry, tuple):
         for v in entry[1:]:
-            out.append(str(v))
+            if kind(v) == NAME:
+                out.append(v[2])
+            else:
+                out.append(str(v))
     return out
 
 
@@ -44,6 +49,8 @@ def phrases(entry):
         return phrases(entry[1])
     if k == PAIR:
         return phrases(entry[1]) + phrases(entry[2])
+    if k == NAME:
+        return []
     if isinstance(entry, tuple):
         return [] if entry[0] == "{}" else [entry[0]]
     return [entry] if entry else []

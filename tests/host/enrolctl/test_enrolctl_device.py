@@ -85,6 +85,12 @@ def test_provision_status_pull_push_logs(registry: Registry, tmp_path: Path) -> 
         assert villages[0] == ("02040101", "Bavel Muoy") and villages.commune(0) == "Bavel"
         extra = geo.villages("02", "0205", "020501")
         assert len(villages) == 103 + len(extra) and villages[103] == (extra[0].code, extra[0].name_en)
+        from firmware.ui.khmer import Strings
+
+        assert Strings(str(data / "km.bin")).find("Family name:") > 0  # the screens' Khmer
+        place_names = Strings(str(data / "names.km"))
+        assert place_names.find("v02040101") > 0 and place_names.find("c020401") > 0  # and the area's
+        assert device["lang"] == "km"  # Khmer unless --lang en
         cats = json.loads((data / "categories.json").read_text())["categories"]
         assert cats == [{"code": "disabled", "name": "Disability card", "number": True}]
         assert own["ed25519_seed"] not in r.stdout + r.stderr  # the private key never left the device
@@ -205,6 +211,7 @@ def config(officers: list[dict] | None = None, districts: list[str] | None = Non
     (config(categories=[dict(CATEGORY, number="yes")]), "true or false"),
     (config(categories=[dict(CATEGORY, code=f"c{i}") for i in range(9)]), "at most 12"),
     (config(categories=[{"name": "x"}]), "cannot read provisioning config"),
+    (config(categories=[dict(CATEGORY, name_km="\u2603")]), "no glyph"),  # a Khmer name the font cannot draw
 ])
 def test_a_bad_provisioning_config_is_refused_before_the_port_is_opened(tmp_path: Path, config: str,
                                                                         reason: str) -> None:
@@ -244,3 +251,13 @@ def test_the_provisioning_limits_are_the_firmwares(tmp_path: Path) -> None:
     device.check_categories(extra)
     (tmp_path / "categories.json").write_bytes(device.categories_file(extra))
     assert schema.load_categories(str(tmp_path)) == schema.CATEGORIES + tuple(extra)
+
+
+def test_a_language_the_device_does_not_speak_is_refused(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    init_keys(keys, "reg-test", ["127.0.0.1"])
+    cfg = tmp_path / "provision.json"
+    cfg.write_text(config())
+    r = enrolctl("device", "provision", "--port", str(tmp_path / "ttyNOPE"), "--keys", str(keys),
+                 "--registry", "https://127.0.0.1:1", "--config", str(cfg), "--lang", "fr")
+    assert r.returncode == 1 and "km (Khmer) or en (English)" in r.stderr and "no device" not in r.stderr

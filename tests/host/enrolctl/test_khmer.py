@@ -181,3 +181,33 @@ def test_a_screen_too_tall_for_one_page_takes_more_and_nothing_is_cut(km: fw_khm
     long = Screen("REVIEW", [lit("A" * 32)], "A=OK")
     lines = fw_khmer.lay_out(km, long)  # a 32-letter name: two lines of the panel, not one cut
     assert [r[1] for _, runs, _ in lines for r in runs if r[0] == "t"] == ["A" * 15, "A" * 15, "AA"]
+
+
+def test_the_village_list_shows_the_official_khmer_names_of_villages_and_communes(km, tmp_path: Path) -> None:
+    from flowkit import Driver, login, new_flow
+
+    from firmware.enrol.villages import Villages
+    from firmware.ui import keymap as K
+    from host_tools.enrolctl import gazetteer
+
+    area = gazetteer.area(["0204"], [])
+    (tmp_path / "villages.bin").write_bytes(area.file())
+    (tmp_path / "names.km").write_bytes(khmer.names_file(area))
+    names = fw_khmer.Strings(str(tmp_path / "names.km"))
+    flow = new_flow()
+    flow.villages = Villages(str(tmp_path / "villages.bin"))
+    d = Driver(flow)
+    login(d)
+    d.press("1").type("SOK").press(K.OK).type("DARA").press(K.OK).press("1", *"01012000", K.OK)
+    d.press(*"02040107")  # Kampong Pnov, commune Bavel
+    screen = flow.render()
+    lines = fw_khmer.lay_out(km, screen, names)
+    shaper = khmer.Shaper(khmer.FONT)
+    drawn = [r[1] for _, runs, _ in lines for r in runs if r[0] == "b"]
+    for name in ("កំពង់ព្នៅ", "បវេល"):  # the village highlighted, and its commune
+        want = shaper.render(name)
+        assert any((w, h, asc) == (want.width, want.height, want.ascent)
+                   and names._read(at, len(want.rows)) == want.rows for w, h, asc, at in drawn), name
+    assert [r[1] for _, runs, _ in lines for r in runs if r[0] == "t"] == ["02040107"]  # Latin: the code typed
+    english = screen.text()
+    assert "Kampong Pnov" in english and "Commune Bavel" in english  # the same screen in English
