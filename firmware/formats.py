@@ -223,5 +223,12 @@ KM_MAX_ENTRIES = 2000
 KM_LINE_MAX = 512  # bytes of one line's bitmap: 128 x 32 pixels at most
 
 
+_PARTS = tuple(bytes((i,)) for i in range(16))  # a template has a few parts: no bytes made per lookup
+
+
 def km_id(key, part=0):
-    return binascii.crc32(bytes((part,)), binascii.crc32(key.encode())) & 0xFFFFFFFF
+    try:
+        c = binascii.crc32(key)  # MicroPython reads a str's UTF-8 in place
+    except TypeError:  # CPython wants bytes
+        c = binascii.crc32(key.encode())
+    return binascii.crc32(_PARTS[part], c) & 0xFFFFFFFF

@@ -39,6 +39,9 @@ class Strings:
     def __init__(self, path):
         self.path = path
         self._buf = bytearray(formats.KM_LINE_MAX)
+        self._view = memoryview(self._buf)
+        self._b8 = bytearray(8)  # an index entry
+        self._b3 = bytearray(3)  # a line's head
         try:
             with open(path, "rb") as f:
                 head = f.read(formats.KM_HEAD)
@@ -62,15 +65,34 @@ class Strings:
             raise KhmerError("Khmer phrase file damaged")
         self.n = n
         self.size = formats.KM_HEAD + size
+        self._f = None  # open for the length of one draw (each open() costs the heap a file object)
 
-    def _read(self, offset, size):
+    def begin(self):
+        """Keep the file open until end(): a screen reads it a few dozen times."""
+        if self._f is None:
+            try:
+                self._f = open(self.path, "rb")
+            except OSError as e:
+                raise KhmerError("Khmer phrase file unreadable: " + str(e))
+
+    def end(self):
+        if self._f is not None:
+            self._f.close()
+            self._f = None
+
+    def _read(self, offset, size, into=None):
+        """size bytes at offset, into a buffer made once (nothing new on the heap but a view)."""
         if size > len(self._buf) or offset + size > self.size:
             raise KhmerError("Khmer phrase file damaged")
-        view = memoryview(self._buf)[:size]
+        view = into if into is not None else self._view[:size]
         try:
-            with open(self.path, "rb") as f:
-                f.seek(offset)
-                got = f.readinto(view)
+            if self._f is not None:
+                self._f.seek(offset)
+                got = self._f.readinto(view)
+            else:
+                with open(self.path, "rb") as f:
+                    f.seek(offset)
+                    got = f.readinto(view)
         except OSError as e:
             raise KhmerError("Khmer phrase file unreadable: " + str(e))
         if got != size:
@@ -80,13 +102,18 @@ class Strings:
     def find(self, key, part=0):
         """The offset of the entry for key (its part), or -1."""
         want = formats.km_id(key, part)
+        want_hi, want_lo = want >> 16, want & 0xFFFF  # compared in halves: no long ints per probe
+        b = self._b8
         lo, hi = 0, self.n
         while lo < hi:
             mid = (lo + hi) // 2
-            i, off = struct.unpack(">II", self._read(formats.KM_HEAD + mid * formats.KM_INDEX, 8))
-            if i == want:
-                return off
-            if i < want:
+            self._read(formats.KM_HEAD + mid * formats.KM_INDEX, 8, b)
+            i_hi, i_lo = (b[0] << 8) | b[1], (b[2] << 8) | b[3]
+            if i_hi == want_hi and i_lo == want_lo:
+                if b[4]:
+                    raise KhmerError("Khmer phrase file damaged")
+                return (b[5] << 16) | (b[6] << 8) | b[7]
+            if i_hi < want_hi or (i_hi == want_hi and i_lo < want_lo):
                 lo = mid + 1
             else:
                 hi = mid
@@ -94,11 +121,13 @@ class Strings:
 
     def lines(self, offset):
         """[(width, height, ascent, bitmap offset)] of an entry."""
-        count = self._read(offset, 1)[0]
+        self._read(offset, 3, self._b3)
+        count = self._b3[0]
         out = []
         at = offset + 1
         for _ in range(count):
-            w, h, asc = struct.unpack("BBB", self._read(at, 3))
+            self._read(at, 3, self._b3)
+            w, h, asc = self._b3[0], self._b3[1], self._b3[2]
             if not (0 < w <= WIDTH and 0 < h and asc <= h):
                 raise KhmerError("Khmer phrase file damaged")
             out.append((w, h, asc, at + 3))
@@ -229,13 +258,18 @@ def latin_title(screen):
 
 
 def _height(line):
-    asc = 0
-    desc = 0
-    for run in line[1] + (line[2] or []):
-        _, a, d = _run_size(run)
-        asc = max(asc, a)
-        desc = max(desc, d)
-    return asc, desc
+    """(ascent, descent) of a layout line, worked out once and kept in it."""
+    if len(line) == 3:
+        asc = 0
+        desc = 0
+        for runs in (line[1], line[2] or ()):
+            for run in runs:
+                _, a, d = _run_size(run)
+                asc = max(asc, a)
+                desc = max(desc, d)
+        line.append(asc)
+        line.append(desc)
+    return line[3], line[4]
 
 
 def pages(lines):
@@ -244,8 +278,8 @@ def pages(lines):
     start = 0
     used = 0
     for j in range(len(lines)):
-        a, d = _height(lines[j])
-        h = a + d + 1
+        _height(lines[j])
+        h = lines[j][3] + lines[j][4] + 1
         if j > start and used + h > HEIGHT - TOP:
             out.append((start, j))
             start = j
@@ -270,6 +304,18 @@ def page_of(screen, lines, pgs, page):
 
 def draw(display, screen, strings, page=0, names=None):
     """Draw screen in Khmer; returns the number of pages it has."""
+    strings.begin()
+    if names is not None:
+        names.begin()
+    try:
+        return _draw(display, screen, strings, page, names)
+    finally:
+        strings.end()
+        if names is not None:
+            names.end()
+
+
+def _draw(display, screen, strings, page, names):
     fb = display.fb
     fb.fill(0)
     lines = lay_out(strings, screen, names)
