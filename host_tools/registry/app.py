@@ -23,7 +23,7 @@ from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -320,7 +320,7 @@ def create_app(keys: RegistryKeys, engine: Engine) -> FastAPI:
             except CredentialError as e:
                 return {"result": "invalid", "reason": str(e)}
             rec = s.scalars(select(Record).where(Record.credential_id == claims.credential_id,
-                                                 Record.device_id == claims.device_id).with_for_update()).first()
+                                                 Record.device_id == claims.device_id)).first()
             if rec is None:
                 return {"result": "unknown", "reason": "no synced record for this credential yet"}
             if rec.pin_failures >= PIN_TRIES:
@@ -331,12 +331,23 @@ def create_app(keys: RegistryKeys, engine: Engine) -> FastAPI:
                 ok = hmac.compare_digest(pins.verifier(keys.pin_key, rec.record_id, pin), rec.pin_verifier)
             except pins.PinBlockError:
                 ok = False
+            # The count decides in one statement, not from the row read above: a burst of wrong
+            # PINs in parallel would each read the same count and write it back (the lock never
+            # held).  The conditional UPDATE ... RETURNING is atomic on SQLite and PostgreSQL.
+            still_open = Record.id == rec.id, Record.pin_failures < PIN_TRIES
             if ok:
-                rec.pin_failures = 0
+                done = s.execute(update(Record).where(*still_open).values(pin_failures=0)
+                                 .returning(Record.id)).first()
                 s.commit()
+                if done is None:  # locked by a burst while this PIN was being checked
+                    return {"result": "locked", "credential_id": rec.credential_id}
                 return {"result": "ok", "credential_id": rec.credential_id, "given_name": claims.given_name}
-            rec.pin_failures += 1
-            left = PIN_TRIES - rec.pin_failures
+            counted = s.execute(update(Record).where(*still_open).values(pin_failures=Record.pin_failures + 1)
+                                .returning(Record.pin_failures)).first()
+            if counted is None:
+                s.commit()
+                return {"result": "locked", "credential_id": rec.credential_id}
+            left = PIN_TRIES - counted[0]
             if left == 0:
                 s.add(Event(kind="pin-locked", device_id=rec.device_id, detail=f"credential {rec.credential_id}"))
             s.commit()

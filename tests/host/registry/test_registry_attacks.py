@@ -411,3 +411,52 @@ def test_half_sent_headers_lose_their_connection(tmp_path) -> None:
         assert time.monotonic() - started < 2 * HEADER_TIMEOUT_S
         with httpx.Client(verify=ssl.create_default_context(cafile=str(ca))) as c:
             assert [c.get(url + "/v1/time").status_code for _ in range(3)] == [200, 200, 200]
+
+
+# ---- 5. a burst of wrong PINs ----------------------------------------------------------
+def test_a_parallel_burst_of_wrong_pins_locks_after_three_on_either_database(reg, device, tmp_path) -> None:
+    """20 wrong PINs at once from 20 connections: exactly three are counted as wrong (the third
+    locks the card), the rest answer locked, and the right PIN then answers locked too.  Before the
+    counter was one UPDATE, SQLite evaluated all 20 and left the count at 2."""
+    import base64
+    import os
+    import ssl
+    from concurrent.futures import ThreadPoolExecutor
+
+    from registrykit import RegistryProcess
+
+    from firmware.crypto import seal
+    from host_tools.registry import pins
+    from host_tools.registry.ingest import credential_id
+
+    url = reg.engine.url.render_as_string(hide_password=False)
+    with RegistryProcess(reg, url) as server:
+        base = f"https://127.0.0.1:{server.port}"
+        ctx = ssl.create_default_context(cadata=reg.keys.ca_pem.decode())
+        key, envs = device.batch(1, pin=b"2580")
+        with httpx.Client(base_url=base, verify=ctx) as c:
+            cl = RegistryClient(base, device.device_id, device.secret)
+            cl.http = c
+            cl.post_batch([key], envs)
+        rid = seal.parse_record(envs[0]).record_id
+        uid = bytes.fromhex("04a1b2c3d4e5f6")
+        cose = base64.b64encode(device.credential(rid, uid, reg.keys.registry_id)).decode()
+        account = pins.credential_account(credential_id(rid))
+
+        def ask(pin: bytes) -> dict:
+            block = pins.encipher(reg.keys.zone_key, pin, account, os.urandom(8)).hex()
+            with httpx.Client(base_url=base, verify=ctx, timeout=60) as c:
+                r = c.post("/v1/verify", json={"credential": cose, "uid": uid.hex(), "pin_block": block},
+                           headers={"Authorization": "Bearer " + reg.keys.operator_token})
+            assert r.status_code == 200, r.text
+            return r.json()
+
+        with ThreadPoolExecutor(20) as pool:
+            answers = list(pool.map(ask, [b"%04d" % (1000 + i) for i in range(20)]))
+        results = sorted(a["result"] for a in answers)
+        assert results.count("wrong") == 2 and results.count("locked") == 18, results
+        assert sorted(a.get("tries_left") for a in answers if "tries_left" in a) == [0, 1, 2]
+        assert ask(b"2580")["result"] == "locked"
+    with Session(reg.engine) as s:
+        assert s.scalars(select(Record.pin_failures)).one() == 3
+        assert len(s.scalars(select(Event).where(Event.kind == "pin-locked")).all()) == 1
