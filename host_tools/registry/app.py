@@ -1,7 +1,9 @@
 """The reference registry: an ASGI app (FastAPI) over SQLAlchemy.  Protocol: protocol.py.
 
-Device endpoints are signed with the device's HMAC secret (see protocol.py);
-operator endpoints (admin, verify) take the operator bearer token.  Every error
+Device endpoints are signed with the device's HMAC secret (see protocol.py), and a device has
+one role: an enrolment device pushes batches, a payout point verifies card + PIN.  Operator
+endpoints (admin) take the operator bearer token, which can never verify a PIN; a device's
+signature can never administer.  A principal on a route not of its role: 403.  Every error
 is JSON {"error": reason} with a 4xx/5xx status, and nothing is written for a
 refused request.
 """
@@ -139,6 +141,8 @@ class DeviceIn(BaseModel):
     device_id: str = Field(pattern=r"^[A-Za-z0-9._-]{1,32}$")
     hmac_secret: str = Field(pattern=r"^[0-9a-f]{64}$")
     ed25519_pub: str = Field(pattern=r"^[0-9a-f]{64}$")
+    role: str = Field("enrolment", pattern=r"^(enrolment|payout)$",
+                      description="enrolment (pushes records, signs cards) or payout (verifies card + PIN)")
 
 
 class VerifyIn(BaseModel):
@@ -183,8 +187,10 @@ def create_app(keys: RegistryKeys, engine: Engine) -> FastAPI:
         log.error("database unavailable: %s", type(getattr(exc, "orig", exc)).__name__)
         return JSONResponse({"error": "database unavailable"}, status_code=503, headers={"Retry-After": "5"})
 
-    def operator(authorization: Annotated[str | None, Header()] = None) -> None:
+    def operator(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
         expected = "Bearer " + keys.operator_token
+        if authorization is None and request.headers.get(protocol.H_DEVICE):
+            raise _err(403, "a device or payout point cannot administer the registry")
         if authorization is None or not hmac.compare_digest(authorization.encode(), expected.encode()):
             raise _err(401, "operator token missing or wrong")
 
@@ -211,8 +217,10 @@ def create_app(keys: RegistryKeys, engine: Engine) -> FastAPI:
             raise _err(400, "body shorter than its Content-Length")
         return bytes(chunks)
 
-    def _authenticate(s: Session, request: Request, body: bytes) -> tuple[Device, str]:
+    def _authenticate(s: Session, request: Request, body: bytes, role: str = "enrolment") -> tuple[Device, str]:
         h = request.headers
+        if h.get("authorization") and not h.get(protocol.H_DEVICE):
+            raise _err(403, "the operator token administers the registry: it cannot push records or verify a PIN")
         dev_id, ts, nonce, sig = (h.get(protocol.H_DEVICE), h.get(protocol.H_TIME), h.get(protocol.H_NONCE),
                                   h.get(protocol.H_SIGNATURE))
         if not dev_id or not ts or not nonce or not sig:
@@ -239,6 +247,8 @@ def create_app(keys: RegistryKeys, engine: Engine) -> FastAPI:
             raise refuse("bad signature", source, dev_id)
         if device.revoked:
             raise _err(403, "device revoked")
+        if device.role != role:
+            raise _err(403, f"{dev_id} is a {device.role} device: this is for a {role} device")
         now = int(time.time())
         if abs(now - int(ts)) > WINDOW_S:
             raise _err(401, "timestamp outside the window", time=now)
@@ -302,19 +312,47 @@ def create_app(keys: RegistryKeys, engine: Engine) -> FastAPI:
     @app.get("/v1/trust")
     def trust() -> dict[str, Any]:
         with sessions() as s:
-            devs = [(d.device_id, d.ed25519_pub) for d in s.scalars(select(Device).where(Device.revoked.is_(False))
+            devs = [(d.device_id, d.ed25519_pub) for d in s.scalars(select(Device).where(Device.revoked.is_(False),
+                                                                                         Device.role == "enrolment")
                                                                      .order_by(Device.device_id))]
         return signed_trust_list(keys.trust_key, keys.registry_id, devs)
 
-    @app.post("/v1/verify", dependencies=[Depends(operator)])
-    def verify(req: VerifyIn) -> dict[str, Any]:
+    @app.post("/v1/verify", openapi_extra={"parameters": _SIGNED_HEADERS, "requestBody": {
+        "required": True, "content": {"application/json": {"schema": VerifyIn.model_json_schema()}}}},
+        responses={**_ERRORS, 422: {"description": "not a verify request",
+                                     "content": {"application/json": {"schema": _ERROR_SCHEMA}}}})
+    async def verify(request: Request) -> Response:
+        """Card + PIN, asked by a payout point (its request signed as a device signs its batches);
+        the answer is signed for it (the X-Signature header, as a batch's answer)."""
+        import json
+
+        body = await _body(request)
+        point, nonce = await run_in_thread(_payout_point, request, body)
+        doc = await run_in_thread(_verify, body)
+        out = json.dumps(doc).encode()
+        sig = protocol.response_signature(device_secret(point), 200, nonce, out)
+        return Response(out, media_type="application/json", headers={protocol.H_SIGNATURE: sig})
+
+    def _payout_point(request: Request, body: bytes) -> tuple[Device, str]:
+        with sessions() as s:
+            point, nonce = _authenticate(s, request, body, "payout")
+            s.commit()  # the nonce: a replay of this request is refused
+            s.expunge(point)
+        return point, nonce
+
+    def _verify(body: bytes) -> dict[str, Any]:
+        try:
+            req = VerifyIn.model_validate_json(body)
+        except ValueError as e:
+            raise _err(422, "request body is not a verify request: " + str(e).splitlines()[0]) from None
         try:
             cose = base64.b64decode(req.credential, validate=True)
         except ValueError as e:
             raise _err(400, "credential is not base64") from e
         with sessions() as s:
-            trusted = {kid_of(d.ed25519_pub): (d.device_id, d.ed25519_pub)
-                       for d in s.scalars(select(Device).where(Device.revoked.is_(False)))}
+            trusted = {kid_of(d.ed25519_pub): (d.device_id, d.ed25519_pub)  # card-signing keys only
+                       for d in s.scalars(select(Device).where(Device.revoked.is_(False),
+                                                               Device.role == "enrolment"))}
             try:
                 claims = check_credential(cose, trusted, bytes.fromhex(req.uid), int(time.time()), keys.registry_id)
             except CredentialError as e:
@@ -361,8 +399,8 @@ def create_app(keys: RegistryKeys, engine: Engine) -> FastAPI:
                 raise _err(409, f"device {dev.device_id} is already registered")
             s.add(Device(device_id=dev.device_id,
                          hmac_secret=keys.seal_device_secret(dev.device_id, bytes.fromhex(dev.hmac_secret)),
-                         ed25519_pub=bytes.fromhex(dev.ed25519_pub), revoked=False))
-            s.add(Event(kind="device-added", device_id=dev.device_id, detail="registered"))
+                         ed25519_pub=bytes.fromhex(dev.ed25519_pub), revoked=False, role=dev.role))
+            s.add(Event(kind="device-added", device_id=dev.device_id, detail="registered as " + dev.role))
             s.commit()
         return {"device_id": dev.device_id, "registered": True}
 
@@ -370,7 +408,8 @@ def create_app(keys: RegistryKeys, engine: Engine) -> FastAPI:
     def list_devices() -> list[dict[str, Any]]:
         with sessions() as s:
             counts = dict(s.execute(select(Record.device_id, func.count()).group_by(Record.device_id)).all())
-            return [{"device_id": d.device_id, "revoked": d.revoked, "records": counts.get(d.device_id, 0),
+            return [{"device_id": d.device_id, "role": d.role, "revoked": d.revoked,
+                     "records": counts.get(d.device_id, 0),
                      "registered_at": d.registered_at.isoformat(), "kid": kid_of(d.ed25519_pub).hex()}
                     for d in s.scalars(select(Device).order_by(Device.device_id))]
 

@@ -81,3 +81,19 @@ class RegistryClient:
             out.append(Receipt(rid, result, rno, reason))
         return out
 
+
+    def verify(self, credential: bytes, uid: bytes, pin_block: bytes) -> dict:
+        """A payout point's question: card + PIN.  The answer, once its signature checks out."""
+        import base64
+        import json
+
+        body = json.dumps({"credential": base64.b64encode(credential).decode(), "uid": uid.hex(),
+                           "pin_block": pin_block.hex()}).encode()
+        headers = dict(self.signed_headers("POST", "/v1/verify", body), **{"content-type": "application/json"})
+        r = self.http.post("/v1/verify", content=body, headers=headers)
+        if r.status_code != 200:
+            raise ClientError(f"registry answered {r.status_code}: {r.text[:200]}")
+        expected = protocol.response_signature(self.secret, 200, headers[protocol.H_NONCE], r.content)
+        if r.headers.get(protocol.H_SIGNATURE) != expected:
+            raise ClientError("answer signature wrong")
+        return json.loads(r.content)

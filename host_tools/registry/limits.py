@@ -37,7 +37,7 @@ def body_limit(path: str) -> int:
 
 
 def operator_route(path: str) -> bool:
-    return path == "/v1/verify" or path.startswith("/v1/admin/")
+    return path.startswith("/v1/admin/")  # /v1/verify is a payout point's, signed as a device signs
 
 
 class RequestLimits:
@@ -59,6 +59,9 @@ class RequestLimits:
             return
         if operator_route(path):
             given = headers.get(b"authorization", b"")
+            if not given and headers.get(protocol.H_DEVICE.encode()):
+                await _answer(send, 403, "a device or payout point cannot administer the registry")
+                return
             if not hmac.compare_digest(given, self.token):
                 await _answer(send, 401, "operator token missing or wrong")
                 return

@@ -25,6 +25,9 @@ class Device(Base):
     ed25519_pub: Mapped[bytes] = mapped_column(LargeBinary(32))
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
     registered_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # "enrolment" (pushes records, signs cards: its key is on the trust list) or "payout" (verifies
+    # card + PIN, never pushes records, its key trusted for nothing): migration 0003
+    role: Mapped[str] = mapped_column(String(16), default="enrolment", server_default="enrolment")
 
 
 class Record(Base):

@@ -54,10 +54,10 @@ class Registry:
     def conflicts(self) -> int:
         return self.count(Conflict)
 
-    def add_device(self, device_id: str, secret: bytes, ed_pub: bytes) -> None:
+    def add_device(self, device_id: str, secret: bytes, ed_pub: bytes, role: str = "enrolment") -> None:
         with Session(self.engine) as s:
             s.add(Device(device_id=device_id, hmac_secret=self.keys.seal_device_secret(device_id, secret),
-                         ed25519_pub=ed_pub, revoked=False))
+                         ed25519_pub=ed_pub, revoked=False, role=role))
             s.commit()
 
 
@@ -204,7 +204,8 @@ class HostDevice:
     """A device's sealing done by the firmware's own code under CPython: records the registry
     must accept exactly as if a device had made them."""
 
-    def __init__(self, reg: Registry, device_id: str = "dev-host", register: bool = True) -> None:
+    def __init__(self, reg: Registry, device_id: str = "dev-host", register: bool = True,
+                 role: str = "enrolment") -> None:
         from firmware.crypto.rsa_oaep import RsaPublicKey
 
         self.device_id = device_id
@@ -216,7 +217,7 @@ class HostDevice:
         self.boot = 1
         self.seq = 0
         if register:
-            reg.add_device(device_id, self.secret, self.pub)
+            reg.add_device(device_id, self.secret, self.pub, role)
 
     def batch(self, n: int, pin: bytes = b"2580", fields: dict | None = None) -> tuple[bytes, list[bytes]]:
         """(key envelope, n record envelopes) sealed under one new batch key."""

@@ -280,13 +280,11 @@ def test_verify_card_and_pin_then_lock_after_three_wrong(reg, http, device) -> N
     from host_tools.registry.ingest import credential_id
 
     account = pins.credential_account(credential_id(rid))
+    point = client_for(http, HostDevice(reg, "pay-01", role="payout"))
 
     def ask(pin: bytes, uid_hex: str = uid.hex(), cose: bytes = cred) -> dict:
         block = pins.encipher(reg.keys.zone_key, pin, account, os.urandom(8))
-        r = http.post("/v1/verify", headers=op(reg), json={
-            "credential": base64.b64encode(cose).decode(), "uid": uid_hex, "pin_block": block.hex()})
-        assert r.status_code == 200, r.text
-        return r.json()
+        return point.verify(cose, bytes.fromhex(uid_hex), block)  # the answer's signature checked
 
     assert ask(b"2580")["result"] == "ok"
     assert ask(b"1111") == {"result": "wrong", "credential_id": credential_id(rid), "tries_left": 2}
@@ -302,8 +300,42 @@ def test_verify_card_and_pin_then_lock_after_three_wrong(reg, http, device) -> N
     assert ask(b"2580", cose=other)["result"] == "unknown"
     r = http.post("/v1/verify", json={"credential": "", "uid": uid.hex(), "pin_block": "00" * 16})
     assert r.status_code == 401
-    r = http.post("/v1/verify", headers=op(reg), json={"credential": "!!", "uid": "zz", "pin_block": "00"})
+    body = b'{"credential": "!!", "uid": "zz", "pin_block": "00"}'
+    r = http.post("/v1/verify", content=body, headers=point.signed_headers("POST", "/v1/verify", body))
     assert r.status_code == 422 and "error" in r.json()
+
+
+def test_no_credential_of_one_role_works_for_another(reg, http, device) -> None:
+    """The operator token administers and never verifies; a payout point verifies and never
+    pushes records or administers; an enrolment device pushes records and never verifies.
+    Wrong role: 403, on every route; nothing written."""
+    point = client_for(http, HostDevice(reg, "pay-01", role="payout"))
+    enrolment = client_for(http, device)
+    key, envs = device.batch(1)
+    batch = protocol.encode_batch([key], envs)
+    verify = b'{"credential": "", "uid": "04a1b2c3d4e5f6", "pin_block": "' + b"00" * 16 + b'"}'
+    admin = [("GET", "/v1/admin/devices", b""), ("GET", "/v1/admin/records", b""),
+             ("GET", "/v1/admin/conflicts", b""), ("GET", "/v1/admin/events", b""),
+             ("POST", "/v1/admin/devices", b"{}"), ("POST", f"/v1/admin/devices/{device.device_id}/revoke", b""),
+             ("POST", f"/v1/admin/devices/{device.device_id}/batches", batch)]
+    for method, path, body in admin:  # a payout point's or a device's signature administers nothing
+        for who in (point, enrolment):
+            r = http.request(method, path, content=body, headers=who.signed_headers(method, path, body))
+            assert r.status_code == 403 and "cannot administer" in r.json()["error"], (path, r.text)
+    r = http.post("/v1/verify", content=verify, headers={**op(reg), "content-type": "application/json"})
+    assert r.status_code == 403 and "cannot push records or verify a PIN" in r.json()["error"]
+    r = http.post("/v1/batches", content=batch, headers=op(reg))
+    assert r.status_code == 403
+    r = http.post("/v1/verify", content=verify, headers=enrolment.signed_headers("POST", "/v1/verify", verify))
+    assert r.status_code == 403 and "enrolment device" in r.json()["error"]
+    r = http.post("/v1/batches", content=batch, headers=point.signed_headers("POST", "/v1/batches", batch))
+    assert r.status_code == 403 and "payout device" in r.json()["error"]
+    assert counts(reg)[0] == 0  # no record stored by any of them
+    # a payout point's key signs no card: it is not on the trust list
+    trust = http.get("/v1/trust").json()
+    assert [k["device_id"] for k in trust["keys"]] == [device.device_id]
+    devs = {d["device_id"]: d["role"] for d in http.get("/v1/admin/devices", headers=op(reg)).json()}
+    assert devs == {device.device_id: "enrolment", "pay-01": "payout"}
 
 
 # ---- trust list, admin, health ----------------------------------------------------

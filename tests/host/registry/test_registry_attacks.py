@@ -203,8 +203,10 @@ def test_every_error_has_one_shape(reg, http) -> None:
     refused(http.get("/v1/nothing-here"), 404)
     refused(http.put("/v1/health"), 405)
     op = {"Authorization": "Bearer " + reg.keys.operator_token, "content-type": "application/json"}
-    refused(http.post("/v1/verify", content=b"{not json", headers=op), 422)
-    refused(http.post("/v1/verify", content=b"[]", headers=op), 422)
+    point = signer(http, HostDevice(reg, "pay-01", role="payout"))
+    for body in (b"{not json", b"[]", b'{"credential": 5}'):  # signed, and still not a verify request
+        refused(http.post("/v1/verify", content=body, headers=point.signed_headers("POST", "/v1/verify", body)), 422)
+    refused(http.post("/v1/verify", content=b"{}", headers=op), 403)  # the operator verifies no PIN
     refused(http.post("/v1/admin/devices", content=b'{"device_id": 5}', headers=op), 422)
     before = rows(reg)
     for bad_id in ("%00", "a%00b", "x" * 40, "%C3%A9"):  # NUL: PostgreSQL would refuse it
@@ -243,13 +245,16 @@ def test_a_huge_body_without_a_token_is_refused_before_it_is_read(reg, http) -> 
             sent["bytes"] += 65536
             yield b" " * 65536
 
-    refused(http.post("/v1/verify", content=hundred_mb(), headers={"content-type": "application/json"}), 401)
+    refused(http.post("/v1/admin/devices", content=hundred_mb(), headers={"content-type": "application/json"}), 401)
     op = {"Authorization": "Bearer " + reg.keys.operator_token, "content-type": "application/json"}
-    r = http.post("/v1/verify", content=b"{" + b" " * 200_000 + b"}", headers=op)
+    r = http.post("/v1/admin/devices", content=b"{" + b" " * 200_000 + b"}", headers=op)
     refused(r, 413)
     # chunked (no Content-Length), with the token: counted while it streams, stopped at the limit
     sent["bytes"] = 0
-    refused(http.post("/v1/verify", content=hundred_mb(), headers=op), 413)
+    refused(http.post("/v1/admin/devices", content=hundred_mb(), headers=op), 413)
+    # a payout point's route: 16 KB at most, counted while it streams, before any signature is checked
+    sent["bytes"] = 0
+    refused(http.post("/v1/verify", content=hundred_mb(), headers={"content-type": "application/json"}), 413)
 
 
 def _raw_request(url: str, ca: Path, head: bytes, body_part: bytes, wait_s: float) -> bytes:
@@ -341,17 +346,14 @@ def test_a_credential_issued_for_another_registry_is_invalid(reg, http, device) 
     rid = seal.parse_record(envs[0]).record_id
     uid = bytes.fromhex("04a1b2c3d4e5f6")
     cred = device.credential(rid, uid, "another-registry")
-    r = http.post("/v1/verify", headers={"Authorization": "Bearer " + reg.keys.operator_token}, json={
-        "credential": base64.b64encode(cred).decode(), "uid": uid.hex(), "pin_block": "00" * 16})
-    assert r.status_code == 200 and r.json() == {"result": "invalid", "reason": "issued for another registry"}
+    point = signer(http, HostDevice(reg, "pay-01", role="payout"))
+    assert point.verify(cred, uid, bytes(16)) == {"result": "invalid", "reason": "issued for another registry"}
 
 
 def test_credentials_of_garbage_cbor_are_invalid_not_500(reg, http) -> None:
-    op = {"Authorization": "Bearer " + reg.keys.operator_token}
+    point = signer(http, HostDevice(reg, "pay-01", role="payout"))
     for cose in (b"\x9f" * 1000, b"\xd2\x84" + b"\xa1\x80\x00" * 3, os.urandom(300), b"\xbf\x80\x01\xff"):
-        r = http.post("/v1/verify", headers=op, json={"credential": base64.b64encode(cose).decode(),
-                                                      "uid": "04a1b2c3d4e5f6", "pin_block": "00" * 16})
-        assert r.status_code == 200 and r.json()["result"] == "invalid", r.text
+        assert point.verify(cose, bytes.fromhex("04a1b2c3d4e5f6"), bytes(16))["result"] == "invalid"
 
 
 # ---- 7. logs: never a name, a birth date or a phone number -------------------------------
@@ -443,13 +445,14 @@ def test_a_parallel_burst_of_wrong_pins_locks_after_three_on_either_database(reg
         cose = base64.b64encode(device.credential(rid, uid, reg.keys.registry_id)).decode()
         account = pins.credential_account(credential_id(rid))
 
+        point = HostDevice(reg, "pay-01", role="payout")
+
         def ask(pin: bytes) -> dict:
-            block = pins.encipher(reg.keys.zone_key, pin, account, os.urandom(8)).hex()
+            block = pins.encipher(reg.keys.zone_key, pin, account, os.urandom(8))
             with httpx.Client(base_url=base, verify=ctx, timeout=60) as c:
-                r = c.post("/v1/verify", json={"credential": cose, "uid": uid.hex(), "pin_block": block},
-                           headers={"Authorization": "Bearer " + reg.keys.operator_token})
-            assert r.status_code == 200, r.text
-            return r.json()
+                cl = RegistryClient(base, point.device_id, point.secret)
+                cl.http = c
+                return cl.verify(base64.b64decode(cose), uid, block)
 
         with ThreadPoolExecutor(20) as pool:
             answers = list(pool.map(ask, [b"%04d" % (1000 + i) for i in range(20)]))
