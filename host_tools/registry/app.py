@@ -10,7 +10,6 @@ refused request.
 
 from __future__ import annotations
 
-import base64
 import hmac
 import logging
 import re
@@ -20,7 +19,7 @@ from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
 import cbor2
-from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -30,15 +29,13 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import limits, pins, protocol
-from .credential import CredentialError, check_credential
+from . import limits, payouts, protocol
 from .ingest import KeyCache, ingest
 from .keys import RegistryKeys
-from .models import Conflict, Device, Event, Nonce, Record
+from .models import Conflict, Device, Event, Nonce, Payment, Programme, Record
 from .trust import kid_of, signed_trust_list
 
 WINDOW_S = 300  # a signed request's timestamp must be within 5 minutes of the registry's clock
-PIN_TRIES = 3
 _RETRIES = 8  # concurrent batches racing on the same record id: redo the transaction
 _DEVICE_ID = re.compile(protocol.DEVICE_ID_RE)
 _TIME = re.compile(protocol.TIME_RE)
@@ -143,6 +140,21 @@ class DeviceIn(BaseModel):
     ed25519_pub: str = Field(pattern=r"^[0-9a-f]{64}$")
     role: str = Field("enrolment", pattern=r"^(enrolment|payout)$",
                       description="enrolment (pushes records, signs cards) or payout (verifies card + PIN)")
+
+
+class PayoutIn(BaseModel):
+    credential: str = Field(max_length=2048, description="base64 of the card's COSE_Sign1 bytes")
+    uid: str = Field(pattern=r"^[0-9a-fA-F]{14}$", description="the card's 7-byte UID, hex")
+    pin_block: str = Field(pattern=r"^[0-9a-fA-F]{32}$", description="ISO 9564 format 4, under the zone key")
+    programme: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
+    period: str = Field(pattern=r"^[0-9]{4}-[0-9]{2}$", description="YYYY-MM, the month paid for (Cambodian time)")
+
+
+class ProgrammeIn(BaseModel):
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
+    name: str = Field(min_length=1, max_length=64)
+    amounts: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")], Annotated[int, Field(gt=0, lt=10**12)]] = \
+        Field(min_length=1, description="riel a month per beneficiary category")
 
 
 class VerifyIn(BaseModel):
@@ -345,52 +357,68 @@ def create_app(keys: RegistryKeys, engine: Engine) -> FastAPI:
             req = VerifyIn.model_validate_json(body)
         except ValueError as e:
             raise _err(422, "request body is not a verify request: " + str(e).splitlines()[0]) from None
-        try:
-            cose = base64.b64decode(req.credential, validate=True)
-        except ValueError as e:
-            raise _err(400, "credential is not base64") from e
         with sessions() as s:
-            trusted = {kid_of(d.ed25519_pub): (d.device_id, d.ed25519_pub)  # card-signing keys only
-                       for d in s.scalars(select(Device).where(Device.revoked.is_(False),
-                                                               Device.role == "enrolment"))}
-            try:
-                claims = check_credential(cose, trusted, bytes.fromhex(req.uid), int(time.time()), keys.registry_id)
-            except CredentialError as e:
-                return {"result": "invalid", "reason": str(e)}
-            rec = s.scalars(select(Record).where(Record.credential_id == claims.credential_id,
-                                                 Record.device_id == claims.device_id)).first()
-            if rec is None:
-                return {"result": "unknown", "reason": "no synced record for this credential yet"}
-            if rec.pin_failures >= PIN_TRIES:
-                return {"result": "locked", "credential_id": rec.credential_id}
-            try:
-                pin = pins.decipher(keys.zone_key, bytes.fromhex(req.pin_block),
-                                    pins.credential_account(rec.credential_id))
-                ok = hmac.compare_digest(pins.verifier(keys.pin_key, rec.record_id, pin), rec.pin_verifier)
-            except pins.PinBlockError:
-                ok = False
-            # The count decides in one statement, not from the row read above: a burst of wrong
-            # PINs in parallel would each read the same count and write it back (the lock never
-            # held).  The conditional UPDATE ... RETURNING is atomic on SQLite and PostgreSQL.
-            still_open = Record.id == rec.id, Record.pin_failures < PIN_TRIES
-            if ok:
-                done = s.execute(update(Record).where(*still_open).values(pin_failures=0)
-                                 .returning(Record.id)).first()
-                s.commit()
-                if done is None:  # locked by a burst while this PIN was being checked
-                    return {"result": "locked", "credential_id": rec.credential_id}
-                return {"result": "ok", "credential_id": rec.credential_id, "given_name": claims.given_name}
-            counted = s.execute(update(Record).where(*still_open).values(pin_failures=Record.pin_failures + 1)
-                                .returning(Record.pin_failures)).first()
-            if counted is None:
-                s.commit()
-                return {"result": "locked", "credential_id": rec.credential_id}
-            left = PIN_TRIES - counted[0]
-            if left == 0:
-                s.add(Event(kind="pin-locked", device_id=rec.device_id, detail=f"credential {rec.credential_id}"))
+            _, answer = payouts.card_and_pin(s, keys, req.credential, req.uid, req.pin_block, time.time())
             s.commit()
-            return {"result": "locked" if left == 0 else "wrong", "credential_id": rec.credential_id,
-                    "tries_left": left}
+        return answer
+
+    @app.post("/v1/payouts", openapi_extra={"parameters": _SIGNED_HEADERS, "requestBody": {
+        "required": True, "content": {"application/json": {"schema": PayoutIn.model_json_schema()}}}},
+        responses={**_ERRORS, 422: {"description": "not a payout request",
+                                     "content": {"application/json": {"schema": _ERROR_SCHEMA}}}})
+    async def payout(request: Request) -> Response:
+        """A payout point's claim: card, PIN, the programme and period; paid once per person,
+        programme and period (payouts.py).  The answer is signed for the payout point."""
+        import json
+
+        body = await _body(request)
+        point, nonce = await run_in_thread(_payout_point, request, body)
+        try:
+            req = PayoutIn.model_validate_json(body)
+        except ValueError as e:
+            raise _err(422, "request body is not a payout request: " + str(e).splitlines()[0]) from None
+
+        def work() -> dict[str, Any]:
+            with sessions() as s:
+                return payouts.payout(s, keys, point.device_id, req)
+
+        out = json.dumps(await run_in_thread(work)).encode()
+        sig = protocol.response_signature(device_secret(point), 200, nonce, out)
+        return Response(out, media_type="application/json", headers={protocol.H_SIGNATURE: sig})
+
+    @app.post("/v1/admin/programmes", dependencies=[Depends(operator)], status_code=201)
+    def add_programme(prog: ProgrammeIn) -> dict[str, Any]:
+        with sessions() as s:
+            if s.get(Programme, prog.code) is not None:
+                raise _err(409, f"programme {prog.code} exists")
+            s.add(Programme(code=prog.code, name=prog.name, amounts=dict(prog.amounts)))
+            s.add(Event(kind="programme-added", device_id=None,
+                        detail=f"{prog.code}: " + ", ".join(f"{c} {a}" for c, a in sorted(prog.amounts.items()))))
+            s.commit()
+        return {"code": prog.code, "added": True}
+
+    @app.get("/v1/admin/programmes", dependencies=[Depends(operator)])
+    def list_programmes() -> list[dict[str, Any]]:
+        with sessions() as s:
+            return [{"code": p.code, "name": p.name, "amounts": p.amounts}
+                    for p in s.scalars(select(Programme).order_by(Programme.code))]
+
+    @app.get("/v1/admin/payments", dependencies=[Depends(operator)])
+    def list_payments(programme: Annotated[str, Query(pattern=r"^[a-z][a-z0-9_]{0,31}$")],
+                      period: Annotated[str, Query(pattern=r"^[0-9]{4}-[0-9]{2}$")]) -> dict[str, Any]:
+        """The payments of a programme and period, and the totals per payout point."""
+        with sessions() as s:
+            rows = s.execute(select(Payment, Record.credential_id).join(Record, Record.record_id == Payment.record_id)
+                             .where(Payment.programme == programme, Payment.period == period)
+                             .order_by(Payment.id)).all()
+        payments = [{"receipt": p.receipt, "credential_id": cred, "amount": p.amount, "payout_point": p.payout_point,
+                     "paid_at": p.paid_at.isoformat()} for p, cred in rows]
+        totals: dict[str, dict[str, int]] = {}
+        for p in payments:
+            t = totals.setdefault(p["payout_point"], {"payments": 0, "amount": 0})
+            t["payments"] += 1
+            t["amount"] += p["amount"]
+        return {"programme": programme, "period": period, "payments": payments, "totals": totals}
 
     @app.post("/v1/admin/devices", dependencies=[Depends(operator)], status_code=201)
     def add_device(dev: DeviceIn) -> dict[str, Any]:

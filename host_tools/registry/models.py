@@ -6,7 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text,
+                        UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -88,3 +89,30 @@ class Event(Base):
     kind: Mapped[str] = mapped_column(String(32))
     device_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     detail: Mapped[str] = mapped_column(Text)
+
+
+class Programme(Base):
+    """A payment programme: an amount per beneficiary category each month (a veteran's pension)."""
+
+    __tablename__ = "programmes"
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    amounts: Mapped[dict[str, int]] = mapped_column(JSON)  # category -> riel a month
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Payment(Base):
+    """One payment: UNIQUE(person, programme, period) is what makes a second claim "already paid"."""
+
+    __tablename__ = "payments"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    record_id: Mapped[bytes] = mapped_column(LargeBinary(16), ForeignKey("records.record_id"))
+    programme: Mapped[str] = mapped_column(String(32), ForeignKey("programmes.code"))
+    period: Mapped[str] = mapped_column(String(7))  # YYYY-MM, Cambodian time
+    amount: Mapped[int] = mapped_column(BigInteger)
+    payout_point: Mapped[str] = mapped_column(String(32), ForeignKey("devices.device_id"))
+    receipt: Mapped[str] = mapped_column(String(16), unique=True)
+    paid_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (UniqueConstraint("record_id", "programme", "period", name="uq_payments_once"),
+                      Index("ix_payments_programme_period", "programme", "period"))
