@@ -151,6 +151,65 @@ def registry_serve(
         raise EnrolctlError(str(e)) from e
 
 
+KeysDirOpt = Annotated[Path, typer.Option("--keys", help="registry key directory (`enrolctl keys init`)")]
+UrlOpt = Annotated[str, typer.Option("--registry", help="registry URL, https://host:port")]
+
+
+@registry_app.command("programme")
+def registry_programme(
+    keys: KeysDirOpt, registry: UrlOpt,
+    code: Annotated[str, typer.Option("--code", help="e.g. veteran_pension")],
+    name: Annotated[str, typer.Option("--name", help="e.g. \"Veteran's pension\"")],
+    amount: Annotated[list[str], typer.Option("--amount", help="CATEGORY=RIEL a month, repeatable")],
+) -> None:
+    """Add a payout programme: an amount a month per beneficiary category."""
+    from . import payouts
+
+    payouts.add_programme(keys, registry, code, name, payouts.parse_amounts(amount))
+    out.print(f"programme {code} added")
+
+
+@registry_app.command("payouts")
+def registry_payouts(
+    keys: KeysDirOpt, registry: UrlOpt,
+    programme: Annotated[str, typer.Option("--programme")],
+    period: Annotated[str, typer.Option("--period", help="YYYY-MM")],
+    fmt: Annotated[str, typer.Option("--format", help="csv or jsonl")] = "csv",
+    out_file: Annotated[Path | None, typer.Option("--out", help="write the payments here (default: stdout)")] = None,
+) -> None:
+    """The payments of a programme and month (CSV or JSON lines), and the totals per payout point."""
+    from rich.table import Table
+
+    from . import payouts
+
+    if fmt not in ("csv", "jsonl"):
+        raise EnrolctlError(f"--format {fmt!r}: csv or jsonl")
+    doc = payouts.payments(keys, registry, programme, period)
+    text = payouts.export(doc, fmt)
+    if out_file is None:
+        typer.echo(text, nl=False)
+    else:
+        out_file.write_text(text)
+    table = Table(title=f"{programme} {period}")
+    for col in ("payout point", "payments", "riel"):
+        table.add_column(col)
+    for point, t in sorted(doc["totals"].items()):
+        table.add_row(point, str(t["payments"]), f"{t['amount']:,}")
+    err.print(table)
+
+
+@registry_app.command("unlock")
+def registry_unlock(
+    keys: KeysDirOpt, registry: UrlOpt,
+    credential: Annotated[str, typer.Argument(help="the card's credential id, as on its receipt")],
+) -> None:
+    """Clear a card's PIN lock (after 3 wrong PINs), in the registry's audit log."""
+    from . import payouts
+
+    payouts.unlock(keys, registry, credential)
+    out.print(f"credential {credential} unlocked")
+
+
 device_app = typer.Typer(no_args_is_help=True, help="a device on a USB cable")
 app.add_typer(device_app, name="device")
 records_app = typer.Typer(no_args_is_help=True, help="sealed records taken off a device over USB")

@@ -420,6 +420,20 @@ def create_app(keys: RegistryKeys, engine: Engine) -> FastAPI:
             t["amount"] += p["amount"]
         return {"programme": programme, "period": period, "payments": payments, "totals": totals}
 
+    @app.post("/v1/admin/credentials/{credential_id}/unlock", dependencies=[Depends(operator)])
+    def unlock(credential_id: Annotated[str, PathParam(pattern=r"^[0-9A-Z]{4}-[0-9A-Z]{4}$")]) -> dict[str, Any]:
+        """Clear a card's PIN lock (the person came with their ID to an office), audited."""
+        with sessions() as s:
+            recs = s.scalars(select(Record).where(Record.credential_id == credential_id)).all()
+            if not recs:
+                raise _err(404, f"no record for credential {credential_id}")
+            for rec in recs:
+                s.execute(update(Record).where(Record.id == rec.id).values(pin_failures=0))
+            s.add(Event(kind="pin-unlocked", device_id=recs[0].device_id,
+                        detail=f"credential {credential_id} unlocked by the operator"))
+            s.commit()
+        return {"credential_id": credential_id, "unlocked": True}
+
     @app.post("/v1/admin/devices", dependencies=[Depends(operator)], status_code=201)
     def add_device(dev: DeviceIn) -> dict[str, Any]:
         with sessions() as s:

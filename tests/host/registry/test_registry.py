@@ -317,7 +317,10 @@ def test_no_credential_of_one_role_works_for_another(reg, http, device) -> None:
     admin = [("GET", "/v1/admin/devices", b""), ("GET", "/v1/admin/records", b""),
              ("GET", "/v1/admin/conflicts", b""), ("GET", "/v1/admin/events", b""),
              ("POST", "/v1/admin/devices", b"{}"), ("POST", f"/v1/admin/devices/{device.device_id}/revoke", b""),
-             ("POST", f"/v1/admin/devices/{device.device_id}/batches", batch)]
+             ("POST", f"/v1/admin/devices/{device.device_id}/batches", batch),
+             ("POST", "/v1/admin/programmes", b"{}"), ("GET", "/v1/admin/programmes", b""),
+             ("GET", "/v1/admin/payments?programme=x&period=2026-01", b""),
+             ("POST", "/v1/admin/credentials/AAAA-BBBB/unlock", b"")]
     for method, path, body in admin:  # a payout point's or a device's signature administers nothing
         for who in (point, enrolment):
             r = http.request(method, path, content=body, headers=who.signed_headers(method, path, body))
@@ -330,6 +333,12 @@ def test_no_credential_of_one_role_works_for_another(reg, http, device) -> None:
     assert r.status_code == 403 and "enrolment device" in r.json()["error"]
     r = http.post("/v1/batches", content=batch, headers=point.signed_headers("POST", "/v1/batches", batch))
     assert r.status_code == 403 and "payout device" in r.json()["error"]
+    pay = b'{"credential": "", "uid": "04a1b2c3d4e5f6", "pin_block": "' + b"00" * 16 + b'", "programme": "x", ' \
+          b'"period": "2026-01"}'
+    r = http.post("/v1/payouts", content=pay, headers=enrolment.signed_headers("POST", "/v1/payouts", pay))
+    assert r.status_code == 403 and "enrolment device" in r.json()["error"]
+    r = http.post("/v1/payouts", content=pay, headers={**op(reg), "content-type": "application/json"})
+    assert r.status_code == 403
     assert counts(reg)[0] == 0  # no record stored by any of them
     # a payout point's key signs no card: it is not on the trust list
     trust = http.get("/v1/trust").json()
