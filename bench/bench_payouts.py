@@ -1,0 +1,97 @@
+"""Payouts (issue 18): claims paid per second by the registry with 8 payout points claiming at
+once, on SQLite and PostgreSQL, through the TLS server; each claim checks the card's signature,
+the PIN (format-4 block) and records the payment exactly once."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import ssl
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from mp import ROOT
+
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "host"), str(ROOT / "tests" / "cpython"), str(ROOT / "tests")]
+
+import httpx  # noqa: E402
+from registrykit import HostDevice, RegistryProcess, make_registry  # noqa: E402
+
+from host_tools.registry import pins  # noqa: E402
+from host_tools.registry.client import RegistryClient  # noqa: E402
+from host_tools.registry.ingest import credential_id  # noqa: E402
+from host_tools.registry.payouts import current_period  # noqa: E402
+
+POINTS = 8
+PEOPLE = 400
+UID = bytes.fromhex("04a1b2c3d4e5f6")
+
+
+def payout_rate(tmp: Path, db_url: str | None, tag: str) -> tuple[float, int]:
+    from firmware.crypto import seal
+
+    reg = make_registry(tmp / tag, db_url)
+    url = db_url or f"sqlite:///{tmp / tag / 'registry.db'}"
+    with RegistryProcess(reg, url) as server:
+        base = f"https://127.0.0.1:{server.port}"
+        ctx = ssl.create_default_context(cadata=reg.keys.ca_pem.decode())
+        device = HostDevice(reg)
+        claims = []
+        with httpx.Client(base_url=base, verify=ctx, timeout=60) as http:
+            http.post("/v1/admin/programmes", headers={"Authorization": "Bearer " + reg.keys.operator_token},
+                      json={"code": "veteran_pension", "name": "pension", "amounts": {"veteran": 150000}})
+            dev = RegistryClient(base, device.device_id, device.secret)
+            dev.http = http
+            for _ in range(PEOPLE // 50):
+                key, envs = device.batch(50)
+                dev.post_batch([key], envs)
+                for env in envs:
+                    rid = seal.parse_record(env).record_id
+                    card = base64.b64encode(device.credential(rid, UID, reg.keys.registry_id)).decode()
+                    block = pins.encipher(reg.keys.zone_key, b"2580", pins.credential_account(credential_id(rid)),
+                                          os.urandom(8)).hex()
+                    claims.append(json.dumps({"credential": card, "uid": UID.hex(), "pin_block": block,
+                                              "programme": "veteran_pension",
+                                              "period": current_period(time.time())}).encode())
+        points = [HostDevice(reg, f"pay-{i:02d}", role="payout") for i in range(POINTS)]
+
+        def work(i: int) -> int:
+            point = points[i]
+            paid = 0
+            with httpx.Client(base_url=base, verify=ctx, timeout=60) as http:
+                c = RegistryClient(base, point.device_id, point.secret)
+                for body in claims[i::POINTS]:
+                    r = http.post("/v1/payouts", content=body, headers=c.signed_headers("POST", "/v1/payouts", body))
+                    paid += r.json().get("result") == "paid"
+            return paid
+
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(POINTS) as pool:
+            paid = sum(pool.map(work, range(POINTS)))
+        seconds = time.perf_counter() - t0
+    reg.engine.dispose()
+    if paid != len(claims):
+        raise RuntimeError(f"{paid} of {len(claims)} claims paid")
+    return round(paid / seconds, 1), paid
+
+
+def run():
+    from pgserver import postgres_server
+
+    with tempfile.TemporaryDirectory() as tmp_s:
+        tmp = Path(tmp_s)
+        rate_sqlite, n1 = payout_rate(tmp, None, "sqlite")
+        with postgres_server() as pg:
+            rate_pg, n2 = payout_rate(tmp, pg, "pg")
+    host = f"{os.cpu_count()}-core x86 host, registry process + {POINTS} payout-point threads, TLS"
+    return [(f"payouts, SQLite ({n1} claims, {POINTS} payout points at once)", rate_sqlite, "payouts/s", host),
+            (f"payouts, PostgreSQL ({n2} claims, {POINTS} payout points at once)", rate_pg, "payouts/s", host)]
+
+
+if __name__ == "__main__":
+    for row in run():
+        print(row)
