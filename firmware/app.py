@@ -12,6 +12,7 @@ delivered to the flow here (deliver).  Start-up:
 import asyncio
 
 from firmware import VERSION, faultlog
+from firmware.power import AWAKE, DIM
 from firmware.tasks.card import CARD_STATES
 from firmware.ticks import ticks_diff, ticks_ms
 from firmware.ui import render
@@ -427,7 +428,8 @@ class App:
                 break
             if self.flow is not None:
                 self.power.step(now)
-                if self.language.page_due(now) and self.screen is not None:
+                # a Khmer screen's next page, while the panel is on (a dark one spends nothing)
+                if self.power.power in (AWAKE, DIM) and self.language.page_due(now) and self.screen is not None:
                     self.show(self.screen, turn=True)
             await asyncio.sleep(_IDLE_POLL_MS / 1000)
         if keypad_task is not None:

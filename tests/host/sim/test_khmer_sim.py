@@ -37,6 +37,7 @@ A
 ?REVIEW
 A
 ?CONSENT
++4
 #
 7391A
 7391A
@@ -64,7 +65,8 @@ def test_a_veteran_is_enrolled_in_khmer_and_reaches_the_registry_as_schema_2(tmp
     frames = termscreen.frames(r.stdout)
     assert len(frames) > 30
     for english in ("Family name:", "Given name:", "Birth date:", "Village:", "Category:", "Citizen",
-                    "Service no.:", "Person agrees to", "Tap the card on", "Card ready for", "To sync: {}"):
+                    "Service no.:", "Person agrees to", "data use?", "Tap the card on", "Card ready for",
+                    "To sync: {}"):  # "data use?": the consent's second page, turned after 3 s
         phrase = KHMER[english].split("{}")[0].strip()
         assert any(termscreen.shows_khmer(f, phrase) for f in frames), english
     # no English phrase was drawn: the 8x8 font reads no "Family name" off any frame
