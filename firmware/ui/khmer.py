@@ -156,8 +156,13 @@ def _name_lines(names, entry):
     """A Name's Khmer lines from names.km, or its Latin name."""
     off = names.find(entry[1]) if names is not None else -1
     if off < 0:
-        return [[("t", entry[2][i : i + _COLS])] for i in range(0, len(entry[2]), _COLS)]
+        return _latin(entry[2])
     return [[("b", line, names)] for line in names.lines(off)]
+
+
+def _latin(text):
+    """Latin text in lines of _COLS characters: nothing runs off the panel."""
+    return [[("t", text[i : i + _COLS])] for i in range(0, len(text), _COLS)]
 
 
 def _entry_runs(strings, entry, names=None):
@@ -171,19 +176,18 @@ def _entry_runs(strings, entry, names=None):
         if not entry:
             return []
         off = strings.find(entry)
-        if off < 0:
-            return [[("t", entry)]]
+        if off < 0:  # a phrase newer than the file (an update without its km.bin): English, whole
+            return _latin(entry)
         return [[("b", line, strings)] for line in strings.lines(off)]
     if entry[0] == "{}":  # a literal: a typed name may be 32 letters, two lines of the panel
-        text = str(entry[1])
-        return [[("t", text[i : i + _COLS])] for i in range(0, len(text), _COLS)]
+        return _latin(str(entry[1]))
     parts = entry[0].split("{}")
     runs = []
     for i in range(len(parts)):
         if parts[i]:
             off = strings.find(entry[0], i)
             if off < 0:
-                return [[("t", say(entry))]]
+                return _latin(say(entry))
             runs += [("b", line, strings) for line in strings.lines(off)]
         if i + 1 < len(parts):
             v = entry[1 + i]

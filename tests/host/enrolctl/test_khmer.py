@@ -211,3 +211,17 @@ def test_the_village_list_shows_the_official_khmer_names_of_villages_and_commune
     assert [r[1] for _, runs, _ in lines for r in runs if r[0] == "t"] == ["02040107"]  # Latin: the code typed
     english = screen.text()
     assert "Kampong Pnov" in english and "Commune Bavel" in english  # the same screen in English
+
+
+def test_a_phrase_the_file_lacks_is_english_in_lines_that_fit(tmp_path: Path) -> None:
+    """A firmware update whose km.bin was not rewritten: the new phrase is shown in English,
+    broken into lines of the panel, never run off its edge."""
+    path = tmp_path / "old.bin"
+    path.write_bytes(khmer.build({"HOME": KHMER["HOME"]}))
+    old = fw_khmer.Strings(str(path))
+    s = Screen("HOME", ["Categories bad: call technician", ("Storage {}% FULL", 97)])
+    lines = fw_khmer.lay_out(old, s)
+    latin = [r[1] for _, runs, _ in lines for r in runs if r[0] == "t"]
+    assert "".join(latin) == "Categories bad: call technicianStorage 97% FULL"
+    assert all(sum(fw_khmer._run_size(r)[0] for r in runs) <= fw_khmer.ROOM for _, runs, _ in lines)
+    assert lines[0][1][0][0] == "b"  # the title it has, in Khmer
