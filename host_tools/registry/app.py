@@ -32,7 +32,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from . import limits, payouts, protocol
 from .ingest import KeyCache, ingest
 from .keys import RegistryKeys
-from .models import Conflict, Device, Event, Nonce, Payment, Programme, Record
+from .models import Conflict, Device, Event, Nonce, Payment, Programme, Record, RevokedCredential
 from .trust import kid_of, signed_trust_list
 
 WINDOW_S = 300  # a signed request's timestamp must be within 5 minutes of the registry's clock
@@ -419,6 +419,20 @@ def create_app(keys: RegistryKeys, engine: Engine) -> FastAPI:
             t["payments"] += 1
             t["amount"] += p["amount"]
         return {"programme": programme, "period": period, "payments": payments, "totals": totals}
+
+    @app.post("/v1/admin/credentials/{credential_id}/revoke", dependencies=[Depends(operator)])
+    def revoke_credential(credential_id: Annotated[str, PathParam(pattern=r"^[0-9A-Z]{4}-[0-9A-Z]{4}$")],
+                          reason: Annotated[str, Query(pattern=r"^[A-Za-z0-9 ,.'-]{1,64}$")] = "revoked"
+                          ) -> dict[str, Any]:
+        """The card pays nothing any more (lost, stolen, replaced), audited."""
+        with sessions() as s:
+            if s.scalars(select(Record.id).where(Record.credential_id == credential_id)).first() is None:
+                raise _err(404, f"no record for credential {credential_id}")
+            if s.get(RevokedCredential, credential_id) is None:
+                s.add(RevokedCredential(credential_id=credential_id, reason=reason))
+                s.add(Event(kind="credential-revoked", device_id=None, detail=f"credential {credential_id}: {reason}"))
+            s.commit()
+        return {"credential_id": credential_id, "revoked": True}
 
     @app.post("/v1/admin/credentials/{credential_id}/unlock", dependencies=[Depends(operator)])
     def unlock(credential_id: Annotated[str, PathParam(pattern=r"^[0-9A-Z]{4}-[0-9A-Z]{4}$")]) -> dict[str, Any]:

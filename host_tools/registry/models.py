@@ -91,6 +91,15 @@ class Event(Base):
     detail: Mapped[str] = mapped_column(Text)
 
 
+class RevokedCredential(Base):
+    """A card's credential that pays nothing any more (lost, stolen, replaced by a re-issue)."""
+
+    __tablename__ = "revoked_credentials"
+    credential_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class Programme(Base):
     """A payment programme: an amount per beneficiary category each month (a veteran's pension)."""
 

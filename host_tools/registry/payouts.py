@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from . import pins
 from .credential import CredentialError, check_credential
 from .keys import RegistryKeys
-from .models import Device, Event, Payment, Programme, Record
+from .models import Device, Event, Payment, Programme, Record, RevokedCredential
 from .trust import kid_of
 
 PIN_TRIES = 3
@@ -56,6 +56,9 @@ def card_and_pin(s: Session, keys: RegistryKeys, credential_b64: str, uid_hex: s
                                          Record.device_id == claims.device_id)).first()
     if rec is None:
         return None, {"result": "unknown", "reason": "no synced record for this credential yet"}
+    revoked = s.get(RevokedCredential, rec.credential_id)
+    if revoked is not None:  # before the PIN: a revoked card is not worth a guess
+        return None, {"result": "revoked", "credential_id": rec.credential_id, "reason": revoked.reason}
     if rec.pin_failures >= PIN_TRIES:
         return None, {"result": "locked", "credential_id": rec.credential_id}
     try:

@@ -1,9 +1,11 @@
 """The signed trust list: which device keys sign genuine cards.
 
-  {"registry_id": ..., "issued": epoch s, "keys": [{"kid": hex, "pub": hex, "device_id": ...}],
-   "sig": hex Ed25519 over the canonical JSON (sorted keys, no spaces) of the other fields}
+  {"registry_id": ..., "issued": epoch s, "expires": epoch s, "keys": [{"kid": hex, "pub": hex,
+   "device_id": ...}], "sig": hex Ed25519 over the canonical JSON (sorted keys, no spaces) of the
+   other fields}
 `enrolctl card verify --trust FILE` reads "keys"; a payout point checks "sig" with the
-registry's trust public key first (verify_trust_list()).
+registry's trust public key first and refuses a list past its "expires" (verify_trust_list()):
+a revoked device's key leaves the list, and an old copy must not keep trusting it.
 """
 
 from __future__ import annotations
@@ -25,20 +27,30 @@ def _canonical(doc: dict[str, Any]) -> bytes:
     return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
 
+TRUST_LIST_S = 7 * 86400  # a payout point fetches a fresh list at least weekly
+
+
 def signed_trust_list(key: ed25519.Ed25519PrivateKey, registry_id: str, devices: list[tuple[str, bytes]]
                       ) -> dict[str, Any]:
+    now = int(time.time())
     doc: dict[str, Any] = {
-        "registry_id": registry_id, "issued": int(time.time()),
+        "registry_id": registry_id, "issued": now, "expires": now + TRUST_LIST_S,
         "keys": [{"kid": kid_of(pub).hex(), "pub": pub.hex(), "device_id": dev} for dev, pub in devices],
     }
     doc["sig"] = key.sign(_canonical(doc)).hex()
     return doc
 
 
-def verify_trust_list(pub: ed25519.Ed25519PublicKey, doc: dict[str, Any]) -> dict[str, Any]:
+def verify_trust_list(pub: ed25519.Ed25519PublicKey, doc: dict[str, Any], now: float | None = None
+                      ) -> dict[str, Any]:
+    """The list's fields once its signature checks out; ValueError if it does not, or if the
+    list has expired (or has no expiry)."""
     body = {k: v for k, v in doc.items() if k != "sig"}
     try:
         pub.verify(bytes.fromhex(str(doc.get("sig", ""))), _canonical(body))
     except (InvalidSignature, ValueError) as e:
         raise ValueError("trust list signature invalid") from e
+    expires = body.get("expires")
+    if type(expires) is not int or (time.time() if now is None else now) >= expires:
+        raise ValueError("trust list expired: fetch a new one from the registry")
     return body

@@ -78,7 +78,7 @@ def registry_for(request, tmp: Path, database: str) -> Registry:
         return make_registry(tmp)
     reg = make_registry(tmp, request.getfixturevalue("pg_url"))
     with reg.engine.begin() as conn:
-        for table in ("payments", "programmes", "records", "conflicts", "nonces", "events", "devices"):
+        for table in ("payments", "programmes", "revoked_credentials", "records", "conflicts", "nonces", "events", "devices"):
             conn.exec_driver_sql(f"DELETE FROM {table}")
     return reg
 

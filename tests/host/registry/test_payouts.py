@@ -166,6 +166,21 @@ def test_each_bad_claim_is_refused_with_its_reason_and_pays_nothing(reg, http) -
     assert paid(reg) == 1
 
 
+def test_a_revoked_credential_pays_nothing(reg, http) -> None:
+    device, point, _ = setup(reg, http)
+    lost = Person(reg, http, device)
+    cred = credential_id(lost.rid)
+    r = http.post(f"/v1/admin/credentials/{cred}/revoke", params={"reason": "card lost"}, headers=op(reg))
+    assert r.status_code == 200
+    assert pay(http, point, lost.claim(b"2580")) == {"result": "revoked", "credential_id": cred,
+                                                     "reason": "card lost"}
+    assert pay(http, point, lost.claim(b"0000"))["result"] == "revoked"  # no PIN guess counted either
+    assert paid(reg) == 0
+    assert http.post("/v1/admin/credentials/AAAA-BBBB/revoke", headers=op(reg)).status_code == 404
+    assert http.post(f"/v1/admin/credentials/{cred}/revoke", params={"reason": "<script>"},
+                     headers=op(reg)).status_code == 422
+
+
 def test_bad_programmes_are_refused(reg, http) -> None:
     for bad in ({**PENSION, "code": "Veteran Pension"}, {**PENSION, "amounts": {}},
                 {**PENSION, "amounts": {"veteran": -5}}, {**PENSION, "amounts": {"VETERAN": 5}}, {"code": "x"}):

@@ -359,6 +359,12 @@ def test_trust_list_is_signed_and_drops_revoked_devices(reg, http, device) -> No
         verify_trust_list(reg.keys.trust_key.public_key(), doc)
     http.post("/v1/admin/devices/dev-b/revoke", headers=op(reg))
     assert [k["device_id"] for k in http.get("/v1/trust").json()["keys"]] == [device.device_id]
+    # it expires: a copy kept past a week (a revoked device still on it) is refused
+    fresh = http.get("/v1/trust").json()
+    assert fresh["expires"] - fresh["issued"] == 7 * 86400
+    verify_trust_list(reg.keys.trust_key.public_key(), fresh, now=fresh["expires"] - 1)
+    with pytest.raises(ValueError, match="expired"):
+        verify_trust_list(reg.keys.trust_key.public_key(), fresh, now=fresh["expires"])
 
 
 def test_admin_endpoints(reg, http, device) -> None:
