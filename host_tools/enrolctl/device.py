@@ -15,6 +15,7 @@ import ssl
 import time
 import zipfile
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,7 +86,7 @@ def _call(client: httpx.Client, method: str, path: str, **kw: Any) -> httpx.Resp
         raise EnrolctlError(f"registry at {client.base_url} not reachable: {e}") from e
 
 
-def load_config(path: Path, districts: list[str] = (), communes: list[str] = ()) -> dict[str, Any]:  # type: ignore[assignment]
+def load_config(path: Path, districts: Sequence[str] = (), communes: Sequence[str] = ()) -> dict[str, Any]:
     """Provisioning settings: {"device_prefix", "wifi": [{"ssid","psk"}], "officers": [{"id","role","pin"}],
     "districts": ["0204"], "communes": ["020401"], "categories": [{"code","name","number"}]}.
     The area is official gazetteer codes (the config's and those given on the command line); the
@@ -183,8 +184,8 @@ def check_schema(info: dict[str, Any]) -> None:
 LANGUAGES = ("km", "en")  # firmware/store/secrets.py
 
 
-def provision(port: str, keys_dir: Path, registry_url: str, config: Path, districts: list[str] = (),  # type: ignore[assignment]
-              communes: list[str] = (), lang: str = "km") -> str:  # type: ignore[assignment]
+def provision(port: str, keys_dir: Path, registry_url: str, config: Path, districts: Sequence[str] = (),
+              communes: Sequence[str] = (), lang: str = "km") -> str:
     """Keys made on the device, the device registered, its configuration written.  Returns its id."""
     from . import khmer
 

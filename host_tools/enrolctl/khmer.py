@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import io
 import struct
+import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +26,7 @@ from fontpkg_noto_sans_khmer import ROOT as NOTO_ROOT
 from firmware import formats
 
 from .errors import EnrolctlError
+from .gazetteer import Area
 from .km_catalogue import KHMER
 
 PX = 14
@@ -162,8 +165,6 @@ def km_file(found: dict[int, list[Line]]) -> bytes:
     body.write(index)
     body.write(blobs)
     data = body.getvalue()
-    import zlib
-
     head = formats.KM_MAGIC + struct.pack(">HHI", len(ids), 0, zlib.crc32(data)) + bytes(4)
     return head + data
 
@@ -176,7 +177,7 @@ def build(catalogue: dict[str, str] = KHMER, font: Path | None = None) -> bytes:
     return km_file(entries(Shaper(Path(font)), catalogue))
 
 
-def names_file(area: object, categories: list[tuple[str, str]] = ()) -> bytes:  # type: ignore[assignment]
+def names_file(area: Area, categories: Sequence[tuple[str, str]] = ()) -> bytes:
     """names.km: the Khmer names of the device's villages ("v" + code), communes ("c" + code)
     and of the categories added at provisioning ("k" + code), as ui/screen.Name entries ask."""
     font = FONT
@@ -184,8 +185,8 @@ def names_file(area: object, categories: list[tuple[str, str]] = ()) -> bytes:  
         raise EnrolctlError("the Khmer font (Noto Sans Khmer, PyPI fontpkg-noto-sans-khmer) is not installed")
     shaper = Shaper(Path(font))
     found: dict[int, list[Line]] = {}
-    named = [("c" + c.code, c.name_km) for c in area.communes]  # type: ignore[attr-defined]
-    named += [("v" + v.code, v.name_km) for v in area.villages]  # type: ignore[attr-defined]
+    named = [("c" + c.code, c.name_km) for c in area.communes]
+    named += [("v" + v.code, v.name_km) for v in area.villages]
     named += [("k" + code, km) for code, km in categories]
     for key, km in named:
         pid = formats.km_id(key)
