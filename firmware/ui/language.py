@@ -50,8 +50,7 @@ class Language:
             except khmer.KhmerError as e:  # damaged since it was opened: English from now on
                 self.log("km.bin: " + str(e) + ": English shown")
                 self.strings = None
-        self.pages = 1
-        render.draw(display, screen)
+        self.pages = render.draw(display, screen, None, self.page)  # a long highlighted row scrolls
 
     def page_due(self, now):
         return self.pages > 1 and ticks_diff(now, self.page_at) >= PAGE_MS

@@ -112,3 +112,31 @@ def test_a_phrase_is_blitted_from_flash_and_a_file_damaged_later_falls_back_to_e
         f.write(b"KMS1")
     lang.draw(p, screen, 0)
     assert bytes(p.buf) == english_pixels(screen) and len(logged) == 1 and "English shown" in logged[0]
+
+
+def test_a_long_highlighted_row_scrolls_in_english_until_it_is_read_whole():
+    """A village name of 38 letters in a 16-column row: each turn moves it 8 columns on, and
+    the turns together show every letter (the App turns it every PAGE_MS, as a Khmer page)."""
+    from firmware.ui import render
+    from firmware.ui.screen import view
+
+    name = "Boeng Chet Pram Techou Chhneah Chhneah"
+    assert render.steps(name) == 4 and render.steps("Bavel Muoy") == 1
+    seen = set()
+    for turn in range(render.steps(name)):
+        shown = view(name, turn * render.SCROLL_COLS)
+        seen.update(i for i in range(len(name)) if name[max(0, i - 5):i + 1] in shown.strip("<>"))
+    assert seen == set(range(len(name)))
+    if not IS_MICROPYTHON:
+        return
+    import framebuf
+
+    screen = Screen("LIST", ["Village:", lit(name), lit("Bavel Muoy")], highlight=1)
+    for turn in range(4):
+        p = Panel()
+        assert render.draw(p, screen, None, turn) == 4
+        want = bytearray(128)
+        ref = framebuf.FrameBuffer(want, 128, 8, framebuf.MONO_VLSB)
+        ref.text(view(name, turn * render.SCROLL_COLS), 0, 0, 1)
+        ref.rect(0, 0, 128, 8, 1)
+        assert bytes(p.buf[256:384]) == bytes(want), turn  # body row 1 (the third 8-pixel row)
