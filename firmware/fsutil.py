@@ -69,3 +69,21 @@ def used_percent(path):
     if not blocks:
         return 100
     return (blocks - bfree) * 100 // blocks
+
+
+def crc32_rest(f, chunk=256):
+    """(bytes, CRC32) of what is left of an open binary file, read a small chunk at a time
+    (a file checked at open is never read whole into RAM)."""
+    import binascii
+
+    buf = bytearray(chunk)
+    view = memoryview(buf)
+    size = 0
+    c = 0
+    while True:
+        k = f.readinto(buf)
+        if not k:
+            break
+        size += k
+        c = binascii.crc32(view[:k], c)
+    return size, c & 0xFFFFFFFF

@@ -6,12 +6,9 @@ heap, so only the rows on the screen are read.  The file is checked once, when i
 then refuses new enrolments and says to call a technician.
 """
 
-import binascii
 import struct
 
-from firmware import formats
-
-_CHUNK = 256
+from firmware import formats, fsutil
 
 
 class VillagesError(Exception):
@@ -33,18 +30,10 @@ class Villages:
                 if not 0 < n <= formats.MAX_VILLAGES or not 0 < nc <= formats.MAX_COMMUNES:
                     raise VillagesError("village list counts out of range")
                 size = nc * formats.COMMUNE_REC + n * formats.VILLAGE_REC
-                buf = bytearray(_CHUNK)
-                got = 0
-                c = 0
-                while True:
-                    k = f.readinto(buf)
-                    if not k:
-                        break
-                    got += k
-                    c = binascii.crc32(memoryview(buf)[:k], c)
+                got, c = fsutil.crc32_rest(f)
         except OSError:
             raise VillagesError("no village list")
-        if got != size or c & 0xFFFFFFFF != crc:
+        if got != size or c != crc:
             raise VillagesError("village list damaged")
         self.n = n
         self._base = formats.VILLAGES_HEAD + nc * formats.COMMUNE_REC

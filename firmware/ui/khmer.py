@@ -13,10 +13,9 @@ A phrase the file does not have is drawn in English in its place; a damaged file
 at all (the App then shows English and logs why).
 """
 
-import binascii
 import struct
 
-from firmware import formats
+from firmware import formats, fsutil
 from firmware.ui.screen import NAME, PAIR, WRAP, kind, say
 
 WIDTH = 128
@@ -25,7 +24,6 @@ TOP = 9  # the status row and a pixel of space
 INDENT = 4  # room for the highlight bar
 ROOM = WIDTH - INDENT - 3  # and for the page bar at the right edge
 _TEXT_ASCENT = 7  # framebuf's 8x8 font: 7 rows above the baseline, 1 below
-_CHUNK = 256
 _COLS = ROOM // 8  # Latin characters on a line
 
 
@@ -50,18 +48,10 @@ class Strings:
                 n, _, crc = struct.unpack_from(">HHI", head, 4)
                 if not 0 < n <= formats.KM_MAX_ENTRIES:
                     raise KhmerError("Khmer phrase count out of range")
-                c = 0
-                size = 0
-                buf = bytearray(_CHUNK)
-                while True:
-                    k = f.readinto(buf)
-                    if not k:
-                        break
-                    size += k
-                    c = binascii.crc32(memoryview(buf)[:k], c)
+                size, c = fsutil.crc32_rest(f)
         except OSError:
             raise KhmerError("no Khmer phrase file")
-        if c & 0xFFFFFFFF != crc or size < n * formats.KM_INDEX:
+        if c != crc or size < n * formats.KM_INDEX:
             raise KhmerError("Khmer phrase file damaged")
         self.n = n
         self.size = formats.KM_HEAD + size
