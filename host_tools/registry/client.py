@@ -62,25 +62,17 @@ class RegistryClient:
 
     def post_batch(self, keys: list[bytes], records: list[bytes]) -> list[Receipt]:
         """Upload; returns the receipts whose MACs check out (ClientError if the answer is not genuine)."""
-        body = protocol.encode_batch(keys, records)
-        headers = self.signed_headers("POST", "/v1/batches", body)
-        r = self.http.post("/v1/batches", content=body, headers=headers)
-        if r.status_code != 200:
-            raise ClientError(f"registry answered {r.status_code}: {r.text[:200]}")
-        expected = protocol.response_signature(self.secret, 200, headers[protocol.H_NONCE], r.content)
-        if r.headers.get(protocol.H_SIGNATURE) != expected:
-            raise ClientError("answer signature wrong")
+        answer = self._post_signed("/v1/batches", protocol.encode_batch(keys, records))
         digests = {}
         for env in records:
             digests.setdefault(protocol.record_id_of(env), hashlib.sha256(env).digest())
         out = []
-        for rid, result, rno, mac, reason in cbor2.loads(r.content)["results"]:
+        for rid, result, rno, mac, reason in cbor2.loads(answer)["results"]:
             digest = digests.get(rid)
             if digest is None or protocol.receipt_mac(self.secret, rid, result, rno, digest) != mac:
                 raise ClientError(f"receipt for record {rid.hex()} does not verify")
             out.append(Receipt(rid, result, rno, reason))
         return out
-
 
     def verify(self, credential: bytes, uid: bytes, pin_block: bytes) -> dict:
         """A payout point's question: card + PIN.  The answer, once its signature checks out."""
@@ -89,11 +81,18 @@ class RegistryClient:
 
         body = json.dumps({"credential": base64.b64encode(credential).decode(), "uid": uid.hex(),
                            "pin_block": pin_block.hex()}).encode()
-        headers = dict(self.signed_headers("POST", "/v1/verify", body), **{"content-type": "application/json"})
-        r = self.http.post("/v1/verify", content=body, headers=headers)
+        return json.loads(self._post_signed("/v1/verify", body, "application/json"))
+
+    def _post_signed(self, path: str, body: bytes, content_type: str | None = None) -> bytes:
+        """POST a signed request; the answer's body once its signature checks out (ClientError
+        for any other status or a signature that is not the registry's for this request)."""
+        headers = self.signed_headers("POST", path, body)
+        if content_type:
+            headers["content-type"] = content_type
+        r = self.http.post(path, content=body, headers=headers)
         if r.status_code != 200:
             raise ClientError(f"registry answered {r.status_code}: {r.text[:200]}")
         expected = protocol.response_signature(self.secret, 200, headers[protocol.H_NONCE], r.content)
         if r.headers.get(protocol.H_SIGNATURE) != expected:
             raise ClientError("answer signature wrong")
-        return json.loads(r.content)
+        return r.content
