@@ -152,7 +152,7 @@ class PayoutIn(BaseModel):
 
 class ProgrammeIn(BaseModel):
     code: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
-    name: str = Field(min_length=1, max_length=64)
+    name: str = Field(pattern=r"^[^\x00-\x1f\x7f]{1,64}$", description="printable: PostgreSQL refuses a NUL")
     amounts: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")], Annotated[int, Field(gt=0, lt=10**12)]] = \
         Field(min_length=1, description="riel a month per beneficiary category")
 

@@ -183,7 +183,8 @@ def test_a_revoked_credential_pays_nothing(reg, http) -> None:
 
 def test_bad_programmes_are_refused(reg, http) -> None:
     for bad in ({**PENSION, "code": "Veteran Pension"}, {**PENSION, "amounts": {}},
-                {**PENSION, "amounts": {"veteran": -5}}, {**PENSION, "amounts": {"VETERAN": 5}}, {"code": "x"}):
+                {**PENSION, "amounts": {"veteran": -5}}, {**PENSION, "amounts": {"VETERAN": 5}}, {"code": "x"},
+                {**PENSION, "name": "pension\x00"}, {**PENSION, "name": ""}):  # a NUL: PostgreSQL's 5xx before
         r = http.post("/v1/admin/programmes", json=bad, headers=op(reg))
         assert r.status_code == 422, (bad, r.text)
     assert http.post("/v1/admin/programmes", json=PENSION, headers=op(reg)).status_code == 201
