@@ -52,8 +52,9 @@ def payout_rate(tmp: Path, db_url: str | None, tag: str) -> tuple[float, int]:
                 for env in envs:
                     rid = seal.parse_record(env).record_id
                     card = base64.b64encode(device.credential(rid, UID, reg.keys.registry_id)).decode()
-                    block = pins.encipher(reg.keys.zone_key, b"2580", pins.credential_account(credential_id(rid)),
-                                          os.urandom(8)).hex()
+                    point = f"pay-{len(claims) % POINTS:02d}"  # the point that sends it (claims[i::POINTS])
+                    block = pins.encipher(pins.point_key(reg.keys.zone_key, point), b"2580",
+                                          pins.credential_account(credential_id(rid)), os.urandom(8)).hex()
                     claims.append(json.dumps({"credential": card, "uid": UID.hex(), "pin_block": block,
                                               "programme": "veteran_pension",
                                               "period": current_period(time.time())}).encode())

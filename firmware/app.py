@@ -23,7 +23,8 @@ _TICK_MS = 100
 CRITICAL_SLEEP_MS = 30 * 60 * 1000  # deep sleep on an empty cell; then boot and look again
 EMPTY_MESSAGE_MS = 3000
 MAX_TASK_RESTARTS = 3
-BUSY_STATES = CARD_STATES + ("check", "saving")  # never light-sleep here: a card or a save is under way
+# never light-sleep here: a card, a save or a payout's claim is under way
+BUSY_STATES = CARD_STATES + ("check", "saving", "pay_tap", "paying", "trust_fetch")
 
 
 class App:
@@ -46,6 +47,7 @@ class App:
         self.task_restarts = 0  # card/check tasks restarted by task_failed since the last card step
         self.clock = None
         self.sync = None  # the radio's task (tasks/sync.py), made with the services
+        self.payout = None  # a payout device's radio task instead (tasks/payout.py)
         from firmware.tasks.power import PowerTask
 
         self.power = PowerTask(board, self.status, lambda: self.flow is not None and self.flow.state in BUSY_STATES,
@@ -133,6 +135,9 @@ class App:
 
         self.language = Language(self.data, self.secrets.lang, self.language_fault)
         self.power.audit = audit
+        if self.secrets.role == "payout":
+            self.open_payout(officers)
+            return None
         villages, why = village_list.load(self.data)
         if why:
             audit.record("error", "villages.bin: " + why + ": no new enrolments")
@@ -165,6 +170,33 @@ class App:
         from firmware.hw import nfc  # noqa: F401
 
         return None
+
+    def open_payout(self, officers):
+        """A payout device: its trust list, the payout flow, the card reader, the claim's radio
+        task (no sync task: it keeps no records to send)."""
+        import gc
+
+        from firmware.payout.flow import PayoutFlow
+        from firmware.payout.trust import TrustList
+        from firmware.tasks.card import CardTask
+        from firmware.tasks.payout import PayoutTask
+
+        s = self.secrets
+        trust = TrustList(self.data, s.trust_pub, s.registry_id, self.clock_s)
+        if not trust.load():
+            self.audit.record("error", "trust list: " + trust.problem)
+        self.flow = PayoutFlow(officers, self.status, s.programmes, trust)
+        self.card = CardTask(self.board, s, self.clock_s, self.deliver, lambda: self.flow.state, self.card_noted)
+        self.card.trust = trust
+        self.refresh_status()
+        gc.collect()  # the claim's reply buffer (13 KB) from a heap still in one piece
+        self.payout = PayoutTask(self.board, s, self.clock, self.audit, self.status, trust, self.deliver)
+        self.payout.open()
+        self.power.sync = self.payout  # busy while it claims; never due by itself
+        import busio  # noqa: F401
+        import digitalio  # noqa: F401
+
+        from firmware.hw import nfc  # noqa: F401
 
     def clock_s(self):
         if self.clock is None:
@@ -212,6 +244,24 @@ class App:
                 self.flow.officers.unlock(e[1], e[2])
             elif kind == "switch_language":
                 self.language.switch()
+            elif kind == "refresh_trust":
+                self.payout.start_refresh()
+            elif kind == "read_card":
+                if not self.card.start_pay():
+                    self.apply(self.flow.card_read(False, "No card reader"))
+            elif kind == "pay":
+                self.claim(e[1], e[2])
+
+    def claim(self, programme, pin):
+        """The card the pay session read, the programme, the PIN (wiped once its block is made)."""
+        card = self.card.paid_card
+        if card is None:
+            from firmware.crypto.wipe import wipe
+
+            wipe(pin)
+            self.apply(self.flow.pay_failed("card not read"))
+            return
+        self.payout.start_claim(card[0], card[1], card[2], programme, pin)
 
     def check_officer(self, officer_id, pin):
         """PBKDF2 against the officer's verifier (about a second on the device), failures counted
@@ -344,6 +394,14 @@ class App:
             self.apply(self.flow.check_done(["Error:", "tap again" if again else "B=back"]))
             if again:
                 self.card.start_check()
+        elif state == "pay_tap":
+            self.apply(self.flow.card_read(False, "Error: tap again" if again else "Reader error: B=back"))
+            if again:
+                self.card.start_pay()
+        elif state == "paying":  # the claim's task died: whether it reached the registry is unknown
+            self.apply(self.flow.pay_failed("error: ask registry before paying"))
+        elif state == "trust_fetch":
+            self.apply(self.flow.trust_done("error"))
 
     # ---- sync ------------------------------------------------------------
     def sync_changed(self):
@@ -411,7 +469,7 @@ class App:
             from firmware.ui.keymap import ALL_KEYS
 
             keypad_task = asyncio.create_task(Keypad(pins[0], pins[1], ALL_KEYS).run(self.on_key, ticks_ms))
-        if self.flow is not None:
+        if self.sync is not None:
             self.sync.start()
         last_tick = ticks_ms()
         self.power.check_battery(last_tick)
@@ -434,7 +492,7 @@ class App:
             await asyncio.sleep(_IDLE_POLL_MS / 1000)
         if keypad_task is not None:
             keypad_task.cancel()
-        for owner in (self.sync, self.card):
+        for owner in (self.sync, self.payout, self.card):
             if owner is not None:
                 owner.deinit()
         self.shut_down()

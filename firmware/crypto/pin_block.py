@@ -7,6 +7,10 @@ K is the record's PIN key: HMAC-SHA256(batch key, "pin" || record_id)[:16]
 (crypto/seal.py), so only the registry, which unwraps the batch key, can
 decipher it; the account number is the record id's first 6 bytes as 12
 decimal digits (account_digits()).  The block is sealed inside the record.
+
+A payout device enciphers under its own PIN key (payout.json) with the card credential's
+account number (credential_account()); the block goes to the registry over TLS and is never
+kept (host_tools/registry/pins.py deciphers both).
 """
 
 import cryptolib
@@ -20,6 +24,22 @@ _MODE_ECB = 1
 def account_digits(record_id):
     n = int.from_bytes(record_id[:6], "big") % 1000000000000
     return "%012d" % n
+
+
+CREDENTIAL_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # card/writer.credential_id's
+
+
+def credential_account(credential_id):
+    """A payout's account number: the credential id's characters as their base32 values in
+    decimal, the last 12 digits (host_tools/registry/pins.credential_account)."""
+    digits = ""
+    for c in credential_id:
+        if c != "-":
+            i = CREDENTIAL_ALPHABET.find(c)
+            if i < 0:
+                raise ValueError("credential id")
+            digits += str(i)
+    return "%012d" % (int(digits) % 1000000000000)
 
 
 def _nibbles_to_bytes(nibs):
@@ -59,12 +79,17 @@ def pan_field(digits):
 
 
 def encipher(key, pin, record_id, rnd=None):
-    """The 16-byte format 4 block.  The caller wipes `pin` afterwards."""
+    """The 16-byte format 4 block of an enrolment.  The caller wipes `pin` afterwards."""
+    return encipher_account(key, pin, account_digits(record_id), rnd)
+
+
+def encipher_account(key, pin, digits, rnd=None):
+    """The 16-byte format 4 block for a 12-digit account number.  The caller wipes `pin`."""
     field = pin_field(pin, rnd)
     inter = bytearray(16)
     cryptolib.aes(key, _MODE_ECB).encrypt(field, inter)
     wipe(field)
-    pan = pan_field(account_digits(record_id))
+    pan = pan_field(digits)
     for i in range(16):
         inter[i] ^= pan[i]
     block = bytearray(16)

@@ -40,6 +40,8 @@ _IDLE_STATES = ("home", "status", "help", "field", "review", "consent", "pin1", 
 
 
 class Flow:
+    IDLE_STATES = _IDLE_STATES
+
     def __init__(self, officers, villages, status=None, categories=schema.CATEGORIES):
         self.officers = officers
         self.villages = villages  # enrol/villages.Villages (read from flash), or () when it is missing
@@ -148,7 +150,7 @@ class Flow:
     def tick(self, now):
         from firmware.enrol.officer import IDLE_LOGOUT_MS
 
-        if (self.officer_id is not None and self.state in _IDLE_STATES and self.last_key_ms is not None
+        if (self.officer_id is not None and self.state in self.IDLE_STATES and self.last_key_ms is not None
                 and ticks_diff(now, self.last_key_ms) >= IDLE_LOGOUT_MS):
             out = self.logout()
             self.message = "Logged out: idle"

@@ -5,8 +5,13 @@ Two files in the data directory, both written at provisioning:
       {"v": 1, "device_id": "...", "registry_id": "...", "registry_url": "https://...",
        "registry_pub_n": "<hex modulus>", "registry_pub_e": 65537, "ca_pem": "-----BEGIN...",
        "wifi": [{"ssid": "...", "psk": "..."}, ...],         (optional; tried in order)
-       "schema": 1}         the record schema the registry reads (optional: 1); another one is
+       "schema": 1,         the record schema the registry reads (optional: 1); another one is
                             refused, so a device never writes records its registry cannot read
+       "role": "enrolment"} or "payout" (optional: enrolment): what the device is for
+  payout.json  a payout device's (role "payout"), from the technician's laptop:
+      {"v": 1, "pin_key": "<32 hex>",   the AES key its PIN blocks are enciphered under, its own
+       "trust_pub": "<64 hex>",          the registry's trust-list key (payout/trust.py)
+       "programmes": [{"code": "veteran_pension", "name": "Veteran pension"}, ...]}  what it pays
   keys.json    what the device makes itself (generate_keys) and never sends:
       {"v": 1, "hmac_secret": "<64 hex>", "ed25519_seed": "<64 hex>", "card_key": "<64 hex>"}
       (the registry learns hmac_secret once, over USB at provisioning, to check request MACs)
@@ -23,6 +28,10 @@ from firmware import fsutil
 
 DEVICE_FILE = "device.json"
 KEYS_FILE = "keys.json"
+PAYOUT_FILE = "payout.json"
+ROLES = ("enrolment", "payout")
+MAX_PROGRAMMES = 8
+PROGRAMME_NAME_MAX = 32
 
 
 LANGUAGES = ("km", "en")  # Khmer (the default), English
@@ -76,6 +85,11 @@ class Secrets:
         self.ca_pem = device["ca_pem"]
         self.wifi = device.get("wifi", [])
         self.lang = device.get("lang", "km")  # what the screens speak: "km" (Khmer) or "en"
+        self.role = device.get("role", "enrolment")
+        payout = device.get("payout") or {}
+        self.pin_key = payout.get("pin_key")  # a payout device's: PIN blocks for the registry
+        self.trust_pub = payout.get("trust_pub")
+        self.programmes = payout.get("programmes", [])  # [(code, name)]
         self.hmac_secret = keys["hmac_secret"]
         self.ed25519_seed = keys["ed25519_seed"]
         self.card_key = keys["card_key"]
@@ -99,6 +113,28 @@ def _networks(d, path):
         if len(out[-1][1]) > 64:
             raise SecretsError(path + ": a Wi-Fi key is longer than 64 characters")
     return out
+
+
+def _code(v):
+    return isinstance(v, str) and 1 <= len(v) <= 32 and "a" <= v[0] <= "z" and \
+        all("a" <= c <= "z" or "0" <= c <= "9" or c == "_" for c in v)
+
+
+def _payout(path):
+    p = _load(path)
+    raw = p.get("programmes")
+    if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_PROGRAMMES:
+        raise SecretsError(path + ": field programmes must list 1-" + str(MAX_PROGRAMMES) + " programmes")
+    programmes = []
+    for prog in raw:
+        if not isinstance(prog, dict) or not _code(prog.get("code")):
+            raise SecretsError(path + ": a programme's code is missing or malformed")
+        name = _text(prog, "name", path, PROGRAMME_NAME_MAX)
+        if not all(" " <= c <= "~" for c in name):
+            raise SecretsError(path + ": programme " + prog["code"] + ": the name must be printable ASCII")
+        programmes.append((prog["code"], name))
+    return {"pin_key": _hex(p, "pin_key", path, 16), "trust_pub": _hex(p, "trust_pub", path, 32),
+            "programmes": programmes}
 
 
 def load(data_dir):
@@ -127,6 +163,11 @@ def load(data_dir):
         raise SecretsError(dpath + ": field registry_pub_e missing or malformed")
     if not device["registry_url"].startswith("https://"):
         raise SecretsError(dpath + ": registry_url must be https://")
+    device["role"] = d.get("role", "enrolment")
+    if device["role"] not in ROLES:
+        raise SecretsError(dpath + ": field role must be enrolment or payout")
+    if device["role"] == "payout":
+        device["payout"] = _payout(data_dir + "/" + PAYOUT_FILE)
     keys = {
         "hmac_secret": _hex(k, "hmac_secret", kpath, 32),
         "ed25519_seed": _hex(k, "ed25519_seed", kpath, 32),

@@ -30,6 +30,8 @@ class CardTask:
         self.task = None
         self.reissue = None  # (credential id, supervisor id) a supervisor confirmed replacing
         self._pub = None
+        self.trust = None  # a payout device's trust list (payout/trust.py), set by the app
+        self.paid_card = None  # (COSE bytes, UID, credential id) of the card a payout session read
 
     # ---- the reader ------------------------------------------------------
     def open_reader(self):
@@ -173,10 +175,13 @@ class CardTask:
 
     # ---- checks ----------------------------------------------------------
     def trusted_keys(self):
-        """Card-signing keys this device trusts: its own (others come with the registry's trust list)."""
+        """Card-signing keys this device trusts: a payout device's trust list (payout/trust.py);
+        an enrolment device's own key."""
         from firmware.card import credential
         from firmware.crypto import ed25519
 
+        if self.trust is not None:
+            return self.trust
         if self._pub is None:
             self._pub = ed25519.public_key(self.secrets.ed25519_seed)
         return {credential.key_id(self._pub): self._pub}
@@ -202,6 +207,25 @@ class CardTask:
                 return True
         return False
 
+    def _read_checked(self, reader, checker, uid, sel, trusted):
+        """(claims, COSE bytes) of the tapped card's credential, every offline check passed: a
+        genuine NXP chip, NDEF formatted, our registry's, signed by a trusted key, bound to this
+        UID, not expired.  CardRefused / NdefError / CredentialError / CardNak / NfcError say why not."""
+        from firmware.card import credential, ndef
+        from firmware.card.writer import CardRefused
+
+        _, _, dyn, model_cc = checker.identify(sel)
+        if not self.genuine_chip(reader, uid):
+            raise CardRefused("not a genuine NXP chip: a copy")
+        _, cc, user = checker.read_tlv(dyn)
+        if cc != model_cc:  # a payout point's phone or reader would not find the NDEF message
+            raise CardRefused("not NDEF formatted (capability container)")
+        payload = ndef.parse_record(ndef.find_message(user))
+        claims = credential.verify(payload, trusted, uid, self.clock_s())
+        if claims[credential.CLAIM_ISS] != self.secrets.registry_id:
+            raise credential.CredentialError("issued for another registry")
+        return claims, payload
+
     async def _check_session(self, reader):
         from firmware.card import credential, ndef
         from firmware.card.writer import CardRefused, CardWriter
@@ -219,14 +243,7 @@ class CardTask:
                 continue
             uid, sel = found
             try:
-                _, _, dyn, model_cc = checker.identify(sel)
-                if not self.genuine_chip(reader, uid):
-                    raise CardRefused("not a genuine NXP chip: a copy")
-                _, cc, user = checker.read_tlv(dyn)
-                if cc != model_cc:  # a payout point's phone or reader would not find the NDEF message
-                    raise CardRefused("not NDEF formatted (capability container)")
-                payload = ndef.parse_record(ndef.find_message(user))
-                claims = credential.verify(payload, trusted, uid, self.clock_s())
+                claims, _ = self._read_checked(reader, checker, uid, sel, trusted)
                 lines = ["VALID", lit(claims[credential.CLAIM_GIVEN_NAME]), lit(claims[credential.CLAIM_SUB])]
             except (CardRefused, ndef.NdefError, credential.CredentialError) as e:
                 lines = ["NOT VALID:", Wrap(str(e), 4)]  # the reason: a fixed phrase (card/*.py)
@@ -236,3 +253,65 @@ class CardTask:
                 lines = ["Card moved:", "tap again"]
             self.events("check_done", lines)
             await asyncio.sleep(1.0)
+
+    # ---- the payout role: the card read for a claim ----------------------
+    def start_pay(self):
+        """Read the next tapped card for a payout (state "pay_tap"); False without a reader."""
+        reader = self.open_reader()
+        if reader is None:
+            return False
+        self.paid_card = None
+        self.task = asyncio.create_task(self.pay_loop(reader))
+        return True
+
+    async def pay_loop(self, reader):
+        try:
+            await self._pay_session(reader)
+        finally:
+            self.close_reader()
+
+    async def _pay_session(self, reader):
+        """Until a card passes every offline check: its credential and UID are kept for the claim
+        (self.paid_card), and the flow told whose it is; a card that fails says why, and the
+        reader waits for the next one."""
+        from firmware.card import credential, ndef
+        from firmware.card.writer import CardRefused, CardWriter
+        from firmware.hw.nfc import CardNak, NfcError
+
+        checker = CardWriter(reader, None, None, None, None, None)
+        refused = None  # the UID just refused: not read again while it lies on the reader
+        while self.state() == "pay_tap":
+            problem = self.trust.usable()
+            if problem is not None:
+                self.events("trust_lost", problem)
+                return
+            try:
+                found = reader.wait_card(100)
+            except NfcError:
+                found = None
+            if found is None:
+                refused = None
+                await asyncio.sleep(0.2)
+                continue
+            uid, sel = found
+            if uid == refused:
+                await asyncio.sleep(0.3)
+                continue
+            try:
+                claims, payload = self._read_checked(reader, checker, uid, sel, self.trust)
+            except (CardRefused, ndef.NdefError, credential.CredentialError) as e:
+                why = str(e)
+            except CardNak:
+                why = "card refuses to be read: not ours"
+            except NfcError:
+                self.events("card_read", False, "Card moved: tap again")
+                await asyncio.sleep(0.3)
+                continue
+            else:
+                self.paid_card = (bytes(payload), bytes(uid), claims[credential.CLAIM_SUB])
+                self.events("card_read", True, claims[credential.CLAIM_GIVEN_NAME], claims[credential.CLAIM_SUB])
+                return
+            refused = uid
+            self.board.console("pay: card refused: " + why)
+            self.events("card_read", False, "NOT VALID: " + why)
+            await asyncio.sleep(0.3)

@@ -33,7 +33,7 @@ from . import limits, payouts, protocol
 from .ingest import KeyCache, ingest
 from .keys import RegistryKeys
 from .models import Conflict, Device, Event, Nonce, Payment, Programme, Record, RevokedCredential
-from .trust import kid_of, signed_trust_list
+from .trust import kid_of, signed_trust_bin, signed_trust_list
 
 WINDOW_S = 300  # a signed request's timestamp must be within 5 minutes of the registry's clock
 _RETRIES = 8  # concurrent batches racing on the same record id: redo the transaction
@@ -145,7 +145,7 @@ class DeviceIn(BaseModel):
 class PayoutIn(BaseModel):
     credential: str = Field(max_length=2048, description="base64 of the card's COSE_Sign1 bytes")
     uid: str = Field(pattern=r"^[0-9a-fA-F]{14}$", description="the card's 7-byte UID, hex")
-    pin_block: str = Field(pattern=r"^[0-9a-fA-F]{32}$", description="ISO 9564 format 4, under the zone key")
+    pin_block: str = Field(pattern=r"^[0-9a-fA-F]{32}$", description="ISO 9564 format 4, under the payout point's PIN key")
     programme: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
     period: str = Field(pattern=r"^[0-9]{4}-[0-9]{2}$", description="YYYY-MM, the month paid for (Cambodian time)")
 
@@ -161,7 +161,7 @@ class VerifyIn(BaseModel):
     credential: str = Field(max_length=2048, description="base64 of the card's COSE_Sign1 bytes")
     uid: str = Field(pattern=r"^[0-9a-fA-F]{14}$", description="the card's 7-byte UID, hex")
     pin_block: str = Field(pattern=r"^[0-9a-fA-F]{32}$",
-                           description="ISO 9564 format 4 block under the zone key, hex")
+                           description="ISO 9564 format 4 block under the payout point's PIN key, hex")
 
 
 def create_app(keys: RegistryKeys, engine: Engine) -> FastAPI:
@@ -321,13 +321,22 @@ def create_app(keys: RegistryKeys, engine: Engine) -> FastAPI:
             s.execute(delete(Nonce).where(Nonce.ts < int(time.time()) - 2 * WINDOW_S))
             s.commit()
 
-    @app.get("/v1/trust")
-    def trust() -> dict[str, Any]:
+    def _card_signers() -> list[tuple[str, bytes]]:
         with sessions() as s:
-            devs = [(d.device_id, d.ed25519_pub) for d in s.scalars(select(Device).where(Device.revoked.is_(False),
+            return [(d.device_id, d.ed25519_pub) for d in s.scalars(select(Device).where(Device.revoked.is_(False),
                                                                                          Device.role == "enrolment")
                                                                      .order_by(Device.device_id))]
-        return signed_trust_list(keys.trust_key, keys.registry_id, devs)
+
+    @app.get("/v1/trust")
+    def trust() -> dict[str, Any]:
+        return signed_trust_list(keys.trust_key, keys.registry_id, _card_signers())
+
+    @app.get("/v1/trust.bin", response_class=Response,
+             responses={200: {"content": {"application/octet-stream": {}},
+                              "description": "the trust list in bytes, for payout devices (trust.py)"}})
+    def trust_bin() -> Response:
+        return Response(signed_trust_bin(keys.trust_key, keys.registry_id, _card_signers()),
+                        media_type="application/octet-stream")
 
     @app.post("/v1/verify", openapi_extra={"parameters": _SIGNED_HEADERS, "requestBody": {
         "required": True, "content": {"application/json": {"schema": VerifyIn.model_json_schema()}}}},
@@ -340,7 +349,7 @@ def create_app(keys: RegistryKeys, engine: Engine) -> FastAPI:
 
         body = await _body(request)
         point, nonce = await run_in_thread(_payout_point, request, body)
-        doc = await run_in_thread(_verify, body)
+        doc = await run_in_thread(_verify, point.device_id, body)
         out = json.dumps(doc).encode()
         sig = protocol.response_signature(device_secret(point), 200, nonce, out)
         return Response(out, media_type="application/json", headers={protocol.H_SIGNATURE: sig})
@@ -352,13 +361,13 @@ def create_app(keys: RegistryKeys, engine: Engine) -> FastAPI:
             s.expunge(point)
         return point, nonce
 
-    def _verify(body: bytes) -> dict[str, Any]:
+    def _verify(point_id: str, body: bytes) -> dict[str, Any]:
         try:
             req = VerifyIn.model_validate_json(body)
         except ValueError as e:
             raise _err(422, "request body is not a verify request: " + str(e).splitlines()[0]) from None
         with sessions() as s:
-            _, answer = payouts.card_and_pin(s, keys, req.credential, req.uid, req.pin_block, time.time())
+            _, answer = payouts.card_and_pin(s, keys, point_id, req.credential, req.uid, req.pin_block, time.time())
             s.commit()
         return answer
 

@@ -4,7 +4,7 @@
   registry_key.pem   RSA-2048 private key: unwraps the devices' batch keys (crypto/seal.py)
   trust_key.pem      Ed25519 private key: signs the trust list of device card keys
   pin_key            32 random bytes (hex): the key of the PIN verifiers (never a plain hash)
-  zone_key           16 random bytes (hex): AES key payout points encipher PIN blocks under
+  zone_key           16 random bytes (hex): from which each payout point's PIN key is derived (pins.point_key)
   device_key         32 random bytes (hex): AES-256-GCM key the devices' request secrets are
                      stored under in the database, so a copy of the database alone forges nothing
                      (a key directory from before it gains one at its first load)

@@ -38,10 +38,11 @@ def current_period(now: float) -> str:
     return dt.datetime.fromtimestamp(now, CAMBODIA).strftime("%Y-%m")
 
 
-def card_and_pin(s: Session, keys: RegistryKeys, credential_b64: str, uid_hex: str, pin_block_hex: str,
-                 now: float) -> tuple[Record | None, dict[str, Any]]:
-    """(the person's record if card and PIN are right, else None; the answer).  PIN failures
-    are counted in s: the caller commits whatever the answer."""
+def card_and_pin(s: Session, keys: RegistryKeys, point_id: str, credential_b64: str, uid_hex: str,
+                 pin_block_hex: str, now: float) -> tuple[Record | None, dict[str, Any]]:
+    """(the person's record if card and PIN are right, else None; the answer).  The PIN block is
+    under the asking payout point's key (pins.point_key).  PIN failures are counted in s: the
+    caller commits whatever the answer."""
     try:
         cose = base64.b64decode(credential_b64, validate=True)
     except ValueError:
@@ -62,7 +63,8 @@ def card_and_pin(s: Session, keys: RegistryKeys, credential_b64: str, uid_hex: s
     if rec.pin_failures >= PIN_TRIES:
         return None, {"result": "locked", "credential_id": rec.credential_id}
     try:
-        pin = pins.decipher(keys.zone_key, bytes.fromhex(pin_block_hex), pins.credential_account(rec.credential_id))
+        pin = pins.decipher(pins.point_key(keys.zone_key, point_id), bytes.fromhex(pin_block_hex),
+                            pins.credential_account(rec.credential_id))
         ok = hmac.compare_digest(pins.verifier(keys.pin_key, rec.record_id, pin), rec.pin_verifier)
     except (pins.PinBlockError, ValueError):
         ok = False
@@ -87,7 +89,9 @@ def _already(s: Session, rec: Record, programme: str, period: str) -> dict[str, 
                                            Payment.period == period)).first()
     if paid is None:
         return None
-    return {"result": "already paid", "credential_id": rec.credential_id, "paid_at": paid.paid_at.isoformat(),
+    at = paid.paid_at if paid.paid_at.tzinfo else paid.paid_at.replace(tzinfo=dt.timezone.utc)  # SQLite: naive UTC
+    return {"result": "already paid", "credential_id": rec.credential_id, "paid_at": at.isoformat(),
+            "paid_s": int(at.timestamp()),  # for a device, which has no date parser
             "payout_point": paid.payout_point, "receipt": paid.receipt, "amount": paid.amount}
 
 
@@ -104,7 +108,7 @@ def payout(s: Session, keys: RegistryKeys, point_id: str, req: Any, now: float |
         return {"result": "unknown programme", "programme": req.programme}
     if req.period != current_period(now):
         return {"result": "wrong period", "period": current_period(now)}
-    rec, answer = card_and_pin(s, keys, req.credential, req.uid, req.pin_block, now)
+    rec, answer = card_and_pin(s, keys, point_id, req.credential, req.uid, req.pin_block, now)
     if rec is None:
         s.commit()  # the PIN failure counted
         return answer

@@ -3,8 +3,10 @@
 ISO 9564-1 format 4 (AES): block = AES(K, AES(K, PIN field) XOR PAN field), as the
 device makes it (firmware/crypto/pin_block.py).  Enrolment blocks are enciphered under
 the record's PIN key (seal.pin_key), with the record id's first 6 bytes as a 12-digit
-account number; a payout point enciphers under the zone key with the credential's
-account number (credential_account()).
+account number; a payout point enciphers with the credential's account number
+(credential_account()), under its own PIN key: point_key(zone key, its id),
+which `enrolctl device provision --role payout` gives that point alone (a payout point taken
+apart yields no key that deciphers another point's blocks).
 verifier = HMAC-SHA256(pin_key of the registry, "pin-verifier" || record_id || PIN digits):
 a stolen database without the registry's key gives nothing to brute-force offline.
 """
@@ -32,6 +34,11 @@ def credential_account(credential_id: str) -> str:
     """A payout point's account number: the credential id's digits and letters as a number."""
     digits = "".join(str(CREDENTIAL_ALPHABET.index(c)) for c in credential_id if c != "-")
     return "%012d" % (int(digits) % 10**12)
+
+
+def point_key(zone_key: bytes, point_id: str) -> bytes:
+    """The AES-128 key one payout point enciphers its PIN blocks under."""
+    return hmac.new(zone_key, b"payout-point-pin\n" + point_id.encode(), hashlib.sha256).digest()[:16]
 
 
 def _pan_field(account: str) -> bytes:

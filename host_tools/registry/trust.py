@@ -6,12 +6,17 @@
 `enrolctl card verify --trust FILE` reads "keys"; a payout point checks "sig" with the
 registry's trust public key first and refuses a list past its "expires" (verify_trust_list()):
 a revoked device's key leaves the list, and an old copy must not keep trusting it.
+
+The same list for a payout device (firmware/payout/trust.py), bytes it checks without JSON:
+  "ETL1" | u8 n | registry_id (n ASCII bytes) | issued u32 BE | expires u32 BE | count u16 BE
+  | count x (kid 8 | Ed25519 public key 32), sorted by kid | Ed25519 signature (64) over every byte before it
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import struct
 import time
 from typing import Any
 
@@ -54,3 +59,20 @@ def verify_trust_list(pub: ed25519.Ed25519PublicKey, doc: dict[str, Any], now: f
     if type(expires) is not int or (time.time() if now is None else now) >= expires:
         raise ValueError("trust list expired: fetch a new one from the registry")
     return body
+
+
+TRUST_BIN_MAGIC = b"ETL1"
+MAX_TRUST_KEYS = 300  # 12 KB: the payout device reads the list in one request (firmware/payout/trust.py)
+
+
+def signed_trust_bin(key: ed25519.Ed25519PrivateKey, registry_id: str, devices: list[tuple[str, bytes]],
+                     now: int | None = None) -> bytes:
+    """The binary trust list (module docstring), valid TRUST_LIST_S from now."""
+    issued = int(time.time()) if now is None else now
+    rid = registry_id.encode()
+    if len(rid) > 64 or len(devices) > MAX_TRUST_KEYS:
+        raise ValueError("registry id over 64 bytes or too many device keys for one trust list")
+    entries = sorted((kid_of(pub), pub) for _, pub in devices)
+    body = (TRUST_BIN_MAGIC + bytes((len(rid),)) + rid + struct.pack(">IIH", issued, issued + TRUST_LIST_S, len(entries))
+            + b"".join(kid + pub for kid, pub in entries))
+    return body + key.sign(body)

@@ -62,7 +62,7 @@ def test_a_programme_its_payments_and_an_unlock(served, tmp_path: Path) -> None:
 
         def claim(pin: bytes) -> dict:
             body = json.dumps({"credential": card, "uid": UID.hex(), "programme": "veteran_pension",
-                               "pin_block": pins.encipher(reg.keys.zone_key, pin, account, os.urandom(8)).hex(),
+                               "pin_block": pins.encipher(pins.point_key(reg.keys.zone_key, "pay-01"), pin, account, os.urandom(8)).hex(),
                                "period": current_period(time.time())}).encode()
             return http.post("/v1/payouts", content=body, headers=pp.signed_headers("POST", "/v1/payouts", body)).json()
 

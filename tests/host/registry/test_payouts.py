@@ -64,8 +64,10 @@ class Person:
         self.account = pins.credential_account(credential_id(self.rid))
         self.zone = reg.keys.zone_key
 
-    def claim(self, pin: bytes, programme: str = "veteran_pension", period: str | None = None) -> bytes:
-        block = pins.encipher(self.zone, pin, self.account, os.urandom(8))
+    def claim(self, pin: bytes, programme: str = "veteran_pension", period: str | None = None,
+              point: str = "pay-01") -> bytes:
+        """The claim as payout point `point` makes it: the PIN block under that point's own key."""
+        block = pins.encipher(pins.point_key(self.zone, point), pin, self.account, os.urandom(8))
         return json.dumps({"credential": base64.b64encode(self.card).decode(), "uid": UID.hex(),
                            "pin_block": block.hex(), "programme": programme,
                            "period": period or current_period(time.time())}).encode()
@@ -99,7 +101,7 @@ def test_a_veteran_is_paid_once_and_a_second_claim_says_when_and_where(reg, http
     veteran = Person(reg, http, device)  # record.typical_fields(): a veteran
     first = pay(http, point, veteran.claim(b"2580"))
     assert first["result"] == "paid" and first["amount"] == 150000 and len(first["receipt"]) == 10
-    again = pay(http, other, veteran.claim(b"2580"))  # the same month, at another payout point
+    again = pay(http, other, veteran.claim(b"2580", point="pay-02"))  # the same month, at another payout point
     assert again["result"] == "already paid" and again["payout_point"] == "pay-01"
     assert again["receipt"] == first["receipt"] and again["paid_at"]
     assert paid(reg) == 1
@@ -141,6 +143,8 @@ def test_each_bad_claim_is_refused_with_its_reason_and_pays_nothing(reg, http) -
     wrong_key = Person(reg, http, device)
     wrong_key.zone = os.urandom(16)  # a PIN block under another key is a wrong PIN
     assert pay(http, point, wrong_key.claim(b"2580"))["result"] == "wrong"
+    # a PIN block another payout point made (its key, not this one's): wrong, too
+    assert pay(http, point, veteran.claim(b"2580", point="pay-02"))["result"] == "wrong"
     assert paid(reg) == 0
     # a replayed request: its nonce is spent
     body = veteran.claim(b"2580")
@@ -207,7 +211,7 @@ def test_racing_claims_for_one_person_pay_once_on_either_database(reg, http) -> 
 
         def claim(point: HostDevice) -> dict:
             with httpx.Client(base_url=base, verify=ctx, timeout=60) as c:
-                return pay(c, point, veteran.claim(b"2580"))
+                return pay(c, point, veteran.claim(b"2580", point=point.device_id))
 
         with ThreadPoolExecutor(8) as pool:
             answers = list(pool.map(claim, points))

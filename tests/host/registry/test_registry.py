@@ -283,7 +283,7 @@ def test_verify_card_and_pin_then_lock_after_three_wrong(reg, http, device) -> N
     point = client_for(http, HostDevice(reg, "pay-01", role="payout"))
 
     def ask(pin: bytes, uid_hex: str = uid.hex(), cose: bytes = cred) -> dict:
-        block = pins.encipher(reg.keys.zone_key, pin, account, os.urandom(8))
+        block = pins.encipher(pins.point_key(reg.keys.zone_key, "pay-01"), pin, account, os.urandom(8))
         return point.verify(cose, bytes.fromhex(uid_hex), block)  # the answer's signature checked
 
     assert ask(b"2580")["result"] == "ok"

@@ -448,7 +448,7 @@ def test_a_parallel_burst_of_wrong_pins_locks_after_three_on_either_database(reg
         point = HostDevice(reg, "pay-01", role="payout")
 
         def ask(pin: bytes) -> dict:
-            block = pins.encipher(reg.keys.zone_key, pin, account, os.urandom(8))
+            block = pins.encipher(pins.point_key(reg.keys.zone_key, "pay-01"), pin, account, os.urandom(8))
             with httpx.Client(base_url=base, verify=ctx, timeout=60) as c:
                 cl = RegistryClient(base, point.device_id, point.secret)
                 cl.http = c

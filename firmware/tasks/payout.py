@@ -1,0 +1,138 @@
+"""A payout device's radio task: each claim, and each fetch of the trust list, brings Wi-Fi up,
+asks the registry over TLS (payout/client.py) and takes Wi-Fi down again.  A claim is made only
+while the citizen waits for it: nothing is queued, so without a network nothing is paid.  The
+PIN block is made and the PIN wiped before any network work starts.  It reports to the flow
+through events(name, *args): paid(answer), pay_failed(message), trust_done(problem).
+"""
+
+import asyncio
+
+from firmware.payout.trust import MAX_BYTES, TrustError
+
+
+class PayoutTask:
+    def __init__(self, board, secrets, clock, audit, status, trust, events):
+        self.board = board
+        self.secrets = secrets
+        self.clock = clock
+        self.audit = audit
+        self.status = status
+        self.trust = trust
+        self.events = events
+        self.client = None
+        self.wifi = None
+        self.task = None
+        self.busy = False
+        self.due_ms = None  # never wakes the device by itself (tasks/power.py reads it)
+        self.problem = None  # why the registry cannot be asked (device.json's URL or CA unusable)
+
+    def open(self):
+        """The TLS context and the reply buffer (13 KB, for a trust list), made at power-on."""
+        from firmware.payout.client import PayoutClient
+        from firmware.sync import http
+        from firmware.sync.wifi import Wifi
+
+        s = self.secrets
+        try:
+            host, port = http.parse_url(s.registry_url)
+            connect = http.tls_connector(host, port, http.pem_to_der(s.ca_pem))
+        except http.HttpError as e:
+            self.problem = "setup bad: " + str(e)
+            self.audit.record("error", "payouts disabled: " + str(e))
+            return
+        self.client = PayoutClient(s, self.clock, connect, host, MAX_BYTES)
+        self.wifi = Wifi(self.board, s.wifi)
+
+    def deinit(self):
+        if self.task is not None:
+            self.task.cancel()
+            self.task = None
+        if self.wifi is not None:
+            self.wifi.down()
+
+    # ---- effects ---------------------------------------------------------
+    def start_claim(self, credential, uid, credential_id, programme, pin):
+        """Form the PIN block (ISO 9564 format 4 under this point's key), wipe the PIN, then claim."""
+        from firmware.crypto import pin_block
+        from firmware.crypto.wipe import wipe
+
+        try:
+            block = pin_block.encipher_account(self.secrets.pin_key, pin, pin_block.credential_account(credential_id))
+        finally:
+            wipe(pin)
+        self.task = asyncio.create_task(self._claim(credential, uid, programme, block))
+
+    def start_refresh(self):
+        self.task = asyncio.create_task(self._refresh())
+
+    async def _online(self, work):
+        """work() with Wi-Fi up; the failure's message, or None."""
+        from firmware.payout.client import ClaimError
+
+        if self.client is None:
+            return self.problem or "no registry"
+        self.busy = True
+        try:
+            if not await self.wifi.up():
+                self.status.wifi = "none"
+                return "no network"
+            self.status.wifi = "on"
+            await work()
+            return None
+        except ClaimError as e:
+            return str(e)
+        finally:
+            self.client.close()
+            self.wifi.down()
+            self.status.wifi = "off"
+            self.busy = False
+
+    async def _claim(self, credential, uid, programme, block):
+        answer = []
+
+        async def work():
+            answer.append(await self.client.claim(credential, uid, programme, block))
+            if self.trust.due():  # online anyway: the next list, before this one runs out
+                await self._fetch()
+
+        try:
+            why = await self._online(work)
+        except MemoryError:
+            import gc
+
+            gc.collect()
+            why = "out of memory"
+        if answer:
+            a = answer[0]
+            self.audit.record("payout", a[0] + " " + programme)  # no name, no credential: a count
+            self.events("paid", a)
+        else:
+            self.board.console("payout: " + str(why))
+            self.audit.record("payout-error", str(why)[:60])
+            self.events("pay_failed", why)
+
+    async def _fetch(self):
+        from firmware.payout.client import ClaimError
+
+        data = await self.client.trust_list(MAX_BYTES)
+        try:
+            self.trust.replace(data)
+        except TrustError as e:
+            raise ClaimError(str(e))
+        except OSError as e:
+            raise ClaimError("trust list not written: " + str(e))
+        self.audit.record("trust", "list of " + str(self.trust.count) + " keys, until " + str(self.trust.expires))
+
+    async def _refresh(self):
+        try:
+            why = await self._online(self._fetch)
+        except MemoryError:
+            import gc
+
+            gc.collect()
+            why = "out of memory"
+        if why is None:
+            why = self.trust.usable()
+        if why is not None:
+            self.board.console("trust: " + why)
+        self.events("trust_done", why)
