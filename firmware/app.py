@@ -133,7 +133,7 @@ class App:
         self.audit = audit
         from firmware.ui.language import Language
 
-        self.language = Language(self.data, self.secrets.lang, self.language_fault)
+        self.language = Language(self.data, self.secrets.lang, self.language_fault, self.secrets.role != "payout")
         self.power.audit = audit
         if self.secrets.role == "payout":
             self.open_payout(officers)

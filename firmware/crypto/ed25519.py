@@ -234,8 +234,10 @@ _point_of = [None]
 _comb = bytearray(15 * 96)
 
 
-def verify(pub, msg, sig):
-    """True if sig is pub's signature of msg (RFC 8032 5.1.7, cofactorless check).
+def verify(pub, msg, sig, msg_len=None):
+    """True if sig is pub's signature of msg (RFC 8032 5.1.7, cofactorless check).  With msg_len,
+    msg is a file open at the message's first byte: its msg_len bytes are hashed 256 at a time (a
+    long message, a trust list, never whole in RAM).
 
     [S]B = R + [k]A is checked as encode([S]B - [k]A) == R's 32 bytes: an inversion instead of
     decoding R (a square root), and a non-canonical R (y >= p, or x = 0 with the sign bit set)
@@ -254,6 +256,20 @@ def verify(pub, msg, sig):
     if s >= _L:
         return False
     rs = bytes(sig[:32])
-    k = _h(rs, pub, msg) % _L
+    if msg_len is None:
+        k = _h(rs, pub, msg) % _L
+    else:
+        h = sha512()
+        h.update(rs)
+        h.update(pub)
+        chunk = bytearray(256)
+        left = msg_len
+        while left > 0:
+            got = msg.readinto(chunk) if left >= 256 else msg.readinto(memoryview(chunk)[:left])
+            if not got:
+                return False  # shorter than it said
+            h.update(memoryview(chunk)[:got])
+            left -= got
+        k = int.from_bytes(h.digest(), "little") % _L
     x, y, z, t = _mul_comb(k, _comb)
     return _encode(_add(_mul_base(s), (_P - x, y, z, _P - t))) == rs

@@ -78,13 +78,13 @@ class PayoutClient:
         self.device_id = secrets.device_id
         self.secret = secrets.hmac_secret
         self.clock = clock
-        self.conn = http.Connection(connect, host, max_answer)  # made at power-on: one buffer, kept
+        self.conn = http.Connection(connect, host, max_answer)  # made at power-on: one 2 KB buffer, kept
 
-    async def _request(self, method, path, headers, body, max_answer):
+    async def _request(self, method, path, headers, body, max_answer, sink=None):
         try:
             return await asyncio.wait_for(
                 self.conn.request(method, path, headers, len(body) if body else 0,
-                                  (lambda w: _write(w, body)) if body else None, max_answer), TIMEOUT_S)
+                                  (lambda w: _write(w, body)) if body else None, max_answer, sink), TIMEOUT_S)
         except asyncio.TimeoutError:
             self.conn.close()
             raise ClaimError("no answer in " + str(TIMEOUT_S) + " s")
@@ -103,12 +103,13 @@ class PayoutClient:
         if not self.clock.fix(t):
             raise ClaimError("no time from the registry")
 
-    async def trust_list(self, max_bytes):
-        """The registry's current trust list, as bytes (payout/trust.py checks its signature)."""
-        reply = await self._request("GET", PATH_TRUST, {}, None, max_bytes)
+    async def trust_list(self, path, max_bytes):
+        """The registry's current trust list, streamed into the file at path (payout/trust.py
+        checks it there)."""
+        with open(path, "wb") as f:
+            reply = await self._request("GET", PATH_TRUST, {}, None, max_bytes, f.write)
         if reply.status != 200:
             raise ClaimError("trust list: HTTP " + str(reply.status))
-        return bytes(reply.body)
 
     def claim_body(self, credential, uid, programme, period, block):
         import binascii

@@ -35,7 +35,8 @@ class PayoutFlow(Flow):
         self.trust = trust  # payout/trust.TrustList: read here (usable(), expires), kept by the app
         self.programme = None
         self.payee = None  # (given name, credential id) of the card read
-        self.answer = None  # the registry's answer (payout/client.py) or ("no network", why)
+        self.answer = None  # the registry's answer (payout/client.py) or ("no answer", why)
+        self.refusal = None  # why the card just tapped is not valid
 
     def home_items(self):
         return PAY_SUPERVISOR if self.session_role == "supervisor" else PAY_HOME
@@ -76,6 +77,7 @@ class PayoutFlow(Flow):
 
     def _ask_card(self, message):
         self.state = "pay_tap"
+        self.refusal = None
         self.payee = None
         self.answer = None
         self.message = message
@@ -120,12 +122,15 @@ class PayoutFlow(Flow):
             self.message = ""
         return None
 
-    def card_read(self, ok, a, b=None):
-        """The tapped card: valid (given name, credential id), or why not (the reader waits for the next)."""
+    def card_read(self, ok, a, b=None, refused=False):
+        """The tapped card: valid (given name, credential id), or not: refused (a the reason it
+        is not valid: card/*.py's fixed phrases) or unread (a the message); the reader waits
+        for the next card."""
         if self.state != "pay_tap":
             return []
         if not ok:
-            self.message = a
+            self.refusal = a if refused else None
+            self.message = "" if refused else a
             return self.show()
         self.payee = (a, b)
         return self._ask_pin("")
@@ -156,8 +161,8 @@ class PayoutFlow(Flow):
         if self.state != "paying":
             return []
         self.answer = answer
-        if answer[0] == "wrong":  # the same citizen types it again
-            return self._ask_pin(("Wrong PIN: {} tries left", answer[1]))
+        if answer[0] == "wrong":  # the same citizen types it again (the screen says how often still)
+            return self._ask_pin("")
         self.state = "pay_result"
         return self.show()
 
@@ -189,9 +194,15 @@ class PayoutFlow(Flow):
         if st == "programme":
             return self._choice_screen("PAY", "Which programme?", msg, False)
         if st == "pay_tap":
+            if self.refusal is not None:
+                return self.screen("PAY", ["NOT VALID:", Wrap(self.refusal, 3), "Next card, or", "B=back"])
             return self.screen("PAY", [lit(self.programme[1]), "Tap the card on", "the reader.", "", Wrap(msg, 2)],
                                "B=back")
         if st == "pay_pin":
+            a = self.answer
+            if a is not None and a[0] == "wrong":
+                return self.screen("PAY", [lit(self.payee[0]), "Wrong PIN.", ("{} tries left", a[1]), "Type it again:",
+                                           lit(self.editor.masked()), Wrap(msg, 1)], "A=OK B=back")
             return self.screen("PAY", [lit(self.payee[0]), "Type your PIN:", lit(self.editor.masked()), "",
                                        Wrap(msg, 2)], "A=OK B=back")
         if st == "paying":
@@ -217,7 +228,7 @@ class PayoutFlow(Flow):
         r = a[0]
         name = lit(self.payee[0]) if self.payee else ""
         if r == "paid":
-            return self.screen("PAID", [name, ("Give {} riel", _riel(a[1])), "Receipt:", lit(a[2])],
+            return self.screen("PAID", [name, "Hand over:", ("{} riel", _riel(a[1])), "Receipt:", lit(a[2])],
                                "A=next B=home")
         if r == "already paid":
             # the same month's payment: here (a claim whose answer was lost: the receipt tells the
@@ -228,7 +239,8 @@ class PayoutFlow(Flow):
                                             ("At {}", local_hhmm(a[1])), "HERE" if here else ("By {}", a[2]),
                                             "Receipt:", lit(a[3])], "A=next B=home")
         if r == "no answer":  # whether the registry recorded it is not known: asking again tells
-            return self.screen("NOT PAID", ["No answer:", "DO NOT PAY.", "A=ask again", Wrap(lit(a[1]), 2)],
+            why = "No network." if a[1] == "no network" else lit(a[1])  # else the technician's detail
+            return self.screen("NOT PAID", ["No answer:", "DO NOT PAY.", "A=ask again", Wrap(why, 2)],
                                "A=again B=home")
         lines = {"locked": ["Card locked:", "3 wrong PINs.", "Go to the", "registry office."],
                  "revoked": ["Card cancelled:", "a new card was", "issued, or it was", "reported lost."],
@@ -236,7 +248,8 @@ class PayoutFlow(Flow):
                  "unknown": ["Card not yet", "in the registry:", "come back later."],
                  "unknown programme": ["Programme not", "known: call", "technician"],
                  "wrong period": ["Device date", "wrong: call", "technician"],
-                 "invalid": ["Card refused:", Wrap(lit(a[1] if len(a) > 1 else ""), 3)]}.get(r, [lit(r)])
+                 # the registry's reason is for the technician (the audit log): the card passed here
+                 "invalid": ["Card refused:", "by the registry."]}.get(r, ["Card refused:", "by the registry."])
         return self.screen("NOT PAID", [name] + lines, "A=next B=home")
 
 

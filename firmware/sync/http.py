@@ -121,9 +121,11 @@ async def _fill(reader, buf, n, want):
     return len(chunk)
 
 
-async def _read_reply(reader, buf, max_body):
+async def _read_reply(reader, buf, max_body, sink=None):
     """Read one reply into the preallocated buf (a growing buffer would fragment a small
-    heap until a 2 KB answer no longer fits).  Reply.body is a view into buf."""
+    heap until a 2 KB answer no longer fits).  Reply.body is a view into buf; or, with sink, a
+    200 reply's body (with a Content-Length) is handed to sink(view) piece by piece through buf,
+    and Reply.body is empty: a body larger than buf (a trust list, to flash)."""
     n = 0
     while True:
         at = buf.find(b"\r\n\r\n", 0, n)
@@ -144,6 +146,10 @@ async def _read_reply(reader, buf, max_body):
         if not length.isdigit() or int(length) > max_body:
             raise HttpError("reply too large")
         length = int(length)
+    if sink is not None and status == 200:
+        if length is None:
+            raise HttpError("reply without a length")
+        return await _stream_body(reader, buf, start, n, length, sink, status, headers)
     while length is None or n - start < length:
         room = start + max_body + 1 - n
         if room <= 0:
@@ -159,6 +165,22 @@ async def _read_reply(reader, buf, max_body):
     if length is not None and n - start != length:
         raise HttpError("reply body longer than its Content-Length")
     return Reply(status, headers, memoryview(buf)[start:n])
+
+
+async def _stream_body(reader, buf, start, n, length, sink, status, headers):
+    mv = memoryview(buf)
+    got = n - start
+    if got > length:
+        raise HttpError("reply body longer than its Content-Length")
+    if got:
+        sink(mv[start:n])
+    while got < length:
+        k = await _fill(reader, buf, 0, min(len(buf), length - got))
+        if not k:
+            raise HttpError("reply body cut short")
+        sink(mv[:k])
+        got += k
+    return Reply(status, headers, mv[:0])
 
 
 def _failure(e):
@@ -200,15 +222,16 @@ class Connection:
             except Exception:  # noqa: BLE001 - closing a broken connection may fail in any way
                 pass
 
-    async def request(self, method, path, headers, body_len=0, write_body=None, max_body=8192):
-        """Send one request; write_body(writer) is awaited to send exactly body_len bytes.
+    async def request(self, method, path, headers, body_len=0, write_body=None, max_body=8192, sink=None):
+        """Send one request; write_body(writer) is awaited to send exactly body_len bytes.  With
+        sink, a 200 reply's body of up to max_body bytes goes to sink (_read_reply), not the buffer.
         A kept-alive connection the server has dropped meanwhile is reopened once."""
         reused = self.writer is not None
         while True:
             if self.writer is None:
                 await self._open()
             try:
-                return await self._exchange(method, path, headers, body_len, write_body, max_body)
+                return await self._exchange(method, path, headers, body_len, write_body, max_body, sink)
             except ClosedBeforeReply:
                 self.close()
                 if not reused:
@@ -222,7 +245,7 @@ class Connection:
                 raise
             reused = False  # the server had closed the idle connection: once more on a new one
 
-    async def _exchange(self, method, path, headers, body_len, write_body, max_body):
+    async def _exchange(self, method, path, headers, body_len, write_body, max_body, sink=None):
         head = method + " " + path + " HTTP/1.1\r\nHost: " + self.host + "\r\n"
         for name in headers:
             head += name + ": " + headers[name] + "\r\n"
@@ -232,9 +255,9 @@ class Connection:
         await self.writer.drain()
         if write_body is not None:
             await write_body(self.writer)
-        if max_body > self.max_body:
+        if max_body > self.max_body and sink is None:
             raise HttpError("reply limit above the connection's buffer")
-        reply = await _read_reply(self.reader, self.buf, max_body)
+        reply = await _read_reply(self.reader, self.buf, max_body, sink)
         if reply.headers.get("connection", "").lower() == "close" or "content-length" not in reply.headers:
             self.close()
         return reply

@@ -313,5 +313,5 @@ class CardTask:
                 return
             refused = uid
             self.board.console("pay: card refused: " + why)
-            self.events("card_read", False, "NOT VALID: " + why)
+            self.events("card_read", False, why, None, True)
             await asyncio.sleep(0.3)

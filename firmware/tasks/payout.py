@@ -7,6 +7,7 @@ through events(name, *args): paid(answer), pay_failed(message), trust_done(probl
 
 import asyncio
 
+from firmware.payout.client import MAX_ANSWER
 from firmware.payout.trust import MAX_BYTES, TrustError
 
 
@@ -27,7 +28,7 @@ class PayoutTask:
         self.problem = None  # why the registry cannot be asked (device.json's URL or CA unusable)
 
     def open(self):
-        """The TLS context and the reply buffer (13 KB, for a trust list), made at power-on."""
+        """The TLS context and the reply buffer (2 KB; a trust list goes to flash), made at power-on."""
         from firmware.payout.client import PayoutClient
         from firmware.sync import http
         from firmware.sync.wifi import Wifi
@@ -40,8 +41,15 @@ class PayoutTask:
             self.problem = "setup bad: " + str(e)
             self.audit.record("error", "payouts disabled: " + str(e))
             return
-        self.client = PayoutClient(s, self.clock, connect, host, MAX_BYTES)
+        self.client = PayoutClient(s, self.clock, connect, host, MAX_ANSWER)
         self.wifi = Wifi(self.board, s.wifi)
+
+    # what tasks/power.py asks of the radio's task: a payout point has nothing to send by itself
+    def wake(self):
+        pass
+
+    def request(self):
+        pass
 
     def deinit(self):
         if self.task is not None:
@@ -104,7 +112,10 @@ class PayoutTask:
             why = "out of memory"
         if answer:
             a = answer[0]
-            self.audit.record("payout", a[0] + " " + programme)  # no name, no credential: a count
+            detail = a[0] + " " + programme  # no name, no credential, no PIN: what happened
+            if a[0] == "invalid":
+                detail += ": " + a[1]  # the registry's reason, for the technician
+            self.audit.record("payout", detail)
             self.events("paid", a)
         else:
             self.board.console("payout: " + str(why))
@@ -114,9 +125,10 @@ class PayoutTask:
     async def _fetch(self):
         from firmware.payout.client import ClaimError
 
-        data = await self.client.trust_list(MAX_BYTES)
+        fetched = self.trust.path[:-4] + ".tmp"
         try:
-            self.trust.replace(data)
+            await self.client.trust_list(fetched, MAX_BYTES)
+            self.trust.replace(fetched)
         except TrustError as e:
             raise ClaimError(str(e))
         except OSError as e:

@@ -15,8 +15,9 @@ LANG_FILE = "/lang.txt"
 
 
 class Language:
-    def __init__(self, data_dir, provisioned, log):
+    def __init__(self, data_dir, provisioned, log, names=True):
         self.data = data_dir
+        self.want_names = names  # a payout device names no place: it has no names.km
         self.log = log  # callable(message): the audit log and the console
         self.lang = provisioned
         chosen = fsutil.read_file(data_dir + LANG_FILE)
@@ -34,6 +35,8 @@ class Language:
         self.strings, why = khmer.load(self.data)
         if why:
             self.log("km.bin: " + why + ": English shown")
+            return
+        if not self.want_names:
             return
         self.names, why = khmer.load(self.data, "names.km")
         if why:

@@ -65,6 +65,8 @@ def sim(
     Path("sim-state"),
     heap: Annotated[str, typer.Option("--heap", help="the device's MicroPython heap (the ESP32's by default)")] =
     SIM_HEAPSIZE,
+    role: Annotated[str, typer.Option("--role", help="enrolment (the default) or payout: the payout point, "
+                                      "which pays the cards the enrolment device wrote")] = "enrolment",
 ) -> None:
     """The device simulation: the frozen firmware in our 32-bit MicroPython at the ESP32's heap, its
     hardware emulated on this side, a demo registry on loopback.  With
@@ -73,8 +75,10 @@ def sim(
 
     if script is not None and demo:
         raise EnrolctlError("give --script FILE or --demo, not both")
+    if role not in ("enrolment", "payout"):
+        raise EnrolctlError(f"--role {role!r}: enrolment or payout")
     if demo:
-        script = simrun.DEMO_SCRIPT
+        script = simrun.PAYOUT_DEMO_SCRIPT if role == "payout" else simrun.DEMO_SCRIPT
     lines = None
     if script is not None:
         try:
@@ -84,7 +88,7 @@ def sim(
     from . import runtime as runtime_mod
 
     runtime_mod.build()  # the frozen firmware up to date (seconds when it is)
-    raise SystemExit(simrun.run(state, heap, lines))
+    raise SystemExit(simrun.run(state, heap, lines, role))
 
 
 card_app = typer.Typer(no_args_is_help=True, help="NFC card images")
@@ -231,12 +235,17 @@ def device_provision(
                                                "(repeatable)")] = [],  # noqa: B006
     lang: Annotated[str, typer.Option("--lang", help="the screens' language: km (Khmer) or en (English); "
                                       "the officer can switch it (D, then #)")] = "km",
+    role: Annotated[str, typer.Option("--role", help="enrolment (enrols people, writes cards) or payout (pays "
+                                      "card + PIN; no area needed)")] = "enrolment",
+    programme: Annotated[list[str], typer.Option("--programme", help="payout: a programme it pays (repeatable; "
+                                                 "default: every programme of the registry)")] = [],  # noqa: B006
 ) -> None:
     """The device makes its own keys; the registry learns its public key and secret; its settings are written."""
     from . import device
 
-    device_id = device.provision(port, keys, registry, config, district, commune, lang)
-    out.print(f"provisioned {device_id} for {registry}")
+    device_id = device.provision(port, keys, registry, config, district, commune, lang, role, programme)
+    what = "payout point" if role == "payout" else "enrolment device"
+    out.print(f"provisioned {what} {device_id} for {registry}")
 
 
 def _progress() -> Progress:

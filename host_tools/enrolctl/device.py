@@ -86,7 +86,8 @@ def _call(client: httpx.Client, method: str, path: str, **kw: Any) -> httpx.Resp
         raise EnrolctlError(f"registry at {client.base_url} not reachable: {e}") from e
 
 
-def load_config(path: Path, districts: Sequence[str] = (), communes: Sequence[str] = ()) -> dict[str, Any]:
+def load_config(path: Path, districts: Sequence[str] = (), communes: Sequence[str] = (),
+                need_area: bool = True) -> dict[str, Any]:
     """Provisioning settings: {"device_prefix", "wifi": [{"ssid","psk"}], "officers": [{"id","role","pin"}],
     "districts": ["0204"], "communes": ["020401"], "categories": [{"code","name","number"}]}.
     The area is official gazetteer codes (the config's and those given on the command line); the
@@ -109,8 +110,10 @@ def load_config(path: Path, districts: Sequence[str] = (), communes: Sequence[st
         raise EnrolctlError("the config needs at least one officer")
     check_officers(officers)
     check_categories(categories)
+    area = gazetteer.area(area_d, area_c) if need_area or area_d or area_c else None
     return {"prefix": str(cfg.get("device_prefix", "dev")), "officers": officers, "wifi": wifi,
-            "area": gazetteer.area(area_d, area_c), "categories": categories, "categories_km": categories_km}
+            "area": area, "categories": categories, "categories_km": categories_km,
+            "programmes": [str(p) for p in cfg.get("programmes", [])]}
 
 
 # What the device can use, as the firmware says (host tools do not import it; a test holds these
@@ -173,6 +176,17 @@ def officers_file(officers: list[tuple[str, str, str]]) -> dict[str, Any]:
     return {"v": 1, "officers": out}
 
 
+def payout_file(keys: RegistryKeys, point_id: str, programmes: list[dict[str, str]]) -> dict[str, Any]:
+    """payout.json (firmware/store/secrets.py): this point's own PIN key, the trust-list key, what it pays."""
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from host_tools.registry.pins import point_key
+
+    return {"v": 1, "pin_key": point_key(keys.zone_key, point_id).hex(),
+            "trust_pub": keys.trust_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex(),
+            "programmes": programmes}
+
+
 def check_schema(info: dict[str, Any]) -> None:
     """The device's firmware must write a record schema this registry reads."""
     if info.get("schema") not in RECORD_SCHEMAS:
@@ -182,19 +196,67 @@ def check_schema(info: dict[str, Any]) -> None:
 
 
 LANGUAGES = ("km", "en")  # firmware/store/secrets.py
+DEVICE_ROLES = ("enrolment", "payout")
+MAX_PROGRAMMES, PROGRAMME_NAME_MAX = 8, 32  # firmware/store/secrets.py
+
+
+def payout_programmes(reg: httpx.Client, wanted: Sequence[str]) -> list[dict[str, str]]:
+    """The registry's programmes a payout point pays (all, or those named), as payout.json lists them."""
+    r = _call(reg, "GET", "/v1/admin/programmes")
+    if r.status_code != 200:
+        raise EnrolctlError(f"the registry did not list its programmes: {r.status_code} {r.text[:200]}")
+    known = {p["code"]: p["name"] for p in r.json()}
+    unknown = [c for c in wanted if c not in known]
+    if unknown:
+        raise EnrolctlError(f"the registry has no programme {unknown[0]} (it has: {', '.join(known) or 'none'}); "
+                            "add it with `enrolctl registry programme`")
+    codes = list(dict.fromkeys(wanted)) or sorted(known)
+    if not codes:
+        raise EnrolctlError("the registry has no programme to pay yet: add one with `enrolctl registry programme`")
+    if len(codes) > MAX_PROGRAMMES:
+        raise EnrolctlError(f"{len(codes)} programmes: a payout point pays at most {MAX_PROGRAMMES} (--programme)")
+    for c in codes:
+        name = known[c]
+        if not (name.isascii() and name.isprintable()) or len(name) > PROGRAMME_NAME_MAX:
+            raise EnrolctlError(f"programme {c}: its name {name!r} must be at most {PROGRAMME_NAME_MAX} ASCII "
+                                "characters for the device's screen")
+    return [{"code": c, "name": known[c]} for c in codes]
+
+
+def fetch_trust_bin(reg: httpx.Client, keys: RegistryKeys) -> bytes:
+    """The registry's binary trust list, checked here as the device will check it."""
+    from host_tools.registry.trust import verify_trust_bin
+
+    r = _call(reg, "GET", "/v1/trust.bin")
+    try:
+        if r.status_code != 200:
+            raise ValueError(f"HTTP {r.status_code}")
+        verify_trust_bin(keys.trust_key.public_key(), r.content, keys.registry_id)
+    except ValueError as e:
+        raise EnrolctlError(f"the registry's trust list is not usable: {e}") from e
+    return r.content
 
 
 def provision(port: str, keys_dir: Path, registry_url: str, config: Path, districts: Sequence[str] = (),
-              communes: Sequence[str] = (), lang: str = "km") -> str:
-    """Keys made on the device, the device registered, its configuration written.  Returns its id."""
+              communes: Sequence[str] = (), lang: str = "km", role: str = "enrolment",
+              programmes: Sequence[str] = ()) -> str:
+    """Keys made on the device, the device registered, its configuration written.  Returns its id.
+
+    A payout point (role "payout") gets no villages or categories: its own PIN key
+    (pins.point_key), the registry's trust-list key and current trust list, and the programmes
+    it pays."""
     from . import khmer
 
     keys = _keys(keys_dir)
     if lang not in LANGUAGES:
         raise EnrolctlError(f"--lang {lang!r}: km (Khmer) or en (English)")
-    cfg = load_config(config, districts, communes)
+    if role not in DEVICE_ROLES:
+        raise EnrolctlError(f"--role {role!r}: enrolment or payout")
+    payout = role == "payout"
+    cfg = load_config(config, districts, communes, need_area=not payout)
     phrases = khmer.build()  # every phrase of the screens, shaped at the desk
-    names = khmer.names_file(cfg["area"], cfg["categories_km"])  # and the area's Khmer names
+    # and the area's Khmer names (a payout point names no place)
+    names = None if payout else khmer.names_file(cfg["area"], cfg["categories_km"])
     with DeviceLink(port) as link:
         info = link.identify(need_provisioned=False)
         if info.get("device_id"):
@@ -211,23 +273,31 @@ def provision(port: str, keys_dir: Path, registry_url: str, config: Path, distri
         device_id = f"{cfg['prefix']}-{made['uid'][-8:]}"
         pub = bytes.fromhex(made["ed25519_pub"])
         with _registry(registry_url, keys) as reg:
+            if payout:
+                paid = payout_programmes(reg, list(programmes) + cfg["programmes"])
+                trust_bin = fetch_trust_bin(reg, keys)
             r = _call(reg, "POST", "/v1/admin/devices", json={"device_id": device_id, "hmac_secret": made["hmac_secret"],
-                                                              "ed25519_pub": made["ed25519_pub"]})
+                                                              "ed25519_pub": made["ed25519_pub"], "role": role})
             if r.status_code == 409:  # registered by an interrupted run: fine if it is this device's key
                 known = {d["device_id"]: d for d in _call(reg, "GET", "/v1/admin/devices").json()}
-                if known.get(device_id, {}).get("kid") != kid_of(pub).hex():
+                if known.get(device_id, {}).get("kid") != kid_of(pub).hex() or known[device_id].get("role") != role:
                     raise EnrolctlError(f"the registry already has another device called {device_id}")
             elif r.status_code != 201:
                 raise EnrolctlError(f"the registry refused the device: {r.status_code} {r.text[:200]}")
         device = {"v": 1, "device_id": device_id, "registry_id": keys.registry_id, "registry_url": registry_url,
                   "registry_pub_n": keys.registry_pub_n().to_bytes(256, "big").hex(), "registry_pub_e": 65537,
                   "ca_pem": keys.ca_pem.decode(), "wifi": cfg["wifi"], "schema": info.get("schema"),
-                  "lang": lang}
+                  "lang": lang, "role": role}
         link.write(link.data + "/officers.json", json.dumps(officers_file(cfg["officers"])).encode())
-        link.write(link.data + "/villages.bin", cfg["area"].file())
-        link.write(link.data + "/categories.json", categories_file(cfg["categories"]))
+        if payout:
+            link.write(link.data + "/payout.json", json.dumps(payout_file(keys, device_id, paid)).encode())
+            link.write(link.data + "/trust.bin", trust_bin)
+        else:
+            link.write(link.data + "/villages.bin", cfg["area"].file())
+            link.write(link.data + "/categories.json", categories_file(cfg["categories"]))
         link.write(link.data + "/km.bin", phrases)
-        link.write(link.data + "/names.km", names)
+        if names is not None:
+            link.write(link.data + "/names.km", names)
         # the clock's floor (firmware/clock.py): until the registry sets its clock the device
         # knows at least that today is not before the day it was provisioned
         link.write(link.data + "/clock.json", json.dumps({"floor": int(time.time())}).encode())

@@ -40,9 +40,10 @@ def start_registry(state: Path, port: int) -> subprocess.Popen[bytes] | None:
     return None
 
 
-def run(state: Path, heap: str, script: list[str] | None = None) -> int:
-    """Provision (first run), start the demo registry, run the device: from this terminal, or
-    fed `script` (the simulator's line language; 'p' cuts the power) and then summarised."""
+def run(state: Path, heap: str, script: list[str] | None = None, role: str = "enrolment") -> int:
+    """Provision (first run), start the demo registry, run the device (the enrolment device, or
+    the payout point: role "payout"): from this terminal, or fed `script` (the simulator's line
+    language; 'p' cuts the power) and then summarised."""
     port = int(os.environ.get("ENROL_SIM_PORT", DEFAULT_PORT))
     try:
         if provision(state, port):
@@ -53,7 +54,10 @@ def run(state: Path, heap: str, script: list[str] | None = None) -> int:
     registry = start_registry(state, port)
     if registry is not None:
         print(f"sim: registry on https://127.0.0.1:{port} (records sync when Wi-Fi is in reach; 'w' toggles it)")
-    env = dict(os.environ, ENROL_DATA_DIR=str((state / "flash").resolve()),
+    if role == "payout":
+        print("sim: the payout point: officer 0042 PIN 2468; '1' pays, 'tap NAME' presents that person's card")
+    flash = state / ("payout" if role == "payout" else "flash")
+    env = dict(os.environ, ENROL_DATA_DIR=str(flash.resolve()),
                ENROL_SIM_WALLET=str((state / "wallet").resolve()), ENROL_SIM_HEAP=heap)
     if script is not None:
         env.setdefault("ENROL_SIM_VIEW", "text")  # the script's '?TEXT' lines are matched on the text view
@@ -62,7 +66,10 @@ def run(state: Path, heap: str, script: list[str] | None = None) -> int:
             return subprocess.run(sim_command(), env=env).returncode  # this terminal is the person
         lines = [ln for ln in script if not ln.lstrip().startswith(COMMENT)]
         rc = subprocess.run(sim_command(), env=env, input="\n".join(lines) + "\n", text=True).returncode
-        print_summary(state, port if registry is not None else None)
+        if role == "payout":
+            print_payments(state, port if registry is not None else None)
+        else:
+            print_summary(state, port if registry is not None else None)
         return rc
     finally:
         if registry is not None:
@@ -83,6 +90,37 @@ def main() -> None:
 
 COMMENT = "//"  # a script line the device never sees
 DEMO_SCRIPT = Path(__file__).resolve().parent.parent / "sim" / "demo.txt"
+PAYOUT_DEMO_SCRIPT = Path(__file__).resolve().parent.parent / "sim" / "demo_payout.txt"
+
+
+def print_payments(state: Path, registry_port: int | None) -> None:
+    """What the registry paid this month (its reconciliation: `enrolctl registry payouts`)."""
+    if registry_port is None:
+        print("sim: no registry was running: nothing was paid")
+        return
+    import ssl
+
+    import httpx
+
+    from host_tools.registry.payouts import current_period
+
+    from .simstate import PROGRAMME
+
+    token = (state / "registry" / "operator_token").read_text().strip()
+    ctx = ssl.create_default_context(cafile=str(state / "registry" / "ca.pem"))
+    try:
+        r = httpx.get(f"https://127.0.0.1:{registry_port}/v1/admin/payments", verify=ctx, timeout=10,
+                      params={"programme": PROGRAMME["code"], "period": current_period(time.time())},
+                      headers={"Authorization": "Bearer " + token})
+        doc = r.json() if r.status_code == 200 else None
+    except (httpx.HTTPError, ValueError):
+        doc = None
+    if doc is None:
+        print("sim: the registry did not list its payments")
+        return
+    for p in doc["payments"]:
+        print(f"sim: paid {p['amount']} riel, receipt {p['receipt']}, credential {p['credential_id']}")
+    print(f"sim: the registry holds {len(doc['payments'])} payments of {PROGRAMME['code']} this month")
 
 
 def print_summary(state: Path, registry_port: int | None) -> None:

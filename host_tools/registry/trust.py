@@ -62,7 +62,7 @@ def verify_trust_list(pub: ed25519.Ed25519PublicKey, doc: dict[str, Any], now: f
 
 
 TRUST_BIN_MAGIC = b"ETL1"
-MAX_TRUST_KEYS = 300  # 12 KB: the payout device reads the list in one request (firmware/payout/trust.py)
+MAX_TRUST_KEYS = 800  # 32 KB: what a payout device takes (firmware/payout/trust.py MAX_BYTES)
 
 
 def signed_trust_bin(key: ed25519.Ed25519PrivateKey, registry_id: str, devices: list[tuple[str, bytes]],
@@ -76,3 +76,25 @@ def signed_trust_bin(key: ed25519.Ed25519PrivateKey, registry_id: str, devices: 
     body = (TRUST_BIN_MAGIC + bytes((len(rid),)) + rid + struct.pack(">IIH", issued, issued + TRUST_LIST_S, len(entries))
             + b"".join(kid + pub for kid, pub in entries))
     return body + key.sign(body)
+
+
+def verify_trust_bin(pub: ed25519.Ed25519PublicKey, data: bytes, registry_id: str, now: float | None = None
+                     ) -> list[bytes]:
+    """The card-signing keys of a binary trust list; ValueError if its signature, registry or
+    expiry is wrong (as firmware/payout/trust.py refuses it)."""
+    if len(data) < 4 + 1 + 10 + 64 or data[:4] != TRUST_BIN_MAGIC:
+        raise ValueError("not a trust list")
+    n = data[4]
+    head = 5 + n + 10
+    issued, expires, count = struct.unpack(">IIH", data[5 + n : head])
+    if len(data) != head + 40 * count + 64:
+        raise ValueError("trust list length wrong")
+    try:
+        pub.verify(data[-64:], data[:-64])
+    except InvalidSignature as e:
+        raise ValueError("trust list signature invalid") from e
+    if data[5 : 5 + n] != registry_id.encode():
+        raise ValueError("trust list of another registry")
+    if (time.time() if now is None else now) >= expires:
+        raise ValueError("trust list expired")
+    return [data[head + 40 * i + 8 : head + 40 * i + 40] for i in range(count)]

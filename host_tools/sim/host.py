@@ -11,7 +11,8 @@ Wi-Fi's reach.  The person is this process's standard input, a line at a time:
   keys 0-9, A-D, * and # are pressed on the matrix (a '.' is one second that lets
   a multi-tap letter settle); 't' taps a new NTAG215, 'again' the last card,
   'clone' a copy of it without NXP's signature, 'r' takes the card away, 'cards'
-  lists the wallet, 'tap UID' presents one of its cards; 'tlocked', 't213',
+  lists the wallet, 'tap UID' presents one of its cards ('tap SOPHEA' the one issued to
+  SOPHEA: a citizen at a payout point); 'tlocked', 't213',
   'tclassic', 'tphone' tap cards the writer must refuse; 'thostile' a card whose record holds
   hostile CBOR (each tap the next kind); 'w' takes the Wi-Fi out
   of reach or back; 'bNNNN' sets the cell to NNNN mV ('bnoise', 'bnone'); '+N'
@@ -227,7 +228,26 @@ class Wallet:
             return []
         return sorted(p.stem for p in self.folder.glob("*.bin"))
 
+    def holder(self, name: str) -> str | None:
+        """The card whose credential names this given name (a person picks their own card from
+        the wallet by it); its UID, None if none does."""
+        import cbor2
+
+        from host_tools.enrolctl.card import CardInvalid, ndef_payload
+
+        assert self.folder is not None
+        for n in self.names():
+            try:
+                cose = cbor2.loads(ndef_payload((self.folder / (n + ".bin")).read_bytes()[16:]))
+                if cbor2.loads(cose.value[2]).get(-70001) == name.upper():
+                    return n
+            except (CardInvalid, ValueError, AttributeError, IndexError, TypeError, OSError):
+                continue  # a blank or foreign card
+        return None
+
     def load(self, prefix: str) -> NTAG21x | str:
+        if self.folder is not None and not all(c in "0123456789abcdefABCDEF" for c in prefix):
+            prefix = self.holder(prefix) or prefix  # 'tap SOPHEA': the card issued to SOPHEA
         found = [n for n in self.names() if n.startswith(prefix.lower())]
         if len(found) != 1:
             return ("no card" if not found else f"{len(found)} cards") + " in the wallet match " + prefix

@@ -40,6 +40,49 @@ def village_list(rows=VILLAGE_ROWS, communes=COMMUNES):
     return Villages(path)
 
 
+PROGRAMMES = [("veteran_pension", "Veteran pension"), ("civil_pension", "Civil pension")]
+PAY_ANSWERS = [("paid", 150000, "K7MQ2XHC9P"), ("already paid", 1796000000, "PAY-0002", "RCPT000001"),
+               ("already paid", 1796000000, "PAY-0001", "RCPT000001"), ("wrong", 2), ("locked",), ("revoked",),
+               ("invalid", "UID mismatch: copied to another card"), ("unknown",), ("not entitled",),
+               ("unknown programme",), ("wrong period", "2026-12")]
+
+
+class FakeTrust:
+    """payout/trust.TrustList as the payout flow reads it."""
+
+    def __init__(self, problem=None, expires=1796604800):
+        self.problem = problem
+        self.expires = expires
+
+    def usable(self):
+        return self.problem
+
+
+def new_payout_flow(programmes=PROGRAMMES, problem=None):
+    from firmware.payout.flow import PayoutFlow
+    from firmware.ui.screen import Status
+
+    off = Officers(officers_dir())
+    off.load()
+    status = Status()
+    status.device_id = "PAY-0001"
+    return PayoutFlow(off, status, list(programmes), FakeTrust(problem))
+
+
+def answer_payout(flow, i):
+    """The app's answer to what the payout flow waits for (the i-th of its kind)."""
+    st = flow.state
+    if st == "trust_fetch":
+        flow.trust.problem = None if i % 3 else "no network"
+        return flow.trust_done(flow.trust.problem)
+    if st == "pay_tap" and i % 2:
+        return flow.card_read(True, "SOPHEA", "0123-4567") if i % 3 else flow.card_read(
+            False, "credential expired", None, True)
+    if st == "paying":
+        return flow.pay_failed("no network") if i % 5 == 0 else flow.paid(PAY_ANSWERS[i % len(PAY_ANSWERS)])
+    return []
+
+
 def new_flow():
     off = Officers(officers_dir())
     off.load()

@@ -44,6 +44,10 @@ class Registry:
     def count_devices(self) -> int:
         return self.count(Device)
 
+    def devices(self) -> list[dict[str, str]]:
+        with Session(self.engine) as s:
+            return [{"device_id": d.device_id, "role": d.role} for d in s.scalars(select(Device))]
+
     def duplicated(self) -> int:
         """Records stored more than once (must always be 0: UNIQUE(record_id))."""
         with Session(self.engine) as s:

@@ -29,7 +29,7 @@ def new_flow(programmes=(PENSION,), problem=None):
     officers = Officers(officers_dir(), None)
     officers.load()
     status = Status()
-    status.device_id = "pay-0001"
+    status.device_id = "PAY-0001"
     return PayoutFlow(officers, status, list(programmes), FakeTrust(problem))
 
 
@@ -59,7 +59,7 @@ def test_a_card_and_a_pin_make_one_claim_and_the_receipt_is_shown():
     d.press("5")  # keys wait for the answer
     assert d.take("pay") == []
     d.add(d.flow.paid(("paid", 150000, "K7MQ2XHC9P")))
-    assert "Give 150,000 riel" in said(d) and "K7MQ2XHC9P" in said(d)
+    assert "Hand over: 150,000 riel" in said(d) and "K7MQ2XHC9P" in said(d)
     d.press(K.OK)  # the next citizen, same programme
     assert d.take("read_card") == [("read_card",)] and "Tap the card" in said(d)
 
@@ -88,9 +88,9 @@ def test_already_paid_says_when_and_where():
     d = Driver(new_flow())
     at_pin(d)
     d.press("1", "3", "5", "7", K.OK)
-    d.add(d.flow.paid(("already paid", NOW, "pay-0002", "RCPT000001")))
+    d.add(d.flow.paid(("already paid", NOW, "PAY-0002", "RCPT000001")))
     s = said(d)
-    assert "Already paid" in s and "On 30/11/2026" in s and "At 07:53" in s and "By pay-0002" in s
+    assert "Already paid" in s and "On 30/11/2026" in s and "At 07:53" in s and "By PAY-0002" in s
     assert "RCPT000001" in s
     d.press(K.BACK)
     assert d.flow.state == "home"
@@ -101,12 +101,12 @@ def test_already_paid_here_says_here_a_lost_answer_asks_again():
     at_pin(d)
     d.press("1", "3", "5", "7", K.OK)
     d.add(d.flow.pay_failed("no network"))
-    assert "DO NOT PAY" in said(d) and "no network" in said(d)
+    assert "DO NOT PAY" in said(d) and "No network." in said(d)
     d.press(K.OK)  # the card is still read: the PIN again
     assert d.flow.state == "pay_pin"
     d.press("1", "3", "5", "7", K.OK)
     assert len(d.take("pay")) == 2
-    d.add(d.flow.paid(("already paid", NOW, "pay-0001", "RCPT000001")))
+    d.add(d.flow.paid(("already paid", NOW, "PAY-0001", "RCPT000001")))
     assert "HERE" in said(d)
 
 
@@ -114,8 +114,10 @@ def test_a_refused_card_says_why_and_the_reader_waits():
     d = Driver(new_flow())
     login(d)
     d.press("1")
-    d.add(d.flow.card_read(False, "NOT VALID: UID mismatch: copied to another card"))
-    assert d.flow.state == "pay_tap" and "UID mismatch" in said(d)
+    d.add(d.flow.card_read(False, "UID mismatch: copied to another card", None, True))
+    assert d.flow.state == "pay_tap" and "NOT VALID: UID mismatch" in said(d)
+    d.add(d.flow.card_read(False, "Card moved: tap again"))
+    assert "Tap the card" in said(d) and "Card moved" in said(d)
     d.press(K.BACK)
     assert d.flow.state == "home"
 
@@ -158,15 +160,29 @@ SEED = bytes(range(32))
 CARD_KEYS = [bytes([i]) * 32 for i in (7, 9, 3)]
 
 
+def made_key(i):
+    import hashlib
+
+    return hashlib.sha256(bytes((i >> 8, i & 255))).digest()
+
+
 def trust_bytes(registry_id="reg-1", issued=NOW - 60, expires=NOW + 7 * 86400, keys=CARD_KEYS, seed=SEED):
+    """A trust list as the registry signs it (host_tools/registry/trust.py), built in one buffer."""
     import hashlib
 
     rid = registry_id.encode()
-    entries = sorted((hashlib.sha256(k).digest()[:8], k) for k in keys)
-    body = b"ETL1" + bytes((len(rid),)) + rid + struct.pack(">IIH", issued, expires, len(entries))
-    for kid, pub in entries:
-        body += kid + pub
-    return body + ed25519.sign(seed, body, ed25519.public_key(seed))
+    n = keys if isinstance(keys, int) else len(keys)  # a count: generated keys (no list of them in RAM)
+    head = b"ETL1" + bytes((len(rid),)) + rid + struct.pack(">IIH", issued, expires, n)
+    out = bytearray(len(head) + 40 * n + 64)
+    out[: len(head)] = head
+    at = len(head)
+    for i in range(n):
+        pub = made_key(i) if isinstance(keys, int) else keys[i]
+        out[at : at + 8] = hashlib.sha256(pub).digest()[:8]
+        out[at + 8 : at + 40] = pub
+        at += 40
+    out[at:] = ed25519.sign(seed, memoryview(out)[:at], ed25519.public_key(seed))
+    return out
 
 
 def new_list(data, now=NOW):
@@ -207,17 +223,45 @@ def test_bad_lists_are_refused_with_their_reason():
         assert why in t.usable(), (why, t.usable())
 
 
-def test_replace_refuses_an_older_or_expired_list():
+def fetched(t, data):
+    """A list as the payout task streams it from the registry: into trust.tmp beside trust.bin."""
+    path = t.path[:-4] + ".tmp"
+    with open(path, "wb") as f:
+        f.write(data)
+    return path
+
+
+def test_replace_refuses_an_older_or_expired_list_and_keeps_the_old():
+    import os
+
     t, clock = new_list(trust_bytes(expires=NOW + 86400))
     assert t.load()
-    with raises(trust.TrustError, "older"):
-        t.replace(trust_bytes(expires=NOW + 3600))
-    with raises(trust.TrustError, "expired"):
-        t.replace(trust_bytes(expires=NOW - 1))
-    with raises(trust.TrustError, "signature"):
-        t.replace(trust_bytes(seed=bytes(32)))
-    t.replace(trust_bytes(expires=NOW + 9 * 86400, keys=CARD_KEYS[:1]))
+    for data, why in ((trust_bytes(expires=NOW + 3600), "older"), (trust_bytes(expires=NOW - 1), "expired"),
+                      (trust_bytes(seed=bytes(32)), "signature")):
+        with raises(trust.TrustError, why):
+            t.replace(fetched(t, data))
+        assert t.load() and t.expires == NOW + 86400  # the old list is kept
+        try:
+            os.stat(t.path[:-4] + ".tmp")
+            raise AssertionError("the refused list was left on flash")
+        except OSError:
+            pass
+    t.replace(fetched(t, trust_bytes(expires=NOW + 9 * 86400, keys=CARD_KEYS[:1])))
     assert t.count == 1 and t.expires == NOW + 9 * 86400
+
+
+def test_a_list_of_800_devices_is_checked_from_flash_in_little_ram():
+    import gc
+    import hashlib
+
+    data = trust_bytes(keys=800)
+    t, _ = new_list(data)
+    gc.collect()
+    assert t.load() and t.count == 800
+    assert t.get(hashlib.sha256(made_key(799)).digest()[:8]) == made_key(799)
+    data[20000] ^= 1
+    t2, _ = new_list(data)
+    assert not t2.load() and "signature invalid" in t2.problem
 
 
 # ---- the claim -----------------------------------------------------------

@@ -11,12 +11,13 @@ letter of a phrase into '#' shows that the renderer's text goes through the tran
 
 import random
 
-from flowkit import COMMUNES, VILLAGES, Driver, enrol_person, login, new_flow
+from flowkit import COMMUNES, PROGRAMMES, VILLAGES, Driver, answer_payout, enrol_person, login, new_flow, new_payout_flow
 from fwtest import IS_MICROPYTHON, skip
 from firmware.ui import keymap as K
 from firmware.ui.screen import NAME, PAIR, WRAP, Pair, Screen, Status, Wrap, boot_screen, kind, lit, say
 
-VILLAGE_WORDS = [w for _, name in VILLAGES + COMMUNES for w in name.split(" ")]  # provisioned names, not words of ours
+# provisioned names, not words of ours
+VILLAGE_WORDS = [w for _, name in VILLAGES + COMMUNES + PROGRAMMES for w in name.split(" ")]
 
 
 def pseudo(phrase):
@@ -154,6 +155,17 @@ def walk():
                 d.add(flow.check_done(["NOT VALID:", Wrap("signature invalid: tampered", 4)]))
                 d.add(flow.check_done(["VALID", lit("BOPHA"), lit("K7QX-M2PD")]))
             d.effects = []  # keep RAM flat on MicroPython
+    for run in range(8):  # the payout point's screens, with the app's and the registry's answers
+        flow = new_payout_flow(PROGRAMMES[: 1 + run % 2], "trust list expired: connect" if run % 4 == 0 else None)
+        flow.status = Status(wifi="on", battery_pct=100, pending=0)
+        flow.status.device_id = "PAY-0001"
+        d = Looking(flow)
+        login(d)
+        d.press("1")
+        for i in range(40):
+            d.add(answer_payout(flow, i + run))
+            d.press(keys[random.randrange(len(keys))] if i % 3 == 0 else random.choice("1357" + K.OK))
+            d.effects = []
     return found
 
 
@@ -170,6 +182,8 @@ def test_every_screen_of_the_flow_shows_words_as_phrases_and_values_as_values():
     assert found["readable"] == []  # in the pseudo-language only values stay readable
     for state in ("login_id", "login_pin", "login_check", "home", "status", "field", "review", "consent", "pin1",
                   "pin2", "saving", "card", "card_check", "receipt", "check", "help", "sup_id"):
+        assert state in found["states"], (state, found["states"])
+    for state in ("trust_fetch", "programme", "pay_tap", "pay_pin", "paying", "pay_result"):  # the payout point's
         assert state in found["states"], (state, found["states"])
     assert len(found["phrases"]) > 50  # the walk met most of the device's words
 

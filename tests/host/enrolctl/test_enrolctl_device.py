@@ -261,3 +261,52 @@ def test_a_language_the_device_does_not_speak_is_refused(tmp_path: Path) -> None
     r = enrolctl("device", "provision", "--port", str(tmp_path / "ttyNOPE"), "--keys", str(keys),
                  "--registry", "https://127.0.0.1:1", "--config", str(cfg), "--lang", "fr")
     assert r.returncode == 1 and "km (Khmer) or en (English)" in r.stderr and "no device" not in r.stderr
+
+
+CHECK_PAYOUT = """
+from firmware.store import secrets
+from firmware.payout.trust import TrustList
+import time
+d = {data!r}
+s = secrets.load(d)
+t = TrustList(d, s.trust_pub, s.registry_id, lambda: int(time.time()))
+print(s.role, s.programmes, t.load(), t.count, t.usable())
+"""
+
+
+def test_a_payout_point_gets_its_own_pin_key_the_trust_list_and_its_programmes(registry: Registry,
+                                                                                 tmp_path: Path) -> None:
+    from host_tools.registry.pins import point_key
+    from host_tools.registry.trust import verify_trust_bin
+
+    data = tmp_path / "flash"
+    data.mkdir()
+    cfg = tmp_path / "provision.json"
+    cfg.write_text(json.dumps({**CONFIG, "device_prefix": "PAY"}))  # its categories are an enrolment's: unused
+    keys = str(registry.keys_dir)
+    args = ("device", "provision", "--keys", keys, "--registry", registry.url, "--config", str(cfg), "--role", "payout")
+    with PtyDevice(data) as dev:
+        none_yet = enrolctl(*args, "--port", dev.port)
+        assert none_yet.returncode == 1 and "no programme to pay yet" in none_yet.stderr, none_yet.stderr
+        assert not (data / "device.json").exists() and registry.count_devices() == 0
+        added = enrolctl("registry", "programme", "--keys", keys, "--registry", registry.url, "--code",
+                         "veteran_pension", "--name", "Veteran pension", "--amount", "veteran=150000")
+        assert added.returncode == 0, added.stderr
+        unknown = enrolctl(*args, "--port", dev.port, "--programme", "rice_aid")
+        assert unknown.returncode == 1 and "no programme rice_aid" in unknown.stderr
+        r = enrolctl(*args, "--port", dev.port)
+        assert r.returncode == 0 and "provisioned payout point PAY-" in r.stdout, r.stdout + r.stderr
+        device = json.loads((data / "device.json").read_text())
+        payout = json.loads((data / "payout.json").read_text())
+        assert device["role"] == "payout" and not (data / "villages.bin").exists()
+        # its own PIN key: another point's blocks are not deciphered with it
+        assert bytes.fromhex(payout["pin_key"]) == point_key(registry.keys.zone_key, device["device_id"])
+        assert payout["pin_key"] not in (registry.keys.zone_key.hex(), point_key(registry.keys.zone_key, "PAY-x").hex())
+        assert payout["programmes"] == [{"code": "veteran_pension", "name": "Veteran pension"}]
+        assert verify_trust_bin(registry.keys.trust_key.public_key(), (data / "trust.bin").read_bytes(),
+                                registry.keys.registry_id) == []  # no enrolment device yet
+        with DeviceLink(dev.port) as link:
+            said = link.exec(CHECK_PAYOUT.format(data=str(data))).strip().splitlines()[-1]
+        assert said == "payout [('veteran_pension', 'Veteran pension')] True 0 None", said
+    roles = {d["device_id"]: d["role"] for d in registry.devices()}
+    assert roles == {device["device_id"]: "payout"}

@@ -36,7 +36,9 @@ def test_every_phrase_the_screens_show_has_khmer() -> None:
     from test_screen_phrases import screen_phrases, walk
 
     boot = screen_phrases(boot_screen("0.1.0", "KH-1")) + screen_phrases(boot_screen("0.1.0", None))
-    missing = [p for p in walk()["phrases"] + boot if p not in KHMER]
+    app = ["Error: tap again", "Reader error: B=back", "Reader error: B=later", "Card moved: tap again",
+           "No card reader", "issued for another registry"]  # what the app and the card task answer with
+    missing = [p for p in walk()["phrases"] + boot + app if p not in KHMER]
     assert missing == []
 
 
@@ -72,6 +74,19 @@ def screens_of_a_walk(runs: int = 24, presses: int = 40) -> list[Screen]:
                 d.add(flow.saved(1, 2) if run % 2 else flow.save_failed("Storage full: sync"))
             elif flow.state == "card":
                 d.add(flow.card_done(True, "K7QX-M2PD") if run % 2 else flow.card_done(False, "Card failed"))
+            d.effects = []
+    from flowkit import PROGRAMMES, answer_payout, new_payout_flow
+
+    for run in range(runs // 3):  # the payout point's screens
+        pay = new_payout_flow(PROGRAMMES[: 1 + run % 2], "no trust list" if run % 4 == 0 else None)
+        pay.status = Status(wifi="on", battery_pct=100, pending=0)
+        pay.status.device_id = "PAY-0001"
+        d = Keeping(pay)
+        login(d)
+        d.press("1")
+        for i in range(presses):
+            d.add(answer_payout(pay, i + run))
+            d.press(K.ALL_KEYS[random.randrange(16)] if i % 3 == 0 else random.choice("1357" + K.OK))
             d.effects = []
     return seen
 
