@@ -66,10 +66,11 @@ multilib:
 # its OLED, keypad, PN532, battery and Wi-Fi emulated outside it (host_tools/sim/host.py), its
 # flash in $(SIM_STATE)/ (kept between runs); it syncs to a demo registry started on
 # 127.0.0.1:8443 (ENROL_SIM_PORT).  Type keys and Enter; q and Enter switches it off, p cuts
-# its power.  SIM_HEAPSIZE overrides the heap (e.g. make sim SIM_HEAPSIZE=128k).
+# its power.  SIM_HEAPSIZE overrides the heap (e.g. make sim SIM_HEAPSIZE=128k); ROLE=payout
+# boots the payout point beside it (sim-state/payout/, the same registry and wallet).
 # Scripted: .venv/bin/enrolctl sim --demo (or --script FILE) types for you and says what happened.
 sim: runtime
-	@$(BIN)/enrolctl sim --state $(SIM_STATE) $(if $(SIM_HEAPSIZE),--heap $(SIM_HEAPSIZE))
+	@$(BIN)/enrolctl sim --state $(SIM_STATE) $(if $(SIM_HEAPSIZE),--heap $(SIM_HEAPSIZE)) $(if $(ROLE),--role $(ROLE))
 
 # The registry tests run on PostgreSQL too: they start a throwaway server from Debian's
 # postgresql binaries (tests/host/pgserver.py).  Installed here when missing (needs root + apt).

@@ -1,6 +1,9 @@
 """Payouts (issue 18): claims paid per second by the registry with 8 payout points claiming at
 once, on SQLite and PostgreSQL, through the TLS server; each claim checks the card's signature,
-the PIN (format-4 block) and records the payment exactly once."""
+the PIN (format-4 block) and records the payment exactly once.  And the payout device's time from
+the tap to the registry's answer, modeled: the card's checks (the 32-bit runtime's CPU x the
+ESP32 factors of ../shared/ESP32-PERF.md), the reader's bytes at the datasheet's rate, Wi-Fi up,
+one TLS handshake and one round trip (published ESP32 figures, cited below)."""
 
 from __future__ import annotations
 
@@ -26,6 +29,13 @@ from host_tools.registry.client import RegistryClient  # noqa: E402
 from host_tools.registry.ingest import credential_id  # noqa: E402
 from host_tools.registry.payouts import current_period  # noqa: E402
 
+# ../shared/ESP32-PERF.md: section 0 (factors), 1d (network on an ESP32 under MicroPython)
+K_BIGINT = {240: 100, 160: 140}  # 255-bit field arithmetic (Ed25519), +/-50 %
+K_INTERP = {240: 110, 160: 150}  # interpreter-bound Python, +/-40 %
+WIFI_CONNECT_S = 1.626  # Wi-Fi connect with DHCP (glenn20/upy-esp32-experiments)
+TLS_HANDSHAKE_S = 1.23  # micropython-esp32 issue #131: 1.18-1.28 s a handshake
+RTT_S = 0.3  # assumed: one request and answer over a rural 3G/4G hotspot (not measured here)
+BYTE_US = 85  # ISO 14443A at 106 kbit/s: a byte with its parity (NTAG21x datasheet, 8.1)
 POINTS = 8
 PEOPLE = 400
 UID = bytes.fromhex("04a1b2c3d4e5f6")
@@ -80,6 +90,31 @@ def payout_rate(tmp: Path, db_url: str | None, tag: str) -> tuple[float, int]:
     return round(paid / seconds, 1), paid
 
 
+def tap_to_answer(server_ms: float) -> list[tuple]:
+    """The payout device, tap to answer, at 240 and 160 MHz (the citizen's PIN typing left out)."""
+    from mp import compiled_tree, run_script
+
+    tree = compiled_tree()
+    out = dict(line.split("=", 1) for line in run_script(ROOT / "bench" / "mp_card.py", [str(tree)], heapsize="100k")
+               .splitlines() if "=" in line)
+    # every card may come from another enrolment device: its key's comb table each time (verify_first)
+    bigint = int(out["verify_first_us"]) + int(out["originality_us"])
+    interp = max(0, int(out["check_cpu_us"]) - int(out["verify_us"]))  # NDEF, COSE, CBOR: interpreted
+    reader_s = (int(out["tlv_bytes"]) + 2 + 32 + 2 + 4 * 18) * BYTE_US / 1e6  # FAST_READ, READ_SIG, 4 frames
+    network_s = WIFI_CONNECT_S + TLS_HANDSHAKE_S + RTT_S + server_ms / 1000
+    rows = []
+    for mhz in (240, 160):
+        card_s = (bigint * K_BIGINT[mhz] + interp * K_INTERP[mhz]) / 1e6 + reader_s
+        rows.append((f"payout device: tap to card checked at {mhz} MHz", round(card_s, 2), "s",
+                     f"Ed25519 + comb + originality x{K_BIGINT[mhz]} (+/-50 %), parsing x{K_INTERP[mhz]} "
+                     f"(+/-40 %), reader {reader_s * 1000:.0f} ms (datasheet rate)"))
+        rows.append((f"payout device: tap to the registry's answer at {mhz} MHz (PIN typing not counted)",
+                     round(card_s + network_s, 2), "s",
+                     f"card {card_s:.2f} s + Wi-Fi {WIFI_CONNECT_S} s + TLS {TLS_HANDSHAKE_S} s + round trip "
+                     f"{RTT_S} s (assumed) + registry {server_ms:.0f} ms"))
+    return rows
+
+
 def run():
     from pgserver import postgres_server
 
@@ -89,7 +124,8 @@ def run():
         with postgres_server() as pg:
             rate_pg, n2 = payout_rate(tmp, pg, "pg")
     host = f"{os.cpu_count()}-core x86 host, registry process + {POINTS} payout-point threads, TLS"
-    return [(f"payouts, SQLite ({n1} claims, {POINTS} payout points at once)", rate_sqlite, "payouts/s", host),
+    # the registry's time for one claim among 8 at once on PostgreSQL
+    return tap_to_answer(POINTS * 1000 / rate_pg) + [(f"payouts, SQLite ({n1} claims, {POINTS} payout points at once)", rate_sqlite, "payouts/s", host),
             (f"payouts, PostgreSQL ({n2} claims, {POINTS} payout points at once)", rate_pg, "payouts/s", host)]
 
 
