@@ -189,7 +189,7 @@ class App:
         self.card = CardTask(self.board, s, self.clock_s, self.deliver, lambda: self.flow.state, self.card_noted)
         self.card.trust = trust
         self.refresh_status()
-        gc.collect()  # the claim's reply buffer (13 KB) from a heap still in one piece
+        gc.collect()  # the claim's TLS context and reply buffer (2 KB) from a heap still in one piece
         self.payout = PayoutTask(self.board, s, self.clock, self.audit, self.status, trust, self.deliver)
         self.payout.open()
         self.power.sync = self.payout  # busy while it claims; never due by itself

@@ -7,7 +7,9 @@ The write session: wait for a tap; write the credential and read it back while t
 holds the card (card/writer.py); then, the card handed back, check our signature over what was
 read back and NXP's originality signature; noted(boot, seq, uid, credential id, old id) tells
 the app (the store, the card-due list) that the record has its card.  The check session shows
-each tapped card's holder, or exactly why it fails.
+each tapped card's holder, or exactly why it fails.  A payout device's pay session reads cards
+until one passes every offline check (against its trust list) and keeps its credential and UID
+for the claim (paid_card).
 """
 
 import asyncio

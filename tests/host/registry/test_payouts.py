@@ -218,3 +218,50 @@ def test_racing_claims_for_one_person_pay_once_on_either_database(reg, http) -> 
     results = sorted(a["result"] for a in answers)
     assert results == ["already paid"] * 7 + ["paid"], results
     assert len({a["receipt"] for a in answers}) == 1 and paid(reg) == 1
+
+
+def test_the_binary_trust_list_is_the_one_the_device_checks(reg, http, tmp_path: Path) -> None:
+    """GET /v1/trust.bin, checked by the registry's own verify_trust_bin and by the payout device's
+    firmware/payout/trust.py (under CPython): the enrolment devices' keys, never a payout point's,
+    a revoked device's key gone."""
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from firmware.payout.trust import TrustList
+    from host_tools.registry.trust import kid_of, verify_trust_bin
+
+    device, point, _ = setup(reg, http)
+    gone = HostDevice(reg, "dev-gone")
+    assert http.post("/v1/admin/devices/dev-gone/revoke", headers=op(reg)).status_code == 200
+    r = http.get("/v1/trust.bin")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/octet-stream"
+    trust_pub = reg.keys.trust_key.public_key()
+    keys = verify_trust_bin(trust_pub, r.content, reg.keys.registry_id)
+    assert keys == [device.pub]
+    with pytest.raises(ValueError, match="another registry"):
+        verify_trust_bin(trust_pub, r.content, "another-registry")
+    with pytest.raises(ValueError, match="expired"):
+        verify_trust_bin(trust_pub, r.content, reg.keys.registry_id, now=time.time() + 8 * 86400)
+    (tmp_path / "trust.bin").write_bytes(r.content)
+    raw_pub = trust_pub.public_bytes(Encoding.Raw, PublicFormat.Raw)
+    on_device = TrustList(str(tmp_path), raw_pub, reg.keys.registry_id, lambda: int(time.time()))
+    assert on_device.load() and on_device.count == 1
+    assert on_device.get(kid_of(device.pub)) == device.pub
+    assert on_device.get(kid_of(gone.pub)) is None and on_device.get(kid_of(point.pub)) is None
+
+
+def test_the_devices_pin_block_is_the_registrys(reg) -> None:
+    """A payout device's format-4 block (firmware/crypto/pin_block.py, run here under CPython)
+    deciphers at the registry under that point's key and the credential's account, and under no
+    other point's."""
+    from firmware.crypto import pin_block
+
+    for i in range(50):
+        rid = os.urandom(16)
+        cred = credential_id(rid)
+        assert pin_block.credential_account(cred) == pins.credential_account(cred)
+        key = pins.point_key(reg.keys.zone_key, "pay-01")
+        pin = b"%04d" % (i * 197 % 10000) if i % 2 else b"%06d" % (i * 7919)
+        block = pin_block.encipher_account(key, bytearray(pin), pin_block.credential_account(cred))
+        assert pins.decipher(key, block, pins.credential_account(cred)) == pin
+        with pytest.raises(pins.PinBlockError):
+            pins.decipher(pins.point_key(reg.keys.zone_key, "pay-02"), block, pins.credential_account(cred))
