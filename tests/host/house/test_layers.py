@@ -11,11 +11,11 @@ from conftest import ROOT
 
 # Lowest first.  A module belongs to the longest prefix that names it; the package modules in
 # EXACT name themselves only (a new firmware/enrol/x.py must be placed, not land at the bottom).
-EXACT = ("firmware", "firmware.enrol")
+EXACT = ("firmware", "firmware.enrol", "firmware.payout")
 LAYERS: tuple[tuple[str, ...], ...] = (
     # what anyone may use: the package's VERSION, crypto, CBOR, ticks, the fs helper, the byte formats
-    # (and the empty marker of the enrol package)
-    ("firmware", "firmware.enrol", "firmware.crypto", "firmware.cbor", "firmware.ticks", "firmware.fsutil", "firmware.formats"),
+    # (and the empty markers of the enrol and payout packages)
+    ("firmware", "firmware.enrol", "firmware.payout", "firmware.crypto", "firmware.cbor", "firmware.ticks", "firmware.fsutil", "firmware.formats"),
     # the board (only these touch machine and network) and what runs before the app
     ("firmware.board", "firmware.board_sim", "firmware.board_select", "firmware.faultlog", "firmware.safemode"),
     # drivers
@@ -23,10 +23,10 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     # services: storage, sync, the card, the officers, the device's clock and power
     ("firmware.store", "firmware.sync", "firmware.card", "firmware.clock", "firmware.battery", "firmware.power",
      "firmware.enrol.record", "firmware.enrol.officer", "firmware.enrol.card_due", "firmware.enrol.schema",
-     "firmware.enrol.save", "firmware.enrol.villages"),
+     "firmware.enrol.save", "firmware.enrol.villages", "firmware.payout.trust", "firmware.payout.client"),
     # the flow and its screens; beside them the tasks that own the hardware (they report to the
     # flow through the app and never import it: no circle between rooms of a layer)
-    ("firmware.enrol.flow", "firmware.ui", "firmware.tasks"),
+    ("firmware.enrol.flow", "firmware.payout.flow", "firmware.ui", "firmware.tasks"),
     # the wiring
     ("firmware.app",),
 )
