@@ -25,10 +25,11 @@ from firmware.ui.screen import Wrap, lit
 PAY_HOME = (("pay", "1 Pay"), ("check", "2 Check a card"), ("status", "3 Status"), ("logout", "4 Log out"))
 PAY_SUPERVISOR = PAY_HOME + (("unlock", "5 Unlock officer"),)
 PAY_IDLE = Flow.IDLE_STATES + ("programme", "pay_tap", "pay_pin", "pay_result")
-WAITING = ("trust_fetch", "paying")  # the device asks the registry: keys wait for the answer
 
 
 class PayoutFlow(Flow):
+    IDLE_STATES = PAY_IDLE  # Flow.tick logs an idle officer out of these (their PIN entry wiped)
+
     def __init__(self, officers, status, programmes, trust):
         super().__init__(officers, (), status, None)
         self.programmes = programmes  # [(code, name)] from payout.json
@@ -40,8 +41,6 @@ class PayoutFlow(Flow):
 
     def home_items(self):
         return PAY_SUPERVISOR if self.session_role == "supervisor" else PAY_HOME
-
-    IDLE_STATES = PAY_IDLE  # Flow.tick logs an idle officer out of these
 
     def logout(self):
         self.payee = None
@@ -103,7 +102,7 @@ class PayoutFlow(Flow):
         return self.show()
 
     def _key_trust_fetch(self, k, now):
-        return []
+        return []  # the device asks the registry: keys wait for its answer
 
     _key_paying = _key_trust_fetch
 
