@@ -66,6 +66,10 @@ class PayoutTask:
 
         try:
             block = pin_block.encipher_account(self.secrets.pin_key, pin, pin_block.credential_account(credential_id))
+        except ValueError as e:  # a credential id or PIN it cannot form a block for: nothing is sent
+            self.board.console("payout: no PIN block: " + str(e))
+            self.events("pay_failed", "card id unusable")
+            return
         finally:
             wipe(pin)
         self.task = asyncio.create_task(self._claim(credential, uid, programme, block))

@@ -335,8 +335,11 @@ def create_app(keys: RegistryKeys, engine: Engine) -> FastAPI:
              responses={200: {"content": {"application/octet-stream": {}},
                               "description": "the trust list in bytes, for payout devices (trust.py)"}})
     def trust_bin() -> Response:
-        return Response(signed_trust_bin(keys.trust_key, keys.registry_id, _card_signers()),
-                        media_type="application/octet-stream")
+        try:
+            data = signed_trust_bin(keys.trust_key, keys.registry_id, _card_signers())
+        except ValueError as e:  # more enrolment devices than a payout device takes: the operator's to fix
+            raise _err(503, f"trust list not servable: {e}") from None
+        return Response(data, media_type="application/octet-stream")
 
     @app.post("/v1/verify", openapi_extra={"parameters": _SIGNED_HEADERS, "requestBody": {
         "required": True, "content": {"application/json": {"schema": VerifyIn.model_json_schema()}}}},

@@ -111,3 +111,21 @@ def test_the_trust_list_streams_to_flash():
     c.close()
     with raises(client.ClaimError, "too large"):
         asyncio.run(c.trust_list(path, 4096))
+
+
+def test_a_credential_id_no_block_can_be_formed_for_sends_nothing_and_the_pin_is_wiped():
+    from firmware.tasks.payout import PayoutTask
+
+    class S:
+        pin_key = bytes(16)
+
+    class Board:
+        def console(self, m):
+            pass
+
+    said = []
+    task = PayoutTask(Board(), S, Clock(), None, None, None, lambda *a: said.append(a))
+    pin = bytearray(b"7391")
+    task.start_claim(COSE, UID, "OOOO-????", "veteran_pension", pin)  # not Crockford base32
+    assert said == [("pay_failed", "card id unusable")] and task.task is None
+    assert pin == bytearray(4)
