@@ -19,7 +19,6 @@ import hashlib
 import json
 
 from firmware.clock import local_date
-from firmware.crypto import rng
 from firmware.sync import http, protocol
 
 TIMEOUT_S = 30
@@ -123,16 +122,8 @@ class PayoutClient:
         if not self.clock.synced:
             await self.fix_time()
         body = self.claim_body(credential, uid, programme, period_of(self.clock.now()), block)
-        ts = str(self.clock.now())
-        nonce = protocol.hexlify(rng.random_bytes(16))
-        headers = {
-            "Content-Type": "application/json",
-            "X-Enrol-Device": self.device_id,
-            "X-Enrol-Time": ts,
-            "X-Enrol-Nonce": nonce,
-            "X-Enrol-Signature": protocol.request_signature(self.secret, "POST", PATH_PAYOUTS, self.device_id, ts,
-                                                            nonce, hashlib.sha256(body).digest()),
-        }
+        headers, nonce = protocol.signed_headers(self.secret, self.device_id, self.clock.now(), PATH_PAYOUTS,
+                                                 hashlib.sha256(body).digest(), "application/json")
         reply = await self._request("POST", PATH_PAYOUTS, headers, body, MAX_ANSWER)
         if reply.status != 200:
             if reply.status == 401:

@@ -23,7 +23,7 @@ import hashlib
 import json
 
 from firmware import cbor
-from firmware.crypto import rng, seal
+from firmware.crypto import seal
 from firmware import formats
 from firmware.formats import MAX_PAYLOAD
 from firmware.store import StoreError
@@ -161,16 +161,8 @@ class Client:
 
     async def send(self, p):
         """Upload one planned batch and apply its valid results; returns (applied, refused)."""
-        ts = str(self.clock.now())
-        nonce = protocol.hexlify(rng.random_bytes(16))
-        headers = {
-            "Content-Type": "application/octet-stream",
-            "X-Enrol-Device": self.device_id,
-            "X-Enrol-Time": ts,
-            "X-Enrol-Nonce": nonce,
-            "X-Enrol-Signature": protocol.request_signature(self.secret, "POST", PATH_BATCHES, self.device_id,
-                                                            ts, nonce, p.body_sha),
-        }
+        headers, nonce = protocol.signed_headers(self.secret, self.device_id, self.clock.now(), PATH_BATCHES,
+                                                 p.body_sha, "application/octet-stream")
 
         async def body(writer):
             await self._write_body(p, writer)

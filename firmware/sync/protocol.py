@@ -34,6 +34,21 @@ def request_signature(secret, method, path, device_id, ts, nonce, body_sha256):
     return hexlify(h.digest())
 
 
+def signed_headers(secret, device_id, now, path, body_sha256, content_type):
+    """(the headers of a signed POST, its nonce): device, time, a fresh nonce, the signature."""
+    from firmware.crypto import rng
+
+    ts = str(now)
+    nonce = hexlify(rng.random_bytes(16))
+    return {
+        "Content-Type": content_type,
+        "X-Enrol-Device": device_id,
+        "X-Enrol-Time": ts,
+        "X-Enrol-Nonce": nonce,
+        "X-Enrol-Signature": request_signature(secret, "POST", path, device_id, ts, nonce, body_sha256),
+    }, nonce
+
+
 def response_ok(secret, status, nonce, body, signature):
     if not isinstance(signature, str) or len(signature) != 64:
         return False
