@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from .simstate import DEFAULT_PORT, OldSimState, provision
 
@@ -93,27 +94,36 @@ DEMO_SCRIPT = Path(__file__).resolve().parent.parent / "sim" / "demo.txt"
 PAYOUT_DEMO_SCRIPT = Path(__file__).resolve().parent.parent / "sim" / "demo_payout.txt"
 
 
+def _admin_get(state: Path, port: int, path: str, params: dict[str, str] | None = None) -> Any:
+    """A 200 answer of the demo registry to its operator, or None (not reachable, refused)."""
+    import ssl
+
+    import httpx
+
+    token = (state / "registry" / "operator_token").read_text().strip()
+    ctx = ssl.create_default_context(cafile=str(state / "registry" / "ca.pem"))
+    try:
+        r = httpx.get(f"https://127.0.0.1:{port}{path}", verify=ctx, timeout=10, params=params,
+                      headers={"Authorization": "Bearer " + token})
+    except httpx.HTTPError:
+        return None
+    return r if r.status_code == 200 else None
+
+
 def print_payments(state: Path, registry_port: int | None) -> None:
     """What the registry paid this month (its reconciliation: `enrolctl registry payouts`)."""
     if registry_port is None:
         print("sim: no registry was running: nothing was paid")
         return
-    import ssl
-
-    import httpx
-
     from host_tools.registry.payouts import current_period
 
     from .simstate import PROGRAMME
 
-    token = (state / "registry" / "operator_token").read_text().strip()
-    ctx = ssl.create_default_context(cafile=str(state / "registry" / "ca.pem"))
+    r = _admin_get(state, registry_port, "/v1/admin/payments",
+                   {"programme": PROGRAMME["code"], "period": current_period(time.time())})
     try:
-        r = httpx.get(f"https://127.0.0.1:{registry_port}/v1/admin/payments", verify=ctx, timeout=10,
-                      params={"programme": PROGRAMME["code"], "period": current_period(time.time())},
-                      headers={"Authorization": "Bearer " + token})
-        doc = r.json() if r.status_code == 200 else None
-    except (httpx.HTTPError, ValueError):
+        doc = r.json() if r is not None else None
+    except ValueError:
         doc = None
     if doc is None:
         print("sim: the registry did not list its payments")
@@ -142,18 +152,8 @@ def print_summary(state: Path, registry_port: int | None) -> None:
     if registry_port is None:
         print("sim: no registry was running")
         return
-    import ssl
-
-    import httpx
-
-    token = (state / "registry" / "operator_token").read_text().strip()
-    ctx = ssl.create_default_context(cafile=str(state / "registry" / "ca.pem"))
-    try:
-        r = httpx.get(f"https://127.0.0.1:{registry_port}/v1/admin/records", verify=ctx, timeout=10,
-                      headers={"Authorization": "Bearer " + token})
-        lines = [ln for ln in r.text.splitlines() if ln.strip()] if r.status_code == 200 else None
-    except httpx.HTTPError:
-        lines = None
+    r = _admin_get(state, registry_port, "/v1/admin/records")
+    lines = [ln for ln in r.text.splitlines() if ln.strip()] if r is not None else None
     print("sim: the registry holds " + ("?" if lines is None else str(len(lines))) + " records")
 
 
