@@ -83,6 +83,26 @@ def answer_payout(flow, i):
     return []
 
 
+def walk_payout(make_driver, runs, presses):
+    """Random keys through the payout flow (seeded by the caller's random.seed), with the app's
+    and the registry's answers; make_driver(flow) is the caller's Driver, which keeps what it needs."""
+    import random
+
+    from firmware.ui.screen import Status
+
+    for run in range(runs):
+        flow = new_payout_flow(PROGRAMMES[: 1 + run % 2], "no trust list" if run % 4 == 0 else None)
+        flow.status = Status(wifi="on", battery_pct=100, pending=0)  # the widest icons
+        flow.status.device_id = "PAY-0001"
+        d = make_driver(flow)
+        login(d)
+        d.press("1")
+        for i in range(presses):
+            d.add(answer_payout(flow, i + run))
+            d.press(K.ALL_KEYS[random.randrange(16)] if i % 3 == 0 else random.choice("1357" + K.OK))
+            d.effects = []  # keep RAM flat on MicroPython
+
+
 def new_flow():
     off = Officers(officers_dir())
     off.load()

@@ -11,7 +11,7 @@ letter of a phrase into '#' shows that the renderer's text goes through the tran
 
 import random
 
-from flowkit import COMMUNES, PROGRAMMES, VILLAGES, Driver, answer_payout, enrol_person, login, new_flow, new_payout_flow
+from flowkit import COMMUNES, PROGRAMMES, VILLAGES, Driver, enrol_person, login, new_flow, walk_payout
 from fwtest import IS_MICROPYTHON, skip
 from firmware.ui import keymap as K
 from firmware.ui.screen import NAME, PAIR, WRAP, Pair, Screen, Status, Wrap, boot_screen, kind, lit, say
@@ -155,17 +155,7 @@ def walk():
                 d.add(flow.check_done(["NOT VALID:", Wrap("signature invalid: tampered", 4)]))
                 d.add(flow.check_done(["VALID", lit("BOPHA"), lit("K7QX-M2PD")]))
             d.effects = []  # keep RAM flat on MicroPython
-    for run in range(8):  # the payout point's screens, with the app's and the registry's answers
-        flow = new_payout_flow(PROGRAMMES[: 1 + run % 2], "trust list expired: connect" if run % 4 == 0 else None)
-        flow.status = Status(wifi="on", battery_pct=100, pending=0)
-        flow.status.device_id = "PAY-0001"
-        d = Looking(flow)
-        login(d)
-        d.press("1")
-        for i in range(40):
-            d.add(answer_payout(flow, i + run))
-            d.press(keys[random.randrange(len(keys))] if i % 3 == 0 else random.choice("1357" + K.OK))
-            d.effects = []
+    walk_payout(Looking, 8, 40)  # the payout point's screens, with the app's and the registry's answers
     return found
 
 

@@ -75,19 +75,9 @@ def screens_of_a_walk(runs: int = 24, presses: int = 40) -> list[Screen]:
             elif flow.state == "card":
                 d.add(flow.card_done(True, "K7QX-M2PD") if run % 2 else flow.card_done(False, "Card failed"))
             d.effects = []
-    from flowkit import PROGRAMMES, answer_payout, new_payout_flow
+    from flowkit import walk_payout
 
-    for run in range(runs // 3):  # the payout point's screens
-        pay = new_payout_flow(PROGRAMMES[: 1 + run % 2], "no trust list" if run % 4 == 0 else None)
-        pay.status = Status(wifi="on", battery_pct=100, pending=0)
-        pay.status.device_id = "PAY-0001"
-        d = Keeping(pay)
-        login(d)
-        d.press("1")
-        for i in range(presses):
-            d.add(answer_payout(pay, i + run))
-            d.press(K.ALL_KEYS[random.randrange(16)] if i % 3 == 0 else random.choice("1357" + K.OK))
-            d.effects = []
+    walk_payout(Keeping, runs // 3, presses)  # the payout point's screens
     return seen
 
 
