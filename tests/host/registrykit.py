@@ -16,8 +16,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -73,6 +75,20 @@ def make_registry(tmp: Path, db_url: str | None = None) -> Registry:
     engine = make_engine(db_url or f"sqlite:///{tmp / 'registry.db'}")
     migrate(engine)
     return Registry(keys_dir, keys, engine)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def reg(request, tmp_path: Path) -> Registry:
+    """A fresh registry on each database (a module takes it by importing `reg`)."""
+    return registry_for(request, tmp_path, request.param)
+
+
+@pytest.fixture
+def http(reg: Registry) -> Any:
+    """The registry's app in-process (fastapi's TestClient), for `reg`."""
+    from fastapi.testclient import TestClient
+
+    return TestClient(create_app(reg.keys, reg.engine), base_url="https://testserver", raise_server_exceptions=False)
 
 
 def registry_for(request, tmp: Path, database: str) -> Registry:

@@ -14,13 +14,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
-from registrykit import HostDevice, Registry, RegistryProcess, registry_for
+from registrykit import HostDevice, Registry, RegistryProcess, http, reg  # noqa: F401 - fixtures
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from host_tools.registry import pins
-from host_tools.registry.app import create_app
 from host_tools.registry.client import RegistryClient
 from host_tools.registry.ingest import credential_id
 from host_tools.registry.models import Payment
@@ -30,15 +28,6 @@ UID = bytes.fromhex("04a1b2c3d4e5f6")
 PENSION = {"code": "veteran_pension", "name": "Veteran's pension", "amounts": {"veteran": 150000,
                                                                                 "retired_civil_servant": 120000}}
 
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def reg(request, tmp_path: Path) -> Registry:
-    return registry_for(request, tmp_path, request.param)
-
-
-@pytest.fixture
-def http(reg: Registry) -> TestClient:
-    return TestClient(create_app(reg.keys, reg.engine), base_url="https://testserver", raise_server_exceptions=False)
 
 
 def op(reg: Registry) -> dict[str, str]:

@@ -18,12 +18,11 @@ import cbor2
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from registrykit import HostDevice, Registry, make_registry, registry_for, serving
+from registrykit import HostDevice, Registry, http, make_registry, reg, serving  # noqa: F401 - fixtures
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from host_tools.registry import protocol
-from host_tools.registry.app import create_app
 from host_tools.registry.client import RegistryClient
 from host_tools.registry.keys import KeysError
 from host_tools.registry.models import Conflict, Device, Event, Nonce, Record
@@ -31,15 +30,6 @@ from host_tools.registry.protocol import ACCEPTED, DUPLICATE, REJECTED
 
 TABLES = (Record, Conflict, Nonce, Event, Device)
 
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def reg(request, tmp_path: Path) -> Registry:
-    return registry_for(request, tmp_path, request.param)
-
-
-@pytest.fixture
-def http(reg: Registry) -> TestClient:
-    return TestClient(create_app(reg.keys, reg.engine), base_url="https://testserver", raise_server_exceptions=False)
 
 
 @pytest.fixture
