@@ -93,7 +93,7 @@ class TrustList:
         import os
 
         try:
-            _, expires, _, _ = parse(fetched, self.trust_pub, self.registry_id)
+            _, expires, count, first = parse(fetched, self.trust_pub, self.registry_id)
             if expires <= self.now():
                 raise TrustError("trust list: expired")
             if self.problem is None and expires < self.expires:
@@ -102,7 +102,7 @@ class TrustList:
             fsutil.remove(fetched)
             raise
         os.rename(fetched, self.path)
-        self.load()
+        self.expires, self.count, self.first, self.problem = expires, count, first, None  # checked above
 
     def usable(self):
         """None, or why cards cannot be checked now (no list, a damaged one, an expired one)."""
