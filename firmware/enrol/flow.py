@@ -275,17 +275,25 @@ class Flow:
             items = items + (("due", ("{} Cards due: {}", len(items) + 1, len(self.due))),)
         return items
 
+    def _home_pick(self, k):
+        """The HOME item a key chooses (its digit, or A on the highlighted one), or None."""
+        items = self.home_items()
+        if k in K.DIGITS and 1 <= int(k) <= len(items):
+            return items[int(k) - 1][0]
+        if k == K.OK:
+            return items[self.review_index % len(items)][0]
+        return None
+
     def _key_home(self, k, now):
         if self._help(k):
             return None
-        items = self.home_items()
-        n = len(items)
+        n = len(self.home_items())
+        choice = self._home_pick(k)
         if k == K.UP:
             self.review_index = (self.review_index - 1) % n
         elif k == K.DOWN:
             self.review_index = (self.review_index + 1) % n
-        elif (k in K.DIGITS and 1 <= int(k) <= n) or k == K.OK:
-            choice = items[int(k) - 1 if k in K.DIGITS else self.review_index][0]
+        elif choice is not None:
             if choice == "new":
                 state, pct = self.status.storage
                 if self.status.battery_low:

@@ -48,13 +48,7 @@ class PayoutFlow(Flow):
         return super().logout()
 
     def _key_home(self, k, now):
-        items = self.home_items()
-        pick = None
-        if k in K.DIGITS and 1 <= int(k) <= len(items):
-            pick = items[int(k) - 1][0]
-        elif k == K.OK:
-            pick = items[self.review_index % len(items)][0]
-        if pick != "pay":
+        if self._home_pick(k) != "pay":
             return super()._key_home(k, now)
         if self.status.battery_low:
             self.message = "Battery low"
