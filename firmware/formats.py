@@ -21,7 +21,8 @@ Payloads:
           -> the card of record (boot, seq) was written and verified
   SYNCED  boot u32, time u32 (device epoch s), receipt length u8, receipt (the registry's
           MACed receipt of the batch), count u8, then count x (seq u32, result u8)
-          -> the registry answered for those records of this segment (one boot per segment)
+          -> the registry answered for those records of this segment (one boot per segment);
+          a result with CARD_RESULT (0x80) set answered the CARD entry of record seq instead
 """
 
 import binascii
@@ -44,6 +45,7 @@ DUPLICATE = 1
 CONFLICT = 2
 REJECTED = 3
 RESULT_NAMES = ("accepted", "duplicate", "conflict", "rejected")
+CARD_RESULT = 0x80  # in a SYNCED item: the result is the CARD entry's (the card's UID and re-issue)
 
 RECORD_SCHEMA = 2  # the "v" of the records this firmware writes (enrol/record.py; the registry reads 1 and 2)
 
@@ -86,6 +88,33 @@ def card_payload(boot, seq, uid, cred_id, old_id=""):
 def card_of(payload):
     """(boot, seq) of a CARD payload."""
     return struct.unpack_from(">II", payload, 0)
+
+
+MAX_UID = 10  # ISO 14443-3: a UID is 4, 7 or 10 bytes (NTAG21x: 7)
+MAX_CREDENTIAL_ID = 16
+
+
+def card_fields(payload):
+    """(boot, seq, uid bytes, credential id, old credential id or "") of a CARD payload, checked
+    byte for byte (the registry reads it from the network): ValueError if it is not one."""
+    if len(payload) < 10:
+        raise ValueError("card entry too short")
+    boot, seq, n = struct.unpack_from(">IIB", payload, 0)
+    at = 9
+    if not 4 <= n <= MAX_UID or at + n + 1 > len(payload):
+        raise ValueError("card entry UID length %d" % n)
+    uid = bytes(payload[at : at + n])
+    at += n
+    ids = []
+    while at < len(payload) and len(ids) < 2:
+        m = payload[at]
+        if not 1 <= m <= MAX_CREDENTIAL_ID or at + 1 + m > len(payload):
+            raise ValueError("card entry credential id length %d" % m)
+        ids.append(bytes(payload[at + 1 : at + 1 + m]).decode())  # UnicodeError is a ValueError
+        at += 1 + m
+    if not ids or at != len(payload):
+        raise ValueError("card entry malformed")
+    return boot, seq, uid, ids[0], ids[1] if len(ids) > 1 else ""
 
 
 def synced_payload(boot, when, receipt, items):

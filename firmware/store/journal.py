@@ -14,7 +14,10 @@ Bytes recovery cannot read go to <data>/quarantine/SSSSSSSS-OOOOOOOO.bin.
 
 Entry frames, the CARD and SYNCED payloads and the result codes are firmware/formats.py's
 (the host's journal reader uses the same module).  A SYNCED result of ACCEPTED or DUPLICATE
-means synced; CONFLICT and REJECTED are final but kept.
+means synced; CONFLICT and REJECTED are final but kept.  A CARD entry is uploaded too (the
+registry binds the credential to that card's UID and revokes the credential a re-issue
+replaced); its answer is a SYNCED item flagged CARD_RESULT, and a segment whose card entries
+are not answered yet is not purged, so a re-issue's revocation cannot be lost to a purge.
 
 Power-loss windows.  LittleFS commits a file's new length atomically when it is
 flushed or closed; bytes written before that commit are not part of the file.
@@ -41,14 +44,15 @@ import struct
 from firmware import formats, fsutil
 from firmware.store import StoreError, StoreFull  # noqa: F401 - raised here, caught as the store's
 from firmware.formats import (  # noqa: F401 - the store's callers name these through it
-    ACCEPTED, CONFLICT, DUPLICATE, MAX_PAYLOAD, REJECTED, T_CARD, T_KEY, T_RECORD, T_SYNCED, card_payload,
-    synced_payload)
+    ACCEPTED, CARD_RESULT, CONFLICT, DUPLICATE, MAX_PAYLOAD, REJECTED, T_CARD, T_KEY, T_RECORD, T_SYNCED,
+    card_payload, synced_payload)
 
 RECORDS_PER_SEGMENT = 64
 
 _CARD = 1
 _FINAL = 2
 _SYNCED = 4
+_CARD_DONE = 8  # the registry answered the record's CARD entry
 
 _SEG = ".seg"
 _ENOENT = 2  # errno: the file is not there (already purged)
@@ -78,6 +82,7 @@ class Segment:
         self.first = None  # (boot, seq) of its first record
         self.last = None
         self.unverified = 0  # records saved without a verified card (listed by scanning)
+        self.cards_pending = 0  # CARD entries the registry has not answered
 
     def holds(self, key):
         return self.first is not None and self.first <= key <= self.last
@@ -97,7 +102,9 @@ class _Scan:
         self.records = []  # (seq, offset, length)
         self.foreign = []  # (offset, length) of records of another device or boot
         self.first_seq = None
-        # per record, by seq - first_seq: bit 0 card verified, bit 1 final result, bit 2 synced
+        self.cards = []  # (seq, offset, length) of CARD entries
+        # per record, by seq - first_seq: bit 0 card verified, bit 1 final result, bit 2 synced,
+        # bit 3 its CARD entry answered
         self.state = bytearray(RECORDS_PER_SEGMENT)
         self.synced_at = 0
 
@@ -201,11 +208,15 @@ class Journal:
                     boot, seq = formats.card_of(p)
                     if boot == scan.boot:
                         scan.mark(seq, _CARD)
+                        scan.cards.append((seq, off, total))
                 elif etype == T_SYNCED:
                     boot, when, items = formats.synced_of(p)
                     if boot == scan.boot:
                         for seq, result in items:
-                            scan.mark(seq, _FINAL | (_SYNCED if result <= DUPLICATE else 0))
+                            if result & CARD_RESULT:
+                                scan.mark(seq, _CARD_DONE)
+                            else:
+                                scan.mark(seq, _FINAL | (_SYNCED if result <= DUPLICATE else 0))
                         if when > scan.synced_at:
                             scan.synced_at = when
         return scan
@@ -228,6 +239,8 @@ class Journal:
                 seg.finals += 1
             if bits & _SYNCED:
                 seg.synced += 1
+            if bits & _CARD and not bits & _CARD_DONE:
+                seg.cards_pending += 1
         return seg
 
     # ---- recovery --------------------------------------------------------
@@ -328,10 +341,12 @@ class Journal:
         return best
 
     def counts(self):
-        c = {"records": 0, "pending": 0, "synced": 0, "unverified": 0, "segments": len(self.segments)}
+        c = {"records": 0, "pending": 0, "synced": 0, "unverified": 0, "cards_pending": 0,
+             "segments": len(self.segments)}
         for seg in self.segments:
             c["records"] += seg.records
             c["pending"] += seg.records - seg.finals
+            c["cards_pending"] += seg.cards_pending
             c["synced"] += seg.synced
             c["unverified"] += seg.unverified
         return c
@@ -365,6 +380,23 @@ class Journal:
             del scan
             for s, off, total in todo:
                 yield boot, s, seg.num, off, total
+
+    def iter_pending_cards(self):
+        """(boot, seq, record answered, segment num, offset, length) of CARD entries with no
+        registry answer, in order; one segment's scan in RAM at a time."""
+        for seg in list(self.segments):
+            if not seg.cards_pending:
+                continue
+            scan = self._scan(self._path(seg.num))
+            boot = scan.boot
+            todo = []
+            for s, off, total in scan.cards:
+                bits = scan.bits(s)
+                if not bits & _CARD_DONE:
+                    todo.append((s, bits & _FINAL != 0, off, total))
+            del scan
+            for s, final, off, total in todo:
+                yield boot, s, final, seg.num, off, total
 
     def iter_records(self, seg):
         """(boot, seq, offset, length) of every record of segment seg (for checks and export)."""
@@ -474,10 +506,11 @@ class Journal:
             raise StoreError("no saved record %d/%d waiting for its card" % key)
         self._append(seg, frame(T_CARD, card_payload(boot, seq, uid, cred_id, old_id)))
         seg.unverified -= 1
+        seg.cards_pending += 1
 
     def append_synced(self, results, when, receipt=b""):
-        """results: list of (boot, seq, result) from one registry receipt.
-        One entry, one commit, per segment touched."""
+        """results: list of (boot, seq, result) from one registry receipt (result | CARD_RESULT:
+        the answer for that record's CARD entry).  One entry, one commit, per segment touched."""
         if len(receipt) > 255:
             raise StoreError("receipt too long")
         by_seg = {}
@@ -491,6 +524,9 @@ class Journal:
             boot = items[0][0]
             self._append(seg, frame(T_SYNCED, synced_payload(boot, when, receipt, [(s, r) for _, s, r in items])))
             for _, _, result in items:
+                if result & CARD_RESULT:
+                    seg.cards_pending -= 1
+                    continue
                 seg.finals += 1
                 if result in (ACCEPTED, DUPLICATE):
                     seg.synced += 1
@@ -498,12 +534,12 @@ class Journal:
                 seg.synced_at = when
 
     def purge(self, now, retention_s, pressure=False):
-        """Delete segments whose records are all synced and past retention (or any fully synced
-        segment, oldest first, when `pressure`).  A clock that went back purges nothing early.
+        """Delete segments whose records and card entries are all synced and past retention (or
+        any fully synced segment, oldest first, when `pressure`).  A clock that went back purges nothing early.
         Returns the number of segments deleted."""
         gone = 0
         for seg in list(self.segments):
-            if seg is self.tail_seg or seg.records == 0 or seg.synced < seg.records:
+            if seg is self.tail_seg or seg.records == 0 or seg.synced < seg.records or seg.cards_pending:
                 continue
             if not pressure and not (seg.synced_at <= now and now - seg.synced_at >= retention_s):
                 continue

@@ -90,6 +90,11 @@ class RecordStore:
         """(boot, seq, segment, offset, length) of every record the registry has not answered."""
         return self.journal.iter_pending()
 
+    def iter_pending_cards(self):
+        """(boot, seq, record answered, segment, offset, length) of every CARD entry the registry
+        has not answered (read one with read_record: the same frame layout)."""
+        return self.journal.iter_pending_cards()
+
     def read_key(self, segment):
         """The key envelope of a segment."""
         return self.journal.read_key(segment)

@@ -1,4 +1,5 @@
-"""Uploading pending records to the registry: batches streamed from flash, results from receipts.
+"""Uploading pending records, and the card entries that bind them to their cards, to the registry:
+batches streamed from flash, results from receipts.
 
 One sync = (time fix if the clock is not synced) + batches until nothing is
 pending.  A batch is planned in one pass over flash (record ids, per-record
@@ -9,7 +10,8 @@ synced only from a result whose receipt MAC checks out under the device
 secret, inside an answer whose signature binds it to this request's nonce.
 Anything else (refused connection, certificate of another CA, garbage or
 oversized answer, wrong MACs) raises SyncError: the records stay pending and
-the caller backs off.
+the caller backs off.  A CARD entry (the card's UID, the credential a re-issue replaced) goes
+in the batch that carries its record, or in any batch once its record was answered.
 
 Power-loss windows: nothing is written before the answer is checked; then
 store.mark_results() commits one SYNCED entry per segment.  Power lost
@@ -49,6 +51,7 @@ class _Plan:
         self.nums = []  # segment numbers, in order
         self.keys = []  # their KEY envelopes
         self.items = []  # (boot, seq, num, offset, length, record_id, digest)
+        self.cards = []  # (boot, seq, num, offset, length, digest) of CARD entries
         self.body_len = 4
         self.body_sha = None
 
@@ -110,7 +113,12 @@ class Client:
             p.items.append((boot, seq, num, off, length))
             if len(p.items) >= self.batch_records:
                 break
-        if not p.items:
+        for boot, seq, final, num, off, length in self.store.iter_pending_cards():
+            if len(p.items) + len(p.cards) >= self.batch_records:  # the answer stays under MAX_ANSWER
+                break
+            if final or self._in_plan(p, boot, seq):  # the registry must know the record first
+                p.cards.append((boot, seq, num, off, length))
+        if not p.items and not p.cards:
             return None
         sha = hashlib.sha256(protocol.BATCH_MAGIC)
         for num in p.nums:
@@ -130,8 +138,22 @@ class Client:
             sha.update(env)
             p.items[i] = (boot, seq, num, off, length, rid, hashlib.sha256(env).digest())
             p.body_len += 3 + len(env)
+        for i in range(len(p.cards)):
+            boot, seq, num, off, length = p.cards[i]
+            entry = self.store.read_record(num, off, length, self.buf)
+            sha.update(protocol.item_header(protocol.ITEM_CARD, len(entry)))
+            sha.update(entry)
+            p.cards[i] = (boot, seq, num, off, length, hashlib.sha256(entry).digest())
+            p.body_len += 3 + len(entry)
         p.body_sha = sha.digest()
         return p
+
+    @staticmethod
+    def _in_plan(p, boot, seq):
+        for it in p.items:
+            if it[0] == boot and it[1] == seq:
+                return True
+        return False
 
     async def _flush(self, writer, n):
         writer.write(memoryview(self.out)[:n])
@@ -156,6 +178,8 @@ class Client:
         for boot, seq, num, off, length, _, _ in p.items:
             env = self.store.read_record(num, off, length, self.buf)
             n = await self._put(writer, n, protocol.ITEM_RECORD, env)
+        for boot, seq, num, off, length, _ in p.cards:
+            n = await self._put(writer, n, protocol.ITEM_CARD, self.store.read_record(num, off, length, self.buf))
         if n:
             await self._flush(writer, n)
 
@@ -187,14 +211,17 @@ class Client:
             # MAC-checked above, so the registry's: as many items as its bytes (a result per record)
             doc = cbor.loads(reply.body, MAX_ANSWER, max_items=MAX_ANSWER)
             results = doc["results"]
+            cards = doc.get("cards", []) if p.cards else []
             server_time = doc["time"]
-        except (ValueError, KeyError, TypeError):  # CBORError is a ValueError
+        except (ValueError, KeyError, TypeError, AttributeError):  # CBORError is a ValueError
             raise SyncError("answer garbled")
-        if not isinstance(results, list):
+        if not isinstance(results, list) or not isinstance(cards, list):
             raise SyncError("answer garbled")
         self.clock.fix(server_time)  # signed, so it may move the clock
         valid, refused = self._check(p, results)
-        del doc, results  # the decoded answer: RAM for the flash writes that follow
+        card_refused = self._check_cards(p, cards, valid)
+        refused += card_refused
+        del doc, results, cards  # the decoded answer: RAM for the flash writes that follow
         if valid:
             self.store.mark_results(valid, self.clock.now(), protocol.unhex(signature))
             self._step("applied")
@@ -222,6 +249,28 @@ class Client:
                 self._event("sync-" + ("conflict" if r[1] == formats.CONFLICT else "rejected"),
                             "%d/%d: %s" % (it[0], it[1], str(r[4])[:60]))
         return valid, refused
+
+    def _check_cards(self, p, cards, valid):
+        """Append the CARD entries' valid answers to valid (flagged CARD_RESULT); the number refused."""
+        refused = 0
+        seen = []
+        for r in cards:
+            ok = isinstance(r, list) and len(r) == 5 and isinstance(r[0], int) and isinstance(r[1], int) \
+                and r[2] in protocol.RESULTS
+            it = None
+            if ok:
+                for c in p.cards:
+                    if c[0] == r[0] and c[1] == r[1]:
+                        it = c
+                        break
+            if it is None or it in seen or not protocol.card_receipt_ok(self.secret, it[5], r[2], r[3]):
+                refused += 1
+                continue
+            seen.append(it)
+            valid.append((it[0], it[1], r[2] | formats.CARD_RESULT))
+            if r[2] > formats.DUPLICATE:
+                self._event("sync-card-rejected", "%d/%d: %s" % (it[0], it[1], str(r[4])[:60]))
+        return refused
 
     async def sync(self):
         """Upload everything pending.  Returns the number of records applied; SyncError on failure.

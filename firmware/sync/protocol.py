@@ -2,10 +2,12 @@
 
   request signature  hex HMAC-SHA256(secret, METHOD\\nPATH\\ndevice\\ntime\\nnonce\\nhex(SHA-256(body)))
   answer signature   hex HMAC-SHA256(secret, "response\\n" status "\\n" nonce "\\n" hex(SHA-256(body)))
-  batch body         "EBT1", then items: type u8 (1 KEY, 2 RECORD), length u16 BE, payload
-  answer body        CBOR {"time": s, "results": [[record_id, result, receipt_no, mac, reason], ...]}
+  batch body         "EBT1", then items: type u8 (1 KEY, 2 RECORD, 3 CARD), length u16 BE, payload
+  answer body        CBOR {"time": s, "results": [[record_id, result, receipt_no, mac, reason], ...],
+                           "cards": [[boot, seq, result, card mac, reason], ...]}
   receipt mac        HMAC-SHA256(secret, "receipt" || record_id || result u8 || receipt_no u64 BE
                                  || SHA-256(record envelope))[:16]
+  card mac           HMAC-SHA256(secret, "card" || SHA-256(CARD payload) || result u8)[:16]
 """
 
 import binascii
@@ -18,6 +20,7 @@ from firmware.crypto.hmac_sha256 import HMAC, compare_digest, hmac_sha256
 BATCH_MAGIC = b"EBT1"
 ITEM_KEY = 1
 ITEM_RECORD = 2
+ITEM_CARD = 3  # a journal CARD payload (firmware/formats.py): the card's UID, the credential it replaced
 RESULTS = (formats.ACCEPTED, formats.DUPLICATE, formats.CONFLICT, formats.REJECTED)
 
 
@@ -64,6 +67,15 @@ def receipt_ok(secret, record_id, result, receipt_no, digest, mac):
     h.update(bytes((result,)))
     h.update(struct.pack(">Q", receipt_no))
     h.update(digest)
+    return compare_digest(h.digest()[:16], mac)
+
+
+def card_receipt_ok(secret, digest, result, mac):
+    if not isinstance(mac, bytes) or len(mac) != 16:
+        return False
+    h = HMAC(secret, b"card")
+    h.update(digest)
+    h.update(bytes((result,)))
     return compare_digest(h.digest()[:16], mac)
 
 

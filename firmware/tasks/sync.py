@@ -104,7 +104,8 @@ class SyncTask:
             if not due or self.state() in CARD_STATES:
                 continue
             self.soon = False
-            if self.store.counts()["pending"] == 0:
+            counts = self.store.counts()
+            if counts["pending"] == 0 and counts["cards_pending"] == 0:
                 next_ms = ticks_add(ticks_ms(), SYNC_INTERVAL_MS)
                 continue
             self.busy = True

@@ -310,7 +310,7 @@ class Journal:
     segments: dict[str, bytes]
 
     def counts(self) -> dict[str, int]:
-        c = Counter(records=0, pending=0, synced=0, conflict=0, rejected=0, cards_due=0)
+        c = Counter(records=0, pending=0, synced=0, conflict=0, rejected=0, cards_due=0, cards_pending=0)
         for data in self.segments.values():
             _, records, results, cards = segment_summary(data)
             for _, seq, _ in records:
@@ -320,6 +320,8 @@ class Journal:
                                              else ("conflict" if r == formats.CONFLICT else "rejected"))] += 1
                 if seq not in cards:
                     c["cards_due"] += 1
+                elif cards[seq].result is None:
+                    c["cards_pending"] += 1  # verified, the registry not told yet (UID, re-issue)
         return dict(c)
 
 
@@ -390,13 +392,19 @@ def push(file: Path, keys_dir: Path, registry_url: str) -> dict[str, int]:
     tally: Counter[str] = Counter()
     with _registry(registry_url, keys) as reg:
         for name in sorted(segments):
-            key, records, results, _ = segment_summary(segments[name])
-            todo = [env for _, seq, env in records if seq not in results]
-            if not todo or key is None:
+            key, records, results, cards = segment_summary(segments[name])
+            todo = [env for _, seq, env in records if seq not in results] if key is not None else []
+            # the card entries too: a card's UID binding and a re-issue's revocation are the
+            # registry's to know even when the device itself never syncs again
+            card_todo = [c.payload for c in cards.values() if c.result is None]
+            if not todo and not card_todo:
                 continue
             r = _call(reg, "POST", f"/v1/admin/devices/{manifest['device_id']}/batches",
-                      content=encode_batch([key], todo), headers={"content-type": "application/octet-stream"})
+                      content=encode_batch([key] if todo else [], todo, card_todo),
+                      headers={"content-type": "application/octet-stream"})
             if r.status_code != 200:
                 raise EnrolctlError(f"the registry refused {name}: {r.status_code} {r.text[:200]}")
-            tally.update(x["result"] for x in r.json()["results"])
+            answer = r.json()
+            tally.update(x["result"] for x in answer["results"])
+            tally.update("card " + x["result"] for x in answer.get("cards", []))
     return dict(tally)

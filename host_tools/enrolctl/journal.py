@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from firmware import formats
@@ -46,13 +47,20 @@ def envelopes(journal_dir: Path) -> Iterator[tuple[bytes, bytes]]:
                 yield key, payload
 
 
-def segment_summary(segment: bytes) -> tuple[bytes | None, list[tuple[int, int, bytes]], dict[int, int], set[int]]:
-    """(key envelope, [(boot, seq, record envelope)], {seq: registry result}, {seqs with a verified card})
-    of one segment file, read up to its first bad frame."""
+@dataclass
+class CardEntry:
+    payload: bytes  # the CARD payload (firmware/formats.py), as a batch's CARD item carries it
+    result: int | None = None  # the registry's answer, None until it gave one
+
+
+def segment_summary(segment: bytes
+                    ) -> tuple[bytes | None, list[tuple[int, int, bytes]], dict[int, int], dict[int, CardEntry]]:
+    """(key envelope, [(boot, seq, record envelope)], {seq: registry result}, {seq: its verified card's
+    entry}) of one segment file, read up to its first bad frame."""
     key = None
     records: list[tuple[int, int, bytes]] = []
     results: dict[int, int] = {}
-    cards: set[int] = set()
+    cards: dict[int, CardEntry] = {}
     try:
         for _, etype, payload in entries(segment):
             if etype == T_KEY and key is None:
@@ -63,10 +71,13 @@ def segment_summary(segment: bytes) -> tuple[bytes | None, list[tuple[int, int, 
                     raise JournalFormatError("a record entry too short for its header")
                 records.append((origin[1], origin[2], bytes(payload)))
             elif etype == T_CARD:
-                cards.add(formats.card_of(payload)[1])
+                cards[formats.card_of(payload)[1]] = CardEntry(bytes(payload))
             elif etype == T_SYNCED:
                 for seq, result in formats.synced_of(payload)[2]:
-                    results[seq] = result
+                    if not result & formats.CARD_RESULT:
+                        results[seq] = result
+                    elif seq in cards:
+                        cards[seq].result = result & ~formats.CARD_RESULT
     except JournalFormatError:
         pass  # the device's recovery deals with a damaged tail; what came before is good
     return key, records, results, cards

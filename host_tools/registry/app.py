@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import limits, payouts, protocol
+from .cards import CardResult, bind_cards
 from .ingest import KeyCache, ingest
 from .keys import RegistryKeys
 from .models import Conflict, Device, Event, Nonce, Payment, Programme, Record, RevokedCredential
@@ -270,7 +271,7 @@ def create_app(keys: RegistryKeys, engine: Engine) -> FastAPI:
         return device, nonce
 
     @app.post("/v1/batches", response_class=Response, openapi_extra=_BATCH_OPENAPI,
-              responses={200: {"content": {"application/cbor": {}}, "description": "one result per record"},
+              responses={200: {"content": {"application/cbor": {}}, "description": "one result per record and per card entry"},
                          **_ERRORS})
     async def batches(request: Request) -> Response:
         body = await _body(request)
@@ -295,15 +296,16 @@ def create_app(keys: RegistryKeys, engine: Engine) -> FastAPI:
         raise RuntimeError("unreachable")
 
     def _store_batch(request: Request, body: bytes) -> Response:
-        def work(s: Session) -> tuple[Device, str, list[Any]]:
+        def work(s: Session) -> tuple[Device, str, list[Any], list[CardResult]]:
             device, nonce = _authenticate(s, request, body)
             try:
                 batch = protocol.parse_batch(body)
             except protocol.BatchFormatError as e:
                 raise _err(400, str(e)) from e
-            return device, nonce, ingest(s, keys, cache, device.device_id, batch)
+            results = ingest(s, keys, cache, device.device_id, batch)
+            return device, nonce, results, bind_cards(s, device.device_id, batch.cards)
 
-        device, nonce, results = _in_transaction(work)
+        device, nonce, results, cards = _in_transaction(work)
         counter["batches"] += 1
         if counter["batches"] % 256 == 0:
             _prune_nonces()
@@ -311,7 +313,9 @@ def create_app(keys: RegistryKeys, engine: Engine) -> FastAPI:
         doc = {"time": int(time.time()), "results": [
             [r.record_id, r.result, r.receipt_no,
              protocol.receipt_mac(secret, r.record_id, r.result, r.receipt_no, r.digest), r.reason]
-            for r in results]}
+            for r in results],
+            "cards": [[c.boot, c.seq, c.result, protocol.card_mac(secret, c.digest, c.result), c.reason]
+                      for c in cards]}
         out = cbor2.dumps(doc, canonical=True)  # the device decoder wants deterministic CBOR
         sig = protocol.response_signature(secret, 200, nonce, out)
         return Response(out, media_type="application/cbor", headers={protocol.H_SIGNATURE: sig})
@@ -505,19 +509,23 @@ def create_app(keys: RegistryKeys, engine: Engine) -> FastAPI:
             batch = protocol.parse_batch(body)
         except protocol.BatchFormatError as e:
             raise _err(400, str(e)) from e
-        def work(s: Session) -> list[Any]:
+        def work(s: Session) -> tuple[list[Any], list[CardResult]]:
             device = s.get(Device, device_id)
             if device is None:
                 raise _err(404, f"no device {device_id}")
             if device.revoked:
                 raise _err(403, "device revoked")
             results = ingest(s, keys, cache, device_id, batch)
-            s.add(Event(kind="records-pushed", device_id=device_id, detail=f"{len(results)} records over USB"))
-            return results
+            cards = bind_cards(s, device_id, batch.cards)
+            s.add(Event(kind="records-pushed", device_id=device_id,
+                        detail=f"{len(results)} records, {len(cards)} cards over USB"))
+            return results, cards
 
-        results = _in_transaction(work)
+        results, cards = _in_transaction(work)
         return {"results": [{"record_id": r.record_id.hex(), "result": protocol.RESULT_NAMES[r.result],
-                             "receipt_no": r.receipt_no, "reason": r.reason} for r in results]}
+                             "receipt_no": r.receipt_no, "reason": r.reason} for r in results],
+                "cards": [{"boot": c.boot, "seq": c.seq, "result": protocol.RESULT_NAMES[c.result],
+                           "reason": c.reason} for c in cards]}
 
     @app.get("/v1/admin/records", dependencies=[Depends(operator)], response_class=StreamingResponse,
              responses={200: {"content": {"application/x-ndjson": {}}, "description": "one record per line"},

@@ -74,6 +74,21 @@ class RegistryClient:
             out.append(Receipt(rid, result, rno, reason))
         return out
 
+    def post_cards(self, cards: list[bytes]) -> list[tuple[int, int, int, str]]:
+        """Upload card entries (journal CARD payloads); (boot, seq, result, reason) of each, once
+        its MAC checks out (ClientError if one does not)."""
+        answer = self._post_signed("/v1/batches", protocol.encode_batch([], [], cards))
+        digests = [hashlib.sha256(c).digest() for c in cards]
+        rows = cbor2.loads(answer)["cards"]
+        if len(rows) != len(cards):
+            raise ClientError(f"{len(rows)} card answers for {len(cards)} entries")
+        out = []
+        for (boot, seq, result, mac, reason), digest in zip(rows, digests):
+            if protocol.card_mac(self.secret, digest, result) != mac:
+                raise ClientError(f"card answer for {boot}/{seq} does not verify")
+            out.append((boot, seq, result, reason))
+        return out
+
     def verify(self, credential: bytes, uid: bytes, pin_block: bytes) -> dict:
         """A payout point's question: card + PIN.  The answer, once its signature checks out."""
         import base64

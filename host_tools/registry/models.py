@@ -54,6 +54,10 @@ class Record(Base):
     category: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
     pin_verifier: Mapped[bytes] = mapped_column(LargeBinary(32))
     pin_failures: Mapped[int] = mapped_column(Integer, default=0)
+    # the UID of the card the device wrote and verified for this record (its journal's CARD entry,
+    # synced after the record): a card with the same credential and another UID pays nothing
+    # (migration 0006).  None until that entry arrives.
+    card_uid: Mapped[bytes | None] = mapped_column(LargeBinary(10), nullable=True)
     received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     __table_args__ = (Index("ix_records_credential", "credential_id", "device_id"),)
@@ -98,6 +102,9 @@ class RevokedCredential(Base):
     credential_id: Mapped[str] = mapped_column(String(16), primary_key=True)
     reason: Mapped[str] = mapped_column(String(64))
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # the credential a supervisor-confirmed re-issue wrote over this one on the same card: the same
+    # person, so what this credential was paid in a period counts for the new one (migration 0006)
+    replaced_by: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
 
 
 class Programme(Base):

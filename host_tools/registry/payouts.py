@@ -2,11 +2,14 @@
 
 card_and_pin() is the check of both /v1/verify and /v1/payouts: the credential (signature of a
 trusted enrolment device, this registry's, the card's UID, not expired), the person's record,
-and the PIN, whose failure count decides in one conditional UPDATE ... RETURNING, atomic on
+the card (not revoked, not replaced: once the device's card entry is synced, the one UID the
+record's card has; cards.py), and the PIN, whose failure count decides in one conditional UPDATE ... RETURNING, atomic on
 SQLite and PostgreSQL: a burst of wrong PINs in parallel cannot each read the same count.
 
 pay() records the payment in the same transaction as the PIN's reset.  UNIQUE(record_id,
-programme, period) makes a second claim, even one racing the first, "already paid".
+programme, period) makes a second claim, even one racing the first, "already paid".  A re-issue
+gives the same person a new record and credential and revokes the old one in the same
+transaction (cards.py): what the old credentials were paid in the period counts for the new one.
 """
 
 from __future__ import annotations
@@ -60,6 +63,11 @@ def card_and_pin(s: Session, keys: RegistryKeys, point_id: str, credential_b64: 
     revoked = s.get(RevokedCredential, rec.credential_id)
     if revoked is not None:  # before the PIN: a revoked card is not worth a guess
         return None, {"result": "revoked", "credential_id": rec.credential_id, "reason": revoked.reason}
+    if rec.card_uid is not None and rec.card_uid != bytes.fromhex(uid_hex):
+        # a second card with this credential (written before a power cut, then another one): the
+        # device's card entry names the one it verified, and no other pays
+        return None, {"result": "revoked", "credential_id": rec.credential_id,
+                      "reason": "another card was issued for this credential"}
     if rec.pin_failures >= PIN_TRIES:
         return None, {"result": "locked", "credential_id": rec.credential_id}
     try:
@@ -84,9 +92,26 @@ def card_and_pin(s: Session, keys: RegistryKeys, point_id: str, credential_b64: 
                   "tries_left": left}
 
 
+MAX_REISSUES = 16  # how far back a chain of re-issues is followed (a person re-issued more often is odd)
+
+
+def _same_person(s: Session, rec: Record) -> list[bytes]:
+    """The record ids of rec and of the records whose credentials re-issues replaced by it."""
+    ids = [rec.record_id]
+    creds = [rec.credential_id]
+    for _ in range(MAX_REISSUES):
+        older = list(s.scalars(select(RevokedCredential.credential_id)
+                               .where(RevokedCredential.replaced_by.in_(creds))))
+        if not older:
+            break
+        creds = older
+        ids.extend(s.scalars(select(Record.record_id).where(Record.credential_id.in_(older))))
+    return ids
+
+
 def _already(s: Session, rec: Record, programme: str, period: str) -> dict[str, Any] | None:
-    paid = s.scalars(select(Payment).where(Payment.record_id == rec.record_id, Payment.programme == programme,
-                                           Payment.period == period)).first()
+    paid = s.scalars(select(Payment).where(Payment.record_id.in_(_same_person(s, rec)),
+                                           Payment.programme == programme, Payment.period == period)).first()
     if paid is None:
         return None
     at = paid.paid_at if paid.paid_at.tzinfo else paid.paid_at.replace(tzinfo=dt.timezone.utc)  # SQLite: naive UTC

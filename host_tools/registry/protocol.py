@@ -13,13 +13,18 @@ Response authentication (2xx answers to signed requests):
 
 Batch body (POST /v1/batches, application/octet-stream), binary so the wire
 costs little more than the sealed bytes themselves:
-  "EBT1" then items: type u8 (1 KEY envelope, 2 RECORD envelope), length u16 BE, payload.
-  A RECORD's batch key (its key id) must come in a KEY item of the same body.
+  "EBT1" then items: type u8 (1 KEY envelope, 2 RECORD envelope, 3 CARD entry), length u16 BE,
+  payload.  A RECORD's batch key (its key id) must come in a KEY item of the same body.  A CARD
+  item is the device journal's CARD payload (firmware/formats.py): the card of record (boot, seq)
+  was written and verified, with its UID and, for a re-issue, the credential id it replaced.
+  Records are stored before cards, so a card may come in the batch of its record.
 Batch answer (application/cbor):
   {"time": server epoch s, "results": [[record_id (16 bytes), result, receipt_no, mac (16 bytes),
-   reason (text)], ...]}   in request order; result 0 accepted, 1 duplicate, 2 conflict, 3 rejected.
+   reason (text)], ...], "cards": [[boot, seq, result, card mac (16 bytes), reason], ...]}
+  both in request order; result 0 accepted, 1 duplicate, 2 conflict, 3 rejected.
   mac = HMAC-SHA256(secret, "receipt" || record_id || result u8 || receipt_no u64 BE
                     || SHA-256(record envelope as received))[:16]
+  card mac = HMAC-SHA256(secret, "card" || SHA-256(CARD payload as received) || result u8)[:16]
   receipt_no is the registry's number for the stored record; a duplicate gets the
   original's, so the same record always has the same receipt.
 """
@@ -29,7 +34,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import struct
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from firmware.formats import ACCEPTED, CONFLICT, DUPLICATE, REJECTED, RESULT_NAMES  # noqa: F401
 from firmware.formats import record_id_of as _record_id_of
@@ -47,7 +53,9 @@ SIGNATURE_RE = r"[0-9a-f]{64}"
 BATCH_MAGIC = b"EBT1"
 ITEM_KEY = 1
 ITEM_RECORD = 2
+ITEM_CARD = 3
 MAX_BATCH_RECORDS = 64
+MAX_BATCH_CARDS = 64
 MAX_BATCH_BYTES = 64 * 1024
 
 # the result codes and the envelope's clear header are the firmware's (firmware/formats.py)
@@ -61,6 +69,7 @@ class BatchFormatError(ValueError):
 class Batch:
     keys: list[bytes]
     records: list[bytes]
+    cards: list[bytes] = field(default_factory=list)
 
 
 def signing_string(method: str, path: str, device_id: str, ts: str, nonce: str, body: bytes) -> bytes:
@@ -82,6 +91,10 @@ def receipt_mac(secret: bytes, record_id: bytes, result: int, receipt_no: int, d
     return hmac.new(secret, msg, hashlib.sha256).digest()[:16]
 
 
+def card_mac(secret: bytes, digest: bytes, result: int) -> bytes:
+    return hmac.new(secret, b"card" + digest + bytes((result,)), hashlib.sha256).digest()[:16]
+
+
 def record_id_of(env: bytes) -> bytes:
     """The record id from a RECORD envelope's clear header (16 zero bytes if it has none), so that
     even a record that does not open gets an answer the device can match."""
@@ -96,6 +109,7 @@ def parse_batch(body: bytes) -> Batch:
         raise BatchFormatError("not a batch (magic EBT1 missing)")
     keys: list[bytes] = []
     records: list[bytes] = []
+    cards: list[bytes] = []
     off = 4
     while off < len(body):
         if off + 3 > len(body):
@@ -108,20 +122,24 @@ def parse_batch(body: bytes) -> Batch:
             keys.append(body[off : off + n])
         elif kind == ITEM_RECORD:
             records.append(body[off : off + n])
+        elif kind == ITEM_CARD:
+            cards.append(body[off : off + n])
         else:
             raise BatchFormatError(f"unknown item type {kind} at byte {off - 3}")
         off += n
-    if not records:
-        raise BatchFormatError("batch holds no records")
+    if not records and not cards:
+        raise BatchFormatError("batch holds no records and no cards")
     if len(records) > MAX_BATCH_RECORDS:
         raise BatchFormatError(f"batch holds {len(records)} records, at most {MAX_BATCH_RECORDS}")
-    return Batch(keys, records)
+    if len(cards) > MAX_BATCH_CARDS:
+        raise BatchFormatError(f"batch holds {len(cards)} cards, at most {MAX_BATCH_CARDS}")
+    return Batch(keys, records, cards)
 
 
-def encode_batch(keys: list[bytes], records: list[bytes]) -> bytes:
+def encode_batch(keys: Sequence[bytes], records: Sequence[bytes], cards: Sequence[bytes] = ()) -> bytes:
     """The body the device streams (for host clients: `records push`, tests, benches)."""
     out = bytearray(BATCH_MAGIC)
-    for kind, items in ((ITEM_KEY, keys), (ITEM_RECORD, records)):
+    for kind, items in ((ITEM_KEY, keys), (ITEM_RECORD, records), (ITEM_CARD, cards)):
         for item in items:
             out += struct.pack(">BH", kind, len(item)) + item
     return bytes(out)

@@ -87,15 +87,33 @@ class Request:
             k, v = line.split(": ", 1)
             self.headers[k.lower()] = v
 
-    def records(self):
-        """The RECORD envelopes of a batch body."""
+    def items(self, which):
+        """The payloads of one item type of a batch body."""
         out = []
         assert self.body[:4] == protocol.BATCH_MAGIC
         off = 4
         while off < len(self.body):
             kind, n = struct.unpack(">BH", self.body[off : off + 3])
-            if kind == protocol.ITEM_RECORD:
+            if kind == which:
                 out.append(self.body[off + 3 : off + 3 + n])
+            off += 3 + n
+        return out
+
+    def records(self):
+        """The RECORD envelopes of a batch body."""
+        return self.items(protocol.ITEM_RECORD)
+
+    def cards(self):
+        """The CARD entries of a batch body."""
+        return self.items(protocol.ITEM_CARD)
+
+    def kinds(self):
+        """The item types of a batch body, in order."""
+        out = []
+        off = 4
+        while off < len(self.body):
+            kind, n = struct.unpack(">BH", self.body[off : off + 3])
+            out.append(kind)
             off += 3 + n
         return out
 
@@ -113,6 +131,13 @@ def receipt_mac(record_id, result, receipt_no, envelope):
     h.update(bytes((result,)))
     h.update(struct.pack(">Q", receipt_no))
     h.update(hashlib.sha256(envelope).digest())
+    return h.digest()[:16]
+
+
+def card_mac(entry, result):
+    h = HMAC(SECRET, b"card")
+    h.update(hashlib.sha256(entry).digest())
+    h.update(bytes((result,)))
     return h.digest()[:16]
 
 
@@ -134,6 +159,9 @@ class FakeRegistry:
         self.requests = []
         self.reply_for = None  # optional: function(Request) -> raw reply bytes, overriding all
         self.result = 0
+        self.card_result = 0
+        self.card_rows = None  # optional: function(Request) -> the "cards" rows, overriding
+        self.cards_seen = []  # every CARD entry received, in order
         self.stored = {}
         self.refuse_connect = False
         self.connections = 0
@@ -146,6 +174,14 @@ class FakeRegistry:
             out.append([rid, self.result, no, receipt_mac(rid, self.result, no, env), ""])
         return out
 
+    def card_answers(self, req):
+        out = []
+        for entry in req.cards():
+            self.cards_seen.append(entry)
+            boot, seq = struct.unpack(">II", entry[:8])
+            out.append([boot, seq, self.card_result, card_mac(entry, self.card_result), ""])
+        return out
+
     def answer(self, req):
         if self.reply_for is not None:
             return self.reply_for(req)
@@ -154,7 +190,8 @@ class FakeRegistry:
     def normal_answer(self, req):
         if req.path == "/v1/time":
             return http_reply(200, json.dumps({"time": self.time_now}).encode())
-        body = cbor.dumps({"time": self.time_now, "results": self.rows(req)})
+        cards = self.card_rows(req) if self.card_rows is not None else self.card_answers(req)
+        body = cbor.dumps({"time": self.time_now, "results": self.rows(req), "cards": cards})
         return http_reply(200, body, {"X-Enrol-Signature": signed(req.headers["x-enrol-nonce"], body)})
 
     async def connect(self):
