@@ -72,6 +72,18 @@ def test_the_payout_point_pays_once_and_refuses_the_rest(runs) -> None:
     assert veteran.pin_failures == 0
 
 
+def test_the_enrolment_sync_bound_each_record_to_its_cards_uid(runs) -> None:
+    """The frozen firmware's sync carried each card entry over TLS (issue 18 item 4): at the
+    registry every record names the one card UID that pays for it."""
+    state, _, _ = runs
+    engine = create_engine(f"sqlite:///{state / 'registry' / 'registry.db'}")
+    with Session(engine) as s:
+        uids = [r.card_uid for r in s.scalars(select(Record))]
+    engine.dispose()
+    assert len(uids) == 3 and all(u is not None and len(u) == 7 for u in uids)
+    assert len(set(uids)) == 3  # three cards, three UIDs
+
+
 def test_the_payout_point_keeps_no_personal_data_or_pin(runs) -> None:
     """No record, no name, no PIN on its flash: its audit log says what happened, not to whom."""
     state, _, _ = runs
