@@ -95,14 +95,14 @@ class _Scan:
     so records are keyed by seq alone: small ints, no tuples, on a tight heap.
     """
 
-    def __init__(self, keep_entries):
+    def __init__(self, keep_entries, keep_cards=False):
         self.entries = [] if keep_entries else None  # (offset, total length, type), for rewrites
         self.bad = []  # (offset, length)
         self.boot = None  # boot of the segment's first record
         self.records = []  # (seq, offset, length)
         self.foreign = []  # (offset, length) of records of another device or boot
         self.first_seq = None
-        self.cards = []  # (seq, offset, length) of CARD entries
+        self.cards = [] if keep_cards else None  # (seq, offset, length) of CARD entries, for uploads
         # per record, by seq - first_seq: bit 0 card verified, bit 1 final result, bit 2 synced,
         # bit 3 its CARD entry answered
         self.state = bytearray(RECORDS_PER_SEGMENT)
@@ -178,8 +178,8 @@ class Journal:
             yield off, etype, p, total
             off += total
 
-    def _scan(self, path, keep_entries=False):
-        scan = _Scan(keep_entries)
+    def _scan(self, path, keep_entries=False, keep_cards=False):
+        scan = _Scan(keep_entries, keep_cards)
         size = fsutil.size(path)
         with open(path, "rb") as f:
             for off, etype, p, total in self._entries(f, size):
@@ -208,7 +208,8 @@ class Journal:
                     boot, seq = formats.card_of(p)
                     if boot == scan.boot:
                         scan.mark(seq, _CARD)
-                        scan.cards.append((seq, off, total))
+                        if keep_cards:
+                            scan.cards.append((seq, off, total))
                 elif etype == T_SYNCED:
                     boot, when, items = formats.synced_of(p)
                     if boot == scan.boot:
@@ -387,7 +388,7 @@ class Journal:
         for seg in list(self.segments):
             if not seg.cards_pending:
                 continue
-            scan = self._scan(self._path(seg.num))
+            scan = self._scan(self._path(seg.num), keep_cards=True)
             boot = scan.boot
             todo = []
             for s, off, total in scan.cards:
