@@ -6,8 +6,8 @@ record (boot, seq) of this device was written and verified; it has this UID and 
 credential; and, for a re-issue a supervisor confirmed on the device, it held that old
 credential before.  Records are stored before cards (ingest.py, the same transaction), so a
 card may come in the batch of its record.
-  malformed, or no stored record (boot, seq) of this device,
-  or that record's credential is another                   -> rejected, with the reason
+  malformed, or no stored record (boot, seq) of this device
+  that holds this credential                               -> rejected, with the reason
   the UID already bound and the re-issue already recorded  -> duplicate
   otherwise                                                -> accepted: the UID is bound; the old
                                                               credential is revoked, replaced_by
@@ -78,13 +78,12 @@ def bind_cards(s: Session, device_id: str, cards: list[bytes]) -> list[CardResul
         if not CREDENTIAL_RE.fullmatch(cred) or (old and not CREDENTIAL_RE.fullmatch(old)) or old == cred:
             out.append(_rejected(payload, digest, "credential id malformed"))
             continue
-        rec = s.scalars(select(Record).where(Record.device_id == device_id, Record.boot == boot,
-                                             Record.seq == seq)).first()
+        # by (credential, device): the indexed lookup, then the position must match
+        rec = next((r for r in s.scalars(select(Record).where(Record.credential_id == cred,
+                                                              Record.device_id == device_id))
+                    if r.boot == boot and r.seq == seq), None)
         if rec is None:
-            out.append(_rejected(payload, digest, f"no stored record {boot}/{seq} of this device"))
-            continue
-        if rec.credential_id != cred:
-            out.append(_rejected(payload, digest, f"record {boot}/{seq} holds another credential"))
+            out.append(_rejected(payload, digest, f"no stored record {boot}/{seq} of this device holds {cred}"))
             continue
         changed = rec.card_uid != uid
         if changed:

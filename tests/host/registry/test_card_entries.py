@@ -101,8 +101,8 @@ def test_a_reissue_before_the_old_record_arrives_still_revokes_it(reg, http) -> 
     (card_payload(1, 1, UID, "0ABC-DEF1", "0ABC-DEF1"), "credential id malformed"),
     (card_payload(1, 1, UID, "0ABC-DEF1", "OILU-0000"), "credential id malformed"),
     (card_payload(1, 1, UID, b"\xff\xfe\xfd\xfc-\xff\xfe\xfd\xfc"), "utf-8"),
-    (card_payload(7, 9, UID, "0ABC-DEF1"), "no stored record 7/9 of this device"),
-    (card_payload(1, 1, UID, "0ABC-DEF1"), "record 1/1 holds another credential"),
+    (card_payload(7, 9, UID, "0ABC-DEF1"), "no stored record 7/9 of this device holds 0ABC-DEF1"),
+    (card_payload(1, 1, UID, "0ABC-DEF1"), "no stored record 1/1 of this device holds 0ABC-DEF1"),
 ])
 def test_bad_card_entries_are_rejected_with_their_reason_and_change_nothing(reg, http, entry, reason) -> None:
     device, _ = setup(reg, http)
