@@ -151,9 +151,9 @@ class App:
                              self.card_noted)
         self.load_card_due()
         self.refresh_status()
-        # The sync client's buffers and SSL context are the largest single objects (a 5 KB reply
-        # buffer): made first, from a collected heap; then the card stack, the largest code the
-        # officer's work needs, also now, not after a save, when a fragmented heap could refuse it.
+        # The sync code, then the card stack (the largest code the officer's work needs), loaded
+        # now from a collected heap: module objects made after a save would stay amid the work
+        # for good.  The sync's buffers are made per sync (tasks/sync.py, connect).
         import gc
 
         gc.collect()

@@ -69,7 +69,9 @@ WLAN_STATUS = 3  # -> status (2, LE)
 WLAN_ISCONNECTED = 4  # -> 0/1
 WLAN_DISCONNECT = 5
 _HEADER = 7
-_MAX_PAYLOAD = 2048  # the largest transfer: a 1 KB display frame; the PN532's longest frame is 265 B
+_MAX_PAYLOAD = 2048  # the largest request: a 1 KB display frame, sent from its own buffer
+_OUT_ROOM = 64  # a request's payload up to this is copied behind its header: one send
+_MAX_ANSWER = 512  # the largest answer: the PN532's longest frame (265 B) read in one transfer
 
 # The device's clock: its own running time, each gap between two readings counted up to
 # _GAP_CAP_MS, plus what the host hands back; the time a request spends on the host is not
@@ -100,7 +102,9 @@ class BridgeGone(Exception):
 
 class _Bridge:
     """One request at a time over a loopback socket; buffers allocated once (a display frame
-    a few times a second must not fragment the heap)."""
+    a few times a second must not fragment the heap), and small: they are the simulator's, in
+    the heap the ESP32's firmware is measured in, and a real board has none (board.py).  A long
+    payload (a frame, a screen's text) is sent from where it is, not copied."""
 
     def __init__(self, port):
         import socket
@@ -111,8 +115,8 @@ class _Bridge:
             self.sock.setsockopt(6, 1, 1)  # IPPROTO_TCP, TCP_NODELAY: one small message each way
         except OSError:
             pass
-        self.out = bytearray(_HEADER + _MAX_PAYLOAD)
-        self.inp = bytearray(3 + _MAX_PAYLOAD)
+        self.out = bytearray(_HEADER + _OUT_ROOM)
+        self.inp = bytearray(3 + _MAX_ANSWER)
         self.head = memoryview(self.inp)[:3]
         self.view = memoryview(self.inp)
 
@@ -130,13 +134,19 @@ class _Bridge:
         for i in range(4):
             out[3 + i] = (now >> (8 * i)) & 0xFF
         k = len(payload)
-        out[_HEADER : _HEADER + k] = payload
-        if payload2 is not None:
-            out[_HEADER + k : _HEADER + n] = payload2
-        self._send(memoryview(out)[: _HEADER + n])
+        if n <= _OUT_ROOM:
+            out[_HEADER : _HEADER + k] = payload
+            if payload2 is not None:
+                out[_HEADER + k : _HEADER + n] = payload2
+            self._send(memoryview(out)[: _HEADER + n])
+        else:
+            self._send(memoryview(out)[:_HEADER])
+            self._send(memoryview(payload))
+            if payload2 is not None:
+                self._send(memoryview(payload2))
         self._recv(self.head)
         length = self.inp[1] | (self.inp[2] << 8)
-        if length > _MAX_PAYLOAD:
+        if length > _MAX_ANSWER:
             raise BridgeGone("bridge: answer too long")
         status = self.inp[0]
         body = self.view[3 : 3 + length]

@@ -26,7 +26,8 @@ class SyncTask:
         self.status = status
         self.state = state
         self.changed = changed
-        self.client = None
+        self.client = None  # the sync client: made per sync (connect), freed after (release)
+        self.batch_records = None  # the records per batch the last client learnt (None: its default)
         self.wifi = None
         self.disabled = False  # the registry URL or CA in device.json cannot be used
         self.soon = False  # a save or a low battery asked for a sync now
@@ -54,41 +55,69 @@ class SyncTask:
             self.task = None
 
     def open(self):
-        """The sync client and its buffers (about 8 KB), made now, while the heap is in one piece.
+        """Check the registry URL and CA once, at power-on: a device that can never sync says so
+        at once.  The sync code is loaded now, while the heap is in one piece (module objects
+        made at the first sync would sit amid the officer's work for good).  Its buffers and
+        SSL context (about 10 KB: a 5 KB reply buffer) are made per sync (connect) and freed
+        after it: held all day they sat in the heap through every card write, the device's
+        peak (issue 13)."""
+        import ssl  # noqa: F401 - loaded now: see above
 
-        Made at the first sync instead, after a few enrolments had left the heap in pieces (Ed25519's
-        big integers), its 5 KB reply buffer found no run that long in 100 KB free: every sync
-        failed "out of memory" until a reboot (seen in the simulator)."""
-        from firmware.sync import http
-        from firmware.sync.client import Client
+        from firmware.sync import client, http  # noqa: F401
         from firmware.sync.wifi import Wifi
 
         s = self.secrets
         try:
-            host, port = http.parse_url(s.registry_url)
-            connect = http.tls_connector(host, port, http.pem_to_der(s.ca_pem))
-        except MemoryError:  # the officer's work goes on; once() tries again, with backoff
-            self.board.console("sync: out of memory at start")
-            return
+            http.parse_url(s.registry_url)
+            http.pem_to_der(s.ca_pem)
         except http.HttpError as e:
             self.board.console("sync: disabled: " + str(e))
             self.status.last_sync = "setup bad"
             self.audit.record("error", "sync disabled: " + str(e))
             self.disabled = True
             return
-        try:
-            self.client = Client(self.store, s, self.clock, connect, host, self.audit)
-        except MemoryError:  # the officer's work goes on; once() tries again, with backoff
-            self.board.console("sync: out of memory at start")
-            return
         self.wifi = Wifi(self.board, s.wifi)
+
+    def connect(self):
+        """The sync client for one sync: its buffers first, from a collected heap, then the SSL
+        context.  False when the heap cannot give them (once() then retries soon: LOCAL_RETRY)."""
+        import gc
+
+        from firmware.sync import http
+        from firmware.sync.client import BATCH_RECORDS, Client
+
+        s = self.secrets
+        gc.collect()
+        try:
+            host, port = http.parse_url(s.registry_url)
+            client = Client(self.store, s, self.clock, None, host, self.audit, self.batch_records or BATCH_RECORDS)
+            client.conn.connect = http.tls_connector(host, port, http.pem_to_der(s.ca_pem))
+        except MemoryError:
+            gc.collect()
+            self.board.console("sync: out of memory at start")
+            return False
+        except http.HttpError as e:  # the CA was usable at power-on: mbedtls refused it now
+            self.board.console("sync: " + str(e))
+            self.audit.record("sync-error", str(e))
+            return False
+        self.client = client
+        return True
+
+    def release(self):
+        """Free the sync client's buffers and SSL context for the officer's work."""
+        if self.client is not None:
+            self.batch_records = self.client.batch_records  # smaller after a MemoryError: kept
+            self.client = None
+            import gc
+
+            gc.collect()
 
     async def loop(self):
         """Upload pending records whenever a provisioned network is in reach; back off on failure.
 
         Wi-Fi is on only during a sync.  A sync never runs during a card write (RAM, and the
         officer's attention), and never blocks the keypad: every wait is an await.  The sync
-        client is made at power-on (open): its buffers need a heap still in one piece."""
+        client is made for each sync and freed after it (connect, release)."""
         from firmware.sync.backoff import CAP_MS, Backoff
 
         backoff = Backoff(cap_ms=getattr(self.board, "SYNC_RETRY_CAP_MS", CAP_MS))
@@ -140,12 +169,12 @@ class SyncTask:
         """One sync: Wi-Fi up, upload, Wi-Fi down.  (ok, retry_after); ok None = sync not configured."""
         from firmware.sync.client import SyncError
 
-        if self.client is None:
-            if self.disabled:
-                return None, None  # not configured (open said why)
+        if self.disabled:
+            return None, None  # not configured (open said why)
+        if self.wifi is None:
             self.open()
-            if self.client is None:
-                return False, None
+            if self.wifi is None:
+                return None, None
         if not await self.wifi.up():
             self.status.wifi = "none"
             self.board.console("sync: no Wi-Fi network in reach")
@@ -159,6 +188,8 @@ class SyncTask:
         except OSError as e:
             self.board.console("rng: seed file: " + str(e))
         try:
+            if not self.connect():
+                return False, LOCAL_RETRY
             n = await self.client.sync()
             self.status.last_sync = local_hhmm(self.clock.now())  # the officer reads Cambodian time
             self.board.console("sync: " + str(n) + " records")
@@ -169,5 +200,6 @@ class SyncTask:
             self.audit.record("sync-error", str(e))
             return False, LOCAL_RETRY if e.local else e.retry_after
         finally:
+            self.release()
             self.wifi.down()
             self.status.wifi = "off"

@@ -39,7 +39,8 @@ WLAN_STATUS = 3
 WLAN_ISCONNECTED = 4
 WLAN_DISCONNECT = 5
 HEADER = 7
-MAX_PAYLOAD = 2048
+MAX_PAYLOAD = 2048  # a request's payload (a 1 KB display frame is the longest)
+MAX_ANSWER = 512  # an answer's (the device's receive buffer: board_sim._MAX_ANSWER)
 
 
 class Refused(Exception):
@@ -91,7 +92,7 @@ def serve(conn: socket.socket, hw: Hardware, alive: Callable[[], bool] = lambda:
             status, body = ST_OK, hw.handle(op, now, payload)
         except Refused as e:
             status, body = e.status, b""
-        if len(body) > MAX_PAYLOAD:
+        if len(body) > MAX_ANSWER:  # the device could not take it: refused, the stream stays aligned
             status, body = ST_BAD, b""
         try:
             conn.sendall(struct.pack("<BH", status, len(body)) + body)
