@@ -92,34 +92,54 @@ def _mul_base(s):
 def _comb_table(p, out):
     """A Lim-Lee comb for p into out (15 * 96 bytes): the 15 non-empty sums of p, 2**64 p,
     2**128 p, 2**192 p, affine, as 96-byte table entries.  Then [k]p is 63 doublings and at most
-    64 mixed additions (_mul_comb), against 252 doublings and 63 general additions."""
+    64 mixed additions (_mul_comb), against 252 doublings and 63 general additions.
+
+    Made in the card step, the device's fullest heap: so each sum's X, Y, Z goes to out as
+    bytes (96 bytes, against 290 for a point of int objects) and is made affine there, in place;
+    only the four teeth and the sums still to be added to stay points (about 3 KB at most)."""
     teeth = [p]
     for _ in range(3):
         q = teeth[-1]
         for _ in range(64):
             q = _double(q)
         teeth.append(q)
-    sums = [None] * 16
+    live = {1: teeth[0], 2: teeth[1], 4: teeth[2], 8: teeth[3]}  # the sums a later sum adds to
     for i in range(1, 16):
         low = i & -i
-        j = (0, 1, None, 2, None, None, None, 3)[low - 1]
-        sums[i] = teeth[j] if i == low else _add(sums[i ^ low], teeth[j])
-    # one inversion for all 15 (Montgomery's trick): prefix products, invert the last, walk back
-    prefix = [1] * 16
-    for i in range(1, 16):
-        prefix[i] = prefix[i - 1] * sums[i][2] % _P
-    inv = _inv(prefix[15])
-    for i in range(15, 0, -1):
-        x, y, z, _ = sums[i]
-        zi = inv * prefix[i - 1] % _P
+        q = live[i] if i == low else _add(live[i ^ low], live[low])
+        if i in (6, 10, 12, 14):
+            live[i] = q
+        _put(out, (i - 1) * 96, q)
+    teeth = live = q = None
+    # one inversion for all 15 (Montgomery's trick): prefix products of Z, the last inverted,
+    # then a walk back; the prefixes are kept as bytes too
+    prefix = bytearray(15 * 32)
+    acc = 1
+    for i in range(15):
+        acc = acc * _int(out, i * 96 + 64) % _P
+        prefix[i * 32 : i * 32 + 32] = acc.to_bytes(32, "little")
+    inv = _inv(acc)
+    for i in range(14, -1, -1):
+        at = i * 96
+        x, y, z = _int(out, at), _int(out, at + 32), _int(out, at + 64)
+        zi = inv * _int(prefix, (i - 1) * 32) % _P if i else inv
         inv = inv * z % _P
         x, y = x * zi % _P, y * zi % _P
-        at = (i - 1) * 96
         out[at : at + 32] = ((y + x) % _P).to_bytes(32, "little")
         out[at + 32 : at + 64] = ((y - x) % _P).to_bytes(32, "little")
         out[at + 64 : at + 96] = (2 * _D * x * y % _P).to_bytes(32, "little")
-        sums[i] = None
     return out
+
+
+def _int(buf, at):
+    return int.from_bytes(buf[at : at + 32], "little")
+
+
+def _put(out, at, q):
+    """A point's X, Y, Z (each reduced below p) into out at byte offset at."""
+    out[at : at + 32] = (q[0] % _P).to_bytes(32, "little")
+    out[at + 32 : at + 64] = (q[1] % _P).to_bytes(32, "little")
+    out[at + 64 : at + 96] = (q[2] % _P).to_bytes(32, "little")
 
 
 def _mul_comb(k, comb):
