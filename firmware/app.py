@@ -23,6 +23,13 @@ _TICK_MS = 100
 CRITICAL_SLEEP_MS = 30 * 60 * 1000  # deep sleep on an empty cell; then boot and look again
 EMPTY_MESSAGE_MS = 3000
 MAX_TASK_RESTARTS = 3
+# A collection after every 8 KB allocated, not only when the heap is full.  Collected only when
+# full, garbage filled the heap to its top between collections, so whatever was made to live
+# long at such a moment (a screen, a segment's state, a late import) sat high up and cut the
+# free space into pieces: 36 KB free after 20 enrolments, its largest run 1.8 KB.  With this,
+# garbage stays low, long-lived objects are made low, and the free space stays whole (issue 13,
+# make bench).  A collection of this heap takes about 50 us on the host (a few ms on the ESP32).
+GC_THRESHOLD = 8192
 # never light-sleep here: a card, a save or a payout's claim is under way
 BUSY_STATES = CARD_STATES + ("check", "saving", "pay_tap", "paying", "trust_fetch")
 
@@ -500,6 +507,9 @@ class App:
 
 
 def main(board):
+    import gc
+
+    gc.threshold(GC_THRESHOLD)
     app = App(board)
     asyncio.get_event_loop().set_exception_handler(app.task_failed)
     asyncio.run(app.run())
