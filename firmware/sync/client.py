@@ -32,7 +32,12 @@ from firmware.store import StoreError
 from firmware.sync import http, protocol
 
 TIMEOUT_S = 45  # one request, connect to last byte: a stalled network must not hold the sync forever
-BATCH_RECORDS = 64  # one segment: ~21 KB streamed from flash; the answer stays under 3 KB
+# Records per batch: half a segment (~11 KB streamed from flash).  A batch's plan and its decoded
+# answer are in the heap together: at 64 the whole device's sync needed 100 KB of heap, and the
+# first try of a day failed "out of memory" at 96 KB (make bench); at 32 the answer also stays
+# under MAX_ANSWER with a long reason in every row.
+BATCH_RECORDS = 32
+_ID = 48  # a planned record's bytes in _Plan.ids: its record id (16), its envelope's SHA-256 (32)
 MIN_BATCH = 4
 _SEND_BUFFER = 1500  # bytes per write: TLS records of about this size (each costs ~29 bytes of framing)
 MAX_ANSWER = 4096
@@ -50,7 +55,8 @@ class _Plan:
     def __init__(self):
         self.nums = []  # segment numbers, in order
         self.keys = []  # their KEY envelopes
-        self.items = []  # (boot, seq, num, offset, length, record_id, digest)
+        self.items = []  # (boot, seq, num, offset, length); record i's id and digest in ids[i * _ID:]
+        self.ids = None  # the client's ids buffer: not two bytes objects a record (~100 bytes each)
         self.cards = []  # (boot, seq, num, offset, length, digest) of CARD entries
         self.body_len = 4
         self.body_sha = None
@@ -66,10 +72,14 @@ class Client:
         self.host = host
         self.audit = audit
         self.batch_records = batch_records
-        self.buf = bytearray(MAX_PAYLOAD)  # one record envelope at a time
-        self.out = bytearray(_SEND_BUFFER)  # what goes into one TLS record
         self.on_step = None  # tests: called with each step's name (power-cut points)
         self.conn = http.Connection(connect, host, MAX_ANSWER)
+        # One record envelope at a time, and what goes into one TLS record: both in the reply
+        # buffer (2.5 KB less heap), whose bytes they never need at the same time: a batch is
+        # planned and sent before its reply is read, and a reply is done with before the next plan.
+        self.buf = memoryview(self.conn.buf)[:MAX_PAYLOAD]
+        self.out = memoryview(self.conn.buf)[MAX_PAYLOAD : MAX_PAYLOAD + _SEND_BUFFER]
+        self.ids = bytearray(batch_records * _ID)  # made with the rest: asked for at each plan, found no run
 
     def _step(self, name):
         if self.on_step is not None:
@@ -121,6 +131,7 @@ class Client:
         if not p.items and not p.cards:
             return None
         sha = hashlib.sha256(protocol.BATCH_MAGIC)
+        p.ids = self.ids
         for num in p.nums:
             key = self.store.read_key(num)
             p.keys.append(key)
@@ -134,9 +145,12 @@ class Client:
                 rid = seal.parse_record(env).record_id
             except ValueError as e:
                 raise StoreError("record %d/%d unreadable: %s" % (boot, seq, e))
+            if len(rid) != 16:
+                raise StoreError("record %d/%d unreadable: record id" % (boot, seq))
             sha.update(protocol.item_header(protocol.ITEM_RECORD, len(env)))
             sha.update(env)
-            p.items[i] = (boot, seq, num, off, length, rid, hashlib.sha256(env).digest())
+            p.ids[i * _ID : i * _ID + 16] = rid
+            p.ids[i * _ID + 16 : i * _ID + _ID] = hashlib.sha256(env).digest()
             p.body_len += 3 + len(env)
         for i in range(len(p.cards)):
             boot, seq, num, off, length = p.cards[i]
@@ -175,7 +189,7 @@ class Client:
         n = 4
         for key in p.keys:
             n = await self._put(writer, n, protocol.ITEM_KEY, key)
-        for boot, seq, num, off, length, _, _ in p.items:
+        for boot, seq, num, off, length in p.items:
             env = self.store.read_record(num, off, length, self.buf)
             n = await self._put(writer, n, protocol.ITEM_RECORD, env)
         for boot, seq, num, off, length, _ in p.cards:
@@ -229,21 +243,31 @@ class Client:
             self._event("sync-error", str(refused) + " results refused (bad MAC or unknown record)")
         return len(valid), refused
 
+    @staticmethod
+    def _planned(p, rid):
+        """The index of the planned record with this id, or -1."""
+        at = p.ids.find(rid)
+        while 0 <= at < len(p.items) * _ID:  # the bytes after the plan's are an earlier plan's
+            if at % _ID == 0:
+                return at // _ID
+            at = p.ids.find(rid, at + 1)
+        return -1
+
     def _check(self, p, results):
-        by_rid = {}
-        for it in p.items:
-            by_rid[it[5]] = it
         valid = []
         refused = 0
-        seen = set()
+        seen = bytearray(len(p.items))  # a result per record: a second one is refused
+        mv = memoryview(p.ids)
         for r in results:
-            ok = isinstance(r, list) and len(r) == 5 and isinstance(r[0], bytes) and r[1] in protocol.RESULTS \
-                and isinstance(r[2], int) and 0 <= r[2] < (1 << 64)
-            it = by_rid.get(r[0]) if ok else None
-            if it is None or r[0] in seen or not protocol.receipt_ok(self.secret, r[0], r[1], r[2], it[6], r[3]):
+            ok = isinstance(r, list) and len(r) == 5 and isinstance(r[0], bytes) and len(r[0]) == 16 \
+                and r[1] in protocol.RESULTS and isinstance(r[2], int) and 0 <= r[2] < (1 << 64)
+            i = self._planned(p, r[0]) if ok else -1
+            if i < 0 or seen[i] or not protocol.receipt_ok(self.secret, r[0], r[1], r[2],
+                                                            mv[i * _ID + 16 : i * _ID + _ID], r[3]):
                 refused += 1
                 continue
-            seen.add(r[0])
+            seen[i] = 1
+            it = p.items[i]
             valid.append((it[0], it[1], r[1]))
             if r[1] > 1:
                 self._event("sync-" + ("conflict" if r[1] == formats.CONFLICT else "rejected"),
