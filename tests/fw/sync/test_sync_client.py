@@ -152,6 +152,45 @@ def test_a_receipt_is_bound_to_the_record_bytes_sent():
     _pending_after_error(answer, "no valid receipt")
 
 
+def test_a_receipt_naming_bytes_inside_the_plan_is_not_a_record():
+    """The plan keeps each record's id and digest side by side in one buffer: 16 bytes of a digest,
+    or straddling an id and a digest, are found there but name no record."""
+    import hashlib
+
+    def answer(req):
+        rows = []
+        for env in req.records():
+            rid = bytes(record_id_of(env))
+            digest = hashlib.sha256(bytes(env)).digest()
+            for fake in (digest[:16], digest[16:], rid[8:] + digest[:8]):
+                rows.append([fake, 0, 7, receipt_mac(fake, 0, 7, env), ""])
+        body = cbor.dumps({"time": 5, "results": rows})
+        return http_reply(200, body, {"X-Enrol-Signature": signed(req.headers["x-enrol-nonce"], body)})
+
+    _pending_after_error(answer, "no valid receipt")
+
+
+def test_a_second_receipt_for_a_record_is_refused_and_the_first_applied():
+    store, reg, client, clock, path = setup(3)
+    clock.synced = True
+
+    def answer(req):
+        rows = []
+        for env in req.records():
+            rid = record_id_of(env)
+            rows += [[rid, 0, 7, receipt_mac(rid, 0, 7, env), ""], [rid, 2, 8, receipt_mac(rid, 2, 8, env), "x"]]
+        body = cbor.dumps({"time": 5, "results": rows})
+        return http_reply(200, body, {"X-Enrol-Signature": signed(req.headers["x-enrol-nonce"], body)})
+
+    reg.reply_for = answer
+    assert run(client.sync()) == 3
+    c = store.counts()
+    assert c["pending"] == 0 and c["synced"] == 3  # the first (accepted), not the second (rejected)
+    with open(path + "/audit/audit.log") as f:
+        log = f.read()
+    assert "3 results refused" in log and "sync-rejected" not in log
+
+
 def test_garbled_but_signed_answers_are_refused():
     for body in (b"", b"\xff\xff", cbor.dumps([1, 2]), cbor.dumps({"time": 5}), cbor.dumps({"time": 5, "results": 3}),
                  cbor.dumps({"time": 5, "results": [[1, 2]]}) + b"trailing"):
