@@ -115,17 +115,20 @@ def test_the_sim_synced_every_record_to_its_registry_exactly_once(sim_run) -> No
 
 def test_the_device_ran_at_the_esp32_heap_with_no_block_over_16_kb(sim_run) -> None:
     """The ESP32's heap is two areas of ~55 KB that fragment: after three enrolments, their cards and
-    their syncs, at 100 KB, the largest block in use is under 16 KB and most of the heap is free."""
+    their syncs, at 100 KB, the largest block in use is under 16 KB, most of the heap is free, and
+    the free space is not in crumbs: a run of 16 KB is left (the GC threshold, firmware/app.py)."""
     import re
 
     proc, _, _ = sim_run
     total = re.search(r"GC: total: (\d+)", proc.stdout)
     biggest = re.search(r"max blk sz: (\d+)", proc.stdout)
+    run = re.search(r"max free sz: (\d+)", proc.stdout)
     free = re.search(r"sim: heap free (\d+) B", proc.stdout)
-    assert total and biggest and free, proc.stdout[-2000:]
+    assert total and biggest and run and free, proc.stdout[-2000:]
     assert 99_000 <= int(total.group(1)) <= 101_000  # -X heapsize=100k
     assert int(biggest.group(1)) * 16 <= 16 * 1024  # 16-byte GC blocks on a 32-bit machine
-    assert int(free.group(1)) >= 20 * 1024
+    assert int(free.group(1)) >= 30 * 1024
+    assert int(run.group(1)) * 16 >= 16 * 1024
 
 
 def test_the_device_keeps_a_seed_file_and_renews_it_at_each_sync(sim_run) -> None:
