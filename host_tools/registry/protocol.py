@@ -57,6 +57,10 @@ ITEM_CARD = 3
 MAX_BATCH_RECORDS = 64
 MAX_BATCH_CARDS = 64
 MAX_BATCH_BYTES = 64 * 1024
+# A reason in an answer row, in characters (the whole reason is in the event log).  Bounded so
+# that a batch of rejected records still answers within the device's reply buffer
+# (firmware/sync/client.py MAX_ANSWER, 4 KB): a device's batch is 32 rows of about 46 bytes plus this.
+MAX_REASON = 48
 
 # the result codes and the envelope's clear header are the firmware's (firmware/formats.py)
 

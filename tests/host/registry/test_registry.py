@@ -194,6 +194,40 @@ def test_bad_records_are_rejected_one_by_one_with_a_reason(reg, http, device) ->
     assert counts(reg)[0] == 1 and counts(reg)[2] == 5
 
 
+def test_a_batch_of_rejected_records_is_answered_within_the_devices_reply_buffer(reg, http, device) -> None:
+    """Each rejected row carries its reason; in the answer it is cut to MAX_REASON characters, so
+    a device's whole batch of them fits the 4 KB the device reads (the full reason is an event)."""
+    from firmware.sync.client import BATCH_RECORDS, MAX_ANSWER
+
+    key, envs = device.batch(BATCH_RECORDS)
+    tampered = []
+    for env in envs:
+        t = bytearray(env)
+        t[-25] ^= 1  # a tag byte, the CRC fixed up: rejected by the MAC, with a reason
+        import zlib
+
+        t[-4:] = struct.pack(">I", zlib.crc32(t[:-4]))
+        tampered.append(bytes(t))
+    long_reason = "x" * 200
+    from host_tools.registry import ingest
+
+    real = ingest.Result
+
+    def longer(rid, digest, result, no, reason):  # the longest a reason could be, from any check
+        return real(rid, digest, result, no, reason + long_reason if reason else reason)
+
+    ingest.Result = longer
+    try:
+        r = _signed_post(http, device, protocol.encode_batch([key], tampered))
+    finally:
+        ingest.Result = real
+    assert r.status_code == 200, r.text
+    rows = cbor2.loads(r.content)["results"]
+    assert len(rows) == BATCH_RECORDS and {row[1] for row in rows} == {REJECTED}
+    assert all(0 < len(row[4]) <= protocol.MAX_REASON for row in rows)
+    assert len(r.content) <= MAX_ANSWER
+
+
 def _signed_post(http: TestClient, dev: HostDevice, body: bytes, **over: str):
     c = client_for(http, dev)
     headers = c.signed_headers("POST", "/v1/batches", body)
