@@ -125,7 +125,7 @@ def run():
                 ("smallest heap: login + a whole enrolment + its card written and verified", enrol, "KB", rt),
                 ("smallest heap: login + a card check", check, "KB", rt),
                 (f"smallest heap: login + a {SYNC_RECORDS}-record sync over TLS to the registry on loopback "
-                 "(the unix port's mbedtls buffers included: on the ESP32 they are in the IDF heap)", sync, "KB", rt)]
+                 "(mbedtls allocates from the C heap, as on the ESP32 from the IDF heap)", sync, "KB", rt)]
         for step, kb in (("boot to login", login), ("enrolment + card", enrol), ("card check", check),
                          ("sync over TLS", sync)):
             if kb > GOAL_KB:  # the budget: say which step is over, and by how much

@@ -135,12 +135,13 @@ def _utf8(raw):
 
 
 class _Reader:
-    def __init__(self, data, max_len, max_items):
+    def __init__(self, data, max_len, max_items, each=None):
         self.data = data
         self.pos = 0
         self.max_len = max_len
         self.max_items = max_items
         self.items = 0
+        self.each = each  # loads(each=): {top-level map key: callable(element)}
 
     def take(self, n):
         if n > len(self.data) - self.pos:
@@ -208,7 +209,10 @@ class _Reader:
                 last = kb
                 if isinstance(k, bool) or not isinstance(k, (int, str, bytes)):
                     raise CBORError("map key must be an integer, text or bytes")
-                out[k] = self.item(depth + 1)
+                if depth == 0 and self.each is not None and k in self.each:
+                    out[k] = self.elements(self.each[k])
+                else:
+                    out[k] = self.item(depth + 1)
             return out
         if major == 6:
             return Tag(arg, self.item(depth + 1))
@@ -222,10 +226,31 @@ class _Reader:
         raise CBORError("unsupported simple value or float")
 
 
-def loads(data, max_len=1024, max_items=MAX_ITEMS):
+    def elements(self, fn):
+        """An array's elements, each decoded and handed to fn, then dropped; their count."""
+        major, arg, _ = self.head()
+        if major != 4:
+            raise CBORError("not an array")
+        if arg > self.max_len or arg > len(self.data) - self.pos:
+            raise CBORError("array too long" if arg > self.max_len else "truncated")
+        self.items += 1
+        if self.items > self.max_items:
+            raise CBORError("too many items")
+        for _ in range(arg):
+            fn(self.item(2))
+        return arg
+
+
+def loads(data, max_len=1024, max_items=MAX_ITEMS, each=None):
     """Decode exactly one item filling `data`; strings, arrays and maps above max_len, and more
-    than max_items items in all, are refused."""
-    r = _Reader(memoryview(data) if not isinstance(data, memoryview) else data, max_len, max_items)
+    than max_items items in all, are refused.
+
+    With each ({key: fn}), data must be a map: the array under each of those keys is not built
+    but handed to fn one element at a time, and the map holds its length instead (a long answer
+    is checked in the heap of one row).  fn has seen the elements before a later error is raised."""
+    r = _Reader(memoryview(data) if not isinstance(data, memoryview) else data, max_len, max_items, each)
+    if each is not None and (len(data) == 0 or data[0] >> 5 != 5):
+        raise CBORError("not a map")
     obj = r.item(0)
     if r.pos != len(data):
         raise CBORError("trailing bytes after the item")

@@ -40,7 +40,7 @@ BATCH_RECORDS = 32
 _ID = 48  # a planned record's bytes in _Plan.ids: its record id (16), its envelope's SHA-256 (32)
 MIN_BATCH = 4
 _SEND_BUFFER = 1500  # bytes per write: TLS records of about this size (each costs ~29 bytes of framing)
-MAX_ANSWER = 4096
+MAX_ANSWER = 3072  # 32 rows of at most 87 bytes (the registry cuts a reason to 40 bytes)
 PATH_BATCHES = "/v1/batches"
 PATH_TIME = "/v1/time"
 
@@ -221,21 +221,22 @@ class Client:
         signature = reply.headers.get("x-enrol-signature")
         if not protocol.response_ok(self.secret, 200, nonce, reply.body, signature):
             raise SyncError("answer signature wrong")
+        # MAC-checked above, so the registry's: as many items as its bytes (a result per record).
+        # Each row is checked as it is decoded and dropped: the decoded answer whole (32 rows of
+        # lists, ids and MACs) was the sync's peak of heap.
+        check = _Check(self, p)
         try:
-            # MAC-checked above, so the registry's: as many items as its bytes (a result per record)
-            doc = cbor.loads(reply.body, MAX_ANSWER, max_items=MAX_ANSWER)
-            results = doc["results"]
-            cards = doc.get("cards", []) if p.cards else []
+            doc = cbor.loads(reply.body, MAX_ANSWER, max_items=MAX_ANSWER,
+                             each={"results": check.result, "cards": check.card})
             server_time = doc["time"]
+            doc["results"]  # noqa: B018 - an answer without results is garbled
         except (ValueError, KeyError, TypeError, AttributeError):  # CBORError is a ValueError
             raise SyncError("answer garbled")
-        if not isinstance(results, list) or not isinstance(cards, list):
-            raise SyncError("answer garbled")
         self.clock.fix(server_time)  # signed, so it may move the clock
-        valid, refused = self._check(p, results)
-        card_refused = self._check_cards(p, cards, valid)
-        refused += card_refused
-        del doc, results, cards  # the decoded answer: RAM for the flash writes that follow
+        valid, refused = check.valid, check.refused
+        for kind, detail in check.events:
+            self._event(kind, detail)
+        del doc, check
         if valid:
             self.store.mark_results(valid, self.clock.now(), protocol.unhex(signature))
             self._step("applied")
@@ -253,48 +254,6 @@ class Client:
             at = p.ids.find(rid, at + 1)
         return -1
 
-    def _check(self, p, results):
-        valid = []
-        refused = 0
-        seen = bytearray(len(p.items))  # a result per record: a second one is refused
-        mv = memoryview(p.ids)
-        for r in results:
-            ok = isinstance(r, list) and len(r) == 5 and isinstance(r[0], bytes) and len(r[0]) == 16 \
-                and r[1] in protocol.RESULTS and isinstance(r[2], int) and 0 <= r[2] < (1 << 64)
-            i = self._planned(p, r[0]) if ok else -1
-            if i < 0 or seen[i] or not protocol.receipt_ok(self.secret, r[0], r[1], r[2],
-                                                            mv[i * _ID + 16 : i * _ID + _ID], r[3]):
-                refused += 1
-                continue
-            seen[i] = 1
-            it = p.items[i]
-            valid.append((it[0], it[1], r[1]))
-            if r[1] > 1:
-                self._event("sync-" + ("conflict" if r[1] == formats.CONFLICT else "rejected"),
-                            "%d/%d: %s" % (it[0], it[1], str(r[4])[:60]))
-        return valid, refused
-
-    def _check_cards(self, p, cards, valid):
-        """Append the CARD entries' valid answers to valid (flagged CARD_RESULT); the number refused."""
-        refused = 0
-        seen = []
-        for r in cards:
-            ok = isinstance(r, list) and len(r) == 5 and isinstance(r[0], int) and isinstance(r[1], int) \
-                and r[2] in protocol.RESULTS
-            it = None
-            if ok:
-                for c in p.cards:
-                    if c[0] == r[0] and c[1] == r[1]:
-                        it = c
-                        break
-            if it is None or it in seen or not protocol.card_receipt_ok(self.secret, it[5], r[2], r[3]):
-                refused += 1
-                continue
-            seen.append(it)
-            valid.append((it[0], it[1], r[2] | formats.CARD_RESULT))
-            if r[2] > formats.DUPLICATE:
-                self._event("sync-card-rejected", "%d/%d: %s" % (it[0], it[1], str(r[4])[:60]))
-        return refused
 
     async def sync(self):
         """Upload everything pending.  Returns the number of records applied; SyncError on failure.
@@ -332,3 +291,53 @@ class Client:
                 raise SyncError("no valid receipt in the answer")
             total += applied
         return total
+
+
+class _Check:
+    """A batch answer's rows, checked one at a time as they are decoded (cbor.loads each=)."""
+
+    def __init__(self, client, p):
+        self.client = client
+        self.p = p
+        self.valid = []  # (boot, seq, result), results of CARD entries flagged CARD_RESULT
+        self.refused = 0
+        self.seen = bytearray(len(p.items))  # a result per record: a second one is refused
+        self.cards_seen = []
+        self.events = []  # (kind, detail): logged once the whole answer has decoded
+
+    def result(self, r):
+        p = self.p
+        ok = isinstance(r, list) and len(r) == 5 and isinstance(r[0], bytes) and len(r[0]) == 16 \
+            and r[1] in protocol.RESULTS and isinstance(r[2], int) and 0 <= r[2] < (1 << 64)
+        i = self.client._planned(p, r[0]) if ok else -1
+        if i < 0 or self.seen[i] or not protocol.receipt_ok(self.client.secret, r[0], r[1], r[2],
+                                                             memoryview(p.ids)[i * _ID + 16 : i * _ID + _ID], r[3]):
+            self.refused += 1
+            return
+        self.seen[i] = 1
+        it = p.items[i]
+        self.valid.append((it[0], it[1], r[1]))
+        if r[1] > 1:
+            self.events.append(("sync-" + ("conflict" if r[1] == formats.CONFLICT else "rejected"),
+                                "%d/%d: %s" % (it[0], it[1], str(r[4])[:60])))
+
+    def card(self, r):
+        """A CARD entry's answer (ignored when the batch carried none, as an older answer)."""
+        p = self.p
+        if not p.cards:
+            return
+        ok = isinstance(r, list) and len(r) == 5 and isinstance(r[0], int) and isinstance(r[1], int) \
+            and r[2] in protocol.RESULTS
+        it = None
+        if ok:
+            for c in p.cards:
+                if c[0] == r[0] and c[1] == r[1]:
+                    it = c
+                    break
+        if it is None or it in self.cards_seen or not protocol.card_receipt_ok(self.client.secret, it[5], r[2], r[3]):
+            self.refused += 1
+            return
+        self.cards_seen.append(it)
+        self.valid.append((it[0], it[1], r[2] | formats.CARD_RESULT))
+        if r[2] > formats.DUPLICATE:
+            self.events.append(("sync-card-rejected", "%d/%d: %s" % (it[0], it[1], str(r[4])[:60])))

@@ -313,9 +313,9 @@ def create_app(keys: RegistryKeys, engine: Engine) -> FastAPI:
         doc = {"time": int(time.time()), "results": [
             [r.record_id, r.result, r.receipt_no,
              protocol.receipt_mac(secret, r.record_id, r.result, r.receipt_no, r.digest),
-             r.reason[: protocol.MAX_REASON]] for r in results],
+             protocol.short_reason(r.reason)] for r in results],
             "cards": [[c.boot, c.seq, c.result, protocol.card_mac(secret, c.digest, c.result),
-                       c.reason[: protocol.MAX_REASON]] for c in cards]}
+                       protocol.short_reason(c.reason)] for c in cards]}
         out = cbor2.dumps(doc, canonical=True)  # the device decoder wants deterministic CBOR
         sig = protocol.response_signature(secret, 200, nonce, out)
         return Response(out, media_type="application/cbor", headers={protocol.H_SIGNATURE: sig})

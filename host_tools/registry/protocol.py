@@ -57,10 +57,15 @@ ITEM_CARD = 3
 MAX_BATCH_RECORDS = 64
 MAX_BATCH_CARDS = 64
 MAX_BATCH_BYTES = 64 * 1024
-# A reason in an answer row, in characters (the whole reason is in the event log).  Bounded so
+# A reason in an answer row, in UTF-8 bytes (the whole reason is in the event log).  Bounded so
 # that a batch of rejected records still answers within the device's reply buffer
-# (firmware/sync/client.py MAX_ANSWER, 4 KB): a device's batch is 32 rows of about 46 bytes plus this.
-MAX_REASON = 48
+# (firmware/sync/client.py MAX_ANSWER, 3 KB): 32 rows of at most 47 bytes plus this.
+MAX_REASON = 40
+
+
+def short_reason(reason: str) -> str:
+    """reason cut to MAX_REASON bytes of UTF-8, never inside a character."""
+    return reason.encode()[:MAX_REASON].decode("utf-8", "ignore")
 
 # the result codes and the envelope's clear header are the firmware's (firmware/formats.py)
 

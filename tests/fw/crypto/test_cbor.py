@@ -60,3 +60,25 @@ def test_unsupported_python_types_fail_to_encode():
         cbor.dumps(1.5)
     with raises(cbor.CBORError):
         cbor.dumps(1 << 64)
+
+
+def test_a_streamed_array_is_handed_over_element_by_element_and_its_length_kept():
+    doc = {"time": 5, "cards": [[1, 2]], "results": [[b"a" * 16, 0], [b"b" * 16, 1], "x"]}
+    got = {"results": [], "cards": []}
+    out = cbor.loads(cbor.dumps(doc), 64, 64, each={"results": got["results"].append, "cards": got["cards"].append})
+    assert out == {"time": 5, "cards": 1, "results": 3}
+    assert got == {"results": doc["results"], "cards": [[1, 2]]}
+    assert cbor.loads(cbor.dumps({"time": 5}), each={"results": got["results"].append}) == {"time": 5}
+
+
+def test_a_streamed_answer_is_as_strict_as_a_decoded_one():
+    seen = []
+    each = {"results": seen.append}
+    for bad, why in ((cbor.dumps([1, 2]), "not a map"), (b"", "not a map"), (cbor.dumps({"results": 3}), "not an array"),
+                     (cbor.dumps({"results": [1]}) + b"\x00", "trailing"),
+                     (cbor.dumps({"results": [1, 2, 3]})[:-1], "truncated"),
+                     (cbor.dumps({"results": list(range(9))}), "too long"),
+                     (cbor.dumps({"results": [[1, 2], [3, 4]]}), "too many items"),
+                     (binascii.unhexlify("a167726573756c74739f01ff"), "indefinite")):  # {"results": [_ 1]}
+        with raises(cbor.CBORError, why):
+            cbor.loads(bad, 8, 6, each=each)

@@ -195,7 +195,7 @@ def test_bad_records_are_rejected_one_by_one_with_a_reason(reg, http, device) ->
 
 
 def test_a_batch_of_rejected_records_is_answered_within_the_devices_reply_buffer(reg, http, device) -> None:
-    """Each rejected row carries its reason; in the answer it is cut to MAX_REASON characters, so
+    """Each rejected row carries its reason; in the answer it is cut to MAX_REASON bytes, so
     a device's whole batch of them fits the 4 KB the device reads (the full reason is an event)."""
     from firmware.sync.client import BATCH_RECORDS, MAX_ANSWER
 
@@ -208,7 +208,7 @@ def test_a_batch_of_rejected_records_is_answered_within_the_devices_reply_buffer
 
         t[-4:] = struct.pack(">I", zlib.crc32(t[:-4]))
         tampered.append(bytes(t))
-    long_reason = "x" * 200
+    long_reason = "\u17a2" * 70  # Khmer: three bytes a character, cut on a character
     from host_tools.registry import ingest
 
     real = ingest.Result
@@ -224,7 +224,7 @@ def test_a_batch_of_rejected_records_is_answered_within_the_devices_reply_buffer
     assert r.status_code == 200, r.text
     rows = cbor2.loads(r.content)["results"]
     assert len(rows) == BATCH_RECORDS and {row[1] for row in rows} == {REJECTED}
-    assert all(0 < len(row[4]) <= protocol.MAX_REASON for row in rows)
+    assert all(0 < len(row[4].encode()) <= protocol.MAX_REASON for row in rows)
     assert len(r.content) <= MAX_ANSWER
 
 
