@@ -32,15 +32,16 @@ from firmware.store import StoreError
 from firmware.sync import http, protocol
 
 TIMEOUT_S = 45  # one request, connect to last byte: a stalled network must not hold the sync forever
-# Records per batch: half a segment (~11 KB streamed from flash).  A batch's plan and its decoded
-# answer are in the heap together: at 64 the whole device's sync needed 100 KB of heap, and the
-# first try of a day failed "out of memory" at 96 KB (make bench); at 32 the answer also stays
-# under MAX_ANSWER with a long reason in every row.
-BATCH_RECORDS = 32
+# Records per batch: a quarter of a segment (~5 KB streamed from flash).  What a batch needs
+# while it is in flight (its plan, the answer being checked, the journal's mark) came on top of
+# the whole device's heap: with 64 a sync of 64 records needed 100 KB, with 32 84 KB, with 16
+# 80 KB (make bench).  The price is a request per 16 records (~0.9 KB of headers, key and
+# signature each): a few per day's sync, on one TLS connection.
+BATCH_RECORDS = 16
 _ID = 48  # a planned record's bytes in _Plan.ids: its record id (16), its envelope's SHA-256 (32)
 MIN_BATCH = 4
 _SEND_BUFFER = 1500  # bytes per write: TLS records of about this size (each costs ~29 bytes of framing)
-MAX_ANSWER = 3072  # 32 rows of at most 87 bytes (the registry cuts a reason to 40 bytes)
+MAX_ANSWER = 2048  # 16 rows of at most 87 bytes (the registry cuts a reason to 40 bytes)
 PATH_BATCHES = "/v1/batches"
 PATH_TIME = "/v1/time"
 
