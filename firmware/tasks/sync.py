@@ -58,9 +58,9 @@ class SyncTask:
         """Check the registry URL and CA once, at power-on: a device that can never sync says so
         at once.  The sync code is loaded now, while the heap is in one piece (module objects
         made at the first sync would sit amid the officer's work for good).  Its buffers and
-        SSL context (about 10 KB: a 5 KB reply buffer) are made per sync (connect) and freed
-        after it: held all day they sat in the heap through every card write, the device's
-        peak (issue 13)."""
+        SSL context (about 6 KB: a 3 KB reply buffer, 1.8 KB of SSL context) are made per sync
+        (connect) and freed after it: held all day they sat in the heap through every card
+        write, the device's peak (issue 13)."""
         import ssl  # noqa: F401 - loaded now: see above
 
         from firmware.sync import client, http  # noqa: F401
@@ -80,7 +80,8 @@ class SyncTask:
 
     def connect(self):
         """The sync client for one sync: its buffers first, from a collected heap, then the SSL
-        context.  False when the heap cannot give them (once() then retries soon: LOCAL_RETRY)."""
+        context.  False when the heap cannot give them (once() then backs off, as for a network
+        that failed: a heap that stays short must not raise the radio every few seconds)."""
         import gc
 
         from firmware.sync import http
@@ -96,9 +97,11 @@ class SyncTask:
             gc.collect()
             self.board.console("sync: out of memory at start")
             return False
-        except http.HttpError as e:  # the CA was usable at power-on: mbedtls refused it now
-            self.board.console("sync: " + str(e))
-            self.audit.record("sync-error", str(e))
+        except http.HttpError as e:  # the CA's PEM was readable at power-on, but mbedtls refuses it
+            self.board.console("sync: disabled: " + str(e))
+            self.status.last_sync = "setup bad"
+            self.audit.record("error", "sync disabled: " + str(e))
+            self.disabled = True
             return False
         self.client = client
         return True
@@ -189,7 +192,7 @@ class SyncTask:
             self.board.console("rng: seed file: " + str(e))
         try:
             if not self.connect():
-                return False, LOCAL_RETRY
+                return (None if self.disabled else False), None
             n = await self.client.sync()
             self.status.last_sync = local_hhmm(self.clock.now())  # the officer reads Cambodian time
             self.board.console("sync: " + str(n) + " records")

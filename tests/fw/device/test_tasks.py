@@ -132,3 +132,39 @@ def test_the_sync_task_asks_and_wakes_and_an_unconfigured_sync_is_not_retried():
 
     assert asyncio.run(go()) == (None, None)
     assert status.wifi == "off" and changed == []
+
+
+class Radio:
+    def __init__(self):
+        self.ups = self.downs = 0
+
+    async def up(self):
+        self.ups += 1
+        return True
+
+    def down(self):
+        self.downs += 1
+
+
+class SyncSecrets:
+    registry_url = "https://127.0.0.1:9"
+    # base64 that reads, DER that no TLS library takes: only the SSL context can tell
+    ca_pem = "-----BEGIN CERTIFICATE-----\nAAAAAAAA\n-----END CERTIFICATE-----\n"
+    wifi = [("net", "psk")]
+    device_id = "dev-1"
+    hmac_secret = b"k" * 32
+
+
+def test_a_ca_that_tls_refuses_at_the_first_sync_disables_the_sync_and_frees_its_client():
+    status = Status()
+    audit = Audit()
+    board = Board()
+    task = SyncTask(board, SyncSecrets(), Store(), None, audit, status, lambda: "home", lambda: None)
+    task.open()
+    assert not task.disabled and task.client is None  # the client is made per sync, not at power-on
+    radio = task.wifi = Radio()
+    assert asyncio.run(task.once()) == (None, None)  # not configured: the loop stops retrying
+    assert task.disabled and task.client is None
+    assert status.last_sync == "setup bad" and status.wifi == "off" and radio.downs == radio.ups == 1
+    assert [k for k, _ in audit.events] == ["error"] and "CA certificate unusable" in audit.events[0][1]
+    assert asyncio.run(task.once()) == (None, None) and radio.ups == 1  # the radio is not raised again
