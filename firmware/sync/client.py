@@ -223,8 +223,8 @@ class Client:
         if not protocol.response_ok(self.secret, 200, nonce, reply.body, signature):
             raise SyncError("answer signature wrong")
         # MAC-checked above, so the registry's: as many items as its bytes (a result per record).
-        # Each row is checked as it is decoded and dropped: the decoded answer whole (32 rows of
-        # lists, ids and MACs) was the sync's peak of heap.
+        # Each row is checked as it is decoded and dropped: the decoded answer whole (a list, two
+        # bytes objects and a text a row) was the sync's peak of heap.
         check = _Check(self, p)
         try:
             doc = cbor.loads(reply.body, MAX_ANSWER, max_items=MAX_ANSWER,
@@ -254,7 +254,6 @@ class Client:
                 return at // _ID
             at = p.ids.find(rid, at + 1)
         return -1
-
 
     async def sync(self):
         """Upload everything pending.  Returns the number of records applied; SyncError on failure.
