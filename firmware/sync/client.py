@@ -41,7 +41,7 @@ BATCH_RECORDS = 16
 _ID = 48  # a planned record's bytes in _Plan.ids: its record id (16), its envelope's SHA-256 (32)
 MIN_BATCH = 4
 _SEND_BUFFER = 1500  # bytes per write: TLS records of about this size (each costs ~29 bytes of framing)
-MAX_ANSWER = 2048  # 16 rows of at most 87 bytes (the registry cuts a reason to 40 bytes)
+MAX_ANSWER = 2048  # 16 rows of at most 111 bytes (the registry cuts a reason to 64 bytes)
 PATH_BATCHES = "/v1/batches"
 PATH_TIME = "/v1/time"
 

@@ -56,7 +56,7 @@ class SyncTask:
 
     def open(self):
         """Check the registry URL and CA once, at power-on: a device that can never sync says so
-        at once.  The sync code is loaded now, while the heap is in one piece (module objects
+        at once, without raising the radio.  The sync code is loaded now, while the heap is in one piece (module objects
         made at the first sync would sit amid the officer's work for good).  Its buffers and
         SSL context (about 6 KB: a 3 KB reply buffer, 1.8 KB of SSL context) are made per sync
         (connect) and freed after it: held all day they sat in the heap through every card
@@ -67,9 +67,11 @@ class SyncTask:
         from firmware.sync.wifi import Wifi
 
         s = self.secrets
-        try:
-            http.parse_url(s.registry_url)
-            http.pem_to_der(s.ca_pem)
+        try:  # the SSL context made once here only so that mbedtls reads the CA; then dropped
+            host, port = http.parse_url(s.registry_url)
+            http.tls_connector(host, port, http.pem_to_der(s.ca_pem))
+        except MemoryError:  # the officer's work goes on; connect() reads the CA at the sync
+            self.board.console("sync: out of memory at start")
         except http.HttpError as e:
             self.board.console("sync: disabled: " + str(e))
             self.status.last_sync = "setup bad"
@@ -97,7 +99,7 @@ class SyncTask:
             gc.collect()
             self.board.console("sync: out of memory at start")
             return False
-        except http.HttpError as e:  # the CA's PEM was readable at power-on, but mbedtls refuses it
+        except http.HttpError as e:  # not read at power-on (no memory then), and mbedtls refuses it
             self.board.console("sync: disabled: " + str(e))
             self.status.last_sync = "setup bad"
             self.audit.record("error", "sync disabled: " + str(e))

@@ -60,7 +60,7 @@ MAX_BATCH_BYTES = 64 * 1024
 # A reason in an answer row, in UTF-8 bytes (the whole reason is in the event log).  Bounded so
 # that a batch of rejected records still answers within the device's reply buffer
 # (firmware/sync/client.py MAX_ANSWER, 2 KB): a batch of 16 rows, each at most 47 bytes plus this.
-MAX_REASON = 40
+MAX_REASON = 64
 
 
 def short_reason(reason: str) -> str:

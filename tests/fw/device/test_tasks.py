@@ -155,15 +155,23 @@ class SyncSecrets:
     hmac_secret = b"k" * 32
 
 
-def test_a_ca_that_tls_refuses_at_the_first_sync_disables_the_sync_and_frees_its_client():
+def test_a_ca_that_tls_refuses_disables_the_sync_at_power_on_before_any_radio():
     status = Status()
     audit = Audit()
-    board = Board()
-    task = SyncTask(board, SyncSecrets(), Store(), None, audit, status, lambda: "home", lambda: None)
+    task = SyncTask(Board(), SyncSecrets(), Store(), None, audit, status, lambda: "home", lambda: None)
     task.open()
-    assert not task.disabled and task.client is None  # the client is made per sync, not at power-on
-    radio = task.wifi = Radio()
+    assert task.disabled and task.client is None and status.last_sync == "setup bad"
+    assert [k for k, _ in audit.events] == ["error"] and "CA certificate unusable" in audit.events[0][1]
     assert asyncio.run(task.once()) == (None, None)  # not configured: the loop stops retrying
+
+
+def test_a_ca_not_read_at_power_on_is_refused_at_the_first_sync_and_its_client_freed():
+    """open() had no memory to read the CA: connect() reads it, at the sync."""
+    status = Status()
+    audit = Audit()
+    task = SyncTask(Board(), SyncSecrets(), Store(), None, audit, status, lambda: "home", lambda: None)
+    radio = task.wifi = Radio()
+    assert asyncio.run(task.once()) == (None, None)
     assert task.disabled and task.client is None
     assert status.last_sync == "setup bad" and status.wifi == "off" and radio.downs == radio.ups == 1
     assert [k for k, _ in audit.events] == ["error"] and "CA certificate unusable" in audit.events[0][1]
