@@ -56,11 +56,11 @@ class SyncTask:
 
     def open(self):
         """Check the registry URL and CA once, at power-on: a device that can never sync says so
-        at once, without raising the radio.  The sync code is loaded now, while the heap is in one piece (module objects
-        made at the first sync would sit amid the officer's work for good).  Its buffers and
-        SSL context (about 6 KB: a 3 KB reply buffer, 1.8 KB of SSL context) are made per sync
-        (connect) and freed after it: held all day they sat in the heap through every card
-        write, the device's peak (issue 13)."""
+        at once, without raising the radio.  The sync code is loaded now, while the heap is in
+        one piece (module objects made at the first sync would sit amid the officer's work for
+        good).  Its buffers and SSL context (about 6 KB: a 3 KB reply buffer, 1.8 KB of SSL
+        context) are made per sync (connect) and freed after it: held all day they sat in the
+        heap through every card write, the device's peak (issue 13)."""
         import ssl  # noqa: F401 - loaded now: see above
 
         from firmware.sync import client, http  # noqa: F401
