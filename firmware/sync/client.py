@@ -225,7 +225,7 @@ class Client:
         # MAC-checked above, so the registry's: as many items as its bytes (a result per record).
         # Each row is checked as it is decoded and dropped: the decoded answer whole (a list, two
         # bytes objects and a text a row) was the sync's peak of heap.
-        check = _Check(self, p)
+        check = _Check(self.secret, p)
         try:
             doc = cbor.loads(reply.body, MAX_ANSWER, max_items=MAX_ANSWER,
                              each={"results": check.result, "cards": check.card})
@@ -244,16 +244,6 @@ class Client:
         if refused:
             self._event("sync-error", str(refused) + " results refused (bad MAC or unknown record)")
         return len(valid), refused
-
-    @staticmethod
-    def _planned(p, rid):
-        """The index of the planned record with this id, or -1."""
-        at = p.ids.find(rid)
-        while 0 <= at < len(p.items) * _ID:  # the bytes after the plan's are an earlier plan's
-            if at % _ID == 0:
-                return at // _ID
-            at = p.ids.find(rid, at + 1)
-        return -1
 
     async def sync(self):
         """Upload everything pending.  Returns the number of records applied; SyncError on failure.
@@ -296,8 +286,8 @@ class Client:
 class _Check:
     """A batch answer's rows, checked one at a time as they are decoded (cbor.loads each=)."""
 
-    def __init__(self, client, p):
-        self.client = client
+    def __init__(self, secret, p):
+        self.secret = secret
         self.p = p
         self.valid = []  # (boot, seq, result), results of CARD entries flagged CARD_RESULT
         self.refused = 0
@@ -305,12 +295,22 @@ class _Check:
         self.cards_seen = []
         self.events = []  # (kind, detail): logged once the whole answer has decoded
 
+    def _planned(self, rid):
+        """The index of the planned record with this id, or -1."""
+        p = self.p
+        at = p.ids.find(rid)
+        while 0 <= at < len(p.items) * _ID:  # the bytes after the plan's are an earlier plan's
+            if at % _ID == 0:
+                return at // _ID
+            at = p.ids.find(rid, at + 1)
+        return -1
+
     def result(self, r):
         p = self.p
         ok = isinstance(r, list) and len(r) == 5 and isinstance(r[0], bytes) and len(r[0]) == 16 \
             and r[1] in protocol.RESULTS and isinstance(r[2], int) and 0 <= r[2] < (1 << 64)
-        i = self.client._planned(p, r[0]) if ok else -1
-        if i < 0 or self.seen[i] or not protocol.receipt_ok(self.client.secret, r[0], r[1], r[2],
+        i = self._planned(r[0]) if ok else -1
+        if i < 0 or self.seen[i] or not protocol.receipt_ok(self.secret, r[0], r[1], r[2],
                                                              memoryview(p.ids)[i * _ID + 16 : i * _ID + _ID], r[3]):
             self.refused += 1
             return
@@ -334,7 +334,7 @@ class _Check:
                 if c[0] == r[0] and c[1] == r[1]:
                     it = c
                     break
-        if it is None or it in self.cards_seen or not protocol.card_receipt_ok(self.client.secret, it[5], r[2], r[3]):
+        if it is None or it in self.cards_seen or not protocol.card_receipt_ok(self.secret, it[5], r[2], r[3]):
             self.refused += 1
             return
         self.cards_seen.append(it)

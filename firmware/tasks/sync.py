@@ -73,12 +73,16 @@ class SyncTask:
         except MemoryError:  # the officer's work goes on; connect() reads the CA at the sync
             self.board.console("sync: out of memory at start")
         except http.HttpError as e:
-            self.board.console("sync: disabled: " + str(e))
-            self.status.last_sync = "setup bad"
-            self.audit.record("error", "sync disabled: " + str(e))
-            self.disabled = True
+            self._disable(e)
             return
         self.wifi = Wifi(self.board, s.wifi)
+
+    def _disable(self, e):
+        """The registry URL or CA cannot be used: no sync until it is provisioned again."""
+        self.board.console("sync: disabled: " + str(e))
+        self.status.last_sync = "setup bad"
+        self.audit.record("error", "sync disabled: " + str(e))
+        self.disabled = True
 
     def connect(self):
         """The sync client for one sync: its buffers first, from a collected heap, then the SSL
@@ -100,10 +104,7 @@ class SyncTask:
             self.board.console("sync: out of memory at start")
             return False
         except http.HttpError as e:  # not read at power-on (no memory then), and mbedtls refuses it
-            self.board.console("sync: disabled: " + str(e))
-            self.status.last_sync = "setup bad"
-            self.audit.record("error", "sync disabled: " + str(e))
-            self.disabled = True
+            self._disable(e)
             return False
         self.client = client
         return True
