@@ -91,7 +91,7 @@ def card_of(payload):
 
 
 MAX_UID = 10  # ISO 14443-3: a UID is 4, 7 or 10 bytes (NTAG21x: 7)
-MAX_CREDENTIAL_ID = 16
+MAX_CREDENTIAL_ID = 32  # the full id is 26 characters (registry ingest.full_credential_id)
 
 
 def card_fields(payload):

@@ -29,11 +29,12 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import limits, payouts, protocol
+from . import limits, payouts, persons, protocol
 from .cards import CardResult, bind_cards
+from .db import write_lock
 from .ingest import KeyCache, ingest
 from .keys import RegistryKeys
-from .models import Conflict, Device, Event, Nonce, Payment, Programme, Record, RevokedCredential
+from .models import Conflict, Device, Event, Nonce, Payment, Person, Programme, Record, Review, RevokedCredential
 from .trust import kid_of, signed_trust_bin, signed_trust_list
 
 WINDOW_S = 300  # a signed request's timestamp must be within 5 minutes of the registry's clock
@@ -156,6 +157,19 @@ class ProgrammeIn(BaseModel):
     name: str = Field(pattern=r"^[^\x00-\x1f\x7f]{1,64}$", description="printable: PostgreSQL refuses a NUL")
     amounts: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")], Annotated[int, Field(gt=0, lt=10**12)]] = \
         Field(min_length=1, description="riel a month per beneficiary category")
+
+
+class DecisionIn(BaseModel):
+    decision: str = Field(pattern=r"^(same|different)$",
+                          description="same: one person (merged, paid once a period); different: two people")
+
+
+class MergeIn(BaseModel):
+    into: int = Field(gt=0, lt=2**62, description="the person this one is the same as")
+
+
+# a credential id in a path: the legacy XXXX-XXXX or the full 26 characters (ingest.py)
+CredentialPath = Annotated[str, PathParam(pattern=r"^([0-9A-Z]{4}-[0-9A-Z]{4}|[0-9A-Z]{26})$")]
 
 
 class VerifyIn(BaseModel):
@@ -285,6 +299,7 @@ def create_app(keys: RegistryKeys, engine: Engine) -> FastAPI:
         for attempt in range(_RETRIES):
             with sessions() as s:
                 try:
+                    write_lock(s)  # SQLite: serializable (a match, a payment read before they write)
                     out = work(s)
                     s.commit()
                     return out
@@ -362,21 +377,23 @@ def create_app(keys: RegistryKeys, engine: Engine) -> FastAPI:
         return Response(out, media_type="application/json", headers={protocol.H_SIGNATURE: sig})
 
     def _payout_point(request: Request, body: bytes) -> tuple[Device, str]:
-        with sessions() as s:
+        def work(s: Session) -> tuple[Device, str]:
             point, nonce = _authenticate(s, request, body, "payout")
-            s.commit()  # the nonce: a replay of this request is refused
+            s.flush()  # the nonce: a copy of this request racing it fails here, is redone, and is a replay
             s.expunge(point)
-        return point, nonce
+            return point, nonce
+
+        return _in_transaction(work)  # type: ignore[no-any-return]
 
     def _verify(point_id: str, body: bytes) -> dict[str, Any]:
         try:
             req = VerifyIn.model_validate_json(body)
         except ValueError as e:
             raise _err(422, "request body is not a verify request: " + str(e).splitlines()[0]) from None
-        with sessions() as s:
-            _, answer = payouts.card_and_pin(s, keys, point_id, req.credential, req.uid, req.pin_block, time.time())
-            s.commit()
-        return answer
+        def work(s: Session) -> dict[str, Any]:
+            return payouts.card_and_pin(s, keys, point_id, req.credential, req.uid, req.pin_block, time.time())[1]
+
+        return _in_transaction(work)  # type: ignore[no-any-return]
 
     @app.post("/v1/payouts", openapi_extra={"parameters": _SIGNED_HEADERS, "requestBody": {
         "required": True, "content": {"application/json": {"schema": PayoutIn.model_json_schema()}}}},
@@ -394,11 +411,10 @@ def create_app(keys: RegistryKeys, engine: Engine) -> FastAPI:
         except ValueError as e:
             raise _err(422, "request body is not a payout request: " + str(e).splitlines()[0]) from None
 
-        def work() -> dict[str, Any]:
-            with sessions() as s:
-                return payouts.payout(s, keys, point.device_id, req)
+        def work(s: Session) -> dict[str, Any]:
+            return payouts.payout(s, keys, point.device_id, req)  # it commits; a lost race is redone
 
-        out = json.dumps(await run_in_thread(work)).encode()
+        out = json.dumps(await run_in_thread(_in_transaction, work)).encode()
         sig = protocol.response_signature(device_secret(point), 200, nonce, out)
         return Response(out, media_type="application/json", headers={protocol.H_SIGNATURE: sig})
 
@@ -437,7 +453,7 @@ def create_app(keys: RegistryKeys, engine: Engine) -> FastAPI:
         return {"programme": programme, "period": period, "payments": payments, "totals": totals}
 
     @app.post("/v1/admin/credentials/{credential_id}/revoke", dependencies=[Depends(operator)])
-    def revoke_credential(credential_id: Annotated[str, PathParam(pattern=r"^[0-9A-Z]{4}-[0-9A-Z]{4}$")],
+    def revoke_credential(credential_id: CredentialPath,
                           reason: Annotated[str, Query(pattern=r"^[A-Za-z0-9 ,.'-]{1,64}$")] = "revoked"
                           ) -> dict[str, Any]:
         """The card pays nothing any more (lost, stolen, replaced), audited."""
@@ -451,7 +467,7 @@ def create_app(keys: RegistryKeys, engine: Engine) -> FastAPI:
         return {"credential_id": credential_id, "revoked": True}
 
     @app.post("/v1/admin/credentials/{credential_id}/unlock", dependencies=[Depends(operator)])
-    def unlock(credential_id: Annotated[str, PathParam(pattern=r"^[0-9A-Z]{4}-[0-9A-Z]{4}$")]) -> dict[str, Any]:
+    def unlock(credential_id: CredentialPath) -> dict[str, Any]:
         """Clear a card's PIN lock (the person came with their ID to an office), audited."""
         with sessions() as s:
             recs = s.scalars(select(Record).where(Record.credential_id == credential_id)).all()
@@ -550,6 +566,63 @@ def create_app(keys: RegistryKeys, engine: Engine) -> FastAPI:
         with sessions() as s:
             return [{"record_id": c.record_id.hex(), "device_id": c.device_id, "digest": c.digest.hex(),
                      "received_at": c.received_at.isoformat()} for c in s.scalars(select(Conflict))]
+
+    @app.get("/v1/admin/reviews", dependencies=[Depends(operator)])
+    def reviews(status: Annotated[str, Query(pattern=r"^(open|same|different|all)$")] = "open",
+                limit: Annotated[int, Query(ge=1, le=5000)] = 200) -> list[dict[str, Any]]:
+        """Decisions waiting for an operator (or taken): each names the person it holds and the
+        person it may be, with both persons' records side by side."""
+        with sessions() as s:
+            q = select(Review).order_by(Review.id).limit(limit)
+            if status != "all":
+                q = q.where(Review.status == status)
+            out = []
+            for r in s.scalars(q):
+                out.append({"id": r.id, "kind": r.kind, "status": r.status, "score": r.score, "detail": r.detail,
+                            "opened_at": r.opened_at.isoformat(), "person": _person(s, r.person_id),
+                            "other": _person(s, r.other_id) if r.other_id is not None else None})
+            return out
+
+    def _person(s: Session, person_id: int) -> dict[str, Any]:
+        p = s.get(Person, person_id)
+        recs = s.scalars(select(Record).where(Record.person_id == persons.survivor(s, person_id)).order_by(Record.id))
+        return {"id": person_id, "status": p.status if p else "unknown", "merged_into": p.merged_into if p else None,
+                "held": bool(persons.holds(s, person_id)),
+                "records": [{"receipt_no": r.id, "device_id": r.device_id, "credential_id": r.credential_id,
+                             "fields": r.fields} for r in recs]}
+
+    @app.post("/v1/admin/reviews/{review_id}/decide", dependencies=[Depends(operator)])
+    def decide(review_id: Annotated[int, PathParam(gt=0, lt=2**62)], body: DecisionIn) -> dict[str, Any]:
+        """Same person (merged: one payment a period for both cards) or different people."""
+        def work(s: Session) -> dict[str, Any]:
+            try:
+                return persons.decide(s, review_id, body.decision)
+            except LookupError as e:
+                raise _err(404, str(e)) from None
+            except persons.DecisionError as e:
+                raise _err(409, str(e)) from None
+
+        return _in_transaction(work)  # type: ignore[no-any-return]
+
+    @app.get("/v1/admin/persons/{person_id}", dependencies=[Depends(operator)])
+    def person(person_id: Annotated[int, PathParam(gt=0, lt=2**62)]) -> dict[str, Any]:
+        with sessions() as s:
+            if s.get(Person, person_id) is None:
+                raise _err(404, f"no person {person_id}")
+            return _person(s, person_id)
+
+    @app.post("/v1/admin/persons/{person_id}/merge", dependencies=[Depends(operator)])
+    def merge(person_id: Annotated[int, PathParam(gt=0, lt=2**62)], body: MergeIn) -> dict[str, Any]:
+        """Two persons found to be one after all (no review open between them)."""
+        def work(s: Session) -> dict[str, Any]:
+            if s.get(Person, person_id) is None or s.get(Person, body.into) is None:
+                raise _err(404, "no such person")
+            try:
+                return {"person": persons.merge(s, person_id, body.into, "an operator's merge")}
+            except persons.DecisionError as e:
+                raise _err(409, str(e)) from None
+
+        return _in_transaction(work)  # type: ignore[no-any-return]
 
     @app.get("/v1/admin/events", dependencies=[Depends(operator)])
     def events(limit: int = 200) -> list[dict[str, Any]]:

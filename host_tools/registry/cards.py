@@ -9,9 +9,11 @@ card may come in the batch of its record.
   malformed, or no stored record (boot, seq) of this device
   that holds this credential                               -> rejected, with the reason
   the UID already bound and the re-issue already recorded  -> duplicate
-  otherwise                                                -> accepted: the UID is bound; the old
-                                                              credential is revoked, replaced_by
-                                                              the new one (the same person)
+  otherwise                                                -> accepted: the UID is bound; a
+                                                              re-issue (_reissue) revokes the old
+                                                              credential, replaced_by the new one,
+                                                              and joins the two records' persons,
+                                                              or holds the new person for review
 Every answer is final on the device: a card entry is never retried for ever.
 """
 
@@ -27,11 +29,13 @@ from sqlalchemy.orm import Session
 
 from firmware.formats import card_fields
 
-from .models import Event, Record, RevokedCredential
+from . import matching, persons
+from .models import Event, Record, RevokedCredential, Review
 from .pins import CREDENTIAL_ALPHABET
 from .protocol import ACCEPTED, DUPLICATE, REJECTED
 
-CREDENTIAL_RE = re.compile(f"[{CREDENTIAL_ALPHABET}]{{4}}-[{CREDENTIAL_ALPHABET}]{{4}}")
+# the legacy XXXX-XXXX, or the full 26-character id (ingest.full_credential_id)
+CREDENTIAL_RE = re.compile(f"[{CREDENTIAL_ALPHABET}]{{4}}-[{CREDENTIAL_ALPHABET}]{{4}}|[{CREDENTIAL_ALPHABET}]{{26}}")
 
 
 @dataclass(frozen=True)
@@ -48,21 +52,46 @@ def _rejected(payload: bytes, digest: bytes, reason: str) -> CardResult:
     return CardResult(boot, seq, digest, REJECTED, reason)
 
 
-def _revoke_replaced(s: Session, device_id: str, old: str, new: str) -> bool:
-    """Revoke `old` as replaced by `new`; False if that was already recorded."""
-    row = s.get(RevokedCredential, old)
-    if row is None:
-        s.add(RevokedCredential(credential_id=old, reason=f"re-issued as {new}", replaced_by=new))
-        s.add(Event(kind="credential-revoked", device_id=device_id, detail=f"credential {old}: re-issued as {new}"))
-        return True
-    if row.replaced_by is None:  # revoked before (reported lost), now also known to be replaced
-        row.replaced_by = new
-        s.add(Event(kind="credential-replaced", device_id=device_id, detail=f"credential {old}: re-issued as {new}"))
-        return True
-    if row.replaced_by != new:  # the first re-issue stands: a credential has one successor
-        s.add(Event(kind="card-refused", device_id=device_id,
-                    detail=f"credential {old} was re-issued as {row.replaced_by} already, not as {new}"))
-    return False
+def _reissue(s: Session, device_id: str, rec: Record, old: str, new: str) -> tuple[bool, str]:
+    """The card of `rec` replaced credential `old`: (changed, reason for the device).  Accepted
+    (old revoked, replaced by new; the two records one person) only when the registry can tell
+    it is the same person by itself: the old credential's record was made by this same device
+    and its identity fields agree (matching.same_identity: names after romanisation folding, in
+    either order, birth date, sex), which is what the device had in hand when its supervisor
+    confirmed the re-issue (the person before them, and the card's record on its own flash).
+    Anything else (an unknown credential, another device's person, other identity fields, a
+    credential already re-issued or revoked) revokes nothing and holds the new record's person
+    for an operator: one device can never silently stop another person's card."""
+    old_rec = s.scalars(select(Record).where(Record.credential_id == old)).first()
+    new_pid = persons.survivor(s, rec.person_id) if rec.person_id is not None else None
+    if new_pid is None:
+        return False, "record has no person"
+    prior = s.get(RevokedCredential, old)
+    if prior is not None and prior.replaced_by == new:
+        return False, ""  # recorded already
+    already = s.scalars(select(Review.id).where(Review.kind == "reissue", Review.old_credential == old,
+                                                Review.new_credential == new)).first()
+    if already is not None:
+        return False, "re-issue held for review"
+    old_pid = persons.survivor(s, old_rec.person_id) if old_rec is not None and old_rec.person_id is not None else None
+    why = ""
+    if old_rec is None:
+        why = f"replaces credential {old}, unknown here"
+    elif prior is not None and prior.replaced_by is not None:
+        why = f"credential {old} was re-issued as {prior.replaced_by} already"
+    elif old_pid == new_pid:
+        why = ""
+    elif old_rec.device_id != device_id:
+        why = f"replaces credential {old} of device {old_rec.device_id}"
+    elif not matching.same_identity(rec.fields, old_rec.fields):
+        why = f"replaces credential {old} of a record with other identity fields"
+    if why:
+        persons.open_review(s, "reissue", new_pid, old_pid, f"re-issue held: {why}", old, new)
+        s.add(Event(kind="card-held", device_id=device_id, detail=f"credential {new}: {why}"))
+        return True, "re-issue held for review"
+    if old_pid is not None and old_pid != new_pid:
+        persons.merge(s, new_pid, old_pid, f"re-issue of {old} as {new} by {device_id}")
+    return persons.revoke_replaced(s, device_id, old, new), ""
 
 
 def bind_cards(s: Session, device_id: str, cards: list[bytes]) -> list[CardResult]:
@@ -78,10 +107,10 @@ def bind_cards(s: Session, device_id: str, cards: list[bytes]) -> list[CardResul
         if not CREDENTIAL_RE.fullmatch(cred) or (old and not CREDENTIAL_RE.fullmatch(old)) or old == cred:
             out.append(_rejected(payload, digest, "credential id malformed"))
             continue
-        # by (credential, device): the indexed lookup, then the position must match
-        rec = next((r for r in s.scalars(select(Record).where(Record.credential_id == cred,
-                                                              Record.device_id == device_id))
-                    if r.boot == boot and r.seq == seq), None)
+        # by credential (unique), then the device and position must match
+        rec = s.scalars(select(Record).where(Record.credential_id == cred)).first()
+        if rec is not None and (rec.device_id != device_id or rec.boot != boot or rec.seq != seq):
+            rec = None
         if rec is None:
             out.append(_rejected(payload, digest, f"no stored record {boot}/{seq} of this device holds {cred}"))
             continue
@@ -91,7 +120,9 @@ def bind_cards(s: Session, device_id: str, cards: list[bytes]) -> list[CardResul
                 s.add(Event(kind="card-replaced", device_id=device_id,
                             detail=f"credential {cred}: bound to another card's UID"))
             rec.card_uid = uid
+        reason = ""
         if old:
-            changed = _revoke_replaced(s, device_id, old, cred) or changed
-        out.append(CardResult(boot, seq, digest, ACCEPTED if changed else DUPLICATE, ""))
+            replaced, reason = _reissue(s, device_id, rec, old, cred)
+            changed = replaced or changed
+        out.append(CardResult(boot, seq, digest, ACCEPTED if changed else DUPLICATE, reason))
     return out

@@ -8,6 +8,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -29,6 +30,16 @@ def make_engine(url: str) -> Engine:
     if url.startswith("postgresql") and "+" not in url.split(":", 1)[0]:
         url = url.replace("postgresql", "postgresql+psycopg", 1)
     return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, hide_parameters=True)
+
+
+def write_lock(s: Session) -> None:
+    """Make the session's transaction serializable for a read-then-write decision (a match, a
+    payment): on SQLite it begins with BEGIN IMMEDIATE, taking the database's one write lock
+    before its first read, so nothing commits between what it read and what it writes.  Must be
+    the transaction's first statement.  PostgreSQL needs row and advisory locks instead
+    (persons.py), and this does nothing there."""
+    if s.get_bind().dialect.name == "sqlite":
+        s.connection().exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def alembic_config() -> Config:

@@ -24,7 +24,8 @@ from sqlalchemy.orm import Session
 from . import pins
 from .credential import UNDECODABLE
 from .keys import RegistryKeys
-from .models import Conflict, Event, Record
+from .models import Conflict, Event, Record, RevokedCredential
+from .persons import file_record
 from .protocol import ACCEPTED, CONFLICT, DUPLICATE, REJECTED, Batch, record_id_of
 from .unseal import SealError, open_record, pin_key, unwrap_key
 
@@ -52,10 +53,20 @@ class Result:
 
 
 def credential_id(record_id: bytes) -> str:
-    """As the device prints it on the receipt (firmware/card/writer.py)."""
+    """The legacy credential id a device writes on the card when its record's `card.credential_id`
+    is "": the record id's first 40 bits in Crockford base32, XXXX-XXXX (firmware/card/writer.py).
+    Not unique by itself: UNIQUE(records.credential_id) decides (a record whose legacy id is taken
+    gets its full id, revoked: _credential_for)."""
     n = int.from_bytes(record_id[:5], "big")
     s = "".join(pins.CREDENTIAL_ALPHABET[(n >> (5 * i)) & 31] for i in range(7, -1, -1))
     return s[:4] + "-" + s[4:]
+
+
+def full_credential_id(record_id: bytes) -> str:
+    """All 128 bits of the record id (122 of them random: UUID4) in Crockford base32, 26 characters:
+    the credential id of a device that writes it into its record, unique because record ids are."""
+    n = int.from_bytes(record_id, "big")
+    return "".join(pins.CREDENTIAL_ALPHABET[(n >> (5 * i)) & 31] for i in range(25, -1, -1))
 
 
 class KeyCache:
@@ -91,7 +102,7 @@ _CATEGORY = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _SERVICE_NO = re.compile(r"(?:[0-9A-Z]{1,24})?")
 _PHONE = re.compile(r"(?:[0-9]{8,15})?")
 _DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
-_CREDENTIAL = re.compile(r"[0-9A-Z-]{1,16}")
+_CREDENTIAL = re.compile(r"[0-9A-Z-]{1,32}")
 NAME_MAX = 64
 CREATED_MAX = 1 << 33  # seconds: past the year 2200; an unsynced clock counts from 0
 
@@ -198,9 +209,13 @@ def _prepare(keys: RegistryKeys, cache: KeyCache, device_id: str, batch: Batch
             early.append(Result(record_id_of(env), digest, REJECTED, 0, reason))
             continue
         created = doc["created"]
+        written = (doc.get("card") or {}).get("credential_id") or ""
+        if written and written != full_credential_id(opened.record_id):
+            early.append(Result(opened.record_id, digest, REJECTED, 0, "card.credential_id is not this record's"))
+            continue
         rows.append({
             "record_id": opened.record_id, "device_id": device_id, "boot": opened.boot, "seq": opened.seq,
-            "digest": digest, "envelope": bytes(env), "credential_id": credential_id(opened.record_id),
+            "digest": digest, "envelope": bytes(env), "credential_id": written or credential_id(opened.record_id),
             "officer_id": doc["officer_id"], "created_t": created["t"],
             "clock_synced": created["clock"] == "synced",
             "fields": {k: v for k, v in doc["fields"].items()}, "schema": doc["v"],
@@ -209,6 +224,22 @@ def _prepare(keys: RegistryKeys, cache: KeyCache, device_id: str, batch: Batch
         })
         early.append(None)
     return early, rows, key_errors
+
+
+def _credential_for(s: Session, device_id: str, fresh: list[dict[str, Any]]) -> None:
+    """A legacy credential id already taken (by a stored record or one earlier in the batch) would
+    name two people: the record is stored under its full id instead, revoked, so the card that
+    carries the legacy id pays nothing and the person is given a new card."""
+    wanted = [r["credential_id"] for r in fresh]
+    taken = set(s.scalars(select(Record.credential_id).where(Record.credential_id.in_(wanted))))
+    for row in fresh:
+        if row["credential_id"] in taken:
+            full = full_credential_id(row["record_id"])
+            s.add(RevokedCredential(credential_id=full, reason="credential id collided with another record's: issue a new card"))
+            s.add(Event(kind="credential-collision", device_id=device_id,
+                        detail=f"record {row['record_id'].hex()}: credential {row['credential_id']} taken, stored as {full}"))
+            row["credential_id"] = full
+        taken.add(row["credential_id"])
 
 
 def ingest(session: Session, keys: RegistryKeys, cache: KeyCache, device_id: str, batch: Batch) -> list[Result]:
@@ -234,8 +265,11 @@ def ingest(session: Session, keys: RegistryKeys, cache: KeyCache, device_id: str
             fresh.append(row)
             outcome.append((ACCEPTED, rid))
     if fresh:
+        _credential_for(session, device_id, fresh)
         for rno, rid in session.execute(insert(Record).returning(Record.id, Record.record_id), fresh):
             known[bytes(rid)] = (rno, planned[bytes(rid)])
+        for row in fresh:  # in the batch's order: a later record of the batch is matched against an earlier
+            file_record(session, known[row["record_id"]][0], row["fields"])
     results: list[Result] = []
     it = iter(zip(rows, outcome))
     for pre in early:

@@ -43,7 +43,7 @@ class Record(Base):
     seq: Mapped[int] = mapped_column(BigInteger)
     digest: Mapped[bytes] = mapped_column(LargeBinary(32))
     envelope: Mapped[bytes] = mapped_column(LargeBinary)
-    credential_id: Mapped[str] = mapped_column(String(16))
+    credential_id: Mapped[str] = mapped_column(String(32))
     officer_id: Mapped[str] = mapped_column(String(32))
     created_t: Mapped[int] = mapped_column(BigInteger)
     clock_synced: Mapped[bool] = mapped_column(Boolean)
@@ -59,8 +59,53 @@ class Record(Base):
     # (migration 0006).  None until that entry arrives.
     card_uid: Mapped[bytes | None] = mapped_column(LargeBinary(10), nullable=True)
     received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # the person this record enrols: always the surviving person (a merge moves its records), so a
+    # credential belongs to exactly one person (migration 0007)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"), nullable=True, index=True)
 
-    __table_args__ = (Index("ix_records_credential", "credential_id", "device_id"),)
+    # a credential id names one record, and so one person: by constraint, not by luck (migration 0007)
+    __table_args__ = (UniqueConstraint("credential_id", name="uq_records_credential"),)
+
+
+class Person(Base):
+    """Someone the registry knows: one or more records (a re-issue, a duplicate an operator
+    confirmed).  A merged person keeps its row (old payments name it) and points at the survivor.
+    A person is payable when active and no review holds it (persons.py)."""
+
+    __tablename__ = "persons"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    status: Mapped[str] = mapped_column(String(8), default="active")  # active | merged
+    merged_into: Mapped[int | None] = mapped_column(ForeignKey("persons.id"), nullable=True, index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class MatchKey(Base):
+    """The blocking keys of a person's records (matching.py): a new record is scored only against
+    the persons that share one of its keys."""
+
+    __tablename__ = "match_keys"
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), primary_key=True)
+
+
+class Review(Base):
+    """A decision waiting for an operator: a likely duplicate (held person vs candidate), or a
+    re-issue the registry could not accept by itself.  While open it holds `person_id`."""
+
+    __tablename__ = "reviews"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))  # duplicate | reissue
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)  # the person held
+    other_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"), nullable=True, index=True)
+    score: Mapped[int] = mapped_column(Integer, default=0)  # per mille (matching.py)
+    detail: Mapped[str] = mapped_column(String(200))
+    # a "reissue" review: the credential the card held and the one written over it (a "same"
+    # decision revokes the first as replaced by the second)
+    old_credential: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    new_credential: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)  # open | same | different | refused
+    opened_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class Conflict(Base):
@@ -99,12 +144,12 @@ class RevokedCredential(Base):
     """A card's credential that pays nothing any more (lost, stolen, replaced by a re-issue)."""
 
     __tablename__ = "revoked_credentials"
-    credential_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    credential_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     reason: Mapped[str] = mapped_column(String(64))
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # the credential a supervisor-confirmed re-issue wrote over this one on the same card: the same
     # person, so what this credential was paid in a period counts for the new one (migration 0006)
-    replaced_by: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
+    replaced_by: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
 
 
 class Programme(Base):
@@ -118,11 +163,14 @@ class Programme(Base):
 
 
 class Payment(Base):
-    """One payment: UNIQUE(person, programme, period) is what makes a second claim "already paid"."""
+    """One payment: UNIQUE(person, programme, period) is what makes a second claim "already paid".
+    record_id is the record whose card was presented; person_id the person paid (None only for a
+    second payment found by migration 0007, made before persons existed: `registry audit` lists it)."""
 
     __tablename__ = "payments"
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     record_id: Mapped[bytes] = mapped_column(LargeBinary(16), ForeignKey("records.record_id"))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"), nullable=True, index=True)
     programme: Mapped[str] = mapped_column(String(32), ForeignKey("programmes.code"))
     period: Mapped[str] = mapped_column(String(7))  # YYYY-MM, Cambodian time
     amount: Mapped[int] = mapped_column(BigInteger)
@@ -130,5 +178,9 @@ class Payment(Base):
     receipt: Mapped[str] = mapped_column(String(16), unique=True)
     paid_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
-    __table_args__ = (UniqueConstraint("record_id", "programme", "period", name="uq_payments_once"),
+    # proof that the PIN was checked: HMAC(registry PIN key, the payment's fields), made only on
+    # the path that verified it (payouts.py); a row written by hand has none that checks
+    proof: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
+
+    __table_args__ = (UniqueConstraint("person_id", "programme", "period", name="uq_payments_person_once"),
                       Index("ix_payments_programme_period", "programme", "period"))

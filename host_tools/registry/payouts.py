@@ -6,10 +6,16 @@ the card (not revoked, not replaced: once the device's card entry is synced, the
 record's card has; cards.py), and the PIN, whose failure count decides in one conditional UPDATE ... RETURNING, atomic on
 SQLite and PostgreSQL: a burst of wrong PINs in parallel cannot each read the same count.
 
-pay() records the payment in the same transaction as the PIN's reset.  UNIQUE(record_id,
-programme, period) makes a second claim, even one racing the first, "already paid".  A re-issue
-gives the same person a new record and credential and revokes the old one in the same
-transaction (cards.py): what the old credentials were paid in the period counts for the new one.
+payout() records the payment in the same transaction as the PIN's reset, against the person
+(persons.py), whose row it locks: UNIQUE(person, programme, period) makes a second claim, even
+one racing the first on another registry process, "already paid", and what any card of the
+person (or of a person merged into it) was paid in the period counts.  A card pays only once
+the registry has its issuing device's card entry (cards.py), which says whether it re-issued
+another card: before that a re-issued person's new card could be paid beside the old one.
+A person held for review (a likely duplicate, a re-issue no one has confirmed) pays nothing.
+The caller runs payout() in a serializable transaction (db.write_lock) and redoes it on a
+conflict (app.py); a payment's `proof` is an HMAC under the registry's PIN key made only here,
+after the PIN was verified (`registry audit` checks it).
 """
 
 from __future__ import annotations
@@ -22,10 +28,9 @@ import time
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from . import pins
+from . import persons, pins
 from .credential import CredentialError, check_credential
 from .keys import RegistryKeys
 from .models import Device, Event, Payment, Programme, Record, RevokedCredential
@@ -56,9 +61,8 @@ def card_and_pin(s: Session, keys: RegistryKeys, point_id: str, credential_b64: 
         claims = check_credential(cose, trusted, bytes.fromhex(uid_hex), int(now), keys.registry_id)
     except CredentialError as e:
         return None, {"result": "invalid", "reason": str(e)}
-    rec = s.scalars(select(Record).where(Record.credential_id == claims.credential_id,
-                                         Record.device_id == claims.device_id)).first()
-    if rec is None:
+    rec = s.scalars(select(Record).where(Record.credential_id == claims.credential_id)).first()
+    if rec is None or rec.device_id != claims.device_id:
         return None, {"result": "unknown", "reason": "no synced record for this credential yet"}
     revoked = s.get(RevokedCredential, rec.credential_id)
     if revoked is not None:  # before the PIN: a revoked card is not worth a guess
@@ -68,6 +72,12 @@ def card_and_pin(s: Session, keys: RegistryKeys, point_id: str, credential_b64: 
         # device's card entry names the one it verified, and no other pays
         return None, {"result": "revoked", "credential_id": rec.credential_id,
                       "reason": "another card was issued for this credential"}
+    if rec.card_uid is None:  # its card entry (re-issue or not) has not reached the registry
+        return None, {"result": "unknown", "credential_id": rec.credential_id,
+                      "reason": "the card's issue has not reached the registry yet"}
+    if rec.person_id is None or persons.holds(s, persons.survivor(s, rec.person_id)):
+        return None, {"result": "held", "credential_id": rec.credential_id,
+                      "reason": "held for review at the registry"}
     if rec.pin_failures >= PIN_TRIES:
         return None, {"result": "locked", "credential_id": rec.credential_id}
     try:
@@ -92,32 +102,23 @@ def card_and_pin(s: Session, keys: RegistryKeys, point_id: str, credential_b64: 
                   "tries_left": left}
 
 
-MAX_REISSUES = 16  # how far back a chain of re-issues is followed (a person re-issued more often is odd)
-
-
-def _same_person(s: Session, rec: Record) -> list[bytes]:
-    """The record ids of rec and of the records whose credentials re-issues replaced by it."""
-    ids = [rec.record_id]
-    creds = [rec.credential_id]
-    for _ in range(MAX_REISSUES):
-        older = list(s.scalars(select(RevokedCredential.credential_id)
-                               .where(RevokedCredential.replaced_by.in_(creds))))
-        if not older:
-            break
-        creds = older
-        ids.extend(s.scalars(select(Record.record_id).where(Record.credential_id.in_(older))))
-    return ids
-
-
-def _already(s: Session, rec: Record, programme: str, period: str) -> dict[str, Any] | None:
-    paid = s.scalars(select(Payment).where(Payment.record_id.in_(_same_person(s, rec)),
-                                           Payment.programme == programme, Payment.period == period)).first()
+def _already(s: Session, rec: Record, person_id: int, programme: str, period: str) -> dict[str, Any] | None:
+    paid = s.scalars(select(Payment).where(Payment.person_id.in_(persons.group(s, person_id)),
+                                           Payment.programme == programme, Payment.period == period)
+                     .order_by(Payment.id)).first()
     if paid is None:
         return None
     at = paid.paid_at if paid.paid_at.tzinfo else paid.paid_at.replace(tzinfo=dt.timezone.utc)  # SQLite: naive UTC
     return {"result": "already paid", "credential_id": rec.credential_id, "paid_at": at.isoformat(),
             "paid_s": int(at.timestamp()),  # for a device, which has no date parser
             "payout_point": paid.payout_point, "receipt": paid.receipt, "amount": paid.amount}
+
+
+def proof(pin_key: bytes, receipt: str, record_id: bytes, person_id: int, programme: str, period: str,
+          amount: int, point_id: str) -> bytes:
+    """What only the PIN-checking path can write beside a payment (the registry's PIN key)."""
+    msg = "\n".join(("payment", receipt, record_id.hex(), str(person_id), programme, period, str(amount), point_id))
+    return hmac.new(pin_key, msg.encode(), "sha256").digest()
 
 
 def _receipt() -> str:
@@ -142,20 +143,26 @@ def payout(s: Session, keys: RegistryKeys, point_id: str, req: Any, now: float |
     if not amount:
         s.commit()
         return {"result": "not entitled", "credential_id": rec.credential_id, "category": category}
-    seen = _already(s, rec, prog.code, req.period)
+    # the person's row locked: a merge of this person, or a claim on another of their cards,
+    # waits for this transaction (PostgreSQL; SQLite's write lock is the whole database)
+    person_id = persons.survivor(s, rec.person_id)  # type: ignore[arg-type]
+    persons.lock(s, person_id)
+    person_id = persons.survivor(s, person_id)  # merged while this claim waited for the lock
+    if person_id != rec.person_id:
+        persons.lock(s, person_id)
+    if persons.holds(s, person_id):
+        s.commit()
+        return {"result": "held", "credential_id": rec.credential_id, "reason": "held for review at the registry"}
+    seen = _already(s, rec, person_id, prog.code, req.period)
     if seen is not None:
         s.commit()
         return seen
-    pay = Payment(record_id=rec.record_id, programme=prog.code, period=req.period, amount=int(amount),
-                  payout_point=point_id, receipt=_receipt())
+    receipt = _receipt()
+    pay = Payment(record_id=rec.record_id, person_id=person_id, programme=prog.code, period=req.period,
+                  amount=int(amount), payout_point=point_id, receipt=receipt,
+                  proof=proof(keys.pin_key, receipt, rec.record_id, person_id, prog.code, req.period, int(amount),
+                              point_id))
     s.add(pay)
-    try:
-        s.commit()
-    except IntegrityError:  # a claim for the same person in the same period committed first
-        s.rollback()
-        seen = _already(s, rec, prog.code, req.period)
-        if seen is None:
-            raise
-        return seen
+    s.commit()  # an IntegrityError here (a claim that got there first) is redone by the caller: "already paid"
     return {"result": "paid", "credential_id": rec.credential_id, "amount": pay.amount, "receipt": pay.receipt,
             "programme": prog.code, "period": req.period, "given_name": answer["given_name"]}

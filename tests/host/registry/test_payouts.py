@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from population import distinct
 from registrykit import HostDevice, Registry, RegistryProcess, http, reg  # noqa: F401 - fixtures
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -41,15 +42,22 @@ def client(http, dev: HostDevice) -> RegistryClient:
 
 
 class Person:
-    """A synced record and its card (the device's own code under CPython)."""
+    """A synced record and its card (the device's own code under CPython): a person unlike any
+    other (population.distinct) unless fields are given; the device's card entry synced too
+    (a card pays only once it has arrived), unless card_entry=False."""
 
-    def __init__(self, reg: Registry, http, device: HostDevice, fields: dict | None = None, pin: bytes = b"2580"):
+    def __init__(self, reg: Registry, http, device: HostDevice, fields: dict | None = None, pin: bytes = b"2580",
+                 card_entry: bool = True):
         from firmware.crypto import seal
+        from firmware.formats import card_payload
 
-        key, envs = device.batch(1, pin=pin, fields=fields)
+        key, envs = device.batch(1, pin=pin, fields=fields or distinct())
         client(http, device).post_batch([key], envs)
-        self.rid = seal.parse_record(envs[0]).record_id
+        opened = seal.parse_record(envs[0])
+        self.rid, self.boot, self.seq = opened.record_id, opened.boot, opened.seq
         self.card = device.credential(self.rid, UID, reg.keys.registry_id)
+        if card_entry:
+            client(http, device).post_cards([card_payload(self.boot, self.seq, UID, credential_id(self.rid))])
         self.account = pins.credential_account(credential_id(self.rid))
         self.zone = reg.keys.zone_key
 

@@ -311,10 +311,14 @@ def test_verify_card_and_pin_then_lock_after_three_wrong(reg, http, device) -> N
     rid = seal.parse_record(envs[0]).record_id
     uid = bytes.fromhex("04a1b2c3d4e5f6")
     cred = device.credential(rid, uid, reg.keys.registry_id)
+    from firmware.formats import card_payload
     from host_tools.registry.ingest import credential_id
 
     account = pins.credential_account(credential_id(rid))
     point = client_for(http, HostDevice(reg, "pay-01", role="payout"))
+    assert ask_before := point.verify(cred, uid, bytes(16))
+    assert ask_before["result"] == "unknown"  # the device's card entry has not arrived: no PIN is tried
+    client_for(http, device).post_cards([card_payload(1, 1, uid, credential_id(rid))])
 
     def ask(pin: bytes, uid_hex: str = uid.hex(), cose: bytes = cred) -> dict:
         block = pins.encipher(pins.point_key(reg.keys.zone_key, "pay-01"), pin, account, os.urandom(8))

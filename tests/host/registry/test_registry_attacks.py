@@ -418,6 +418,7 @@ def test_a_parallel_burst_of_wrong_pins_locks_after_three_on_either_database(reg
     from registrykit import RegistryProcess
 
     from firmware.crypto import seal
+    from firmware.formats import card_payload
     from host_tools.registry import pins
     from host_tools.registry.ingest import credential_id
 
@@ -430,8 +431,9 @@ def test_a_parallel_burst_of_wrong_pins_locks_after_three_on_either_database(reg
             cl = RegistryClient(base, device.device_id, device.secret)
             cl.http = c
             cl.post_batch([key], envs)
-        rid = seal.parse_record(envs[0]).record_id
-        uid = bytes.fromhex("04a1b2c3d4e5f6")
+            rid = seal.parse_record(envs[0]).record_id
+            uid = bytes.fromhex("04a1b2c3d4e5f6")
+            cl.post_cards([card_payload(1, 1, uid, credential_id(rid))])  # the card's issue reached the registry
         cose = base64.b64encode(device.credential(rid, uid, reg.keys.registry_id)).decode()
         account = pins.credential_account(credential_id(rid))
 
