@@ -316,8 +316,7 @@ def test_verify_card_and_pin_then_lock_after_three_wrong(reg, http, device) -> N
 
     account = pins.credential_account(credential_id(rid))
     point = client_for(http, HostDevice(reg, "pay-01", role="payout"))
-    assert ask_before := point.verify(cred, uid, bytes(16))
-    assert ask_before["result"] == "unknown"  # the device's card entry has not arrived: no PIN is tried
+    assert point.verify(cred, uid, bytes(16))["result"] == "unknown"  # the device's card entry has not arrived: no PIN is tried
     client_for(http, device).post_cards([card_payload(1, 1, uid, credential_id(rid))])
 
     def ask(pin: bytes, uid_hex: str = uid.hex(), cose: bytes = cred) -> dict:
