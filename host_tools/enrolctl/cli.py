@@ -214,6 +214,36 @@ def registry_unlock(
     out.print(f"credential {credential} unlocked")
 
 
+@registry_app.command("audit")
+def registry_audit(
+    keys: KeysDirOpt,
+    db: Annotated[str | None, typer.Option("--db", help="database URL (default: SQLite in the key directory)")] = None,
+) -> None:
+    """Check the money invariants on the live database: exits 1 listing every breach."""
+    from host_tools.registry.audit import audit
+    from host_tools.registry.db import make_engine
+    from host_tools.registry.keys import KeysError, load_keys
+    from host_tools.registry.serve import default_db_url
+
+    try:
+        registry_keys = load_keys(keys)
+    except KeysError as e:
+        raise EnrolctlError(str(e)) from e
+    url = db or default_db_url(keys)
+    if url.startswith("sqlite") and not Path(url.split("///", 1)[-1]).exists():
+        raise EnrolctlError(f"no registry database at {url.split('///', 1)[-1]} (give --db)")
+    try:
+        breaches, counts = audit(make_engine(url), registry_keys.pin_key)
+    except Exception as e:  # noqa: BLE001 - a database that cannot be read is the answer, in one line
+        raise EnrolctlError(f"cannot audit the database: {str(e).splitlines()[0]}") from None
+    out.print(", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items()))
+    for b in breaches:
+        err.print(f"BREACH {b.check}: {b.detail}")
+    if breaches:
+        raise EnrolctlError(f"{len(breaches)} breach(es) of the money invariants")
+    out.print("audit clean: every money invariant holds")
+
+
 device_app = typer.Typer(no_args_is_help=True, help="a device on a USB cable")
 app.add_typer(device_app, name="device")
 records_app = typer.Typer(no_args_is_help=True, help="sealed records taken off a device over USB")

@@ -90,7 +90,9 @@ def _reissue(s: Session, device_id: str, rec: Record, old: str, new: str) -> tup
         s.add(Event(kind="card-held", device_id=device_id, detail=f"credential {new}: {why}"))
         return True, "re-issue held for review"
     if old_pid is not None and old_pid != new_pid:
-        persons.merge(s, new_pid, old_pid, f"re-issue of {old} as {new} by {device_id}")
+        persons.merge(s, new_pid, old_pid, f"re-issue of {old} as {new} by {device_id}")  # locks both
+    elif old_pid is not None:
+        persons.lock(s, old_pid)  # a claim on the old card waits, then sees it revoked
     return persons.revoke_replaced(s, device_id, old, new), ""
 
 

@@ -153,6 +153,10 @@ def payout(s: Session, keys: RegistryKeys, point_id: str, req: Any, now: float |
     if persons.holds(s, person_id):
         s.commit()
         return {"result": "held", "credential_id": rec.credential_id, "reason": "held for review at the registry"}
+    revoked = s.get(RevokedCredential, rec.credential_id, populate_existing=True)
+    if revoked is not None:  # by a re-issue that committed while this claim waited for the person
+        s.commit()
+        return {"result": "revoked", "credential_id": rec.credential_id, "reason": revoked.reason}
     seen = _already(s, rec, person_id, prog.code, req.period)
     if seen is not None:
         s.commit()

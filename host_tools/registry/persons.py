@@ -137,7 +137,8 @@ def merge(s: Session, person_id: int, into_id: int, why: str) -> int:
     s.execute(update(Review).where(Review.status == "open", ((Review.person_id == a) & (Review.other_id == b))
                                    | ((Review.person_id == b) & (Review.other_id == a)))
               .values(status="same", decided_at=now))
-    s.execute(update(Review).where(Review.status == "open", Review.person_id == a).values(person_id=b))
+    # b is held from now on by what held a (opened_at moves: b was payable until this merge)
+    s.execute(update(Review).where(Review.status == "open", Review.person_id == a).values(person_id=b, opened_at=now))
     s.execute(update(Review).where(Review.status == "open", Review.other_id == a).values(other_id=b))
     s.add(Event(kind="persons-merged", device_id=None, detail=f"person {a} merged into person {b}: {why}"[:500]))
     return b

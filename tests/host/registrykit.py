@@ -98,7 +98,8 @@ def registry_for(request, tmp: Path, database: str) -> Registry:
         return make_registry(tmp)
     reg = make_registry(tmp, request.getfixturevalue("pg_url"))
     with reg.engine.begin() as conn:
-        for table in ("payments", "programmes", "revoked_credentials", "records", "conflicts", "nonces", "events", "devices"):
+        for table in ("payments", "programmes", "revoked_credentials", "reviews", "match_keys", "records", "persons",
+                      "conflicts", "nonces", "events", "devices"):
             conn.exec_driver_sql(f"DELETE FROM {table}")
     return reg
 
@@ -239,8 +240,10 @@ class HostDevice:
         if register:
             reg.add_device(device_id, self.secret, self.pub, role)
 
-    def batch(self, n: int, pin: bytes = b"2580", fields: dict | None = None) -> tuple[bytes, list[bytes]]:
-        """(key envelope, n record envelopes) sealed under one new batch key."""
+    def batch(self, n: int, pin: bytes = b"2580", fields: dict | None = None,
+              rid_prefix: bytes = b"") -> tuple[bytes, list[bytes]]:
+        """(key envelope, n record envelopes) sealed under one new batch key (record ids starting
+        with rid_prefix, if given: a collision of their first bytes, made on purpose)."""
         from firmware.crypto import pin_block, seal
         from firmware.enrol import record
 
@@ -248,7 +251,7 @@ class HostDevice:
         envs = []
         for _ in range(n):
             self.seq += 1
-            rid = bytearray(os.urandom(16))
+            rid = bytearray(rid_prefix + os.urandom(16 - len(rid_prefix)))
             rid[6] = (rid[6] & 0x0F) | 0x40
             rid[8] = (rid[8] & 0x3F) | 0x80
             rid = bytes(rid)

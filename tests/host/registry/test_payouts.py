@@ -47,11 +47,11 @@ class Person:
     (a card pays only once it has arrived), unless card_entry=False."""
 
     def __init__(self, reg: Registry, http, device: HostDevice, fields: dict | None = None, pin: bytes = b"2580",
-                 card_entry: bool = True):
+                 card_entry: bool = True, rid_prefix: bytes = b""):
         from firmware.crypto import seal
         from firmware.formats import card_payload
 
-        key, envs = device.batch(1, pin=pin, fields=fields or distinct())
+        key, envs = device.batch(1, pin=pin, fields=fields or distinct(), rid_prefix=rid_prefix)
         client(http, device).post_batch([key], envs)
         opened = seal.parse_record(envs[0])
         self.rid, self.boot, self.seq = opened.record_id, opened.boot, opened.seq
