@@ -55,6 +55,9 @@ def test_a_programme_its_payments_and_an_unlock(served, tmp_path: Path) -> None:
         key, envs = device.batch(1)
         dev.post_batch([key], envs)
         rid = seal.parse_record(envs[0]).record_id
+        from firmware.formats import card_payload
+
+        dev.post_cards([card_payload(1, 1, UID, credential_id(rid))])  # the card's issue: a card pays after it
         card = base64.b64encode(device.credential(rid, UID, reg.keys.registry_id)).decode()
         account = pins.credential_account(credential_id(rid))
         pp = RegistryClient(url, point.device_id, point.secret)
