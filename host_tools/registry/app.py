@@ -588,8 +588,8 @@ def create_app(keys: RegistryKeys, engine: Engine) -> FastAPI:
         recs = s.scalars(select(Record).where(Record.person_id == persons.survivor(s, person_id)).order_by(Record.id))
         return {"id": person_id, "status": p.status if p else "unknown", "merged_into": p.merged_into if p else None,
                 "held": bool(persons.holds(s, person_id)),
-                "records": [{"receipt_no": r.id, "device_id": r.device_id, "credential_id": r.credential_id,
-                             "fields": r.fields} for r in recs]}
+                "records": [{"receipt_no": r.id, "record_id": r.record_id.hex(), "device_id": r.device_id,
+                             "credential_id": r.credential_id, "fields": r.fields} for r in recs]}
 
     @app.post("/v1/admin/reviews/{review_id}/decide", dependencies=[Depends(operator)])
     def decide(review_id: Annotated[int, PathParam(gt=0, lt=2**62)], body: DecisionIn) -> dict[str, Any]:
