@@ -87,7 +87,11 @@ def file_record(s: Session, record_row_id: int, fields: Mapping[str, Any]) -> Fi
                                 .limit(MAX_CANDIDATES)))
     scored: dict[int, int] = {}
     if candidates:
-        for pid, other in s.execute(select(Record.person_id, Record.fields).where(Record.person_id.in_(candidates))):
+        # one statement, one snapshot: a merge committing meanwhile moves the records and sets
+        # merged_into at once, so the records are found under one id or the other
+        moved = select(Person.merged_into).where(Person.id.in_(candidates), Person.merged_into.is_not(None))
+        for pid, other in s.execute(select(Record.person_id, Record.fields)
+                                    .where(Record.person_id.in_(candidates) | Record.person_id.in_(moved))):
             sc = matching.score(fields, other)
             if sc >= matching.HOLD_AT and sc > scored.get(pid, -1):
                 scored[pid] = sc
@@ -168,7 +172,12 @@ def decide(s: Session, review_id: int, decision: str) -> dict[str, Any]:
     if decision == "same":
         if review.other_id is None:
             raise DecisionError("this review names no other person to merge with; answer 'different' or merge by hand")
-        survivor_id = merge(s, review.person_id, review.other_id, f"review {review_id}")
+        if survivor(s, review.person_id) == survivor(s, review.other_id):
+            # joined meanwhile (a re-issue's card entry, another review, or a merge that committed while
+            # this review was being opened on another process): the answer stands, nothing to merge
+            survivor_id = survivor(s, review.person_id)
+        else:
+            survivor_id = merge(s, review.person_id, review.other_id, f"review {review_id}")
         review.status, review.decided_at = "same", dt.datetime.now(dt.timezone.utc)
         if review.kind == "reissue" and review.old_credential and review.new_credential:
             revoke_replaced(s, None, review.old_credential, review.new_credential)
