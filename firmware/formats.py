@@ -90,6 +90,31 @@ def card_of(payload):
     return struct.unpack_from(">II", payload, 0)
 
 
+CREDENTIAL_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
+
+
+def credential_id(record_id):
+    """A card's credential id: all 128 bits of its record id (a UUID4: 122 random bits, unique by the
+    registry's UNIQUE(record_id)) in Crockford base32, 26 characters.  It is written in the record
+    (card.credential_id) and on the card (the claims' sub); the registry checks the two agree.
+    (Firmware before the registry's persons wrote "" in the record and the first 40 bits on the
+    card, XXXX-XXXX: the registry still reads those cards, as legacy ids.)"""
+    n = int.from_bytes(record_id, "big")
+    out = ""
+    for _ in range(26):
+        out = CREDENTIAL_ALPHABET[n & 31] + out
+        n >>= 5
+    return out
+
+
+def credential_label(cred_id):
+    """What a person reads on a screen or receipt: the first 8 characters as XXXX-XXXX.  Never a
+    key (a legacy id is its own label)."""
+    if len(cred_id) != 26:
+        return cred_id
+    return cred_id[:4] + "-" + cred_id[4:8]
+
+
 MAX_UID = 10  # ISO 14443-3: a UID is 4, 7 or 10 bytes (NTAG21x: 7)
 MAX_CREDENTIAL_ID = 32  # the full id is 26 characters (registry ingest.full_credential_id)
 

@@ -23,6 +23,7 @@ password, derived from the device card key and the UID:
 from firmware.card import credential, ndef, ntag
 from firmware.card.ntag import FIRST_USER_PAGE, MODELS
 from firmware.crypto.hmac_sha256 import hmac_sha256
+from firmware.formats import credential_id
 from firmware.hw.nfc import CardNak, NfcError
 
 _BLANK_CC = bytes(4)
@@ -44,17 +45,6 @@ class NeedsSupervisor(NfcError):
 def card_password(card_key, uid):
     h = hmac_sha256(card_key, b"pwd" + bytes(uid))
     return h[0:4], h[4:6]
-
-
-def credential_id(record_id):
-    """A short code for the receipt: the record id's first 40 bits in Crockford base32."""
-    alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-    n = int.from_bytes(record_id[:5], "big")
-    out = ""
-    for _ in range(8):
-        out = alphabet[n & 31] + out
-        n >>= 5
-    return out[:4] + "-" + out[4:]
 
 
 class CardWriter:

@@ -17,6 +17,7 @@ import cryptolib
 
 from firmware.crypto import rng
 from firmware.crypto.wipe import wipe
+from firmware.formats import CREDENTIAL_ALPHABET  # formats.credential_id's
 
 _MODE_ECB = 1
 
@@ -24,9 +25,6 @@ _MODE_ECB = 1
 def account_digits(record_id):
     n = int.from_bytes(record_id[:6], "big") % 1000000000000
     return "%012d" % n
-
-
-CREDENTIAL_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # card/writer.credential_id's
 
 
 def credential_account(credential_id):

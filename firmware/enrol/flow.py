@@ -21,6 +21,7 @@ Cancel (B on the first field, or "cancel" on review) before saving leaves no tra
 """
 
 from firmware.crypto.wipe import wipe
+from firmware.formats import credential_label
 from firmware.enrol import schema
 from firmware.ticks import ticks_diff
 from firmware.ui import keymap as K
@@ -575,9 +576,9 @@ class Flow:
         return self.show()
 
     def card_done(self, ok, message=""):
-        if ok:
+        if ok:  # message: the credential id written; a person reads its label
             self.state = "receipt"
-            self.message = message
+            self.message = credential_label(message)
         else:
             if self.state == "card_check":  # the check failed: a tap again (or another card)
                 self.state = "card"

@@ -21,6 +21,7 @@ The caller then tells the clock, the sync and the screens (app.py).
 from firmware.crypto import pin_block, rng
 from firmware.crypto.wipe import wipe
 from firmware.enrol import card_due, record
+from firmware.formats import credential_id
 
 
 def new_record_id():
@@ -39,7 +40,7 @@ def save_enrolment(store, clock, data_dir, card_key, due_entries, fields, office
 
     def plaintext(pin_key):
         block = pin_block.encipher(pin_key, pin, record_id)
-        return record.encode(officer_id, clock.now(), clock.synced, fields, "", block)
+        return record.encode(officer_id, clock.now(), clock.synced, fields, credential_id(record_id), block)
 
     try:
         boot, seq = store.save(record_id, plaintext)

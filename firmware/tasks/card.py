@@ -14,6 +14,7 @@ for the claim (paid_card).
 
 import asyncio
 
+from firmware.formats import credential_label
 from firmware.ui.screen import Wrap, lit
 
 # the card step, its check after the card is handed back, and a supervisor confirming a re-issue in it
@@ -246,7 +247,8 @@ class CardTask:
             uid, sel = found
             try:
                 claims, _ = self._read_checked(reader, checker, uid, sel, trusted)
-                lines = ["VALID", lit(claims[credential.CLAIM_GIVEN_NAME]), lit(claims[credential.CLAIM_SUB])]
+                lines = ["VALID", lit(claims[credential.CLAIM_GIVEN_NAME]),
+                         lit(credential_label(str(claims[credential.CLAIM_SUB])))]
             except (CardRefused, ndef.NdefError, credential.CredentialError) as e:
                 lines = ["NOT VALID:", Wrap(str(e), 4)]  # the reason: a fixed phrase (card/*.py)
             except CardNak:  # it answers, but will not be read: read-protected by someone else

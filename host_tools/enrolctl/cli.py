@@ -205,7 +205,7 @@ def registry_payouts(
 @registry_app.command("unlock")
 def registry_unlock(
     keys: KeysDirOpt, registry: UrlOpt,
-    credential: Annotated[str, typer.Argument(help="the card's credential id, as on its receipt")],
+    credential: Annotated[str, typer.Argument(help="the card's full credential id (26 characters; an old card's XXXX-XXXX)")],
 ) -> None:
     """Clear a card's PIN lock (after 3 wrong PINs), in the registry's audit log."""
     from . import payouts

@@ -72,8 +72,10 @@ def export(doc: dict[str, Any], fmt: str) -> str:
 
 
 def unlock(keys_dir: Path, url: str, credential_id: str) -> None:
-    if not re.fullmatch(r"[0-9A-Z]{4}-[0-9A-Z]{4}", credential_id):
-        raise EnrolctlError(f"credential {credential_id!r}: as printed on the receipt, e.g. K7QX-M2PD")
+    if not re.fullmatch(r"[0-9A-Z]{4}-[0-9A-Z]{4}|[0-9A-Z]{26}", credential_id):
+        raise EnrolctlError(f"credential {credential_id!r}: the card's full id, 26 letters and digits (the "
+                            "record's credential_id at the registry; the receipt's XXXX-XXXX is a label, not "
+                            "the id), or an old card's XXXX-XXXX")
     with _registry(url, _keys(keys_dir)) as reg:
         r = _call(reg, "POST", f"/v1/admin/credentials/{credential_id}/unlock")
     if r.status_code == 404:

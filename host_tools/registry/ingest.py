@@ -52,7 +52,7 @@ class Result:
     reason: str
 
 
-def credential_id(record_id: bytes) -> str:
+def legacy_credential_id(record_id: bytes) -> str:
     """The legacy credential id a device writes on the card when its record's `card.credential_id`
     is "": the record id's first 40 bits in Crockford base32, XXXX-XXXX (firmware/card/writer.py).
     Not unique by itself: UNIQUE(records.credential_id) decides (a record whose legacy id is taken
@@ -64,10 +64,13 @@ def credential_id(record_id: bytes) -> str:
 
 def full_credential_id(record_id: bytes) -> str:
     """All 128 bits of the record id (122 of them random: UUID4) in Crockford base32, 26 characters:
-    the credential id of a device that writes it into its record, unique because record ids are."""
+    the credential id a device writes into its record and on its card (firmware/formats.py),
+    unique because record ids are.  Computed here on its own, not imported from the firmware."""
     n = int.from_bytes(record_id, "big")
     return "".join(pins.CREDENTIAL_ALPHABET[(n >> (5 * i)) & 31] for i in range(25, -1, -1))
 
+
+credential_id = full_credential_id  # what a record of today's firmware carries
 
 class KeyCache:
     """Unwrapped batch keys by key envelope hash: one RSA decryption per segment, not per batch."""
@@ -215,7 +218,7 @@ def _prepare(keys: RegistryKeys, cache: KeyCache, device_id: str, batch: Batch
             continue
         rows.append({
             "record_id": opened.record_id, "device_id": device_id, "boot": opened.boot, "seq": opened.seq,
-            "digest": digest, "envelope": bytes(env), "credential_id": written or credential_id(opened.record_id),
+            "digest": digest, "envelope": bytes(env), "credential_id": written or legacy_credential_id(opened.record_id),
             "officer_id": doc["officer_id"], "created_t": created["t"],
             "clock_synced": created["clock"] == "synced",
             "fields": {k: v for k, v in doc["fields"].items()}, "schema": doc["v"],

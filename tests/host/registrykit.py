@@ -226,7 +226,7 @@ class HostDevice:
     must accept exactly as if a device had made them."""
 
     def __init__(self, reg: Registry, device_id: str = "dev-host", register: bool = True,
-                 role: str = "enrolment") -> None:
+                 role: str = "enrolment", legacy: bool = False) -> None:
         from firmware.crypto.rsa_oaep import RsaPublicKey
 
         self.device_id = device_id
@@ -237,6 +237,8 @@ class HostDevice:
         self.registry_pub = RsaPublicKey(reg.keys.registry_pub_n().to_bytes(256, "big"))
         self.boot = 1
         self.seq = 0
+        # legacy: as firmware before issue 28 (the record's credential id "", XXXX-XXXX on the card)
+        self.legacy = legacy
         if register:
             reg.add_device(device_id, self.secret, self.pub, role)
 
@@ -256,7 +258,8 @@ class HostDevice:
             rid[8] = (rid[8] & 0x3F) | 0x80
             rid = bytes(rid)
             block = pin_block.encipher(seal.pin_key(batch.key, rid), bytearray(pin), rid)
-            plain = record.encode("OF0042", int(time.time()), True, fields or record.typical_fields(), "", block)
+            plain = record.encode("OF0042", int(time.time()), True, fields or record.typical_fields(),
+                                  "" if self.legacy else self.credential_id(rid), block)
             envs.append(bytes(seal.seal_record(batch, self.device_id, self.boot, self.seq, rid, plain)))
         return bytes(batch.envelope()), envs
 
@@ -274,11 +277,15 @@ class HostDevice:
             envs.append(bytes(seal.seal_record(batch, self.device_id, self.boot, self.seq, rid, make(rid, block))))
         return bytes(batch.envelope()), envs
 
+    def credential_id(self, record_id: bytes) -> str:
+        from firmware.formats import credential_id
+        from host_tools.registry.ingest import legacy_credential_id
+
+        return legacy_credential_id(record_id) if self.legacy else credential_id(record_id)
+
     def credential(self, record_id: bytes, uid: bytes, registry_id: str, exp: int | None = None) -> bytes:
         """The COSE_Sign1 the device writes on the card of this record."""
         from firmware.card import credential
-        from firmware.card.writer import credential_id
-
         now = int(time.time())
-        return bytes(credential.issue(self.seed, self.pub, registry_id, credential_id(record_id), "SOPHEAP",
+        return bytes(credential.issue(self.seed, self.pub, registry_id, self.credential_id(record_id), "SOPHEAP",
                                       self.device_id, uid, now, exp if exp is not None else now + 5 * 365 * 86400))

@@ -99,7 +99,7 @@ def test_a_programme_its_payments_and_an_unlock(served, tmp_path: Path) -> None:
     (["programme", "--code", "vet", "--name", "x", "--amount", "v=1", "--amount", "v=2"], "v given twice"),
     (["payouts", "--programme", "vet", "--period", "2026-13"], "YYYY-MM"),
     (["payouts", "--programme", "vet", "--period", "2026-12", "--format", "xml"], "csv or jsonl"),
-    (["unlock", "K7QX"], "as printed on the receipt"),
+    (["unlock", "K7QX"], "the card's full id, 26 letters and digits"),
 ])
 def test_bad_payout_arguments_are_refused_in_one_line(tmp_path: Path, args: list[str], reason: str) -> None:
     reg = make_registry(tmp_path)

@@ -57,8 +57,8 @@ class Person:
         self.rid, self.boot, self.seq = opened.record_id, opened.boot, opened.seq
         self.card = device.credential(self.rid, UID, reg.keys.registry_id)
         if card_entry:
-            client(http, device).post_cards([card_payload(self.boot, self.seq, UID, credential_id(self.rid))])
-        self.account = pins.credential_account(credential_id(self.rid))
+            client(http, device).post_cards([card_payload(self.boot, self.seq, UID, device.credential_id(self.rid))])
+        self.account = pins.credential_account(device.credential_id(self.rid))
         self.zone = reg.keys.zone_key
 
     def claim(self, pin: bytes, programme: str = "veteran_pension", period: str | None = None,

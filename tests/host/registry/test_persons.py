@@ -20,7 +20,7 @@ from test_payouts import PENSION, UID, Person, client, op, paid, pay
 from firmware.formats import card_payload
 from host_tools.registry.audit import audit
 from host_tools.registry.client import RegistryClient
-from host_tools.registry.ingest import credential_id, full_credential_id
+from host_tools.registry.ingest import credential_id, full_credential_id, legacy_credential_id
 from host_tools.registry.models import Payment, Record, RevokedCredential, Review
 from host_tools.registry.payouts import current_period
 from host_tools.registry.protocol import ACCEPTED
@@ -189,11 +189,12 @@ def test_merging_a_person_with_themselves_and_other_bad_decisions_have_their_ans
 
 def test_a_legacy_credential_id_taken_by_another_record_names_only_one(reg, http) -> None:
     """Two record ids with the same first 40 bits: the legacy XXXX-XXXX ids would be one."""
-    a, b, point = setup(reg, http)
+    _, _, point = setup(reg, http)
+    a, b = HostDevice(reg, "old-01", legacy=True), HostDevice(reg, "old-02", legacy=True)
     prefix = os.urandom(5)
     first = Person(reg, http, a, rid_prefix=prefix)
     second = Person(reg, http, b, rid_prefix=prefix, card_entry=False)
-    assert credential_id(first.rid) == credential_id(second.rid)
+    assert a.credential_id(first.rid) == b.credential_id(second.rid) == legacy_credential_id(first.rid)
     with Session(reg.engine) as s:
         stored = s.scalars(select(Record.credential_id).where(Record.record_id == second.rid)).one()
         assert stored == full_credential_id(second.rid) and len(stored) == 26
