@@ -18,7 +18,7 @@ export MP_HEAPSIZE
 PYTEST_ARGS ?=
 SIM_STATE ?= sim-state
 
-.PHONY: setup multilib runtime image postgres sim test bench build deploy flash soak freeze clean
+.PHONY: setup multilib runtime image postgres sim test bench bench-scale build deploy flash soak freeze clean
 
 setup: $(STAMP) $(VENDOR_STAMP)
 
@@ -96,6 +96,12 @@ soak: runtime
 
 bench: build runtime
 	@$(BIN)/python bench/run.py
+
+# The registry at national scale (issue 28): 1,000,000 persons bulk-loaded into PostgreSQL, then
+# the time to match one new record and the p50/p99 of a payout claim (BENCH_SCALE=N for another size)
+BENCH_SCALE ?= 1000000
+bench-scale: setup postgres
+	@ENROL_BENCH_SCALE=$(BENCH_SCALE) $(BIN)/python bench/bench_persons.py
 
 deploy: build
 	@test -n "$(PORT)" || { echo "deploy: say which serial port, e.g. make deploy PORT=/dev/ttyUSB0 (list them with: $(BIN)/mpremote devs)"; exit 1; }

@@ -22,7 +22,10 @@ from mp import ROOT
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "host"), str(ROOT / "tests" / "cpython"), str(ROOT / "tests")]
 
 import httpx  # noqa: E402
+from population import distinct  # noqa: E402
 from registrykit import HostDevice, RegistryProcess, make_registry  # noqa: E402
+
+from firmware.formats import card_payload  # noqa: E402
 
 from host_tools.registry import pins  # noqa: E402
 from host_tools.registry.client import RegistryClient  # noqa: E402
@@ -57,10 +60,13 @@ def payout_rate(tmp: Path, db_url: str | None, tag: str) -> tuple[float, int]:
             dev = RegistryClient(base, device.device_id, device.secret)
             dev.http = http
             for _ in range(PEOPLE // 50):
-                key, envs = device.batch(50)
+                key, envs = device.batch(50, fields=[distinct() for _ in range(50)])  # 50 people, none alike
                 dev.post_batch([key], envs)
+                entries = []
                 for env in envs:
-                    rid = seal.parse_record(env).record_id
+                    opened = seal.parse_record(env)
+                    rid = opened.record_id
+                    entries.append(card_payload(opened.boot, opened.seq, UID, credential_id(rid)))
                     card = base64.b64encode(device.credential(rid, UID, reg.keys.registry_id)).decode()
                     point = f"pay-{len(claims) % POINTS:02d}"  # the point that sends it (claims[i::POINTS])
                     block = pins.encipher(pins.point_key(reg.keys.zone_key, point), b"2580",
@@ -68,6 +74,7 @@ def payout_rate(tmp: Path, db_url: str | None, tag: str) -> tuple[float, int]:
                     claims.append(json.dumps({"credential": card, "uid": UID.hex(), "pin_block": block,
                                               "programme": "veteran_pension",
                                               "period": current_period(time.time())}).encode())
+                dev.post_cards(entries)  # a card pays once its card entry has arrived
         points = [HostDevice(reg, f"pay-{i:02d}", role="payout") for i in range(POINTS)]
 
         def work(i: int) -> int:

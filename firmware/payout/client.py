@@ -10,6 +10,7 @@
 claim() returns what the screen needs, as a tuple whose first item is the result:
   ("paid", amount, receipt)            ("already paid", when (epoch s), payout point, receipt)
   ("wrong", tries left)  ("locked",)  ("revoked",)  ("invalid", reason)  ("unknown",)
+  ("held",): the person waits for a decision at the registry (a likely duplicate, a re-issue)
   ("not entitled",)  ("unknown programme",)  ("wrong period", the registry's period)
 ClaimError: nothing is known to be paid (no network, refused, an answer not the registry's).
 """
@@ -67,7 +68,7 @@ def read_answer(doc):
         return (r, _text(doc, "period", 7))
     if r == "invalid":
         return (r, _text(doc, "reason", 60))
-    if r in ("locked", "revoked", "unknown", "not entitled", "unknown programme"):
+    if r in ("locked", "revoked", "unknown", "held", "not entitled", "unknown programme"):
         return (r,)
     raise ClaimError("answer garbled")
 

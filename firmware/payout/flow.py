@@ -239,6 +239,8 @@ class PayoutFlow(Flow):
                  "revoked": ["Card cancelled:", "a new card was", "issued, or it was", "reported lost."],
                  "not entitled": ["Not in this", "programme."],
                  "unknown": ["Card not yet", "in the registry:", "come back later."],
+                 # a likely duplicate or an unconfirmed re-issue: a person at the office decides
+                 "held": ["Being checked", "at the registry:", "Go to the", "registry office."],
                  "unknown programme": ["Programme not", "known: call", "technician"],
                  "wrong period": ["Device date", "wrong: call", "technician"],
                  # the registry's reason is for the technician (the audit log): the card passed here

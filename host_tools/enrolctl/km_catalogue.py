@@ -284,6 +284,8 @@ KHMER: dict[str, str] = {
     "Card not yet": "កាតមិនទាន់",
     "in the registry:": "មានក្នុង បញ្ជីកណ្តាល៖",
     "come back later.": "សូមត្រឡប់មក ពេលក្រោយ។",
+    "Being checked": "កំពុងពិនិត្យ",
+    "at the registry:": "នៅ បញ្ជីកណ្តាល៖",
     "Programme not": "កម្មវិធី",
     "known: call": "មិនស្គាល់៖ ហៅ",
     "Device date": "កាលបរិច្ឆេទ ឧបករណ៍",

@@ -43,7 +43,7 @@ def village_list(rows=VILLAGE_ROWS, communes=COMMUNES):
 PROGRAMMES = [("veteran_pension", "Veteran pension"), ("civil_pension", "Civil pension")]
 PAY_ANSWERS = [("paid", 150000, "K7MQ2XHC9P"), ("already paid", 1796000000, "PAY-0002", "RCPT000001"),
                ("already paid", 1796000000, "PAY-0001", "RCPT000001"), ("wrong", 2), ("locked",), ("revoked",),
-               ("invalid", "UID mismatch: copied to another card"), ("unknown",), ("not entitled",),
+               ("invalid", "UID mismatch: copied to another card"), ("unknown",), ("held",), ("not entitled",),
                ("unknown programme",), ("wrong period", "2026-12")]
 
 

@@ -242,23 +242,25 @@ class HostDevice:
         if register:
             reg.add_device(device_id, self.secret, self.pub, role)
 
-    def batch(self, n: int, pin: bytes = b"2580", fields: dict | None = None,
+    def batch(self, n: int, pin: bytes = b"2580", fields: dict | list[dict] | None = None,
               rid_prefix: bytes = b"") -> tuple[bytes, list[bytes]]:
         """(key envelope, n record envelopes) sealed under one new batch key (record ids starting
-        with rid_prefix, if given: a collision of their first bytes, made on purpose)."""
+        with rid_prefix, if given: a collision of their first bytes, made on purpose).  fields: one
+        person's for every record, or a list of n (one person each)."""
         from firmware.crypto import pin_block, seal
         from firmware.enrol import record
 
         batch = seal.BatchKey(self.registry_pub)
         envs = []
-        for _ in range(n):
+        each = fields if isinstance(fields, list) else [fields] * n
+        for i in range(n):
             self.seq += 1
             rid = bytearray(rid_prefix + os.urandom(16 - len(rid_prefix)))
             rid[6] = (rid[6] & 0x0F) | 0x40
             rid[8] = (rid[8] & 0x3F) | 0x80
             rid = bytes(rid)
             block = pin_block.encipher(seal.pin_key(batch.key, rid), bytearray(pin), rid)
-            plain = record.encode("OF0042", int(time.time()), True, fields or record.typical_fields(),
+            plain = record.encode("OF0042", int(time.time()), True, each[i] or record.typical_fields(),
                                   "" if self.legacy else self.credential_id(rid), block)
             envs.append(bytes(seal.seal_record(batch, self.device_id, self.boot, self.seq, rid, plain)))
         return bytes(batch.envelope()), envs

@@ -266,6 +266,9 @@ def test_a_list_of_800_devices_is_checked_from_flash_in_little_ram():
 
 # ---- the claim -----------------------------------------------------------
 def test_credential_account_is_the_registry_s():
+    # the 26-character id of today's cards: the last 12 digits of its characters' values, by hand:
+    # "...ZY" are 31, 30 -> "...3130"; the registry's pins.credential_account is compared in tests/host
+    assert pin_block.credential_account("0000000000000000000000ZZZY") == "000031313130"
     assert pin_block.credential_account("0123-4567") == "000001234567"
     assert pin_block.credential_account("ZZZZ-ZZZZ") == "313131313131"
     with raises(ValueError):
@@ -278,6 +281,7 @@ def test_answers_are_read_and_garbage_refused():
     assert client.read_answer({"result": "already paid", "paid_s": NOW, "payout_point": "p",
                                "receipt": "R"}) == ("already paid", NOW, "p", "R")
     assert client.read_answer({"result": "revoked", "reason": "card lost"}) == ("revoked",)
+    assert client.read_answer({"result": "held", "reason": "held for review at the registry"}) == ("held",)
     for junk in ([], {"result": 5}, {"result": "paid"}, {"result": "paid", "amount": "1", "receipt": "R"},
                  {"result": "paid", "amount": True, "receipt": "R"}, {"result": "give me money"}):
         with raises(client.ClaimError):
