@@ -425,3 +425,64 @@ def test_admin_endpoints(reg, http, device) -> None:
     assert abs(http.get("/v1/time").json()["time"] - time.time()) < 5
     paths = http.get("/openapi.json").json()["paths"]
     assert {"/v1/batches", "/v1/verify", "/v1/trust", "/v1/time"} <= set(paths)
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_migration_0007_files_existing_records_under_persons(request, tmp_path: Path, database: str) -> None:
+    """A registry of revision 0006 with: a record paid this month, re-issued (its credential replaced
+    by a second record's, which was paid the same month too: the old double payment), and a third
+    record whose legacy credential id is the first's.  Upgraded: the re-issue chain is one person,
+    the third another, under its full id, revoked; the second payment keeps no person and is logged,
+    and `registry audit` lists it."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from host_tools.registry.audit import audit
+    from host_tools.registry.db import alembic_config, make_engine
+    from host_tools.registry.ingest import full_credential_id
+    from host_tools.registry.models import Event, Payment, Person, RevokedCredential
+
+    if database == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    else:
+        engine = make_engine(request.getfixturevalue("pg_url"))
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+            conn.exec_driver_sql("CREATE SCHEMA public")
+    cfg = alembic_config()
+    r1, r2, r3 = b"\x01" * 16, b"\x02" * 16, b"\x01" * 5 + b"\x03" * 11
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0006")
+        conn.execute(text("INSERT INTO devices (device_id, hmac_secret, ed25519_pub, revoked, registered_at, role) "
+                          "VALUES ('dev-1', :z, :z, false, '2026-01-01', 'enrolment'), "
+                          "('pay-1', :z, :z, false, '2026-01-01', 'payout')"), {"z": b"\0"})
+        for rid, cred in ((r1, "0G0G-0G0G"), (r2, "0R0R-0R0R"), (r3, "0G0G-0G0G")):
+            conn.execute(text("INSERT INTO records (record_id, device_id, boot, seq, digest, envelope, credential_id, "
+                              "officer_id, created_t, clock_synced, fields, schema, pin_verifier, pin_failures, "
+                              "received_at) VALUES (:rid, 'dev-1', 1, :seq, :z, :z, :cred, 'OF1', 5, true, :f, 2, :z, 0, "
+                              "'2026-01-01')"),
+                         {"rid": rid, "seq": rid[-1], "cred": cred, "z": b"\0",
+                          "f": '{"family_name": "SOK", "given_name": "DARA", "birth_date": "1950-01-01"}'})
+        conn.execute(text("INSERT INTO revoked_credentials (credential_id, reason, at, replaced_by) "
+                          "VALUES ('0G0G-0G0G', 're-issued', '2026-01-02', '0R0R-0R0R')"))
+        conn.execute(text("INSERT INTO programmes (code, name, amounts, created_at) "
+                          "VALUES ('p', 'P', '{\"veteran\": 1}', '2026-01-01')"))
+        for rid, receipt in ((r1, "R1"), (r2, "R2")):
+            conn.execute(text("INSERT INTO payments (record_id, programme, period, amount, payout_point, receipt, "
+                              "paid_at) VALUES (:rid, 'p', '2026-01', 1, 'pay-1', :r, '2026-01-01')"),
+                         {"rid": rid, "r": receipt})
+    migrate(engine)
+    with Session(engine) as s:
+        person = {bytes(r.record_id): r.person_id for r in s.scalars(select(Record))}
+        assert person[r1] == person[r2] != person[r3] and None not in person.values()
+        assert len(s.scalars(select(Person)).all()) == 2
+        third = s.scalars(select(Record).where(Record.record_id == r3)).one()
+        assert third.credential_id == full_credential_id(r3)
+        assert s.get(RevokedCredential, third.credential_id) is not None
+        payments = {p.receipt: p.person_id for p in s.scalars(select(Payment))}
+        assert payments == {"R1": person[r1], "R2": None}
+        assert [e.kind for e in s.scalars(select(Event).where(Event.kind == "overpayment"))] == ["overpayment"]
+    breaches, _ = audit(engine)
+    assert {b.check for b in breaches} >= {"payment-no-person"}
+    engine.dispose()
