@@ -28,7 +28,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "host"), str(ROOT / "tests" / "c
 
 import httpx  # noqa: E402
 from population import distinct, population  # noqa: E402
-from registrykit import HostDevice, RegistryProcess, make_registry  # noqa: E402
+from registrykit import HostDevice, RegistryProcess, empty, make_registry  # noqa: E402
 from sqlalchemy import insert, select  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
@@ -73,10 +73,7 @@ def matching_quality(tmp: Path) -> list[tuple]:
 
 def ingest_rate(tmp: Path, pg: str, processes: int) -> float:
     reg = make_registry(tmp / f"ingest{processes}", pg)
-    with reg.engine.begin() as conn:
-        for table in ("payments", "programmes", "revoked_credentials", "reviews", "match_keys", "records", "persons",
-                      "conflicts", "nonces", "events", "devices"):
-            conn.exec_driver_sql(f"DELETE FROM {table}")
+    empty(reg.engine)
     devices = [HostDevice(reg, f"enrol-{i:02d}") for i in range(DEVICES)]
     work = {d.device_id: [d.batch(PER_BATCH, fields=[distinct() for _ in range(PER_BATCH)]) for _ in range(BATCHES)]
             for d in devices}  # sealed beforehand: the bench times the registry, not the sealing
@@ -119,10 +116,8 @@ def national_scale(tmp: Path, pg: str, n: int) -> list[tuple]:
     villages = battambang_villages()
     dsn = pg.replace("postgresql+psycopg", "postgresql")
     t0 = time.perf_counter()
+    empty(reg.engine)
     with psycopg.connect(dsn) as conn, conn.cursor() as cur:
-        for table in ("payments", "programmes", "revoked_credentials", "reviews", "match_keys", "records", "persons",
-                      "conflicts", "nonces", "events", "devices"):
-            cur.execute(f"DELETE FROM {table}")
         cur.execute("INSERT INTO devices (device_id, hmac_secret, ed25519_pub, revoked, registered_at, role) "
                     "VALUES ('dev-bulk', %s, %s, false, now(), 'enrolment')", (bytes(32), bytes(32)))
         import json

@@ -97,11 +97,20 @@ def registry_for(request, tmp: Path, database: str) -> Registry:
     if database == "sqlite":
         return make_registry(tmp)
     reg = make_registry(tmp, request.getfixturevalue("pg_url"))
-    with reg.engine.begin() as conn:
-        for table in ("payments", "programmes", "revoked_credentials", "reviews", "match_keys", "records", "persons",
-                      "conflicts", "nonces", "events", "devices"):
-            conn.exec_driver_sql(f"DELETE FROM {table}")
+    empty(reg.engine)
     return reg
+
+
+# every table, those that name others first
+TABLES = ("payments", "programmes", "revoked_credentials", "reviews", "match_keys", "records", "persons", "conflicts",
+          "nonces", "events", "devices")
+
+
+def empty(engine: Engine) -> None:
+    """No rows in any table (a shared PostgreSQL server between tests)."""
+    with engine.begin() as conn:
+        for table in TABLES:
+            conn.exec_driver_sql(f"DELETE FROM {table}")
 
 
 def make_registry_from(keys_dir: Path) -> Registry:
