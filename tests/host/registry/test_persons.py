@@ -262,3 +262,29 @@ def test_the_audit_finds_each_breach_written_by_hand(reg, http) -> None:
     breaches, _ = audit(reg.engine, reg.keys.pin_key)
     found = {x.check for x in breaches}
     assert {"payment-proof", "payment-point", "payment-no-card", "paid-twice", "record-no-person"} <= found, breaches
+
+
+def test_a_reissue_of_a_held_persons_card_stays_held_until_an_operator_decides(reg, http) -> None:
+    """The old card's person is itself a likely duplicate waiting for review: the re-issue joins
+    that person (same device, same identity) and so waits with them; nothing is paid until the
+    review is decided, then once."""
+    a, b, point = setup(reg, http)
+    who = distinct()
+    Person(reg, http, b, fields=who, pin=b"1111")  # enrolled first by another team
+    old = Person(reg, http, a, fields=dict(who, village_code="02040101"))  # held: likely the same person
+    assert pay(http, point, old.claim(b"2580"))["result"] == "held"
+    new = Person(reg, http, a, fields=dict(who, village_code="02040101"), pin=b"7391", card_entry=False)
+    c = client(http, a)
+    assert c.post_cards([card_payload(new.boot, new.seq, OTHER_UID, credential_id(new.rid),
+                                      credential_id(old.rid))])[0][2] == ACCEPTED
+    card = a.credential(new.rid, OTHER_UID, reg.keys.registry_id)
+    assert pay(http, point, claim_with(new, card, OTHER_UID, pin=b"7391"))["result"] == "held"
+    waiting = reviews(http, reg)  # the duplicate reviews (the old record's, the new one's), now one person's
+    assert waiting and all(r["kind"] == "duplicate" for r in waiting)
+    # the operator checks the ID: the same person as the first team's; one "same" answers both
+    assert decide(http, reg, waiting[0]["id"], "same").status_code == 200
+    assert reviews(http, reg) == []
+    assert pay(http, point, claim_with(new, card, OTHER_UID, pin=b"7391"))["result"] == "paid"
+    assert pay(http, point, old.claim(b"2580"))["result"] == "revoked"  # replaced by the new card
+    assert paid(reg) == 1
+    clean(reg)
