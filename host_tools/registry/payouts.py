@@ -145,10 +145,10 @@ def payout(s: Session, keys: RegistryKeys, point_id: str, req: Any, now: float |
         return {"result": "not entitled", "credential_id": rec.credential_id, "category": category}
     # the person's row locked: a merge of this person, or a claim on another of their cards,
     # waits for this transaction (PostgreSQL; SQLite's write lock is the whole database)
-    person_id = persons.survivor(s, rec.person_id)  # type: ignore[arg-type]
-    persons.lock(s, person_id)
-    person_id = persons.survivor(s, person_id)  # merged while this claim waited for the lock
-    if person_id != rec.person_id:
+    first = persons.survivor(s, rec.person_id)  # type: ignore[arg-type]
+    persons.lock(s, first)
+    person_id = persons.survivor(s, first)  # merged into another while this claim waited for the lock
+    if person_id != first:
         persons.lock(s, person_id)
     if persons.holds(s, person_id):
         s.commit()
