@@ -60,7 +60,9 @@ def _pg_lock(n: int) -> Any:
 
 def lock(s: Session, person_id: int) -> Person | None:
     """The person's row, locked until the transaction ends (PostgreSQL; SQLite's write lock covers it)."""
-    return s.scalars(select(Person).where(Person.id == person_id).with_for_update()).first()
+    # populate_existing: the row as locked, not as this session read it before it waited
+    return s.scalars(select(Person).where(Person.id == person_id).with_for_update()
+                     .execution_options(populate_existing=True)).first()
 
 
 def survivor(s: Session, person_id: int) -> int:
