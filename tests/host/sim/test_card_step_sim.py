@@ -74,7 +74,9 @@ def test_a_card_already_issued_is_reissued_only_with_a_supervisor(tmp_path: Path
     cards = [e[2] for seg in sorted((flash / "journal").glob("*.seg")) for e in entries(seg.read_bytes())
              if e[1] == 3]
     assert len(cards) == 2
-    first_id = cards[0][9 + cards[0][8] + 1:][:9].decode()
+    at = 9 + cards[0][8]  # boot, seq, UID length, UID; then the credential id's length and the id
+    first_id = cards[0][at + 1 : at + 1 + cards[0][at]].decode()
+    assert len(first_id) == 26  # all 128 bits of the record id (firmware/formats.py credential_id)
 
     def tail(p: bytes) -> bytes:
         at = 9 + p[8]
@@ -82,7 +84,7 @@ def test_a_card_already_issued_is_reissued_only_with_a_supervisor(tmp_path: Path
         return p[at:]
 
     assert tail(cards[0]) == b""  # a first issue
-    assert tail(cards[1]) == bytes((9,)) + first_id.encode()  # the re-issue names the credential it replaced
+    assert tail(cards[1]) == bytes((26,)) + first_id.encode()  # the re-issue names the credential it replaced
     audit = (flash / "audit" / "audit.log").read_bytes()
     assert first_id.encode() + b" confirmed by OF0001" in audit  # who allowed it, in the audit log
 
