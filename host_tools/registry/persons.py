@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from . import matching
@@ -47,15 +47,10 @@ class Filed:
 def _advisory_locks(s: Session, keys: Iterable[str]) -> None:
     if s.get_bind().dialect.name != "postgresql":
         return  # SQLite: the transaction holds the database's write lock (db.write_lock)
-    for key in sorted(set(keys)):
-        n = int.from_bytes(hashlib.sha256(b"match:" + key.encode()).digest()[:8], "big", signed=True)
-        s.execute(select(_pg_lock(n)))
-
-
-def _pg_lock(n: int) -> Any:
-    from sqlalchemy import func
-
-    return func.pg_advisory_xact_lock(n)
+    ids = sorted({int.from_bytes(hashlib.sha256(b"match:" + k.encode()).digest()[:8], "big", signed=True)
+                  for k in keys})
+    if ids:  # one statement, taken in sorted order (a deadlock, should two orders meet, is redone)
+        s.execute(select(*(func.pg_advisory_xact_lock(n) for n in ids)))
 
 
 def lock(s: Session, person_id: int) -> Person | None:
@@ -91,9 +86,9 @@ def file_record(s: Session, record_row_id: int, fields: Mapping[str, Any]) -> Fi
     if candidates:
         # one statement, one snapshot: a merge committing meanwhile moves the records and sets
         # merged_into at once, so the records are found under one id or the other
-        moved = select(Person.merged_into).where(Person.id.in_(candidates), Person.merged_into.is_not(None))
-        for pid, other in s.execute(select(Record.person_id, Record.fields)
-                                    .where(Record.person_id.in_(candidates) | Record.person_id.in_(moved))):
+        # (each candidate as itself, or as the person it was merged into; no OR: the index stays usable)
+        now_as = select(func.coalesce(Person.merged_into, Person.id)).where(Person.id.in_(candidates))
+        for pid, other in s.execute(select(Record.person_id, Record.fields).where(Record.person_id.in_(now_as))):
             sc = matching.score(fields, other)
             if sc >= matching.HOLD_AT and sc > scored.get(pid, -1):
                 scored[pid] = sc
