@@ -6,7 +6,7 @@ again, requests replayed, reviews decided as they appear.  Afterwards every revi
 the truth says and every person claims once more: each person is paid exactly once, nobody else
 is, and `registry audit` finds nothing.  The oracle is the generator's own list of who is who.
 
-Bounded here (a seed, 14 people); `make soak` runs more seeds and more people (ENROL_SOAK)."""
+Bounded in `make test` (one seed, 14 people); `make soak` runs five seeds of 60 people."""
 
 from __future__ import annotations
 
@@ -38,9 +38,8 @@ from host_tools.registry.ingest import credential_id
 from host_tools.registry.models import Payment, Record
 from host_tools.registry.payouts import current_period
 
-SOAK = bool(os.getenv("ENROL_SOAK"))
-SEEDS = range(1, 6) if SOAK else (20261206,)
-PEOPLE = 60 if SOAK else 14
+PEOPLE, SOAK_PEOPLE = 14, 60
+soak = pytest.mark.skipif(not os.environ.get("ENROL_SOAK"), reason="full size: run `make soak`")
 
 
 @dataclass
@@ -62,11 +61,11 @@ class Plan:
     cards: list[Card] = field(default_factory=list)
 
 
-def _plan(rng: random.Random, devices: list[HostDevice], registry_id: str) -> Plan:
+def _plan(rng: random.Random, devices: list[HostDevice], registry_id: str, people: int) -> Plan:
     """Who is enrolled where, and each device's batches in the order it sends them."""
     plan = Plan()
     pending: dict[str, list[tuple[str, object]]] = defaultdict(list)  # per device: items not sent yet
-    for truth in range(PEOPLE):
+    for truth in range(people):
         fields = distinct(rng)
         home = rng.choice(devices)
         enrolments = [(home, fields)]
@@ -123,7 +122,8 @@ def _post_batch(c: httpx.Client, dev: HostDevice, batch: list[tuple[str, object]
     assert all(row[2] != protocol.REJECTED for row in doc["cards"]), doc
 
 
-def _claim(c: httpx.Client, point: HostDevice, zone: bytes, card: Card, pin: bytes) -> tuple[int, dict]:
+def _claim(c: httpx.Client, point: HostDevice, zone: bytes, card: Card, pin: bytes,
+           replay: bool = False) -> tuple[int, dict]:
     block = pins.encipher(pins.point_key(zone, point.device_id), pin, pins.credential_account(credential_id(card.rid)),
                           os.urandom(8))
     import base64
@@ -135,20 +135,31 @@ def _claim(c: httpx.Client, point: HostDevice, zone: bytes, card: Card, pin: byt
     headers = dict(cl.signed_headers("POST", "/v1/payouts", body), **{"content-type": "application/json"})
     r = c.post("/v1/payouts", content=body, headers=headers)
     assert r.status_code < 500, r.text
-    if r.status_code == 200 and random.random() < 0.1:  # the same signed request again: a replay
+    if r.status_code == 200 and replay:  # the same signed request again: a replay
         again = c.post("/v1/payouts", content=body, headers=headers)
         assert again.status_code == 401 and "replay" in again.text, again.text
     return r.status_code, r.json()
 
 
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
-@pytest.mark.parametrize("seed", SEEDS)
-def test_any_interleaving_pays_each_person_exactly_once(request, tmp_path, database: str, seed: int) -> None:
+def test_any_interleaving_pays_each_person_exactly_once(request, tmp_path, database: str) -> None:
+    interleave(request, tmp_path, database, 20261206, PEOPLE)
+
+
+@soak
+@pytest.mark.slow
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("seed", range(1, 6))
+def test_soak_interleavings_of_60_people(request, tmp_path, database: str, seed: int) -> None:
+    interleave(request, tmp_path, database, seed, SOAK_PEOPLE)
+
+
+def interleave(request, tmp_path, database: str, seed: int, people: int) -> None:
     reg = registry_for(request, tmp_path, database)
     rng = random.Random(seed)
     devices = [HostDevice(reg, f"enrol-{i}") for i in range(3)]
     points = [HostDevice(reg, f"pay-{i}", role="payout") for i in range(2)]
-    plan = _plan(rng, devices, reg.keys.registry_id)
+    plan = _plan(rng, devices, reg.keys.registry_id, people)
     truth_of: dict[bytes, int] = {c.rid: c.truth for c in plan.cards}
     url = reg.engine.url.render_as_string(hide_password=False)
     ctx = ssl.create_default_context(cadata=reg.keys.ca_pem.decode())
@@ -177,7 +188,7 @@ def test_any_interleaving_pays_each_person_exactly_once(request, tmp_path, datab
                     wrong_left[id(card)] -= 1
                     pin = b"%04d" % ((int(card.pin) + 1) % 10000)
                 with httpx.Client(base_url=r.choice(bases), verify=ctx, timeout=60) as c:
-                    status, doc = _claim(c, point, reg.keys.zone_key, card, pin)
+                    status, doc = _claim(c, point, reg.keys.zone_key, card, pin, replay=r.random() < 0.1)
                 with lock:
                     answers.append(doc)
 
@@ -211,10 +222,10 @@ def test_any_interleaving_pays_each_person_exactly_once(request, tmp_path, datab
             paid_truth[truth_of[bytes(rid)]] += 1
         stored = len(s.scalars(select(Record.id)).all())
     assert stored == len(plan.cards)
-    assert dict(paid_truth) == {t: 1 for t in range(PEOPLE)}, paid_truth
+    assert dict(paid_truth) == {t: 1 for t in range(people)}, paid_truth
     breaches, counts = audit(reg.engine, reg.keys.pin_key)
     assert breaches == [], breaches
-    assert counts["persons"] == PEOPLE and counts["open_reviews"] == 0
+    assert counts["persons"] == people and counts["open_reviews"] == 0
     print(f"seed {seed} {database}: {len(plan.cards)} records, {len(answers)} claims racing, "
           f"{sum(1 for a in answers if a.get('result') == 'paid')} paid then, {counts}")
 
