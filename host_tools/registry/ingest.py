@@ -25,7 +25,7 @@ from . import pins
 from .credential import UNDECODABLE
 from .keys import RegistryKeys
 from .models import Conflict, Event, Record, RevokedCredential
-from .persons import file_record
+from .persons import file_records
 from .protocol import ACCEPTED, CONFLICT, DUPLICATE, REJECTED, Batch, record_id_of
 from .unseal import SealError, open_record, pin_key, unwrap_key
 
@@ -271,8 +271,8 @@ def ingest(session: Session, keys: RegistryKeys, cache: KeyCache, device_id: str
         _credential_for(session, device_id, fresh)
         for rno, rid in session.execute(insert(Record).returning(Record.id, Record.record_id), fresh):
             known[bytes(rid)] = (rno, planned[bytes(rid)])
-        for row in fresh:  # in the batch's order: a later record of the batch is matched against an earlier
-            file_record(session, known[row["record_id"]][0], row["fields"])
+        # in the batch's order: a later record of the batch is matched against an earlier one too
+        file_records(session, [(known[row["record_id"]][0], row["fields"]) for row in fresh])
     results: list[Result] = []
     it = iter(zip(rows, outcome))
     for pre in early:

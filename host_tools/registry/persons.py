@@ -77,34 +77,67 @@ def holds(s: Session, person_id: int) -> list[Review]:
 
 
 def file_record(s: Session, record_row_id: int, fields: Mapping[str, Any]) -> Filed:
-    """File a just-inserted record under a new person, held if it looks like someone known."""
-    keys = matching.keys(fields)
-    _advisory_locks(s, keys)
-    candidates = list(s.scalars(select(MatchKey.person_id).where(MatchKey.key.in_(keys)).distinct()
-                                .limit(MAX_CANDIDATES)))
-    scored: dict[int, int] = {}
-    if candidates:
+    """File one just-inserted record (file_records for a batch)."""
+    return file_records(s, [(record_row_id, fields)])[0]
+
+
+def file_records(s: Session, items: list[tuple[int, Mapping[str, Any]]]) -> list[Filed]:
+    """File just-inserted records (row id, fields), in order, each under a new person, held if it
+    looks like someone known, a person filed earlier in the same batch included.  A handful of
+    statements a batch, not a record: the locks, the candidates with their records, the persons,
+    the records' person ids, the keys."""
+    if not items:
+        return []
+    keysets = [matching.keys(f) for _, f in items]
+    wanted = set().union(*keysets)
+    _advisory_locks(s, wanted)
+    by_key: dict[str, set[int]] = {}
+    known: dict[int, list[Mapping[str, Any]]] = {}  # surviving candidate person -> its records' fields
+    if wanted:
+        for k, pid in s.execute(select(MatchKey.key, MatchKey.person_id).where(MatchKey.key.in_(wanted))
+                                .limit(MAX_CANDIDATES * len(items))):
+            by_key.setdefault(k, set()).add(pid)
+    listed = set().union(*by_key.values()) if by_key else set()
+    now_as: dict[int, int] = {}
+    if listed:
         # one statement, one snapshot: a merge committing meanwhile moves the records and sets
-        # merged_into at once, so the records are found under one id or the other
-        # (each candidate as itself, or as the person it was merged into; no OR: the index stays usable)
-        now_as = select(func.coalesce(Person.merged_into, Person.id)).where(Person.id.in_(candidates))
-        for pid, other in s.execute(select(Record.person_id, Record.fields).where(Record.person_id.in_(now_as))):
-            sc = matching.score(fields, other)
-            if sc >= matching.HOLD_AT and sc > scored.get(pid, -1):
-                scored[pid] = sc
-    person = Person(status="active")
-    s.add(person)
-    s.flush()
-    s.execute(update(Record).where(Record.id == record_row_id).values(person_id=person.id))
-    s.execute(insert(MatchKey), [{"key": k, "person_id": person.id} for k in sorted(keys)])
-    held = sorted(scored.items(), key=lambda kv: (-kv[1], kv[0]))
-    for other, sc in held:
-        s.add(Review(kind="duplicate", person_id=person.id, other_id=other, score=sc,
-                     detail=f"likely the same person as person {other} (score {sc}/1000)"))
-    if held:
-        s.add(Event(kind="person-held", device_id=None,
-                    detail=f"person {person.id}: {len(held)} likely duplicate(s), held for review"))
-    return Filed(person.id, held)
+        # merged_into at once, so each candidate's records are found under one id or the other
+        # (joined on the person as it is now; no OR, so the index on records.person_id serves)
+        current = func.coalesce(Person.merged_into, Person.id)
+        for pid, owner, other in s.execute(select(Person.id, Record.person_id, Record.fields)
+                                           .join(Record, Record.person_id == current)
+                                           .where(Person.id.in_(listed))):
+            now_as[pid] = owner
+            known.setdefault(owner, []).append(other)
+    ids = list(s.scalars(insert(Person).returning(Person.id, sort_by_parameter_order=True),
+                         [{"status": "active"} for _ in items]))
+    s.execute(update(Record), [{"id": row_id, "person_id": pid} for (row_id, _), pid in zip(items, ids)])
+    s.execute(insert(MatchKey), [{"key": k, "person_id": pid} for ks, pid in zip(keysets, ids) for k in sorted(ks)])
+    filed: list[Filed] = []
+    earlier: dict[str, list[int]] = {}  # key -> positions in this batch filed before
+    for i, ((_, fields), ks) in enumerate(zip(items, keysets)):
+        scored: dict[int, int] = {}
+        persons_here = {now_as[p] for k in ks for p in by_key.get(k, ()) if p in now_as}
+        for pid in sorted(persons_here)[:MAX_CANDIDATES]:
+            for other in known[pid]:
+                sc = matching.score(fields, other)
+                if sc >= matching.HOLD_AT and sc > scored.get(pid, -1):
+                    scored[pid] = sc
+        for j in sorted({j for k in ks for j in earlier.get(k, ())}):
+            sc = matching.score(fields, items[j][1])
+            if sc >= matching.HOLD_AT and sc > scored.get(ids[j], -1):
+                scored[ids[j]] = sc
+        for k in ks:
+            earlier.setdefault(k, []).append(i)
+        held = sorted(scored.items(), key=lambda kv: (-kv[1], kv[0]))
+        for other_id, sc in held:
+            s.add(Review(kind="duplicate", person_id=ids[i], other_id=other_id, score=sc,
+                         detail=f"likely the same person as person {other_id} (score {sc}/1000)"))
+        if held:
+            s.add(Event(kind="person-held", device_id=None,
+                        detail=f"person {ids[i]}: {len(held)} likely duplicate(s), held for review"))
+        filed.append(Filed(ids[i], held))
+    return filed
 
 
 def open_review(s: Session, kind: str, person_id: int, other_id: int | None, detail: str,
