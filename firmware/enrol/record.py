@@ -13,7 +13,8 @@ clear header, which the tag authenticates (crypto/seal.py).
               "birth_date": "YYYY-MM-DD", "village_code": 8 digits (the official gazetteer),
               "phone": "" or digits, "category": "veteran" | ... (enrol/schema.py),
               "service_no": "" or digits, "consent": true},
-   "card": {"credential_id": "..."},
+   "card": {"credential_id": "..."},  the card's id, 26 characters (formats.credential_id; ""
+                                      from firmware before it: the registry then uses the legacy id)
    "pin_block": <16 bytes>}           ISO 9564-1 format 4, sealed with the record
 """
 

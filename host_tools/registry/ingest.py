@@ -72,6 +72,7 @@ def full_credential_id(record_id: bytes) -> str:
 
 credential_id = full_credential_id  # what a record of today's firmware carries
 
+
 class KeyCache:
     """Unwrapped batch keys by key envelope hash: one RSA decryption per segment, not per batch."""
 
@@ -218,7 +219,8 @@ def _prepare(keys: RegistryKeys, cache: KeyCache, device_id: str, batch: Batch
             continue
         rows.append({
             "record_id": opened.record_id, "device_id": device_id, "boot": opened.boot, "seq": opened.seq,
-            "digest": digest, "envelope": bytes(env), "credential_id": written or legacy_credential_id(opened.record_id),
+            "digest": digest, "envelope": bytes(env),
+            "credential_id": written or legacy_credential_id(opened.record_id),
             "officer_id": doc["officer_id"], "created_t": created["t"],
             "clock_synced": created["clock"] == "synced",
             "fields": {k: v for k, v in doc["fields"].items()}, "schema": doc["v"],
@@ -238,9 +240,11 @@ def _credential_for(s: Session, device_id: str, fresh: list[dict[str, Any]]) -> 
     for row in fresh:
         if row["credential_id"] in taken:
             full = full_credential_id(row["record_id"])
-            s.add(RevokedCredential(credential_id=full, reason="credential id collided with another record's: issue a new card"))
+            s.add(RevokedCredential(credential_id=full,
+                                    reason="credential id collided with another record's: issue a new card"))
             s.add(Event(kind="credential-collision", device_id=device_id,
-                        detail=f"record {row['record_id'].hex()}: credential {row['credential_id']} taken, stored as {full}"))
+                        detail=f"record {row['record_id'].hex()}: credential {row['credential_id']} taken, "
+                               f"stored as {full}"))
             row["credential_id"] = full
         taken.add(row["credential_id"])
 
