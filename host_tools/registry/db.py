@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,20 @@ from sqlalchemy.orm import Session
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
+def _private_file(url: str) -> None:
+    """The database file (names, villages, phones) readable by its owner alone, wherever --db puts
+    it: created 0600 before SQLite opens it (SQLite gives its -wal and -shm files the same mode)."""
+    path = url.split("///", 1)[1] if "///" in url else ""
+    if not path or path.startswith(":memory:") or "?" in path:
+        return
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)
+    os.chmod(path, 0o600)
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
+        _private_file(url)
         # hide_parameters: an error message never carries a record's values (personal data) into a log
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True)
 

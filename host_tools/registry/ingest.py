@@ -219,7 +219,9 @@ def _prepare(keys: RegistryKeys, cache: KeyCache, device_id: str, batch: Batch
             continue
         rows.append({
             "record_id": opened.record_id, "device_id": device_id, "boot": opened.boot, "seq": opened.seq,
-            "digest": digest, "envelope": bytes(env),
+            # the envelope itself is not kept: its digest decides duplicate or conflict, and what
+            # it holds is stored opened; kept, it would let the RSA key recover the PIN block
+            "digest": digest, "envelope": b"",
             "credential_id": written or legacy_credential_id(opened.record_id),
             "officer_id": doc["officer_id"], "created_t": created["t"],
             "clock_synced": created["clock"] == "synced",

@@ -42,7 +42,7 @@ class Record(Base):
     boot: Mapped[int] = mapped_column(BigInteger)
     seq: Mapped[int] = mapped_column(BigInteger)
     digest: Mapped[bytes] = mapped_column(LargeBinary(32))
-    envelope: Mapped[bytes] = mapped_column(LargeBinary)
+    envelope: Mapped[bytes] = mapped_column(LargeBinary)  # empty since migration 0008: never kept (ingest.py)
     credential_id: Mapped[str] = mapped_column(String(32))
     officer_id: Mapped[str] = mapped_column(String(32))
     created_t: Mapped[int] = mapped_column(BigInteger)

@@ -150,7 +150,7 @@ def test_batch_accepted_then_duplicate_with_the_same_receipt(reg, http, device) 
         # the PIN is only a keyed verifier: neither the digits nor a plain hash of them
         assert rec.pin_verifier != hashlib.sha256(b"2580").digest()
         assert rec.pin_verifier == pins.verifier(reg.keys.pin_key, rec.record_id, b"2580")
-        assert b"2580" not in rec.envelope
+        assert rec.envelope == b""  # the sealed bytes (the enrolment PIN block inside) are not kept
 
 
 def test_same_id_other_bytes_is_a_conflict_kept_aside_once(reg, http, device) -> None:
@@ -480,9 +480,31 @@ def test_migration_0007_files_existing_records_under_persons(request, tmp_path: 
         third = s.scalars(select(Record).where(Record.record_id == r3)).one()
         assert third.credential_id == full_credential_id(r3)
         assert s.get(RevokedCredential, third.credential_id) is not None
+        assert {bytes(r.envelope) for r in s.scalars(select(Record))} == {b""}  # migration 0008: none kept
         payments = {p.receipt: p.person_id for p in s.scalars(select(Payment))}
         assert payments == {"R1": person[r1], "R2": None}
         assert [e.kind for e in s.scalars(select(Event).where(Event.kind == "overpayment"))] == ["overpayment"]
     breaches, _ = audit(engine)
     assert {b.check for b in breaches} >= {"payment-no-person"}
+    engine.dispose()
+
+
+def test_a_sqlite_database_anywhere_is_its_owners_alone(tmp_path: Path) -> None:
+    """--db outside the key directory: the file and its WAL are created 0600 (names, phones)."""
+    import os
+    import stat
+
+    from host_tools.registry.db import make_engine
+
+    path = tmp_path / "elsewhere" / "registry.db"
+    path.parent.mkdir()
+    old = os.umask(0o022)  # a usual umask would make it 0644
+    try:
+        engine = make_engine(f"sqlite:///{path}")
+        migrate(engine)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    wal = path.with_name("registry.db-wal")
+    assert not wal.exists() or stat.S_IMODE(wal.stat().st_mode) == 0o600
     engine.dispose()
