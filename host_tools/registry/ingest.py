@@ -21,6 +21,8 @@ import cbor2
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from firmware import formats
+
 from . import pins
 from .credential import UNDECODABLE
 from .keys import RegistryKeys
@@ -64,10 +66,9 @@ def legacy_credential_id(record_id: bytes) -> str:
 
 def full_credential_id(record_id: bytes) -> str:
     """All 128 bits of the record id (122 of them random: UUID4) in Crockford base32, 26 characters:
-    the credential id a device writes into its record and on its card (firmware/formats.py),
-    unique because record ids are.  Computed here on its own, not imported from the firmware."""
-    n = int.from_bytes(record_id, "big")
-    return "".join(pins.CREDENTIAL_ALPHABET[(n >> (5 * i)) & 31] for i in range(25, -1, -1))
+    the credential id a device writes into its record and on its card, unique because record ids
+    are.  One definition, the firmware's (firmware/formats.py)."""
+    return formats.credential_id(record_id)
 
 
 credential_id = full_credential_id  # what a record of today's firmware carries

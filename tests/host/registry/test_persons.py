@@ -96,8 +96,8 @@ def test_the_reissue_window_cannot_pay_twice_even_with_everything_sent_at_once(r
         with httpx.Client(base_url=base, verify=ctx, timeout=60) as c:
             for _ in range(3):
                 who = distinct()
-                old = Person(reg, c_http(c), a, fields=who)
-                new = Person(reg, c_http(c), a, fields=who, pin=b"7391", card_entry=False)
+                old = Person(reg, c, a, fields=who)
+                new = Person(reg, c, a, fields=who, pin=b"7391", card_entry=False)
                 entry = card_payload(new.boot, new.seq, UID, credential_id(new.rid), credential_id(old.rid))
 
                 def send(job: str) -> object:
@@ -117,10 +117,6 @@ def test_the_reissue_window_cannot_pay_twice_even_with_everything_sent_at_once(r
     with Session(reg.engine) as s:
         assert len(s.scalars(select(Payment)).all()) == 3
     clean(reg)
-
-
-def c_http(c: httpx.Client) -> httpx.Client:
-    return c
 
 
 def pay_via(c: httpx.Client, point: HostDevice, body: bytes) -> dict:
