@@ -5,15 +5,18 @@
     and bounded, so no route reads more than its limit;
   * a read timeout per body chunk: a client that stops sending half-way does not keep its
     connection (and a worker thread) for minutes;
-  * the operator's token checked before the body of an operator route is read: 100 MB of
-    JSON without a token costs the registry nothing.
-The concurrency limit and the keep-alive timeout are uvicorn's (serve.py).
+  * an operator route without a bearer token is refused before its body is read: 100 MB of
+    JSON without a token costs the registry nothing (the token itself is checked by the route's
+    dependency, context.Context.role);
+  * at most MAX_IN_FLIGHT requests being answered at once (503 past that): requests are counted,
+    not connections, so connections that never send a request cannot crowd devices out (serve.py
+    closes those, and bounds the connections one address may hold).
+The keep-alive and header timeouts are serve.py's.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -36,15 +39,22 @@ def body_limit(path: str) -> int:
     return SMALL_BODY
 
 
+MAX_IN_FLIGHT = 256
+
+
 def operator_route(path: str) -> bool:
-    return path.startswith("/v1/admin/")  # /v1/verify is a payout point's, signed as a device signs
+    """Routes an operator's bearer token opens (/v1/verify is a payout point's, signed as a device
+    signs; /v1/auth/login is where the token comes from)."""
+    return path.startswith("/v1/admin/") or (path.startswith("/v1/auth/") and path != "/v1/auth/login")
 
 
 class RequestLimits:
-    def __init__(self, app: ASGIApp, operator_token: str, chunk_timeout_s: float = CHUNK_TIMEOUT_S) -> None:
+    def __init__(self, app: ASGIApp, chunk_timeout_s: float = CHUNK_TIMEOUT_S,
+                 max_in_flight: int = MAX_IN_FLIGHT) -> None:
         self.app = app
-        self.token = ("Bearer " + operator_token).encode()
         self.chunk_timeout_s = chunk_timeout_s
+        self.max_in_flight = max_in_flight
+        self.in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -62,9 +72,19 @@ class RequestLimits:
             if not given and headers.get(protocol.H_DEVICE.encode()):
                 await _answer(send, 403, "a device or payout point cannot administer the registry")
                 return
-            if not hmac.compare_digest(given, self.token):
-                await _answer(send, 401, "operator token missing or wrong")
+            if not given.startswith(b"Bearer ") or len(given) > 200:
+                await _answer(send, 401, "operator token missing: sign in (enrolctl registry login)")
                 return
+        if self.in_flight >= self.max_in_flight:
+            await _answer(send, 503, "registry busy: try again", retry_after=2)
+            return
+        self.in_flight += 1
+        try:
+            await self._bounded(scope, receive, send, limit)
+        finally:
+            self.in_flight -= 1
+
+    async def _bounded(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         # the whole body, bounded, read here: the app then parses bytes it already has
         body = bytearray()
         more = True
@@ -93,9 +113,11 @@ class RequestLimits:
         await self.app(scope, replay, send)
 
 
-async def _answer(send: Send, status: int, reason: str) -> None:
+async def _answer(send: Send, status: int, reason: str, retry_after: int | None = None) -> None:
     body = json.dumps({"error": reason}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+               (b"connection", b"close")]
+    if retry_after:
+        headers.append((b"retry-after", str(retry_after).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

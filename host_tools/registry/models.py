@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text,
                         UniqueConstraint)
+from sqlalchemy import false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -29,6 +30,10 @@ class Device(Base):
     # "enrolment" (pushes records, signs cards: its key is on the trust list) or "payout" (verifies
     # card + PIN, never pushes records, its key trusted for nothing): migration 0003
     role: Mapped[str] = mapped_column(String(16), default="enrolment", server_default="enrolment")
+    # a second registrar approved it (proposals.py): until then an enrolment device's cards are
+    # trusted by no one and its records pay nothing, and a payout point's claims are refused.
+    # Devices registered before migration 0009 were made active by it.
+    active: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Record(Base):
@@ -62,6 +67,9 @@ class Record(Base):
     # the person this record enrols: always the surviving person (a merge moves its records), so a
     # credential belongs to exactly one person (migration 0007)
     person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"), nullable=True, index=True)
+    # pushed over USB on an operator's authority: pays nothing until a second operator approves
+    # that proposal (migration 0009; None for a record the device itself signed and synced)
+    proposal_id: Mapped[int | None] = mapped_column(ForeignKey("proposals.id"), nullable=True, index=True)
 
     # a credential id names one record, and so one person: by constraint, not by luck (migration 0007)
     __table_args__ = (UniqueConstraint("credential_id", name="uq_records_credential"),)
@@ -130,7 +138,9 @@ class Nonce(Base):
 
 
 class Event(Base):
-    """The registry's own audit log: conflicts, rejections, revocations, refused requests."""
+    """The registry's trail: every operator action and payment, conflicts, rejections, revocations.
+    Hash-chained (events.py): `seq` numbers them without gaps, `hash` covers the event and the hash
+    of the one before, so an edited, deleted or reordered event is found by `registry audit`."""
 
     __tablename__ = "events"
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
@@ -138,6 +148,61 @@ class Event(Base):
     kind: Mapped[str] = mapped_column(String(32))
     device_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     detail: Mapped[str] = mapped_column(Text)
+    operator: Mapped[str | None] = mapped_column(String(32), nullable=True)  # who, for an operator's act
+    role: Mapped[str | None] = mapped_column(String(16), nullable=True)  # the role they acted in
+    reason: Mapped[str | None] = mapped_column(String(200), nullable=True)  # why, in their words
+    seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True, unique=True)  # None: before 0009
+    prev_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
+    hash: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
+
+
+class Operator(Base):
+    """A person who runs the registry (operators.py): a name, an Argon2 password hash, an optional
+    TOTP second factor (sealed under the registry's device key), roles.  Never deleted (the trail
+    names them): disabled."""
+
+    __tablename__ = "operators"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(32), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    totp_secret: Mapped[bytes | None] = mapped_column(LargeBinary(80), nullable=True)
+    roles: Mapped[str] = mapped_column(String(64))  # comma-separated, sorted
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # a password someone else chose (at creation, at a reset): the operator must choose their own
+    # before anything else
+    must_change: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class OperatorToken(Base):
+    """A signed-in operator's bearer token: only its SHA-256 is kept; it expires, and signing out,
+    a password change or disabling the operator revokes it."""
+
+    __tablename__ = "operator_tokens"
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id"), index=True)
+    issued_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Proposal(Base):
+    """An act that can create or move money, proposed by one operator and carried out only when a
+    different operator approves it (proposals.py).  It expires, or is refused with a reason."""
+
+    __tablename__ = "proposals"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    subject: Mapped[str] = mapped_column(String(64), index=True)  # what it acts on (a device id, a person)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    reason: Mapped[str] = mapped_column(String(200))
+    proposed_by: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(10), default="open", index=True)  # open|approved|refused|expired
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    decided_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    decision_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class RevokedCredential(Base):

@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from . import persons, pins
+from . import persons, pins, proposals
 from .credential import CredentialError, check_credential
 from .keys import RegistryKeys
 from .models import Device, Event, Payment, Programme, Record, RevokedCredential
@@ -55,8 +55,9 @@ def card_and_pin(s: Session, keys: RegistryKeys, point_id: str, credential_b64: 
         cose = base64.b64decode(credential_b64, validate=True)
     except ValueError:
         return None, {"result": "invalid", "reason": "credential is not base64"}
-    trusted = {kid_of(d.ed25519_pub): (d.device_id, d.ed25519_pub)  # card-signing keys only
-               for d in s.scalars(select(Device).where(Device.revoked.is_(False), Device.role == "enrolment"))}
+    trusted = {kid_of(d.ed25519_pub): (d.device_id, d.ed25519_pub)  # card-signing keys only, of approved devices
+               for d in s.scalars(select(Device).where(Device.revoked.is_(False), Device.active.is_(True),
+                                                       Device.role == "enrolment"))}
     try:
         claims = check_credential(cose, trusted, bytes.fromhex(uid_hex), int(now), keys.registry_id)
     except CredentialError as e:
@@ -75,6 +76,9 @@ def card_and_pin(s: Session, keys: RegistryKeys, point_id: str, credential_b64: 
     if rec.card_uid is None:  # its card entry (re-issue or not) has not reached the registry
         return None, {"result": "unknown", "credential_id": rec.credential_id,
                       "reason": "the card's issue has not reached the registry yet"}
+    if proposals.pending_push(s, rec.proposal_id):  # pushed over USB: no second operator has approved it
+        return None, {"result": "held", "credential_id": rec.credential_id,
+                      "reason": "pushed by an operator: waiting for a second operator's approval"}
     if rec.person_id is None or persons.holds(s, persons.survivor(s, rec.person_id)):
         return None, {"result": "held", "credential_id": rec.credential_id,
                       "reason": "held for review at the registry"}
@@ -167,6 +171,8 @@ def payout(s: Session, keys: RegistryKeys, point_id: str, req: Any, now: float |
                   proof=proof(keys.pin_key, receipt, rec.record_id, person_id, prog.code, req.period, int(amount),
                               point_id))
     s.add(pay)
+    s.add(Event(kind="paid", device_id=point_id,
+                detail=f"receipt {receipt}: {int(amount)} riel, {prog.code} {req.period}, person {person_id}"))
     s.commit()  # an IntegrityError here (a claim that got there first) is redone by the caller: "already paid"
     return {"result": "paid", "credential_id": rec.credential_id, "amount": pay.amount, "receipt": pay.receipt,
             "programme": prog.code, "period": req.period, "given_name": answer["given_name"]}

@@ -11,19 +11,28 @@ from .db import make_engine, migrate
 from .keys import load_keys
 
 
-CONCURRENCY = 256
 HEADER_TIMEOUT_S = 10.0
+PER_ADDRESS = 64  # connections one client address may hold open (a carrier's NAT: many devices)
+MAX_CONNECTIONS = 8192  # all addresses together (file descriptors)
 
 
 def _h11_with_header_timeout() -> type:
     """uvicorn's h11 protocol, closing a connection whose request headers are not complete within
     HEADER_TIMEOUT_S of its opening or of the previous answer: uvicorn itself waits for ever
-    (its keep-alive timer stops at the first byte), so half-sent headers held a connection."""
+    (its keep-alive timer stops at the first byte), so half-sent headers held a connection.
+    A connection past PER_ADDRESS from its address (or MAX_CONNECTIONS in all) is closed as it
+    opens.  Connections are not what limits the work: requests are (limits.MAX_IN_FLIGHT), so
+    idle connections held open by someone cannot turn a device's request away."""
+    from collections import Counter
+
     import h11
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
+    per_address: Counter[str] = Counter()
+
     class HeaderTimeoutH11(H11Protocol):  # type: ignore[misc]
         _header_timer = None
+        _address: str | None = None
 
         def _arm(self) -> None:
             self._disarm()
@@ -45,6 +54,12 @@ def _h11_with_header_timeout() -> type:
 
         def connection_made(self, transport) -> None:  # type: ignore[no-untyped-def]
             super().connection_made(transport)
+            peer = transport.get_extra_info("peername")
+            self._address = str(peer[0]) if peer else "?"
+            per_address[self._address] += 1
+            if per_address[self._address] > PER_ADDRESS or len(self.connections) > MAX_CONNECTIONS:
+                transport.close()  # its share is taken: the others it holds are still served
+                return
             self._arm()
 
         def handle_events(self) -> None:
@@ -59,6 +74,11 @@ def _h11_with_header_timeout() -> type:
 
         def connection_lost(self, exc) -> None:  # type: ignore[no-untyped-def]
             self._disarm()
+            if self._address is not None:
+                per_address[self._address] -= 1
+                if per_address[self._address] <= 0:
+                    del per_address[self._address]
+                self._address = None
             super().connection_lost(exc)
 
     return HeaderTimeoutH11
@@ -134,10 +154,11 @@ def serve(keys_dir: Path, db_url: str | None, host: str, port: int, tls: bool = 
     app, keys = build_app(keys_dir, db_url)
     _check_port(host, port)
     ssl = {"ssl_certfile": str(keys.server_cert), "ssl_keyfile": str(keys.server_key)} if tls else {}
-    # limit_concurrency: past that many open connections and tasks uvicorn answers 503 at once
-    # instead of queueing without bound (bodies are bounded and timed in limits.py)
+    # no limit_concurrency: uvicorn's counts idle connections with requests, so 300 connections
+    # that send nothing turned devices away (503).  Requests in flight are bounded in limits.py,
+    # connections per address here (_h11_with_header_timeout), bodies are bounded and timed.
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, timeout_keep_alive=5,
-                            limit_concurrency=CONCURRENCY, http=_h11_with_header_timeout(),
+                            http=_h11_with_header_timeout(),
                             **ssl)  # type: ignore[arg-type]
     where = f"{'https' if tls else 'http'}://{host}:{port}"
     banner = "" if quiet else (f"registry {keys.registry_id}: listening on {where} (database "

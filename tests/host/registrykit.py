@@ -30,6 +30,7 @@ from host_tools.registry.app import create_app
 from host_tools.registry.db import make_engine, migrate
 from host_tools.registry.keys import RegistryKeys, init_keys, load_keys
 from host_tools.registry.models import Conflict, Device, Record
+from host_tools.registry.operators import ROLES
 
 
 @dataclass
@@ -60,11 +61,52 @@ class Registry:
     def conflicts(self) -> int:
         return self.count(Conflict)
 
-    def add_device(self, device_id: str, secret: bytes, ed_pub: bytes, role: str = "enrolment") -> None:
+    def add_device(self, device_id: str, secret: bytes, ed_pub: bytes, role: str = "enrolment",
+                   active: bool = True) -> None:
+        """A device registered and approved (as two registrars would leave it), written straight
+        to the database: for tests about something else than registering devices."""
         with Session(self.engine) as s:
             s.add(Device(device_id=device_id, hmac_secret=self.keys.seal_device_secret(device_id, secret),
-                         ed25519_pub=ed_pub, revoked=False, role=role))
+                         ed25519_pub=ed_pub, revoked=False, role=role, active=active))
             s.commit()
+
+    def operator(self, name: str = "op-a", roles: tuple[str, ...] = ROLES) -> dict[str, str]:
+        """Headers of a signed-in operator, made straight in the database (no password: it cannot
+        sign in, only use this token) for tests about something else than signing in."""
+        import datetime as dt
+        import secrets
+
+        from host_tools.registry.models import Operator, OperatorToken
+        from host_tools.registry.operators import token_hash
+
+        token = secrets.token_urlsafe(32)
+        with Session(self.engine) as s:
+            op = s.scalars(select(Operator).where(Operator.name == name)).first()
+            if op is None:
+                op = Operator(name=name, password_hash="!", roles=",".join(sorted(roles)), disabled=False,
+                              must_change=False)
+                s.add(op)
+                s.flush()
+            s.add(OperatorToken(token_hash=token_hash(token), operator_id=op.id, revoked=False,
+                                expires_at=dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)))
+            s.commit()
+        return {"Authorization": "Bearer " + token}
+
+    def checker(self) -> dict[str, str]:
+        """A second operator (every role), to approve what `operator()` proposes."""
+        return self.operator("op-b")
+
+
+def approved(client: Any, method: str, path: str, proposer: dict[str, str], approver: dict[str, str],
+             **kw: Any) -> Any:
+    """Propose with one operator, approve with another; returns the approval's answer (raises if
+    either step was refused)."""
+    r = client.request(method, path, headers=proposer, **kw)
+    assert r.status_code in (201, 202), (r.status_code, r.text)
+    a = client.post(f"/v1/admin/proposals/{r.json()['proposal']}/approve", json={"reason": "checked"},
+                    headers=approver)
+    assert a.status_code == 200, (a.status_code, a.text)
+    return a
 
 
 def make_registry(tmp: Path, db_url: str | None = None) -> Registry:
@@ -103,7 +145,7 @@ def registry_for(request, tmp: Path, database: str) -> Registry:
 
 # every table, those that name others first
 TABLES = ("payments", "programmes", "revoked_credentials", "reviews", "match_keys", "records", "persons", "conflicts",
-          "nonces", "events", "devices")
+          "nonces", "events", "devices", "proposals", "operator_tokens", "operators")
 
 
 def empty(engine: Engine) -> None:

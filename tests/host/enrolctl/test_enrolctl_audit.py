@@ -22,12 +22,12 @@ def test_the_audit_is_clean_then_names_a_hand_written_breach(tmp_path: Path) -> 
     import sys as _sys
 
     _sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "registry"))
-    from test_payouts import PENSION, Person, op, pay
+    from test_payouts import PENSION, Person, add_programme, op, pay
 
     from registrykit import HostDevice
 
     http = TestClient(create_app(reg.keys, reg.engine), base_url="https://testserver")
-    assert http.post("/v1/admin/programmes", json=PENSION, headers=op(reg)).status_code == 201
+    add_programme(http, reg)
     device, point = HostDevice(reg), HostDevice(reg, "pay-01", role="payout")
     assert pay(http, point, Person(reg, http, device).claim(b"2580"))["result"] == "paid"
     keys, db = str(reg.keys_dir), f"sqlite:///{tmp_path / 'registry.db'}"

@@ -15,7 +15,7 @@ from registrykit import HostDevice, Registry, http, reg  # noqa: F401 - fixtures
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from population import distinct
-from test_payouts import PENSION, UID, Person, client, op, paid, pay
+from test_payouts import PENSION, UID, Person, add_programme, client, op, paid, pay
 
 from firmware.formats import card_payload
 from host_tools.registry import pins
@@ -34,7 +34,7 @@ def claim_with(person: Person, card: bytes, uid: bytes, pin: bytes = b"2580", po
 
 
 def setup(reg, http) -> tuple[HostDevice, HostDevice]:
-    assert http.post("/v1/admin/programmes", json=PENSION, headers=op(reg)).status_code == 201
+    add_programme(http, reg)
     return HostDevice(reg), HostDevice(reg, "pay-01", role="payout")
 
 

@@ -24,7 +24,7 @@ import cbor2
 import httpx
 import pytest
 from population import distinct
-from registrykit import HostDevice, RegistryProcess, registry_for
+from registrykit import HostDevice, RegistryProcess, approved, registry_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from test_payouts import PENSION
@@ -168,8 +168,8 @@ def interleave(request, tmp_path, database: str, seed: int, people: int) -> None
     with RegistryProcess(reg, url) as one, RegistryProcess(reg, url) as two:
         bases = [f"https://127.0.0.1:{one.port}", f"https://127.0.0.1:{two.port}"]
         with httpx.Client(base_url=bases[0], verify=ctx, timeout=60) as c:
-            op = {"Authorization": "Bearer " + reg.keys.operator_token}
-            assert c.post("/v1/admin/programmes", json=PENSION, headers=op).status_code == 201
+            approved(c, "POST", "/v1/admin/programmes", reg.operator(), reg.checker(), json=PENSION)
+        maker, checker = reg.operator("reviewer-a", ("reviewer",)), reg.operator("reviewer-b", ("reviewer",))
 
         def device_actor(dev: HostDevice, actor_seed: int) -> None:
             r = random.Random(actor_seed)
@@ -197,7 +197,7 @@ def interleave(request, tmp_path, database: str, seed: int, people: int) -> None
             for _ in range(rounds):
                 time.sleep(0.2 + r.random() * 0.3)
                 with httpx.Client(base_url=r.choice(bases), verify=ctx, timeout=60) as c:
-                    _decide_all(c, truth_of, reg.keys.operator_token, stop_after=r.randint(1, 3))
+                    _decide_all(c, truth_of, maker, checker, stop_after=r.randint(1, 3))
 
         with ThreadPoolExecutor(8) as pool:
             jobs = [pool.submit(device_actor, d, seed * 10 + i) for i, d in enumerate(devices)]
@@ -207,7 +207,7 @@ def interleave(request, tmp_path, database: str, seed: int, people: int) -> None
                 j.result()
         # afterwards: every review decided as the truth says, then everyone claims with the newest card
         with httpx.Client(base_url=bases[1], verify=ctx, timeout=60) as c:
-            _decide_all(c, truth_of, reg.keys.operator_token)
+            _decide_all(c, truth_of, maker, checker)
             newest: dict[int, Card] = {}
             for card in plan.cards:
                 if card.replaces or card.truth not in newest:
@@ -230,9 +230,10 @@ def interleave(request, tmp_path, database: str, seed: int, people: int) -> None
           f"{sum(1 for a in answers if a.get('result') == 'paid')} paid then, {counts}")
 
 
-def _decide_all(c: httpx.Client, truth_of: dict[bytes, int], token: str, stop_after: int = 10**9) -> None:
-    """Decide open reviews as the truth says (a reviewer who checks the person's ID card)."""
-    headers = {"Authorization": "Bearer " + token}
+def _decide_all(c: httpx.Client, truth_of: dict[bytes, int], headers: dict[str, str], checker: dict[str, str],
+                stop_after: int = 10**9) -> None:
+    """Decide open reviews as the truth says (a reviewer who checks the person's ID card), each
+    decision approved by a second reviewer."""
     for _ in range(min(stop_after, 1000)):
         r = c.get("/v1/admin/reviews", params={"status": "open"}, headers=headers)
         assert r.status_code == 200, r.text
@@ -244,4 +245,8 @@ def _decide_all(c: httpx.Client, truth_of: dict[bytes, int], token: str, stop_af
         other = {truth_of[bytes.fromhex(rec["record_id"])] for rec in (row["other"] or {"records": []})["records"]}
         decision = "same" if mine & other else "different"
         d = c.post(f"/v1/admin/reviews/{row['id']}/decide", json={"decision": decision}, headers=headers)
-        assert d.status_code in (200, 409), d.text  # 409: the operator at the other process decided it first
+        assert d.status_code in (202, 409), d.text  # 409: proposed or decided already, at the other process
+        waiting = c.get("/v1/admin/proposals", params={"status": "open"}, headers=checker).json()
+        for p in waiting:
+            a = c.post(f"/v1/admin/proposals/{p['id']}/approve", json={"reason": "ID card seen"}, headers=checker)
+            assert a.status_code in (200, 409), a.text  # 409: approved at the other process first

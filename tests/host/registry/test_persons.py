@@ -15,7 +15,7 @@ from registrykit import HostDevice, Registry, RegistryProcess, http, reg  # noqa
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 from test_card_entries import OTHER_UID, claim_with
-from test_payouts import PENSION, UID, Person, client, op, paid, pay
+from test_payouts import PENSION, UID, Person, add_programme, client, op, paid, pay
 
 from firmware.formats import card_payload
 from host_tools.registry.audit import audit
@@ -27,7 +27,7 @@ from host_tools.registry.protocol import ACCEPTED
 
 
 def setup(reg, http) -> tuple[HostDevice, HostDevice, HostDevice]:
-    assert http.post("/v1/admin/programmes", json=PENSION, headers=op(reg)).status_code == 201
+    add_programme(http, reg)
     return HostDevice(reg), HostDevice(reg, "enrol-02"), HostDevice(reg, "pay-01", role="payout")
 
 
@@ -38,7 +38,13 @@ def reviews(http, reg, status: str = "open") -> list[dict]:
 
 
 def decide(http, reg, review_id: int, decision: str) -> httpx.Response:
-    return http.post(f"/v1/admin/reviews/{review_id}/decide", json={"decision": decision}, headers=op(reg))
+    """Proposed by one reviewer, approved by a second: the approval's answer (or the refusal of
+    the proposal, which then has its status and reason)."""
+    r = http.post(f"/v1/admin/reviews/{review_id}/decide", json={"decision": decision}, headers=op(reg))
+    if r.status_code != 202:
+        return r
+    return http.post(f"/v1/admin/proposals/{r.json()['proposal']}/approve", json={"reason": "checked"},
+                     headers=reg.checker())
 
 
 def clean(reg: Registry) -> None:

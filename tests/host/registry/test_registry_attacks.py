@@ -179,7 +179,7 @@ def test_a_bad_record_is_rejected_with_its_reason_and_the_good_ones_stored(reg, 
     after = rows(reg)
     assert after["records"] == before["records"] + 2
     # the export stays valid JSON: nothing stored that JSON cannot say
-    r = http.get("/v1/admin/records", headers={"Authorization": "Bearer " + reg.keys.operator_token})
+    r = http.get("/v1/admin/records", headers=reg.operator())
     lines = [json.loads(line) for line in r.text.splitlines()]
     assert [(d["v"], d["category"], d["fields"]["given_name"]) for d in lines] == [(1, None, "SOPHEAP"),
                                                                                   (2, "veteran", "SOPHEAP")]
@@ -192,7 +192,7 @@ def test_a_bad_record_is_rejected_with_its_reason_and_the_good_ones_stored(reg, 
 def test_every_error_has_one_shape(reg, http) -> None:
     refused(http.get("/v1/nothing-here"), 404)
     refused(http.put("/v1/health"), 405)
-    op = {"Authorization": "Bearer " + reg.keys.operator_token, "content-type": "application/json"}
+    op = {**reg.operator(), "content-type": "application/json"}
     point = signer(http, HostDevice(reg, "pay-01", role="payout"))
     for body in (b"{not json", b"[]", b'{"credential": 5}'):  # signed, and still not a verify request
         refused(http.post("/v1/verify", content=body, headers=point.signed_headers("POST", "/v1/verify", body)), 422)
@@ -236,7 +236,7 @@ def test_a_huge_body_without_a_token_is_refused_before_it_is_read(reg, http) -> 
             yield b" " * 65536
 
     refused(http.post("/v1/admin/devices", content=hundred_mb(), headers={"content-type": "application/json"}), 401)
-    op = {"Authorization": "Bearer " + reg.keys.operator_token, "content-type": "application/json"}
+    op = {**reg.operator(), "content-type": "application/json"}
     r = http.post("/v1/admin/devices", content=b"{" + b" " * 200_000 + b"}", headers=op)
     refused(r, 413)
     # chunked (no Content-Length), with the token: counted while it streams, stopped at the limit

@@ -29,7 +29,7 @@ def test_schemathesis_finds_no_server_error(request, tmp_path: Path, database: s
     with RegistryProcess(reg, db_url) as server:
         cmd = [str(Path(sys.executable).parent / "schemathesis"), "run",
                f"https://127.0.0.1:{server.port}/openapi.json", "--tls-verify", str(reg.keys_dir / "ca.pem"),
-               "-H", f"Authorization: Bearer {reg.keys.operator_token}",
+               "-H", f"Authorization: {reg.operator()['Authorization']}",
                "--checks", "not_a_server_error", "--max-examples", "40", "--max-time", str(FUZZ_S),
                "--workers", "2", "--no-color", "--report", "junit", "--report-junit-path", str(junit)]
         run = subprocess.run(cmd, capture_output=True, text=True, timeout=FUZZ_S + 120, cwd=tmp_path)
