@@ -23,7 +23,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "host"), str(ROOT / "tests" / "c
 
 import httpx  # noqa: E402
 from population import distinct  # noqa: E402
-from registrykit import HostDevice, RegistryProcess, make_registry  # noqa: E402
+from registrykit import approved, HostDevice, RegistryProcess, make_registry  # noqa: E402
 
 from firmware.formats import card_payload  # noqa: E402
 
@@ -55,8 +55,8 @@ def payout_rate(tmp: Path, db_url: str | None, tag: str) -> tuple[float, int]:
         device = HostDevice(reg)
         claims = []
         with httpx.Client(base_url=base, verify=ctx, timeout=60) as http:
-            http.post("/v1/admin/programmes", headers={"Authorization": "Bearer " + reg.keys.operator_token},
-                      json={"code": "veteran_pension", "name": "pension", "amounts": {"veteran": 150000}})
+            approved(http, "POST", "/v1/admin/programmes", reg.operator(), reg.checker(),
+                     json={"code": "veteran_pension", "name": "pension", "amounts": {"veteran": 150000}})
             dev = RegistryClient(base, device.device_id, device.secret)
             dev.http = http
             for _ in range(PEOPLE // 50):

@@ -28,7 +28,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "host"), str(ROOT / "tests" / "c
 
 import httpx  # noqa: E402
 from population import distinct, population  # noqa: E402
-from registrykit import HostDevice, RegistryProcess, empty, make_registry  # noqa: E402
+from registrykit import approved, HostDevice, RegistryProcess, empty, make_registry  # noqa: E402
 from sqlalchemy import insert, select  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
@@ -182,8 +182,8 @@ def _claims_at_scale(reg, pg: str) -> tuple[float, float]:
     with RegistryProcess(reg, pg) as srv:
         base = f"https://127.0.0.1:{srv.port}"
         with httpx.Client(base_url=base, verify=ctx, timeout=120) as http:
-            http.post("/v1/admin/programmes", headers={"Authorization": "Bearer " + reg.keys.operator_token},
-                      json={"code": "veteran_pension", "name": "pension",
+            approved(http, "POST", "/v1/admin/programmes", reg.operator(), reg.checker(),
+                     json={"code": "veteran_pension", "name": "pension",
                             "amounts": {"veteran": 150000, "retired_civil_servant": 120000}})
             dev = RegistryClient(base, device.device_id, device.secret)
             dev.http = http

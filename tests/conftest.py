@@ -33,10 +33,11 @@ ENROLCTL = Path(sys.executable).parent / "enrolctl"
 
 
 def enrolctl(*args: str, timeout: float = 180, env: dict[str, str] | None = None,
-             cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """The technician's command as installed by make setup, run as a child process."""
+             cwd: Path | None = None, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    """The technician's command as installed by make setup, run as a child process (standard
+    input closed unless `input` is given)."""
     return subprocess.run([str(ENROLCTL), *args], capture_output=True, text=True, timeout=timeout,
-                          env=env, cwd=cwd)
+                          env=env, cwd=cwd, input=input if input is not None else "")
 
 
 _MPY_TREE: Path | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -169,8 +170,9 @@ def registry_programme(
     """Add a payout programme: an amount a month per beneficiary category."""
     from . import payouts
 
-    payouts.add_programme(keys, registry, code, name, payouts.parse_amounts(amount))
-    out.print(f"programme {code} added")
+    proposal = payouts.add_programme(keys, registry, code, name, payouts.parse_amounts(amount))
+    out.print(f"programme {code} proposed (proposal {proposal}): a second registrar approves it with "
+              f"`enrolctl registry approve {proposal}`")
 
 
 @registry_app.command("payouts")
@@ -210,8 +212,209 @@ def registry_unlock(
     """Clear a card's PIN lock (after 3 wrong PINs), in the registry's audit log."""
     from . import payouts
 
-    payouts.unlock(keys, registry, credential)
-    out.print(f"credential {credential} unlocked")
+    proposal = payouts.unlock(keys, registry, credential)
+    out.print(f"unlock of {credential} proposed (proposal {proposal}): a second reviewer approves it with "
+              f"`enrolctl registry approve {proposal}`")
+
+
+PasswordStdinOpt = Annotated[bool, typer.Option("--password-stdin", help="read the password(s) from standard "
+                                                 "input, one a line, instead of asking")]
+
+
+@registry_app.command("login")
+def registry_login(
+    keys: KeysDirOpt, registry: UrlOpt,
+    operator: Annotated[str, typer.Option("--operator", help="your operator name")],
+    code: Annotated[str | None, typer.Option("--code", help="the 6 digits of your second factor, if you have one")] = None,
+    password_stdin: PasswordStdinOpt = False,
+) -> None:
+    """Sign in as a named operator; the session is kept for the other registry commands."""
+    from . import operators, session
+
+    (password,) = session.secret_lines(1, password_stdin, ["password"])
+    doc = operators.login(keys, registry, operator, password, code)
+    out.print(f"signed in as {doc['name']} ({', '.join(doc['roles'])}) until {doc['expires_at']}")
+    if doc.get("must_change_password"):
+        out.print("choose your own password now: enrolctl registry operator passwd")
+
+
+@registry_app.command("logout")
+def registry_logout(keys: KeysDirOpt, registry: UrlOpt) -> None:
+    """Sign out (the session's token stops working)."""
+    from . import operators
+
+    operators.logout(keys, registry)
+    out.print("signed out")
+
+
+operator_app = typer.Typer(no_args_is_help=True, help="the registry's operators (administrators)")
+registry_app.add_typer(operator_app, name="operator")
+
+
+@operator_app.command("add")
+def operator_add(
+    keys: KeysDirOpt, registry: UrlOpt,
+    name: Annotated[str, typer.Argument(help="their operator name: a-z, digits, . _ -")],
+    role: Annotated[list[str], typer.Option("--role", help="administrator, registrar, reviewer or auditor "
+                                                             "(repeatable)")] = [],  # noqa: B006
+    second_factor: Annotated[bool, typer.Option("--second-factor", help="a TOTP code at every sign-in")] = False,
+    bootstrap: Annotated[bool, typer.Option("--bootstrap", help="the registry's first administrator, made with "
+                                                                "the key directory's one-time token")] = False,
+    password_stdin: PasswordStdinOpt = False,
+) -> None:
+    """Add an operator with a first password they replace at their first sign-in."""
+    from . import operators, session
+
+    (password,) = session.secret_lines(1, password_stdin, ["their first password"])
+    if bootstrap:
+        if role and role != ["administrator"]:
+            raise EnrolctlError("--bootstrap makes the first administrator: no other role")
+        operators.bootstrap(keys, registry, name, password)
+        out.print(f"{name} is the registry's first administrator; the shared token no longer works. "
+                  f"Sign in: enrolctl registry login --operator {name}")
+        return
+    doc = operators.request(keys, registry, "POST", "/v1/admin/operators", (201,),
+                            json={"name": name, "password": password, "roles": role or ["auditor"],
+                                  "second_factor": second_factor})
+    out.print(f"operator {name} added ({', '.join(doc['roles'])}); they choose their own password at first sign-in")
+    if doc.get("totp_uri"):
+        out.print(f"second factor: add this to their authenticator app, then forget it: {doc['totp_uri']}")
+
+
+@operator_app.command("list")
+def operator_list(keys: KeysDirOpt, registry: UrlOpt) -> None:
+    """Every operator, their roles, and whether they are disabled."""
+    from . import operators
+
+    for op in operators.request(keys, registry, "GET", "/v1/admin/operators"):
+        flags = [f for f, on in (("disabled", op["disabled"]), ("second factor", op["second_factor"]),
+                                 ("must change password", op["must_change_password"])) if on]
+        out.print(f"{op['name']:<20} {', '.join(op['roles']):<32} {'; '.join(flags)}", markup=False)
+
+
+@operator_app.command("disable")
+def operator_disable(
+    keys: KeysDirOpt, registry: UrlOpt, name: Annotated[str, typer.Argument()],
+    reason: Annotated[str, typer.Option("--reason", help="why, for the trail")],
+) -> None:
+    """Disable an operator: their sessions end, they cannot sign in."""
+    from . import operators
+
+    operators.request(keys, registry, "POST", f"/v1/admin/operators/{name}/disable", json={"reason": reason})
+    out.print(f"operator {name} disabled")
+
+
+@operator_app.command("passwd")
+def operator_passwd(
+    keys: KeysDirOpt, registry: UrlOpt,
+    name: Annotated[str | None, typer.Argument(help="another operator's name (an administrator's reset); "
+                                                    "none: your own password")] = None,
+    reason: Annotated[str, typer.Option("--reason", help="why, for a reset")] = "forgotten password",
+    password_stdin: PasswordStdinOpt = False,
+) -> None:
+    """Change your own password, or (an administrator) set another operator's first password again."""
+    from . import operators, session
+
+    if name is None:
+        current, new = session.secret_lines(2, password_stdin, ["current password", "new password"])
+        operators.request(keys, registry, "POST", "/v1/auth/password", json={"current": current, "new": new})
+        out.print("password changed; your other sessions were signed out")
+        return
+    (password,) = session.secret_lines(1, password_stdin, ["their new first password"])
+    operators.request(keys, registry, "POST", f"/v1/admin/operators/{name}/password",
+                      json={"password": password, "reason": reason})
+    out.print(f"{name}'s password reset: they choose their own at their next sign-in")
+
+
+@registry_app.command("proposals")
+def registry_proposals(
+    keys: KeysDirOpt, registry: UrlOpt,
+    status: Annotated[str, typer.Option("--status", help="open, approved, refused, expired or all")] = "open",
+) -> None:
+    """Acts waiting for a second operator (dual control)."""
+    from . import operators
+
+    rows = operators.request(keys, registry, "GET", "/v1/admin/proposals", params={"status": status})
+    for p in rows:
+        out.print(f"{p['id']:>5}  {p['status']:<8} {p['kind']:<18} {p['subject']:<28} by {p['proposed_by']}: "
+                  f"{p['reason']}", markup=False)
+    if not rows:
+        out.print(f"no {status} proposals")
+
+
+@registry_app.command("approve")
+def registry_approve(
+    keys: KeysDirOpt, registry: UrlOpt, proposal: Annotated[int, typer.Argument(min=1)],
+    reason: Annotated[str, typer.Option("--reason", help="what you checked")] = "checked",
+) -> None:
+    """Approve another operator's proposal: it is carried out now."""
+    from . import operators
+
+    doc = operators.request(keys, registry, "POST", f"/v1/admin/proposals/{proposal}/approve", json={"reason": reason})
+    out.print(f"proposal {proposal} approved and carried out: {json.dumps(doc)}", markup=False)
+
+
+@registry_app.command("refuse")
+def registry_refuse(
+    keys: KeysDirOpt, registry: UrlOpt, proposal: Annotated[int, typer.Argument(min=1)],
+    reason: Annotated[str, typer.Option("--reason", help="why not")],
+) -> None:
+    """Refuse a proposal (or withdraw your own): nothing is done."""
+    from . import operators
+
+    operators.request(keys, registry, "POST", f"/v1/admin/proposals/{proposal}/refuse", json={"reason": reason})
+    out.print(f"proposal {proposal} refused")
+
+
+events_app = typer.Typer(no_args_is_help=True, help="the registry's hash-chained event trail")
+registry_app.add_typer(events_app, name="events")
+
+
+@events_app.command("export")
+def events_export(
+    keys: KeysDirOpt, registry: UrlOpt, out_file: Annotated[Path, typer.Option("--out", help="JSON lines, 0600")],
+) -> None:
+    """The whole trail with its hashes, to check offline (`enrolctl registry events verify`)."""
+    from . import operators
+
+    n = operators.export_events(keys, registry, out_file)
+    out.print(f"{n} events written to {out_file}")
+
+
+@events_app.command("verify")
+def events_verify(
+    file: Annotated[Path, typer.Argument(help="a file from `enrolctl registry events export`")],
+    head: Annotated[str | None, typer.Option("--head", help="a head written down before (SEQ:HASH): it must "
+                                                             "still be in the chain")] = None,
+) -> None:
+    """Check an exported trail offline: every event in order, none edited, deleted or moved."""
+    from . import operators
+
+    wrong, seq, last = operators.verify_events(file)
+    if head is not None:
+        want_seq, _, want_hash = head.partition(":")
+        if not want_seq.isdigit() or len(want_hash) != 64:
+            raise EnrolctlError("--head SEQ:HASH, as `registry audit` or this command printed it")
+        if int(want_seq) > seq:
+            wrong.append(f"the chain ends at event {seq}, before the head {want_seq} written down: cut short")
+        elif not _chain_holds(file, int(want_seq), want_hash):
+            wrong.append(f"event {want_seq} is not the one written down: the chain was rewritten")
+    for w in wrong:
+        err.print(f"BREACH event-chain: {w}", markup=False)
+    if wrong:
+        raise EnrolctlError(f"the trail in {file} is not intact ({len(wrong)} finding(s))")
+    out.print(f"{seq} events, one unbroken chain; head {seq}:{last}")
+
+
+def _chain_holds(file: Path, seq: int, hash_hex: str) -> bool:
+    import json as json_mod
+
+    with file.open("rb") as f:
+        for line in f:
+            doc = json_mod.loads(line)
+            if doc.get("seq") == seq:
+                return bool(doc.get("hash") == hash_hex)
+    return False
 
 
 @registry_app.command("audit")
@@ -236,7 +439,9 @@ def registry_audit(
         breaches, counts = audit(make_engine(url), registry_keys.pin_key)
     except Exception as e:  # noqa: BLE001 - a database that cannot be read is the answer, in one line
         raise EnrolctlError(f"cannot audit the database: {str(e).splitlines()[0]}") from None
+    head = counts.pop("head", "")
     out.print(", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items()))
+    out.print(f"event chain head {counts.get('events', 0)}:{head} (write it down: a later audit shows a chain cut short)")
     for b in breaches:
         err.print(f"BREACH {b.check}: {b.detail}")
     if breaches:
@@ -275,7 +480,8 @@ def device_provision(
 
     device_id = device.provision(port, keys, registry, config, district, commune, lang, role, programme)
     what = "payout point" if role == "payout" else "enrolment device"
-    out.print(f"provisioned {what} {device_id} for {registry}")
+    out.print(f"provisioned {what} {device_id} for {registry}; it is active once a second registrar approves "
+              "it (`enrolctl registry proposals`, then `enrolctl registry approve N`)")
 
 
 def _progress() -> Progress:
@@ -371,8 +577,11 @@ def records_push(
     """Upload a pulled file's unsynced records to the registry (exactly once: re-pushing is harmless)."""
     from . import device
 
-    tally = device.push(file, keys, registry)
+    tally, proposals = device.push(file, keys, registry)
     out.print("registry: " + (", ".join(f"{n} {k}" for k, n in sorted(tally.items())) or "nothing to send"))
+    for p in proposals:
+        out.print(f"the records stored pay nothing until a second registrar approves proposal {p} "
+                  f"(`enrolctl registry approve {p}`)")
 
 
 def main() -> None:

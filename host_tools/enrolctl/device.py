@@ -74,16 +74,16 @@ def _keys(keys_dir: Path) -> RegistryKeys:
 
 
 def _registry(url: str, keys: RegistryKeys) -> httpx.Client:
-    ctx = ssl.create_default_context(cadata=keys.ca_pem.decode())
-    return httpx.Client(base_url=url, verify=ctx, timeout=30,
-                        headers={"Authorization": "Bearer " + keys.operator_token})
+    """The registry, as the operator signed in with `enrolctl registry login`."""
+    from . import session
+
+    return session.client(url, keys)
 
 
 def _call(client: httpx.Client, method: str, path: str, **kw: Any) -> httpx.Response:
-    try:
-        return client.request(method, path, **kw)
-    except httpx.HTTPError as e:
-        raise EnrolctlError(f"registry at {client.base_url} not reachable: {e}") from e
+    from . import session
+
+    return session.call(client, method, path, **kw)
 
 
 def load_config(path: Path, districts: Sequence[str] = (), communes: Sequence[str] = (),
@@ -373,8 +373,9 @@ def pull(port: str, out: Path) -> dict[str, int]:
     return journal.counts()
 
 
-def push(file: Path, keys_dir: Path, registry_url: str) -> dict[str, int]:
-    """Upload the pending records of a pull file; the registry's exactly-once rules apply."""
+def push(file: Path, keys_dir: Path, registry_url: str) -> tuple[dict[str, int], list[int]]:
+    """Upload the pending records of a pull file; the registry's exactly-once rules apply.  Returns
+    the results counted, and the proposals a second registrar must approve before they pay."""
     keys = _keys(keys_dir)
     try:
         with zipfile.ZipFile(file) as z:
@@ -390,6 +391,7 @@ def push(file: Path, keys_dir: Path, registry_url: str) -> dict[str, int]:
     if manifest.get("registry_id") != keys.registry_id:
         raise EnrolctlError(f"{file} holds records for registry {manifest.get('registry_id')}, not {keys.registry_id}")
     tally: Counter[str] = Counter()
+    proposals: list[int] = []
     with _registry(registry_url, keys) as reg:
         for name in sorted(segments):
             key, records, results, cards = segment_summary(segments[name])
@@ -405,6 +407,8 @@ def push(file: Path, keys_dir: Path, registry_url: str) -> dict[str, int]:
             if r.status_code != 200:
                 raise EnrolctlError(f"the registry refused {name}: {r.status_code} {r.text[:200]}")
             answer = r.json()
+            if answer.get("proposal"):
+                proposals.append(int(answer["proposal"]))
             tally.update(x["result"] for x in answer["results"])
             tally.update("card " + x["result"] for x in answer.get("cards", []))
-    return dict(tally)
+    return dict(tally), proposals

@@ -32,7 +32,8 @@ def parse_amounts(pairs: list[str]) -> dict[str, int]:
     return out
 
 
-def add_programme(keys_dir: Path, url: str, code: str, name: str, amounts: dict[str, int]) -> None:
+def add_programme(keys_dir: Path, url: str, code: str, name: str, amounts: dict[str, int]) -> int:
+    """Proposed: returns the proposal a second registrar approves."""
     if not CODE.fullmatch(code):
         raise EnrolctlError(f"programme {code!r}: a-z, digits and _ (a letter first, at most 32)")
     if not 0 < len(name) <= 64:
@@ -40,9 +41,10 @@ def add_programme(keys_dir: Path, url: str, code: str, name: str, amounts: dict[
     with _registry(url, _keys(keys_dir)) as reg:
         r = _call(reg, "POST", "/v1/admin/programmes", json={"code": code, "name": name, "amounts": amounts})
     if r.status_code == 409:
-        raise EnrolctlError(f"the registry already has a programme {code}")
-    if r.status_code != 201:
+        raise EnrolctlError(f"the registry refused the programme: {r.json().get('error', '')[:200]}")
+    if r.status_code != 202:
         raise EnrolctlError(f"the registry refused the programme: {r.status_code} {r.text[:200]}")
+    return int(r.json()["proposal"])
 
 
 def payments(keys_dir: Path, url: str, programme: str, period: str) -> dict[str, Any]:
@@ -54,7 +56,7 @@ def payments(keys_dir: Path, url: str, programme: str, period: str) -> dict[str,
         r = _call(reg, "GET", "/v1/admin/payments", params={"programme": programme, "period": period})
     if r.status_code != 200:
         raise EnrolctlError(f"the registry answered {r.status_code}: {r.text[:200]}")
-    return r.json()
+    return r.json()  # type: ignore[no-any-return]
 
 
 def export(doc: dict[str, Any], fmt: str) -> str:
@@ -71,7 +73,8 @@ def export(doc: dict[str, Any], fmt: str) -> str:
     return buf.getvalue()
 
 
-def unlock(keys_dir: Path, url: str, credential_id: str) -> None:
+def unlock(keys_dir: Path, url: str, credential_id: str) -> int:
+    """Proposed: returns the proposal a second reviewer approves."""
     if not re.fullmatch(r"[0-9A-Z]{4}-[0-9A-Z]{4}|[0-9A-Z]{26}", credential_id):
         raise EnrolctlError(f"credential {credential_id!r}: the card's full id, 26 letters and digits (the "
                             "record's credential_id at the registry; the receipt's XXXX-XXXX is a label, not "
@@ -80,5 +83,6 @@ def unlock(keys_dir: Path, url: str, credential_id: str) -> None:
         r = _call(reg, "POST", f"/v1/admin/credentials/{credential_id}/unlock")
     if r.status_code == 404:
         raise EnrolctlError(f"the registry has no record for credential {credential_id}")
-    if r.status_code != 200:
+    if r.status_code != 202:
         raise EnrolctlError(f"the registry answered {r.status_code}: {r.text[:200]}")
+    return int(r.json()["proposal"])

@@ -94,13 +94,41 @@ DEMO_SCRIPT = Path(__file__).resolve().parent.parent / "sim" / "demo.txt"
 PAYOUT_DEMO_SCRIPT = Path(__file__).resolve().parent.parent / "sim" / "demo_payout.txt"
 
 
+def _sim_auditor_token(state: Path) -> str:
+    """A token of the demo registry's auditor (read-only), valid for an hour, written straight into
+    its database: the demo has no operator to sign in (a real registry: `enrolctl registry login`)."""
+    import datetime as dt
+    import secrets
+
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from host_tools.registry.db import make_engine
+    from host_tools.registry.models import Operator, OperatorToken
+    from host_tools.registry.operators import token_hash
+
+    token = secrets.token_urlsafe(32)
+    engine = make_engine(f"sqlite:///{state / 'registry' / 'registry.db'}")
+    with Session(engine) as s:
+        op = s.scalars(select(Operator).where(Operator.name == "sim-auditor")).first()
+        if op is None:
+            op = Operator(name="sim-auditor", password_hash="!", roles="auditor", disabled=False, must_change=False)
+            s.add(op)
+            s.flush()
+        s.add(OperatorToken(token_hash=token_hash(token), operator_id=op.id, revoked=False,
+                            expires_at=dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)))
+        s.commit()
+    engine.dispose()
+    return token
+
+
 def _admin_get(state: Path, port: int, path: str, params: dict[str, str] | None = None) -> Any:
     """A 200 answer of the demo registry to its operator, or None (not reachable, refused)."""
     import ssl
 
     import httpx
 
-    token = (state / "registry" / "operator_token").read_text().strip()
+    token = _sim_auditor_token(state)
     ctx = ssl.create_default_context(cafile=str(state / "registry" / "ca.pem"))
     try:
         r = httpx.get(f"https://127.0.0.1:{port}{path}", verify=ctx, timeout=10, params=params,

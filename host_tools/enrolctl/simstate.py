@@ -86,7 +86,8 @@ def provision(state: Path, port: int = DEFAULT_PORT) -> bool:
     migrate(engine)
     with Session(engine) as s:
         sealed = keys.seal_device_secret(device["device_id"], bytes.fromhex(secrets["hmac_secret"]))
-        s.add(Device(device_id=device["device_id"], hmac_secret=sealed, ed25519_pub=pub, revoked=False))
+        # active at once: the demo registry has no second registrar to approve it (a real one does)
+        s.add(Device(device_id=device["device_id"], hmac_secret=sealed, ed25519_pub=pub, revoked=False, active=True, active=True))
         s.commit()
     engine.dispose()
     trust = signed_trust_list(keys.trust_key, keys.registry_id, [(device["device_id"], pub)])
@@ -122,7 +123,7 @@ def provision_payout(state: Path) -> bool:
     engine = make_engine(f"sqlite:///{state / 'registry' / 'registry.db'}")
     with Session(engine) as s:
         sealed = keys.seal_device_secret(device["device_id"], bytes.fromhex(secrets["hmac_secret"]))
-        s.add(Device(device_id=device["device_id"], hmac_secret=sealed, ed25519_pub=pub, revoked=False,
+        s.add(Device(device_id=device["device_id"], hmac_secret=sealed, ed25519_pub=pub, revoked=False, active=True,
                      role="payout"))
         if s.get(Programme, PROGRAMME["code"]) is None:
             s.add(Programme(**PROGRAMME))

@@ -13,6 +13,10 @@ registry process out of step shows up here as a breach:
   record-no-person    every accepted record belongs to exactly one person, who is not merged away
   person-cycle        every merged person leads to a surviving person in one step
   credential-unique   no credential id names two records
+  payment-unapproved  no payment on a card of a device no second registrar approved, or on a
+                      record pushed over USB whose push no second registrar approved
+  event-chain         the trail is one unbroken hash chain (events.py): no event edited, deleted
+                      or moved, none outside it
 A payment's amount is covered by its proof, so an amount changed by hand is a payment-proof breach.
 """
 
@@ -26,7 +30,8 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from .models import Device, Payment, Person, Record, RevokedCredential, Review
+from .events import check_chain, export_rows, unchained
+from .models import Device, Payment, Person, Proposal, Record, RevokedCredential, Review
 from .payouts import proof
 
 
@@ -41,7 +46,8 @@ def _utc(t: dt.datetime) -> dt.datetime:
 
 
 def audit(engine: Engine, pin_key: bytes | None = None) -> tuple[list[Breach], dict[str, int]]:
-    """(every breach found, counts of what was checked)."""
+    """(every breach found, counts of what was checked, and "head": the chain's newest hash, which
+    an auditor writes down: a later audit whose chain no longer holds it was cut short)."""
     out: list[Breach] = []
     with Session(engine) as s:
         persons = {p.id: p for p in s.scalars(select(Person))}
@@ -71,6 +77,7 @@ def audit(engine: Engine, pin_key: bytes | None = None) -> tuple[list[Breach], d
                 out.append(Breach("credential-unique", f"credential {cred} names {n} records"))
 
         points = {d.device_id: d for d in s.scalars(select(Device))}
+        approvals = {p.id: p.status for p in s.scalars(select(Proposal))}
         revoked = {c.credential_id: _utc(c.at) for c in s.scalars(select(RevokedCredential))}
         holds: dict[int, list[tuple[dt.datetime, dt.datetime | None]]] = defaultdict(list)
         for rv in s.scalars(select(Review)):
@@ -100,6 +107,13 @@ def audit(engine: Engine, pin_key: bytes | None = None) -> tuple[list[Breach], d
             if when is not None and when < at:
                 out.append(Breach("payment-revoked", f"payment {p.receipt} on credential {rec.credential_id}, "
                                                      f"revoked before it"))
+            signer = points.get(rec.device_id)
+            if signer is None or not signer.active:
+                out.append(Breach("payment-unapproved", f"payment {p.receipt} on a card of {rec.device_id}, "
+                                                        "a device no second registrar approved"))
+            if rec.proposal_id is not None and approvals.get(rec.proposal_id) != "approved":
+                out.append(Breach("payment-unapproved", f"payment {p.receipt} on a record pushed over USB "
+                                                        f"(proposal {rec.proposal_id}) that no one approved"))
             if rec.card_uid is None:
                 out.append(Breach("payment-no-card", f"payment {p.receipt} on credential {rec.credential_id}, "
                                                      "whose card entry never arrived"))
@@ -112,6 +126,14 @@ def audit(engine: Engine, pin_key: bytes | None = None) -> tuple[list[Breach], d
             if len(receipts) > 1:
                 out.append(Breach("paid-twice", f"person {person} paid {len(receipts)} times in {programme} "
                                                 f"{period}: {', '.join(receipts)}"))
-        counts = {"persons": sum(1 for p in persons.values() if p.status == "active"), "records": len(records),
+        wrong, seq, head = check_chain(export_rows(s))
+        out += [Breach("event-chain", w) for w in wrong[:50]]
+        if len(wrong) > 50:
+            out.append(Breach("event-chain", f"... and {len(wrong) - 50} more"))
+        loose = unchained(s)
+        if loose:
+            out.append(Breach("event-chain", f"{loose} event(s) outside the chain (written past the registry)"))
+        counts = {"events": seq, "persons": sum(1 for p in persons.values() if p.status == "active"), "records": len(records),
                   "payments": len(payments), "open_reviews": sum(1 for v in holds.values() for _, c in v if c is None)}
+    counts["head"] = head.hex()  # type: ignore[assignment]
     return out, counts

@@ -92,6 +92,13 @@ class Registry:
             s.commit()
         return {"Authorization": "Bearer " + token}
 
+    def session_env(self, where: Path, name: str = "op-a", roles: tuple[str, ...] = ROLES) -> dict[str, str]:
+        """The environment of an `enrolctl` signed in as `name` (its session file in `where`, as
+        `enrolctl registry login` leaves it): each operator on their own laptop."""
+        where.mkdir(parents=True, exist_ok=True, mode=0o700)
+        (where / f"{self.keys.registry_id}.session").write_text(self.operator(name, roles)["Authorization"][7:])
+        return {**os.environ, "ENROL_SESSION_DIR": str(where)}
+
     def checker(self) -> dict[str, str]:
         """A second operator (every role), to approve what `operator()` proposes."""
         return self.operator("op-b")

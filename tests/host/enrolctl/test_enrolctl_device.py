@@ -70,10 +70,11 @@ def test_provision_status_pull_push_logs(registry: Registry, tmp_path: Path) -> 
     cfg = tmp_path / "provision.json"
     cfg.write_text(json.dumps(CONFIG))
     keys = str(registry.keys_dir)
+    desk = registry.session_env(tmp_path / "registrar-a", "registrar-a", ("registrar",))
     with PtyDevice(data) as dev:
         r = enrolctl("device", "provision", "--port", dev.port, "--keys", keys, "--registry", registry.url,
-                     "--config", str(cfg), "--district", "0204", "--commune", "020501")
-        assert r.returncode == 0, r.stdout + r.stderr
+                     "--config", str(cfg), "--district", "0204", "--commune", "020501", env=desk)
+        assert r.returncode == 0 and "active once a second registrar approves" in r.stdout, r.stdout + r.stderr
         device = json.loads((data / "device.json").read_text())
         own = json.loads((data / "keys.json").read_text())
         assert device["device_id"].startswith("KH-") and device["registry_url"] == registry.url
@@ -102,7 +103,7 @@ def test_provision_status_pull_push_logs(registry: Registry, tmp_path: Path) -> 
         # provisioning again is refused, and changes nothing
         before = tree_hash(data)
         again = enrolctl("device", "provision", "--port", dev.port, "--keys", keys, "--registry", registry.url,
-                         "--config", str(cfg), "--district", "0204")
+                         "--config", str(cfg), "--district", "0204", env=desk)
         assert again.returncode == 1 and "already provisioned" in again.stderr and tree_hash(data) == before
 
         with DeviceLink(dev.port) as link:
@@ -120,22 +121,23 @@ def test_provision_status_pull_push_logs(registry: Registry, tmp_path: Path) -> 
         lg = enrolctl("logs", "--port", dev.port)
         assert lg.returncode == 0 and lg.stdout.count("|save|") == 5
 
-    push = enrolctl("records", "push", str(pulled), "--keys", keys, "--registry", registry.url)
+    push = enrolctl("records", "push", str(pulled), "--keys", keys, "--registry", registry.url, env=desk)
     assert push.returncode == 0 and "5 accepted" in push.stdout, push.stdout + push.stderr
+    assert "pay nothing until a second registrar approves proposal 2" in push.stdout, push.stdout  # 1: the device
     assert registry.count() == 5
-    again = enrolctl("records", "push", str(pulled), "--keys", keys, "--registry", registry.url)
+    again = enrolctl("records", "push", str(pulled), "--keys", keys, "--registry", registry.url, env=desk)
     assert "5 duplicate" in again.stdout and registry.count() == 5 and registry.duplicated() == 0
 
     damaged = tmp_path / "damaged.zip"
     raw = bytearray(pulled.read_bytes())
     raw[len(raw) // 2] ^= 0xFF
     damaged.write_bytes(raw)
-    bad = enrolctl("records", "push", str(damaged), "--keys", keys, "--registry", registry.url)
+    bad = enrolctl("records", "push", str(damaged), "--keys", keys, "--registry", registry.url, env=desk)
     assert bad.returncode == 1 and "enrolctl:" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
 
     other = tmp_path / "other-keys"
     init_keys(other, "another-registry", ["127.0.0.1"])
-    wrong = enrolctl("records", "push", str(pulled), "--keys", str(other), "--registry", registry.url)
+    wrong = enrolctl("records", "push", str(pulled), "--keys", str(other), "--registry", registry.url, env=desk)
     assert wrong.returncode == 1 and "another-registry" in wrong.stderr
 
 
@@ -285,16 +287,22 @@ def test_a_payout_point_gets_its_own_pin_key_the_trust_list_and_its_programmes(r
     cfg.write_text(json.dumps({**CONFIG, "device_prefix": "PAY"}))  # its categories are an enrolment's: unused
     keys = str(registry.keys_dir)
     args = ("device", "provision", "--keys", keys, "--registry", registry.url, "--config", str(cfg), "--role", "payout")
+    desk = registry.session_env(tmp_path / "registrar-a", "registrar-a", ("registrar",))
+    other_desk = registry.session_env(tmp_path / "registrar-b", "registrar-b", ("registrar",))
     with PtyDevice(data) as dev:
-        none_yet = enrolctl(*args, "--port", dev.port)
+        none_yet = enrolctl(*args, "--port", dev.port, env=desk)
         assert none_yet.returncode == 1 and "no programme to pay yet" in none_yet.stderr, none_yet.stderr
         assert not (data / "device.json").exists() and registry.count_devices() == 0
         added = enrolctl("registry", "programme", "--keys", keys, "--registry", registry.url, "--code",
-                         "veteran_pension", "--name", "Veteran pension", "--amount", "veteran=150000")
+                         "veteran_pension", "--name", "Veteran pension", "--amount", "veteran=150000", env=desk)
         assert added.returncode == 0, added.stderr
-        unknown = enrolctl(*args, "--port", dev.port, "--programme", "rice_aid")
+        proposed_only = enrolctl(*args, "--port", dev.port, env=desk)
+        assert proposed_only.returncode == 1 and "no programme to pay yet" in proposed_only.stderr
+        approve = enrolctl("registry", "approve", "1", "--keys", keys, "--registry", registry.url, env=other_desk)
+        assert approve.returncode == 0, approve.stderr
+        unknown = enrolctl(*args, "--port", dev.port, "--programme", "rice_aid", env=desk)
         assert unknown.returncode == 1 and "no programme rice_aid" in unknown.stderr
-        r = enrolctl(*args, "--port", dev.port)
+        r = enrolctl(*args, "--port", dev.port, env=desk)
         assert r.returncode == 0 and "provisioned payout point PAY-" in r.stdout, r.stdout + r.stderr
         device = json.loads((data / "device.json").read_text())
         payout = json.loads((data / "payout.json").read_text())

@@ -41,12 +41,21 @@ def test_a_programme_its_payments_and_an_unlock(served, tmp_path: Path) -> None:
 
     reg, url = served
     keys = str(reg.keys_dir)
-    r = enrolctl("registry", "programme", "--keys", keys, "--registry", url, "--code", "veteran_pension",
+    # two operators, each signed in on their own laptop
+    maker = reg.session_env(tmp_path / "maker", "maker", ("registrar", "reviewer", "auditor"))
+    checker = reg.session_env(tmp_path / "checker", "checker", ("registrar", "reviewer"))
+    programme = ("registry", "programme", "--keys", keys, "--registry", url, "--code", "veteran_pension",
                  "--name", "Veteran's pension", "--amount", "veteran=150000", "--amount", "retired_civil_servant=120000")
-    assert r.returncode == 0 and "programme veteran_pension added" in r.stdout, r.stderr
-    again = enrolctl("registry", "programme", "--keys", keys, "--registry", url, "--code", "veteran_pension",
-                     "--name", "x", "--amount", "veteran=1")
-    assert again.returncode == 1 and "already has a programme veteran_pension" in again.stderr
+    r = enrolctl(*programme, env=maker)
+    assert r.returncode == 0 and "programme veteran_pension proposed (proposal 1)" in r.stdout, r.stderr
+    again = enrolctl(*programme, env=maker)
+    assert again.returncode == 1 and "proposal 1 for veteran_pension is open already" in again.stderr, again.stderr
+    own = enrolctl("registry", "approve", "1", "--keys", keys, "--registry", url, env=maker)
+    assert own.returncode == 1 and "cannot approve it" in own.stderr, own.stderr
+    ok = enrolctl("registry", "approve", "1", "--keys", keys, "--registry", url, "--reason", "budget letter", env=checker)
+    assert ok.returncode == 0 and "approved" in ok.stdout, ok.stderr
+    same = enrolctl(*programme, env=maker)
+    assert same.returncode == 1 and "exists with these amounts" in same.stderr, same.stderr
     ctx = ssl.create_default_context(cadata=reg.keys.ca_pem.decode())
     device, point = HostDevice(reg), HostDevice(reg, "pay-01", role="payout")
     with httpx.Client(base_url=url, verify=ctx) as http:
@@ -72,24 +81,33 @@ def test_a_programme_its_payments_and_an_unlock(served, tmp_path: Path) -> None:
         for wrong in (b"1111", b"1112", b"1113"):
             claim(wrong)
         assert claim(b"2580")["result"] == "locked"
-        u = enrolctl("registry", "unlock", "--keys", keys, "--registry", url, credential_id(rid))
-        assert u.returncode == 0 and "unlocked" in u.stdout, u.stderr
+        u = enrolctl("registry", "unlock", "--keys", keys, "--registry", url, credential_id(rid), env=maker)
+        assert u.returncode == 0 and "proposed (proposal 2)" in u.stdout, u.stderr
+        assert claim(b"2580")["result"] == "locked"  # one operator alone unlocks nothing
+        listed = enrolctl("registry", "proposals", "--keys", keys, "--registry", url, env=checker)
+        assert "unlock-pin" in listed.stdout and credential_id(rid) in listed.stdout, listed.stdout
+        a = enrolctl("registry", "approve", "2", "--keys", keys, "--registry", url, "--reason", "ID card seen",
+                     env=checker)
+        assert a.returncode == 0, a.stderr
         paid = claim(b"2580")
         assert paid["result"] == "paid"
     period = current_period(time.time())
     r = enrolctl("registry", "payouts", "--keys", keys, "--registry", url, "--programme", "veteran_pension",
-                 "--period", period)
+                 "--period", period, env=maker)
     assert r.returncode == 0, r.stderr
     rows = list(csv.DictReader(io.StringIO(r.stdout)))
     assert [(x["receipt"], x["amount"], x["payout_point"]) for x in rows] == [(paid["receipt"], "150000", "pay-01")]
     assert "pay-01" in r.stderr and "150,000" in r.stderr  # the totals per payout point
     out = tmp_path / "payments.jsonl"
     r = enrolctl("registry", "payouts", "--keys", keys, "--registry", url, "--programme", "veteran_pension",
-                 "--period", period, "--format", "jsonl", "--out", str(out))
+                 "--period", period, "--format", "jsonl", "--out", str(out), env=maker)
     assert r.returncode == 0 and json.loads(out.read_text())["receipt"] == paid["receipt"]
     with Session(reg.engine) as s:
-        assert [e.kind for e in s.scalars(select(Event).where(Event.kind.like("pin-%")))] == ["pin-locked",
-                                                                                             "pin-unlocked"]
+        trail = [(e.kind, e.operator, e.reason) for e in s.scalars(select(Event).where(Event.kind.in_(
+            ("pin-locked", "proposed", "approved"))).order_by(Event.seq))]
+    assert trail == [("proposed", "maker", "a new programme"), ("approved", "checker", "budget letter"),
+                     ("pin-locked", None, None), ("proposed", "maker", "the person came to the office"),
+                     ("approved", "checker", "ID card seen")], trail
 
 
 @pytest.mark.parametrize("args, reason", [
@@ -107,7 +125,8 @@ def test_bad_payout_arguments_are_refused_in_one_line(tmp_path: Path, args: list
     assert r.returncode == 1 and reason in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
-def test_an_unknown_credential_cannot_be_unlocked(served) -> None:
+def test_an_unknown_credential_cannot_be_unlocked(served, tmp_path: Path) -> None:
     reg, url = served
-    r = enrolctl("registry", "unlock", "--keys", str(reg.keys_dir), "--registry", url, "AAAA-BBBB")
+    r = enrolctl("registry", "unlock", "--keys", str(reg.keys_dir), "--registry", url, "AAAA-BBBB",
+                 env=reg.session_env(tmp_path / "op"))
     assert r.returncode == 1 and "no record for credential AAAA-BBBB" in r.stderr
