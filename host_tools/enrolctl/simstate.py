@@ -87,7 +87,7 @@ def provision(state: Path, port: int = DEFAULT_PORT) -> bool:
     with Session(engine) as s:
         sealed = keys.seal_device_secret(device["device_id"], bytes.fromhex(secrets["hmac_secret"]))
         # active at once: the demo registry has no second registrar to approve it (a real one does)
-        s.add(Device(device_id=device["device_id"], hmac_secret=sealed, ed25519_pub=pub, revoked=False, active=True, active=True))
+        s.add(Device(device_id=device["device_id"], hmac_secret=sealed, ed25519_pub=pub, revoked=False, active=True))
         s.commit()
     engine.dispose()
     trust = signed_trust_list(keys.trust_key, keys.registry_id, [(device["device_id"], pub)])
