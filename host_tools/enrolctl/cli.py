@@ -195,7 +195,15 @@ def registry_payouts(
     if out_file is None:
         typer.echo(text, nl=False)
     else:
-        out_file.write_text(text)
+        import os
+
+        from host_tools.registry.db import PlaceError, open_private
+
+        try:
+            with os.fdopen(open_private(out_file), "w") as f:  # names no one, but says who was paid what
+                f.write(text)
+        except (PlaceError, OSError) as e:
+            raise EnrolctlError(f"--out {out_file}: {e}") from None
     table = Table(title=f"{programme} {period}")
     for col in ("payout point", "payments", "riel"):
         table.add_column(col)
@@ -273,10 +281,15 @@ def operator_add(
         out.print(f"{name} is the registry's first administrator; the shared token no longer works. "
                   f"Sign in: enrolctl registry login --operator {name}")
         return
-    doc = operators.request(keys, registry, "POST", "/v1/admin/operators", (201,),
+    doc = operators.request(keys, registry, "POST", "/v1/admin/operators", (201, 202),
                             json={"name": name, "password": password, "roles": role or ["auditor"],
                                   "second_factor": second_factor})
-    out.print(f"operator {name} added ({', '.join(doc['roles'])}); they choose their own password at first sign-in")
+    if doc.get("proposal"):
+        out.print(f"operator {name} ({', '.join(doc['roles'])}) proposed (proposal {doc['proposal']}): a second "
+                  f"administrator approves it with `enrolctl registry approve {doc['proposal']}`")
+    else:
+        out.print(f"operator {name} added ({', '.join(doc['roles'])})")
+    out.print("they choose their own password at their first sign-in")
     if doc.get("totp_uri"):
         out.print(f"second factor: add this to their authenticator app, then forget it: {doc['totp_uri']}")
 
@@ -289,7 +302,7 @@ def operator_list(keys: KeysDirOpt, registry: UrlOpt) -> None:
     for op in operators.request(keys, registry, "GET", "/v1/admin/operators"):
         flags = [f for f, on in (("disabled", op["disabled"]), ("second factor", op["second_factor"]),
                                  ("must change password", op["must_change_password"])) if on]
-        out.print(f"{op['name']:<20} {', '.join(op['roles']):<32} {'; '.join(flags)}", markup=False)
+        out.print(f"{op['name']:<20} {', '.join(op['roles']):<32} {'; '.join(flags)}", markup=False, soft_wrap=True)
 
 
 @operator_app.command("disable")
@@ -321,9 +334,12 @@ def operator_passwd(
         out.print("password changed; your other sessions were signed out")
         return
     (password,) = session.secret_lines(1, password_stdin, ["their new first password"])
-    operators.request(keys, registry, "POST", f"/v1/admin/operators/{name}/password",
-                      json={"password": password, "reason": reason})
-    out.print(f"{name}'s password reset: they choose their own at their next sign-in")
+    doc = operators.request(keys, registry, "POST", f"/v1/admin/operators/{name}/password",
+                            json={"password": password, "reason": reason})
+    if doc.get("proposal"):
+        out.print(f"{name}'s new password proposed (proposal {doc['proposal']}): a second administrator approves it")
+    else:
+        out.print(f"{name}'s password reset: they choose their own at their next sign-in")
 
 
 @registry_app.command("proposals")
@@ -337,7 +353,7 @@ def registry_proposals(
     rows = operators.request(keys, registry, "GET", "/v1/admin/proposals", params={"status": status})
     for p in rows:
         out.print(f"{p['id']:>5}  {p['status']:<8} {p['kind']:<18} {p['subject']:<28} by {p['proposed_by']}: "
-                  f"{p['reason']}", markup=False)
+                  f"{p['reason']}", markup=False, soft_wrap=True)
     if not rows:
         out.print(f"no {status} proposals")
 
@@ -351,7 +367,7 @@ def registry_approve(
     from . import operators
 
     doc = operators.request(keys, registry, "POST", f"/v1/admin/proposals/{proposal}/approve", json={"reason": reason})
-    out.print(f"proposal {proposal} approved and carried out: {json.dumps(doc)}", markup=False)
+    out.print(f"proposal {proposal} approved and carried out: {json.dumps(doc)}", markup=False, soft_wrap=True)
 
 
 @registry_app.command("refuse")

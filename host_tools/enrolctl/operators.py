@@ -48,12 +48,17 @@ def request(keys_dir: Path, url: str, method: str, path: str, ok: tuple[int, ...
 
 
 def export_events(keys_dir: Path, url: str, out_file: Path) -> int:
-    """The chain into out_file (0600), streamed; returns how many events."""
+    """The chain into out_file (0600 in a 0700 directory), streamed; returns how many events."""
     import os
+
+    from host_tools.registry.db import PlaceError, open_private
 
     keys = session.keys_of(keys_dir)
     n = 0
-    fd = os.open(out_file, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    try:
+        fd = open_private(out_file)
+    except (PlaceError, OSError) as e:
+        raise EnrolctlError(f"--out {out_file}: {e}") from None
     with os.fdopen(fd, "wb") as f, session.client(url, keys) as c:
         with c.stream("GET", "/v1/admin/events/export") as r:
             if r.status_code != 200:

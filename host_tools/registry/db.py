@@ -14,12 +14,39 @@ from sqlalchemy.orm import Session
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
+class PlaceError(ValueError):
+    """A file the registry would write where others could read it."""
+
+
+def private_dir(directory: Path) -> None:
+    """A directory only its owner can enter: made 0700 if missing; PlaceError if others may read it."""
+    if not directory.exists():
+        directory.mkdir(mode=0o700, parents=True)
+        os.chmod(directory, 0o700)
+        return
+    mode = directory.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise PlaceError(f"{directory} can be entered by other users (mode {mode:04o}): the registry keeps "
+                         f"names and phones there; use a directory only you can enter (chmod 700 {directory})")
+
+
+def open_private(path: Path) -> int:
+    """A file descriptor to write an export (payments, the trail) readable by its owner alone, in a
+    directory only its owner can enter (PlaceError otherwise, before anything is written)."""
+    private_dir(path.resolve().parent)
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    return fd
+
+
 def _private_file(url: str) -> None:
     """The database file (names, villages, phones) readable by its owner alone, wherever --db puts
-    it: created 0600 before SQLite opens it (SQLite gives its -wal and -shm files the same mode)."""
+    it: in a 0700 directory, created 0600 before SQLite opens it (SQLite gives its -wal and -shm
+    files the same mode)."""
     path = url.split("///", 1)[1] if "///" in url else ""
     if not path or path.startswith(":memory:") or "?" in path:
         return
+    private_dir(Path(path).resolve().parent)
     fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
     os.close(fd)
     os.chmod(path, 0o600)

@@ -29,6 +29,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import pyotp
 from argon2 import PasswordHasher
@@ -131,23 +132,49 @@ def bootstrap(s: Session, keys: RegistryKeys, given_token: str, name: str, passw
     return Actor(name, "administrator", ("administrator",))
 
 
+MONEY_ROLES = ("administrator", "registrar", "reviewer")  # an account holding one is made by two administrators
+
+
 def add(s: Session, keys: RegistryKeys, by: Actor | None, name: str, password: str, roles: list[str],
-        totp: bool, must_change: bool = True) -> str | None:
-    """A new operator; returns the TOTP provisioning URI when a second factor was asked for."""
+        totp: bool, must_change: bool = True) -> tuple[str | None, int | None]:
+    """A new operator: (the TOTP provisioning URI if a second factor was asked for, the proposal
+    a second administrator must approve, or None if the account exists now).
+
+    An account that can act on money (administrator, registrar, reviewer) is proposed and made
+    when a second administrator approves; an auditor's is made at once.  While fewer than two
+    administrators are active (day one), only an administrator can be added, at once."""
+    from . import proposals
+
     if not re.fullmatch(NAME_RE, name):
         raise OperatorError(422, "an operator's name is 2-32 of a-z, 0-9, . _ - (a letter first)")
     check_password_rule(password)
     joined = parse_roles(roles)
-    if by is not None and active_admins(s) < 2 and joined != "administrator":
-        raise OperatorError(409, "add a second administrator first: while there is one, no one person can make "
-                                 "the operators that dual control needs")
     if s.scalars(select(Operator.id).where(Operator.name == name)).first() is not None:
         raise OperatorError(409, f"operator {name} exists")
     secret = pyotp.random_base32() if totp else None
-    s.add(Operator(name=name, password_hash=_hasher.hash(password), roles=joined, disabled=False,
-                   must_change=must_change, totp_secret=_seal_totp(keys, name, secret) if secret else None))
+    sealed = _seal_totp(keys, name, secret) if secret else None
+    uri = pyotp.TOTP(secret).provisioning_uri(name=name, issuer_name=keys.registry_id) if secret else None
+    account = {"name": name, "password_hash": _hasher.hash(password), "roles": joined,
+               "totp_secret": sealed.hex() if sealed else None, "must_change": must_change}
+    day_one = by is None or active_admins(s) < 2
+    if day_one and by is not None and joined != "administrator":
+        raise OperatorError(409, "add a second administrator first: while there is one, no one person can make "
+                                 "the operators that dual control needs")
+    if not day_one and any(r in MONEY_ROLES for r in joined.split(",")):
+        p = proposals.propose(s, by, "add-operator", name, account, f"a new {joined}")  # type: ignore[arg-type]
+        return uri, p.id
+    create(s, account)
     event(s, by, "operator-added", f"operator {name}: {joined}" + (", second factor" if totp else ""))
-    return pyotp.TOTP(secret).provisioning_uri(name=name, issuer_name=keys.registry_id) if secret else None
+    return uri, None
+
+
+def create(s: Session, account: dict[str, Any]) -> None:
+    """The account a proposal or `add` describes."""
+    if s.scalars(select(Operator.id).where(Operator.name == account["name"])).first() is not None:
+        raise OperatorError(409, f"operator {account['name']} exists")
+    s.add(Operator(name=account["name"], password_hash=account["password_hash"], roles=account["roles"],
+                   disabled=False, must_change=account["must_change"],
+                   totp_secret=bytes.fromhex(account["totp_secret"]) if account["totp_secret"] else None))
 
 
 def _get(s: Session, name: str) -> Operator:
@@ -166,14 +193,27 @@ def disable(s: Session, by: Actor, name: str, reason: str) -> None:
     event(s, by, "operator-disabled", f"operator {name}", reason)
 
 
-def reset_password(s: Session, by: Actor, name: str, password: str, reason: str) -> None:
-    """An administrator sets a password the operator must replace at their next sign-in."""
+def reset_password(s: Session, by: Actor, name: str, password: str, reason: str) -> int | None:
+    """An administrator sets a password the operator must replace at their next sign-in.  For an
+    account that can act on money it is a proposal (returned) a second administrator approves:
+    whoever knows the new password could sign in as them first."""
+    from . import proposals
+
     check_password_rule(password)
     op = _get(s, name)
-    op.password_hash = _hasher.hash(password)
-    op.must_change = op.name != by.name
-    s.execute(update(OperatorToken).where(OperatorToken.operator_id == op.id).values(revoked=True))
+    change = {"name": name, "password_hash": _hasher.hash(password), "must_change": op.name != by.name}
+    if any(r in MONEY_ROLES for r in roles_of(op)) and op.name != by.name and active_admins(s) >= 2:
+        return proposals.propose(s, by, "reset-password", name, change, reason).id
+    set_password(s, change)
     event(s, by, "operator-password-reset", f"operator {name}", reason)
+    return None
+
+
+def set_password(s: Session, change: dict[str, Any]) -> None:
+    op = _get(s, change["name"])
+    op.password_hash = change["password_hash"]
+    op.must_change = change["must_change"]
+    s.execute(update(OperatorToken).where(OperatorToken.operator_id == op.id).values(revoked=True))
 
 
 def change_own_password(s: Session, actor: Actor, old: str, new: str) -> None:

@@ -10,6 +10,9 @@ Kinds, the role that proposes and approves them, and what approval does:
   unlock-pin         reviewer   a card's PIN tries reset
   restore-credential reviewer   a revoked credential pays again
   set-programme      registrar  a programme added, or its amounts changed
+  add-operator       administrator  an account that can act on money (administrator, registrar,
+                                    reviewer) made
+  reset-password     administrator  such an account's password set by an administrator
 
 A proposal expires after TTL_S; it can be refused (by anyone holding its role, the proposer too:
 that withdraws it) with a reason.  The proposer can never approve it.  Approving and carrying out
@@ -25,14 +28,14 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from . import persons
+from . import operators, persons
 from .models import Device, Programme, Proposal, Record, RevokedCredential
 from .operators import Actor, OperatorError, event
 
 TTL_S = 72 * 3600
 ROLE = {"activate-device": "registrar", "push-records": "registrar", "set-programme": "registrar",
         "review-decision": "reviewer", "merge-persons": "reviewer", "unlock-pin": "reviewer",
-        "restore-credential": "reviewer"}
+        "restore-credential": "reviewer", "add-operator": "administrator", "reset-password": "administrator"}
 
 
 def _now() -> dt.datetime:
@@ -165,4 +168,10 @@ def _carry_out(s: Session, p: Proposal) -> dict[str, Any]:
         else:
             prog.name, prog.amounts = pay["name"], dict(pay["amounts"])
         return {"code": subject, "amounts": pay["amounts"]}
+    if kind == "add-operator":
+        operators.create(s, pay)
+        return {"operator": subject, "roles": pay["roles"]}
+    if kind == "reset-password":
+        operators.set_password(s, pay)
+        return {"operator": subject, "must_change_password": pay["must_change"]}
     raise OperatorError(409, f"unknown proposal kind {kind}")

@@ -7,13 +7,13 @@ from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import events, operators, proposals
-from .context import ERRORS, REASON, Context, RowId, err
+from .context import ERRORS, REASON, Context, RowId, too_many
 from .models import Event
 from .operators import ROLES, Actor
 
@@ -23,7 +23,7 @@ class BootstrapIn(BaseModel):
 
 
 class SignInIn(BaseModel):
-    name: str = Field(min_length=1, max_length=64)
+    name: str = Field(pattern=r"^[^\x00-\x1f\x7f]{1,64}$", description="printable: PostgreSQL refuses a NUL")
     password: str = Field(min_length=1, max_length=256)
     code: str | None = Field(None, pattern=r"^[0-9]{6}$", description="the second factor's 6 digits, if set")
     ttl_s: int = Field(operators.TOKEN_TTL_S, ge=60, le=operators.TOKEN_TTL_MAX_S)
@@ -69,7 +69,14 @@ def router(ctx: Context) -> APIRouter:
         return ctx.in_transaction(work)  # type: ignore[no-any-return]
 
     @r.post("/v1/auth/login", responses=ERRORS)
-    def login(body: SignInIn) -> dict[str, Any]:
+    def login(body: SignInIn, request: Request) -> dict[str, Any]:
+        """A bearer token for a named operator.  Wrong answers are counted per name (operators.py)
+        and per source address (past 30 a minute: 429 before any password is hashed)."""
+        source = request.client.host if request.client else "?"
+        wait = ctx.limiter.blocked("sign-in", source)
+        if wait:
+            raise too_many(wait)
+
         def work(s: Session) -> dict[str, Any]:
             try:
                 token, expires, op = operators.sign_in(s, ctx.keys, ctx.guard, body.name, body.password, body.code,
@@ -77,6 +84,7 @@ def router(ctx: Context) -> APIRouter:
             except operators.OperatorError as e:
                 if e.status == 401:  # the refusal is in the trail: commit it, then answer
                     s.commit()
+                    ctx.limiter.failed("sign-in", source)
                 raise
             return {"token": token, "expires_at": expires.isoformat(), "name": op.name,
                     "roles": list(operators.roles_of(op)), "must_change_password": op.must_change}
@@ -98,13 +106,17 @@ def router(ctx: Context) -> APIRouter:
     def me(actor: Anyone) -> dict[str, Any]:
         return {"name": actor.name, "roles": list(actor.roles)}
 
-    @r.post("/v1/admin/operators", status_code=201)
-    def add_operator(body: OperatorIn, actor: Admin) -> dict[str, Any]:
+    @r.post("/v1/admin/operators", status_code=201, responses={202: {"description": "proposed"}})
+    def add_operator(body: OperatorIn, actor: Admin) -> JSONResponse:
+        """An auditor's account at once; one that can act on money proposed, for a second
+        administrator (the answer's "proposal"), 202."""
         def work(s: Session) -> dict[str, Any]:
-            uri = operators.add(s, ctx.keys, actor, body.name, body.password, list(body.roles), body.second_factor)
-            return {"name": body.name, "roles": sorted(set(body.roles)), "totp_uri": uri}
+            uri, proposal = operators.add(s, ctx.keys, actor, body.name, body.password, list(body.roles),
+                                          body.second_factor)
+            return {"name": body.name, "roles": sorted(set(body.roles)), "totp_uri": uri, "proposal": proposal}
 
-        return ctx.in_transaction(work)  # type: ignore[no-any-return]
+        out = ctx.in_transaction(work)
+        return JSONResponse(out, status_code=202 if out["proposal"] else 201)
 
     @r.get("/v1/admin/operators")
     def list_operators(_actor: Watcher) -> list[dict[str, Any]]:
@@ -118,8 +130,8 @@ def router(ctx: Context) -> APIRouter:
 
     @r.post("/v1/admin/operators/{name}/password")
     def reset(name: Annotated[str, operators_path()], body: ResetIn, actor: Admin) -> dict[str, Any]:
-        ctx.in_transaction(lambda s: operators.reset_password(s, actor, name, body.password, body.reason))
-        return {"name": name, "must_change_password": name != actor.name}
+        proposal = ctx.in_transaction(lambda s: operators.reset_password(s, actor, name, body.password, body.reason))
+        return {"name": name, "must_change_password": name != actor.name, "proposal": proposal}
 
     @r.get("/v1/admin/proposals")
     def list_proposals(_actor: Anyone,

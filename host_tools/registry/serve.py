@@ -106,6 +106,8 @@ def _shown(db_url: str) -> str:
 def build_app(keys_dir: Path, db_url: str | None):
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
+    from .db import PlaceError
+
     keys = load_keys(keys_dir)
     url = db_url or default_db_url(keys_dir)
     try:
@@ -115,6 +117,8 @@ def build_app(keys_dir: Path, db_url: str | None):
             raise ValueError("only SQLite and PostgreSQL are supported")
         engine = make_engine(url)
         migrate(engine)
+    except PlaceError as e:
+        raise ServeError(f"--db {_shown(url)}: {e}") from None
     except (ArgumentError, NoSuchModuleError, ImportError, ValueError) as e:
         raise ServeError(f"--db {_shown(url)} is not a database URL this registry can use "
                          f"(sqlite:///FILE or postgresql+psycopg://USER@HOST/DB): {str(e).splitlines()[0]}") from None

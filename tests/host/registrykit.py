@@ -3,6 +3,7 @@ and provisioned device data directories that the firmware (MicroPython or CPytho
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import subprocess
@@ -117,6 +118,8 @@ def approved(client: Any, method: str, path: str, proposer: dict[str, str], appr
 
 
 def make_registry(tmp: Path, db_url: str | None = None) -> Registry:
+    tmp.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(tmp, 0o700)  # the database lives here: the registry refuses a directory others can enter
     keys_dir = tmp / "registry-keys"
     if not (keys_dir / "registry.json").exists():
         init_keys(keys_dir, "test-registry", ["127.0.0.1", "localhost"])
@@ -349,3 +352,58 @@ class HostDevice:
         now = int(time.time())
         return bytes(credential.issue(self.seed, self.pub, registry_id, self.credential_id(record_id), "SOPHEAP",
                                       self.device_id, uid, now, exp if exp is not None else now + 5 * 365 * 86400))
+
+
+IDLE = 1000
+
+
+class Holder:
+    """IDLE connections from 127.0.0.2 that complete TLS and never send a request; each is
+    opened again as soon as the registry closes it."""
+
+    def __init__(self, port: int, ca: Path) -> None:
+        self.port, self.ctx = port, ssl.create_default_context(cafile=str(ca))
+        self.open: dict[int, float] = {}  # connection -> when it opened
+        self.opened = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
+
+    async def _one(self) -> None:
+        while not self.stop.is_set():
+            try:
+                reader, writer = await asyncio.open_connection("127.0.0.1", self.port, ssl=self.ctx,
+                                                              local_addr=("127.0.0.2", 0))
+            except (OSError, ssl.SSLError, asyncio.TimeoutError):
+                await asyncio.sleep(0.05)
+                continue
+            self.opened += 1
+            self.open[id(writer)] = time.monotonic()
+            try:
+                while not self.stop.is_set():
+                    try:
+                        if not await asyncio.wait_for(reader.read(1), 0.5):
+                            break  # closed by the registry: open it again
+                    except asyncio.TimeoutError:
+                        continue
+            except (OSError, ssl.SSLError):
+                pass
+            finally:
+                self.open.pop(id(writer), None)
+                writer.close()
+            await asyncio.sleep(0.01)
+
+    def held(self, for_s: float = 2.0) -> int:
+        """Connections open for more than for_s: those the registry kept (it closes the others at once)."""
+        now = time.monotonic()
+        return sum(1 for t in list(self.open.values()) if now - t > for_s)
+
+    async def _main(self) -> None:
+        await asyncio.gather(*(self._one() for _ in range(IDLE)))
+
+    def __enter__(self) -> Holder:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(30)

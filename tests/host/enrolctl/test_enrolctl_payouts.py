@@ -102,6 +102,12 @@ def test_a_programme_its_payments_and_an_unlock(served, tmp_path: Path) -> None:
     r = enrolctl("registry", "payouts", "--keys", keys, "--registry", url, "--programme", "veteran_pension",
                  "--period", period, "--format", "jsonl", "--out", str(out), env=maker)
     assert r.returncode == 0 and json.loads(out.read_text())["receipt"] == paid["receipt"]
+    assert out.stat().st_mode & 0o777 == 0o600  # who was paid what: its owner's alone
+    (tmp_path / "open").mkdir(mode=0o755)
+    (tmp_path / "open").chmod(0o755)
+    r = enrolctl("registry", "payouts", "--keys", keys, "--registry", url, "--programme", "veteran_pension",
+                 "--period", period, "--out", str(tmp_path / "open" / "p.csv"), env=maker)
+    assert r.returncode == 1 and "chmod 700" in r.stderr and not (tmp_path / "open" / "p.csv").exists()
     with Session(reg.engine) as s:
         trail = [(e.kind, e.operator, e.reason) for e in s.scalars(select(Event).where(Event.kind.in_(
             ("pin-locked", "proposed", "approved"))).order_by(Event.seq))]

@@ -36,11 +36,17 @@ def sign_in(http, name: str, password: str = PASSWORD, code: str | None = None) 
     return {"Authorization": "Bearer " + r.json()["token"]}
 
 
-def add(http, admin: dict[str, str], name: str, roles: list[str], second_factor: bool = False) -> dict:
-    """An operator added, then signed in and their own password chosen (as on their first day)."""
+def add(http, admin: dict[str, str], name: str, roles: list[str], second_factor: bool = False,
+        checker: dict[str, str] | None = None) -> dict:
+    """An operator added (an account that can act on money: proposed by `admin`, approved by
+    `checker`, a second administrator)."""
     r = http.post("/v1/admin/operators", json={"name": name, "password": "first " + PASSWORD, "roles": roles,
                                                "second_factor": second_factor}, headers=admin)
-    assert r.status_code == 201, r.text
+    assert r.status_code == (202 if checker else 201), r.text
+    if checker:
+        a = http.post(f"/v1/admin/proposals/{r.json()['proposal']}/approve", json={"reason": "met them"},
+                      headers=checker)
+        assert a.status_code == 200, a.text
     return r.json()
 
 
@@ -76,8 +82,23 @@ def test_one_administrator_alone_cannot_make_the_two_operators_dual_control_need
                                                "roles": ["registrar"]}, headers=ada)
     assert r.status_code == 409 and "second administrator" in r.json()["error"]
     add(http, ada, "bo", ["administrator"])
-    first_day(http, "bo")
-    add(http, ada, "reg-a", ["registrar"])
+    bo = first_day(http, "bo")
+    # from now on an account that can act on money takes two administrators
+    r = http.post("/v1/admin/operators", json={"name": "reg-a", "password": "first " + PASSWORD,
+                                               "roles": ["registrar"]}, headers=ada)
+    assert r.status_code == 202 and r.json()["proposal"]
+    assert http.post("/v1/auth/login", json={"name": "reg-a", "password": "first " + PASSWORD}).status_code == 401
+    own = http.post(f"/v1/admin/proposals/{r.json()['proposal']}/approve", json={"reason": "x"}, headers=ada)
+    assert own.status_code == 403
+    assert http.post(f"/v1/admin/proposals/{r.json()['proposal']}/approve", json={"reason": "met her"},
+                     headers=bo).status_code == 200
+    first_day(http, "reg-a")
+    # nor can one administrator take over such an account by setting its password
+    r = http.post("/v1/admin/operators/reg-a/password", json={"password": "known to ada " + PASSWORD,
+                                                               "reason": "forgot"}, headers=ada)
+    assert r.status_code == 200 and r.json()["proposal"]
+    assert http.post("/v1/auth/login", json={"name": "reg-a", "password": PASSWORD}).status_code == 200
+    add(http, ada, "aud", ["auditor"])  # reads only: at once
     assert http.post("/v1/admin/operators/ada/disable", json={"reason": "self"}, headers=ada).status_code == 409
 
 
@@ -131,7 +152,8 @@ def test_a_second_factor_is_asked_at_every_sign_in(reg, http) -> None:
     bootstrap(http, reg)
     ada = sign_in(http, "ada")
     add(http, ada, "bo", ["administrator"])
-    uri = add(http, ada, "rev", ["reviewer"], second_factor=True)["totp_uri"]
+    bo = first_day(http, "bo")
+    uri = add(http, ada, "rev", ["reviewer"], second_factor=True, checker=bo)["totp_uri"]
     secret = urllib.parse.parse_qs(urllib.parse.urlparse(uri).query)["secret"][0]
     no_code = http.post("/v1/auth/login", json={"name": "rev", "password": "first " + PASSWORD})
     assert no_code.status_code == 401
@@ -315,3 +337,67 @@ def test_a_restore_and_an_amount_change_need_two_reviewers_or_registrars(reg, ht
                        headers=maker)
     assert change.status_code == 202 and change.json()["status"] == "proposed"
     assert pay(http, point, person.claim(b"2580"))["amount"] == 150000  # the old amount until approved
+
+
+def test_one_reviewer_alone_neither_releases_nor_merges_a_held_person(reg, http) -> None:
+    from population import distinct
+
+    maker, checker = _operators(reg)
+    add_programme(http, reg)
+    point = HostDevice(reg, "pay-01", role="payout")
+    a, b = HostDevice(reg, "enrol-01"), HostDevice(reg, "enrol-02")
+    twin = distinct()
+    first = Person(reg, http, a, fields=twin)
+    second = Person(reg, http, b, fields=dict(twin, given_name=twin["given_name"][:-1] + "A"), pin=b"1357")
+    [review] = http.get("/v1/admin/reviews", headers=maker).json()
+    r = http.post(f"/v1/admin/reviews/{review['id']}/decide", json={"decision": "different", "reason": "twins"},
+                  headers=maker)
+    assert r.status_code == 202
+    assert pay(http, point, second.claim(b"1357"))["result"] == "held"  # proposed is not decided
+    merge = http.post(f"/v1/admin/persons/{review['person']['id']}/merge",
+                      json={"into": review["other"]["id"], "reason": "one man"}, headers=maker)
+    assert merge.status_code == 202
+    assert pay(http, point, first.claim(b"2580"))["result"] == "paid"
+    assert http.post(f"/v1/admin/proposals/{r.json()['proposal']}/approve", json={"reason": "ok"},
+                     headers=maker).status_code == 403
+    assert http.post(f"/v1/admin/proposals/{r.json()['proposal']}/approve", json={"reason": "two ID cards seen"},
+                     headers=checker).status_code == 200
+    assert pay(http, point, second.claim(b"1357"))["result"] == "paid"
+    # the merge proposed meanwhile would now make one of two people who were both paid: its
+    # approval is refused by the state (nothing changes), and it is refused with a reason
+    late = http.post(f"/v1/admin/proposals/{merge.json()['proposal']}/refuse", json={"reason": "they are twins"},
+                     headers=checker)
+    assert late.status_code == 200
+
+
+def test_migration_0009_keeps_devices_active_and_chains_the_old_events(tmp_path) -> None:
+    """A registry of revision 0008 (one shared token, events unchained): upgraded, its devices are
+    still active (they were registered under the old rules), its old events are the chain's first,
+    in the order they were written, and the audit finds the chain whole."""
+    from alembic import command
+    from sqlalchemy import text as sql
+
+    from host_tools.registry.audit import audit
+    from host_tools.registry.db import alembic_config, make_engine, migrate
+    from host_tools.registry.events import export_rows
+    from host_tools.registry.models import Device
+
+    tmp_path.chmod(0o700)
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0008")
+        conn.execute(sql("INSERT INTO devices (device_id, hmac_secret, ed25519_pub, revoked, registered_at, role) "
+                         "VALUES ('dev-1', x'00', x'00', 0, '2026-01-01', 'enrolment')"))
+        for n, kind in enumerate(("device-added", "conflict", "pin-unlocked")):
+            conn.execute(sql("INSERT INTO events (at, kind, device_id, detail) VALUES (:at, :k, 'dev-1', :d)"),
+                         {"at": f"2026-01-0{n + 1} 10:00:00", "k": kind, "d": f"old event {n}"})
+    migrate(engine)
+    with Session(engine) as s:
+        assert s.get(Device, "dev-1").active is True
+        rows = list(export_rows(s))
+    assert [(r["seq"], r["kind"]) for r in rows] == [(1, "device-added"), (2, "conflict"), (3, "pin-unlocked")]
+    breaches, counts = audit(engine)
+    assert breaches == [] and counts["events"] == 3
+    engine.dispose()

@@ -494,20 +494,30 @@ def test_migration_0007_files_existing_records_under_persons(request, tmp_path: 
 
 
 def test_a_sqlite_database_anywhere_is_its_owners_alone(tmp_path: Path) -> None:
-    """--db outside the key directory: the file and its WAL are created 0600 (names, phones)."""
+    """--db outside the key directory: the file and its WAL are created 0600 (names, phones), in a
+    directory made 0700; a directory others can enter is refused, with what to do."""
     import os
     import stat
 
-    from host_tools.registry.db import make_engine
+    from host_tools.registry.db import PlaceError, make_engine
+    from host_tools.registry.serve import ServeError, build_app
 
-    path = tmp_path / "elsewhere" / "registry.db"
-    path.parent.mkdir()
+    path = tmp_path / "elsewhere" / "deeper" / "registry.db"
     old = os.umask(0o022)  # a usual umask would make it 0644
     try:
+        open_dir = tmp_path / "shared"
+        open_dir.mkdir()
+        with pytest.raises(PlaceError, match="chmod 700"):
+            make_engine(f"sqlite:///{open_dir / 'registry.db'}")
+        assert not (open_dir / "registry.db").exists()
+        reg = make_registry(tmp_path / "k")
+        with pytest.raises(ServeError, match="other users"):
+            build_app(reg.keys_dir, f"sqlite:///{open_dir / 'registry.db'}")
         engine = make_engine(f"sqlite:///{path}")
         migrate(engine)
     finally:
         os.umask(old)
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     wal = path.with_name("registry.db-wal")
     assert not wal.exists() or stat.S_IMODE(wal.stat().st_mode) == 0o600
