@@ -22,7 +22,7 @@ from pathlib import Path
 
 from mp import ROOT
 
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "host"), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "host"), str(ROOT / "tests" / "cpython"), str(ROOT / "tests")]
 
 import httpx  # noqa: E402
 from population import distinct  # noqa: E402

@@ -11,7 +11,6 @@ import hashlib
 import json
 import os
 import re
-import ssl
 import time
 import zipfile
 from collections import Counter

@@ -25,7 +25,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import limits, routes_devices, routes_operators, routes_payouts, routes_persons, routes_sync
-from .context import ERROR_SCHEMA, ERRORS, ApiError, Context, FailureLimiter, log, run_in_thread  # noqa: F401
+from .context import ERROR_SCHEMA, ERRORS, Context, log
 from .keys import RegistryKeys
 
 
