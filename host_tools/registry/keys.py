@@ -8,7 +8,8 @@
   device_key         32 random bytes (hex): AES-256-GCM key the devices' request secrets are
                      stored under in the database, so a copy of the database alone forges nothing
                      (a key directory from before it gains one at its first load)
-  operator_token     bearer token of the admin and verify endpoints
+  operator_token     one-time bootstrap token: makes the first administrator while the registry
+                     has no operator, and nothing after (operators.py)
   ca.pem, ca.key     the private TLS CA that devices pin
   server.pem, server.key  the registry's TLS certificate, signed by the CA
 Secret files are written 0600.
