@@ -29,10 +29,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from . import operators, persons
-from .models import Device, Programme, Proposal, Record, RevokedCredential
+from .models import Device, Operator, Programme, Proposal, Record, RevokedCredential
 from .operators import Actor, OperatorError, event
 
 TTL_S = 72 * 3600
+SECRET = ("password_hash", "totp_secret")  # in an account's proposal: never listed
 ROLE = {"activate-device": "registrar", "push-records": "registrar", "set-programme": "registrar",
         "review-decision": "reviewer", "merge-persons": "reviewer", "unlock-pin": "reviewer",
         "restore-credential": "reviewer", "add-operator": "administrator", "reset-password": "administrator"}
@@ -82,6 +83,9 @@ def approve(s: Session, proposal_id: int, by: Actor, reason: str) -> dict[str, A
         raise OperatorError(409, f"proposal {proposal_id} expired unapproved; propose it again")
     if p.proposed_by == by.name:
         raise OperatorError(403, "the operator who proposed an act cannot approve it: a second operator must")
+    proposer = s.scalars(select(Operator).where(Operator.name == p.proposed_by)).first()
+    if proposer is None or proposer.disabled:
+        raise OperatorError(409, f"proposal {proposal_id}'s proposer {p.proposed_by} was disabled: refuse it")
     out = _carry_out(s, p)
     p.status, p.decided_by, p.decided_at, p.decision_reason = "approved", by.name, _now(), reason
     event(s, Actor(by.name, ROLE[p.kind], by.roles), "approved",
@@ -107,7 +111,8 @@ def listing(s: Session, status: str, limit: int) -> list[dict[str, Any]]:
         shown = "expired" if p.status == "open" and _utc(p.expires_at) <= now else p.status
         if status not in ("all", shown):
             continue
-        out.append({"id": p.id, "kind": p.kind, "subject": p.subject, "payload": p.payload, "reason": p.reason,
+        shown_payload = {k: v for k, v in p.payload.items() if k not in SECRET}
+        out.append({"id": p.id, "kind": p.kind, "subject": p.subject, "payload": shown_payload, "reason": p.reason,
                     "role": ROLE.get(p.kind), "proposed_by": p.proposed_by, "status": shown,
                     "created_at": _utc(p.created_at).isoformat(), "expires_at": _utc(p.expires_at).isoformat(),
                     "decided_by": p.decided_by, "decision_reason": p.decision_reason})

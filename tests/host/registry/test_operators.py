@@ -90,6 +90,8 @@ def test_one_administrator_alone_cannot_make_the_two_operators_dual_control_need
     assert http.post("/v1/auth/login", json={"name": "reg-a", "password": "first " + PASSWORD}).status_code == 401
     own = http.post(f"/v1/admin/proposals/{r.json()['proposal']}/approve", json={"reason": "x"}, headers=ada)
     assert own.status_code == 403
+    [listed] = http.get("/v1/admin/proposals", headers=bo).json()
+    assert listed["kind"] == "add-operator" and set(listed["payload"]) == {"name", "roles", "must_change"}
     assert http.post(f"/v1/admin/proposals/{r.json()['proposal']}/approve", json={"reason": "met her"},
                      headers=bo).status_code == 200
     first_day(http, "reg-a")
@@ -318,6 +320,14 @@ def test_a_proposal_expires_and_a_decided_one_cannot_be_decided_again(reg, http)
     assert r.status_code == 409 and "refused already by checker" in r.json()["error"]
     assert http.post("/v1/admin/proposals/999/approve", json={"reason": "x"}, headers=checker).status_code == 404
     assert http.post(f"/v1/admin/proposals/{q}/approve", json={"reason": "\x00"}, headers=checker).status_code == 422
+    assert http.get("/v1/admin/programmes", headers=checker).json() == []
+    # an operator disabled (left, or found out): what they proposed is not carried out
+    q = http.post("/v1/admin/programmes", json={**PENSION, "reason": "budget"}, headers=maker).json()["proposal"]
+    with Session(reg.engine) as s:
+        s.execute(update(Operator).where(Operator.name == "maker").values(disabled=True))
+        s.commit()
+    r = http.post(f"/v1/admin/proposals/{q}/approve", json={"reason": "x"}, headers=checker)
+    assert r.status_code == 409 and "disabled" in r.json()["error"]
     assert http.get("/v1/admin/programmes", headers=checker).json() == []
 
 
