@@ -18,7 +18,7 @@ export MP_HEAPSIZE
 PYTEST_ARGS ?=
 SIM_STATE ?= sim-state
 
-.PHONY: setup multilib runtime image postgres sim test bench bench-scale build deploy flash soak freeze clean
+.PHONY: setup multilib runtime image postgres chromium sim test bench bench-scale build deploy flash soak freeze clean
 
 setup: $(STAMP) $(VENDOR_STAMP)
 
@@ -87,7 +87,18 @@ else
 	@true
 endif
 
-test: runtime postgres
+# The registry's web console is tested in a real browser: Debian's chromium and its driver,
+# installed here when missing (needs root + apt), as PostgreSQL is.
+chromium: setup
+	@{ command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; } || { \
+	  echo "chromium: installing Debian's chromium and chromium-driver (the console's browser tests)"; \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) \
+	      >$(VENV)/chromium-install.log 2>&1 \
+	      || { echo "chromium: apt-get install failed; see $(VENV)/chromium-install.log"; exit 1; }; \
+	  else echo "chromium: chromium and chromedriver missing; install 'chromium' and 'chromium-driver' (as root)"; exit 1; fi; }
+
+test: runtime postgres chromium
 	@$(BIN)/python -m pytest -n 2 -m "not slow" $(PYTEST_ARGS)
 
 # -rA prints each soak test's counts (its captured output); -s would lose them under xdist

@@ -5,6 +5,7 @@
   routes_devices.py    devices and payout points as registrars manage them, USB pushes
   routes_persons.py    held duplicates, persons, merges, credentials, the records export
   routes_operators.py  bootstrap, sign-in, operators, proposals (dual control), the event trail
+  console/routes.py    the operators' web console (/console), in Khmer and English
 
 Principals (context.py): a device signs with its HMAC secret and has one role (an enrolment
 device pushes batches, a payout point verifies card + PIN); an operator signs in by name and
@@ -25,6 +26,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import limits, routes_devices, routes_operators, routes_payouts, routes_persons, routes_sync
+from .console import routes as console
 from .context import ERROR_SCHEMA, ERRORS, Context, log
 from .keys import RegistryKeys
 
@@ -59,7 +61,7 @@ def create_app(keys: RegistryKeys, engine: Engine) -> FastAPI:
         log.error("database unavailable: %s", type(getattr(exc, "orig", exc)).__name__)
         return JSONResponse({"error": "database unavailable"}, status_code=503, headers={"Retry-After": "5"})
 
-    for module in (routes_sync, routes_payouts, routes_devices, routes_persons, routes_operators):
+    for module in (routes_sync, routes_payouts, routes_devices, routes_persons, routes_operators, console):
         app.include_router(module.router(ctx))
 
     def openapi() -> dict[str, Any]:

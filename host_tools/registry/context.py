@@ -168,24 +168,29 @@ class Context:
                 raise err(403, "a device or payout point cannot administer the registry")
             if not given.startswith("Bearer ") or len(given) > 200:
                 raise err(401, "operator token missing: sign in (enrolctl registry login)")
-            token = given[7:]
-            if hmac.compare_digest(token.encode(), self.keys.operator_token.encode()):
-                raise err(401, "the registry's shared token only makes the first administrator "
-                               "(enrolctl registry operator add --bootstrap); sign in as a named operator")
-            with self.sessions() as s:
-                try:
-                    op, h = operators.principal(s, token)
-                except OperatorError as e:
-                    raise from_operator_error(e) from None
-            roles = operators.roles_of(op)
-            if op.must_change and not request.url.path.startswith("/v1/auth/"):
-                raise err(403, f"{op.name} must choose their own password first (enrolctl registry operator passwd)")
-            used = next((r for r in accepted if r in roles), None)
-            if used is None:
-                raise err(403, f"this needs the {' or '.join(accepted)} role; {op.name} is {', '.join(roles)}")
-            return Actor(op.name, used, roles, h)
+            return self.actor_for(given[7:], accepted, own_password=request.url.path.startswith("/v1/auth/"))
 
         return operator
+
+    def actor_for(self, token: str, accepted: tuple[str, ...], own_password: bool = False) -> Actor:
+        """The operator a token stands for, acting in the first of `accepted` they hold (ApiError
+        401/403 otherwise).  own_password: a route where one whose password was set by someone
+        else may go (to change it)."""
+        if hmac.compare_digest(token.encode(), self.keys.operator_token.encode()):
+            raise err(401, "the registry's shared token only makes the first administrator "
+                           "(enrolctl registry operator add --bootstrap); sign in as a named operator")
+        with self.sessions() as s:
+            try:
+                op, h = operators.principal(s, token)
+            except OperatorError as e:
+                raise from_operator_error(e) from None
+        roles = operators.roles_of(op)
+        if op.must_change and not own_password:
+            raise err(403, f"{op.name} must choose their own password first (enrolctl registry operator passwd)")
+        used = next((r for r in accepted if r in roles), None)
+        if used is None:
+            raise err(403, f"this needs the {' or '.join(accepted)} role; {op.name} is {', '.join(roles)}")
+        return Actor(op.name, used, roles, h)
 
     def authenticate(self, s: Session, request: Request, body: bytes, role: str = "enrolment") -> tuple[Device, str]:
         """The device (or payout point) that signed this request, its nonce recorded."""

