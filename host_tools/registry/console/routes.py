@@ -262,9 +262,9 @@ def router(ctx: Context) -> APIRouter:
     def devices(request: Request) -> Response:
         who = actor(request, "registrar", "auditor")
         with ctx.sessions() as s:
-            data = views.overview(s, current_period(time.time()), lang_of(request))
+            rows = views.devices(s)
             waiting = {p["subject"]: p for p in proposals.listing(s, "open", 500) if p["kind"] == "activate-device"}
-        return render(request, "devices.html", actor=who, devices=data["devices"], waiting=waiting)
+        return render(request, "devices.html", actor=who, devices=rows, waiting=waiting)
 
     @r.post("/console/devices")
     @page
@@ -346,6 +346,22 @@ def router(ctx: Context) -> APIRouter:
                                 headers={"Content-Disposition": f'attachment; filename="payments-{programme}-{period}.csv"'})
         secure(out)
         return out
+
+    @r.get("/console/operators")
+    @page
+    def operator_list(request: Request) -> Response:
+        who = actor(request, "administrator", "auditor")
+        with ctx.sessions() as s:
+            rows = operators.listing(s)
+        return render(request, "operators.html", actor=who, rows=rows)
+
+    @r.post("/console/operators/{name}/disable")
+    @page
+    def disable(request: Request, name: Annotated[str, PathParam(pattern=operators.NAME_RE)],
+                reason: Annotated[str, Form(pattern=REASON)], csrf: Annotated[str, Form(max_length=64)]) -> Response:
+        who = actor(request, "administrator")
+        form_ok(request, who, csrf)
+        return act(request, who, lambda s: operators.disable(s, who, name, reason), "/console/operators")
 
     @r.get("/console/events")
     @page

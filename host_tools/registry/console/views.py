@@ -34,41 +34,53 @@ def overview(s: Session, period: str, lang: str) -> dict[str, Any]:
     """People by district and commune and by category (each person once: their first record), held
     people, devices with their last contact, and each programme's payments this period against
     what its entitled people would be paid."""
-    first: dict[int, tuple[str, str | None]] = {}
-    q = (select(Record.person_id, Record.fields, Record.category).where(Record.person_id.is_not(None))
-         .order_by(Record.id).execution_options(yield_per=2000))
-    for pid, fields, category in s.execute(q):
-        if pid not in first:
-            first[pid] = (str((fields or {}).get("village_code") or ""), category)
-    active = {p for (p,) in s.execute(select(Person.id).where(Person.status == "active"))}
-    held = {r.person_id for r in s.scalars(select(Review).where(Review.status == "open"))}
+    # each active person once, by their first record's village and category, held or not: grouped
+    # in the database (the page must come back fast with 100,000 persons and more)
+    firsts = (select(func.min(Record.id).label("rid")).where(Record.person_id.is_not(None))
+              .group_by(Record.person_id).subquery())
+    commune = func.substr(Record.fields["village_code"].as_string(), 1, 6)
+    is_held = Record.person_id.in_(select(Review.person_id).where(Review.status == "open"))
+    grouped = s.execute(select(commune, Record.category, is_held, func.count())
+                        .join(firsts, firsts.c.rid == Record.id).join(Person, Person.id == Record.person_id)
+                        .where(Person.status == "active").group_by(commune, Record.category, is_held)).all()
     by_place: dict[str, Counter[str]] = defaultdict(Counter)
     by_category: Counter[str] = Counter()
-    for pid, (village, category) in first.items():
-        if pid not in active:
-            continue
-        by_place[village[:4]][village[:6]] += 1
-        by_category[category or "citizen"] += 1
+    payable: Counter[str] = Counter()
+    people = held = 0
+    for code, category, on_hold, n in grouped:
+        code = str(code or "")
+        by_place[code[:4]][code] += n
+        by_category[category or "citizen"] += n
+        people += n
+        if on_hold:
+            held += n
+        else:
+            payable[category or "citizen"] += n
     districts = [{"code": d, "name": place(d, lang), "people": sum(c.values()),
                   "communes": [{"code": c, "name": place(c, lang), "people": n} for c, n in sorted(c.items())]}
                  for d, c in sorted(by_place.items())]
-    last_record = dict(s.execute(select(Record.device_id, func.max(Record.received_at)).group_by(Record.device_id)).all())
-    last_paid = dict(s.execute(select(Payment.payout_point, func.max(Payment.paid_at)).group_by(Payment.payout_point)).all())
-    counts = dict(s.execute(select(Record.device_id, func.count()).group_by(Record.device_id)).all())
-    devices = [{"device_id": d.device_id, "role": d.role, "active": d.active, "revoked": d.revoked,
-                "records": counts.get(d.device_id, 0),
-                "last": _utc(last_record.get(d.device_id) if d.role == "enrolment" else last_paid.get(d.device_id))}
-               for d in s.scalars(select(Device).order_by(Device.device_id))]
-    payable = [(first[p][1] or "citizen") for p in active - held if p in first]
     programmes = []
     for prog in s.scalars(select(Programme).order_by(Programme.code)):
         paid_n, paid_sum = s.execute(select(func.count(), func.coalesce(func.sum(Payment.amount), 0))
                                      .where(Payment.programme == prog.code, Payment.period == period)).one()
-        expected = sum(prog.amounts.get(c, 0) for c in payable)
+        expected = sum(prog.amounts.get(c, 0) * n for c, n in payable.items())
         programmes.append({"code": prog.code, "name": prog.name, "paid": int(paid_n), "paid_sum": int(paid_sum),
-                           "expected_people": sum(1 for c in payable if prog.amounts.get(c)), "expected": expected})
-    return {"people": len(active & set(first)), "held": len(held & active), "districts": districts,
-            "categories": sorted(by_category.items()), "devices": devices, "programmes": programmes}
+                           "expected_people": sum(n for c, n in payable.items() if prog.amounts.get(c)),
+                           "expected": expected})
+    return {"people": people, "held": held, "districts": districts,
+            "categories": sorted(by_category.items()), "devices": devices(s), "programmes": programmes}
+
+
+def devices(s: Session) -> list[dict[str, Any]]:
+    """Every device and payout point, its state, its records, and when it was last heard from (its
+    newest record, or for a payout point its newest payment)."""
+    last_record = dict(s.execute(select(Record.device_id, func.max(Record.received_at)).group_by(Record.device_id)).all())
+    last_paid = dict(s.execute(select(Payment.payout_point, func.max(Payment.paid_at)).group_by(Payment.payout_point)).all())
+    counts = dict(s.execute(select(Record.device_id, func.count()).group_by(Record.device_id)).all())
+    return [{"device_id": d.device_id, "role": d.role, "active": d.active, "revoked": d.revoked,
+             "records": counts.get(d.device_id, 0),
+             "last": _utc(last_record.get(d.device_id) if d.role == "enrolment" else last_paid.get(d.device_id))}
+            for d in s.scalars(select(Device).order_by(Device.device_id))]
 
 
 def person(s: Session, person_id: int) -> dict[str, Any] | None:

@@ -93,6 +93,11 @@ WORDS: dict[str, tuple[str, str]] = {
     "forbidden": ("Your roles do not allow this page or action.", "តួនាទីរបស់អ្នកមិនអនុញ្ញាតទេ។"),
     "bad_form": ("This form is out of date or was not sent by this page: nothing was changed. Open the page again.",
                  "ទម្រង់នេះហួសសម័យ៖ គ្មានអ្វីផ្លាស់ប្តូរទេ។"),
+    "operators": ("Operators", "ប្រតិបត្តិករ"),
+    "roles": ("Roles", "តួនាទី"),
+    "disable": ("Disable", "បិទ"),
+    "disabled": ("disabled", "បានបិទ"),
+    "second_factor": ("second factor", "កត្តាទីពីរ"),
     "language": ("ភាសាខ្មែរ", "English"),
     "cut": ("(cut)", "(កាត់)"),
 }

@@ -113,12 +113,21 @@ def _heading(driver, text: str) -> None:
 def _submit(driver, button, heading: str) -> None:
     """Click a form's button and wait for the next page (which may have the same heading)."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
+
+    from selenium.common.exceptions import WebDriverException
 
     old = driver.find_element(By.TAG_NAME, "html")
     button.click()
-    WebDriverWait(driver, 15).until(ec.staleness_of(old))
+
+    def gone(_d: object) -> bool:
+        try:
+            old.tag_name  # noqa: B018 - asks the browser whether the old page's node still exists
+            return False
+        except WebDriverException:  # stale, or "does not belong to the document": the next page is in
+            return True
+
+    WebDriverWait(driver, 15).until(gone)
     _heading(driver, heading)
 
 
@@ -204,6 +213,17 @@ def test_a_month_of_the_programme_in_the_browser(world, tmp_path: Path) -> None:
         # the trail, with its chain's status
         driver.get(url + "/console/events")
         assert "unbroken" in driver.find_element(By.ID, "chain").text
+        # every page, in both languages (the headings written here, in the test)
+        pages = [("/console/", "Overview", "ទិដ្ឋភាពទូទៅ"), ("/console/reviews", "Review queue", "ការពិនិត្យ"),
+                 ("/console/proposals", "Waiting for approval", "រង់ចាំការអនុម័ត"),
+                 ("/console/devices", "Devices", "ឧបករណ៍"), ("/console/persons", "Find a person", "ស្វែងរកបុគ្គល"),
+                 ("/console/payments", "Payments", "ការទូទាត់"), ("/console/events", "Event trail", "កំណត់ហេតុ")]
+        for lang in ("en", "km"):
+            for path, en, km in pages:
+                driver.get(f"{url}{path}?lang={lang}")
+                _heading(driver, en if lang == "en" else km)
+                assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == lang
+                driver.save_screenshot(str(SHOTS / f"{path.strip('/').split('/')[-1] or 'overview'}-{lang}.png"))
         # in Khmer
         driver.get(url + "/console/?lang=km")
         assert driver.find_element(By.TAG_NAME, "h1").text == "ទិដ្ឋភាពទូទៅ"
@@ -211,6 +231,54 @@ def test_a_month_of_the_programme_in_the_browser(world, tmp_path: Path) -> None:
         driver.save_screenshot(str(SHOTS / "overview-km.png"))
         driver.get(url + "/console/reviews")
         assert driver.find_element(By.TAG_NAME, "h1").text == "ការពិនិត្យ"
+    finally:
+        driver.quit()
+
+
+def test_hostile_text_is_shown_as_text_and_cut_and_roles_keep_their_pages(world, tmp_path: Path) -> None:
+    """A record's fields as an attacker would write them (HTML, script, a right-to-left override,
+    Khmer combining marks alone, 10,000 characters), put straight into the database: the console
+    shows them as text, cut, and runs nothing.  A reviewer cannot open the operators' page."""
+    from selenium.common.exceptions import NoAlertPresentException
+    from selenium.webdriver.common.by import By
+
+    from host_tools.registry.models import Person
+
+    reg = world
+    long_name = "\u17d2\u179a" * 5000  # a coeng-ro with no base, 10,000 characters
+    with Session(reg.engine) as s:
+        s.add(Device(device_id="enrol-x", hmac_secret=bytes(32), ed25519_pub=bytes(32), revoked=False, active=True))
+        p = Person(status="active")
+        s.add(p)
+        s.flush()
+        s.add(Record(record_id=b"\x07" * 16, device_id="enrol-x", boot=1, seq=1, digest=bytes(32), envelope=b"",
+                     credential_id="HOSTILE0000000000000000000", officer_id="<i>OF</i>", created_t=0,
+                     clock_synced=True, schema=2, category="veteran", pin_verifier=bytes(32), pin_failures=0,
+                     person_id=p.id, fields={"family_name": HOSTILE, "given_name": long_name,
+                                             "service_number": "<img src=x onerror=alert(3)>",
+                                             "birth_date": "1950-01-01", "village_code": "02040107"}))
+        s.commit()
+        pid = p.id
+    driver = _browser(reg.keys.server_cert.read_bytes(), tmp_path / "chromium")
+    try:
+        _sign_in(driver, reg.url, "ana")
+        driver.get(f"{reg.url}/console/persons/{pid}?lang=en")
+        _heading(driver, f"Person {pid}")
+        cells = driver.find_element(By.ID, "records").find_elements(By.TAG_NAME, "td")
+        assert cells[0].text.startswith("<script>alert(1)</script>")  # the text itself, not a script
+        assert len(cells[1].text) <= 121 and cells[1].text.endswith("…")  # 10,000 characters cut
+        assert not driver.find_elements(By.CSS_SELECTOR, "#records b, #records i, #records img, #records script")
+        with pytest.raises(NoAlertPresentException):
+            driver.switch_to.alert.text  # noqa: B018
+        driver.save_screenshot(str(SHOTS / "hostile-en.png"))
+        driver.get(f"{reg.url}/console/persons?q=HOSTILE0000000000000000000")
+        assert "<script>" in driver.find_element(By.ID, "found").text
+        with Session(reg.engine) as s:  # a reviewer and nothing else
+            operators.add(s, reg.keys, None, "rita", PW, ["reviewer"], totp=False, must_change=False)
+            s.commit()
+        _sign_in(driver, reg.url, "rita")
+        driver.get(f"{reg.url}/console/operators")
+        assert "do not allow" in driver.find_element(By.ID, "message").text
     finally:
         driver.quit()
 
