@@ -103,14 +103,14 @@ def ingest_rate(tmp: Path, pg: str, processes: int) -> float:
     return round(stored / seconds, 1)
 
 
-def national_scale(tmp: Path, pg: str, n: int) -> list[tuple]:
-    """n persons bulk-loaded (COPY), then one record filed and claims timed at that size."""
+def bulk_load(reg, pg: str, n: int, rng: random.Random) -> float:
+    """n persons, each with one record of a generated Battambang person and its blocking keys,
+    COPYed into an emptied PostgreSQL registry (device "dev-bulk"); returns the seconds it took."""
+    import json
+
     import psycopg
 
     from host_tools.registry import matching
-
-    reg = make_registry(tmp / "scale", pg)
-    rng = random.Random(17)
     from population import battambang_villages, person
 
     villages = battambang_villages()
@@ -118,10 +118,8 @@ def national_scale(tmp: Path, pg: str, n: int) -> list[tuple]:
     t0 = time.perf_counter()
     empty(reg.engine)
     with psycopg.connect(dsn) as conn, conn.cursor() as cur:
-        cur.execute("INSERT INTO devices (device_id, hmac_secret, ed25519_pub, revoked, registered_at, role) "
-                    "VALUES ('dev-bulk', %s, %s, false, now(), 'enrolment')", (bytes(32), bytes(32)))
-        import json
-
+        cur.execute("INSERT INTO devices (device_id, hmac_secret, ed25519_pub, revoked, registered_at, role, active) "
+                    "VALUES ('dev-bulk', %s, %s, false, now(), 'enrolment', true)", (bytes(32), bytes(32)))
         with cur.copy("COPY persons (id, status, created_at) FROM STDIN") as cp:
             for i in range(1, n + 1):
                 cp.write_row((i, "active", "2026-01-01T00:00:00+00"))
@@ -140,7 +138,17 @@ def national_scale(tmp: Path, pg: str, n: int) -> list[tuple]:
         cur.execute(f"SELECT setval(pg_get_serial_sequence('persons', 'id'), {n})")
         cur.execute("ANALYZE")
         conn.commit()
-    load_s = time.perf_counter() - t0
+    return time.perf_counter() - t0
+
+
+def national_scale(tmp: Path, pg: str, n: int) -> list[tuple]:
+    """n persons bulk-loaded (COPY), then one record filed and claims timed at that size."""
+    from population import battambang_villages, person
+
+    reg = make_registry(tmp / "scale", pg)
+    rng = random.Random(17)
+    villages = battambang_villages()
+    load_s = bulk_load(reg, pg, n, rng)
     samples = []
     for _ in range(50):
         f = person(rng, villages)

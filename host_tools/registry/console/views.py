@@ -34,15 +34,23 @@ def overview(s: Session, period: str, lang: str) -> dict[str, Any]:
     """People by district and commune and by category (each person once: their first record), held
     people, devices with their last contact, and each programme's payments this period against
     what its entitled people would be paid."""
-    # each active person once, by their first record's village and category, held or not: grouped
-    # in the database (the page must come back fast with 100,000 persons and more)
-    firsts = (select(func.min(Record.id).label("rid")).where(Record.person_id.is_not(None))
-              .group_by(Record.person_id).subquery())
-    commune = func.substr(Record.fields["village_code"].as_string(), 1, 6)
-    is_held = Record.person_id.in_(select(Review.person_id).where(Review.status == "open"))
-    grouped = s.execute(select(commune, Record.category, is_held, func.count())
-                        .join(firsts, firsts.c.rid == Record.id).join(Person, Person.id == Record.person_id)
-                        .where(Person.status == "active").group_by(commune, Record.category, is_held)).all()
+    # each person once, by their first record's village and category, held or not, grouped in the
+    # database (the page must come back fast at 100,000 persons and more).  A record always names a
+    # surviving person (a merge moves its records; `registry audit` checks it): no join to persons.
+    if s.get_bind().dialect.name == "postgresql":
+        firsts = (select(Record.person_id, Record.fields, Record.category).where(Record.person_id.is_not(None))
+                  .distinct(Record.person_id).order_by(Record.person_id, Record.id).subquery())
+        pid, fields, cat = firsts.c.person_id, firsts.c.fields, firsts.c.category
+        source = select(pid).select_from(firsts)
+    else:  # SQLite: no DISTINCT ON
+        first_ids = (select(func.min(Record.id).label("rid")).where(Record.person_id.is_not(None))
+                     .group_by(Record.person_id).subquery())
+        pid, fields, cat = Record.person_id, Record.fields, Record.category
+        source = select(pid).join(first_ids, first_ids.c.rid == Record.id)
+    commune = func.substr(fields["village_code"].as_string(), 1, 6)
+    is_held = pid.in_(select(Review.person_id).where(Review.status == "open"))
+    grouped = s.execute(source.with_only_columns(commune, cat, is_held, func.count())
+                        .group_by(commune, cat, is_held)).all()
     by_place: dict[str, Counter[str]] = defaultdict(Counter)
     by_category: Counter[str] = Counter()
     payable: Counter[str] = Counter()
@@ -74,12 +82,12 @@ def overview(s: Session, period: str, lang: str) -> dict[str, Any]:
 def devices(s: Session) -> list[dict[str, Any]]:
     """Every device and payout point, its state, its records, and when it was last heard from (its
     newest record, or for a payout point its newest payment)."""
-    last_record = dict(s.execute(select(Record.device_id, func.max(Record.received_at)).group_by(Record.device_id)).all())
+    heard = {dev: (n, last) for dev, n, last in s.execute(
+        select(Record.device_id, func.count(), func.max(Record.received_at)).group_by(Record.device_id))}
     last_paid = dict(s.execute(select(Payment.payout_point, func.max(Payment.paid_at)).group_by(Payment.payout_point)).all())
-    counts = dict(s.execute(select(Record.device_id, func.count()).group_by(Record.device_id)).all())
     return [{"device_id": d.device_id, "role": d.role, "active": d.active, "revoked": d.revoked,
-             "records": counts.get(d.device_id, 0),
-             "last": _utc(last_record.get(d.device_id) if d.role == "enrolment" else last_paid.get(d.device_id))}
+             "records": heard.get(d.device_id, (0, None))[0],
+             "last": _utc(heard.get(d.device_id, (0, None))[1] if d.role == "enrolment" else last_paid.get(d.device_id))}
             for d in s.scalars(select(Device).order_by(Device.device_id))]
 
 
