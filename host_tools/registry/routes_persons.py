@@ -40,7 +40,8 @@ def person_view(s: Session, person_id: int) -> dict[str, Any]:
     return {"id": person_id, "status": p.status if p else "unknown", "merged_into": p.merged_into if p else None,
             "held": bool(persons.holds(s, person_id)),
             "records": [{"receipt_no": r.id, "record_id": r.record_id.hex(), "device_id": r.device_id,
-                         "credential_id": r.credential_id, "fields": r.fields,
+                         "credential_id": r.credential_id, "fields": r.fields, "category": r.category,
+                         "officer_id": r.officer_id, "created": r.created_t, "clock_synced": r.clock_synced,
                          "pending_push": proposals.pending_push(s, r.proposal_id)} for r in recs]}
 
 

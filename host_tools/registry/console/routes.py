@@ -59,6 +59,16 @@ _env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=selec
 _env.filters["cut"] = _cut
 
 
+def _day(t: object) -> str:
+    """A device's time of enrolment (seconds) as a date, or "?" if the device's clock was never set."""
+    import datetime as dt
+
+    try:
+        return dt.datetime.fromtimestamp(int(t), dt.timezone.utc).strftime("%Y-%m-%d") if int(t) > 0 else "?"  # type: ignore[call-overload]
+    except (TypeError, ValueError, OverflowError, OSError):
+        return "?"
+
+
 def csrf_of(actor: Actor) -> str:
     """The form token of a session: only who holds the session's cookie can know it."""
     return hmac.new(actor.token_hash, b"console-form", hashlib.sha256).hexdigest()[:32]
@@ -85,6 +95,7 @@ def router(ctx: Context) -> APIRouter:
         lang = lang_of(request)
         html = _env.get_template(template).render(
             t=lambda key: word(key, lang), lang=lang, actor=actor, csrf=csrf_of(actor) if actor else "",
+            place=lambda code: views.place(str(code or ""), lang), day=_day,
             path=request.url.path, **values)
         out = HTMLResponse(html, status_code=status)
         secure(out)

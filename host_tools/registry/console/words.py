@@ -62,6 +62,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "birth_date": ("Birth date", "ថ្ងៃខែឆ្នាំកំណើត"),
     "sex": ("Sex", "ភេទ"),
     "officer": ("Officer", "មន្ត្រី"),
+    "enrolled_on": ("Enrolled on", "ថ្ងៃចុះឈ្មោះ"),
     "service_no": ("Service no.", "លេខសេវា"),
     "same": ("Same person", "មនុស្សដដែល"),
     "different": ("Different people", "មនុស្សផ្សេងគ្នា"),

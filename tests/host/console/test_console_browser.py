@@ -176,6 +176,7 @@ def test_a_month_of_the_programme_in_the_browser(world, tmp_path: Path) -> None:
         driver.get(url + "/console/proposals")
         page = driver.find_element(By.TAG_NAME, "main").text
         assert "<script>alert(1)</script>" in page  # shown as text
+        assert "decision: different" in page  # what the approver approves
         with pytest.raises(NoAlertPresentException):
             driver.switch_to.alert.text  # noqa: B018 - and never run
         driver.save_screenshot(str(SHOTS / "proposals-en.png"))
@@ -223,7 +224,8 @@ def test_a_month_of_the_programme_in_the_browser(world, tmp_path: Path) -> None:
                 driver.get(f"{url}{path}?lang={lang}")
                 _heading(driver, en if lang == "en" else km)
                 assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == lang
-                driver.save_screenshot(str(SHOTS / f"{path.strip('/').split('/')[-1] or 'overview'}-{lang}.png"))
+                if lang == "km":  # the English pages were taken above, with the month's work on them
+                    driver.save_screenshot(str(SHOTS / f"{en.lower().replace(' ', '-')}-km.png"))
         # in Khmer
         driver.get(url + "/console/?lang=km")
         assert driver.find_element(By.TAG_NAME, "h1").text == "ទិដ្ឋភាពទូទៅ"
