@@ -20,7 +20,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -40,8 +40,10 @@ def create_app(keys: RegistryKeys, engine: Engine) -> FastAPI:
     app.state.context = ctx
 
     @app.exception_handler(StarletteHTTPException)  # FastAPI's own, and the router's 404 and 405
-    async def _http_error(_req: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(req: Request, exc: StarletteHTTPException) -> Response:
         body = exc.detail if isinstance(exc.detail, dict) else {"error": str(exc.detail).lower()}
+        if req.url.path.startswith("/console/"):  # a person in a browser: a page, not JSON
+            return console.plain_page(exc.status_code, str(body.get("error", "")))
         return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
@@ -51,10 +53,13 @@ def create_app(keys: RegistryKeys, engine: Engine) -> FastAPI:
         return JSONResponse({"error": "internal error"}, status_code=500)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_req: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(req: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()))
-        return JSONResponse({"error": f"invalid request: {where}: {first.get('msg', '')}"}, status_code=422)
+        reason = f"invalid request: {where}: {first.get('msg', '')}"
+        if req.url.path.startswith("/console/"):
+            return console.plain_page(422, reason + " (nothing was changed)")
+        return JSONResponse({"error": reason}, status_code=422)
 
     @app.exception_handler(DBAPIError)  # the database failed (down, full, its schema broken)
     async def _db_down(_req: Request, exc: DBAPIError) -> JSONResponse:

@@ -74,6 +74,21 @@ def csrf_of(actor: Actor) -> str:
     return hmac.new(actor.token_hash, b"console-form", hashlib.sha256).hexdigest()[:32]
 
 
+def plain_page(status: int, reason: str) -> HTMLResponse:
+    """A console error page for what no route handled (a malformed address or form, a page that
+    does not exist): HTML, escaped, under the console's policy; nothing was changed."""
+    from markupsafe import escape
+
+    html = (f'<!doctype html><html><head><meta charset="utf-8"><title>{status}</title>'
+            f'<link rel="stylesheet" href="/console/static/console.css"></head><body><main>'
+            f'<h1 class="warn" id="message">{status}</h1><p id="detail">{escape(_cut(reason, 300))}</p>'
+            f'<p><a href="/console/">/console/</a></p></main></body></html>')
+    out = HTMLResponse(html, status_code=status)
+    out.headers["Content-Security-Policy"] = CSP
+    out.headers["Cache-Control"] = "no-store"
+    return out
+
+
 class Page(Exception):
     """Stop and show this page (a refusal, a sign-in)."""
 
@@ -297,6 +312,43 @@ def router(ctx: Context) -> APIRouter:
             proposals.propose(s, who, "activate-device", device_id, {"role": role}, reason)
 
         return act(request, who, work, "/console/devices")
+
+    @r.post("/console/devices/{device_id}/revoke")
+    @page
+    def revoke(request: Request, device_id: Annotated[str, PathParam(pattern=r"^[A-Za-z0-9._-]{1,32}$")],
+               reason: Annotated[str, Form(pattern=REASON)], csrf: Annotated[str, Form(max_length=64)]) -> Response:
+        """One registrar may stop a device (it creates no money)."""
+        who = actor(request, "registrar")
+        form_ok(request, who, csrf)
+
+        def work(s: Session) -> None:
+            dev = s.get(Device, device_id)
+            if dev is None:
+                raise OperatorError(404, f"no device {device_id}")
+            dev.revoked = True
+            operators.event(s, who, "device-revoked", "revoked", reason, device_id=device_id)
+
+        return act(request, who, work, "/console/devices")
+
+    @r.post("/console/credentials/{credential_id}/unlock")
+    @page
+    def unlock(request: Request, credential_id: Annotated[str, PathParam(pattern=r"^[0-9A-Z-]{9,26}$")],
+               person_id: Annotated[int, Form(gt=0, lt=2**62)], reason: Annotated[str, Form(pattern=REASON)],
+               csrf: Annotated[str, Form(max_length=64)]) -> Response:
+        """A locked card's PIN tries cleared: proposed, for a second reviewer."""
+        who = actor(request, "reviewer")
+        form_ok(request, who, csrf)
+
+        def work(s: Session) -> None:
+            from sqlalchemy import select
+
+            from ..models import Record
+
+            if s.scalars(select(Record.id).where(Record.credential_id == credential_id)).first() is None:
+                raise OperatorError(404, f"no record for credential {credential_id}")
+            proposals.propose(s, who, "unlock-pin", credential_id, {}, reason)
+
+        return act(request, who, work, f"/console/persons/{person_id}")
 
     @r.get("/console/persons")
     @page

@@ -233,6 +233,12 @@ def test_a_month_of_the_programme_in_the_browser(world, tmp_path: Path) -> None:
         driver.save_screenshot(str(SHOTS / "overview-km.png"))
         driver.get(url + "/console/reviews")
         assert driver.find_element(By.TAG_NAME, "h1").text == "ការពិនិត្យ"
+        # a phone's screen: the page fits its width (nothing to scroll sideways)
+        driver.set_window_size(390, 844)
+        driver.get(url + "/console/?lang=km")
+        width = driver.execute_script("return document.documentElement.scrollWidth")
+        assert width <= 400, width
+        driver.save_screenshot(str(SHOTS / "overview-phone-km.png"))
     finally:
         driver.quit()
 
@@ -324,3 +330,95 @@ def test_forged_forms_expired_sessions_and_the_page_policy(world) -> None:
         assert h.get("/console/").status_code == 303  # no session: to the sign-in page
         assert h.get("/console/payments.csv", params={"programme": "x", "period": "2026-13"},
                       cookies={"enrol_console": token}).status_code == 422
+
+
+def _signed_in(h: httpx.Client, name: str) -> tuple[str, str]:
+    """(session token, form token) of `name`, signed in through the form."""
+    import re
+
+    r = h.post("/console/login", data={"name": name, "password": PW})
+    assert r.status_code == 303, r.text
+    token = r.cookies["enrol_console"]
+    page = h.get("/console/proposals", cookies={"enrol_console": token}).text
+    return token, re.search(r'name="csrf" value="([0-9a-f]{32})"', page).group(1)
+
+
+def test_bad_input_gets_a_page_and_changes_nothing(world) -> None:
+    import ssl
+
+    reg = world
+    tls = ssl.create_default_context(cadata=reg.keys.ca_pem.decode())
+    with httpx.Client(base_url=reg.url, verify=tls, timeout=60, follow_redirects=False) as h:
+        ana, ana_form = _signed_in(h, "ana")
+        bora, bora_form = _signed_in(h, "bora")
+        for path in ("/console/payments?programme=veteran_pension&period=2026-13", "/console/persons/0",
+                     "/console/nothing-here", "/console/persons?q=" + "x" * 100):
+            r = h.get(path, cookies={"enrol_console": ana})
+            assert r.status_code in (404, 422) and r.headers["content-type"].startswith("text/html"), (path, r.text)
+            assert "default-src 'none'" in r.headers["content-security-policy"]
+        # a device proposed by ana, approved by bora; approved again by someone else: refused, clearly
+        rogue = HostDevice(reg, "KH-7", register=False)
+        r = h.post("/console/devices", cookies={"enrol_console": ana},
+                   data={"device_id": "KH-7", "secret": rogue.secret.hex(), "public_key": rogue.pub.hex(),
+                         "role": "enrolment", "reason": "new", "csrf": ana_form})
+        assert r.status_code == 303
+        with Session(reg.engine) as s:
+            from host_tools.registry.models import Proposal
+
+            pid = s.scalars(select(Proposal.id).where(Proposal.subject == "KH-7")).one()
+        own = h.post(f"/console/proposals/{pid}/approve", cookies={"enrol_console": ana},
+                     data={"reason": "mine", "csrf": ana_form})
+        assert own.status_code == 403 and "cannot approve" in own.text
+        assert h.post(f"/console/proposals/{pid}/approve", cookies={"enrol_console": bora},
+                      data={"reason": "ok", "csrf": bora_form}).status_code == 303
+        again = h.post(f"/console/proposals/{pid}/refuse", cookies={"enrol_console": ana},
+                       data={"reason": "too late", "csrf": ana_form})
+        assert again.status_code == 409 and "approved already by bora" in again.text
+        with Session(reg.engine) as s:
+            assert s.get(Device, "KH-7").active is True
+        # one registrar revokes it (stopping money needs no second)
+        r = h.post("/console/devices/KH-7/revoke", cookies={"enrol_console": ana},
+                   data={"reason": "stolen", "csrf": ana_form})
+        assert r.status_code == 303
+        with Session(reg.engine) as s:
+            assert s.get(Device, "KH-7").revoked is True
+
+
+def test_a_large_month_is_exported_whole(world) -> None:
+    """20,000 payments in a month: the CSV streams every one, with the totals the page shows."""
+    import datetime as dt
+    import ssl
+
+    from sqlalchemy import insert
+
+    from host_tools.registry.models import Person
+
+    reg = world
+    n = 20_000
+    with Session(reg.engine) as s:
+        s.add(Device(device_id="enrol-bulk", hmac_secret=bytes(32), ed25519_pub=bytes(32), revoked=False, active=True))
+        s.add(Device(device_id="pay-bulk", hmac_secret=bytes(32), ed25519_pub=bytes(32), revoked=False, active=True,
+                     role="payout"))
+        s.execute(insert(Person), [{"id": i, "status": "active"} for i in range(1, n + 1)])
+        s.execute(insert(Record), [dict(record_id=i.to_bytes(16, "big"), device_id="enrol-bulk", boot=1, seq=i,
+                                        digest=bytes(32), envelope=b"", credential_id=f"C{i:025d}", officer_id="OF1",
+                                        created_t=0, clock_synced=True, fields={}, schema=2, category="veteran",
+                                        pin_verifier=bytes(32), pin_failures=0, person_id=i)
+                                   for i in range(1, n + 1)])
+        s.execute(insert(Payment), [dict(record_id=i.to_bytes(16, "big"), person_id=i, programme="veteran_pension",
+                                         period="2026-11", amount=150000, payout_point="pay-bulk",
+                                         receipt=f"R{i:09d}", paid_at=dt.datetime(2026, 11, 5, tzinfo=dt.timezone.utc))
+                                    for i in range(1, n + 1)])
+        s.commit()
+    tls = ssl.create_default_context(cadata=reg.keys.ca_pem.decode())
+    with httpx.Client(base_url=reg.url, verify=tls, timeout=120, follow_redirects=False) as h:
+        ana, _ = _signed_in(h, "ana")
+        page = h.get("/console/payments", params={"programme": "veteran_pension", "period": "2026-11"},
+                     cookies={"enrol_console": ana})
+        assert '<span id="count">20000</span>' in page.text and "3,000,000,000" in page.text
+        assert 'id="shown"' in page.text  # the page says it shows some; the CSV has all
+        r = h.get("/console/payments.csv", params={"programme": "veteran_pension", "period": "2026-11"},
+                  cookies={"enrol_console": ana})
+        rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert len(rows) == n and {x["receipt"] for x in rows} == {f"R{i:09d}" for i in range(1, n + 1)}
+    assert sum(int(x["amount"]) for x in rows) == 150000 * n
