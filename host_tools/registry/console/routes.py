@@ -30,11 +30,12 @@ from ..models import Device, Review
 from ..operators import ROLES, Actor, OperatorError
 from ..payouts import current_period
 from . import views
-from .words import LANGS, word
+from .words import LANGS, label, word
 
 HERE = Path(__file__).resolve().parent
 COOKIE = "enrol_console"
 LANG_COOKIE = "enrol_lang"
+LOGIN_COOKIE = "enrol_login"
 CSP = ("default-src 'none'; style-src 'self'; font-src 'self'; img-src 'self'; form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'")
 CUT = 120  # characters of a value shown (names, reasons, details): the rest is cut, with a mark
@@ -111,6 +112,7 @@ def router(ctx: Context) -> APIRouter:
         html = _env.get_template(template).render(
             t=lambda key: word(key, lang), lang=lang, actor=actor, csrf=csrf_of(actor) if actor else "",
             place=lambda code: views.place(str(code or ""), lang), day=_day,
+            label=lambda code: label(code, lang),
             path=request.url.path, **values)
         out = HTMLResponse(html, status_code=status)
         secure(out)
@@ -133,7 +135,7 @@ def router(ctx: Context) -> APIRouter:
             return ctx.actor_for(token, accepted)
         except ApiError as e:
             if e.status_code == 401:
-                page = render(request, "login.html", 401, message=word("expired", lang_of(request)))
+                page = login_form(request, 401, word("expired", lang_of(request)))
                 page.delete_cookie(COOKIE, path="/console")
                 raise Page(page) from None
             raise Page(render(request, "message.html", 403, message=word("forbidden", lang_of(request)),
@@ -181,19 +183,34 @@ def router(ctx: Context) -> APIRouter:
             return Response(status_code=404)
         return FileResponse(path, media_type="font/ttf", headers={"Cache-Control": "max-age=86400"})
 
+    def login_form(request: Request, status: int = 200, message: str = "") -> HTMLResponse:
+        """The sign-in page, with a form token bound to a cookie of its own: a sign-in posted from
+        another site (into the attacker's account) is refused."""
+        import secrets
+
+        nonce = secrets.token_urlsafe(24)
+        out = render(request, "login.html", status, form_token=nonce, message=message)
+        out.set_cookie(LOGIN_COOKIE, nonce, max_age=3600, secure=True, httponly=True, samesite="strict",
+                       path="/console")
+        return out
+
     @r.get("/console/login")
     def login_page(request: Request) -> Response:
-        return render(request, "login.html")
+        return login_form(request)
 
     @r.post("/console/login")
     def login(request: Request, name: Annotated[str, Form(max_length=64)],
               password: Annotated[str, Form(max_length=256)],
-              code: Annotated[str, Form(max_length=6)] = "") -> Response:
+              code: Annotated[str, Form(max_length=6)] = "",
+              form_token: Annotated[str, Form(max_length=64)] = "") -> Response:
         lang = lang_of(request)
+        expected = request.cookies.get(LOGIN_COOKIE) or ""
+        if not expected or not hmac.compare_digest(form_token.encode(), expected.encode()):
+            return login_form(request, 403, word("bad_form", lang))
         source = request.client.host if request.client else "?"
         if ctx.limiter.blocked("sign-in", source) or any(ord(c) < 32 for c in name):
-            return render(request, "login.html", 429 if ctx.limiter.blocked("sign-in", source) else 401,
-                          message=word("wrong_sign_in", lang))
+            return login_form(request, 429 if ctx.limiter.blocked("sign-in", source) else 401,
+                              word("wrong_sign_in", lang))
         with ctx.sessions() as s:
             try:
                 token, expires, op = operators.sign_in(s, ctx.keys, ctx.guard, name, password, code or None)
@@ -202,8 +219,7 @@ def router(ctx: Context) -> APIRouter:
                 s.commit()  # the refusal's event
                 if e.status == 401:
                     ctx.limiter.failed("sign-in", source)
-                return render(request, "login.html", e.status,
-                              message=word("locked" if e.status == 429 else "wrong_sign_in", lang))
+                return login_form(request, e.status, word("locked" if e.status == 429 else "wrong_sign_in", lang))
         if op.must_change:
             return render(request, "message.html", 403, message=word("forbidden", lang),
                           detail="choose your own password first: enrolctl registry operator passwd")

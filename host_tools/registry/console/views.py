@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from .. import persons
 from ..events import check_chain, export_rows
-from ..models import Device, Event, Payment, Person, Programme, Record, Review, RevokedCredential
+from ..models import Device, Event, Payment, Person, Programme, Proposal, Record, Review, RevokedCredential
 
 
 def _utc(t: dt.datetime | None) -> dt.datetime | None:
@@ -85,8 +85,12 @@ def devices(s: Session) -> list[dict[str, Any]]:
     heard = {dev: (n, last) for dev, n, last in s.execute(
         select(Record.device_id, func.count(), func.max(Record.received_at)).group_by(Record.device_id))}
     last_paid = dict(s.execute(select(Payment.payout_point, func.max(Payment.paid_at)).group_by(Payment.payout_point)).all())
+    # records stored but not payable yet: pushed over USB with no second registrar's approval
+    pushed = dict(s.execute(select(Record.device_id, func.count()).where(Record.proposal_id.in_(
+        select(Proposal.id).where(Proposal.status != "approved"))).group_by(Record.device_id)).all())
     return [{"device_id": d.device_id, "role": d.role, "active": d.active, "revoked": d.revoked,
              "records": heard.get(d.device_id, (0, None))[0],
+             "waiting": heard.get(d.device_id, (0, None))[0] if not d.active else pushed.get(d.device_id, 0),
              "last": _utc(heard.get(d.device_id, (0, None))[1] if d.role == "enrolment" else last_paid.get(d.device_id))}
             for d in s.scalars(select(Device).order_by(Device.device_id))]
 

@@ -40,6 +40,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "inactive": ("waiting for approval", "រង់ចាំការអនុម័ត"),
     "revoked": ("revoked", "បានដកហូត"),
     "records": ("Records", "កំណត់ត្រា"),
+    "waiting": ("Not payable yet", "មិនទាន់អាចបើកប្រាក់"),
     "last_contact": ("Last contact", "ទំនាក់ទំនងចុងក្រោយ"),
     "never": ("never", "មិនធ្លាប់"),
     "this_period": ("This month", "ខែនេះ"),
@@ -107,6 +108,40 @@ WORDS: dict[str, tuple[str, str]] = {
 }
 
 
+# the registry's codes as a person reads them (a code not here is shown as it is)
+LABELS: dict[str, tuple[str, str]] = {
+    "citizen": ("citizen", "ពលរដ្ឋ"),
+    "civil_servant": ("civil servant", "មន្ត្រីរាជការ"),
+    "retired_civil_servant": ("retired civil servant", "មន្ត្រីរាជការចូលនិវត្តន៍"),
+    "veteran": ("veteran", "អតីតយុទ្ធជន"),
+    "enrolment": ("enrolment", "ចុះឈ្មោះ"),
+    "payout": ("payout point", "ចំណុចបើកប្រាក់"),
+    "administrator": ("administrator", "អ្នកគ្រប់គ្រង"),
+    "registrar": ("registrar", "អ្នកចុះបញ្ជី"),
+    "reviewer": ("reviewer", "អ្នកពិនិត្យ"),
+    "auditor": ("auditor", "សវនករ"),
+    "duplicate": ("likely duplicate", "អាចស្ទួន"),
+    "reissue": ("card re-issued", "ប័ណ្ណចេញថ្មី"),
+    "activate-device": ("Activate a device", "ធ្វើឱ្យឧបករណ៍សកម្ម"),
+    "push-records": ("Records pushed over USB", "កំណត់ត្រាបញ្ជូនតាម USB"),
+    "review-decision": ("A review's decision", "ការសម្រេចលើការពិនិត្យ"),
+    "merge-persons": ("Two persons made one", "បញ្ចូលបុគ្គលពីរជាមួយ"),
+    "unlock-pin": ("Unlock a PIN", "ដោះសោលេខកូដសម្ងាត់"),
+    "restore-credential": ("Restore a card", "ស្តារប័ណ្ណឡើងវិញ"),
+    "set-programme": ("A programme and its amounts", "កម្មវិធី និងចំនួនទឹកប្រាក់"),
+    "add-operator": ("A new operator", "ប្រតិបត្តិករថ្មី"),
+    "reset-password": ("An operator's password", "ពាក្យសម្ងាត់ប្រតិបត្តិករ"),
+}
+
+
 def word(key: str, lang: str) -> str:
     en, km = WORDS[key]
     return km if lang == "km" else en
+
+
+def label(code: object, lang: str) -> str:
+    """A code of the registry (a category, a role, a kind of proposal) in the operator's language."""
+    pair = LABELS.get(str(code))
+    if pair is None:
+        return "" if code is None else str(code)
+    return pair[1] if lang == "km" else pair[0]

@@ -230,6 +230,7 @@ def test_a_month_of_the_programme_in_the_browser(world, tmp_path: Path) -> None:
         driver.get(url + "/console/?lang=km")
         assert driver.find_element(By.TAG_NAME, "h1").text == "ទិដ្ឋភាពទូទៅ"
         assert "បវេល" in driver.find_element(By.ID, "districts").text  # Bavel, from the gazetteer
+        assert "អតីតយុទ្ធជន" in driver.find_element(By.ID, "categories").text  # veteran
         driver.save_screenshot(str(SHOTS / "overview-km.png"))
         driver.get(url + "/console/reviews")
         assert driver.find_element(By.TAG_NAME, "h1").text == "ការពិនិត្យ"
@@ -297,9 +298,13 @@ def test_forged_forms_expired_sessions_and_the_page_policy(world) -> None:
     reg = world
     tls = ssl.create_default_context(cadata=reg.keys.ca_pem.decode())
     with httpx.Client(base_url=reg.url, verify=tls, timeout=30, follow_redirects=False) as h:
-        r = h.post("/console/login", data={"name": "ana", "password": "wrong one"})
-        assert r.status_code == 401 and "set-cookie" not in r.headers
-        r = h.post("/console/login", data={"name": "ana", "password": PW})
+        forged = h.post("/console/login", data={"name": "ana", "password": PW})  # posted from elsewhere
+        assert forged.status_code == 403 and "enrol_console" not in forged.cookies
+        form = _login_token(h)
+        r = h.post("/console/login", data={"name": "ana", "password": "wrong one", "form_token": form})
+        assert r.status_code == 401 and "enrol_console" not in r.cookies
+        form = _login_token(h)
+        r = h.post("/console/login", data={"name": "ana", "password": PW, "form_token": form})
         assert r.status_code == 303
         set_cookie = r.headers["set-cookie"]
         for flag in ("Secure", "HttpOnly", "SameSite=strict", "Path=/console"):
@@ -332,11 +337,19 @@ def test_forged_forms_expired_sessions_and_the_page_policy(world) -> None:
                       cookies={"enrol_console": token}).status_code == 422
 
 
+def _login_token(h: httpx.Client) -> str:
+    """The sign-in form's token (its cookie stays in the client)."""
+    import re
+
+    page = h.get("/console/login").text
+    return re.search(r'name="form_token" value="([^"]+)"', page).group(1)
+
+
 def _signed_in(h: httpx.Client, name: str) -> tuple[str, str]:
     """(session token, form token) of `name`, signed in through the form."""
     import re
 
-    r = h.post("/console/login", data={"name": name, "password": PW})
+    r = h.post("/console/login", data={"name": name, "password": PW, "form_token": _login_token(h)})
     assert r.status_code == 303, r.text
     token = r.cookies["enrol_console"]
     page = h.get("/console/proposals", cookies={"enrol_console": token}).text

@@ -44,4 +44,21 @@ def test_the_overview_counts_each_person_once_where_and_as_what_they_were_enroll
     # PENSION pays veterans 150,000 and retired civil servants 120,000; citizens nothing
     assert (prog["paid"], prog["paid_sum"], prog["expected_people"], prog["expected"]) == (1, 150000, 3, 420000)
     assert {d["device_id"]: d["records"] for d in data["devices"]} == {"enrol-01": 4, "enrol-02": 1, "pay-01": 0}
+    assert {d["device_id"]: d["waiting"] for d in data["devices"]} == {"enrol-01": 0, "enrol-02": 0, "pay-01": 0}
+    # records pushed over USB wait for a second registrar; a device not approved: all of its records
+    from host_tools.registry import protocol
+
+    key, envs = a.batch(2)
+    r = http.post("/v1/admin/devices/enrol-01/batches", content=protocol.encode_batch([key], envs),
+                  headers=reg.operator())
+    assert r.status_code == 200
+    with Session(reg.engine) as s:
+        from sqlalchemy import update
+
+        from host_tools.registry.models import Device
+
+        s.execute(update(Device).where(Device.device_id == "enrol-02").values(active=False))
+        s.commit()
+        rows = {d["device_id"]: d["waiting"] for d in views.devices(s)}
+    assert rows == {"enrol-01": 2, "enrol-02": 1, "pay-01": 0}
     assert data["districts"][0]["name"] == "Bavel"
