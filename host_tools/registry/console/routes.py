@@ -412,7 +412,7 @@ def router(ctx: Context) -> APIRouter:
             w = csv.writer(buf, lineterminator="\n")
             w.writerow(["programme", "period", "receipt", "credential_id", "amount", "payout_point", "paid_at"])
             with ctx.sessions() as s:
-                for pay, cred in views.payments(s, programme, period, limit=None)["rows"]:
+                for pay, cred in views.payment_rows(s, programme, period):
                     w.writerow([programme, period, pay.receipt, cred, pay.amount, pay.payout_point,
                                 pay.paid_at.isoformat()])
                     if buf.tell() > 65536:

