@@ -39,8 +39,10 @@ def overview(s: Session, period: str, lang: str) -> dict[str, Any]:
     # database (the page must come back fast at 100,000 persons and more).  A record always names a
     # surviving person (a merge moves its records; `registry audit` checks it): no join to persons.
     if s.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import distinct_on
+
         firsts = (select(Record.person_id, Record.fields, Record.category).where(Record.person_id.is_not(None))
-                  .distinct(Record.person_id).order_by(Record.person_id, Record.id).subquery())
+                  .ext(distinct_on(Record.person_id)).order_by(Record.person_id, Record.id).subquery())
         pid, fields, cat = firsts.c.person_id, firsts.c.fields, firsts.c.category
         source = select(pid).select_from(firsts)
     else:  # SQLite: no DISTINCT ON
