@@ -156,6 +156,27 @@ class Context:
             time.sleep(0.01 * (attempt + 1))
         raise RuntimeError("unreachable")
 
+    def sign_in(self, source: str, name: str, password: str, code: str | None,
+                ttl_s: int = operators.TOKEN_TTL_S) -> tuple[str, Any, Any]:
+        """operators.sign_in for the API and the console alike: refused at once (429) past the
+        refusals one source address may make; a refusal is committed (the trail has it) and
+        counted against the address.  ApiError 401/429 when refused."""
+        wait = self.limiter.blocked("sign-in", source)
+        if wait:
+            raise too_many(wait)
+        with self.sessions() as s:
+            write_lock(s)  # SQLite: the token and the chained event written under the one write lock
+            try:
+                token, expires, op = operators.sign_in(s, self.keys, self.guard, name, password, code, ttl_s)
+            except OperatorError as e:
+                s.commit()  # the refusal's event
+                if e.status == 401:
+                    self.limiter.failed("sign-in", source)
+                raise from_operator_error(e) from None
+            s.commit()
+            s.expunge(op)
+            return token, expires, op
+
     # --- principals -------------------------------------------------------------------------
 
     def role(self, *accepted: str) -> Callable[[Request], Actor]:

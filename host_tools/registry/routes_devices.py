@@ -15,7 +15,7 @@ from .cards import CardResult, bind_cards
 from .context import BATCH_OPENAPI, ERRORS, REASON, Context, DeviceIdPath, err, read_body, run_in_thread
 from .ingest import ingest
 from .models import Device, Record
-from .operators import Actor, event
+from .operators import Actor, OperatorError, event
 from .trust import kid_of
 
 
@@ -28,6 +28,28 @@ class DeviceIn(BaseModel):
     reason: str = Field("provisioned", pattern=REASON)
 
 
+def register(s: Session, keys: Any, actor: Actor, device_id: str, secret: bytes, pub: bytes, role: str,
+             reason: str) -> int:
+    """A device or payout point registered inactive, its activation proposed (for a second
+    registrar); returns the proposal.  OperatorError 409 if the id is taken."""
+    if s.get(Device, device_id) is not None:
+        raise OperatorError(409, f"device {device_id} is already registered")
+    s.add(Device(device_id=device_id, hmac_secret=keys.seal_device_secret(device_id, secret), ed25519_pub=pub,
+                 revoked=False, role=role, active=False))
+    event(s, actor, "device-added", "registered as " + role, reason, device_id=device_id)
+    s.flush()
+    return proposals.propose(s, actor, "activate-device", device_id, {"role": role}, reason).id
+
+
+def revoke_device(s: Session, actor: Actor, device_id: str, reason: str) -> None:
+    """One registrar may stop a device (it creates no money).  OperatorError 404 if unknown."""
+    dev = s.get(Device, device_id)
+    if dev is None:
+        raise OperatorError(404, f"no device {device_id}")
+    dev.revoked = True
+    event(s, actor, "device-revoked", "revoked", reason, device_id=device_id)
+
+
 def router(ctx: Context) -> APIRouter:
     r = APIRouter()
     Registrar = Annotated[Actor, Depends(ctx.role("registrar"))]
@@ -37,15 +59,9 @@ def router(ctx: Context) -> APIRouter:
     def add_device(dev: DeviceIn, actor: Registrar) -> dict[str, Any]:
         """Registered, not active: its activation is proposed, for a second registrar to approve."""
         def work(s: Session) -> dict[str, Any]:
-            if s.get(Device, dev.device_id) is not None:
-                raise err(409, f"device {dev.device_id} is already registered")
-            s.add(Device(device_id=dev.device_id,
-                         hmac_secret=ctx.keys.seal_device_secret(dev.device_id, bytes.fromhex(dev.hmac_secret)),
-                         ed25519_pub=bytes.fromhex(dev.ed25519_pub), revoked=False, role=dev.role, active=False))
-            event(s, actor, "device-added", "registered as " + dev.role, dev.reason, device_id=dev.device_id)
-            s.flush()
-            p = proposals.propose(s, actor, "activate-device", dev.device_id, {"role": dev.role}, dev.reason)
-            return {"device_id": dev.device_id, "registered": True, "active": False, "proposal": p.id}
+            proposal = register(s, ctx.keys, actor, dev.device_id, bytes.fromhex(dev.hmac_secret),
+                                bytes.fromhex(dev.ed25519_pub), dev.role, dev.reason)
+            return {"device_id": dev.device_id, "registered": True, "active": False, "proposal": proposal}
 
         return ctx.in_transaction(work)  # type: ignore[no-any-return]
 
@@ -62,15 +78,8 @@ def router(ctx: Context) -> APIRouter:
     def revoke(device_id: DeviceIdPath, actor: Registrar,
                reason: Annotated[str, Query(pattern=REASON)] = "revoked") -> dict[str, Any]:
         """One registrar may stop a device (it creates no money)."""
-        def work(s: Session) -> dict[str, Any]:
-            dev = s.get(Device, device_id)
-            if dev is None:
-                raise err(404, f"no device {device_id}")
-            dev.revoked = True
-            event(s, actor, "device-revoked", "revoked", reason, device_id=device_id)
-            return {"device_id": device_id, "revoked": True}
-
-        return ctx.in_transaction(work)  # type: ignore[no-any-return]
+        ctx.in_transaction(lambda s: revoke_device(s, actor, device_id, reason))
+        return {"device_id": device_id, "revoked": True}
 
     @r.post("/v1/admin/devices/{device_id}/batches", openapi_extra={"requestBody": BATCH_OPENAPI["requestBody"]},
             responses=ERRORS)

@@ -143,6 +143,14 @@ def http(reg: Registry) -> Any:
     return TestClient(create_app(reg.keys, reg.engine), base_url="https://testserver", raise_server_exceptions=False)
 
 
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[Registry, str]]:
+    """A registry on SQLite in its own process over TLS, as `registry serve` runs it: (it, its URL)."""
+    reg = make_registry(tmp_path)
+    with RegistryProcess(reg, f"sqlite:///{tmp_path / 'registry.db'}") as server:
+        yield reg, f"https://127.0.0.1:{server.port}"
+
+
 def registry_for(request, tmp: Path, database: str) -> Registry:
     """A registry on "sqlite" (a new file) or "postgresql" (the process's shared server, the
     pg_url fixture of tests/conftest.py, emptied first: every test starts with no rows)."""

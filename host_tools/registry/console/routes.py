@@ -24,9 +24,9 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.orm import Session
 
-from .. import operators, proposals
+from .. import operators, proposals, routes_devices
 from ..context import ApiError, Context
-from ..models import Device, Review
+from ..models import Review
 from ..operators import ROLES, Actor, OperatorError
 from ..payouts import current_period
 from . import views
@@ -207,19 +207,14 @@ def router(ctx: Context) -> APIRouter:
         expected = request.cookies.get(LOGIN_COOKIE) or ""
         if not expected or not hmac.compare_digest(form_token.encode(), expected.encode()):
             return login_form(request, 403, word("bad_form", lang))
-        source = request.client.host if request.client else "?"
-        if ctx.limiter.blocked("sign-in", source) or any(ord(c) < 32 for c in name):
-            return login_form(request, 429 if ctx.limiter.blocked("sign-in", source) else 401,
-                              word("wrong_sign_in", lang))
-        with ctx.sessions() as s:
-            try:
-                token, expires, op = operators.sign_in(s, ctx.keys, ctx.guard, name, password, code or None)
-                s.commit()
-            except OperatorError as e:
-                s.commit()  # the refusal's event
-                if e.status == 401:
-                    ctx.limiter.failed("sign-in", source)
-                return login_form(request, e.status, word("locked" if e.status == 429 else "wrong_sign_in", lang))
+        if any(ord(c) < 32 for c in name):
+            return login_form(request, 401, word("wrong_sign_in", lang))
+        try:
+            token, expires, op = ctx.sign_in(request.client.host if request.client else "?", name, password,
+                                             code or None)
+        except ApiError as e:
+            why = "locked" if e.status_code == 429 else "wrong_sign_in"
+            return login_form(request, e.status_code, word(why, lang))
         if op.must_change:
             return render(request, "message.html", 403, message=word("forbidden", lang),
                           detail="choose your own password first: enrolctl registry operator passwd")
@@ -319,13 +314,8 @@ def router(ctx: Context) -> APIRouter:
         form_ok(request, who, csrf)
 
         def work(s: Session) -> None:
-            if s.get(Device, device_id) is not None:
-                raise OperatorError(409, f"device {device_id} is already registered")
-            s.add(Device(device_id=device_id, hmac_secret=ctx.keys.seal_device_secret(device_id, bytes.fromhex(secret)),
-                         ed25519_pub=bytes.fromhex(public_key), revoked=False, role=role, active=False))
-            operators.event(s, who, "device-added", "registered as " + role, reason, device_id=device_id)
-            s.flush()
-            proposals.propose(s, who, "activate-device", device_id, {"role": role}, reason)
+            routes_devices.register(s, ctx.keys, who, device_id, bytes.fromhex(secret), bytes.fromhex(public_key),
+                                    role, reason)
 
         return act(request, who, work, "/console/devices")
 
@@ -336,15 +326,8 @@ def router(ctx: Context) -> APIRouter:
         """One registrar may stop a device (it creates no money)."""
         who = actor(request, "registrar")
         form_ok(request, who, csrf)
-
-        def work(s: Session) -> None:
-            dev = s.get(Device, device_id)
-            if dev is None:
-                raise OperatorError(404, f"no device {device_id}")
-            dev.revoked = True
-            operators.event(s, who, "device-revoked", "revoked", reason, device_id=device_id)
-
-        return act(request, who, work, "/console/devices")
+        return act(request, who, lambda s: routes_devices.revoke_device(s, who, device_id, reason),
+                   "/console/devices")
 
     @r.post("/console/credentials/{credential_id}/unlock")
     @page

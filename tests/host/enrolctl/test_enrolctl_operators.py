@@ -9,18 +9,10 @@ import os
 import stat
 from pathlib import Path
 
-import pytest
 from conftest import enrolctl
-from registrykit import RegistryProcess, make_registry
+from registrykit import served  # noqa: F401 - fixture
 
 PW = "a long enough password"
-
-
-@pytest.fixture
-def served(tmp_path: Path):
-    reg = make_registry(tmp_path)
-    with RegistryProcess(reg, f"sqlite:///{tmp_path / 'registry.db'}") as server:
-        yield reg, f"https://127.0.0.1:{server.port}"
 
 
 def test_day_one(served, tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import enrolctl
-from registrykit import HostDevice, Registry, RegistryProcess, make_registry
+from registrykit import HostDevice, make_registry, served  # noqa: F401 - fixture
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -27,13 +27,6 @@ from host_tools.registry.models import Event
 from host_tools.registry.payouts import current_period
 
 UID = bytes.fromhex("04a1b2c3d4e5f6")
-
-
-@pytest.fixture
-def served(tmp_path: Path):
-    reg = make_registry(tmp_path)
-    with RegistryProcess(reg, f"sqlite:///{tmp_path / 'registry.db'}") as server:
-        yield reg, f"https://127.0.0.1:{server.port}"
 
 
 def test_a_programme_its_payments_and_an_unlock(served, tmp_path: Path) -> None:
