@@ -4,8 +4,8 @@
 # host_tools/runtime/manifest_unix.py.  Frozen modules run from flash, not from
 # the ~100 KB heap that .mpy files would be copied into (README, RAM).
 #
-# Left out on purpose: firmware/board_sim.py (the simulator's board; the unix
-# build adds it) and boot.py / main.py (on the device's filesystem, so a
+# Left out on purpose: firmware/board_sim.py and bridge_wire.py (the simulator's board and its
+# wire; the unix build adds them) and boot.py / main.py (on the device's filesystem, so a
 # technician can reach safe mode).
 import os
 
@@ -26,7 +26,7 @@ def _sources(top, leave_out=()):
     return found
 
 
-package("firmware", files=_sources("firmware", ("firmware/board_sim.py",)))
+package("firmware", files=_sources("firmware", ("firmware/board_sim.py", "firmware/bridge_wire.py")))
 # lib/: the CircuitPython-compat shims and the PN532 driver copied from its wheel (make setup)
 for _name in ("busio.py", "digitalio.py", "time.py"):
     module(_name, base_path="lib")

@@ -48,7 +48,7 @@ def run():
     with tempfile.TemporaryDirectory() as tmp:
         login = run_mp(PBKDF2, [".frozen"], cwd=tmp)
     login_ms = int(login["login_us"]) / 1000
-    payload = sum(p.stat().st_size for p in build.rglob("*.mpy") if p.name != "board_sim.mpy")
+    payload = sum(p.stat().st_size for p in build.rglob("*.mpy") if p.name not in ("board_sim.mpy", "bridge_wire.mpy"))
     total = sum(p.stat().st_size for p in build.rglob("*") if p.is_file())
     files = sum(1 for p in build.rglob("*") if p.is_file())
     return [

@@ -1,4 +1,4 @@
-"""Heap of one TLS request under MicroPython (for bench_sync): GET /v1/time through firmware/sync/http.py.
+"""Heap of one TLS request under MicroPython (for bench_sync): GET /v1/time through firmware/net/http.py.
 
 Usage: micropython bench/mp_tls.py TREE DATA_DIR (request|imports)
 """
@@ -12,7 +12,7 @@ import asyncio  # noqa: E402
 import ssl  # noqa: E402, F401
 
 from firmware.store import secrets  # noqa: E402
-from firmware.sync import http  # noqa: E402
+from firmware.net import http  # noqa: E402
 
 s = secrets.load(sys.argv[2])
 host, port = http.parse_url(s.registry_url)

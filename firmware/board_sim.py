@@ -8,7 +8,7 @@ a real ESP32.  Each bus transaction, pin level, sleep and radio call is one
 request over a loopback socket (ENROL_SIM_BRIDGE=port), answered before the
 firmware goes on, exactly where the ESP32 would wait for its hardware.
 
-Wire format (host_tools/sim/bridge.py is the other end; a test holds the two equal):
+Wire format (firmware/bridge_wire.py has its codes, for this end and host_tools/sim/bridge.py):
   request  op (1 byte) | payload length (2, LE) | device ticks_ms (4, LE) | payload
   answer   status (1)  | payload length (2, LE) | payload
 Ops: I2C_WRITE addr|data; I2C_READ addr|n -> n bytes; PIN_SET pin|level; PIN_GET pin -> level;
@@ -32,6 +32,11 @@ import os
 import sys
 
 import firmware.ticks as _ticks
+from firmware.bridge_wire import (OP_I2C_WRITE, OP_I2C_READ, OP_PIN_SET, OP_PIN_GET, OP_POLL, OP_LIGHT_SLEEP,
+                                 OP_DEEP_SLEEP, OP_BATTERY, OP_WLAN, OP_SCREEN, ST_OK, ST_NODEV, ST_EIO,
+                                 ST_BAD, PIN_NFC_IRQ, PIN_NFC_RSTPDN, PIN_ROW0, PIN_COL0, POLL_OFF,
+                                 POLL_MEM_REPORT, WLAN_ACTIVE, WLAN_CONNECT, WLAN_STATUS, WLAN_ISCONNECTED,
+                                 WLAN_DISCONNECT, HEADER, MAX_PAYLOAD, MAX_ANSWER)
 
 NAME = "sim"
 
@@ -43,35 +48,7 @@ EXTRA_ORIGINALITY_KEYS = [bytes.fromhex(k) for k in (os.getenv("ENROL_SIM_FACTOR
 SYNC_RETRY_CAP_MS = int(os.getenv("ENROL_SIM_SYNC_RETRY_CAP_S") or "1800") * 1000
 
 # ---- the bridge ---------------------------------------------------------------
-OP_I2C_WRITE = 1
-OP_I2C_READ = 2
-OP_PIN_SET = 3
-OP_PIN_GET = 4
-OP_POLL = 5
-OP_LIGHT_SLEEP = 6
-OP_DEEP_SLEEP = 7
-OP_BATTERY = 8
-OP_WLAN = 9
-OP_SCREEN = 10
-ST_OK = 0
-ST_NODEV = 1
-ST_EIO = 2
-ST_BAD = 3
-PIN_NFC_IRQ = 0
-PIN_NFC_RSTPDN = 1
-PIN_ROW0 = 2  # rows 2..5, columns 6..9
-PIN_COL0 = 6
-POLL_OFF = 1  # POLL answer flags
-POLL_MEM_REPORT = 2
-WLAN_ACTIVE = 1  # [on (1) or 2 = ask] -> active (1)
-WLAN_CONNECT = 2
-WLAN_STATUS = 3  # -> status (2, LE)
-WLAN_ISCONNECTED = 4  # -> 0/1
-WLAN_DISCONNECT = 5
-_HEADER = 7
-_MAX_PAYLOAD = 2048  # the largest request: a 1 KB display frame, sent from its own buffer
 _OUT_ROOM = 64  # a request's payload up to this is copied behind its header: one send
-_MAX_ANSWER = 512  # the largest answer: the PN532's longest frame (265 B) read in one transfer
 
 # The device's clock: its own running time, each gap between two readings counted up to
 # _GAP_CAP_MS, plus what the host hands back; the time a request spends on the host is not
@@ -115,8 +92,8 @@ class _Bridge:
             self.sock.setsockopt(6, 1, 1)  # IPPROTO_TCP, TCP_NODELAY: one small message each way
         except OSError:
             pass
-        self.out = bytearray(_HEADER + _OUT_ROOM)
-        self.inp = bytearray(3 + _MAX_ANSWER)
+        self.out = bytearray(HEADER + _OUT_ROOM)
+        self.inp = bytearray(3 + MAX_ANSWER)
         self.head = memoryview(self.inp)[:3]
         self.view = memoryview(self.inp)
 
@@ -124,7 +101,7 @@ class _Bridge:
         """Send op with payload (+ payload2, to spare a copy); the answer's payload as a view
         into the receive buffer, valid until the next call.  Raises OSError for a bus error."""
         n = len(payload) + (len(payload2) if payload2 is not None else 0)
-        if n > _MAX_PAYLOAD:
+        if n > MAX_PAYLOAD:
             raise ValueError("bridge: payload too long")
         out = self.out
         now = _sim_ticks_ms()
@@ -135,18 +112,18 @@ class _Bridge:
             out[3 + i] = (now >> (8 * i)) & 0xFF
         k = len(payload)
         if n <= _OUT_ROOM:
-            out[_HEADER : _HEADER + k] = payload
+            out[HEADER : HEADER + k] = payload
             if payload2 is not None:
-                out[_HEADER + k : _HEADER + n] = payload2
-            self._send(memoryview(out)[: _HEADER + n])
+                out[HEADER + k : HEADER + n] = payload2
+            self._send(memoryview(out)[: HEADER + n])
         else:
-            self._send(memoryview(out)[:_HEADER])
+            self._send(memoryview(out)[:HEADER])
             self._send(memoryview(payload))
             if payload2 is not None:
                 self._send(memoryview(payload2))
         self._recv(self.head)
         length = self.inp[1] | (self.inp[2] << 8)
-        if length > _MAX_ANSWER:
+        if length > MAX_ANSWER:
             raise BridgeGone("bridge: answer too long")
         status = self.inp[0]
         body = self.view[3 : 3 + length]
@@ -476,7 +453,7 @@ def show_screen(screen):
     text = screen.text()
     if isinstance(text, str):
         text = text.encode()
-    _bridge().call(OP_SCREEN, text[:_MAX_PAYLOAD])
+    _bridge().call(OP_SCREEN, text[:MAX_PAYLOAD])
 
 
 def confirm_image():

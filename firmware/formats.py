@@ -47,6 +47,14 @@ REJECTED = 3
 RESULT_NAMES = ("accepted", "duplicate", "conflict", "rejected")
 CARD_RESULT = 0x80  # in a SYNCED item: the result is the CARD entry's (the card's UID and re-issue)
 
+# A batch's body (POST /v1/batches; the device streams it, host_tools/registry/protocol.py parses
+# it): the magic, then items: type u8, length u16 BE, payload (a KEY or RECORD envelope as the
+# journal holds it, or a journal CARD payload: the card's UID, the credential it replaced)
+BATCH_MAGIC = b"EBT1"
+ITEM_KEY = 1
+ITEM_RECORD = 2
+ITEM_CARD = 3
+
 RECORD_SCHEMA = 2  # the "v" of the records this firmware writes (enrol/record.py; the registry reads 1 and 2)
 
 # A record envelope's clear header (crypto/seal.py has the whole layout): magic (4), version (1),

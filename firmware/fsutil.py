@@ -87,3 +87,19 @@ def crc32_rest(f, chunk=256):
         size += k
         c = binascii.crc32(view[:k], c)
     return size, c & 0xFFFFFFFF
+
+
+def checked_head(path, head_len, magic):
+    """A file with a checked head (villages.bin, km.bin: formats.py): magic (4), two u16 BE
+    counts, the CRC32 of every byte after the head (u32 BE), then the rest of the head.  Returns
+    (count a, count b, bytes after the head, whether their CRC32 is the head's), or None when the
+    file does not start with magic; OSError when it cannot be read.  Read a chunk at a time."""
+    import struct
+
+    with open(path, "rb") as f:
+        head = f.read(head_len)
+        if len(head) != head_len or head[0:4] != magic:
+            return None
+        a, b, crc = struct.unpack_from(">HHI", head, 4)
+        size, c = crc32_rest(f)
+    return a, b, size, c == crc

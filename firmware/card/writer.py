@@ -42,6 +42,15 @@ class NeedsSupervisor(NfcError):
         self.old_credential_id = old_credential_id
 
 
+def finish(steps):
+    """Run a generator of steps to its end at once; its value."""
+    try:
+        while True:
+            next(steps)
+    except StopIteration as e:
+        return e.value
+
+
 def card_password(card_key, uid):
     h = hmac_sha256(card_key, b"pwd" + bytes(uid))
     return h[0:4], h[4:6]
@@ -108,6 +117,12 @@ class CardWriter:
     def write(self, uid, sel_res, record_id, given_name, iat, exp, reissue=False):
         """Write and read back; returns (credential id, old credential id or None, the COSE
         payload read back, for check())."""
+        return finish(self.write_steps(uid, sel_res, record_id, given_name, iat, exp, reissue))
+
+    def write_steps(self, uid, sel_res, record_id, given_name, iat, exp, reissue=False):
+        """write() as a generator that yields between the card's commands and the signature, so
+        that a task can let the event loop run between them (tasks/card.py); its value is
+        write()'s."""
         name, pages, dyn, model_cc = self.identify(sel_res)
         r = self.reader
         pwd, pack = card_password(self.card_key, uid)
@@ -128,13 +143,16 @@ class CardWriter:
         if ntag.first_locked_page(lock, dyn_lock, FIRST_USER_PAGE, dyn - 1) is not None:
             raise CardRefused("Card read-only: use another card")
         cred_id = credential_id(record_id)
+        yield
         old = self.existing_credential(user, uid)
         if old == cred_id:
             old = None  # this record's own credential (a tap again after tearing, a resumed card step)
         if old is not None and not (reissue is True or reissue == old):
             raise NeedsSupervisor(old)  # reissue: True, or the credential id a supervisor confirmed replacing
+        yield
         cose = credential.issue(self.seed, self.pub, self.registry_id, cred_id, given_name, self.device_id,
                                 uid, iat, exp)
+        yield
         data = ndef.tlv(ndef.record(cose))
         data = data + bytes((-len(data)) % 4)
         last_user = dyn - 1
@@ -145,6 +163,7 @@ class CardWriter:
                 r.write_page(3, model_cc)
             for i in range(len(data) // 4):
                 r.write_page(FIRST_USER_PAGE + i, data[4 * i : 4 * i + 4])
+                yield
             r.write_page(dyn + 3, pwd)
             r.write_page(dyn + 4, pack + b"\x00\x00")
             r.write_page(dyn + 2, bytes((0x07, 0x00, 0x00, 0x00)))  # ACCESS: PROT=0 (reads free), AUTHLIM=7
@@ -153,6 +172,7 @@ class CardWriter:
             # the checks above passed, yet a page refused (a worn EEPROM, a lock they could not
             # see): tapping again would fail the same way
             raise CardRefused("Write refused: use another card")
+        yield
         back = r.read_pages(FIRST_USER_PAGE, FIRST_USER_PAGE + len(data) // 4 - 1)
         if back != data:
             raise NfcError("read-back differs from what was written")

@@ -1,49 +1,44 @@
 """The enrolment flow as a pure state machine: events in, effects out.
 
 Events:   key(k, now_ms)  tick(now_ms)  saved(boot, seq)  save_failed(message)
-          officer_checked(result, now_ms)  card_written()  card_done(ok, message)
-Effects (returned lists of tuples, carried out by firmware/app.py):
-  ("show", Screen)                      draw it
-  ("save", fields, officer_id, pin)     seal and commit the record; answer saved()/save_failed().
-                                        pin is a bytearray the effect must wipe after use
-  ("write_card", boot, seq, fields)     write and verify the card; answer card_done()
-  ("card_later", boot, seq)             the officer left that record's card for later (HOME: Cards due)
-  ("check_officer", officer_id, pin)    check an officer's PIN (PBKDF2, counts failures, audits);
-                                        answer officer_checked(); pin is a bytearray to wipe
-  ("unlock_officer", supervisor, officer) clear that officer's failed-PIN lock
-  ("switch_language",)                  Khmer <-> English (the help screen's #)
+          officer_checked(result, now_ms)  card_written()  needs_supervisor(old id)
+          card_done(ok, message)  check_done(ok, ...)  task_failed(again)
+Effects:  firmware/effects.py (each kind, what it asks, the event that answers it), carried out
+          by the app's effect runner.
+The flow owns its states: which are busy (never light-sleep), which may time out, which are
+the card step; the tasks ask it (busy(), card_session(), in_card_step()), never spell them.
 No clock, no hardware, no flash in here: testable on CPython and MicroPython.
 
-Screens: login id -> login PIN -> home menu -> one screen per field (schema.FIELDS)
--> review (edit any field) -> consent -> citizen PIN twice -> saving -> card -> receipt
-(or B: later; HOME's "Cards due" lists those records and writes a card for one).
+Screens (enrol/screens.py, one per state): login id -> login PIN -> home menu -> one screen per
+field (schema.FIELDS) -> review (edit any field) -> consent -> citizen PIN twice -> saving ->
+card -> receipt (or B: later; HOME's "Cards due" lists those records and writes a card for one).
 Cancel (B on the first field, or "cancel" on review) before saving leaves no trace.
 """
 
 from firmware.crypto.wipe import wipe
 from firmware.formats import credential_label
-from firmware.enrol import schema
+from firmware.enrol import schema, screens
 from firmware.ticks import ticks_diff
 from firmware.ui import keymap as K
 from firmware.ui.entry import ChoiceEntry, DateEntry, PinEntry, TextEntry, VillageEntry, pin_problem
-from firmware.ui.screen import BODY_ROWS, Name, Pair, Screen, Status, Wrap, lit
+from firmware.ui.screen import Name, Screen, Status, Wrap, lit
 
 HOME_ITEMS = (("new", "1 New enrolment"), ("check", "2 Check a card"), ("status", "3 Status"),
               ("logout", "4 Log out"))
 SUPERVISOR_ITEMS = HOME_ITEMS + (("unlock", "5 Unlock officer"),)
-# Status.last_sync when it is not a time, as the status screen says it (with Wi-Fi, without)
-_SYNC_WORDS = (("never", "Sync never", "No WiFi never"), ("failed", "Sync failed", "No WiFi failed"),
-               ("setup bad", "Sync setup bad", "No WiFi setup bad"))
-CHOICE_ROWS = 4  # options shown at once: the field's name above them, a message row below
-# screens where a session may time out (not while a record or card is in flight)
-_IDLE_STATES = ("home", "status", "help", "field", "review", "consent", "pin1", "pin2", "unlock", "receipt",
-                "check", "later", "due_pick")
 
 
 class Flow:
-    IDLE_STATES = _IDLE_STATES
+    # screens where a session may time out (not while a record or card is in flight)
+    IDLE_STATES = ("home", "status", "help", "field", "review", "consent", "pin1", "pin2", "unlock", "receipt",
+                   "check", "later", "due_pick")
+    # the card step: waiting for a tap, its check after the card is handed back, and a
+    # supervisor confirming a re-issue in it (no sync meanwhile: tasks/sync.py)
+    CARD_STATES = ("card", "card_check", "sup_id", "sup_pin", "sup_check")
+    # a card, a save or a check under way: the device never light-sleeps (tasks/power.py)
+    BUSY_STATES = CARD_STATES + ("check", "saving")
 
-    def __init__(self, officers, villages, status=None, categories=schema.CATEGORIES):
+    def __init__(self, officers, villages, status=None, categories=schema.CATEGORIES, cards=None):
         self.officers = officers
         self.villages = villages  # enrol/villages.Villages (read from flash), or () when it is missing
         self.categories = categories  # ((code, name, has a number), ...), or None when damaged
@@ -67,8 +62,7 @@ class Flow:
         self.last_key_ms = None
         self.failed_at = None  # time of the last wrong officer PIN (growing delay before the next try)
         self.check_lines = []
-        self.card_due = None  # (boot, seq, given_name): a saved record whose card step a power cut interrupted
-        self.due = []  # (boot, seq, given_name) of saved records whose card is still to write (the app's list)
+        self.cards = cards  # store/cards_due.CardsDue: the cards still to write (its owner; read here)
         self.reissue_of = None  # credential id on the tapped card, which a supervisor may confirm replacing
         self.supervisor_id = None
 
@@ -79,6 +73,30 @@ class Flow:
     def show(self):
         return [("show", self.render())]
 
+    # ---- what the tasks ask of the flow's state --------------------------
+    def busy(self):
+        """A card, a save, a check or a claim under way: no light sleep now."""
+        return self.state in self.BUSY_STATES
+
+    def in_card_step(self):
+        return self.state in self.CARD_STATES
+
+    def card_session(self):
+        """What the card task's session should do now: "write" (a tap writes the card), "hold"
+        (the card step waits: a check, a supervisor typing), "check", "pay", or None (end it)."""
+        st = self.state
+        if st == "card":
+            return "write"
+        if st in self.CARD_STATES:
+            return "hold"
+        if st == "check":
+            return "check"
+        return None
+
+    def due(self):
+        """(boot, seq, given name) of the saved records whose card is still to write."""
+        return self.cards.listed() if self.cards is not None else []
+
     def _field(self, i):
         return schema.FIELDS[i]
 
@@ -88,7 +106,7 @@ class Flow:
         numbered = schema.category_has_number(self.categories or (), self.fields.get("category"))
         return [i for i, f in enumerate(schema.FIELDS) if f[0] != "service_no" or numbered]
 
-    def _category_options(self):
+    def category_options(self):
         # the built-in names are phrases (translated); those added at provisioning are names
         return [(c, name if i < len(schema.CATEGORIES) else Name("k" + c, name))
                 for i, (c, name, _) in enumerate(self.categories or ())]
@@ -107,7 +125,7 @@ class Flow:
             d = cur.replace("-", "")
             self.editor = DateEntry(d[6:8] + d[4:6] + d[0:4] if d else "")
         elif kind in ("choice", "category"):
-            opts = list(schema.SEX_CHOICES) if kind == "choice" else self._category_options()
+            opts = list(schema.SEX_CHOICES) if kind == "choice" else self.category_options()
             sel = [v for v, _ in opts].index(cur) if cur in [v for v, _ in opts] else 0
             self.editor = ChoiceEntry(opts, sel, pick_takes=True)
         else:  # village: the list stays on flash
@@ -128,7 +146,7 @@ class Flow:
         elif kind == "choice":
             value, err = schema.validate_choice(self.editor.value(), schema.SEX_CHOICES)
         elif kind == "category":
-            value, err = schema.validate_choice(self.editor.value(), self._category_options())
+            value, err = schema.validate_choice(self.editor.value(), self.category_options())
         else:
             value, err = schema.validate_village(self.editor.value(), self.villages)
         if err:
@@ -242,7 +260,7 @@ class Flow:
     _key_sup_check = _key_login_check
 
     def officer_checked(self, result, now):
-        """The answer to a ("check_officer", ...) effect: 'ok', 'wrong', 'locked' or 'unknown'."""
+        """The answer to a check_officer effect: 'ok', 'wrong', 'locked' or 'unknown'."""
         if self.state == "sup_check":
             if result != "ok":
                 self.reissue_of = None
@@ -258,8 +276,9 @@ class Flow:
             self.state = "home"
             self.review_index = 0
             self.message = ""
-            if self.card_due is not None:
-                return self._resume_card()
+            resume = self.cards.interrupted() if self.cards is not None else None
+            if resume is not None:  # a card step a power cut interrupted
+                return self._resume_card(resume)
         elif result == "locked":
             self.message = "Locked: call sup."
             self.state = "login_id"
@@ -272,11 +291,12 @@ class Flow:
 
     def home_items(self):
         items = SUPERVISOR_ITEMS if self.session_role == "supervisor" else HOME_ITEMS
-        if self.due:  # the person came back for the card "card later" left unwritten
-            items = items + (("due", ("{} Cards due: {}", len(items) + 1, len(self.due))),)
+        due = self.due()
+        if due:  # the person came back for the card "card later" left unwritten
+            items = items + (("due", ("{} Cards due: {}", len(items) + 1, len(due))),)
         return items
 
-    def _home_pick(self, k):
+    def home_pick(self, k):
         """The HOME item a key chooses (its digit, or A on the highlighted one), or None."""
         items = self.home_items()
         if k in K.DIGITS and 1 <= int(k) <= len(items):
@@ -289,46 +309,51 @@ class Flow:
         if self._help(k):
             return None
         n = len(self.home_items())
-        choice = self._home_pick(k)
+        choice = self.home_pick(k)
         if k == K.UP:
             self.review_index = (self.review_index - 1) % n
         elif k == K.DOWN:
             self.review_index = (self.review_index + 1) % n
         elif choice is not None:
-            if choice == "new":
-                state, pct = self.status.storage
-                if self.status.battery_low:
-                    self.message = "Battery low"  # no enrolment whose card it could not write
-                    return None
-                if state == "full":
-                    self.message = "Storage full: sync"
-                    return None
-                if not self.villages:  # villages.bin missing or damaged: no record could be valid
-                    self.message = "No village list: call technician"
-                    return None
-                if not self.categories:  # categories.json damaged: a person would be put in the wrong one
-                    self.message = "Categories bad: call technician"
-                    return None
-                self._clear_enrolment()
-                self._open_field(0)
-                if state == "warn":
-                    self.message = ("Storage {}%", pct)
-            elif choice == "status":
-                self.state = "status"
-            elif choice == "check":
-                self.state = "check"
-                self.check_lines = ["Tap a card on", "the reader."]  # then the card task's answer (check_done)
-                return [("show", self.render()), ("check_card",)]
-            elif choice == "due":
-                self.state = "due_pick"
-                self.editor = ChoiceEntry([((b, q, name), name + " " + str(b) + "-" + str(q)) for b, q, name in self.due])
-                self.message = ""
-            elif choice == "unlock":
-                self.state = "unlock"
-                self.editor = TextEntry("", 8, letters=False)
-                self.message = ""
-            else:
-                return self.logout()
+            return self.choose(choice)
+        return None
+
+    def choose(self, choice):
+        """A HOME item chosen (a role's flow adds its own items and passes the rest here)."""
+        if choice == "new":
+            state, pct = self.status.storage
+            if self.status.battery_low:
+                self.message = "Battery low"  # no enrolment whose card it could not write
+                return None
+            if state == "full":
+                self.message = "Storage full: sync"
+                return None
+            if not self.villages:  # villages.bin missing or damaged: no record could be valid
+                self.message = "No village list: call technician"
+                return None
+            if not self.categories:  # categories.json damaged: a person would be put in the wrong one
+                self.message = "Categories bad: call technician"
+                return None
+            self._clear_enrolment()
+            self._open_field(0)
+            if state == "warn":
+                self.message = ("Storage {}%", pct)
+        elif choice == "status":
+            self.state = "status"
+        elif choice == "check":
+            self.state = "check"
+            self.check_lines = ["Tap a card on", "the reader."]  # then the card task's answer (check_done)
+            return [("show", self.render()), ("check_card",)]
+        elif choice == "due":
+            self.state = "due_pick"
+            self.editor = ChoiceEntry([((b, q, name), name + " " + str(b) + "-" + str(q)) for b, q, name in self.due()])
+            self.message = ""
+        elif choice == "unlock":
+            self.state = "unlock"
+            self.editor = TextEntry("", 8, letters=False)
+            self.message = ""
+        else:
+            return self.logout()
         return None
 
     def _key_due_pick(self, k, now):
@@ -349,9 +374,15 @@ class Flow:
             self.state = "home"  # the app's check loop sees the state change and stops
         return None
 
-    def check_done(self, lines):
-        """What the tapped card said: its holder and code, or why it fails."""
-        self.check_lines = lines
+    def check_done(self, ok, a=None, b=None):
+        """What the tapped card said: valid (a its holder's given name, b the credential id), or
+        not (a the reason, a fixed phrase of card/*.py; None when the card moved away)."""
+        if ok:
+            self.check_lines = ["VALID", lit(a), lit(credential_label(str(b)))]
+        elif a is None:
+            self.check_lines = ["Card moved:", "tap again"]
+        else:
+            self.check_lines = ["NOT VALID:", Wrap(a, 4)]
         return self.show()
 
     def _key_unlock(self, k, now):
@@ -495,9 +526,8 @@ class Flow:
             self.state = "review"  # nothing was saved; the data is still here to try again
         return None
 
-    def _resume_card(self):
-        boot, seq, name = self.card_due
-        self.card_due = None
+    def _resume_card(self, due):
+        boot, seq, name = due
         self.fields = {"given_name": name}
         self.receipt = (boot, seq)
         self.state = "card"
@@ -575,6 +605,20 @@ class Flow:
         self.message = ""
         return self.show()
 
+    def task_failed(self, again):
+        """A task died of an error nobody caught (a bug: the app logged it and switched the reader
+        off).  The step it served ends with a message and, if again, starts over."""
+        st = self.state
+        if st in self.CARD_STATES:
+            out = self.card_done(False, "Error: tap again" if again else "Reader error: B=later")
+            if again and self.receipt is not None:  # the record waits for its card: ask again
+                out = out + [("write_card", self.receipt[0], self.receipt[1], dict(self.fields))]
+            return out
+        if st == "check":
+            self.check_lines = ["Error:", "tap again" if again else "B=back"]
+            return self.show() + ([("check_card",)] if again else [])
+        return []
+
     def card_done(self, ok, message=""):
         if ok:  # message: the credential id written; a person reads its label
             self.state = "receipt"
@@ -586,170 +630,7 @@ class Flow:
         return self.show()
 
     # ---- screens ---------------------------------------------------------
-    # Each screen is a description (ui/screen.py): phrases, templates with their values, and
-    # literals (what the officer typed, codes, numbers); the renderer lays it out in a language.
     def render(self):
-        st = self.state
-        msg = self.message
-        if st == "help":
-            return self.screen("HELP", list(K.HELP_LINES), "press any key")
-        if st == "login_id":
-            return self.screen("LOGIN", ["Officer number:", lit("OF" + self.editor.text()), "", Wrap(msg, 2)], "A=OK",
-                               (1, 2 + self.editor.cursor()))
-        if st == "login_check":
-            return self.screen("LOGIN", [("Officer {}", self.officer_id), "Checking PIN..."])
-        if st == "sup_check":
-            return self.screen("RE-ISSUE", ["Replace", lit(self.reissue_of), "Checking", "supervisor PIN..."])
-        if st == "login_pin":
-            return self.screen("LOGIN", [("Officer {}", self.officer_id), "PIN:", lit(self.editor.masked()), "",
-                                          Wrap(msg, 2)],
-                               "A=OK B=back")
-        if st == "home":
-            items = [label for _, label in self.home_items()]
-            room = BODY_ROWS - len(items)
-            hint = Pair(lit(self.officer_id or ""), "D=help")  # the title keeps room for the status icons
-            if room > 0:  # the message under the menu, at the bottom
-                items.append(Wrap(msg, min(2, room), bottom=True))
-            elif msg:  # a full menu (a supervisor with cards due): the message takes the hint row
-                hint = msg
-            return self.screen("HOME", items, hint, highlight=self.review_index)
-        if st == "status":
-            return self.screen("STATUS", self.status_lines(), "any key")
-        if st == "check":
-            return self.screen("CHECK CARD", self.check_lines, "B=back")
-        if st == "unlock":
-            return self.screen("UNLOCK", ["Officer number:", lit("OF" + self.editor.text()), "", Wrap(msg, 2)],
-                               "A=OK B=back")
-        if st == "field":
-            key, label, kind, _ = self._field(self.field_index)
-            # The step alone in the title (the status icons leave it as few as 4 columns: a label
-            # there was cut to "Gi~"); the field's name heads the body.
-            steps = self.steps()
-            head = ("{}/{}", steps.index(self.field_index) + 1, len(steps))
-            if kind == "village":
-                return self._village_screen(head, label, msg)
-            if kind in ("choice", "category"):
-                return self._choice_screen(head, label, msg, True)
-            shown = self.editor.shown() if kind == "date" else self.editor.text()
-            return self.screen(head, [label, lit(shown), "", Wrap(msg, 2)], "A=OK B=bk C=del", (1, self.editor.cursor()))
-        if st == "review":
-            # up to 8 rows of answers in 6: the window follows the highlight (*#)
-            steps = self.steps()
-            n = len(steps)
-            i = self.review_index % n
-            top = max(0, min(i - 2, n - BODY_ROWS))
-            return self.screen("REVIEW", [self._short(schema.FIELDS[steps[j]][0]) for j in range(top, min(n, top + BODY_ROWS))],
-                               "A=OK B=bk C=edit", highlight=i - top)
-        if st == "consent":
-            return self.screen("CONSENT", ["Person agrees to", "enrolment and", "data use?", "", "#=YES  B=back"])
-        if st == "pin1":
-            return self.screen("CITIZEN PIN", ["Person types a", "4-6 digit PIN:", lit(self.editor.masked()), "",
-                                                 Wrap(msg, 2)],
-                               "A=OK B=back")
-        if st == "pin2":
-            return self.screen("CITIZEN PIN", ["Type it again:", lit(self.editor.masked()), "", Wrap(msg, 2)],
-                               "A=OK B=back")
-        if st == "saving":
-            return self.screen("SAVING", ["Saving record...", "Do not power off"])  # 16 columns
-        if st == "save_error":
-            return self.screen("NOT SAVED", ["Record NOT saved", Wrap(msg, 2), "Nothing is lost:", "A=back to review"])
-        if st == "sup_id":
-            return self.screen("RE-ISSUE", ["Card has", lit(self.reissue_of), "Supervisor no.:",
-                                            lit("OF" + self.editor.text()), Wrap(msg, 2)], "A=OK B=back",
-                               (3, 2 + self.editor.cursor()))
-        if st == "sup_pin":
-            return self.screen("RE-ISSUE", ["Replace", lit(self.reissue_of), "Supervisor PIN:",
-                                            lit(self.editor.masked()), Wrap(msg, 2)], "A=OK B=back")
-        if st == "card":
-            return self.screen("CARD", ["Record SAVED.", "Tap the card on", "the reader.", "", Wrap(msg, 2)],
-                               "B=card later")
-        if st == "card_check":
-            return self.screen("CARD", ["Card written.", "Take it off the", "reader.", "Checking it..."])
-        if st == "later":
-            return self.screen("DONE", ["Saved for", lit(self.fields.get("given_name", "")), "NO card yet.",
-                                        "Write it later:", "HOME, Cards due"], "A=next person")
-        if st == "due_pick":
-            return self._choice_screen("CARDS DUE", "Whose card?", msg, False)
-        if st == "receipt":
-            b, s = self.receipt
-            return self.screen("DONE", ["Card ready for", lit(self.fields.get("given_name", "")), "Code:",
-                                        lit(msg or ("%d-%d" % (b, s)))], "A=next person")
-        return self.screen(lit(st), [msg])
-
-    def _choice_screen(self, head, label, msg, phrased):
-        """A list in CHOICE_ROWS rows that follow the highlight (a province has dozens of
-        villages), the last row the message or where in the list the highlight is.  phrased:
-        the options are words a language translates (Female, Male), not names (villages)."""
-        options = self.editor.options
-        n = len(options)
-        i = self.editor.index
-        top = max(0, min(i - 1, n - CHOICE_ROWS))
-        items = [label] + [options[j][1] if phrased else lit(options[j][1]) for j in range(top, min(n, top + CHOICE_ROWS))]
-        items += [""] * (1 + CHOICE_ROWS - len(items))
-        items.append(msg or (("{} of {}", i + 1, n) if n > CHOICE_ROWS else ""))
-        return self.screen(head, items, "*# move A=OK", highlight=1 + i - top if n else None)
-
-    def _village_screen(self, head, label, msg):
-        """Three villages of the list around the highlight, the highlighted one's commune, and
-        the code typed so far (digits find a village by its official code)."""
-        v = self.villages
-        n = len(v)
-        i = self.editor.index
-        rows = CHOICE_ROWS - 1
-        top = max(0, min(i - 1, n - rows))
-        items = [label]
-        for j in range(top, min(n, top + rows)):
-            code, name = v[j]
-            items.append(Name("v" + code, name))  # its Khmer name on a Khmer screen
-        items += [""] * (1 + rows - len(items))
-        if n:
-            code, name = v.commune_of(i)
-            items.append(("Commune {}", Name("c" + code, name)))
-        else:
-            items.append("")
-        typed = self.editor.typed
-        if msg:
-            items.append(msg)
-        elif typed:
-            items.append(("Code {}", typed) if self.editor.found else ("No code {}", typed))
-        else:
-            items.append(("{} of {}", i + 1, n))
-        return self.screen(head, items, "*# or code A=OK", highlight=1 + i - top if n else None)
-
-    def status_lines(self):
-        st = self.status
-        state, pct = st.storage
-        sync = ("No WiFi {}", st.last_sync) if st.wifi == "none" else ("Sync {}", st.last_sync)  # at a time
-        for word, said, no_wifi in _SYNC_WORDS:  # or never, or what went wrong
-            if st.last_sync == word:
-                sync = no_wifi if st.wifi == "none" else said
-        return [
-            ("To sync: {}", st.pending),
-            ("Cards due: {}", st.unverified),
-            ("Storage {}% FULL" if state == "full" else "Storage {}% !" if state == "warn" else "Storage {}%", pct),
-            sync,
-            ("Bat {} v{}", "?" if st.battery_pct is None else str(st.battery_pct) + "%", st.version),
-            ("ID {}", st.device_id),
-        ]
-
-    def _short(self, key):
-        v = self.fields.get(key, "")
-        if key == "sex":
-            for code, label in schema.SEX_CHOICES:
-                if code == v:
-                    return label
-        if key == "phone" and not v:
-            return "(no phone)"
-        if key == "service_no" and not v:
-            return "(no number)"
-        if key == "category":
-            for code, label in self._category_options():
-                if code == v:
-                    return label
-        if key == "village_code" and self.villages:
-            i = self.villages.index(v)
-            if i >= 0:
-                return Name("v" + v, self.villages[i][1])
-        if key == "birth_date" and len(v) == 10:  # stored ISO, shown as typed and as on the card: DD/MM/YYYY
-            return lit(v[8:10] + "/" + v[5:7] + "/" + v[0:4])
-        return lit(v)
+        """The screen of the current state: enrol/screens.py has one function per state."""
+        draw = getattr(screens, self.state, None)
+        return draw(self) if draw is not None else self.screen(lit(self.state), [self.message])

@@ -11,16 +11,16 @@
                                               card is due (store.cards_due) but has no note
                                               yet: after a cut here this device cannot resume
                                               its card step (the registry can issue the card)
-  4 the card-due note (enrol/card_due.py)     record and note: the card step is resumed at the
+  4 the card-due note                        record and note: the card step is resumed at the
                                               next login, or later from HOME, Cards due; a note
                                               flash refused costs only that, and is said
   5 the PIN wiped                             (RAM only)
-The caller then tells the clock, the sync and the screens (app.py).
+(store/cards_due.py).  The caller then tells the clock, the sync and the screens.
 """
 
 from firmware.crypto import pin_block, rng
 from firmware.crypto.wipe import wipe
-from firmware.enrol import card_due, record
+from firmware.enrol import record
 from firmware.formats import credential_id
 
 
@@ -32,10 +32,10 @@ def new_record_id():
     return bytes(rid)
 
 
-def save_enrolment(store, clock, data_dir, card_key, due_entries, fields, officer_id, pin, say):
-    """Steps 1-5 above.  Returns (boot, seq, record id, card iat, the new card-due list);
-    a StoreError from the store (nothing saved) goes to the caller, the PIN wiped all the same.
-    say(text): a line for the console (the note that could not be written)."""
+def save_enrolment(store, clock, cards, fields, officer_id, pin):
+    """Steps 1-5 above.  Returns (boot, seq, record id, card iat); cards (store/cards_due.CardsDue)
+    has the record's card as due.  A StoreError from the store (nothing saved) goes to the
+    caller, the PIN wiped all the same."""
     record_id = new_record_id()
 
     def plaintext(pin_key):
@@ -47,9 +47,6 @@ def save_enrolment(store, clock, data_dir, card_key, due_entries, fields, office
     finally:
         wipe(pin)
     iat = clock.now()
-    try:
-        due_entries = card_due.add(data_dir, card_key, due_entries, boot, seq, record_id, iat,
-                                   fields["given_name"])
-    except OSError as e:  # the record is saved; only writing its card later on this device is lost
-        say("card_due: " + str(e))
-    return boot, seq, record_id, iat, due_entries
+    # the record is saved; a note flash refuses costs only writing its card later on this device
+    cards.add(boot, seq, record_id, iat, fields["given_name"])
+    return boot, seq, record_id, iat

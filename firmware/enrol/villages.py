@@ -22,18 +22,15 @@ class Villages:
         self.path = path
         self._row = bytearray(formats.VILLAGE_REC)
         try:
-            with open(path, "rb") as f:
-                head = f.read(formats.VILLAGES_HEAD)
-                if len(head) != formats.VILLAGES_HEAD or head[0:4] != formats.VILLAGES_MAGIC:
-                    raise VillagesError("not a village list")
-                n, nc, crc = struct.unpack_from(">HHI", head, 4)
-                if not 0 < n <= formats.MAX_VILLAGES or not 0 < nc <= formats.MAX_COMMUNES:
-                    raise VillagesError("village list counts out of range")
-                size = nc * formats.COMMUNE_REC + n * formats.VILLAGE_REC
-                got, c = fsutil.crc32_rest(f)
+            checked = fsutil.checked_head(path, formats.VILLAGES_HEAD, formats.VILLAGES_MAGIC)
         except OSError:
             raise VillagesError("no village list")
-        if got != size or c != crc:
+        if checked is None:
+            raise VillagesError("not a village list")
+        n, nc, got, crc_ok = checked
+        if not 0 < n <= formats.MAX_VILLAGES or not 0 < nc <= formats.MAX_COMMUNES:
+            raise VillagesError("village list counts out of range")
+        if got != nc * formats.COMMUNE_REC + n * formats.VILLAGE_REC or not crc_ok:
             raise VillagesError("village list damaged")
         self.n = n
         self._base = formats.VILLAGES_HEAD + nc * formats.COMMUNE_REC

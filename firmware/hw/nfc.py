@@ -7,6 +7,10 @@ this subclass changes only what does not suit the device:
     every POLL_MS.  Deadlines are ticks_ms/ticks_diff ints, never floats.
   * errors: one family of named exceptions instead of RuntimeError/None.
   * "no card" is an answer (None), not an exception.
+  * waiting for a card (wait_card_async) awaits between looks at the IRQ line: the event loop
+    (the keypad, the panel) runs while the field is empty.
+open_reader() builds the reader from the board's I2C bus and IRQ pin through the CircuitPython
+adapter (lib/busio.py, lib/digitalio.py) the driver expects: nothing above this module sees it.
 NTAG commands go through InCommunicateThru (the PN532 adds CRC and parity), except WRITE:
 its answer is a 4-bit ACK/NAK, which InDataExchange handles for us (UM0701-02 7.3.8: the
 PN532 knows the MIFARE Ultralight WRITE A2h; status 00 = ACK).  A NAK there comes back as
@@ -16,7 +20,9 @@ card's 4-bit code, and becomes CardNak(None).
 
 from micropython import const
 
+import busio
 from adafruit_pn532.adafruit_pn532 import BusyError
+from digitalio import DigitalInOut
 from adafruit_pn532.i2c import PN532_I2C
 from firmware.ticks import sleep_ms, ticks_add, ticks_diff, ticks_ms
 
@@ -39,6 +45,14 @@ POLL_MS = 5
 FAST_READ_PAGES = 60
 
 
+def _target(resp):
+    """(uid, sel_res) of InListPassiveTarget's answer for one target, or None."""
+    if resp is None or len(resp) < 6 or resp[0] != 1:
+        return None
+    n = resp[5]
+    return bytes(resp[6 : 6 + n]), resp[4]
+
+
 class NfcError(Exception):
     pass
 
@@ -59,6 +73,13 @@ class CardNak(NfcError):
         self.code = code
 
 
+def open_reader(i2c, irq_pin=None):
+    """A Reader on the board's I2C bus (machine.I2C or the simulator's), with its IRQ pin or
+    None.  ReaderNotFound when no PN532 answers."""
+    irq = DigitalInOut(irq_pin) if irq_pin is not None else None
+    return Reader(busio.I2C(bus=i2c), irq=irq)
+
+
 class Reader(PN532_I2C):
     def __init__(self, i2c, irq=None, reset=None):
         """i2c: a busio.I2C; irq/reset: digitalio.DigitalInOut or None."""
@@ -71,24 +92,24 @@ class Reader(PN532_I2C):
         if ic != 0x32:
             raise ReaderNotFound("not a PN532 (IC " + hex(ic) + ")")
 
+    def _ready(self, status):
+        """One look: is the PN532's answer ready (IRQ low, or the status byte 01)?"""
+        if self._irq_pin is not None:
+            return not self._irq_pin.value
+        try:
+            with self._i2c:
+                self._i2c.readinto(status)
+        except OSError:
+            return False
+        return status[0] == 0x01
+
     def _wait_ready(self, timeout=1):
         deadline = ticks_add(ticks_ms(), int(timeout * 1000))
         status = bytearray(1)
         while ticks_diff(deadline, ticks_ms()) > 0:
-            if self._irq_pin is not None:
-                if not self._irq_pin.value:
-                    return True
-                sleep_ms(1)
-                continue
-            try:
-                with self._i2c:
-                    self._i2c.readinto(status)
-            except OSError:
-                pass
-            else:
-                if status[0] == 0x01:
-                    return True
-            sleep_ms(POLL_MS)
+            if self._ready(status):
+                return True
+            sleep_ms(1 if self._irq_pin is not None else POLL_MS)
         return False
 
     def _call(self, cmd, params, response_length, timeout_ms):
@@ -100,13 +121,25 @@ class Reader(PN532_I2C):
 
     def wait_card(self, timeout_ms):
         """(uid, sel_res) of a card in the field, or None after timeout_ms."""
-        resp = self._call(_CMD_IN_LIST_PASSIVE_TARGET, [0x01, 0x00], 19, timeout_ms)
-        if resp is None:
-            return None
-        if len(resp) < 6 or resp[0] != 1:
-            return None
-        n = resp[5]
-        return bytes(resp[6 : 6 + n]), resp[4]
+        return _target(self._call(_CMD_IN_LIST_PASSIVE_TARGET, [0x01, 0x00], 19, timeout_ms))
+
+    async def wait_card_async(self, timeout_ms):
+        """wait_card without holding the event loop: InListPassiveTarget is sent (its ACK comes
+        in about a millisecond), then the answer is looked for every POLL_MS between awaits."""
+        import asyncio
+
+        try:
+            if not self.send_command(_CMD_IN_LIST_PASSIVE_TARGET, params=[0x01, 0x00], timeout=0.1):
+                return None
+            deadline = ticks_add(ticks_ms(), timeout_ms)
+            status = bytearray(1)
+            while not self._ready(status):
+                if ticks_diff(deadline, ticks_ms()) <= 0:
+                    return None
+                await asyncio.sleep(POLL_MS / 1000)
+            return _target(self.process_response(_CMD_IN_LIST_PASSIVE_TARGET, response_length=19, timeout=0.05))
+        except (RuntimeError, BusyError, OSError) as e:
+            raise NfcError("reader: " + str(e))
 
     def transceive(self, data, answer_len, timeout_ms=500):
         """Send a card command; the card's answer bytes ('' for an ACK).  CardLost / CardNak."""

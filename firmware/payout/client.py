@@ -1,11 +1,11 @@
-"""A payout device's requests to the registry, over one TLS connection (sync/http.py):
+"""A payout device's requests to the registry, over one TLS connection (net/http.py):
 
   GET  /v1/time        the registry's time, when the clock has not been set this power-on
                        (the period paid for is the month in Cambodia)
   GET  /v1/trust.bin   a fresh trust list (payout/trust.py checks it)
   POST /v1/payouts     {"credential": base64 COSE, "uid": hex, "pin_block": hex, "programme",
                        "period": "YYYY-MM"}, signed as an enrolment device signs its batches
-                       (sync/protocol.py); the answer's signature binds it to this request's nonce
+                       (net/protocol.py); the answer's signature binds it to this request's nonce
 
 claim() returns what the screen needs, as a tuple whose first item is the result:
   ("paid", amount, receipt)            ("already paid", when (epoch s), payout point, receipt)
@@ -20,7 +20,7 @@ import hashlib
 import json
 
 from firmware.clock import local_date
-from firmware.sync import http, protocol
+from firmware.net import http, protocol
 
 TIMEOUT_S = 30
 PATH_PAYOUTS = "/v1/payouts"

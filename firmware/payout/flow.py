@@ -7,28 +7,25 @@ card" (the card is checked offline: tasks/card.py) -> the citizen types the PIN 
 left: A types it again), locked, revoked, not entitled; or no network: nothing paid.  A goes on
 to the next citizen of the same programme, B back to HOME.
 
-Events beyond Flow's:  trust_done(problem)  card_read(True, given name, credential id) or
-                       card_read(False, reason)  paid(answer)  pay_failed(message)
-Effects beyond Flow's:
-  ("refresh_trust",)           fetch the registry's trust list; answer trust_done()
-  ("read_card",)               read and check the next tapped card; answer card_read()
-  ("pay", programme, pin)      claim for the card read; answer paid() or pay_failed().  pin is a
-                               bytearray the effect wipes once the PIN block is made
+Events beyond Flow's:  trust_done(problem)  trust_lost(problem)  card_read(True, given name,
+                       credential id) or card_read(False, reason)  paid(answer)  pay_failed(message)
+Effects beyond Flow's (firmware/effects.py): refresh_trust, read_card, pay.
 """
 
-from firmware.clock import local_date, local_hhmm
 from firmware.enrol.flow import Flow
+from firmware.payout import screens
 from firmware.ui import keymap as K
 from firmware.ui.entry import ChoiceEntry, PinEntry
-from firmware.ui.screen import Wrap, lit
 
 PAY_HOME = (("pay", "1 Pay"), ("check", "2 Check a card"), ("status", "3 Status"), ("logout", "4 Log out"))
 PAY_SUPERVISOR = PAY_HOME + (("unlock", "5 Unlock officer"),)
-PAY_IDLE = Flow.IDLE_STATES + ("programme", "pay_tap", "pay_pin", "pay_result")
 
 
 class PayoutFlow(Flow):
-    IDLE_STATES = PAY_IDLE  # Flow.tick logs an idle officer out of these (their PIN entry wiped)
+    # Flow.tick logs an idle officer out of these (their PIN entry wiped)
+    IDLE_STATES = Flow.IDLE_STATES + ("programme", "pay_tap", "pay_pin", "pay_result")
+    # a card read, a claim, a fetch of the trust list under way: no light sleep
+    BUSY_STATES = Flow.BUSY_STATES + ("pay_tap", "paying", "trust_fetch")
 
     def __init__(self, officers, status, programmes, trust):
         super().__init__(officers, (), status, None)
@@ -47,9 +44,23 @@ class PayoutFlow(Flow):
         self.answer = None
         return super().logout()
 
-    def _key_home(self, k, now):
-        if self._home_pick(k) != "pay":
-            return super()._key_home(k, now)
+    def card_session(self):
+        return "pay" if self.state == "pay_tap" else Flow.card_session(self)
+
+    def task_failed(self, again):
+        st = self.state
+        if st == "pay_tap":
+            out = self.card_read(False, "Error: tap again" if again else "Reader error: B=back")
+            return out + ([("read_card",)] if again else [])
+        if st == "paying":  # the claim's task died: whether it reached the registry is unknown
+            return self.pay_failed("error: ask registry before paying")
+        if st == "trust_fetch":
+            return self.trust_done("error")
+        return Flow.task_failed(self, again)
+
+    def choose(self, choice):
+        if choice != "pay":
+            return Flow.choose(self, choice)
         if self.status.battery_low:
             self.message = "Battery low"
             return None
@@ -180,79 +191,6 @@ class PayoutFlow(Flow):
 
     # ---- screens ---------------------------------------------------------
     def render(self):
-        st = self.state
-        msg = self.message
-        if st == "trust_fetch":
-            return self.screen("PAY", ["Getting the list", "of genuine cards", "from the registry..."])
-        if st == "programme":
-            return self._choice_screen("PAY", "Which programme?", msg, False)
-        if st == "pay_tap":
-            if self.refusal is not None:
-                return self.screen("PAY", ["NOT VALID:", Wrap(self.refusal, 3), "Next card, or", "B=back"])
-            return self.screen("PAY", [lit(self.programme[1]), "Tap the card on", "the reader.", "", Wrap(msg, 2)],
-                               "B=back")
-        if st == "pay_pin":
-            a = self.answer
-            if a is not None and a[0] == "wrong":
-                return self.screen("PAY", [lit(self.payee[0]), "Wrong PIN.", ("{} tries left", a[1]), "Type it again:",
-                                           lit(self.editor.masked()), Wrap(msg, 1)], "A=OK B=back")
-            return self.screen("PAY", [lit(self.payee[0]), "Type your PIN:", lit(self.editor.masked()), "",
-                                       Wrap(msg, 2)], "A=OK B=back")
-        if st == "paying":
-            return self.screen("PAY", ["Asking the", "registry...", "", lit(self.payee[0])])
-        if st == "pay_result":
-            return self._result_screen()
-        return super().render()
-
-    def status_lines(self):
-        st = self.status
-        t = self.trust
-        if t.usable() is None:
-            y, m, d = local_date(t.expires)
-            cards = ("Card list to {}", "%02d/%02d/%04d" % (d, m, y))
-        else:
-            cards = "No card list"
-        return [cards, ("Pays {} programmes", len(self.programmes)),
-                ("Bat {} v{}", "?" if st.battery_pct is None else str(st.battery_pct) + "%", st.version),
-                ("ID {}", st.device_id)]
-
-    def _result_screen(self):
-        a = self.answer
-        r = a[0]
-        name = lit(self.payee[0]) if self.payee else ""
-        if r == "paid":
-            return self.screen("PAID", [name, "Hand over:", ("{} riel", _riel(a[1])), "Receipt:", lit(a[2])],
-                               "A=next B=home")
-        if r == "already paid":
-            # the same month's payment: here (a claim whose answer was lost: the receipt tells the
-            # officer whether the money was handed over) or at another payout point
-            y, m, d = local_date(a[1])
-            here = a[2] == self.status.device_id
-            return self.screen("NOT PAID", ["Already paid", ("On {}", "%02d/%02d/%04d" % (d, m, y)),
-                                            ("At {}", local_hhmm(a[1])), "HERE" if here else ("By {}", a[2]),
-                                            "Receipt:", lit(a[3])], "A=next B=home")
-        if r == "no answer":  # whether the registry recorded it is not known: asking again tells
-            why = "No network." if a[1] == "no network" else lit(a[1])  # else the technician's detail
-            return self.screen("NOT PAID", ["No answer:", "DO NOT PAY.", "A=ask again", Wrap(why, 2)],
-                               "A=again B=home")
-        lines = {"locked": ["Card locked:", "3 wrong PINs.", "Go to the", "registry office."],
-                 "revoked": ["Card cancelled:", "a new card was", "issued, or it was", "reported lost."],
-                 "not entitled": ["Not in this", "programme."],
-                 "unknown": ["Card not yet", "in the registry:", "come back later."],
-                 # a likely duplicate or an unconfirmed re-issue: a person at the office decides
-                 "held": ["Being checked", "at the registry:", "Go to the", "registry office."],
-                 "unknown programme": ["Programme not", "known: call", "technician"],
-                 "wrong period": ["Device date", "wrong: call", "technician"],
-                 # the registry's reason is for the technician (the audit log): the card passed here
-                 "invalid": ["Card refused:", "by the registry."]}.get(r, ["Card refused:", "by the registry."])
-        return self.screen("NOT PAID", [name] + lines, "A=next B=home")
-
-
-def _riel(n):
-    """120000 -> '120,000' (how amounts are written on a receipt)."""
-    s = str(n)
-    out = ""
-    while len(s) > 3:
-        out = "," + s[-3:] + out
-        s = s[:-3]
-    return s + out
+        """payout/screens.py's screen for the payout's own states, else the enrolment flow's."""
+        draw = getattr(screens, self.state, None)
+        return draw(self) if draw is not None else Flow.render(self)

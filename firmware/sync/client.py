@@ -29,7 +29,7 @@ from firmware.crypto import seal
 from firmware import formats
 from firmware.formats import MAX_PAYLOAD
 from firmware.store import StoreError
-from firmware.sync import http, protocol
+from firmware.net import http, protocol
 
 TIMEOUT_S = 45  # one request, connect to last byte: a stalled network must not hold the sync forever
 # Records per batch: a quarter of a segment (~5 KB streamed from flash).  What a batch needs
@@ -82,6 +82,12 @@ class Client:
         self.out = memoryview(self.conn.buf)[MAX_PAYLOAD : MAX_PAYLOAD + _SEND_BUFFER]
         self.ids = bytearray(batch_records * _ID)  # made with the rest: asked for at each plan, found no run
 
+    def use_connector(self, connect):
+        """The connect() of this sync's TLS connection, given once the client's buffers are made
+        (they are the larger objects: made first, from the whole heap)."""
+        self.connect = connect
+        self.conn.connect = connect
+
     def _step(self, name):
         if self.on_step is not None:
             self.on_step(name)
@@ -131,12 +137,12 @@ class Client:
                 p.cards.append((boot, seq, num, off, length))
         if not p.items and not p.cards:
             return None
-        sha = hashlib.sha256(protocol.BATCH_MAGIC)
+        sha = hashlib.sha256(formats.BATCH_MAGIC)
         p.ids = self.ids
         for num in p.nums:
             key = self.store.read_key(num)
             p.keys.append(key)
-            sha.update(protocol.item_header(protocol.ITEM_KEY, len(key)))
+            sha.update(protocol.item_header(formats.ITEM_KEY, len(key)))
             sha.update(key)
             p.body_len += 3 + len(key)
         for i in range(len(p.items)):
@@ -145,10 +151,10 @@ class Client:
             try:
                 rid = seal.parse_record(env).record_id
             except ValueError as e:
-                raise StoreError("record %d/%d unreadable: %s" % (boot, seq, e))
+                raise SyncError("record %d/%d unreadable: %s" % (boot, seq, e))
             if len(rid) != 16:
-                raise StoreError("record %d/%d unreadable: record id" % (boot, seq))
-            sha.update(protocol.item_header(protocol.ITEM_RECORD, len(env)))
+                raise SyncError("record %d/%d unreadable: record id" % (boot, seq))
+            sha.update(protocol.item_header(formats.ITEM_RECORD, len(env)))
             sha.update(env)
             p.ids[i * _ID : i * _ID + 16] = rid
             p.ids[i * _ID + 16 : i * _ID + _ID] = hashlib.sha256(env).digest()
@@ -156,7 +162,7 @@ class Client:
         for i in range(len(p.cards)):
             boot, seq, num, off, length = p.cards[i]
             entry = self.store.read_record(num, off, length, self.buf)
-            sha.update(protocol.item_header(protocol.ITEM_CARD, len(entry)))
+            sha.update(protocol.item_header(formats.ITEM_CARD, len(entry)))
             sha.update(entry)
             p.cards[i] = (boot, seq, num, off, length, hashlib.sha256(entry).digest())
             p.body_len += 3 + len(entry)
@@ -186,15 +192,15 @@ class Client:
     async def _write_body(self, p, writer):
         """Stream the batch: items are gathered in one preallocated buffer and written a few
         records at a time, so each TLS record carries ~1.4 KB (a TLS record costs ~29 bytes)."""
-        self.out[0:4] = protocol.BATCH_MAGIC
+        self.out[0:4] = formats.BATCH_MAGIC
         n = 4
         for key in p.keys:
-            n = await self._put(writer, n, protocol.ITEM_KEY, key)
+            n = await self._put(writer, n, formats.ITEM_KEY, key)
         for boot, seq, num, off, length in p.items:
             env = self.store.read_record(num, off, length, self.buf)
-            n = await self._put(writer, n, protocol.ITEM_RECORD, env)
+            n = await self._put(writer, n, formats.ITEM_RECORD, env)
         for boot, seq, num, off, length, _ in p.cards:
-            n = await self._put(writer, n, protocol.ITEM_CARD, self.store.read_record(num, off, length, self.buf))
+            n = await self._put(writer, n, formats.ITEM_CARD, self.store.read_record(num, off, length, self.buf))
         if n:
             await self._flush(writer, n)
 

@@ -1,56 +1,50 @@
 """The card reader's task: the PN532 is powered for one card operation (the card step's write
-session, or verify mode's check session) and powered down however that ends (try/finally:
-finished, cancelled, an error).  It reports to the flow through events(name, *args), which the
-app delivers (getattr(flow, name)(*args)); it reads the flow's state through state().
+session, verify mode's check session, a payout's pay session) and powered down however that
+ends (try/finally: finished, cancelled, an error).  It reports facts through events(name,
+*args), which the app delivers (to its effect runner or the flow: the flow decides what the
+screen says); it asks the flow what it wants through session() (Flow.card_session: "write",
+"hold", "check", "pay" or None).
 
 The write session: wait for a tap; write the credential and read it back while the citizen
 holds the card (card/writer.py); then, the card handed back, check our signature over what was
-read back and NXP's originality signature; noted(boot, seq, uid, credential id, old id) tells
-the app (the store, the card-due list) that the record has its card.  The check session shows
+read back and NXP's originality signature; card_verified(boot, seq, uid, credential id, old id)
+tells the app (the store, the cards due) that the record has its card.  The check session says
 each tapped card's holder, or exactly why it fails.  A payout device's pay session reads cards
 until one passes every offline check (against its trust list) and keeps its credential and UID
-for the claim (paid_card).
+for the claim (paid_card).  No step holds the event loop for long: the reader's waits are
+awaits, and the write yields between the card's commands.
 """
 
 import asyncio
 
-from firmware.formats import credential_label
-from firmware.ui.screen import Wrap, lit
-
-# the card step, its check after the card is handed back, and a supervisor confirming a re-issue in it
-CARD_STATES = ("card", "card_check", "sup_id", "sup_pin", "sup_check")
+_POLL_S = 0.2  # between two looks for a card, when the field was empty
 
 
 class CardTask:
-    def __init__(self, board, secrets, clock_s, events, state, noted):
+    def __init__(self, board, secrets, clock_s, events, session, trust=None):
         self.board = board
         self.secrets = secrets
         self.clock_s = clock_s  # the device clock's seconds (a card's expiry is checked against it)
         self.events = events
-        self.state = state
-        self.noted = noted
+        self.session = session
+        self.trust = trust  # a payout device's trust list (payout/trust.py), or None
         self.reader = None
         self.task = None
         self.reissue = None  # (credential id, supervisor id) a supervisor confirmed replacing
         self._pub = None
-        self.trust = None  # a payout device's trust list (payout/trust.py), set by the app
         self.paid_card = None  # (COSE bytes, UID, credential id) of the card a payout session read
 
     # ---- the reader ------------------------------------------------------
     def open_reader(self):
         """The PN532, powered up for one card operation (its code is loaded at the first)."""
         if self.reader is None:
-            import busio
-            from digitalio import DigitalInOut
-
-            from firmware.hw.nfc import NfcError, Reader
+            from firmware.hw import nfc
 
             pins = self.board.nfc_pins()
-            irq = DigitalInOut(pins[0]) if pins and pins[0] is not None else None
             self.board.nfc_power(True)
             try:
-                self.reader = Reader(busio.I2C(bus=self.board.open_i2c()), irq=irq)
-            except NfcError as e:
+                self.reader = nfc.open_reader(self.board.open_i2c(), pins[0] if pins else None)
+            except nfc.NfcError as e:
                 self.board.nfc_power(False)
                 self.board.console("nfc: " + str(e))
                 return None
@@ -117,25 +111,26 @@ class CardTask:
         writer = CardWriter(reader, s.ed25519_seed, self._pub, s.card_key, s.device_id, s.registry_id)
         self.reissue = None
         not_genuine = None  # the UID of a copy refused in this card step
-        while self.state() in CARD_STATES:
-            if self.state() != "card":  # a supervisor is typing: the reader waits
-                await asyncio.sleep(0.2)
+        while self.session() in ("write", "hold"):
+            if self.session() != "write":  # a supervisor is typing: the reader waits
+                await asyncio.sleep(_POLL_S)
                 continue
             try:
-                found = reader.wait_card(100)
+                found = await reader.wait_card_async(100)
             except NfcError as e:
                 found = None
                 self.board.console("nfc: " + str(e))
             if found is None:
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(_POLL_S)
                 continue
             uid, sel = found
             if uid == not_genuine:  # still on the reader: it is not written again
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(_POLL_S)
                 continue
             try:
-                cred_id, old, payload = writer.write(uid, sel, record_id, given_name, iat,
-                                                     iat + 5 * 365 * 86400, self.reissue[0] if self.reissue else False)
+                steps = writer.write_steps(uid, sel, record_id, given_name, iat, iat + 5 * 365 * 86400,
+                                           self.reissue[0] if self.reissue else False)
+                cred_id, old, payload = await _stepped(steps)
                 try:  # the NXP originality signature: read now, with the card here; checked below
                     chip_sig = reader.read_sig()
                 except CardNak:
@@ -156,11 +151,13 @@ class CardTask:
             else:
                 # Everything from here needs no card: the citizen takes it back now
                 self.events("card_written")
+                await asyncio.sleep(0)
                 problem = None
                 try:
                     writer.check(payload, uid)
                 except CredentialError:
                     problem = "Card check failed: tap again"
+                await asyncio.sleep(0)
                 if problem is None and not self.genuine_sig(uid, chip_sig):
                     # our credential is on it, but bound to a copy's UID, and this record is not
                     # marked: the registry learns the genuine card's UID once one is written
@@ -171,8 +168,7 @@ class CardTask:
                     self.events("card_done", False, problem)
                     await asyncio.sleep(0.5)
                     continue
-                self.noted(boot, seq, uid, cred_id, old or "")
-                self.events("card_done", True, cred_id)
+                self.events("card_verified", boot, seq, uid, cred_id, old or "")
                 break
             await asyncio.sleep(0.5)
 
@@ -210,7 +206,7 @@ class CardTask:
                 return True
         return False
 
-    def _read_checked(self, reader, checker, uid, sel, trusted):
+    async def _read_checked(self, reader, checker, uid, sel, trusted):
         """(claims, COSE bytes) of the tapped card's credential, every offline check passed: a
         genuine NXP chip, NDEF formatted, our registry's, signed by a trusted key, bound to this
         UID, not expired.  CardRefused / NdefError / CredentialError / CardNak / NfcError say why not."""
@@ -218,12 +214,15 @@ class CardTask:
         from firmware.card.writer import CardRefused
 
         _, _, dyn, model_cc = checker.identify(sel)
+        await asyncio.sleep(0)
         if not self.genuine_chip(reader, uid):
             raise CardRefused("not a genuine NXP chip: a copy")
+        await asyncio.sleep(0)
         _, cc, user = checker.read_tlv(dyn)
         if cc != model_cc:  # a payout point's phone or reader would not find the NDEF message
             raise CardRefused("not NDEF formatted (capability container)")
         payload = ndef.parse_record(ndef.find_message(user))
+        await asyncio.sleep(0)
         claims = credential.verify(payload, trusted, uid, self.clock_s())
         if claims[credential.CLAIM_ISS] != self.secrets.registry_id:
             raise credential.CredentialError("issued for another registry")
@@ -236,31 +235,30 @@ class CardTask:
 
         trusted = self.trusted_keys()
         checker = CardWriter(reader, None, None, None, None, None)
-        while self.state() == "check":
+        while self.session() == "check":
             try:
-                found = reader.wait_card(100)
+                found = await reader.wait_card_async(100)
             except NfcError:
                 found = None
             if found is None:
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(_POLL_S)
                 continue
             uid, sel = found
             try:
-                claims, _ = self._read_checked(reader, checker, uid, sel, trusted)
-                lines = ["VALID", lit(claims[credential.CLAIM_GIVEN_NAME]),
-                         lit(credential_label(str(claims[credential.CLAIM_SUB])))]
+                claims, _ = await self._read_checked(reader, checker, uid, sel, trusted)
+                said = (True, claims[credential.CLAIM_GIVEN_NAME], str(claims[credential.CLAIM_SUB]))
             except (CardRefused, ndef.NdefError, credential.CredentialError) as e:
-                lines = ["NOT VALID:", Wrap(str(e), 4)]  # the reason: a fixed phrase (card/*.py)
+                said = (False, str(e))  # the reason: a fixed phrase (card/*.py)
             except CardNak:  # it answers, but will not be read: read-protected by someone else
-                lines = ["NOT VALID:", Wrap("card refuses to be read: not ours", 4)]
+                said = (False, "card refuses to be read: not ours")
             except NfcError:
-                lines = ["Card moved:", "tap again"]
-            self.events("check_done", lines)
+                said = (False, None)  # moved away
+            self.events("check_done", *said)
             await asyncio.sleep(1.0)
 
     # ---- the payout role: the card read for a claim ----------------------
     def start_pay(self):
-        """Read the next tapped card for a payout (state "pay_tap"); False without a reader."""
+        """Read the next tapped card for a payout (while the flow wants "pay"); False without a reader."""
         reader = self.open_reader()
         if reader is None:
             return False
@@ -284,25 +282,25 @@ class CardTask:
 
         checker = CardWriter(reader, None, None, None, None, None)
         refused = None  # the UID just refused: not read again while it lies on the reader
-        while self.state() == "pay_tap":
+        while self.session() == "pay":
             problem = self.trust.usable()
             if problem is not None:
                 self.events("trust_lost", problem)
                 return
             try:
-                found = reader.wait_card(100)
+                found = await reader.wait_card_async(100)
             except NfcError:
                 found = None
             if found is None:
                 refused = None
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(_POLL_S)
                 continue
             uid, sel = found
             if uid == refused:
                 await asyncio.sleep(0.3)
                 continue
             try:
-                claims, payload = self._read_checked(reader, checker, uid, sel, self.trust)
+                claims, payload = await self._read_checked(reader, checker, uid, sel, self.trust)
             except (CardRefused, ndef.NdefError, credential.CredentialError) as e:
                 why = str(e)
             except CardNak:
@@ -319,3 +317,13 @@ class CardTask:
             self.board.console("pay: card refused: " + why)
             self.events("card_read", False, why, None, True)
             await asyncio.sleep(0.3)
+
+
+async def _stepped(steps):
+    """Run a generator of steps (card/writer.py), the event loop running between two; its value."""
+    try:
+        while True:
+            next(steps)
+            await asyncio.sleep(0)
+    except StopIteration as e:
+        return e.value

@@ -1,5 +1,5 @@
 """A payout device's radio task: each claim, and each fetch of the trust list, brings Wi-Fi up,
-asks the registry over TLS (payout/client.py) and takes Wi-Fi down again.  A claim is made only
+asks the registry over TLS (payout/client.py) and takes Wi-Fi down again (net/radio.py).  A claim is made only
 while the citizen waits for it: nothing is queued, so without a network nothing is paid.  The
 PIN block is made and the PIN wiped before any network work starts.  It reports to the flow
 through events(name, *args): paid(answer), pay_failed(message), trust_done(problem).
@@ -21,7 +21,7 @@ class PayoutTask:
         self.trust = trust
         self.events = events
         self.client = None
-        self.wifi = None
+        self.radio = None  # net/radio.RadioSession
         self.task = None
         self.busy = False
         self.due_ms = None  # never wakes the device by itself (tasks/power.py reads it)
@@ -29,20 +29,19 @@ class PayoutTask:
 
     def open(self):
         """The TLS context and the reply buffer (2 KB; a trust list goes to flash), made at power-on."""
+        from firmware.net import http
+        from firmware.net.radio import RadioSession
         from firmware.payout.client import PayoutClient
-        from firmware.sync import http
-        from firmware.sync.wifi import Wifi
 
-        s = self.secrets
+        radio = RadioSession(self.board, self.secrets, self.status)
         try:
-            host, port = http.parse_url(s.registry_url)
-            connect = http.tls_connector(host, port, http.pem_to_der(s.ca_pem))
+            connect = radio.connector()
         except http.HttpError as e:
             self.problem = "setup bad: " + str(e)
             self.audit.record("error", "payouts disabled: " + str(e))
             return
-        self.client = PayoutClient(s, self.clock, connect, host, MAX_ANSWER)
-        self.wifi = Wifi(self.board, s.wifi)
+        self.client = PayoutClient(self.secrets, self.clock, connect, radio.host, MAX_ANSWER)
+        self.radio = radio
 
     # what tasks/power.py asks of the radio's task: a payout point has nothing to send by itself
     def wake(self):
@@ -55,8 +54,8 @@ class PayoutTask:
         if self.task is not None:
             self.task.cancel()
             self.task = None
-        if self.wifi is not None:
-            self.wifi.down()
+        if self.radio is not None:
+            self.radio.down()
 
     # ---- effects ---------------------------------------------------------
     def start_claim(self, credential, uid, credential_id, programme, pin):
@@ -85,18 +84,15 @@ class PayoutTask:
             return self.problem or "no registry"
         self.busy = True
         try:
-            if not await self.wifi.up():
-                self.status.wifi = "none"
+            if not await self.radio.up():
                 return "no network"
-            self.status.wifi = "on"
             await work()
             return None
         except ClaimError as e:
             return str(e)
         finally:
             self.client.close()
-            self.wifi.down()
-            self.status.wifi = "off"
+            self.radio.down()
             self.busy = False
 
     async def _claim(self, credential, uid, programme, block):

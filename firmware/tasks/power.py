@@ -1,7 +1,9 @@
-"""The power task: the panel's brightness for the power state (dim, dark), light sleep between
-keys when nothing is under way, and the battery gauge with its thresholds (power.py is the pure
-policy, battery.py the gauge).  The app calls key() for every key and step() and battery() on
-each turn of its loop; what it learns goes into the status model.
+"""The power task: the power state (awake, dim, dark, sleep: power.py is the pure policy), which
+the panel's owner (ui/panel.py) turns into brightness; light sleep between keys when nothing
+is under way; the battery gauge with its thresholds (battery.py).  The app calls key() for every
+key and step() and check_battery() on each turn of its loop; what it learns goes into the status
+model.  The radio's task (tasks/sync.py, tasks/payout.py) tells it when the radio is busy or
+wants to run (busy, due_ms) and is woken for it (wake, request).
 """
 
 from firmware import power as pw
@@ -11,14 +13,14 @@ BATTERY_EVERY_MS = 10 * 1000
 
 
 class PowerTask:
-    def __init__(self, board, status, working, keys_waiting):
+    def __init__(self, board, status, display, radio, audit, working, keys_waiting):
         self.board = board
         self.status = status
-        self.working = working  # working(): a save, a card write or a check under way
+        self.display = display  # the panel's owner (ui/panel.py): set_power(state)
+        self.radio = radio  # the radio's task, or None (a device not provisioned)
+        self.audit = audit  # or None (a device not provisioned)
+        self.working = working  # working(): a save, a card write, a check or a claim under way
         self.keys_waiting = keys_waiting  # keys_waiting(): keys the app has not delivered yet
-        self.display = None  # set by the app once the panel answers
-        self.sync = None  # the sync task, once the services are open
-        self.audit = None
         self.power = pw.AWAKE
         self.active_ms = ticks_ms()  # last key (or start): the power policy's idle clock
         self.battery = None
@@ -33,46 +35,32 @@ class PowerTask:
         return typed
 
     def set_power(self, state):
-        """Screen brightness for the power state; light sleep itself is in step()."""
-        if state == self.power:
-            return
-        was = self.power
+        """The power state, told to the panel's owner; light sleep itself is in step()."""
         self.power = state
-        d = self.display
-        if d is None:
-            return
-        try:
-            if state in (pw.DARK, pw.SLEEP):
-                if was in (pw.AWAKE, pw.DIM):
-                    d.off()
-            else:
-                if was in (pw.DARK, pw.SLEEP):
-                    d.on()
-                d.dim(state == pw.DIM)
-        except OSError as e:
-            self.board.console("display: " + str(e))
+        if self.display is not None:
+            self.display.set_power(state)
 
-    def sync_due(self, now):
-        due = self.sync.due_ms if self.sync is not None else None
+    def radio_due(self, now):
+        due = self.radio.due_ms if self.radio is not None else None
         return due is not None and ticks_diff(now, due) >= 0
 
     def busy(self, now):
-        if self.keys_waiting() or self.working() or (self.sync is not None and self.sync.busy):
+        if self.keys_waiting() or self.working() or (self.radio is not None and self.radio.busy):
             return True
-        return self.sync_due(now)
+        return self.radio_due(now)
 
     def step(self, now):
         """Dim, darken or sleep after inactivity.  In light sleep the whole loop stops until
         a key or the next sync; RAM (the officer's half-typed enrolment) is kept."""
-        if self.sync_due(now) and not self.sync.busy:
-            self.sync.wake()  # due: let the sync task run now rather than at its next second
+        if self.radio_due(now) and not self.radio.busy:
+            self.radio.wake()  # due: let the sync task run now rather than at its next second
         state = pw.state_for(ticks_diff(now, self.active_ms), self.busy(now))
         self.set_power(state)
         if state == pw.SLEEP:
-            due = self.sync.due_ms if self.sync is not None else None
+            due = self.radio.due_ms if self.radio is not None else None
             timer = None if due is None else ticks_diff(due, now)
-            if self.board.light_sleep(pw.sleep_ms(timer)) == "timer" and self.sync is not None:
-                self.sync.wake()  # the sync timer woke it: run now, then sleep again
+            if self.board.light_sleep(pw.sleep_ms(timer)) == "timer" and self.radio is not None:
+                self.radio.wake()  # the sync timer woke it: run now, then sleep again
 
     def check_battery(self, now):
         """Sample the cell (every BATTERY_EVERY_MS); show it; below LOW ask for a sync first;
@@ -90,8 +78,8 @@ class PowerTask:
         low = self.battery.low()
         self.status.battery_low = low
         if low and not self.battery_was_low:
-            if self.sync is not None:
-                self.sync.request()  # get the records off the device while it still can
+            if self.radio is not None:
+                self.radio.request()  # get the records off the device while it still can
             if self.audit is not None:
                 self.audit.record("battery", "low " + str(self.battery.mv) + " mV")
         self.battery_was_low = low

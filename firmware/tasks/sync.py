@@ -1,13 +1,12 @@
 """The radio's task: records go to the registry whenever a provisioned network is in reach, with
-backoff on failure (sync/backoff.py); Wi-Fi is on only during a sync.  It writes what it learns
-into the status model (Wi-Fi, last sync) and calls changed() for the screens; it reads the
-flow's state through state() (no sync during the card step).
+backoff on failure (sync/backoff.py); Wi-Fi is on only during a sync (net/radio.py).  It writes
+what it learns into the status model (Wi-Fi, last sync) and calls changed() for the screens; it
+asks the flow through card_step() whether the card step is on (no sync during it).
 """
 
 import asyncio
 
 from firmware.clock import local_hhmm
-from firmware.tasks.card import CARD_STATES
 from firmware.ticks import ticks_add, ticks_diff, ticks_ms
 
 SYNC_FIRST_MS = 5000  # after power-on: let the officer log in first
@@ -17,18 +16,18 @@ LOCAL_RETRY_MS = 5000
 
 
 class SyncTask:
-    def __init__(self, board, secrets, store, clock, audit, status, state, changed):
+    def __init__(self, board, secrets, store, clock, audit, status, card_step, changed):
         self.board = board
         self.secrets = secrets
         self.store = store
         self.clock = clock
         self.audit = audit
         self.status = status
-        self.state = state
+        self.card_step = card_step
         self.changed = changed
         self.client = None  # the sync client: made per sync (connect), freed after (release)
         self.batch_records = None  # the records per batch the last client learnt (None: its default)
-        self.wifi = None
+        self.radio = None  # net/radio.RadioSession, once open() found the registry's settings usable
         self.disabled = False  # the registry URL or CA in device.json cannot be used
         self.soon = False  # a save or a low battery asked for a sync now
         self.kick = asyncio.Event()
@@ -63,25 +62,25 @@ class SyncTask:
         heap through every card write, the device's peak (issue 13)."""
         import ssl  # noqa: F401 - loaded now: see above
 
-        from firmware.sync import client, http  # noqa: F401
-        from firmware.sync.wifi import Wifi
+        from firmware.net.radio import RadioSession
+        from firmware.sync import client  # noqa: F401
 
-        s = self.secrets
+        radio = RadioSession(self.board, self.secrets, self.status)
         try:  # the SSL context made once here only so that mbedtls reads the CA; then dropped
-            host, port = http.parse_url(s.registry_url)
-            http.tls_connector(host, port, http.pem_to_der(s.ca_pem))
+            problem = radio.check()
         except MemoryError:  # the officer's work goes on; connect() reads the CA at the sync
             self.board.console("sync: out of memory at start")
-        except http.HttpError as e:
-            self._disable(e)
+            problem = None
+        if problem is not None:
+            self._disable(problem)
             return
-        self.wifi = Wifi(self.board, s.wifi)
+        self.radio = radio
 
-    def _disable(self, e):
+    def _disable(self, why):
         """The registry URL or CA cannot be used: no sync until it is provisioned again."""
-        self.board.console("sync: disabled: " + str(e))
+        self.board.console("sync: disabled: " + why)
         self.status.last_sync = "setup bad"
-        self.audit.record("error", "sync disabled: " + str(e))
+        self.audit.record("error", "sync disabled: " + why)
         self.disabled = True
 
     def connect(self):
@@ -90,21 +89,21 @@ class SyncTask:
         that failed: a heap that stays short must not raise the radio every few seconds)."""
         import gc
 
-        from firmware.sync import http
+        from firmware.net import http
         from firmware.sync.client import BATCH_RECORDS, Client
 
-        s = self.secrets
         gc.collect()
         try:
-            host, port = http.parse_url(s.registry_url)
-            client = Client(self.store, s, self.clock, None, host, self.audit, self.batch_records or BATCH_RECORDS)
-            client.conn.connect = http.tls_connector(host, port, http.pem_to_der(s.ca_pem))
+            # the client's buffers before the SSL context: the larger object from the whole heap
+            client = Client(self.store, self.secrets, self.clock, None, self.radio.host, self.audit,
+                            self.batch_records or BATCH_RECORDS)
+            client.use_connector(self.radio.connector())
         except MemoryError:
             gc.collect()
             self.board.console("sync: out of memory at start")
             return False
         except http.HttpError as e:  # not read at power-on (no memory then), and mbedtls refuses it
-            self._disable(e)
+            self._disable(str(e))
             return False
         self.client = client
         return True
@@ -136,7 +135,7 @@ class SyncTask:
                 pass
             self.kick.clear()
             due = ticks_diff(ticks_ms(), next_ms) >= 0 or (self.soon and backoff.failures == 0)
-            if not due or self.state() in CARD_STATES:
+            if not due or self.card_step():
                 continue
             self.soon = False
             counts = self.store.counts()
@@ -177,15 +176,13 @@ class SyncTask:
 
         if self.disabled:
             return None, None  # not configured (open said why)
-        if self.wifi is None:
+        if self.radio is None:
             self.open()
-            if self.wifi is None:
+            if self.radio is None:
                 return None, None
-        if not await self.wifi.up():
-            self.status.wifi = "none"
+        if not await self.radio.up():
             self.board.console("sync: no Wi-Fi network in reach")
             return False, None
-        self.status.wifi = "on"
         self.changed()
         from firmware.crypto import rng
 
@@ -207,5 +204,4 @@ class SyncTask:
             return False, LOCAL_RETRY if e.local else e.retry_after
         finally:
             self.release()
-            self.wifi.down()
-            self.status.wifi = "off"
+            self.radio.down()

@@ -41,17 +41,15 @@ class Strings:
         self._b8 = bytearray(8)  # an index entry
         self._b3 = bytearray(3)  # a line's head
         try:
-            with open(path, "rb") as f:
-                head = f.read(formats.KM_HEAD)
-                if len(head) != formats.KM_HEAD or head[0:4] != formats.KM_MAGIC:
-                    raise KhmerError("not a Khmer phrase file")
-                n, _, crc = struct.unpack_from(">HHI", head, 4)
-                if not 0 < n <= formats.KM_MAX_ENTRIES:
-                    raise KhmerError("Khmer phrase count out of range")
-                size, c = fsutil.crc32_rest(f)
+            checked = fsutil.checked_head(path, formats.KM_HEAD, formats.KM_MAGIC)
         except OSError:
             raise KhmerError("no Khmer phrase file")
-        if c != crc or size < n * formats.KM_INDEX:
+        if checked is None:
+            raise KhmerError("not a Khmer phrase file")
+        n, _, size, crc_ok = checked
+        if not 0 < n <= formats.KM_MAX_ENTRIES:
+            raise KhmerError("Khmer phrase count out of range")
+        if not crc_ok or size < n * formats.KM_INDEX:
             raise KhmerError("Khmer phrase file damaged")
         self.n = n
         self.size = formats.KM_HEAD + size

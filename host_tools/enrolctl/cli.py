@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from host_tools.sim import SIM_HEAPSIZE
+from host_tools.enrolctl.runtime import SIM_HEAPSIZE
 
 from . import build as build_mod
 from . import vendor as vendor_mod

@@ -31,6 +31,9 @@ from .paths import ROOT
 
 RUNTIME_DIR = ROOT / "build" / "runtime"
 MICROPYTHON = RUNTIME_DIR / "micropython"
+# The simulated device's MicroPython heap: the ESP32-WROOM's (about 100 KB in two areas).  The
+# firmware runs frozen in this runtime and the emulators run on the host, as on the board.
+SIM_HEAPSIZE = "100k"
 MPY_CROSS = RUNTIME_DIR / "mpy-cross"
 SOURCE_ARCHIVES = ROOT.parent / "shared" / "micropython"
 UNIX_MANIFEST = ROOT / "host_tools" / "runtime" / "manifest_unix.py"

@@ -18,6 +18,8 @@ import hmac
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from firmware.formats import CREDENTIAL_ALPHABET  # Crockford base32, the device's (defined once)
+
 
 class PinBlockError(ValueError):
     """Not a well-formed format 4 PIN block under this key and account."""
@@ -27,7 +29,6 @@ def record_account(record_id: bytes) -> str:
     return "%012d" % (int.from_bytes(record_id[:6], "big") % 10**12)
 
 
-CREDENTIAL_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32 (firmware/card/writer.py)
 
 
 def credential_account(credential_id: str) -> str:

@@ -1,4 +1,4 @@
-"""The sync protocol on the wire, registry side (the device side is firmware/sync/protocol.py).
+"""The sync protocol on the wire, registry side (the device side is firmware/net/protocol.py).
 
 Request authentication (every device request):
   headers  X-Enrol-Device: device id   X-Enrol-Time: epoch seconds
@@ -38,6 +38,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from firmware.formats import ACCEPTED, CONFLICT, DUPLICATE, REJECTED, RESULT_NAMES  # noqa: F401
+from firmware.formats import BATCH_MAGIC, ITEM_CARD, ITEM_KEY, ITEM_RECORD  # noqa: F401 - the batch format, defined once
 from firmware.formats import record_id_of as _record_id_of
 
 H_DEVICE = "x-enrol-device"
@@ -50,10 +51,6 @@ TIME_RE = r"[0-9]{1,12}"
 NONCE_RE = r"[0-9a-f]{32}"
 SIGNATURE_RE = r"[0-9a-f]{64}"
 
-BATCH_MAGIC = b"EBT1"
-ITEM_KEY = 1
-ITEM_RECORD = 2
-ITEM_CARD = 3
 MAX_BATCH_RECORDS = 64
 MAX_BATCH_CARDS = 64
 MAX_BATCH_BYTES = 64 * 1024

@@ -5,9 +5,7 @@ energy meter) are pure Python that also runs under MicroPython, so a unit test c
 in-process beside a driver under test.  The simulator itself (host.py: the person, the
 terminal view, the bridge's host end in bridge.py) is CPython only and runs outside the
 device process; CPYTHON_ONLY names those modules, which the MicroPython tests do not compile.
+The simulator builds on enrolctl (its runtime, its card check); enrolctl never imports it.
 """
 
-# The simulated device's MicroPython heap: the ESP32-WROOM's (about 100 KB in two areas).  The
-# firmware runs frozen in our 32-bit runtime and the emulators run on the host, as on the board.
-SIM_HEAPSIZE = "100k"
 CPYTHON_ONLY = ("host.py", "bridge.py")

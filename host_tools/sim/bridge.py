@@ -2,8 +2,7 @@
 
 The device process (the frozen firmware in our 32-bit MicroPython) connects to a
 loopback port and sends one request at a time; `serve()` answers each with what
-the emulated hardware does.  The constants are the device's; tests/host/sim/test_sim_bridge.py
-holds them equal to firmware/board_sim.py.
+the emulated hardware does.  The codes are firmware/bridge_wire.py's, the one definition both ends import.
 """
 
 from __future__ import annotations
@@ -13,34 +12,12 @@ import struct
 from collections.abc import Callable
 from typing import Protocol
 
-OP_I2C_WRITE = 1
-OP_I2C_READ = 2
-OP_PIN_SET = 3
-OP_PIN_GET = 4
-OP_POLL = 5
-OP_LIGHT_SLEEP = 6
-OP_DEEP_SLEEP = 7
-OP_BATTERY = 8
-OP_WLAN = 9
-OP_SCREEN = 10
-ST_OK = 0
-ST_NODEV = 1
-ST_EIO = 2
-ST_BAD = 3
-PIN_NFC_IRQ = 0
-PIN_NFC_RSTPDN = 1
-PIN_ROW0 = 2
-PIN_COL0 = 6
-POLL_OFF = 1
-POLL_MEM_REPORT = 2
-WLAN_ACTIVE = 1
-WLAN_CONNECT = 2
-WLAN_STATUS = 3
-WLAN_ISCONNECTED = 4
-WLAN_DISCONNECT = 5
-HEADER = 7
-MAX_PAYLOAD = 2048  # a request's payload (a 1 KB display frame is the longest)
-MAX_ANSWER = 512  # an answer's (the device's receive buffer: board_sim._MAX_ANSWER)
+# the wire's codes, defined once for both ends (re-exported: bridge.ST_BAD, bridge.HEADER ...)
+from firmware.bridge_wire import (OP_I2C_WRITE, OP_I2C_READ, OP_PIN_SET, OP_PIN_GET, OP_POLL, OP_LIGHT_SLEEP,
+                                 OP_DEEP_SLEEP, OP_BATTERY, OP_WLAN, OP_SCREEN, ST_OK, ST_NODEV, ST_EIO,
+                                 ST_BAD, PIN_NFC_IRQ, PIN_NFC_RSTPDN, PIN_ROW0, PIN_COL0, POLL_OFF,
+                                 POLL_MEM_REPORT, WLAN_ACTIVE, WLAN_CONNECT, WLAN_STATUS, WLAN_ISCONNECTED,
+                                 WLAN_DISCONNECT, HEADER, MAX_PAYLOAD, MAX_ANSWER)  # noqa: F401
 
 
 class Refused(Exception):

@@ -51,7 +51,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from firmware.ticks import ticks_add, ticks_diff  # noqa: E402
-from host_tools.sim import SIM_HEAPSIZE
+from host_tools.enrolctl.runtime import SIM_HEAPSIZE
 from host_tools.sim import bridge as b  # noqa: E402
 from host_tools.sim.energy import Meter
 from host_tools.sim.keypad import KeyMatrix

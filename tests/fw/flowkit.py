@@ -40,6 +40,19 @@ def village_list(rows=VILLAGE_ROWS, communes=COMMUNES):
     return Villages(path)
 
 
+def due_list(*people, deferred=True):
+    """store/cards_due.CardsDue on a fresh flash directory holding these (boot, seq, given name),
+    each one "card later" (deferred), or a card step a power cut interrupted (deferred=False)."""
+    from firmware.store.cards_due import CardsDue
+
+    cards = CardsDue(tmpdir(), bytes(range(32)))
+    for boot, seq, name in people:
+        cards.add(boot, seq, bytes(range(16)), 1767225600, name)
+        if deferred:
+            cards.defer(boot, seq)
+    return cards
+
+
 PROGRAMMES = [("veteran_pension", "Veteran pension"), ("civil_pension", "Civil pension")]
 PAY_ANSWERS = [("paid", 150000, "K7MQ2XHC9P"), ("already paid", 1796000000, "PAY-0002", "RCPT000001"),
                ("already paid", 1796000000, "PAY-0001", "RCPT000001"), ("wrong", 2), ("locked",), ("revoked",),

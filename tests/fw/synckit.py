@@ -9,9 +9,9 @@ import hashlib
 import json
 import struct
 
-from firmware import cbor
+from firmware import cbor, formats
 from firmware.crypto.hmac_sha256 import HMAC, hmac_sha256
-from firmware.sync import protocol
+from firmware.net import protocol
 from storekit import DEVICE
 
 SECRET = bytes(range(32))
@@ -90,7 +90,7 @@ class Request:
     def items(self, which):
         """The payloads of one item type of a batch body."""
         out = []
-        assert self.body[:4] == protocol.BATCH_MAGIC
+        assert self.body[:4] == formats.BATCH_MAGIC
         off = 4
         while off < len(self.body):
             kind, n = struct.unpack(">BH", self.body[off : off + 3])
@@ -101,11 +101,11 @@ class Request:
 
     def records(self):
         """The RECORD envelopes of a batch body."""
-        return self.items(protocol.ITEM_RECORD)
+        return self.items(formats.ITEM_RECORD)
 
     def cards(self):
         """The CARD entries of a batch body."""
-        return self.items(protocol.ITEM_CARD)
+        return self.items(formats.ITEM_CARD)
 
     def kinds(self):
         """The item types of a batch body, in order."""

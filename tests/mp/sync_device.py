@@ -57,7 +57,7 @@ for i in range(n_save):
         gc.collect()
 gc.collect()
 
-from firmware.sync import http  # noqa: E402
+from firmware.net import http  # noqa: E402
 from firmware.sync.backoff import Backoff  # noqa: E402
 from firmware.sync.client import Client, SyncError  # noqa: E402
 

@@ -6,10 +6,14 @@ step asked again, a bounded number of times."""
 import asyncio
 import binascii
 
-from firmware import app as app_mod
+from firmware import effect_runner
 from firmware.board_sim import SimI2C
+from firmware.enrol.runner import EnrolRunner
+from firmware.store.cards_due import CardsDue
 from firmware.store.journal import StoreError
 from firmware.tasks.card import CardTask
+from firmware.ui.panel import PanelOwner
+from fwtest import tmpdir
 from flowkit import Driver, enrol_person, login, new_flow
 from host_tools.sim.ntag import NTAG21x
 from host_tools.sim.nxp_signer import FactorySigner
@@ -97,21 +101,37 @@ def board_with_reader():
     return board, chip
 
 
+class Power:
+    def low(self):
+        return False
+
+
+class Runner(EnrolRunner):
+    """The enrolment device's effect runner, with its card task, over a store that refuses to
+    note a card (or another, set by a test), at the card step of one saved record."""
+
+    def __init__(self, board):
+        d = Driver(new_flow())
+        login(d)
+        enrol_person(d)
+        (_, fields, _, _), = d.take("save")
+        cards = CardsDue(tmpdir(), bytes(range(32)))
+        cards.add(1, 1, bytes(range(16)), 1767225600, fields["given_name"])
+        d.add(d.flow.saved(1, 1))
+        assert d.flow.state == "card"
+        self.secrets = Secrets()
+        card = CardTask(board, self.secrets, lambda: 1767225600, self.deliver, d.flow.card_session)
+        EnrolRunner.__init__(self, board, d.flow, PanelOwner(board, None), Power(), card, Audit(), BrokenStore(),
+                             None, cards, None, lambda: None)
+        self.fields = fields
+        self.last_record_id = bytes(range(16))
+        self.card_iat = 1767225600
+
+
 def app_at_the_card_step():
     board, chip = board_with_reader()
-    a = app_mod.App(board)
-    d = Driver(new_flow())
-    login(d)
-    enrol_person(d)
-    (_, fields, _, _), = d.take("save")
-    d.add(d.flow.saved(1, 1))
-    assert d.flow.state == "card"
-    a.flow, a.secrets, a.store, a.audit = d.flow, Secrets(), BrokenStore(), Audit()
-    a.last_record_id = bytes(range(16))
-    a.card_iat = 1767225600
-    a.refresh_status = lambda: None
-    a.card = CardTask(board, a.secrets, a.clock_s, a.deliver, lambda: a.flow.state, a.card_noted)
-    return a, board, chip, fields
+    a = Runner(board)
+    return a, board, chip, a.fields
 
 
 def test_a_store_error_after_the_card_is_verified_ends_on_the_receipt_with_the_reader_off():
@@ -131,18 +151,18 @@ def test_a_card_task_that_dies_is_logged_and_the_step_asked_again_a_few_times():
     a, board, chip, fields = app_at_the_card_step()
 
     async def go():
-        a.start_card(1, 1, fields)
-        for i in range(app_mod.MAX_TASK_RESTARTS + 2):
+        a.do_write_card(1, 1, fields)
+        for i in range(effect_runner.MAX_TASK_RESTARTS + 2):
             a.task_failed(None, {"exception": ValueError("bug " + str(i))})
-            assert board.power[-1] is True or i >= app_mod.MAX_TASK_RESTARTS  # powered again to retry
+            assert board.power[-1] is True or i >= effect_runner.MAX_TASK_RESTARTS  # powered again to retry
         if a.card.task is not None:
             a.card.task.cancel()
             await asyncio.sleep(0)
 
     asyncio.run(go())
     failed = [line for line in board.lines if line.startswith("task failed: ValueError")]
-    assert len(failed) == app_mod.MAX_TASK_RESTARTS + 2
-    assert [k for k, _ in a.audit.events].count("task-error") == app_mod.MAX_TASK_RESTARTS + 2
+    assert len(failed) == effect_runner.MAX_TASK_RESTARTS + 2
+    assert [k for k, _ in a.audit.events].count("task-error") == effect_runner.MAX_TASK_RESTARTS + 2
     assert "Reader error" in board.screens[-1] and board.power[-1] is False  # given up: the reader off
     assert a.flow.state == "card"  # the record still waits for its card (B = card later)
 
@@ -180,18 +200,17 @@ def test_a_copy_is_written_but_refused_not_noted_not_written_again_and_a_genuine
 
 
 def test_the_card_task_on_its_own_writes_checks_reports_and_powers_the_reader_down():
-    """No App: the task, a board, and three callables standing for the app."""
+    """No App: the task, a board, and two callables standing for the app."""
     board, chip = board_with_reader()
-    state = ["card"]
-    events, noted = [], []
+    state = ["write"]
+    events = []
 
     def report(name, *args):
         events.append((name,) + args)
-        if name == "card_done" and args[0]:
-            state[0] = "receipt"
+        if name == "card_verified":
+            state[0] = None  # the flow has left the card step: the receipt
 
-    task = CardTask(board, Secrets(), lambda: 1767225600, report, lambda: state[0],
-                    lambda *args: noted.append(args))
+    task = CardTask(board, Secrets(), lambda: 1767225600, report, lambda: state[0])
     chip.place(genuine())
 
     async def go():
@@ -199,12 +218,12 @@ def test_the_card_task_on_its_own_writes_checks_reports_and_powers_the_reader_do
         assert board.power == [True]
         for _ in range(100):
             await asyncio.sleep(0.05)
-            if state[0] == "receipt":
+            if state[0] is None:
                 break
         await asyncio.sleep(0.05)
 
     asyncio.run(go())
     names = [e[0] for e in events]
-    assert names == ["card_written", "card_done"] and events[1][1] is True
-    assert noted and noted[0][:3] == (1, 7, b"\x04\x11\x22\x33\x44\x55\x66")
+    assert names == ["card_written", "card_verified"]
+    assert events[1][1:4] == (1, 7, b"\x04\x11\x22\x33\x44\x55\x66")
     assert board.power[-1] is False and task.reader is None

@@ -5,6 +5,7 @@ the registry has not set the clock: a date in the future is refused, typed on an
 import json
 
 from firmware import app as app_mod
+from firmware.effect_runner import Runner
 from firmware.clock import Clock, local_date, local_hhmm
 from flowkit import Driver, login, new_flow
 from fwtest import IS_MICROPYTHON, tmpdir
@@ -66,6 +67,7 @@ def typed_birth_date(clock, digits):
     a = app_mod.App(Board())
     a.clock = clock
     a.flow = new_flow()
+    a.runner = Runner(a.board, a.flow, a.display, None, None, None)
     a.flow.today = None  # the app tells the flow the date, at every key
     d = Driver(a.flow)
     login(d)
@@ -75,7 +77,7 @@ def typed_birth_date(clock, digits):
     for k in digits + K.OK:
         now += 150
         a.press(k, now)
-    return a.flow, a.screen.text()
+    return a.flow, a.display.screen.text()
 
 
 def test_a_birth_date_in_the_future_is_refused_before_the_registry_set_the_clock():

@@ -5,6 +5,8 @@ import asyncio
 
 from firmware import power as pw
 from firmware.battery import percent
+from firmware.net.radio import RadioSession
+from firmware.ui.panel import PanelOwner
 from firmware.tasks.power import BATTERY_EVERY_MS, PowerTask
 from firmware.tasks.sync import SyncTask
 from firmware.ui.screen import Status
@@ -68,8 +70,7 @@ class Audit:
 
 def power_task(board, working=False):
     status = Status()
-    task = PowerTask(board, status, lambda: working, lambda: False)
-    task.display, task.sync, task.audit = Panel(), Sync(), Audit()
+    task = PowerTask(board, status, PanelOwner(board, Panel()), Sync(), Audit(), lambda: working, lambda: False)
     return task, status
 
 
@@ -79,11 +80,11 @@ def test_idle_dims_then_darkens_then_sleeps_and_a_key_on_a_dark_screen_only_wake
     t0 = task.active_ms
     task.step(t0 + pw.DIM_MS)
     task.step(t0 + pw.DARK_MS)
-    assert task.display.calls == ["dim", "off"] and task.power == pw.DARK
+    assert task.display.panel.calls == ["dim", "off"] and task.power == pw.DARK
     task.step(t0 + pw.SLEEP_MS)
     assert task.power == pw.SLEEP and board.sleeps == [pw.MAX_SLEEP_MS]  # no sync timer: the longest nap
     assert task.key(t0 + pw.SLEEP_MS + 5) is False  # woke the screen, typed nothing
-    assert task.display.calls[-2:] == ["on", "bright"] and task.power == pw.AWAKE
+    assert task.display.panel.calls[-2:] == ["on", "bright"] and task.power == pw.AWAKE
     assert task.key(t0 + pw.SLEEP_MS + 200) is True
 
 
@@ -103,7 +104,7 @@ def test_the_battery_goes_into_the_status_and_low_asks_for_one_sync():
     now = task.active_ms
     for i in (1, 2):
         task.check_battery(now + i * BATTERY_EVERY_MS)
-    assert status.battery_low is True and task.sync.requests == 1  # once, not at every sample
+    assert status.battery_low is True and task.radio.requests == 1  # once, not at every sample
     assert [k for k, _ in task.audit.events] == ["battery"]
     board.mv = 3300  # critical
     assert task.check_battery(now + 3 * BATTERY_EVERY_MS) is True
@@ -119,7 +120,7 @@ class Store:
 def test_the_sync_task_asks_and_wakes_and_an_unconfigured_sync_is_not_retried():
     status = Status()
     changed = []
-    task = SyncTask(Board(), None, Store(), None, Audit(), status, lambda: "home", lambda: changed.append(1))
+    task = SyncTask(Board(), None, Store(), None, Audit(), status, lambda: False, lambda: changed.append(1))
     task.request()
     assert task.soon and task.kick.is_set()
     task.kick.clear()
@@ -158,7 +159,7 @@ class SyncSecrets:
 def test_a_ca_that_tls_refuses_disables_the_sync_at_power_on_before_any_radio():
     status = Status()
     audit = Audit()
-    task = SyncTask(Board(), SyncSecrets(), Store(), None, audit, status, lambda: "home", lambda: None)
+    task = SyncTask(Board(), SyncSecrets(), Store(), None, audit, status, lambda: False, lambda: None)
     task.open()
     assert task.disabled and task.client is None and status.last_sync == "setup bad"
     assert [k for k, _ in audit.events] == ["error"] and "CA certificate unusable" in audit.events[0][1]
@@ -169,8 +170,9 @@ def test_a_ca_not_read_at_power_on_is_refused_at_the_first_sync_and_its_client_f
     """open() had no memory to read the CA: connect() reads it, at the sync."""
     status = Status()
     audit = Audit()
-    task = SyncTask(Board(), SyncSecrets(), Store(), None, audit, status, lambda: "home", lambda: None)
-    radio = task.wifi = Radio()
+    task = SyncTask(Board(), SyncSecrets(), Store(), None, audit, status, lambda: False, lambda: None)
+    task.radio = RadioSession(Board(), SyncSecrets(), status)
+    radio = task.radio.wifi = Radio()  # a Wi-Fi that joins
     assert asyncio.run(task.once()) == (None, None)
     assert task.disabled and task.client is None
     assert status.last_sync == "setup bad" and status.wifi == "off" and radio.downs == radio.ups == 1

@@ -1,8 +1,9 @@
 """The enrolment flow: login, review, consent, PIN twice, save, card, supervisor, status; bad input."""
 
 from flowkit import Driver, OFFICER_PIN, enrol_person, login, new_flow
-from flowkit import officers_dir
+from flowkit import due_list, officers_dir
 from firmware.enrol.flow import Flow
+from firmware.enrol import screens
 from firmware.enrol.officer import Officers
 from firmware.ui import keymap as K
 from firmware.ui.entry import pin_problem
@@ -229,9 +230,9 @@ def test_status_screen_and_storage_limits():
     text = d.screen()
     assert "To sync: 12" in text and "Storage 83% !" in text and "dev-0001" in text and "Cards due: 1" in text
     assert "Sync never" in text and "Bat ? v0.1.0" in text
-    assert all(len(say(line)) <= 16 for line in flow.status_lines())  # the OLED's 16 columns, nothing cut
+    assert all(len(say(line)) <= 16 for line in screens.status_lines(flow))  # the OLED's 16 columns, nothing cut
     st.wifi, st.last_sync, st.battery_pct = "none", "11:25", 64
-    assert [say(line) for line in flow.status_lines()[3:5]] == ["No WiFi 11:25", "Bat 64% v0.1.0"]
+    assert [say(line) for line in screens.status_lines(flow)[3:5]] == ["No WiFi 11:25", "Bat 64% v0.1.0"]
     d.press(K.OK)
     d.press("1")
     assert flow.state == "field" and "Storage 83%" in d.screen()  # warned, allowed
@@ -278,7 +279,7 @@ def test_check_a_card_asks_the_app_and_shows_its_answer():
     login(d)
     d.press("2")
     assert d.take("check_card") and "Tap a card" in d.screen()
-    d.add(flow.check_done(["VALID", "SOPHEAP", "7F4Y-VXQ7"]))
+    d.add(flow.check_done(True, "SOPHEAP", "7F4Y-VXQ7"))
     assert "SOPHEAP" in d.screen() and "7F4Y-VXQ7" in d.screen()
     d.press(K.BACK)
     assert flow.state == "home"
@@ -351,7 +352,7 @@ def test_cards_due_on_home_writes_the_card_of_the_person_who_came_back():
     d = Driver(flow)
     login(d)
     assert "Cards due" not in d.screen()  # nothing due: no such entry
-    flow.due = [(1, 7, "SOPHEAP"), (2, 3, "DARA")]  # the app's list
+    flow.cards = due_list((1, 7, "SOPHEAP"), (2, 3, "DARA"))  # the app's list
     d.add(flow.show())
     assert "5 Cards due: 2" in d.screen()
     d.press("5")
@@ -372,7 +373,7 @@ def test_a_supervisor_with_cards_due_sees_six_items_and_messages_on_the_hint_row
     flow = new_flow()
     d = Driver(flow)
     login(d, "0001", SUPERVISOR_PIN)
-    flow.due = [(1, 7, "SOPHEAP")]
+    flow.cards = due_list((1, 7, "SOPHEAP"))
     flow.status.battery_low = True
     d.add(flow.show())
     assert "6 Cards due: 1" in d.screen() and "5 Unlock officer" in d.screen()
@@ -382,13 +383,17 @@ def test_a_supervisor_with_cards_due_sees_six_items_and_messages_on_the_hint_row
 
 def test_a_card_step_cut_by_power_resumes_after_login():
     flow = new_flow()
-    flow.card_due = (4, 12, "NARY")
+    flow.cards = due_list((4, 12, "NARY"), deferred=False)
     d = Driver(flow)
     login(d)
     assert flow.state == "card" and "(resumed)" in d.screen()
     assert d.take("write_card") == [("write_card", 4, 12, {"given_name": "NARY"})]
     d.add(flow.card_done(True, "7K3M-Q2XA"))
-    assert "NARY" in d.screen() and flow.card_due is None
+    assert "NARY" in d.screen()
+    flow.cards.done(4, 12)  # what the app does with a verified card
+    d.press(K.OK, "4")  # the receipt, then log out
+    login(d)
+    assert flow.state == "home" and d.take("write_card") == []  # not resumed again
 
 
 def test_the_supervisors_longer_menu_still_shows_a_refusal_whole():

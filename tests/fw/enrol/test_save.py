@@ -4,7 +4,8 @@ nothing and noting nothing."""
 
 from fwtest import raises, tmpdir
 
-from firmware.enrol import card_due
+from firmware.store import cards_due
+from firmware.store.cards_due import CardsDue
 from firmware.enrol.save import new_record_id, save_enrolment
 from firmware.store import StoreError
 from storekit import open_store
@@ -32,21 +33,22 @@ def test_a_saved_record_is_committed_its_card_noted_and_the_pin_wiped():
     store, _, _ = open_store(d)
     pin = bytearray(b"7391")
     said = []
-    boot, seq, rid, iat, due = save_enrolment(store, Clock(), d, KEY, [], FIELDS, "OF0042", pin, said.append)
+    due = CardsDue(d, KEY, said.append)
+    boot, seq, rid, iat = save_enrolment(store, Clock(), due, FIELDS, "OF0042", pin)
     assert pin == bytearray(4) and said == []
     assert len(rid) == 16 and rid[6] >> 4 == 4 and rid[8] >> 6 == 2  # UUID v4, RFC 4122 variant
     assert iat == 1800000000 and store.counts()["records"] == 1
     assert (boot, seq) in store.cards_due()
-    assert due == card_due.load_all(d, KEY) == [(boot, seq, rid, iat, "SOPHEAP", False)]
+    assert due.entries == cards_due.load_all(d, KEY) == [(boot, seq, rid, iat, "SOPHEAP", False)]
 
 
 def test_a_refused_save_notes_nothing_and_still_wipes_the_pin():
     d = tmpdir()
     pin = bytearray(b"7391")
     with raises(StoreError, "storage full"):
-        save_enrolment(FullStore(), Clock(), d, KEY, [], FIELDS, "OF0042", pin, print)
+        save_enrolment(FullStore(), Clock(), CardsDue(d, KEY), FIELDS, "OF0042", pin)
     assert pin == bytearray(4)
-    assert card_due.load_all(d, KEY) == []
+    assert cards_due.load_all(d, KEY) == []
 
 
 def test_record_ids_are_fresh():

@@ -11,7 +11,7 @@ from fwtest import raises, tmpdir
 from synckit import SECRET, FakeReader, FakeWriter, Request, Secrets, http_reply, signed
 from firmware.crypto import rng
 from firmware.payout import client
-from firmware.sync import protocol
+from firmware.net import protocol
 
 NOW = 1796000000
 COSE = b"\xd2\x84" + bytes(150)

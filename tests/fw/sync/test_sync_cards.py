@@ -9,7 +9,7 @@ from storekit import open_store, plaintext, record_id
 from synckit import FakeRegistry, Secrets, card_mac
 from firmware import formats
 from firmware.clock import Clock
-from firmware.sync import protocol
+from firmware.net import protocol
 from firmware.sync.client import Client, SyncError
 
 # The registry stand-in (synckit: its HTTP parsing and CBOR answers) runs in the device heap
@@ -49,8 +49,8 @@ def test_card_entries_go_after_their_records_in_the_same_batch_and_are_marked_on
     assert store.counts()["cards_pending"] == 2
     assert run(client.sync()) == 5  # 3 records and 2 card entries answered
     batch = reg.requests[-1]
-    assert batch.kinds() == [protocol.ITEM_KEY, protocol.ITEM_RECORD, protocol.ITEM_RECORD, protocol.ITEM_RECORD,
-                             protocol.ITEM_CARD, protocol.ITEM_CARD]
+    assert batch.kinds() == [formats.ITEM_KEY, formats.ITEM_RECORD, formats.ITEM_RECORD, formats.ITEM_RECORD,
+                             formats.ITEM_CARD, formats.ITEM_CARD]
     sent = [formats.card_fields(c) for c in batch.cards()]
     assert sent == [(1, 1, UID, "0ABC-DEF1", ""), (1, 3, UID[:6] + b"\x77", "0ABC-DEF3", "9ZZZ-ZZZ9")]
     assert store.counts()["cards_pending"] == 0
@@ -70,7 +70,7 @@ def test_a_card_verified_after_its_record_synced_goes_alone_without_a_key():
     store.mark_card_verified(b, s, UID, "0ABC-DEF1")  # the person came back for the card
     assert store.counts()["cards_pending"] == 1
     assert run(client.sync()) == 1
-    assert reg.requests[-1].kinds() == [protocol.ITEM_CARD]
+    assert reg.requests[-1].kinds() == [formats.ITEM_CARD]
     assert store.counts()["cards_pending"] == 0
 
 

@@ -11,7 +11,7 @@ letter of a phrase into '#' shows that the renderer's text goes through the tran
 
 import random
 
-from flowkit import COMMUNES, PROGRAMMES, VILLAGES, Driver, enrol_person, login, new_flow, walk_payout
+from flowkit import COMMUNES, PROGRAMMES, VILLAGES, Driver, due_list, enrol_person, login, new_flow, walk_payout
 from fwtest import IS_MICROPYTHON, skip
 from firmware.ui import keymap as K
 from firmware.ui.screen import NAME, PAIR, WRAP, Pair, Screen, Status, Wrap, boot_screen, kind, lit, say
@@ -125,7 +125,7 @@ def walk():
         flow = new_flow()
         flow.status = Status(wifi="on", battery_pct=100, pending=3)
         flow.status.storage = ("warn", 83) if run % 3 == 0 else ("ok", 10)
-        flow.due = [(1, 4, "BOPHA")] if run % 2 else []
+        flow.cards = due_list((1, 4, "BOPHA")) if run % 2 else None
         d = Looking(flow)
         if run % 4 == 0:
             d.press("0", "0", "0", "1", K.OK, "9", "7", "1", "3", K.OK)  # the supervisor
@@ -133,7 +133,7 @@ def walk():
             login(d)
         if run % 3 == 1:  # check a card, then the status screen (random keys find them on one runtime only)
             d.press("2")
-            d.add(flow.check_done(["VALID", lit("BOPHA"), lit("K7QX-M2PD")]))
+            d.add(flow.check_done(True, "BOPHA", "K7QX-M2PD"))
             d.press(K.BACK, "3", K.OK)
         if run % 2:
             enrol_person(d, given="BOPHA", family="MEAS")
@@ -152,8 +152,8 @@ def walk():
                     d.add(flow.card_written())
                     d.add(flow.card_done(True, "K7QX-M2PD"))
             elif flow.state == "check":
-                d.add(flow.check_done(["NOT VALID:", Wrap("signature invalid: tampered", 4)]))
-                d.add(flow.check_done(["VALID", lit("BOPHA"), lit("K7QX-M2PD")]))
+                d.add(flow.check_done(False, "signature invalid: tampered"))
+                d.add(flow.check_done(True, "BOPHA", "K7QX-M2PD"))
             d.effects = []  # keep RAM flat on MicroPython
     walk_payout(Looking, 8, 40)  # the payout point's screens, with the app's and the registry's answers
     return found

@@ -44,7 +44,7 @@ def test_every_phrase_the_screens_show_has_khmer() -> None:
 
 def screens_of_a_walk(runs: int = 24, presses: int = 40) -> list[Screen]:
     """Every screen a random walk through the flow shows (with the app's answers)."""
-    from flowkit import Driver, enrol_person, login, new_flow
+    from flowkit import Driver, due_list, enrol_person, login, new_flow
 
     from firmware.ui import keymap as K
     from firmware.ui.screen import Status
@@ -62,7 +62,7 @@ def screens_of_a_walk(runs: int = 24, presses: int = 40) -> list[Screen]:
     for run in range(runs):
         flow = new_flow()
         flow.status = Status(wifi="on", battery_pct=100, pending=123)  # the widest icons
-        flow.due = [(1, 4, "BOPHA")] if run % 2 else []
+        flow.cards = due_list((1, 4, "BOPHA")) if run % 2 else None
         d = Keeping(flow)
         login(d)
         if run % 3 == 0:

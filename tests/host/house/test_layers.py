@@ -13,22 +13,29 @@ from conftest import ROOT
 # EXACT name themselves only (a new firmware/enrol/x.py must be placed, not land at the bottom).
 EXACT = ("firmware", "firmware.enrol", "firmware.payout")
 LAYERS: tuple[tuple[str, ...], ...] = (
-    # what anyone may use: the package's VERSION, crypto, CBOR, ticks, the fs helper, the byte formats
-    # (and the empty markers of the enrol and payout packages)
-    ("firmware", "firmware.enrol", "firmware.payout", "firmware.crypto", "firmware.cbor", "firmware.ticks", "firmware.fsutil", "firmware.formats"),
+    # what anyone may use: the package's VERSION, crypto, CBOR, ticks, the fs helper, the byte formats,
+    # the effects a flow asks for (and the empty markers of the enrol and payout packages)
+    ("firmware", "firmware.enrol", "firmware.payout", "firmware.crypto", "firmware.cbor", "firmware.ticks",
+     "firmware.fsutil", "firmware.formats", "firmware.effects"),
     # the board (only these touch machine and network) and what runs before the app
-    ("firmware.board", "firmware.board_sim", "firmware.board_select", "firmware.faultlog", "firmware.safemode"),
+    ("firmware.board", "firmware.board_sim", "firmware.bridge_wire", "firmware.board_select", "firmware.faultlog",
+     "firmware.safemode"),
     # drivers
     ("firmware.hw",),
-    # services: storage, sync, the card, the officers, the device's clock and power
+    # the radio and the registry's wire (Wi-Fi, HTTP over TLS, signed requests): below sync and payout
+    ("firmware.net",),
+    # services: storage (the cards due with it), sync, the card, the officers, the device's clock and power
     ("firmware.store", "firmware.sync", "firmware.card", "firmware.clock", "firmware.battery", "firmware.power",
-     "firmware.enrol.record", "firmware.enrol.officer", "firmware.enrol.card_due", "firmware.enrol.schema",
+     "firmware.enrol.record", "firmware.enrol.officer", "firmware.enrol.schema",
      "firmware.enrol.save", "firmware.enrol.villages", "firmware.payout.trust", "firmware.payout.client"),
-    # the flow and its screens; beside them the tasks that own the hardware (they report to the
-    # flow through the app and never import it: no circle between rooms of a layer)
-    ("firmware.enrol.flow", "firmware.payout.flow", "firmware.ui", "firmware.tasks"),
-    # the wiring
-    ("firmware.app",),
+    # the flows, their screens, and the ui (the panel's task with it)
+    ("firmware.enrol.flow", "firmware.enrol.screens", "firmware.payout.flow", "firmware.payout.screens",
+     "firmware.ui"),
+    # the tasks that own the hardware: they report facts (through the app) and never import a
+    # flow or a screen
+    ("firmware.tasks",),
+    # the wiring: the app and its effect runners (one per role)
+    ("firmware.app", "firmware.effect_runner", "firmware.enrol.runner", "firmware.payout.runner"),
 )
 
 
@@ -112,4 +119,39 @@ def test_the_checks_see_the_edges_this_code_once_had() -> None:
     assert up_edges({"firmware.hw.display": {"firmware.ui.screen"}}) != []
     assert circles({"firmware.store.secrets": {"firmware.sync.client"},
                     "firmware.sync.client": {"firmware.store.journal"}}) != []
-    assert room_of("firmware.enrol.flow") == (4, "firmware.enrol.flow")
+    assert room_of("firmware.enrol.flow") == (5, "firmware.enrol.flow")
+
+
+def test_tasks_report_facts_and_hold_no_screens() -> None:
+    """tasks/ import no flow, no screen and nothing of ui/ (the flow says what a screen shows)."""
+    screens = ("firmware.ui", "firmware.enrol.flow", "firmware.enrol.screens", "firmware.payout.flow",
+               "firmware.payout.screens")
+    found = [f"{m} imports {t}" for m, targets in firmware_imports().items() if m.startswith("firmware.tasks")
+             for t in targets if any(t == s or t.startswith(s + ".") for s in screens)]
+    assert found == []
+    assert screens_check_sees({"firmware.tasks.card": {"firmware.ui.screen"}})
+
+
+def screens_check_sees(graph: dict[str, set[str]]) -> bool:
+    return any(t.startswith("firmware.ui") for m, ts in graph.items() if m.startswith("firmware.tasks") for t in ts)
+
+
+def test_the_flow_owns_its_states() -> None:
+    """A state's name is spelled in the flows and their screens only: the tasks and the app ask
+    the flow (busy(), card_session(), in_card_step()), so a renamed state cannot leave them behind."""
+    owners = {"enrol/flow.py", "enrol/screens.py", "payout/flow.py", "payout/screens.py"}
+    states = ("card_check", "sup_id", "sup_pin", "sup_check", "pay_tap", "paying", "trust_fetch", "saving",
+              "login_check", "due_pick")
+    spelled = []
+    for path in (ROOT / "firmware").rglob("*.py"):
+        rel = path.relative_to(ROOT / "firmware").as_posix()
+        if rel in owners or "__pycache__" in path.parts:
+            continue
+        text = path.read_text()
+        spelled += [f"{rel}: {st}" for st in states if f'"{st}"' in text]
+    assert spelled == []
+
+
+def test_app_py_only_wires() -> None:
+    """app.py builds the services and tasks and runs the loop: at most 300 lines (issue 31)."""
+    assert len((ROOT / "firmware" / "app.py").read_text().splitlines()) <= 300

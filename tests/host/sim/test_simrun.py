@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 
 from conftest import ROOT, enrolctl
-from host_tools.sim import SIM_HEAPSIZE
+from host_tools.enrolctl.runtime import SIM_HEAPSIZE
 from registrykit import _free_port
 from simkit import LOGIN, enrol
 

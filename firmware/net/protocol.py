@@ -2,7 +2,7 @@
 
   request signature  hex HMAC-SHA256(secret, METHOD\\nPATH\\ndevice\\ntime\\nnonce\\nhex(SHA-256(body)))
   answer signature   hex HMAC-SHA256(secret, "response\\n" status "\\n" nonce "\\n" hex(SHA-256(body)))
-  batch body         "EBT1", then items: type u8 (1 KEY, 2 RECORD, 3 CARD), length u16 BE, payload
+  batch body         formats.BATCH_MAGIC, then items: type u8 (formats.ITEM_*), length u16 BE, payload
   answer body        CBOR {"time": s, "results": [[record_id, result, receipt_no, mac, reason], ...],
                            "cards": [[boot, seq, result, card mac, reason], ...]}
   receipt mac        HMAC-SHA256(secret, "receipt" || record_id || result u8 || receipt_no u64 BE
@@ -17,10 +17,6 @@ import struct
 from firmware import formats
 from firmware.crypto.hmac_sha256 import HMAC, compare_digest, hmac_sha256
 
-BATCH_MAGIC = b"EBT1"
-ITEM_KEY = 1
-ITEM_RECORD = 2
-ITEM_CARD = 3  # a journal CARD payload (firmware/formats.py): the card's UID, the credential it replaced
 RESULTS = (formats.ACCEPTED, formats.DUPLICATE, formats.CONFLICT, formats.REJECTED)
 
 

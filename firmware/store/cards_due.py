@@ -2,7 +2,8 @@
 
 The sealed record cannot be read back on the device (it is sealed to the registry), but
 a card needs the person's given name, the record id and the credential's issue time.  So
-right after a save the app adds them here; they stay until that card is verified.  An
+right after a save they are added here (CardsDue, the list's one owner); they stay until that
+card is verified.  An
 entry is "deferred" once the officer chose "card later" (the person comes back: HOME,
 Cards due); one that is not deferred was interrupted by a power cut, and the next login
 resumes it.  The file is encrypted and authenticated (AES-256-CBC, then HMAC-SHA256)
@@ -82,28 +83,77 @@ def load_all(data_dir, card_key):
         raise CardDueError("card_due.bin: " + str(e))
 
 
-def add(data_dir, card_key, entries, boot, seq, record_id, iat, given_name):
-    """entries (as load_all gave them) + this one, written; the new list."""
-    kept = [e for e in entries if (e[0], e[1]) != (boot, seq)]
-    kept.append((boot, seq, bytes(record_id), iat, given_name, False))
-    kept = kept[-MAX_DUE:]
-    _write(data_dir, card_key, kept)
-    return kept
+class CardsDue:
+    """The one owner of the cards still to write: the list in RAM and card_due.bin on flash.
 
+    The app adds an entry after a save, marks it deferred ("card later") or done (its card is
+    verified); the flow reads it (listed(), interrupted()).  Flash that refuses a write costs
+    only the file: the list in RAM stays right until the next power-on (say() tells the console)."""
 
-def defer(data_dir, card_key, entries, boot, seq):
-    """Mark (boot, seq) "card later"; the new list."""
-    out = [e[:5] + (True,) if (e[0], e[1]) == (boot, seq) else e for e in entries]
-    _write(data_dir, card_key, out)
-    return out
+    def __init__(self, data_dir, card_key, say=None):
+        self.data = data_dir
+        self.key = card_key
+        self.say = say if say is not None else (lambda text: None)
+        self.entries = []  # (boot, seq, record_id, iat, given_name, deferred), oldest first
 
+    def load(self, still_due):
+        """Read the file, keeping only the records still_due (store.cards_due(): their card not
+        verified, the record still there).  The reason it was damaged and removed, or None."""
+        problem = None
+        try:
+            entries = load_all(self.data, self.key)
+        except CardDueError as e:
+            problem = str(e)
+            clear(self.data)
+            entries = []
+        self.entries = entries
+        self._keep([(e[0], e[1]) for e in entries if (e[0], e[1]) in still_due])
+        return problem
 
-def keep_only(data_dir, card_key, entries, due):
-    """Drop the entries whose record is no longer due (its card verified, the record gone)."""
-    out = [e for e in entries if (e[0], e[1]) in due]
-    if len(out) != len(entries):
-        _write(data_dir, card_key, out)
-    return out
+    def add(self, boot, seq, record_id, iat, given_name):
+        """A record saved: its card is due (its card step starts now)."""
+        kept = [e for e in self.entries if (e[0], e[1]) != (boot, seq)]
+        kept.append((boot, seq, bytes(record_id), iat, given_name, False))
+        self._set(kept[-MAX_DUE:])
+
+    def defer(self, boot, seq):
+        """The officer chose "card later" for (boot, seq)."""
+        self._set([e[:5] + (True,) if (e[0], e[1]) == (boot, seq) else e for e in self.entries])
+
+    def done(self, boot, seq):
+        """That record's card is verified: no longer due."""
+        self._keep([(e[0], e[1]) for e in self.entries if (e[0], e[1]) != (boot, seq)])
+
+    def find(self, boot, seq):
+        """The entry of (boot, seq), or None."""
+        for e in self.entries:
+            if (e[0], e[1]) == (boot, seq):
+                return e
+        return None
+
+    def listed(self):
+        """(boot, seq, given name) of each card still to write, oldest first."""
+        return [(e[0], e[1], e[4]) for e in self.entries]
+
+    def interrupted(self):
+        """(boot, seq, given name) of the card step a power cut interrupted (not deferred), or None."""
+        found = None
+        for e in self.entries:
+            if not e[5]:
+                found = (e[0], e[1], e[4])
+        return found
+
+    def _keep(self, due):
+        out = [e for e in self.entries if (e[0], e[1]) in due]
+        if len(out) != len(self.entries):
+            self._set(out)
+
+    def _set(self, entries):
+        self.entries = entries  # RAM first: the list is right even if flash refuses the file
+        try:
+            _write(self.data, self.key, entries)
+        except OSError as e:  # the file is put right at the next change, or the next power-on
+            self.say("card_due: " + str(e))
 
 
 def clear(data_dir):

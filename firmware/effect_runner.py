@@ -1,0 +1,91 @@
+"""Carrying out the flow's effects (firmware/effects.py) with the device's services and tasks, and
+delivering what the tasks report: a fact for the device's records (a card verified) is kept by
+the runner (on_<event>), then told to the flow; everything else goes to the flow as an event.
+The flow's answer is carried out in turn.
+
+One runner per role, each loaded only on its device: enrol/runner.py (saves, card writes, the
+cards due) and payout/runner.py (card reads, claims, the trust list) build on Runner, which does
+what both do (screens, officers, the language, the card check, a task that died).  Each effect
+kind K is the method do_K.
+"""
+
+from firmware.ticks import ticks_ms
+
+MAX_TASK_RESTARTS = 3  # a task that always dies is not restarted for ever
+
+
+class Runner:
+    def __init__(self, board, flow, display, power, card, audit):
+        self.board = board
+        self.flow = flow
+        self.display = display  # ui/panel.py: the panel's owner
+        self.power = power  # tasks/power.py: the battery (no card write on a low cell)
+        self.card = card  # tasks/card.py: the reader's owner
+        self.audit = audit
+        self.task_restarts = 0  # tasks restarted by task_failed since the last card step began
+        self.restarting = False
+
+    def apply(self, effects):
+        for e in effects:
+            getattr(self, "do_" + e[0])(*e[1:])
+
+    def deliver(self, event, *args):
+        """A task's report: kept by this runner (on_event) or given to the flow (its event)."""
+        mine = getattr(self, "on_" + event, None)
+        if mine is not None:
+            mine(*args)
+        else:
+            self.apply(getattr(self.flow, event)(*args))
+
+    # ---- effects both roles have -----------------------------------------
+    def do_show(self, screen):
+        self.display.show(screen)
+
+    def do_check_officer(self, officer_id, pin):
+        """PBKDF2 against the officer's verifier (about a second on the device), failures counted
+        and audited (enrol/officer.py); the PIN wiped."""
+        from firmware.crypto.wipe import wipe
+
+        try:
+            result = self.flow.officers.check(officer_id, bytes(pin))
+        finally:
+            wipe(pin)
+        self.apply(self.flow.officer_checked(result, ticks_ms()))
+
+    def do_unlock_officer(self, supervisor_id, officer_id):
+        self.flow.officers.unlock(supervisor_id, officer_id)
+
+    def do_switch_language(self):
+        self.display.switch_language()
+
+    def do_check_card(self):
+        if not self.card.start_check():
+            self.apply(self.flow.check_done(False, "No card reader"))
+
+    def do_reissue(self, credential_id, supervisor_id):
+        self.card.reissue = (credential_id, supervisor_id)
+        self.audit.record("card", "re-issue of " + credential_id + " confirmed by " + supervisor_id)
+
+    # ---- a task that died ------------------------------------------------
+    def task_failed(self, loop, context):
+        """The asyncio exception handler: a task that died of an error nobody caught (a bug) is
+        logged, the reader switched off, and the flow ends the step it served (and starts it
+        again, a few times)."""
+        e = context.get("exception")
+        what = repr(e) if e is not None else str(context.get("message"))
+        self.board.console("task failed: " + what)
+        try:
+            if self.audit is not None:
+                self.audit.record("task-error", what[:80])
+        except Exception:  # noqa: BLE001 - the handler itself must never raise
+            pass
+        if self.card is not None:
+            self.card.close_reader()
+        if self.flow is None:
+            return
+        self.task_restarts += 1
+        self.restarting = True
+        try:
+            self.apply(self.flow.task_failed(self.task_restarts <= MAX_TASK_RESTARTS))
+        finally:
+            self.restarting = False

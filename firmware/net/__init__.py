@@ -1,0 +1,1 @@
+"""The radio and the registry's wire: Wi-Fi, HTTP over TLS, the signed requests; below sync and payout."""

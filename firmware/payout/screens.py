@@ -1,0 +1,96 @@
+"""The payout flow's own screens: one function per state, named after it (PayoutFlow.render
+finds it; the login, help, check and HOME screens are the enrolment flow's, enrol/screens.py).
+A function reads the flow and returns a Screen; it changes nothing."""
+
+from firmware.clock import local_date, local_hhmm
+from firmware.enrol.screens import choice_screen
+from firmware.ui.screen import Wrap, lit
+
+
+def trust_fetch(flow):
+    return flow.screen("PAY", ["Getting the list", "of genuine cards", "from the registry..."])
+
+
+def programme(flow):
+    return choice_screen(flow, "PAY", "Which programme?", flow.message, False)
+
+
+def pay_tap(flow):
+    if flow.refusal is not None:
+        return flow.screen("PAY", ["NOT VALID:", Wrap(flow.refusal, 3), "Next card, or", "B=back"])
+    return flow.screen("PAY", [lit(flow.programme[1]), "Tap the card on", "the reader.", "", Wrap(flow.message, 2)],
+                       "B=back")
+
+
+def pay_pin(flow):
+    a = flow.answer
+    if a is not None and a[0] == "wrong":
+        return flow.screen("PAY", [lit(flow.payee[0]), "Wrong PIN.", ("{} tries left", a[1]), "Type it again:",
+                                   lit(flow.editor.masked()), Wrap(flow.message, 1)], "A=OK B=back")
+    return flow.screen("PAY", [lit(flow.payee[0]), "Type your PIN:", lit(flow.editor.masked()), "",
+                               Wrap(flow.message, 2)], "A=OK B=back")
+
+
+def paying(flow):
+    return flow.screen("PAY", ["Asking the", "registry...", "", lit(flow.payee[0])])
+
+
+def status(flow):
+    return flow.screen("STATUS", status_lines(flow), "any key")
+
+
+def status_lines(flow):
+    st = flow.status
+    t = flow.trust
+    if t.usable() is None:
+        y, m, d = local_date(t.expires)
+        cards = ("Card list to {}", "%02d/%02d/%04d" % (d, m, y))
+    else:
+        cards = "No card list"
+    return [cards, ("Pays {} programmes", len(flow.programmes)),
+            ("Bat {} v{}", "?" if st.battery_pct is None else str(st.battery_pct) + "%", st.version),
+            ("ID {}", st.device_id)]
+
+
+_REFUSALS = {"locked": ["Card locked:", "3 wrong PINs.", "Go to the", "registry office."],
+             "revoked": ["Card cancelled:", "a new card was", "issued, or it was", "reported lost."],
+             "not entitled": ["Not in this", "programme."],
+             "unknown": ["Card not yet", "in the registry:", "come back later."],
+             # a likely duplicate or an unconfirmed re-issue: a person at the office decides
+             "held": ["Being checked", "at the registry:", "Go to the", "registry office."],
+             "unknown programme": ["Programme not", "known: call", "technician"],
+             "wrong period": ["Device date", "wrong: call", "technician"]}
+# the registry's reason for "invalid" is for the technician (the audit log): the card passed here
+_REFUSED = ["Card refused:", "by the registry."]
+
+
+def pay_result(flow):
+    a = flow.answer
+    r = a[0]
+    name = lit(flow.payee[0]) if flow.payee else ""
+    if r == "paid":
+        return flow.screen("PAID", [name, "Hand over:", ("{} riel", riel(a[1])), "Receipt:", lit(a[2])],
+                           "A=next B=home")
+    if r == "already paid":
+        # the same month's payment: here (a claim whose answer was lost: the receipt tells the
+        # officer whether the money was handed over) or at another payout point
+        y, m, d = local_date(a[1])
+        here = a[2] == flow.status.device_id
+        return flow.screen("NOT PAID", ["Already paid", ("On {}", "%02d/%02d/%04d" % (d, m, y)),
+                                        ("At {}", local_hhmm(a[1])), "HERE" if here else ("By {}", a[2]),
+                                        "Receipt:", lit(a[3])], "A=next B=home")
+    if r == "no answer":  # whether the registry recorded it is not known: asking again tells
+        why = "No network." if a[1] == "no network" else lit(a[1])  # else the technician's detail
+        return flow.screen("NOT PAID", ["No answer:", "DO NOT PAY.", "A=ask again", Wrap(why, 2)],
+                           "A=again B=home")
+    return flow.screen("NOT PAID", [name] + _REFUSALS.get(r, _REFUSED), "A=next B=home")
+
+
+def riel(n):
+    """120000 -> '120,000' (how amounts are written on a receipt)."""
+    s = str(n)
+    out = ""
+    while len(s) > 3:
+        out = "," + s[-3:] + out
+        s = s[:-3]
+    return s + out
