@@ -13,7 +13,7 @@ Start-up:
 import asyncio
 
 from firmware import VERSION, faultlog
-from firmware.ui.panel import PanelOwner
+from firmware.ui.panel import PanelOwner, open_panel
 from firmware.ticks import ticks_diff, ticks_ms
 from firmware.ui.screen import Screen, Status, Wrap, boot_screen, lit
 
@@ -47,9 +47,6 @@ class App:
         self.radio = None  # the radio's task: the sync, or a payout point's tasks/payout.py
         self.power = None  # tasks/power.py, made with the services
         self.keys = []  # key presses waiting for the loop
-
-    def show(self, screen):
-        self.display.show(screen)
 
     def say_fault(self, message):
         self.board.console(message)
@@ -138,7 +135,7 @@ class App:
         from firmware.tasks.sync import SyncTask
 
         self.sync = self.radio = SyncTask(self.board, self.secrets, self.store, self.clock, self.audit, self.status,
-                                          flow.in_card_step, self.sync_changed)
+                                          lambda: flow.in_card_step() or self.card.writing, self.sync_changed)
         self.sync.open()
         self.power = self.make_power()
         self.runner = EnrolRunner(self.board, flow, self.display, self.power, self.card, self.audit, self.store,
@@ -203,7 +200,7 @@ class App:
         """The sync task learnt something (counts, Wi-Fi, last sync): the screens show it."""
         self.refresh_status()
         if self.flow is not None and self.flow.state in ("home", "status"):
-            self.show(self.flow.render())
+            self.display.show(self.flow.render())
 
     def on_key(self, k, now):
         if self.power.key(now):  # else the screen was dark: this key only wakes it
@@ -226,8 +223,8 @@ class App:
         """Save what is open and deep-sleep; the ESP32 boots again after CRITICAL_SLEEP_MS."""
         if self.audit is not None:
             self.audit.record("battery", "critical " + str(self.power.battery.mv) + " mV: deep sleep")
-        self.show(Screen("POWER", ["Battery empty:", "charge it, then", "switch on.", "", "Records safe."],
-                         status=self.status))
+        self.display.show(Screen("POWER", ["Battery empty:", "charge it, then", "switch on.", "", "Records safe."],
+                                 status=self.status))
         from firmware.ticks import sleep_ms
 
         sleep_ms(EMPTY_MESSAGE_MS)  # long enough to be read, then the panel goes off too
@@ -243,14 +240,14 @@ class App:
 
     async def run(self):
         self.board.nfc_power(False)  # the reader sleeps until a card operation
-        self.display.panel = PanelOwner.open_panel(self.board)
-        self.show(boot_screen(VERSION, None, self.status))
+        self.display.panel = open_panel(self.board)
+        self.display.show(boot_screen(VERSION, None, self.status))
         problem = self.open_services()
         if problem is not None:
-            self.show(problem)
+            self.display.show(problem)
             self.power = self.make_power()
         else:
-            self.show(boot_screen(VERSION, self.secrets.device_id, self.status))
+            self.display.show(boot_screen(VERSION, self.secrets.device_id, self.status))
             self.runner.apply(self.flow.show())
         faultlog.clear_crashes(self.data)
         self.board.confirm_image()  # a freshly updated image has shown it starts: the bootloader keeps it

@@ -32,11 +32,7 @@ import os
 import sys
 
 import firmware.ticks as _ticks
-from firmware.bridge_wire import (OP_I2C_WRITE, OP_I2C_READ, OP_PIN_SET, OP_PIN_GET, OP_POLL, OP_LIGHT_SLEEP,
-                                 OP_DEEP_SLEEP, OP_BATTERY, OP_WLAN, OP_SCREEN, ST_OK, ST_NODEV, ST_EIO,
-                                 ST_BAD, PIN_NFC_IRQ, PIN_NFC_RSTPDN, PIN_ROW0, PIN_COL0, POLL_OFF,
-                                 POLL_MEM_REPORT, WLAN_ACTIVE, WLAN_CONNECT, WLAN_STATUS, WLAN_ISCONNECTED,
-                                 WLAN_DISCONNECT, HEADER, MAX_PAYLOAD, MAX_ANSWER)
+from firmware import bridge_wire as W  # the wire's codes (one module: no copy of them here)
 
 NAME = "sim"
 
@@ -92,8 +88,8 @@ class _Bridge:
             self.sock.setsockopt(6, 1, 1)  # IPPROTO_TCP, TCP_NODELAY: one small message each way
         except OSError:
             pass
-        self.out = bytearray(HEADER + _OUT_ROOM)
-        self.inp = bytearray(3 + MAX_ANSWER)
+        self.out = bytearray(W.HEADER + _OUT_ROOM)
+        self.inp = bytearray(3 + W.MAX_ANSWER)
         self.head = memoryview(self.inp)[:3]
         self.view = memoryview(self.inp)
 
@@ -101,7 +97,7 @@ class _Bridge:
         """Send op with payload (+ payload2, to spare a copy); the answer's payload as a view
         into the receive buffer, valid until the next call.  Raises OSError for a bus error."""
         n = len(payload) + (len(payload2) if payload2 is not None else 0)
-        if n > MAX_PAYLOAD:
+        if n > W.MAX_PAYLOAD:
             raise ValueError("bridge: payload too long")
         out = self.out
         now = _sim_ticks_ms()
@@ -112,28 +108,28 @@ class _Bridge:
             out[3 + i] = (now >> (8 * i)) & 0xFF
         k = len(payload)
         if n <= _OUT_ROOM:
-            out[HEADER : HEADER + k] = payload
+            out[W.HEADER : W.HEADER + k] = payload
             if payload2 is not None:
-                out[HEADER + k : HEADER + n] = payload2
-            self._send(memoryview(out)[: HEADER + n])
+                out[W.HEADER + k : W.HEADER + n] = payload2
+            self._send(memoryview(out)[: W.HEADER + n])
         else:
-            self._send(memoryview(out)[:HEADER])
+            self._send(memoryview(out)[:W.HEADER])
             self._send(memoryview(payload))
             if payload2 is not None:
                 self._send(memoryview(payload2))
         self._recv(self.head)
         length = self.inp[1] | (self.inp[2] << 8)
-        if length > MAX_ANSWER:
+        if length > W.MAX_ANSWER:
             raise BridgeGone("bridge: answer too long")
         status = self.inp[0]
         body = self.view[3 : 3 + length]
         self._recv(body)
         _clock[1] = _real_ticks_ms()  # the host's time is not the device's (see _GAP_CAP_MS)
-        if status == ST_NODEV:
+        if status == W.ST_NODEV:
             raise OSError(errno.ENODEV)
-        if status == ST_EIO:
+        if status == W.ST_EIO:
             raise OSError(errno.EIO)
-        if status != ST_OK:
+        if status != W.ST_OK:
             raise BridgeGone("bridge: the host refused request " + str(op))
         return body
 
@@ -215,7 +211,7 @@ class BridgeI2C:
         self.transfers += 1
         self.bytes_moved += len(buf) + 1
         self._addr[0] = addr
-        _bridge().call(OP_I2C_WRITE, memoryview(self._addr)[:1], buf)
+        _bridge().call(W.OP_I2C_WRITE, memoryview(self._addr)[:1], buf)
         return len(buf)
 
     def writevto(self, addr, vector, stop=True):
@@ -228,7 +224,7 @@ class BridgeI2C:
         a[0] = addr
         a[1] = len(buf) & 0xFF
         a[2] = len(buf) >> 8
-        body = _bridge().call(OP_I2C_READ, a)
+        body = _bridge().call(W.OP_I2C_READ, a)
         if len(body) != len(buf):
             raise OSError(errno.EIO)
         buf[:] = body
@@ -254,9 +250,9 @@ class BridgePin:
 
     def value(self, v=None):
         if v is None:
-            return _bridge().call(OP_PIN_GET, memoryview(self.buf)[:1])[0]
+            return _bridge().call(W.OP_PIN_GET, memoryview(self.buf)[:1])[0]
         self.buf[1] = 1 if v else 0
-        _bridge().call(OP_PIN_SET, self.buf)
+        _bridge().call(W.OP_PIN_SET, self.buf)
 
     def __call__(self, v=None):
         return self.value(v)
@@ -345,23 +341,23 @@ class SimWlan:
     def _call(self, sub, arg=0):
         self.buf[0] = sub
         self.buf[1] = arg
-        return _bridge().call(OP_WLAN, self.buf)
+        return _bridge().call(W.OP_WLAN, self.buf)
 
     def active(self, on=None):
-        return bool(self._call(WLAN_ACTIVE, 2 if on is None else (1 if on else 0))[0])
+        return bool(self._call(W.WLAN_ACTIVE, 2 if on is None else (1 if on else 0))[0])
 
     def connect(self, ssid, psk=""):
-        self._call(WLAN_CONNECT)
+        self._call(W.WLAN_CONNECT)
 
     def status(self):
-        body = self._call(WLAN_STATUS)
+        body = self._call(W.WLAN_STATUS)
         return body[0] | (body[1] << 8)
 
     def isconnected(self):
-        return bool(self._call(WLAN_ISCONNECTED)[0])
+        return bool(self._call(W.WLAN_ISCONNECTED)[0])
 
     def disconnect(self):
-        self._call(WLAN_DISCONNECT)
+        self._call(W.WLAN_DISCONNECT)
 
 
 _wlan = [None]
@@ -380,29 +376,29 @@ def wifi_failed(wlan):
 # ---- the PN532's lines, the keypad, the battery -----------------------------------
 def nfc_pins():
     """(irq, None) of the PN532: its P70_IRQ line (low = a frame is ready)."""
-    return (BridgePin(PIN_NFC_IRQ), None)
+    return (BridgePin(W.PIN_NFC_IRQ), None)
 
 
 def nfc_power(on):
     """RSTPDN: low = hard power-down; high = running (as board.nfc_power)."""
-    BridgePin(PIN_NFC_RSTPDN).value(1 if on else 0)
+    BridgePin(W.PIN_NFC_RSTPDN).value(1 if on else 0)
 
 
 def keypad_pins():
     """(rows, cols) of the 4x4 matrix on the host."""
-    return ([BridgePin(PIN_ROW0 + i) for i in range(4)], [BridgePin(PIN_COL0 + i) for i in range(4)])
+    return ([BridgePin(W.PIN_ROW0 + i) for i in range(4)], [BridgePin(W.PIN_COL0 + i) for i in range(4)])
 
 
 def battery_mv():
     """The cell through its divider, in mV; OSError(EIO) when the ADC does not answer."""
-    return _i32(_bridge().call(OP_BATTERY))
+    return _i32(_bridge().call(W.OP_BATTERY))
 
 
 # ---- sleep, power, the person ------------------------------------------------------
 def light_sleep(ms):
     """As board.light_sleep: 'key' when the person presses a key, else 'timer' after `ms`
     (skipped, not waited, when the person is pausing)."""
-    body = _bridge().call(OP_LIGHT_SLEEP, _le32(ms))
+    body = _bridge().call(W.OP_LIGHT_SLEEP, _le32(ms))
     _skip(_u32(body))
     return "key" if body[4] else "timer"
 
@@ -410,17 +406,17 @@ def light_sleep(ms):
 def deep_sleep(ms):
     """The ESP32 would reset after `ms`; the simulated device switches off (a later run is the boot)."""
     print("sim: deep sleep for " + str(ms // 1000) + " s (the device restarts after it)")
-    _bridge().call(OP_DEEP_SLEEP, _le32(ms))
+    _bridge().call(W.OP_DEEP_SLEEP, _le32(ms))
 
 
 def power_off_requested():
     """True once the person switched the device off; lets simulated time pass meanwhile."""
-    body = _bridge().call(OP_POLL)
+    body = _bridge().call(W.OP_POLL)
     _skip(_u32(body))
     flags = body[4]
-    if flags & POLL_MEM_REPORT:
+    if flags & W.POLL_MEM_REPORT:
         _mem_report()
-    return bool(flags & POLL_OFF)
+    return bool(flags & W.POLL_OFF)
 
 
 def _mem_report():
@@ -453,7 +449,7 @@ def show_screen(screen):
     text = screen.text()
     if isinstance(text, str):
         text = text.encode()
-    _bridge().call(OP_SCREEN, text[:MAX_PAYLOAD])
+    _bridge().call(W.OP_SCREEN, text[:W.MAX_PAYLOAD])
 
 
 def confirm_image():

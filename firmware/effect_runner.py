@@ -56,7 +56,7 @@ class Runner:
         self.flow.officers.unlock(supervisor_id, officer_id)
 
     def do_switch_language(self):
-        self.display.switch_language()
+        self.display.language.switch()  # the flow then shows its screen again
 
     def do_check_card(self):
         if not self.card.start_check():

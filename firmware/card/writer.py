@@ -124,6 +124,7 @@ class CardWriter:
         that a task can let the event loop run between them (tasks/card.py); its value is
         write()'s."""
         name, pages, dyn, model_cc = self.identify(sel_res)
+        yield
         r = self.reader
         pwd, pack = card_password(self.card_key, uid)
         cfg = self.config(dyn)
@@ -137,6 +138,7 @@ class CardWriter:
                 raise CardRefused("Card locked by another issuer")
             if got != pack:
                 raise CardRefused("Card answered a wrong PACK")
+        yield
         lock, cc, user = self.read_tlv(dyn)
         if cc != model_cc and (cc != _BLANK_CC or ntag.cc_locked(lock)):
             raise CardRefused("Wrong format: use another card")
@@ -166,6 +168,7 @@ class CardWriter:
                 yield
             r.write_page(dyn + 3, pwd)
             r.write_page(dyn + 4, pack + b"\x00\x00")
+            yield
             r.write_page(dyn + 2, bytes((0x07, 0x00, 0x00, 0x00)))  # ACCESS: PROT=0 (reads free), AUTHLIM=7
             r.write_page(dyn + 1, bytes(cfg0[0:3]) + bytes((FIRST_USER_PAGE,)))  # AUTH0 last
         except CardNak:

@@ -52,16 +52,17 @@ def status_lines(flow):
             ("ID {}", st.device_id)]
 
 
-_REFUSALS = {"locked": ["Card locked:", "3 wrong PINs.", "Go to the", "registry office."],
-             "revoked": ["Card cancelled:", "a new card was", "issued, or it was", "reported lost."],
-             "not entitled": ["Not in this", "programme."],
-             "unknown": ["Card not yet", "in the registry:", "come back later."],
+# The registry's refusals in words (a tuple of constants: kept in flash, not in the heap)
+_REFUSALS = (("locked", ("Card locked:", "3 wrong PINs.", "Go to the", "registry office.")),
+             ("revoked", ("Card cancelled:", "a new card was", "issued, or it was", "reported lost.")),
+             ("not entitled", ("Not in this", "programme.")),
+             ("unknown", ("Card not yet", "in the registry:", "come back later.")),
              # a likely duplicate or an unconfirmed re-issue: a person at the office decides
-             "held": ["Being checked", "at the registry:", "Go to the", "registry office."],
-             "unknown programme": ["Programme not", "known: call", "technician"],
-             "wrong period": ["Device date", "wrong: call", "technician"]}
-# the registry's reason for "invalid" is for the technician (the audit log): the card passed here
-_REFUSED = ["Card refused:", "by the registry."]
+             ("held", ("Being checked", "at the registry:", "Go to the", "registry office.")),
+             ("unknown programme", ("Programme not", "known: call", "technician")),
+             ("wrong period", ("Device date", "wrong: call", "technician")),
+             # the registry's reason for "invalid" is for the technician (the audit log): the card passed here
+             (None, ("Card refused:", "by the registry.")))
 
 
 def pay_result(flow):
@@ -83,7 +84,9 @@ def pay_result(flow):
         why = "No network." if a[1] == "no network" else lit(a[1])  # else the technician's detail
         return flow.screen("NOT PAID", ["No answer:", "DO NOT PAY.", "A=ask again", Wrap(why, 2)],
                            "A=again B=home")
-    return flow.screen("NOT PAID", [name] + _REFUSALS.get(r, _REFUSED), "A=next B=home")
+    for answer, lines in _REFUSALS:
+        if answer == r or answer is None:
+            return flow.screen("NOT PAID", [name] + list(lines), "A=next B=home")
 
 
 def riel(n):

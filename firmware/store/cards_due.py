@@ -40,7 +40,7 @@ MAX_DUE = 24  # entries kept (about 80 bytes of RAM each while loaded); the olde
 
 def _write(data_dir, card_key, entries):
     if not entries:
-        clear(data_dir)
+        fsutil.remove(data_dir + NAME)
         return
     enc, mac = _keys(card_key)
     iv = rng.random_bytes(16)
@@ -104,10 +104,12 @@ class CardsDue:
             entries = load_all(self.data, self.key)
         except CardDueError as e:
             problem = str(e)
-            clear(self.data)
+            fsutil.remove(self.data + NAME)
             entries = []
         self.entries = entries
-        self._keep([(e[0], e[1]) for e in entries if (e[0], e[1]) in still_due])
+        kept = [e for e in entries if (e[0], e[1]) in still_due]
+        if len(kept) != len(entries):
+            self._set(kept)
         return problem
 
     def add(self, boot, seq, record_id, iat, given_name):
@@ -122,7 +124,8 @@ class CardsDue:
 
     def done(self, boot, seq):
         """That record's card is verified: no longer due."""
-        self._keep([(e[0], e[1]) for e in self.entries if (e[0], e[1]) != (boot, seq)])
+        if self.find(boot, seq) is not None:
+            self._set([e for e in self.entries if (e[0], e[1]) != (boot, seq)])
 
     def find(self, boot, seq):
         """The entry of (boot, seq), or None."""
@@ -143,18 +146,9 @@ class CardsDue:
                 found = (e[0], e[1], e[4])
         return found
 
-    def _keep(self, due):
-        out = [e for e in self.entries if (e[0], e[1]) in due]
-        if len(out) != len(self.entries):
-            self._set(out)
-
     def _set(self, entries):
         self.entries = entries  # RAM first: the list is right even if flash refuses the file
         try:
             _write(self.data, self.key, entries)
         except OSError as e:  # the file is put right at the next change, or the next power-on
             self.say("card_due: " + str(e))
-
-
-def clear(data_dir):
-    fsutil.remove(data_dir + NAME)

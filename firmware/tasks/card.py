@@ -33,6 +33,9 @@ class CardTask:
         self.reissue = None  # (credential id, supervisor id) a supervisor confirmed replacing
         self._pub = None
         self.paid_card = None  # (COSE bytes, UID, credential id) of the card a payout session read
+        # a write session is on: a key the officer pressed meanwhile may have left the card step
+        # (the event loop runs between the card's commands), yet the sync must still wait
+        self.writing = False
 
     # ---- the reader ------------------------------------------------------
     def open_reader(self):
@@ -90,9 +93,11 @@ class CardTask:
 
     async def write_loop(self, reader, boot, seq, given_name, record_id, iat):
         """Wait for a tap, write and check, note the record; keep asking until done or 'later'."""
+        self.writing = True
         try:
             await self._write_session(reader, boot, seq, given_name, record_id, iat)
         finally:
+            self.writing = False
             self.close_reader()
 
     async def check_loop(self, reader):

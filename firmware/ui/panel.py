@@ -9,6 +9,19 @@ from firmware.ticks import ticks_ms
 from firmware.ui import render
 
 
+def open_panel(board):
+    """The OLED brought up; None (and said on the console) when it does not answer."""
+    from firmware.hw.display import Display
+
+    try:
+        panel = Display(board.open_i2c())
+        panel.start()
+    except OSError as e:
+        board.console("display: not responding (" + str(e) + ")")
+        return None
+    return panel
+
+
 class PanelOwner:
     def __init__(self, board, panel):
         self.board = board
@@ -17,25 +30,8 @@ class PanelOwner:
         self.screen = None  # what the panel shows (or would, were it lit)
         self.power = pw.AWAKE
 
-    @staticmethod
-    def open_panel(board):
-        """The OLED brought up; None (and said on the console) when it does not answer."""
-        from firmware.hw.display import Display
-
-        try:
-            panel = Display(board.open_i2c())
-            panel.start()
-        except OSError as e:
-            board.console("display: not responding (" + str(e) + ")")
-            return None
-        return panel
-
     def use_language(self, language):
         self.language = language
-
-    def switch_language(self):
-        """Khmer <-> English (the flow then shows its screen again)."""
-        self.language.switch()
 
     def show(self, screen, turn=False):
         """Draw screen (its next page when turn).  A frame that cannot be drawn is said on the

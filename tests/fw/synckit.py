@@ -5,6 +5,7 @@ written, the reply is made by a handler from the request bytes, the way the
 real registry answers (host_tools/registry/protocol.py), or broken on purpose.
 """
 
+import asyncio
 import hashlib
 import json
 import struct
@@ -31,7 +32,7 @@ class FakeWriter:
         self.data.extend(b)
 
     async def drain(self):
-        pass
+        await asyncio.sleep(0)  # as MicroPython's Stream.drain: it always yields to the loop
 
     def close(self):
         self.closed = True
@@ -66,6 +67,7 @@ class FakeReader:
         return data[: end + 4 + length]
 
     async def read(self, n):
+        await asyncio.sleep(0)  # as MicroPython's Stream.read: it waits for the socket first
         if self.pos >= len(self.reply):
             raw = self._next_request()
             if raw is None:

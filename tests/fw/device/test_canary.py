@@ -6,7 +6,7 @@ import asyncio
 
 from firmware.hw.keypad import Keypad
 from firmware.ui.keymap import ALL_KEYS
-from firmware.net.wifi import Wifi
+from firmware.net.radio import Wifi
 from firmware.ticks import ticks_diff, ticks_ms
 from host_tools.sim.keypad import KeyMatrix
 

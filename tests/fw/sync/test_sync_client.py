@@ -397,7 +397,7 @@ class FakeBoard:
 
 
 def test_wifi_tries_each_network_then_switches_the_radio_off():
-    from firmware.net.wifi import Wifi
+    from firmware.net.radio import Wifi
 
     wlan = FakeWlan(reachable=("second",))
     wifi = Wifi(FakeBoard(wlan), [("first", "k1"), ("second", "k2"), ("third", "k3")], timeout_ms=400)
@@ -411,7 +411,7 @@ def test_wifi_tries_each_network_then_switches_the_radio_off():
 
 
 def test_wifi_stops_waiting_when_the_station_reports_no_network():
-    from firmware.net.wifi import Wifi
+    from firmware.net.radio import Wifi
 
     wlan = FakeWlan(reachable=(), reports_failure=True)
     wifi = Wifi(FakeBoard(wlan), [("a", ""), ("b", "")], timeout_ms=600000)  # a 10-minute timeout is not waited

@@ -39,7 +39,7 @@ def test_both_ends_use_the_same_wire_format() -> None:
     assert len(wire) >= 25
     assert constants(ROOT / "firmware" / "board_sim.py") == {} == constants(ROOT / "host_tools" / "sim" / "bridge.py")
     for name, value in wire.items():
-        assert getattr(board_sim, name) == getattr(bridge, name) == getattr(bridge_wire, name) == value
+        assert getattr(board_sim.W, name) == getattr(bridge, name) == getattr(bridge_wire, name) == value
 
 
 class Echo:
