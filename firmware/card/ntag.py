@@ -17,11 +17,21 @@ Lock bits are OTP: a locked page never becomes writable again.
 
 from micropython import const
 
-# GET_VERSION storage-size byte -> (name, total pages, dynamic lock page, capability container)
-MODELS = {
-    0x11: ("NTAG215", 135, 0x82, b"\xe1\x10\x3e\x00"),
-    0x13: ("NTAG216", 231, 0xE2, b"\xe1\x10\x6d\x00"),
-}
+# (GET_VERSION storage-size byte, name, total pages, dynamic lock page, capability container):
+# a literal tuple, kept in flash (model() looks one up)
+MODELS = (
+    (0x11, "NTAG215", 135, 0x82, b"\xe1\x10\x3e\x00"),
+    (0x13, "NTAG216", 231, 0xE2, b"\xe1\x10\x6d\x00"),
+)
+
+
+def model(size_byte):
+    """(name, total pages, dynamic lock page, capability container) of an NTAG21x by its
+    GET_VERSION storage-size byte, or None."""
+    for m in MODELS:
+        if m[0] == size_byte:
+            return m[1:]
+    return None
 FIRST_USER_PAGE = const(4)
 ACCESS_PROT = const(0x80)
 ACCESS_CFGLCK = const(0x40)

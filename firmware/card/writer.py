@@ -21,12 +21,12 @@ password, derived from the device card key and the UID:
 """
 
 from firmware.card import credential, ndef, ntag
-from firmware.card.ntag import FIRST_USER_PAGE, MODELS
+from firmware.card.ntag import FIRST_USER_PAGE
 from firmware.crypto.hmac_sha256 import hmac_sha256
 from firmware.formats import credential_id
 from firmware.hw.nfc import CardNak, NfcError
 
-_BLANK_CC = bytes(4)
+_BLANK_CC = b"\x00\x00\x00\x00"  # (a literal: kept in flash)
 
 
 class CardRefused(NfcError):
@@ -76,7 +76,7 @@ class CardWriter:
             raise CardRefused("Unknown card: use an NTAG215")
         if len(version) != 8 or version[1] != 0x04 or version[2] != 0x04:
             raise CardRefused("Unknown card: use an NTAG215")
-        model = MODELS.get(version[6])
+        model = ntag.model(version[6])
         if model is None:
             raise CardRefused("Card too small: use an NTAG215")
         return model  # (name, pages, dynamic lock page, CC)

@@ -5,8 +5,10 @@ import hashlib
 BLOCK = 64
 DIGEST = 32
 
-_IPAD = bytes(0x36 for _ in range(BLOCK))
-_OPAD = bytes(0x5C for _ in range(BLOCK))
+# RFC 2104's pads, BLOCK bytes of 0x36 ("6") and of 0x5C ("\\"), written out: a literal is kept in
+# flash, a computed one in the heap
+_IPAD = b"6666666666666666666666666666666666666666666666666666666666666666"
+_OPAD = b"\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\"
 
 
 def _xor_pad(key, pad):

@@ -9,7 +9,8 @@ import hashlib
 from firmware.crypto import rng
 
 H_LEN = 32
-_EMPTY_LABEL_HASH = hashlib.sha256(b"").digest()
+# SHA-256 of the empty label (e3b0c442...), written out: a literal is kept in flash (a test checks it)
+_EMPTY_LABEL_HASH = b"\xe3\xb0\xc4\x42\x98\xfc\x1c\x14\x9a\xfb\xf4\xc8\x99\x6f\xb9\x24\x27\xae\x41\xe4\x64\x9b\x93\x4c\xa4\x95\x99\x1b\x78\x52\xb8\x55"
 
 
 class RsaPublicKey:

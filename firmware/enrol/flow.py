@@ -25,7 +25,8 @@ from firmware.ui.screen import Name, Screen, Status, Wrap, lit
 
 HOME_ITEMS = (("new", "1 New enrolment"), ("check", "2 Check a card"), ("status", "3 Status"),
               ("logout", "4 Log out"))
-SUPERVISOR_ITEMS = HOME_ITEMS + (("unlock", "5 Unlock officer"),)
+SUPERVISOR_ITEMS = (("new", "1 New enrolment"), ("check", "2 Check a card"), ("status", "3 Status"),
+                    ("logout", "4 Log out"), ("unlock", "5 Unlock officer"))  # literal: kept in flash
 
 
 class Flow:
@@ -35,8 +36,12 @@ class Flow:
     # the card step: waiting for a tap, its check after the card is handed back, and a
     # supervisor confirming a re-issue in it (no sync meanwhile: tasks/sync.py)
     CARD_STATES = ("card", "card_check", "sup_id", "sup_pin", "sup_check")
-    # a card, a save or a check under way: the device never light-sleeps (tasks/power.py)
-    BUSY_STATES = CARD_STATES + ("check", "saving")
+    # a card, a save or a check under way: the device never light-sleeps (tasks/power.py).  The
+    # card step's states again, not CARD_STATES + (...): a literal tuple stays in flash
+    BUSY_STATES = ("card", "card_check", "sup_id", "sup_pin", "sup_check", "check", "saving")
+    # states without a key handler wait for an answer (login_check, sup_check, card_check ...): a
+    # key redraws the screen, or in these is not even that (a record being committed, a claim)
+    KEYS_IGNORED = ("saving", "trust_fetch", "paying")
 
     def __init__(self, officers, villages, status=None, categories=schema.CATEGORIES, cards=None):
         self.officers = officers
@@ -182,12 +187,11 @@ class Flow:
 
     def key(self, k, now):
         self.last_key_ms = now
-        handler = getattr(self, "_key_" + self.state)
+        handler = getattr(self, "_key_" + self.state, None)
+        if handler is None:  # a PIN or a card being checked: keys wait for its answer
+            return [] if self.state in self.KEYS_IGNORED else self.show()
         out = handler(k, now)
         return out if out is not None else self.show()
-
-    def _key_card_check(self, k, now):
-        return None  # a few seconds of checking: keys wait for its answer
 
     def _key_help(self, k, now):
         self.state = self.help_return
@@ -253,11 +257,6 @@ class Flow:
         self.state = "login_check"
         self.message = ""
         return [("show", self.render()), ("check_officer", self.officer_id, pin)]
-
-    def _key_login_check(self, k, now):
-        return None  # the PIN is being checked (about a second on the device): keys wait
-
-    _key_sup_check = _key_login_check
 
     def officer_checked(self, result, now):
         """The answer to a check_officer effect: 'ok', 'wrong', 'locked' or 'unknown'."""
@@ -518,9 +517,6 @@ class Flow:
         wipe(self.pin1)
         self.pin1 = None
 
-    def _key_saving(self, k, now):
-        return []  # keys are ignored while the record is committed
-
     def _key_save_error(self, k, now):
         if k == K.OK or k == K.BACK:
             self.state = "review"  # nothing was saved; the data is still here to try again
@@ -631,6 +627,7 @@ class Flow:
 
     # ---- screens ---------------------------------------------------------
     def render(self):
-        """The screen of the current state: enrol/screens.py has one function per state."""
+        """The screen of the current state (enrol/screens.py: a function or a row per state)."""
         draw = getattr(screens, self.state, None)
-        return draw(self) if draw is not None else self.screen(lit(self.state), [self.message])
+        shown = draw(self) if draw is not None else screens.from_rows(self)
+        return shown if shown is not None else self.screen(lit(self.state), [self.message])

@@ -1,9 +1,12 @@
-"""The enrolment flow's screens: one function per state, named after it (Flow.render finds it).
+"""The enrolment flow's screens, by state: a function named after the state where the screen
+needs one (Flow.render finds it), else a row of _ROWS.
 
 Each screen is a description (ui/screen.py): phrases, templates with their values, and literals
-(what the officer typed, codes, numbers); the renderer lays it out in a language.  A function
+(what the officer typed, codes, numbers); the renderer lays it out in a language.  A screen
 reads the flow and returns a Screen; it changes nothing.
 """
+
+from micropython import const
 
 from firmware.enrol import schema
 from firmware.ui import keymap as K
@@ -13,28 +16,6 @@ CHOICE_ROWS = 4  # options shown at once: the field's name above them, a message
 # Status.last_sync when it is not a time, as the status screen says it (with Wi-Fi, without)
 _SYNC_WORDS = (("never", "Sync never", "No WiFi never"), ("failed", "Sync failed", "No WiFi failed"),
                ("setup bad", "Sync setup bad", "No WiFi setup bad"))
-
-
-def help(flow):  # noqa: A001 - the state's name
-    return flow.screen("HELP", list(K.HELP_LINES), "press any key")
-
-
-def login_id(flow):
-    return flow.screen("LOGIN", ["Officer number:", lit("OF" + flow.editor.text()), "", Wrap(flow.message, 2)],
-                       "A=OK", (1, 2 + flow.editor.cursor()))
-
-
-def login_check(flow):
-    return flow.screen("LOGIN", [("Officer {}", flow.officer_id), "Checking PIN..."])
-
-
-def sup_check(flow):
-    return flow.screen("RE-ISSUE", ["Replace", lit(flow.reissue_of), "Checking", "supervisor PIN..."])
-
-
-def login_pin(flow):
-    return flow.screen("LOGIN", [("Officer {}", flow.officer_id), "PIN:", lit(flow.editor.masked()), "",
-                                 Wrap(flow.message, 2)], "A=OK B=back")
 
 
 def home(flow):
@@ -47,19 +28,6 @@ def home(flow):
     elif msg:  # a full menu (a supervisor with cards due): the message takes the hint row
         hint = msg
     return flow.screen("HOME", items, hint, highlight=flow.review_index)
-
-
-def status(flow):
-    return flow.screen("STATUS", status_lines(flow), "any key")
-
-
-def check(flow):
-    return flow.screen("CHECK CARD", flow.check_lines, "B=back")
-
-
-def unlock(flow):
-    return flow.screen("UNLOCK", ["Officer number:", lit("OF" + flow.editor.text()), "", Wrap(flow.message, 2)],
-                       "A=OK B=back")
 
 
 def field(flow):
@@ -87,62 +55,79 @@ def review(flow):
                        "A=OK B=bk C=edit", highlight=i - top)
 
 
-def consent(flow):
-    return flow.screen("CONSENT", ["Person agrees to", "enrolment and", "data use?", "", "#=YES  B=back"])
-
-
-def pin1(flow):
-    return flow.screen("CITIZEN PIN", ["Person types a", "4-6 digit PIN:", lit(flow.editor.masked()), "",
-                                       Wrap(flow.message, 2)], "A=OK B=back")
-
-
-def pin2(flow):
-    return flow.screen("CITIZEN PIN", ["Type it again:", lit(flow.editor.masked()), "", Wrap(flow.message, 2)],
-                       "A=OK B=back")
-
-
-def saving(flow):
-    return flow.screen("SAVING", ["Saving record...", "Do not power off"])  # 16 columns
-
-
-def save_error(flow):
-    return flow.screen("NOT SAVED", ["Record NOT saved", Wrap(flow.message, 2), "Nothing is lost:",
-                                     "A=back to review"])
-
-
-def sup_id(flow):
-    return flow.screen("RE-ISSUE", ["Card has", lit(flow.reissue_of), "Supervisor no.:",
-                                    lit("OF" + flow.editor.text()), Wrap(flow.message, 2)], "A=OK B=back",
-                       (3, 2 + flow.editor.cursor()))
-
-
-def sup_pin(flow):
-    return flow.screen("RE-ISSUE", ["Replace", lit(flow.reissue_of), "Supervisor PIN:",
-                                    lit(flow.editor.masked()), Wrap(flow.message, 2)], "A=OK B=back")
-
-
-def card(flow):
-    return flow.screen("CARD", ["Record SAVED.", "Tap the card on", "the reader.", "", Wrap(flow.message, 2)],
-                       "B=card later")
-
-
-def card_check(flow):
-    return flow.screen("CARD", ["Card written.", "Take it off the", "reader.", "Checking it..."])
-
-
-def later(flow):
-    return flow.screen("DONE", ["Saved for", lit(flow.fields.get("given_name", "")), "NO card yet.",
-                                "Write it later:", "HOME, Cards due"], "A=next person")
-
-
 def due_pick(flow):
     return choice_screen(flow, "CARDS DUE", "Whose card?", flow.message, False)
 
 
-def receipt(flow):
-    b, s = flow.receipt
-    return flow.screen("DONE", ["Card ready for", lit(flow.fields.get("given_name", "")), "Code:",
-                                lit(flow.message or ("%d-%d" % (b, s)))], "A=next person")
+# Screens that are phrases and a few of the flow's values: one row each, (state, title, lines,
+# hint, the row of a number typed after "OF" that shows the cursor, or -1).  The rows are
+# constants (kept in flash); a line is a phrase, or one of these values:
+_MSG = const(1)  # the flow's message, on up to two rows
+_OF = const(2)  # "OF" and the digits typed so far
+_MASKED = const(3)  # the PIN typed, one dot a digit
+_OFFICER = const(4)  # ("Officer {}", the officer's number)
+_OLD = const(5)  # the credential id a supervisor's re-issue replaces
+_NAME = const(6)  # the person's given name
+_CODE = const(7)  # the card's code on the receipt (the message), else the record's boot-seq
+_CHECKED = const(8)  # what the card check said (its lines)
+_KEYS = const(9)  # the keys' meanings (ui/keymap.py)
+_COUNTS = const(10)  # the device's counts and state (status_lines)
+_ROWS = (
+    ("help", "HELP", (_KEYS,), "press any key", -1),
+    ("status", "STATUS", (_COUNTS,), "any key", -1),
+    ("login_id", "LOGIN", ("Officer number:", _OF, "", _MSG), "A=OK", 1),
+    ("login_check", "LOGIN", (_OFFICER, "Checking PIN..."), "", -1),
+    ("login_pin", "LOGIN", (_OFFICER, "PIN:", _MASKED, "", _MSG), "A=OK B=back", -1),
+    ("check", "CHECK CARD", (_CHECKED,), "B=back", -1),
+    ("unlock", "UNLOCK", ("Officer number:", _OF, "", _MSG), "A=OK B=back", -1),
+    ("consent", "CONSENT", ("Person agrees to", "enrolment and", "data use?", "", "#=YES  B=back"), "", -1),
+    ("pin1", "CITIZEN PIN", ("Person types a", "4-6 digit PIN:", _MASKED, "", _MSG), "A=OK B=back", -1),
+    ("pin2", "CITIZEN PIN", ("Type it again:", _MASKED, "", _MSG), "A=OK B=back", -1),
+    ("saving", "SAVING", ("Saving record...", "Do not power off"), "", -1),  # 16 columns
+    ("save_error", "NOT SAVED", ("Record NOT saved", _MSG, "Nothing is lost:", "A=back to review"), "", -1),
+    ("sup_id", "RE-ISSUE", ("Card has", _OLD, "Supervisor no.:", _OF, _MSG), "A=OK B=back", 3),
+    ("sup_pin", "RE-ISSUE", ("Replace", _OLD, "Supervisor PIN:", _MASKED, _MSG), "A=OK B=back", -1),
+    ("sup_check", "RE-ISSUE", ("Replace", _OLD, "Checking", "supervisor PIN..."), "", -1),
+    ("card", "CARD", ("Record SAVED.", "Tap the card on", "the reader.", "", _MSG), "B=card later", -1),
+    ("card_check", "CARD", ("Card written.", "Take it off the", "reader.", "Checking it..."), "", -1),
+    ("later", "DONE", ("Saved for", _NAME, "NO card yet.", "Write it later:", "HOME, Cards due"), "A=next person", -1),
+    ("receipt", "DONE", ("Card ready for", _NAME, "Code:", _CODE), "A=next person", -1),
+)
+
+
+def from_rows(flow):
+    """The screen of the flow's state from _ROWS, or None when it has no row."""
+    for state, title, spec, hint, at in _ROWS:
+        if state == flow.state:
+            lines = []
+            for item in spec:
+                if item == _CHECKED:
+                    lines.extend(flow.check_lines)
+                elif item == _KEYS:
+                    lines.extend(K.HELP_LINES)
+                elif item == _COUNTS:
+                    lines.extend(status_lines(flow))
+                else:
+                    lines.append(_value(flow, item) if isinstance(item, int) else item)
+            return flow.screen(title, lines, hint, (at, 2 + flow.editor.cursor()) if at >= 0 else None)
+    return None
+
+
+def _value(flow, item):
+    if item == _MSG:
+        return Wrap(flow.message, 2)
+    if item == _OF:
+        return lit("OF" + flow.editor.text())
+    if item == _MASKED:
+        return lit(flow.editor.masked())
+    if item == _OFFICER:
+        return ("Officer {}", flow.officer_id)
+    if item == _OLD:
+        return lit(flow.reissue_of)
+    if item == _NAME:
+        return lit(flow.fields.get("given_name", ""))
+    b, s = flow.receipt  # _CODE
+    return lit(flow.message or ("%d-%d" % (b, s)))
 
 
 # ---- the pieces several screens share --------------------------------------

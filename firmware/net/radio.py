@@ -3,7 +3,7 @@
 a TLS connector to the registry, Wi-Fi down again.  What the radio is doing goes into the status
 model (status.wifi: "off", "on", "none" = no provisioned network in reach).
 
-Wi-Fi (Wifi, behind board.wlan()) is switched on only for such a piece of work.  The radio is
+Wi-Fi (behind board.wlan()) is switched on only for such a piece of work.  The radio is
 the largest power draw on the device (about 100 mA receiving, 240 mA sending), so it is never
 left on while the officer works.  Networks are the ones provisioned in device.json, tried in
 order, each until it joins, the station reports it gave up (no such network in reach) or a
@@ -22,59 +22,15 @@ CONNECT_TIMEOUT_MS = 15000
 _POLL_MS = const(200)
 
 
-class Wifi:
-    def __init__(self, board, networks, timeout_ms=CONNECT_TIMEOUT_MS):
-        self.board = board
-        self.networks = networks  # [(ssid, psk)]
-        self.timeout_ms = timeout_ms
-        self.wlan = None
-        self.connected = False
-
-    async def up(self):
-        """Join the first provisioned network in reach; False (radio off again) if none answers."""
-        if not self.networks:
-            return False
-        if self.wlan is None:
-            self.wlan = self.board.wlan()
-        self.wlan.active(True)
-        for ssid, psk in self.networks:
-            if self.wlan.isconnected():
-                break
-            try:
-                self.wlan.connect(ssid, psk)
-            except OSError:
-                continue
-            deadline = ticks_add(ticks_ms(), self.timeout_ms)
-            while not self.wlan.isconnected() and ticks_diff(deadline, ticks_ms()) > 0:
-                if self.board.wifi_failed(self.wlan):
-                    break  # the station gave up (no such network here): radio off now, not after the timeout
-                await asyncio.sleep(_POLL_MS / 1000)
-            if not self.wlan.isconnected():
-                self._disconnect()
-        self.connected = self.wlan.isconnected()
-        if not self.connected:
-            self.wlan.active(False)
-        return self.connected
-
-    def _disconnect(self):
-        try:
-            self.wlan.disconnect()
-        except OSError:
-            pass
-
-    def down(self):
-        if self.wlan is not None:
-            self._disconnect()
-            self.wlan.active(False)
-        self.connected = False
-
-
 class RadioSession:
-    def __init__(self, board, secrets, status):
+    def __init__(self, board, secrets, status, timeout_ms=CONNECT_TIMEOUT_MS):
         self.board = board
         self.secrets = secrets
         self.status = status
-        self.wifi = Wifi(board, secrets.wifi)
+        self.networks = secrets.wifi  # [(ssid, psk)], in the order they are tried
+        self.timeout_ms = timeout_ms
+        self.wlan = None
+        self.connected = False
         self.host = None
         self.port = None
         self.problem = None  # why the registry can never be reached (device.json's URL or CA), or None
@@ -98,13 +54,46 @@ class RadioSession:
         return http.tls_connector(self.host, self.port, http.pem_to_der(self.secrets.ca_pem))
 
     async def up(self):
-        """Wi-Fi joined (True), or no provisioned network in reach (False, the radio off)."""
-        if not await self.wifi.up():
-            self.status.wifi = "none"
+        """Join the first provisioned network in reach (True); False, the radio off again, when
+        none answers (status.wifi "none")."""
+        self.connected = await self._join()
+        self.status.wifi = "on" if self.connected else "none"
+        return self.connected
+
+    async def _join(self):
+        if not self.networks:
             return False
-        self.status.wifi = "on"
-        return True
+        if self.wlan is None:
+            self.wlan = self.board.wlan()
+        self.wlan.active(True)
+        for ssid, psk in self.networks:
+            if self.wlan.isconnected():
+                break
+            try:
+                self.wlan.connect(ssid, psk)
+            except OSError:
+                continue
+            deadline = ticks_add(ticks_ms(), self.timeout_ms)
+            while not self.wlan.isconnected() and ticks_diff(deadline, ticks_ms()) > 0:
+                if self.board.wifi_failed(self.wlan):
+                    break  # the station gave up (no such network here): radio off now, not after the timeout
+                await asyncio.sleep(_POLL_MS / 1000)
+            if not self.wlan.isconnected():
+                self._disconnect()
+        if self.wlan.isconnected():
+            return True
+        self.wlan.active(False)
+        return False
+
+    def _disconnect(self):
+        try:
+            self.wlan.disconnect()
+        except OSError:
+            pass
 
     def down(self):
-        self.wifi.down()
+        if self.wlan is not None:
+            self._disconnect()
+            self.wlan.active(False)
+        self.connected = False
         self.status.wifi = "off"

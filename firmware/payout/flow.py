@@ -18,14 +18,18 @@ from firmware.ui import keymap as K
 from firmware.ui.entry import ChoiceEntry, PinEntry
 
 PAY_HOME = (("pay", "1 Pay"), ("check", "2 Check a card"), ("status", "3 Status"), ("logout", "4 Log out"))
-PAY_SUPERVISOR = PAY_HOME + (("unlock", "5 Unlock officer"),)
+PAY_SUPERVISOR = (("pay", "1 Pay"), ("check", "2 Check a card"), ("status", "3 Status"), ("logout", "4 Log out"),
+                  ("unlock", "5 Unlock officer"))  # literal: kept in flash
 
 
 class PayoutFlow(Flow):
     # Flow.tick logs an idle officer out of these (their PIN entry wiped)
-    IDLE_STATES = Flow.IDLE_STATES + ("programme", "pay_tap", "pay_pin", "pay_result")
+    # (the enrolment flow's spelt again: a literal tuple stays in flash, a sum of two is made in the heap)
+    IDLE_STATES = ("home", "status", "help", "field", "review", "consent", "pin1", "pin2", "unlock", "receipt",
+                   "check", "later", "due_pick", "programme", "pay_tap", "pay_pin", "pay_result")
     # a card read, a claim, a fetch of the trust list under way: no light sleep
-    BUSY_STATES = Flow.BUSY_STATES + ("pay_tap", "paying", "trust_fetch")
+    BUSY_STATES = ("card", "card_check", "sup_id", "sup_pin", "sup_check", "check", "saving", "pay_tap", "paying",
+                   "trust_fetch")
 
     def __init__(self, officers, status, programmes, trust):
         super().__init__(officers, (), status, None)
@@ -105,11 +109,6 @@ class PayoutFlow(Flow):
         self.state = "home"
         self.message = "No card list: connect to network"
         return self.show()
-
-    def _key_trust_fetch(self, k, now):
-        return []  # the device asks the registry: keys wait for its answer
-
-    _key_paying = _key_trust_fetch
 
     def _key_programme(self, k, now):
         r = self.editor.key(k, now)

@@ -23,7 +23,7 @@ from firmware import fsutil
 
 MAX_BYTES = 8192
 KEEP = 4
-GENESIS = "0" * 16
+GENESIS = "0000000000000000"  # 16 zeros (a literal: kept in flash)
 
 
 def _clean(text):

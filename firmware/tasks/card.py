@@ -88,7 +88,7 @@ class CardTask:
         reader = self.open_reader()
         if reader is None:
             return False
-        self.task = asyncio.create_task(self.check_loop(reader))
+        self.task = asyncio.create_task(self._closing(self._check_session(reader)))
         return True
 
     async def write_loop(self, reader, boot, seq, given_name, record_id, iat):
@@ -100,9 +100,10 @@ class CardTask:
             self.writing = False
             self.close_reader()
 
-    async def check_loop(self, reader):
+    async def _closing(self, session):
+        """A session run to its end, the reader powered down however it ends."""
         try:
-            await self._check_session(reader)
+            await session
         finally:
             self.close_reader()
 
@@ -268,14 +269,8 @@ class CardTask:
         if reader is None:
             return False
         self.paid_card = None
-        self.task = asyncio.create_task(self.pay_loop(reader))
+        self.task = asyncio.create_task(self._closing(self._pay_session(reader)))
         return True
-
-    async def pay_loop(self, reader):
-        try:
-            await self._pay_session(reader)
-        finally:
-            self.close_reader()
 
     async def _pay_session(self, reader):
         """Until a card passes every offline check: its credential and UID are kept for the claim

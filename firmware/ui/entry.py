@@ -22,7 +22,7 @@ class TextEntry:
     def _commit(self):
         if self.pending is not None:
             key, idx, _ = self.pending
-            self.chars.append(K.MULTITAP[key][idx])
+            self.chars.append(K.letters(key)[idx])
             self.pending = None
 
     def tick(self, now):
@@ -39,7 +39,7 @@ class TextEntry:
                     self.chars.append(k)
                 return None
             if self.pending is not None and self.pending[0] == k and ticks_diff(now, self.pending[2]) < K.MULTITAP_MS:
-                self.pending[1] = (self.pending[1] + 1) % len(K.MULTITAP[k])
+                self.pending[1] = (self.pending[1] + 1) % len(K.letters(k))
                 self.pending[2] = now
                 return None
             self._commit()
@@ -66,7 +66,7 @@ class TextEntry:
         t = "".join(self.chars)
         if self.pending is not None:
             key, idx, _ = self.pending
-            t += K.MULTITAP[key][idx]
+            t += K.letters(key)[idx]
         return t
 
     def cursor(self):

@@ -17,10 +17,13 @@ YES = "#"
 DIGITS = "0123456789"
 ALL_KEYS = "123A456B789C*0#D"  # row by row, as on the 4x4 pad
 
-MULTITAP = {
-    "2": "ABC", "3": "DEF", "4": "GHI", "5": "JKL", "6": "MNO",
-    "7": "PQRS", "8": "TUV", "9": "WXYZ", "0": " ", "1": "-'",
-}
+# a digit key's letters, by the digit (letters(k)): a literal tuple, kept in flash, not a dict in the heap
+MULTITAP = (" ", "-'", "ABC", "DEF", "GHI", "JKL", "MNO", "PQRS", "TUV", "WXYZ")
+
+
+def letters(k):
+    """The letters a digit key k ("0".."9") types in turn."""
+    return MULTITAP[ord(k) - 48]
 MULTITAP_MS = 900
 
 HELP_LINES = (

@@ -13,7 +13,6 @@ A phrase the file does not have is drawn in English in its place; a damaged file
 at all (the App then shows English and logs why).
 """
 
-import struct
 
 from firmware import formats, fsutil
 from firmware.ui.screen import NAME, PAIR, WRAP, kind, say

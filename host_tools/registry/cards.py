@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from firmware.formats import card_fields
+from firmware.formats_host import card_fields
 
 from . import matching, persons
 from .models import Event, Record, RevokedCredential, Review

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 
 from firmware.formats import ACCEPTED, CONFLICT, DUPLICATE, REJECTED, RESULT_NAMES  # noqa: F401
 from firmware.formats import BATCH_MAGIC, ITEM_CARD, ITEM_KEY, ITEM_RECORD  # noqa: F401 - the batch format, defined once
-from firmware.formats import record_id_of as _record_id_of
+from firmware.formats_host import record_id_of as _record_id_of
 
 H_DEVICE = "x-enrol-device"
 H_TIME = "x-enrol-time"

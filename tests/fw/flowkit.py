@@ -4,7 +4,7 @@ import binascii
 import json
 
 from fwtest import tmpdir
-from firmware import formats
+from firmware import formats_host
 from firmware.enrol.flow import Flow
 from firmware.enrol.villages import Villages
 from firmware.enrol.officer import Officers, make_verifier
@@ -36,7 +36,7 @@ def village_list(rows=VILLAGE_ROWS, communes=COMMUNES):
     """villages.bin as enrolctl writes it, opened as the device opens it."""
     path = tmpdir() + "/villages.bin"
     with open(path, "wb") as f:
-        formats.write_villages(f, communes, rows)  # row by row: a district's list at the device's heap
+        formats_host.write_villages(f, communes, rows)  # row by row: a district's list at the device's heap
     return Villages(path)
 
 
@@ -124,12 +124,18 @@ def new_flow():
     return flow
 
 
+# The keypad's letters as printed on it: ITU-T E.161 for 2-9, and the device's space (0) and
+# hyphen/apostrophe (1) keys (README, the keypad) - written here, not read from ui/keymap.py
+KEYPAD_LETTERS = (("2", "ABC"), ("3", "DEF"), ("4", "GHI"), ("5", "JKL"), ("6", "MNO"), ("7", "PQRS"),
+                  ("8", "TUV"), ("9", "WXYZ"), ("0", " "), ("1", "-'"))
+
+
 def text_keys(text):
     """Key presses for `text` by multi-tap, with a pause where two letters share a key."""
     out = []
     prev = None
     for ch in text:
-        for key, letters in K.MULTITAP.items():
+        for key, letters in KEYPAD_LETTERS:
             if ch in letters:
                 if key == prev:
                     out.append(("wait", K.MULTITAP_MS + 50))

@@ -8,7 +8,7 @@ import binascii
 
 from firmware import effect_runner
 from firmware.board_sim import SimI2C
-from firmware.enrol.runner import EnrolRunner
+from firmware.effect_runner import EnrolRunner
 from firmware.store.cards_due import CardsDue
 from firmware.store.journal import StoreError
 from firmware.tasks.card import CardTask

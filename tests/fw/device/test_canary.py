@@ -6,7 +6,8 @@ import asyncio
 
 from firmware.hw.keypad import Keypad
 from firmware.ui.keymap import ALL_KEYS
-from firmware.net.radio import Wifi
+from firmware.net.radio import RadioSession
+from firmware.ui.screen import Status
 from firmware.ticks import ticks_diff, ticks_ms
 from host_tools.sim.keypad import KeyMatrix
 
@@ -57,6 +58,10 @@ class SlowWlan:
         pass
 
 
+class Networks:
+    wifi = [("a", "")]  # device.json's networks, as the radio session reads them
+
+
 class Board:
     def __init__(self):
         self._wlan = SlowWlan()
@@ -71,7 +76,8 @@ class Board:
 def test_a_wifi_join_lets_other_tasks_run():
     canary = Canary()
     t0 = ticks_ms()
-    joined = asyncio.run(beside(canary, Wifi(Board(), [("a", "")], timeout_ms=600).up()))
+    radio = RadioSession(Board(), Networks(), Status(), timeout_ms=600)
+    joined = asyncio.run(beside(canary, radio.up()))
     took = ticks_diff(ticks_ms(), t0)
     assert not joined and took >= 600
     assert canary.beats >= took // CANARY_MS // 3, (canary.beats, took)

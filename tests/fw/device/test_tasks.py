@@ -135,16 +135,18 @@ def test_the_sync_task_asks_and_wakes_and_an_unconfigured_sync_is_not_retried():
     assert status.wifi == "off" and changed == []
 
 
-class Radio:
-    def __init__(self):
-        self.ups = self.downs = 0
+class JoiningRadio(RadioSession):
+    """The radio session over a Wi-Fi that joins at once."""
 
-    async def up(self):
+    ups = downs = 0
+
+    async def _join(self):
         self.ups += 1
         return True
 
     def down(self):
         self.downs += 1
+        RadioSession.down(self)
 
 
 class SyncSecrets:
@@ -171,8 +173,7 @@ def test_a_ca_not_read_at_power_on_is_refused_at_the_first_sync_and_its_client_f
     status = Status()
     audit = Audit()
     task = SyncTask(Board(), SyncSecrets(), Store(), None, audit, status, lambda: False, lambda: None)
-    task.radio = RadioSession(Board(), SyncSecrets(), status)
-    radio = task.radio.wifi = Radio()  # a Wi-Fi that joins
+    radio = task.radio = JoiningRadio(Board(), SyncSecrets(), status)
     assert asyncio.run(task.once()) == (None, None)
     assert task.disabled and task.client is None
     assert status.last_sync == "setup bad" and status.wifi == "off" and radio.downs == radio.ups == 1

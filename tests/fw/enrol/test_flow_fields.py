@@ -248,12 +248,12 @@ def test_damaged_village_files_are_not_used():
 
     from flowkit import COMMUNES, VILLAGE_ROWS
     from fwtest import tmpdir
-    from firmware import formats
+    from firmware import formats, formats_host
     from firmware.enrol import villages
 
     path = tmpdir()
     assert villages.load(path) == ((), "no village list")  # missing
-    good = formats.villages_file(COMMUNES, VILLAGE_ROWS)
+    good = formats_host.villages_file(COMMUNES, VILLAGE_ROWS)
     flipped = bytearray(good)
     flipped[-3] ^= 1
     huge = bytearray(good)
@@ -273,7 +273,7 @@ def test_damaged_village_files_are_not_used():
 
 def test_the_packer_refuses_what_the_device_could_not_read_back():
     from flowkit import COMMUNES, VILLAGE_ROWS
-    from firmware import formats
+    from firmware import formats, formats_host
 
     for communes, rows in (([], VILLAGE_ROWS), (COMMUNES, []), (COMMUNES, VILLAGE_ROWS[::-1]),
                            (COMMUNES, VILLAGE_ROWS + VILLAGE_ROWS[-1:]), (COMMUNES, [("0204010", 0, "x")]),
@@ -281,7 +281,7 @@ def test_the_packer_refuses_what_the_device_could_not_read_back():
                            (COMMUNES, [("02040101", 0, "x" * 42)]), ([("02040", "x")], VILLAGE_ROWS),
                            (COMMUNES, [("0204010A", 0, "x")])):
         try:
-            formats.villages_file(communes, rows)
+            formats_host.villages_file(communes, rows)
         except ValueError:
             continue
         raise AssertionError((communes, rows))

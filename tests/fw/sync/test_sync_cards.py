@@ -7,7 +7,7 @@ import asyncio
 from fwtest import flash_dir, remount
 from storekit import open_store, plaintext, record_id
 from synckit import FakeRegistry, Secrets, card_mac
-from firmware import formats
+from firmware import formats, formats_host
 from firmware.clock import Clock
 from firmware.net import protocol
 from firmware.sync.client import Client, SyncError
@@ -51,7 +51,7 @@ def test_card_entries_go_after_their_records_in_the_same_batch_and_are_marked_on
     batch = reg.requests[-1]
     assert batch.kinds() == [formats.ITEM_KEY, formats.ITEM_RECORD, formats.ITEM_RECORD, formats.ITEM_RECORD,
                              formats.ITEM_CARD, formats.ITEM_CARD]
-    sent = [formats.card_fields(c) for c in batch.cards()]
+    sent = [formats_host.card_fields(c) for c in batch.cards()]
     assert sent == [(1, 1, UID, "0ABC-DEF1", ""), (1, 3, UID[:6] + b"\x77", "0ABC-DEF3", "9ZZZ-ZZZ9")]
     assert store.counts()["cards_pending"] == 0
     store.close()
@@ -89,7 +89,7 @@ def test_records_and_cards_together_never_exceed_one_batch():
         for env in r.records():
             sent.add(formats.record_origin(env)[2])
         for c in r.cards():
-            assert formats.card_fields(c)[1] in sent
+            assert formats_host.card_fields(c)[1] in sent
     assert len(reg.cards_seen) == 6 and store.counts()["cards_pending"] == 0
 
 

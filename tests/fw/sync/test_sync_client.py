@@ -396,9 +396,21 @@ class FakeBoard:
         return wlan.gave_up
 
 
-def test_wifi_tries_each_network_then_switches_the_radio_off():
-    from firmware.net.radio import Wifi
+class Networks:
+    """device.json's Wi-Fi networks, as the radio session reads them from the secrets."""
 
+    def __init__(self, wifi):
+        self.wifi = wifi
+
+
+def Wifi(board, networks, timeout_ms):  # noqa: N802 - the radio session's Wi-Fi, as these tests knew it
+    from firmware.net.radio import RadioSession
+    from firmware.ui.screen import Status
+
+    return RadioSession(board, Networks(networks), Status(), timeout_ms)
+
+
+def test_wifi_tries_each_network_then_switches_the_radio_off():
     wlan = FakeWlan(reachable=("second",))
     wifi = Wifi(FakeBoard(wlan), [("first", "k1"), ("second", "k2"), ("third", "k3")], timeout_ms=400)
     assert run(wifi.up()) and wlan.tried == ["first", "second"] and wlan.on
@@ -407,12 +419,10 @@ def test_wifi_tries_each_network_then_switches_the_radio_off():
     none = FakeWlan(reachable=())
     wifi = Wifi(FakeBoard(none), [("a", ""), ("b", "")], timeout_ms=200)
     assert not run(wifi.up()) and none.tried == ["a", "b"] and not none.on  # off again when nothing answers
-    assert not run(Wifi(FakeBoard(FakeWlan(())), []).up())  # no network provisioned: radio never on
+    assert not run(Wifi(FakeBoard(FakeWlan(())), [], 200).up())  # no network provisioned: radio never on
 
 
 def test_wifi_stops_waiting_when_the_station_reports_no_network():
-    from firmware.net.radio import Wifi
-
     wlan = FakeWlan(reachable=(), reports_failure=True)
     wifi = Wifi(FakeBoard(wlan), [("a", ""), ("b", "")], timeout_ms=600000)  # a 10-minute timeout is not waited
     assert not run(wifi.up())

@@ -17,7 +17,7 @@ KINDS = dict(effects.KINDS)
 
 def runner_methods() -> set[str]:
     found: set[str] = set()
-    for rel in ("effect_runner.py", "enrol/runner.py", "payout/runner.py"):
+    for rel in ("effect_runner.py", "payout/runner.py"):
         tree = ast.parse((ROOT / "firmware" / rel).read_text())
         found |= {n.name[3:] for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name.startswith("do_")}
     return found

@@ -16,7 +16,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     # what anyone may use: the package's VERSION, crypto, CBOR, ticks, the fs helper, the byte formats,
     # the effects a flow asks for (and the empty markers of the enrol and payout packages)
     ("firmware", "firmware.enrol", "firmware.payout", "firmware.crypto", "firmware.cbor", "firmware.ticks",
-     "firmware.fsutil", "firmware.formats", "firmware.effects"),
+     "firmware.fsutil", "firmware.formats", "firmware.formats_host", "firmware.effects"),
     # the board (only these touch machine and network) and what runs before the app
     ("firmware.board", "firmware.board_sim", "firmware.bridge_wire", "firmware.board_select", "firmware.faultlog",
      "firmware.safemode"),
@@ -35,7 +35,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     # flow or a screen
     ("firmware.tasks",),
     # the wiring: the app and its effect runners (one per role)
-    ("firmware.app", "firmware.effect_runner", "firmware.enrol.runner", "firmware.payout.runner"),
+    ("firmware.app", "firmware.effect_runner", "firmware.payout.runner"),
 )
 
 
@@ -155,3 +155,25 @@ def test_the_flow_owns_its_states() -> None:
 def test_app_py_only_wires() -> None:
     """app.py builds the services and tasks and runs the loop: at most 300 lines (issue 31)."""
     assert len((ROOT / "firmware" / "app.py").read_text().splitlines()) <= 300
+
+
+def test_the_flows_state_sets_agree() -> None:
+    """The state sets are literal tuples (kept in flash); the payout flow's include the enrolment
+    flow's, and the busy states include the card step."""
+    from firmware.enrol.flow import Flow
+    from firmware.payout.flow import PayoutFlow
+
+    from firmware.enrol.flow import HOME_ITEMS, SUPERVISOR_ITEMS
+    from firmware.payout.flow import PAY_HOME, PAY_SUPERVISOR
+
+    assert SUPERVISOR_ITEMS[:-1] == HOME_ITEMS and PAY_SUPERVISOR[:-1] == PAY_HOME
+    assert set(Flow.CARD_STATES) <= set(Flow.BUSY_STATES)
+    assert set(Flow.IDLE_STATES) <= set(PayoutFlow.IDLE_STATES) and set(Flow.BUSY_STATES) <= set(PayoutFlow.BUSY_STATES)
+    assert not set(Flow.IDLE_STATES) & set(Flow.CARD_STATES)  # no idle log-out in the card step
+
+
+def test_the_contract_modules_are_not_loaded_on_the_device() -> None:
+    """effects.py (what a flow may ask) and formats_host.py (the desk's side of the formats) cost
+    the heap nothing: no firmware module imports them."""
+    graph = firmware_imports()
+    assert [m for m, targets in graph.items() if {"firmware.effects", "firmware.formats_host"} & targets] == []
