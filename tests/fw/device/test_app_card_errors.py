@@ -4,60 +4,17 @@ powered down; a card task that dies of a bug is logged, its reader switched off,
 step asked again, a bounded number of times."""
 
 import asyncio
-import binascii
 
 from firmware import effect_runner
-from firmware.board_sim import SimI2C
 from firmware.effect_runner import EnrolRunner
 from firmware.store.cards_due import CardsDue
 from firmware.store.journal import StoreError
+from host_tools.sim.ntag import NTAG21x
 from firmware.tasks.card import CardTask
 from firmware.ui.panel import PanelOwner
 from fwtest import tmpdir
+from cardkit import FACTORY, Secrets, board_with_reader, genuine
 from flowkit import Driver, enrol_person, login, new_flow
-from host_tools.sim.ntag import NTAG21x
-from host_tools.sim.nxp_signer import FactorySigner
-from host_tools.sim.reader import PN532Reader
-
-SEED = binascii.unhexlify("4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb")
-FACTORY = FactorySigner(0x1234567890ABCDEF1234567890ABCD)  # the emulated cards' "NXP"
-
-
-def genuine(uid=b"\x04\x11\x22\x33\x44\x55\x66"):
-    return NTAG21x("NTAG215", uid=uid, signature=FACTORY.sign(uid))
-
-
-class Board:
-    DATA_DIR = "/tmp"
-    EXTRA_ORIGINALITY_KEYS = [FACTORY.public_key]
-
-    def __init__(self):
-        self.lines = []
-        self.power = []
-        self.screens = []
-
-    def console(self, text):
-        self.lines.append(text)
-
-    def nfc_power(self, on):
-        self.power.append(bool(on))
-
-    def show_screen(self, screen):
-        self.screens.append(screen.text())
-
-    def nfc_pins(self):
-        return (None, None)
-
-    def open_i2c(self):
-        return self.bus
-
-
-class Secrets:
-    ed25519_seed = SEED
-    card_key = bytes(range(32))
-    device_id = "dev-0001"
-    registry_id = "reg-kh"
-
 
 class NotingStore:
     def __init__(self):
@@ -90,15 +47,6 @@ class Audit:
 
     def record(self, kind, text):
         self.events.append((kind, text))
-
-
-def board_with_reader():
-    board = Board()
-    bus = SimI2C()
-    chip = PN532Reader()
-    bus.attach(0x24, chip)
-    board.bus = bus
-    return board, chip
 
 
 class Power:

@@ -7,19 +7,12 @@ make bench measures them in the device runtime and scales them to the ESP32 (ben
 The sync's probe: tests/fw/sync/test_sync_loop_lag.py."""
 
 import asyncio
-import binascii
 
+from cardkit import Secrets, board_with_reader, genuine
 from firmware.board_sim import SimI2C
 from firmware.crypto import ed25519, originality
 from firmware.tasks.card import CardTask
 from loopkit import Probe
-from host_tools.sim.ntag import NTAG21x
-from host_tools.sim.nxp_signer import FactorySigner
-from host_tools.sim.reader import PN532Reader
-
-SEED = binascii.unhexlify("4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb")
-FACTORY = FactorySigner(0x1234567890ABCDEF1234567890ABCD)
-UID = b"\x04\x11\x22\x33\x44\x55\x66"
 
 
 class CountingBus(SimI2C):
@@ -35,33 +28,6 @@ class CountingBus(SimI2C):
         return SimI2C.writeto(self, addr, buf, stop)
 
 
-class Board:
-    DATA_DIR = "/tmp"
-    EXTRA_ORIGINALITY_KEYS = [FACTORY.public_key]
-
-    def __init__(self, bus):
-        self.bus = bus
-
-    def console(self, text):
-        pass
-
-    def nfc_power(self, on):
-        pass
-
-    def nfc_pins(self):
-        return (None, None)
-
-    def open_i2c(self):
-        return self.bus
-
-
-class Secrets:
-    ed25519_seed = SEED
-    card_key = bytes(range(32))
-    device_id = "dev-0001"
-    registry_id = "reg-kh"
-
-
 def counted(module, name, tally):
     """module.name wrapped to count its calls in tally[0] (the firmware calls it through the module)."""
     real = getattr(module, name)
@@ -75,10 +41,9 @@ def counted(module, name, tally):
 
 
 def test_the_loop_turns_between_the_card_commands_and_signatures_of_a_card_write():
-    bus = CountingBus()
-    chip = PN532Reader()
-    bus.attach(0x24, chip)
-    chip.place(NTAG21x("NTAG215", uid=UID, signature=FACTORY.sign(UID)))
+    board, chip = board_with_reader(CountingBus())
+    bus = board.bus
+    chip.place(genuine())
     sigs = [0]
     real = [(m, n, counted(m, n, sigs)) for m, n in ((ed25519, "sign"), (ed25519, "verify"), (originality, "verify"))]
     events = []
@@ -89,7 +54,7 @@ def test_the_loop_turns_between_the_card_commands_and_signatures_of_a_card_write
         if name == "card_verified":
             session[0] = None
 
-    task = CardTask(Board(bus), Secrets(), lambda: 1767225600, report, lambda: session[0])
+    task = CardTask(board, Secrets(), lambda: 1767225600, report, lambda: session[0])
     probe = Probe(lambda: bus.frames, lambda: sigs[0])
 
     async def go():

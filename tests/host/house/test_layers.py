@@ -4,10 +4,10 @@ other in a circle.  A new module must be given a layer here (README, Layout)."""
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 from conftest import ROOT
+from importkit import imports_of
 
 # Lowest first.  A module belongs to the longest prefix that names it; the package modules in
 # EXACT name themselves only (a new firmware/enrol/x.py must be placed, not land at the bottom).
@@ -61,14 +61,7 @@ def firmware_imports() -> dict[str, set[str]]:
     modules = {module_name(p): p for p in (ROOT / "firmware").rglob("*.py") if "__pycache__" not in p.parts}
     graph: dict[str, set[str]] = {}
     for name, path in modules.items():
-        found: set[str] = set()
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            if isinstance(node, ast.Import):
-                found.update(a.name for a in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.module:
-                found.add(node.module)
-                found.update(node.module + "." + a.name for a in node.names)
-        graph[name] = {m for m in found if m in modules and m != name}
+        graph[name] = {m for m in imports_of(path, with_names=True) if m in modules and m != name}
     return graph
 
 
