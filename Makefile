@@ -18,7 +18,7 @@ export MP_HEAPSIZE
 PYTEST_ARGS ?=
 SIM_STATE ?= sim-state
 
-.PHONY: setup multilib runtime image postgres chromium sim test bench bench-scale build deploy flash soak freeze clean
+.PHONY: setup multilib runtime image postgres chromium pango sim test bench bench-scale build deploy flash soak freeze clean
 
 setup: $(STAMP) $(VENDOR_STAMP)
 
@@ -98,7 +98,17 @@ chromium: setup
 	      || { echo "chromium: apt-get install failed; see $(VENV)/chromium-install.log"; exit 1; }; \
 	  else echo "chromium: chromium and chromedriver missing; install 'chromium' and 'chromium-driver' (as root)"; exit 1; fi; }
 
-test: runtime postgres chromium
+# The Khmer shaping's oracle is Pango (tests/host/pango_oracle.py): Debian's libpangoft2
+pango:
+	@ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0.so.0 ' || { \
+	  echo "pango: installing Debian's libpangoft2-1.0-0 (the oracle of the Khmer shaping tests)"; \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpangoft2-1.0-0) \
+	      >$(VENV)/pango-install.log 2>&1 \
+	      || { echo "pango: apt-get install failed; see $(VENV)/pango-install.log"; exit 1; }; \
+	  else echo "pango: libpangoft2-1.0 missing; install 'libpangoft2-1.0-0' (as root)"; exit 1; fi; }
+
+test: runtime postgres chromium pango
 	@$(BIN)/python -m pytest -n 2 -m "not slow" $(PYTEST_ARGS)
 
 # -rA prints each soak test's counts (its captured output); -s would lose them under xdist

@@ -254,6 +254,21 @@ _point_of = [None]
 _comb = bytearray(15 * 96)
 
 
+def prepare(pub):
+    """pub's comb table made now, for its verifies to come (False: pub is not a point).  The card
+    step asks for it before the tap: made during the write, it was the step's heap peak (the
+    card's bytes and the write's state live then) and a tenth of a second of the citizen's wait."""
+    pub = bytes(pub)
+    if _point_of[0] != pub:
+        point = _decode(pub)
+        if point is None:
+            return False
+        _point_of[0] = None  # a table half made (an error, MemoryError) is never taken for pub's
+        _comb_table(point, _comb)
+        _point_of[0] = pub
+    return True
+
+
 def verify(pub, msg, sig, msg_len=None):
     """True if sig is pub's signature of msg (RFC 8032 5.1.7, cofactorless check).  With msg_len,
     msg is a file open at the message's first byte: its msg_len bytes are hashed 256 at a time (a
@@ -265,13 +280,8 @@ def verify(pub, msg, sig, msg_len=None):
     if len(sig) != 64 or len(pub) != 32:
         return False
     pub = bytes(pub)
-    if _point_of[0] != pub:
-        point = _decode(pub)
-        if point is None:
-            return False
-        _point_of[0] = None  # a table half made (an error, MemoryError) is never taken for pub's
-        _comb_table(point, _comb)
-        _point_of[0] = pub
+    if not prepare(pub):
+        return False
     s = int.from_bytes(sig[32:], "little")
     if s >= _L:
         return False

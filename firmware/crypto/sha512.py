@@ -31,10 +31,11 @@ _H0 = (0x6A09E667F3BCC908, 0xBB67AE8584CAA73B, 0x3C6EF372FE94F82B, 0xA54FF53A5F1
        0x510E527FADE682D1, 0x9B05688C2B3E6C1F, 0x1F83D9ABFB41BD6B, 0x5BE0CD19137E2179)
 
 
-# The message schedule, allocated once at import and shared by every hasher (a block runs to its
-# end without yielding): growing a fresh list in each block asked the heap for a contiguous 1 KB
-# run that a fragmented MicroPython heap may not have mid-signature.
-_W = [0] * 80
+# The message schedule as a window of its last 16 words (FIPS 180-4 6.4.2: W[t] needs only W[t-2],
+# W[t-7], W[t-15], W[t-16]), allocated once at import and shared by every hasher (a block runs to
+# its end without yielding).  Every 64-bit word is a big integer here (about 32 bytes of heap):
+# all 80 at once were 2.5 KB live in the middle of a card check, the card step's heap peak.
+_W = [0] * 16
 
 
 class sha512:  # noqa: N801 - hashlib's name
@@ -73,23 +74,24 @@ class sha512:  # noqa: N801 - hashlib's name
         # forms (no ~e: a negative big integer is slower to AND).  About 1.5x faster than
         # rotating each time on MicroPython, where every 64-bit word is a big integer.
         m = _M
-        for t in range(16, 80):
-            x, y = w[t - 15], w[t - 2]
-            xx, yy = x | (x << 64), y | (y << 64)
-            s0 = (((xx >> 1) ^ (xx >> 8)) & m) ^ (x >> 7)
-            s1 = (((yy >> 19) ^ (yy >> 61)) & m) ^ (y >> 6)
-            w[t] = (w[t - 16] + s0 + w[t - 7] + s1) & m
         a, b, c, d, e, f, g, h = self._h
         k = _K
         for t in range(80):
+            j = t & 15
+            if t >= 16:  # W[t] replaces W[t-16] in the window
+                x, y = w[(t - 15) & 15], w[(t - 2) & 15]
+                xx, yy = x | (x << 64), y | (y << 64)
+                s0 = (((xx >> 1) ^ (xx >> 8)) & m) ^ (x >> 7)
+                s1 = (((yy >> 19) ^ (yy >> 61)) & m) ^ (y >> 6)
+                w[j] = (w[j] + s0 + w[(t - 7) & 15] + s1) & m
             ee, aa = e | (e << 64), a | (a << 64)
-            t1 = h + (((ee >> 14) ^ (ee >> 18) ^ (ee >> 41)) & m) + (g ^ (e & (f ^ g))) + k[t] + w[t]
+            t1 = h + (((ee >> 14) ^ (ee >> 18) ^ (ee >> 41)) & m) + (g ^ (e & (f ^ g))) + k[t] + w[j]
             t2 = (((aa >> 28) ^ (aa >> 34) ^ (aa >> 39)) & m) + ((a & b) | (c & (a | b)))
             h, g, f, e, d, c, b, a = g, f, e, (d + t1) & m, c, b, a, (t1 + t2) & m
         hs = self._h
         for i, v in enumerate((a, b, c, d, e, f, g, h)):
             hs[i] = (hs[i] + v) & _M
-        for t in range(80):  # keep no big integer alive between blocks: each pins a hole in the heap
+        for t in range(16):  # keep no big integer alive between blocks: each pins a hole in the heap
             w[t] = 0
 
     def digest(self):

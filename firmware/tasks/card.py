@@ -163,6 +163,12 @@ class CardTask:
                     writer.check(payload, uid)
                 except CredentialError:
                     problem = "Card check failed: tap again"
+                except MemoryError:  # the card is written; checked at the next tap
+                    import gc
+
+                    gc.collect()
+                    self.board.console("nfc: out of memory")
+                    problem = "Card check failed: tap again"
                 await asyncio.sleep(0)
                 if problem is None and not self.genuine_sig(uid, chip_sig):
                     # our credential is on it, but bound to a copy's UID, and this record is not
@@ -189,6 +195,7 @@ class CardTask:
             return self.trust
         if self._pub is None:
             self._pub = ed25519.public_key(self.secrets.ed25519_seed)
+            ed25519.prepare(self._pub)  # before the tap: see ed25519.prepare
         return {credential.key_id(self._pub): self._pub}
 
     def genuine_chip(self, reader, uid):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import struct
+import unicodedata
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,6 +33,46 @@ from .km_catalogue import KHMER
 PX = 14
 LINE_PX = 121  # the panel's 128 less the highlight and page bars (firmware/ui/khmer.py ROOM)
 FONT = next(Path(NOTO_ROOT).rglob("NotoSansKhmer*.ttf"), None) if NOTO_ROOT else None
+
+
+_LANGUAGE = {"Khmr": "km", "Latn": "en"}
+_OPENING = {"(": ")", "[": "]", "{": "}", "\u2039": "\u203a", "\u00ab": "\u00bb"}
+_CLOSING = set(_OPENING.values())
+
+
+def _script(ch: str) -> str | None:
+    """A character's script (Unicode's Scripts.txt) as far as the catalogue needs it: Khmer's two
+    blocks, Latin letters; None for what belongs to no one script (spaces, digits, punctuation:
+    Common) or to its neighbour's (combining marks: Inherited)."""
+    o = ord(ch)
+    if 0x1780 <= o <= 0x17FF or 0x19E0 <= o <= 0x19FF:
+        return "Khmr"
+    if ch.isalpha() and unicodedata.name(ch, "").startswith("LATIN"):
+        return "Latn"
+    return None
+
+
+def script_runs(text: str) -> list[tuple[str, str]]:
+    """text split into runs of one script each, as a text layout engine itemises it (UAX #24:
+    a Common or Inherited character joins the run before it, or at the start the run after).
+    "A=យល់ព្រម" is ("Latn", "A="), ("Khmr", "យល់ព្រម"): shaped in one buffer as Latin, the
+    coeng-ro stayed after its consonant and the split vowels were not split.  The two halves of
+    a bracket pair take the script of the opening one, as UAX #24 section 5.2 asks."""
+    runs: list[list] = []  # [script, text]
+    opened: list[tuple[str, int]] = []  # (closing bracket, the run its opening one is in)
+    for ch in text:
+        sc = _script(ch)
+        if ch in _CLOSING and opened and opened[-1][0] == ch:  # a pair's two halves: one script
+            sc = runs[opened.pop()[1]][0]
+        if runs and (sc is None or sc == runs[-1][0]):
+            runs[-1][1] += ch
+        elif runs and runs[-1][0] is None:  # leading Common characters take the first script
+            runs[-1] = [sc, runs[-1][1] + ch]
+        else:
+            runs.append([sc, ch])
+        if ch in _OPENING:
+            opened.append((_OPENING[ch], len(runs) - 1))
+    return [(sc or "Latn", t) for sc, t in runs]
 
 
 @dataclass(frozen=True)
@@ -57,19 +98,24 @@ class Shaper:
         self.px = px
 
     def glyphs(self, text: str) -> list[tuple[int, int, int, int]]:
-        """(glyph id, x, y offset, advance) in pixels x 64 of the shaped text; EnrolctlError for
-        a character the font does not have."""
-        buf = hb.Buffer()
-        buf.add_str(text)
-        buf.guess_segment_properties()
-        hb.shape(self.font, buf, {})
+        """(glyph id, x, y offset, advance) in pixels x 64 of the shaped text, each script run
+        shaped as its own script (script_runs); EnrolctlError for a character the font does not
+        have."""
         out = []
         s = 64 * self.px / self.upem
-        for info, pos in zip(buf.glyph_infos, buf.glyph_positions):
-            if info.codepoint == 0:
-                bad = text[info.cluster] if info.cluster < len(text) else "?"
-                raise EnrolctlError(f"the Khmer font has no glyph for {bad!r} (U+{ord(bad):04X}) in {text!r}")
-            out.append((info.codepoint, round(pos.x_offset * s), round(pos.y_offset * s), round(pos.x_advance * s)))
+        for script, run in script_runs(text):
+            buf = hb.Buffer()
+            buf.add_str(run)
+            buf.direction = "ltr"
+            buf.script = script
+            buf.language = _LANGUAGE[script]
+            hb.shape(self.font, buf, {})
+            for info, pos in zip(buf.glyph_infos, buf.glyph_positions):
+                if info.codepoint == 0:
+                    bad = run[info.cluster] if info.cluster < len(run) else "?"
+                    raise EnrolctlError(f"the Khmer font has no glyph for {bad!r} (U+{ord(bad):04X}) in {text!r}")
+                out.append((info.codepoint, round(pos.x_offset * s), round(pos.y_offset * s),
+                            round(pos.x_advance * s)))
         return out
 
     def width(self, text: str) -> int:

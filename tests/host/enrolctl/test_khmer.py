@@ -3,8 +3,9 @@ into km.bin; the firmware lays a screen out from it (ui/khmer.py) and blits the 
 
 Checked here: every phrase a screen of the flow shows has Khmer; every screen of a random walk
 through the flow, laid out in Khmer, keeps each line inside the panel and each page inside its
-55 pixels, with no English left; the pixels the device draws are the host's own HarfBuzz
-rendering of the same string; a catalogue the device could not draw is refused in one line."""
+55 pixels, with no English left; the pixels the device draws are the desk's rendering of the
+same string (whose shaping is held to Pango's in test_khmer_shaping.py); a catalogue the device
+could not draw is refused in one line."""
 
 from __future__ import annotations
 
