@@ -152,6 +152,8 @@ class Flow:
             value, err = schema.validate_choice(self.editor.value(), schema.SEX_CHOICES)
         elif kind == "category":
             value, err = schema.validate_choice(self.editor.value(), self.category_options())
+        elif self.editor.typed and not self.editor.found:  # a code that is no village: never the highlight
+            value, err = None, ("No village {}", self.editor.typed)
         else:
             value, err = schema.validate_village(self.editor.value(), self.villages)
         if err:
@@ -414,6 +416,7 @@ class Flow:
     def _key_field(self, k, now):
         if self._help(k):
             return None
+        self.message = ""  # a refusal says what was wrong with the value: it goes once it changes
         r = self.editor.key(k, now)
         steps = self.steps()
         at = steps.index(self.field_index)

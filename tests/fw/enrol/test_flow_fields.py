@@ -34,7 +34,8 @@ def test_bad_field_values_get_clear_messages():
     d.press("1")
     d.press(K.OK)  # empty name
     assert "Required" in d.screen()
-    d.type("A" * 33)
+    d.type("A" * 33)  # the fault mended: its refusal goes
+    assert "Required" not in d.screen()
     assert "Field is full" in d.screen()
     d.press(*[K.DELETE] * 40).type("ANNA").press(K.OK)
     d.type("BA").press(K.OK)
@@ -44,6 +45,7 @@ def test_bad_field_values_get_clear_messages():
         d.press(*bad).press(K.OK)
         assert msg in d.screen(), (bad, d.screen())
         d.press(*[K.DELETE] * 8)
+        assert msg not in d.screen(), (bad, d.screen())
     d.press(*"29022000").press(K.OK)  # a leap day
     assert flow.fields["birth_date"] == "2000-02-29"
     d.press(K.OK)  # village
@@ -114,6 +116,9 @@ def test_a_long_village_list_scrolls_types_a_code_and_field_names_are_never_cut(
     assert flow.render().layout()[0][5] == "Code 020407" and flow.editor.value() == "02040701"
     d.press("9")  # commune 020407 has no village 9x
     assert flow.editor.value() == "02040701" and flow.render().layout()[0][5] == "No code 0204079"
+    d.press(K.OK)  # a code that is no village is never saved as the highlighted one
+    assert flow.state == "field" and "village_code" not in flow.fields
+    assert flow.render().layout()[0][5] == "No village 0204079"
     d.press(K.DELETE, *"15")
     assert flow.editor.value() == "02040715" and flow.render().layout()[0][5] == "Code 02040715"
     d.press("3")  # a code has 8 digits: a ninth is not taken
@@ -127,6 +132,27 @@ def test_a_long_village_list_scrolls_types_a_code_and_field_names_are_never_cut(
     screen = flow.render()
     assert screen.layout()[0][1:4] == ["Village 10-28", "Village 10-29", "Village 10-30"]
     assert screen.layout()[0][screen.highlight] == "Village 10-30"
+
+
+def test_a_whole_code_that_is_no_village_is_refused_not_saved_as_another():
+    from flowkit import text_keys, village_list
+
+    off = Officers(officers_dir())
+    off.load()
+    communes, rows = _district(10, 30)  # codes 020401xx-020410xx, villages 01-30 in each
+    flow = Flow(off, village_list(rows, communes))
+    flow.today = (2026, 11, 25)
+    d = Driver(flow)
+    login(d)
+    d.press("1", *text_keys("NARY"), K.OK, *text_keys("KEO"), K.OK, "1", *list("29022004"), K.OK)
+    for code in ("02040199", "99999999", "02049901"):  # no village 99; no such district; no commune 99
+        d.press(*code, K.OK)
+        assert flow.state == "field" and "village_code" not in flow.fields, code
+        assert flow.render().layout()[0][5] == "No village " + code
+        d.press(*[K.DELETE] * 8)
+    d.press(*"02040130", K.OK)  # the last village of commune 01 is one
+    assert flow.fields["village_code"] == "02040130" and flow.state == "field"
+    assert flow.render().layout()[0][0] != "Village:"  # on to the next field
 
 
 def test_the_village_of_the_last_person_is_offered_to_the_next():
