@@ -25,8 +25,9 @@ def start_registry(state: Path, port: int) -> subprocess.Popen[bytes] | None:
     import httpx
 
     log = open(state / "registry" / "registry.log", "ab")  # noqa: SIM115 - the child keeps it
+    # its own process group: a Ctrl-C in the terminal is the simulator's, which stops the registry
     proc = subprocess.Popen([sys.executable, "-m", "host_tools.registry.serve", str(state / "registry"), str(port)],
-                            stdout=log, stderr=log)
+                            stdout=log, stderr=log, process_group=0)
     ctx = ssl.create_default_context(cafile=str(state / "registry" / "ca.pem"))
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and proc.poll() is None:
@@ -63,8 +64,13 @@ def run(state: Path, heap: str, script: list[str] | None = None, role: str = "en
     if script is not None:
         env.setdefault("ENROL_SIM_VIEW", "text")  # the script's '?TEXT' lines are matched on the text view
     try:
-        if script is None:
-            return subprocess.run(sim_command(), env=env).returncode  # this terminal is the person
+        if script is None:  # this terminal is the person; its Ctrl-C is answered by the simulator
+            person = subprocess.Popen(sim_command(), env=env)
+            while True:
+                try:
+                    return person.wait()
+                except KeyboardInterrupt:
+                    continue  # the simulator stops the device and says so in one line
         lines = [ln for ln in script if not ln.lstrip().startswith(COMMENT)]
         rc = subprocess.run(sim_command(), env=env, input="\n".join(lines) + "\n", text=True).returncode
         if role == "payout":

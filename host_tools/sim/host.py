@@ -63,7 +63,12 @@ from host_tools.sim.ssd1306 import SSD1306Emulator
 KEYS = "0123456789ABCD*#"
 BORDER = "+" + "-" * 16 + "+"
 PIXEL_HINT = "keys: 0-9 A=OK B=back C=del D=help * # ; Enter sends; t/r card, w Wi-Fi, p power cut, q quits"
-PIXEL_COLS, PIXEL_ROWS = 128, 34  # the panel at one column and half a row a pixel, its border, the hint
+CLEAR = "\x1b[2J\x1b[H"
+# what the person is told when the panel changes by itself (ui/panel.py dims it after 20 s untouched,
+# darkens it after 40 s; the first key on a dark panel only wakes it: power.key_is_typed)
+PANEL_NOTES = {"dim": "the panel dimmed (nobody touched a key for 20 s)",
+               "off": "the panel is dark, saving the battery: the first key only wakes it"}
+PIXEL_COLS, PIXEL_ROWS = 128, 36  # the panel at one column and half a row a pixel, its faint line, the hint, a note
 
 
 def _fitting_view() -> str:
@@ -397,6 +402,7 @@ class World:
         self.echo = os.getenv("ENROL_SIM_QUIET") != "1"
         self.now = 0
         self.clock_unseen = True  # no request yet: self.now is not the device's time
+        self.panel_drawn: str | None = None  # the OLED's light as last drawn or said (off, dim, on)
         self.skipped = 0  # ms of simulated time to hand the device in this answer
         self.screen = ""
         self.wifi_in_reach = os.getenv("ENROL_SIM_WIFI", "on") != "off"
@@ -441,6 +447,15 @@ class World:
         self.matrix = KeyMatrix()
         if self.card is not None:
             self.reader.place(self.card)  # the card lies on the reader still
+
+    def restarted(self) -> None:
+        """A new device process after a power cut: its clock starts again, so every timer out here
+        (the person's next key, a wait, the meter) counts from its first reading once more; before,
+        keys waited for the new clock to reach the old one's time, as long as the device had run."""
+        self.clock_unseen = True
+        self.person.down = None  # the key matrix is new: nothing is held
+        self.cpu = "awake"
+        self.wake_pending = False
 
     # ---- what the person does -------------------------------------------------------
     def say(self, text: str) -> None:
@@ -530,7 +545,10 @@ class World:
             self.wake_pending = False
             self.cpu = "awake"
         if op == b.OP_I2C_WRITE and payload:
-            return self._i2c(payload[0]).write_or_refuse(payload[1:])
+            out = self._i2c(payload[0]).write_or_refuse(payload[1:])
+            if payload[0] == SSD1306Emulator.ADDRESS:
+                self._panel_light()
+            return out
         if op == b.OP_I2C_READ and len(payload) == 3:
             return self._i2c(payload[0]).read_or_refuse(payload[1] | (payload[2] << 8))
         if op == b.OP_PIN_SET and len(payload) == 2:
@@ -606,11 +624,36 @@ class World:
         if self.boot_to_login_ms is None and "Officer number:" in text:
             self.boot_to_login_ms = (time.monotonic() - self.started) * 1000
         if self.view == "pixels":
-            print("\x1b[2J\x1b[H" + self.oled.to_text())
-            print(PIXEL_HINT, flush=True)
+            self._draw_panel()
         elif self.echo:
             rows = [BORDER] + ["|" + row + " " * (16 - len(row)) + "|" for row in text.split("\n")] + [BORDER]
             print("\n".join(rows), flush=True)
+
+    def _panel_light(self) -> None:
+        """After each command to the OLED: a panel that dimmed, went dark or lit again is drawn so
+        (the device sends no new screen then), or said in the text view; a person who sees no
+        change would not know that the next key only wakes it."""
+        state = self.oled.power_state()
+        if state == self.panel_drawn:
+            return
+        before, self.panel_drawn = self.panel_drawn, state
+        if self.view == "pixels":
+            self._draw_panel()
+        elif (self.echo and state in PANEL_NOTES and before == ("on" if state == "dim" else "dim")
+              and not self.person.off):
+            self.say(PANEL_NOTES[state])  # (not a wake's passing dim, nor the switching off)
+
+    def _draw_panel(self) -> None:
+        """The pixel view: the panel as lit (dimmed: drawn faint; dark: no pixels), the keys' hint."""
+        state = self.oled.power_state()
+        if state == "off":
+            body = "\n".join([" " * 128] * 32)
+        elif state == "dim":
+            body = "\x1b[2m\n" + self.oled.to_text() + "\x1b[0m"
+        else:
+            body = self.oled.to_text()
+        print(CLEAR + body)
+        print(PIXEL_HINT + ("\nsim: " + PANEL_NOTES[state] if state in PANEL_NOTES else ""), flush=True)
 
     def report(self) -> dict:
         return {"ms": self.meter.report(), "at_sleep": self.at_sleep, "light_sleeps": self.light_sleeps,
@@ -678,7 +721,10 @@ def start_device(cmd: list[str], port: int, root: Path) -> subprocess.Popen[byte
     env = dict(os.environ, ENROL_SIM_BRIDGE=str(port), MICROPYPATH=BOARD_PATH,
                ENROL_SIM_FACTORY_KEYS=os.environ.get("ENROL_SIM_FACTORY_KEYS", ""))
     sys.stdout.flush()
-    return subprocess.Popen(cmd, cwd=root, env=env, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+    # its own process group: the terminal's Ctrl-C is the simulator's to answer (run()), not a
+    # KeyboardInterrupt inside the firmware
+    return subprocess.Popen(cmd, cwd=root, env=env, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent,
+                            process_group=0)
 
 
 def run(heap: str | None = None) -> int:
@@ -703,6 +749,7 @@ def run(heap: str | None = None) -> int:
     srv = b.listen()
     srv.settimeout(0.2)
     rc = 0
+    device = None
     try:
         while True:
             world.started = time.monotonic()
@@ -725,12 +772,19 @@ def run(heap: str | None = None) -> int:
                 if world.card is not None and world.card_kept:
                     world.wallet.keep(world.card)  # a card written just before the cut is not lost
                 world.power_on()
+                world.restarted()
                 continue
             rc = device.wait()
             if why == "bad frame":
                 world.say("the device sent a damaged bridge frame; it was stopped")
                 rc = rc or 3
             break
+    except KeyboardInterrupt:  # the person's Ctrl-C: the device goes off as in a power cut
+        if device is not None:
+            device.kill()
+            device.wait()
+        print("\nsim: stopped (Ctrl-C); the device's flash is kept as a power cut leaves it", flush=True)
+        rc = 0
     finally:
         srv.close()
         if not given:
