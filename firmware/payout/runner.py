@@ -16,6 +16,13 @@ class PayoutRunner(Runner):
         if not self.card.start_pay():
             self.apply(self.flow.card_read(False, "No card reader"))
 
+    def on_card_read(self, ok, a, b=None, refused=False):
+        """A card refused here: its technical reason goes to the audit log (the technician's), the
+        flow says it in plain words."""
+        if refused:
+            self.audit.record("payout", "card refused: " + a)
+        self.apply(self.flow.card_read(ok, a, b, refused))
+
     def do_pay(self, programme, pin):
         """The card the pay session read, the programme, the PIN (wiped once its block is made)."""
         card = self.card.paid_card

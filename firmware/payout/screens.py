@@ -15,9 +15,29 @@ def programme(flow):
     return choice_screen(flow, "PAY", "Which programme?", flow.message, False)
 
 
+# Why a card is not valid, in words a citizen understands: card/*.py's technical reasons (kept in
+# the audit log) fall into a copy, an expired card, or a card that is not (or no longer) readable
+# as the registry's.  (Tuples of constants: kept in flash.)
+_COPY = ("UID mismatch: copied to another card", "not a genuine NXP chip: a copy", "signature invalid: tampered",
+         "signed by an untrusted key")
+_EXPIRED = ("credential expired",)
+_CARD_WORDS = (("Not a genuine", "card: DO NOT PAY", "Keep it and call", "registry office."),
+               ("This card has", "expired: a new", "one is made at", "registry office."),
+               ("Not a registry", "card, or it is", "damaged: go to", "registry office."))
+
+
+def card_words(reason):
+    """The plain words for a card refused for reason (card/*.py's fixed phrases)."""
+    if reason in _COPY:
+        return _CARD_WORDS[0]
+    if reason in _EXPIRED:
+        return _CARD_WORDS[1]
+    return _CARD_WORDS[2]
+
+
 def pay_tap(flow):
     if flow.refusal is not None:
-        return flow.screen("PAY", ["NOT VALID:", Wrap(flow.refusal, 3), "Next card, or", "B=back"])
+        return flow.screen("NOT VALID", list(card_words(flow.refusal)), "next card B=back")
     return flow.screen("PAY", [lit(flow.programme[1]), "Tap the card on", "the reader.", "", Wrap(flow.message, 2)],
                        "B=back")
 
@@ -25,7 +45,8 @@ def pay_tap(flow):
 def pay_pin(flow):
     a = flow.answer
     if a is not None and a[0] == "wrong":
-        return flow.screen("PAY", [lit(flow.payee[0]), "Wrong PIN.", ("{} tries left", a[1]), "Type it again:",
+        left = "1 try left" if a[1] == 1 else ("{} tries left", a[1])
+        return flow.screen("PAY", [lit(flow.payee[0]), "Wrong PIN.", left, "Type it again:",
                                    lit(flow.editor.masked()), Wrap(flow.message, 1)], "A=OK B=back")
     return flow.screen("PAY", [lit(flow.payee[0]), "Type your PIN:", lit(flow.editor.masked()), "",
                                Wrap(flow.message, 2)], "A=OK B=back")
@@ -69,17 +90,19 @@ def pay_result(flow):
     a = flow.answer
     r = a[0]
     name = lit(flow.payee[0]) if flow.payee else ""
+    # the key fact first: on a Khmer screen a page holds the title and two lines, and a person must
+    # not wait for a page to turn to learn the amount and whose it is, or when and where it was paid
+    # (the same month's payment: the day and hour say it)
     if r == "paid":
-        return flow.screen("PAID", [name, "Hand over:", ("{} riel", riel(a[1])), "Receipt:", lit(a[2])],
-                           "A=next B=home")
+        return flow.screen("PAID", [("{} riel", riel(a[1])), name, "Receipt:", lit(a[2])], "A=next B=home")
     if r == "already paid":
         # the same month's payment: here (a claim whose answer was lost: the receipt tells the
         # officer whether the money was handed over) or at another payout point
         y, m, d = local_date(a[1])
         here = a[2] == flow.status.device_id
-        return flow.screen("NOT PAID", ["Already paid", ("On {}", "%02d/%02d/%04d" % (d, m, y)),
-                                        ("At {}", local_hhmm(a[1])), "HERE" if here else ("By {}", a[2]),
-                                        "Receipt:", lit(a[3])], "A=next B=home")
+        return flow.screen("NOT PAID", [("Paid {}", "%02d/%02d %s" % (d, m, local_hhmm(a[1]))),
+                                        "HERE" if here else ("By {}", a[2]), "Receipt:", lit(a[3])],
+                           "A=next B=home")
     if r == "no answer":  # whether the registry recorded it is not known: asking again tells
         why = "No network." if a[1] == "no network" else lit(a[1])  # else the technician's detail
         return flow.screen("NOT PAID", ["No answer:", "DO NOT PAY.", "A=ask again", Wrap(why, 2)],

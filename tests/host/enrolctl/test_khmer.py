@@ -254,3 +254,36 @@ def test_a_gazetteer_entry_with_an_empty_name_is_refused_in_one_line(monkeypatch
     with pytest.raises(EnrolctlError, match="village 02040105 of commune 020401 has an empty name") as e:
         gazetteer.area(["0204"], [])
     assert "\n" not in str(e.value)
+
+
+def test_the_money_screens_key_fact_is_on_the_first_khmer_page(km: fw_khmer.Strings) -> None:
+    """Paid: the amount to hand over and whose it is; Already paid: when and where; a refused card:
+    that it is not valid and what to do.  On a Khmer screen a page holds about three lines and
+    turns every 3 s: a person must not wait for a turn to learn the key fact."""
+    sys.path.insert(0, str(ROOT / "tests" / "fw" / "payout"))
+    from test_payout import NOW, Driver, at_pin, login, new_flow
+
+    from firmware.ui import keymap as K
+
+    def first_page(screen: Screen) -> set[int]:
+        lines = fw_khmer.lay_out(km, screen)
+        a, b = fw_khmer.pages(lines)[0]
+        return {lines[j][0] for j in range(a, b)}
+
+    d = Driver(new_flow())
+    at_pin(d)
+    d.press("1", "3", "5", "7", K.OK)
+    d.add(d.flow.paid(("paid", 150000, "K7MQ2XHC9P")))
+    s = d.flow.render()
+    assert s.items[0] == ("{} riel", "150,000") and "SOPHEA" in str(s.items[1])
+    assert {-1, 0, 1} <= first_page(s)  # PAID, the amount, the name
+    d.add(d.flow.paid(("already paid", NOW, "PAY-0002", "RCPT000001")))
+    s = d.flow.render()
+    assert {-1, 0, 1} <= first_page(s), s.items  # NOT PAID, paid on the day and hour, by whom
+    d = Driver(new_flow())
+    login(d)
+    d.press("1")
+    for why in ("UID mismatch: copied to another card", "credential expired", "NDEF message too short"):
+        d.add(d.flow.card_read(False, why, None, True))
+        s = d.flow.render()
+        assert {-1, 0, 1} <= first_page(s), s.items  # NOT VALID, and why

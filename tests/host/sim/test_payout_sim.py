@@ -24,11 +24,11 @@ PAYOUT = [
     # the network back: asked again, paid
     "A", "?Type your PIN", "7391A", "?150,000 riel", "r", "A", "?Tap the card",
     # the same month again: already paid, here
-    "tap SOPHEA", "?Type your PIN", "7391A", "?Already paid", "?HERE", "r", "A", "?Tap the card",
+    "tap SOPHEA", "?Type your PIN", "7391A", "?Paid ", "?HERE", "r", "A", "?Tap the card",
     # a copy of his card on a UID-changeable chip: refused on the device, before any PIN
-    "clone", "?not a genuine", "r",
+    "clone", "?Not a genuine", "r",
     # three wrong PINs lock the retired civil servant's card
-    "tap BOPHA", "?Type your PIN", "1111A", "?2 tries left", "1112A", "?1 tries left", "1113A",
+    "tap BOPHA", "?Type your PIN", "1111A", "?2 tries left", "1112A", "?1 try left", "1113A",
     "?Card locked", "r", "B", "?HOME", "q",
 ]
 
@@ -56,7 +56,7 @@ def test_the_payout_point_pays_once_and_refuses_the_rest(runs) -> None:
     out = paid.stdout
     assert paid.returncode == 0, out[-3000:] + paid.stderr[-3000:]
     assert "Traceback" not in out + paid.stderr and "MemoryError" not in out + paid.stderr
-    for seen in ("DO NOT PAY", "150,000 riel", "Already paid", "HERE", "not a genuine", "Card locked"):
+    for seen in ("DO NOT PAY", "150,000 riel", "Paid ", "HERE", "Not a genuine", "Card locked"):
         assert seen in out, seen
     assert "the registry holds 1 payments of veteran_pension this month" in out
     engine = create_engine(f"sqlite:///{state / 'registry' / 'registry.db'}")
