@@ -6,6 +6,7 @@
 #   make deploy PORT=/dev/ttyUSB0      copy build/device/ to a board (mpremote)
 #   make flash  PORT=/dev/ttyUSB0 FIRMWARE=ESP32_GENERIC-....bin   (esptool)
 #   make soak    full-size power-cut and fault sweeps (long)
+#   make pictures  the README's pictures of the screens, drawn by the firmware in the simulator
 
 PYTHON ?= python3
 VENV := .venv
@@ -18,7 +19,7 @@ export MP_HEAPSIZE
 PYTEST_ARGS ?=
 SIM_STATE ?= sim-state
 
-.PHONY: setup multilib runtime image postgres chromium pango sim test bench bench-scale build deploy flash soak freeze clean
+.PHONY: setup multilib runtime image postgres chromium pango pictures sim test bench bench-scale build deploy flash soak freeze clean
 
 setup: $(STAMP) $(VENDOR_STAMP)
 
@@ -97,6 +98,11 @@ chromium: setup
 	      >$(VENV)/chromium-install.log 2>&1 \
 	      || { echo "chromium: apt-get install failed; see $(VENV)/chromium-install.log"; exit 1; }; \
 	  else echo "chromium: chromium and chromedriver missing; install 'chromium' and 'chromium-driver' (as root)"; exit 1; fi; }
+
+# The README's pictures of the main screens, in Khmer and English, as the firmware draws them in the
+# simulator (host_tools/enrolctl/pictures.py), into host_tools/sim/screens/
+pictures: runtime
+	@$(BIN)/python -m host_tools.enrolctl.pictures
 
 # The Khmer shaping's oracle is Pango (tests/host/pango_oracle.py): Debian's libpangoft2
 pango:

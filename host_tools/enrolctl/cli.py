@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -68,6 +69,8 @@ def sim(
     SIM_HEAPSIZE,
     role: Annotated[str, typer.Option("--role", help="enrolment (the default) or payout: the payout point, "
                                       "which pays the cards the enrolment device wrote")] = "enrolment",
+    frames: Annotated[Path | None, typer.Option("--frames", help="write each frame the device draws as a PNG "
+                                                "into this folder (with frames.tsv: what each shows)")] = None,
 ) -> None:
     """The device simulation: the frozen firmware in our 32-bit MicroPython at the ESP32's heap, its
     hardware emulated on this side, a demo registry on loopback.  With
@@ -89,6 +92,10 @@ def sim(
     from . import runtime as runtime_mod
 
     runtime_mod.build()  # the frozen firmware up to date (seconds when it is)
+    if frames is not None:
+        if frames.exists() and not frames.is_dir():
+            raise EnrolctlError(f"--frames {frames}: not a folder")
+        os.environ["ENROL_SIM_FRAMES"] = str(frames.resolve())
     raise SystemExit(simrun.run(state, heap, lines, role))
 
 

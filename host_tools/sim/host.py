@@ -57,6 +57,7 @@ from host_tools.sim.energy import Meter
 from host_tools.sim.keypad import KeyMatrix
 from host_tools.sim.ntag import NTAG21x
 from host_tools.sim.nxp_signer import FactorySigner
+from host_tools.sim.frames import FrameWriter
 from host_tools.sim.reader import OtherCard, PN532Reader
 from host_tools.sim.ssd1306 import SSD1306Emulator
 
@@ -403,6 +404,8 @@ class World:
         self.now = 0
         self.clock_unseen = True  # no request yet: self.now is not the device's time
         self.panel_drawn: str | None = None  # the OLED's light as last drawn or said (off, dim, on)
+        frames = os.getenv("ENROL_SIM_FRAMES")  # enrolctl sim --frames DIR: each frame as a PNG
+        self.frames = FrameWriter(frames) if frames else None
         self.skipped = 0  # ms of simulated time to hand the device in this answer
         self.screen = ""
         self.wifi_in_reach = os.getenv("ENROL_SIM_WIFI", "on") != "off"
@@ -623,6 +626,8 @@ class World:
         self.screen = text
         if self.boot_to_login_ms is None and "Officer number:" in text:
             self.boot_to_login_ms = (time.monotonic() - self.started) * 1000
+        if self.frames is not None:
+            self.frames.write(self.oled, text)
         if self.view == "pixels":
             self._draw_panel()
         elif self.echo:
@@ -637,6 +642,8 @@ class World:
         if state == self.panel_drawn:
             return
         before, self.panel_drawn = self.panel_drawn, state
+        if self.frames is not None and before is not None:
+            self.frames.write(self.oled, self.screen)
         if self.view == "pixels":
             self._draw_panel()
         elif (self.echo and state in PANEL_NOTES and before == ("on" if state == "dim" else "dim")

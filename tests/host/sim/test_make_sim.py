@@ -143,7 +143,7 @@ def test_a_terminal_too_small_for_the_pixels_gets_the_text_view_and_is_told_why(
         deadline = time.monotonic() + 120
         while "|Officer number: |" not in term.output and time.monotonic() < deadline:
             term.pump(0.2)
-        assert "sim: this terminal is 80x24; the pixel view needs 128x34" in term.output, term.output[-2000:]
+        assert "sim: this terminal is 80x24; the pixel view needs 128x36" in term.output, term.output[-2000:]
         assert "|Officer number: |" in term.output and "\u2588" not in term.output  # no half-block pixels
         term.type("q")
         assert term.proc.wait(60) == 0
