@@ -99,3 +99,14 @@ def local_hhmm(t):
     """'HH:MM' of epoch seconds t in Cambodia."""
     s = (t + TZ_S) % 86400
     return "%02d:%02d" % (s // 3600, s % 3600 // 60)
+
+
+def sync_said(t, now):
+    """The last sync at epoch seconds t as STATUS says it: 'HH:MM' the same day, 'DD/MM' an
+    earlier one, 'never' for none (t 0)."""
+    if not t:
+        return "never"
+    if local_date(t) == local_date(now):
+        return local_hhmm(t)
+    _, m, d = local_date(t)
+    return "%02d/%02d" % (d, m)

@@ -23,6 +23,8 @@ from firmware.ui import keymap as K
 from firmware.ui.entry import ChoiceEntry, DateEntry, PinEntry, TextEntry, VillageEntry, pin_problem
 from firmware.ui.screen import Name, Screen, Status, Wrap, lit
 
+# schema.FIELDS indexes REVIEW lists first: family and given name, category, service number
+_REVIEW_FIRST = (0, 1, 6, 7)
 HOME_ITEMS = (("new", "1 New enrolment"), ("check", "2 Check a card"), ("status", "3 Status"),
               ("logout", "4 Log out"))
 SUPERVISOR_ITEMS = (("new", "1 New enrolment"), ("check", "2 Check a card"), ("status", "3 Status"),
@@ -105,11 +107,18 @@ class Flow:
     def _field(self, i):
         return schema.FIELDS[i]
 
-    def steps(self):
+    def steps(self, category=None):
         """The indexes of schema.FIELDS this person is asked: service_no only for a category
-        that has a number."""
-        numbered = schema.category_has_number(self.categories or (), self.fields.get("category"))
+        that has a number (the person's, or the one given: the category screen counts the steps
+        with the highlighted one, so the count does not jump from 7/7 to 8/8)."""
+        numbered = schema.category_has_number(self.categories or (), category or self.fields.get("category"))
         return [i for i, f in enumerate(schema.FIELDS) if f[0] != "service_no" or numbered]
+
+    def review_order(self):
+        """The steps as REVIEW lists them: who the person is, then what decides the money paid
+        (the category, the service number), then the rest."""
+        steps = self.steps()
+        return [i for i in _REVIEW_FIRST if i in steps] + [i for i in steps if i not in _REVIEW_FIRST]
 
     def category_options(self):
         # the built-in names are phrases (translated); those added at provisioning are names
@@ -447,8 +456,8 @@ class Flow:
     def _key_review(self, k, now):
         if self._help(k):
             return None
-        steps = self.steps()
-        n = len(steps)
+        order = self.review_order()
+        n = len(order)
         self.review_index %= n
         if k == K.UP:
             self.review_index = (self.review_index - 1) % n
@@ -456,13 +465,13 @@ class Flow:
             self.review_index = (self.review_index + 1) % n
         elif k == K.DELETE:  # C on review: edit the highlighted field
             self.editing_from_review = True
-            self._open_field(steps[self.review_index])
+            self._open_field(order[self.review_index])
         elif k == K.OK:
             self.editing_from_review = False
             self.state = "consent"
         elif k == K.BACK:
             self.editing_from_review = False
-            self._open_field(steps[-1])
+            self._open_field(self.steps()[-1])
         return None
 
     def _key_consent(self, k, now):

@@ -34,7 +34,7 @@ def field(flow):
     key, label, kind, _ = schema.FIELDS[flow.field_index]
     # The step alone in the title (the status icons leave it as few as 4 columns: a label
     # there was cut to "Gi~"); the field's name heads the body.
-    steps = flow.steps()
+    steps = flow.steps(flow.editor.value() if kind == "category" else None)
     head = ("{}/{}", steps.index(flow.field_index) + 1, len(steps))
     msg = flow.message
     if kind == "village":
@@ -46,13 +46,18 @@ def field(flow):
 
 
 def review(flow):
-    # up to 8 rows of answers in 6: the window follows the highlight (*#)
-    steps = flow.steps()
-    n = len(steps)
+    # up to 8 answers in 6 rows: the window follows the highlight (*#), names and what decides
+    # the money first (Flow.review_order), and a last row saying where the window is when the
+    # answers do not all fit
+    order = flow.review_order()
+    n = len(order)
     i = flow.review_index % n
-    top = max(0, min(i - 2, n - BODY_ROWS))
-    return flow.screen("REVIEW", [short(flow, schema.FIELDS[steps[j]][0]) for j in range(top, min(n, top + BODY_ROWS))],
-                       "A=OK B=bk C=edit", highlight=i - top)
+    rows = BODY_ROWS if n <= BODY_ROWS else BODY_ROWS - 1
+    top = max(0, min(i - 2, n - rows))
+    items = [short(flow, schema.FIELDS[order[j]][0]) for j in range(top, min(n, top + rows))]
+    if n > rows:
+        items.append(("*# {} of {}", i + 1, n))
+    return flow.screen("REVIEW", items, "A=OK B=bk C=edit", highlight=i - top)
 
 
 def due_pick(flow):

@@ -352,6 +352,15 @@ class Journal:
             c["unverified"] += seg.unverified
         return c
 
+    def last_synced(self):
+        """The time of the latest registry receipt on flash (0: none): what STATUS says after a
+        restart, until the next sync."""
+        t = 0
+        for seg in self.segments:
+            if seg.synced_at > t:
+                t = seg.synced_at
+        return t
+
     def unverified(self):
         """(boot, seq) of saved records whose card was not verified, oldest first
         (scans only the segments that have some)."""

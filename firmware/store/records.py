@@ -110,6 +110,9 @@ class RecordStore:
     def counts(self):
         return self.journal.counts()
 
+    def last_synced(self):
+        return self.journal.last_synced()
+
     def cards_due(self):
         """(boot, seq) of saved records whose card was not verified, oldest first."""
         return self.journal.unverified()

@@ -6,7 +6,7 @@ asks the flow through card_step() whether the card step is on (no sync during it
 
 import asyncio
 
-from firmware.clock import local_hhmm
+from firmware.clock import sync_said
 from firmware.ticks import ticks_add, ticks_diff, ticks_ms
 
 SYNC_FIRST_MS = 5000  # after power-on: let the officer log in first
@@ -194,7 +194,8 @@ class SyncTask:
             if not self.connect():
                 return (None if self.disabled else False), None
             n = await self.client.sync()
-            self.status.last_sync = local_hhmm(self.clock.now())  # the officer reads Cambodian time
+            now = self.clock.now()
+            self.status.last_sync = sync_said(now, now)  # the officer reads Cambodian time
             self.board.console("sync: " + str(n) + " records")
             return True, None
         except SyncError as e:

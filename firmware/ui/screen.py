@@ -219,10 +219,7 @@ def wrap(text, rows, cols=COLS):
 
 
 def boot_screen(version, device_id, status=None):
-    """Shown while the device starts: firmware version and device id."""
-    return Screen(
-        ("ENROL {}", version),
-        ["Starting...", "Device:", lit(device_id) if device_id else "not provisioned"],
-        hint="",
-        status=status,
-    )
+    """Shown while the device starts: firmware version, and the device id once its secrets are
+    read (before, it is not known yet: a device that is not provisioned says so on its own screen)."""
+    return Screen(("ENROL {}", version), ["Starting...", "Device:", lit(device_id)] if device_id else ["Starting..."],
+                  hint="", status=status)

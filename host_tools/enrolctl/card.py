@@ -89,6 +89,24 @@ def load_trust(path: Path) -> dict[bytes, bytes]:
         raise EnrolctlError(f"cannot read trust list {path}: {e}") from e
 
 
+def genuine_chip(uid: bytes, signature: bytes, public_keys: list[bytes]) -> bool:
+    """The chip's originality signature (NXP AN11350: ECDSA on secp128r1, the 7-byte UID as the
+    message integer, not hashed) verifies under one of public_keys (04 || x || y), checked with
+    python-ecdsa, not the device's code."""
+    from ecdsa import SECP128r1, BadSignatureError, VerifyingKey
+    from ecdsa.util import sigdecode_string
+
+    if len(signature) != 32 or len(uid) != 7:
+        return False
+    for pub in public_keys:
+        try:
+            if VerifyingKey.from_string(pub, curve=SECP128r1).verify_digest(signature, uid, sigdecode=sigdecode_string):
+                return True
+        except (BadSignatureError, ValueError, AssertionError):
+            continue
+    return False
+
+
 def verify_image(image: bytes, trusted: dict[bytes, bytes]) -> CardCredential:
     tag = SIZES.get(len(image))
     if tag is None:

@@ -167,19 +167,37 @@ def print_payments(state: Path, registry_port: int | None) -> None:
     print(f"sim: the registry holds {len(doc['payments'])} payments of {PROGRAMME['code']} this month")
 
 
+def originality_keys(wallet: Path) -> list[bytes]:
+    """The keys a genuine chip's originality signature verifies under: NXP's, and the simulator's
+    card factory's (host_tools/sim/nxp_signer.py; its key kept in the wallet folder)."""
+    from firmware.crypto.originality import NXP_NTAG21X
+    from host_tools.sim.nxp_signer import FactorySigner
+
+    keys = [bytes(NXP_NTAG21X)]
+    try:
+        keys.append(FactorySigner(int((wallet / "factory-key.hex").read_text().strip(), 16)).public_key)
+    except (OSError, ValueError):
+        pass
+    return keys
+
+
 def print_summary(state: Path, registry_port: int | None) -> None:
     """What happened: records on the device's flash, cards in the wallet (verified with standard
     libraries only), records the registry holds."""
-    from .card import CardInvalid, load_trust, verify_image
+    from .card import CardInvalid, genuine_chip, load_trust, verify_image
     from .device import Journal
 
     c = Journal({p.name: p.read_bytes() for p in (state / "flash" / "journal").glob("*.seg")}).counts()
     print(f"sim: on the device: {c['records']} records, {c['pending']} waiting to sync, "
           f"{c['records'] - c['cards_due']} with a verified card")
     trust = load_trust(state / "trust.json")
+    chip_keys = originality_keys(state / "wallet")
     for path in sorted((state / "wallet").glob("*.bin")):
         try:
             cred = verify_image(path.read_bytes(), trust)
+            sig = path.with_suffix(".sig").read_bytes() if path.with_suffix(".sig").exists() else b""
+            if not genuine_chip(cred.uid, sig, chip_keys):  # as the device checks it: a copy is refused
+                raise CardInvalid("not a genuine chip (its originality signature fails): a copy")
             print(f"sim: card {path.name}: VALID, {cred.claims[-70001]}, credential {cred.claims[2]}")
         except CardInvalid as e:
             print(f"sim: card {path.name}: NOT VALID: {e}")

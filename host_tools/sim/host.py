@@ -471,12 +471,19 @@ class World:
         self.meter.tick()
 
     def tap(self, card, keep: bool = True) -> None:
-        """Present a card; the one before goes to the wallet.  A card the writer must refuse is not
-        kept (keep=False): the wallet holds the cards this device issued."""
-        if self.card is not None and self.card_kept:
-            self.wallet.keep(self.card)
+        """Present a card; the one before goes to the wallet if it belongs there (card_left)."""
+        self.card_left()
         self.card, self.card_kept = card, keep
         self.reader.place(card)
+
+    def card_left(self) -> None:
+        """The card on the reader goes away (another tapped, a power cut, the end): into the wallet
+        if it is a new card (keep) or the device wrote to it (a hostile card it wrote over, a wallet
+        card it re-issued).  A wallet card only read is not written back: its file stays as it was."""
+        card = self.card
+        if card is not None and (self.card_kept or getattr(card, "writes", 0)):
+            self.wallet.keep(card)
+        self.card_kept = False  # kept once: a second leaving writes nothing
 
     def tap_new(self) -> None:
         self.tap(self.wallet.new_card())
@@ -498,7 +505,7 @@ class World:
         if isinstance(card, str):
             self.say(card)
             return
-        self.tap(card)
+        self.tap(card, keep=False)  # kept again only if the device writes to it
 
     def list_wallet(self) -> None:
         names = self.wallet.names()
@@ -776,8 +783,7 @@ def run(heap: str | None = None) -> int:
                 device.kill()
                 device.wait()
                 world.say("power cut (the battery was pulled); switching on again on the same flash")
-                if world.card is not None and world.card_kept:
-                    world.wallet.keep(world.card)  # a card written just before the cut is not lost
+                world.card_left()  # a card written just before the cut is not lost (it lies there still)
                 world.power_on()
                 world.restarted()
                 continue
@@ -796,8 +802,7 @@ def run(heap: str | None = None) -> int:
         srv.close()
         if not given:
             shutil.rmtree(root, ignore_errors=True)
-        if world.card is not None and world.card_kept:
-            world.wallet.keep(world.card)
+        world.card_left()
         if world.energy_file:
             Path(world.energy_file).write_text(json.dumps(world.report()))
     return rc

@@ -61,10 +61,41 @@ def test_review_edit_changes_one_field():
     d.press(*"01012000").press(K.OK).press(K.OK).press(K.OK).press(K.OK)
     assert flow.state == "review"
     rows = d.screen().split("\n")
-    assert rows[1:4] == [">ANNA", "BA", "Male"]  # the family name first, as on the Khmer identity card
+    # the family name first, as on the Khmer identity card; then what decides the money paid
+    assert rows[1:5] == [">ANNA", "BA", "Citizen", "Male"]
     d.press(K.DELETE)  # edit the first field
     d.press(*[K.DELETE] * 4).type("EVA").press(K.OK)
     assert flow.state == "review" and flow.fields["family_name"] == "EVA" and flow.fields["sex"] == "M"
+    d.press(K.DOWN, K.DOWN, K.DOWN, K.DELETE)  # the fourth row: sex
+    assert flow.render().layout()[0][0] == "Sex:"
+
+
+def test_review_shows_what_decides_the_money_and_says_when_there_is_more():
+    flow = new_flow()
+    d = Driver(flow)
+    login(d)
+    d.press("1").type("SOK").press(K.OK).type("SOPHEA").press(K.OK).press("2", *"09031951", K.OK)
+    d.press(K.OK, K.OK, "4", *"20481733", K.OK)  # the village offered, no phone, a veteran and his number
+    assert flow.state == "review"
+    body = d.screen().split("\n")[1:7]
+    assert body[:4] == [">SOK", "SOPHEA", "Veteran", "20481733"]  # a veteran's number decides his pension
+    assert body[5] == "*# 1 of 8"  # 8 answers in 5 rows: the last says where the window is
+    d.press(*[K.DOWN] * 7)
+    body = d.screen().split("\n")[1:7]
+    assert body[4] == ">(no phone)" and body[5] == "*# 8 of 8"
+
+
+def test_the_step_count_follows_the_highlighted_category_and_never_jumps():
+    flow = new_flow()
+    d = Driver(flow)
+    login(d)
+    d.press("1").type("SOK").press(K.OK).type("SOPHEA").press(K.OK).press("2", *"09031951", K.OK)
+    d.press(K.OK, K.OK)  # the village offered, no phone: the category
+    assert d.screen().startswith("7/7 ") and ">Citizen" in d.screen()  # a citizen has no number: 7 steps
+    d.press(K.DOWN, K.DOWN, K.DOWN)
+    assert d.screen().startswith("7/8 ") and ">Veteran" in d.screen()  # a veteran's number is an 8th
+    d.press(K.OK)
+    assert d.screen().startswith("8/8 ") and "Service no.:" in d.screen()
 
 
 def _district(n_communes, per_commune):
@@ -166,9 +197,9 @@ def test_the_village_of_the_last_person_is_offered_to_the_next():
     d.press(K.OK, "4")  # no phone, veteran (a digit takes its option)
     assert flow.state == "field" and "Service no.:" in d.screen()
     d.press(*"20481733", K.OK)
-    assert flow.state == "review" and "Prey Sangha" in d.screen()
-    d.press(*[K.DOWN] * 7)  # eight answers in six rows: the window follows the highlight
-    assert "Veteran" in d.screen() and ">20481733" in d.screen()
+    assert flow.state == "review" and "Veteran" in d.screen() and "20481733" in d.screen()
+    d.press(*[K.DOWN] * 6)  # eight answers in six rows: the window follows the highlight
+    assert ">Prey Sangha" in d.screen()
     d.press(K.BACK)  # back from review: the last field asked, the number
     assert "Service no.:" in d.screen()
     d.press(K.OK, K.OK, K.YES, *"7391", K.OK, *"7391", K.OK)
@@ -197,21 +228,22 @@ def test_a_category_without_a_number_skips_it_and_a_change_on_review_asks_for_it
     assert fields["category"] == "veteran" and fields["service_no"] == "12345678"
     d.add(flow.save_failed("Storage full"))
     d.press(K.OK)  # back on review: change the category to citizen, which has no number
-    steps = flow.steps()
-    flow.review_index = steps.index(6)
+    flow.review_index = flow.review_order().index(6)
     d.press(K.DELETE, "1")
     assert flow.state == "review" and flow.fields["service_no"] == "" and len(flow.steps()) == 7
     assert "(no number)" not in d.screen() and "Citizen" in d.screen()
-    flow.review_index = flow.steps().index(6)
+    flow.review_index = flow.review_order().index(6)
     d.press(K.DELETE, "3")  # retired civil servant: asks the number next
     assert flow.state == "field" and "Service no.:" in d.screen() and "8/8" in d.screen()
     d.press(*"12", K.OK)
     assert "4-16 digits" in d.screen()
     d.press(K.DELETE, K.DELETE, K.OK)  # none at hand: optional
     assert flow.state == "review" and flow.fields["category"] == "retired_civil_servant"
-    d.press(K.DOWN, K.DOWN, K.DOWN, K.DOWN, K.DOWN, K.DOWN, K.DOWN)
     text = d.screen()
-    assert "Retired official" in text and "(no number)" in text  # the window followed the highlight
+    assert "Retired official" in text and "(no number)" in text
+    flow.review_index = 0
+    d.press(K.DOWN, K.DOWN, K.DOWN, K.DOWN, K.DOWN, K.DOWN, K.DOWN)
+    assert ">(no phone)" in d.screen()  # the window followed the highlight to the last answer
 
 
 def test_categories_from_provisioning_are_offered_after_the_built_in_ones():

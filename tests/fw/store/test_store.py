@@ -70,8 +70,21 @@ def test_results_mark_records_final_and_survive_reboot():
     store2, _, _ = open_store(remount(dev, path))
     c = store2.counts()
     assert (c["records"], c["pending"], c["synced"]) == (5, 2, 2)
+    assert store2.last_synced() == 1000  # STATUS's last sync after a restart
     with raises(StoreError):
         store2.mark_results([(7, 7, ACCEPTED)], 1000)
+
+
+def test_the_last_sync_is_said_as_the_officer_reads_it():
+    from firmware.clock import sync_said
+
+    # 1796000000 is 2026-11-30 07:53:20 in Phnom Penh (UTC+7, no summer time): date(1) says so
+    assert sync_said(0, 1796000000) == "never"
+    assert sync_said(1796000000, 1796000000 + 3600) == "07:53"  # the same day: the hour
+    assert sync_said(1796000000, 1796000000 + 86400) == "30/11"  # an earlier day: the date
+    assert sync_said(1796000000 + 16 * 3600 + 6 * 60, 1796000000 + 16 * 3600 + 6 * 60 + 30) == "23:59"
+    assert sync_said(1796000000 + 16 * 3600 + 6 * 60, 1796000000 + 16 * 3600 + 7 * 60) == "30/11"  # past midnight
+    assert sync_said(1796000000 + 16 * 3600 + 7 * 60, 1796000000 + 16 * 3600 + 8 * 60) == "00:00"
 
 
 def fill_and_sync(store, n, when):

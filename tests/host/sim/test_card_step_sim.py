@@ -185,3 +185,36 @@ def test_check_mode_survives_hostile_card_contents(tmp_path: Path) -> None:
     assert run.out.count("|NOT VALID:      |") >= len(HOSTILE_PAYLOADS), run.out[-3000:]
     assert "|VALID           |" in run.out  # and a real card still checks afterwards
     assert "Traceback" not in run.out + run.err and "unexpected" not in run.out
+
+
+def test_the_wallet_keeps_every_card_the_device_wrote_and_only_those(tmp_path: Path) -> None:
+    """A hostile card (anyone's to write) tapped at the card step is written over by the device: it
+    is in the wallet.  A wallet card only presented and checked is not written back (its dump
+    without a signature file stays without one), and the closing summary checks each chip's
+    originality signature as the device does (python-ecdsa, not the device's code)."""
+    from host_tools.enrolctl.simrun import print_summary
+
+    flash = new_device(tmp_path)
+    wallet = tmp_path  # run_sim's
+    lines = [*LOGIN] + enrol("NARY", "MEAS", "29022004", "1593")[:-5] + ["thostile", "?Card ready", "r", "A", "?HOME"]
+    first = run_sim(flash, lines, tmp_path, ENROL_SIM_WIFI="off")
+    assert first.rc == 0, first.out[-2000:]
+    (card,) = wallet.glob("*.bin")
+    sig = card.with_suffix(".sig")
+    image, stamp = card.read_bytes(), card.stat().st_mtime_ns
+    sig.unlink()  # a dump without its signature: the chip looks like a copy
+    later = run_sim(flash, [*LOGIN] + ["2", "?Tap a card", f"tap {card.stem[:6]}", "?NOT VALID", "r", "B", "?HOME"],
+                    tmp_path, ENROL_SIM_WIFI="off")
+    assert later.rc == 0, later.out[-2000:]
+    assert card.read_bytes() == image and card.stat().st_mtime_ns == stamp and not sig.exists()
+    import contextlib
+    import io
+
+    import shutil
+
+    shutil.copytree(wallet, flash.parent / "wallet", dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("state", "energy-*"))  # the summary reads STATE/wallet
+    said = io.StringIO()
+    with contextlib.redirect_stdout(said):
+        print_summary(flash.parent, None)
+    assert f"sim: card {card.name}: NOT VALID: not a genuine chip" in said.getvalue(), said.getvalue()

@@ -92,7 +92,15 @@ class Terminal:
         os.close(self.master)
 
 
-def test_make_sim_plays_the_readme_walkthrough_in_its_pixel_view(tmp_path: Path) -> None:
+KEY_S = 0.8  # a person types a line and presses Enter
+READ_S = 1.5  # and reads the screen before the next row
+DARK_NOTE = "the panel is dark, saving the battery: the first key only wakes it"
+
+
+def test_make_sim_plays_the_readme_walkthrough_in_its_pixel_view_at_a_persons_pace(tmp_path: Path) -> None:
+    """Typed as a person types it: a line at a time, reading each screen; and first reading the
+    README while the panel dims and goes dark, which the terminal shows, so the person's first
+    key only wakes it (and the walkthrough goes on as written)."""
     env = dict(os.environ, ENROL_SIM_PORT=str(_free_port()), TERM="xterm")
     for name in ("ENROL_SIM_VIEW", "ENROL_SIM_QUIET", "ENROL_SIM_WIFI", "MAKEFLAGS", "MAKELEVEL"):
         env.pop(name, None)
@@ -103,12 +111,23 @@ def test_make_sim_plays_the_readme_walkthrough_in_its_pixel_view(tmp_path: Path)
         while not any(termscreen.shows_khmer(f, "លេខមន្ត្រី៖") for f in termscreen.frames(term.output)[-3:]):
             assert time.monotonic() < deadline, term.output[-3000:]
             term.pump(0.5)
+        since = len(term.raw)
+        deadline = time.monotonic() + 90  # 40 s untouched in real time: dimmed, then dark
+        while DARK_NOTE not in term.raw[since:].decode("utf-8", "replace"):
+            assert time.monotonic() < deadline, term.output[-3000:]
+            term.pump(0.5)
+        dark = [termscreen.pixels(f) for f in termscreen.frames(term.raw[since:].decode("utf-8", "replace"))]
+        assert dark and dark[-1] is not None and not any(map(any, dark[-1]))  # drawn dark: no pixel lit
+        term.type("B")  # the key that wakes it
+        time.sleep(READ_S)
         for typed, shows in walkthrough():
             since = len(term.raw)
             for line in typed:
+                time.sleep(KEY_S)
                 term.type(line)
             if not shows:
                 continue
+            time.sleep(READ_S)
             screen = term.wait_for_screen(shows, since, ROW_WAIT_S)
             assert screen is not None, f"after {typed} the screen never showed {shows!r}:\n" + "\n".join(
                 termscreen.last_screen(term.output) or ["(no frame)"]) + "\n" + term.output[-1500:]
