@@ -105,8 +105,8 @@ def pay_result(flow):
                            "A=next B=home")
     if r == "no answer":  # whether the registry recorded it is not known: asking again tells
         why = "No network." if a[1] == "no network" else lit(a[1])  # else the technician's detail
-        return flow.screen("NOT PAID", ["No answer:", "DO NOT PAY.", "A=ask again", Wrap(why, 2)],
-                           "A=again B=home")
+        # A asks the registry again (the PIN again): said once, in the hint, never beside DO NOT PAY
+        return flow.screen("NOT PAID", ["No answer:", "DO NOT PAY.", "", Wrap(why, 2)], "A=retry B=home")
     for answer, lines in _REFUSALS:
         if answer == r or answer is None:
             return flow.screen("NOT PAID", [name] + list(lines), "A=next B=home")

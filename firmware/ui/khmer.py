@@ -167,7 +167,8 @@ def _entry_runs(strings, entry, names=None):
             return _latin(entry)
         return [[("b", line, strings)] for line in strings.lines(off)]
     if entry[0] == "{}":  # a literal: a typed name may be 32 letters, two lines of the panel
-        return _latin(str(entry[1]))
+        # an empty one is still a line: an input row shows its cursor before the first letter
+        return _latin(str(entry[1])) or [[("t", "")]]
     parts = entry[0].split("{}")
     runs = []
     for i in range(len(parts)):

@@ -287,3 +287,14 @@ def test_the_money_screens_key_fact_is_on_the_first_khmer_page(km: fw_khmer.Stri
         d.add(d.flow.card_read(False, why, None, True))
         s = d.flow.render()
         assert {-1, 0, 1} <= first_page(s), s.items  # NOT VALID, and why
+
+
+def test_an_empty_input_row_is_a_line_with_its_cursor_on_a_khmer_screen(km: fw_khmer.Strings) -> None:
+    """A text field before its first letter: the row is there, on the first page, under the
+    field's name (before, an empty literal had no line, and the cursor nowhere to go)."""
+    s = Screen(("{}/{}", 1, 7), ["Family name:", lit(""), "", ""], "A=OK B=bk C=del", (1, 0))
+    lines = fw_khmer.lay_out(km, s)
+    items = [line[0] for line in lines]
+    assert 1 in items and items.index(1) == items.index(0) + 1
+    a, b = fw_khmer.pages(lines)[0]
+    assert a <= items.index(1) < b
