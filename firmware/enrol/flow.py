@@ -539,7 +539,7 @@ class Flow:
         self.fields = {"given_name": name}
         self.receipt = (boot, seq)
         self.state = "card"
-        self.message = "(resumed)"
+        self.message = ("Resumed: {}", name)  # whose card: the officer may not remember
         return [("show", self.render()), ("write_card", boot, seq, dict(self.fields))]
 
     def _key_card(self, k, now):

@@ -10,7 +10,7 @@ from micropython import const
 
 from firmware.enrol import schema
 from firmware.ui import keymap as K
-from firmware.ui.screen import BODY_ROWS, Name, Pair, Wrap, lit
+from firmware.ui.screen import BODY_ROWS, Name, Numbered, Pair, Wrap, lit
 
 CHOICE_ROWS = 4  # options shown at once: the field's name above them, a message row below
 # Status.last_sync when it is not a time, as the status screen says it (with Wi-Fi, without)
@@ -144,7 +144,10 @@ def choice_screen(flow, head, label, msg, phrased):
     n = len(options)
     i = flow.editor.index
     top = max(0, min(i - 1, n - CHOICE_ROWS))
-    items = [label] + [options[j][1] if phrased else lit(options[j][1]) for j in range(top, min(n, top + CHOICE_ROWS))]
+    # a short list's options with the digit that picks them (ChoiceEntry pick_takes: up to 9)
+    digits = phrased and n <= 9
+    items = [label] + [Numbered(j + 1, options[j][1]) if digits else options[j][1] if phrased else lit(options[j][1])
+                       for j in range(top, min(n, top + CHOICE_ROWS))]
     items += [""] * (1 + CHOICE_ROWS - len(items))
     items.append(msg or (("{} of {}", i + 1, n) if n > CHOICE_ROWS else ""))
     return flow.screen(head, items, "*# move A=OK", highlight=1 + i - top if n else None)

@@ -15,7 +15,7 @@ at all (the App then shows English and logs why).
 
 
 from firmware import formats, fsutil
-from firmware.ui.screen import NAME, PAIR, WRAP, kind, say
+from firmware.ui.screen import NAME, NUMBERED, PAIR, WRAP, kind, say
 
 WIDTH = 128
 HEIGHT = 64
@@ -159,6 +159,9 @@ def _entry_runs(strings, entry, names=None):
         return _entry_runs(strings, entry[1], names)
     if k == NAME:
         return _name_lines(names, entry)
+    if k == NUMBERED:  # the digit, then the option's first line
+        lines = _entry_runs(strings, entry[2], names)
+        return [[("t", str(entry[1]) + " ")] + (lines[0] if lines else [])] + lines[1:]
     if isinstance(entry, str):
         if not entry:
             return []

@@ -13,6 +13,7 @@ and the body may also hold
   Wrap(entry, rows)            a message broken at spaces into at most `rows` rows (at the
                                bottom of the body if bottom=True)
   Pair(left, right)            one row with `left` at its start and `right` at its end
+  Numbered(n, entry)           an option of a short list after the digit that picks it
 cursor and highlight name body items (their index in `items`), not rows: a language whose
 rows are taller lays the same items out on more pages.
 
@@ -36,6 +37,7 @@ def lit(value):
 WRAP = 1
 PAIR = 2
 NAME = 3
+NUMBERED = 4
 
 
 def Wrap(entry, rows, bottom=False):  # noqa: N802 - read as a kind of entry, like the classes it replaced
@@ -55,8 +57,14 @@ def Name(key, latin):  # noqa: N802
     return (NAME, key, latin)
 
 
+def Numbered(n, entry):  # noqa: N802
+    """An option of a short list with the digit that picks it: "1 Female" (entry in the screen's
+    language, the digit as it is)."""
+    return (NUMBERED, n, entry)
+
+
 def kind(entry):
-    """WRAP, PAIR, NAME, or 0 for a phrase, template or literal."""
+    """WRAP, PAIR, NAME, NUMBERED, or 0 for a phrase, template or literal."""
     return entry[0] if isinstance(entry, tuple) and isinstance(entry[0], int) else 0
 
 
@@ -68,6 +76,8 @@ def say(entry, tr=None):
     if isinstance(entry, tuple):
         if entry[0] == NAME:
             return entry[2]
+        if entry[0] == NUMBERED:
+            return str(entry[1]) + " " + say(entry[2], tr)
         template = tr(entry[0]) if tr is not None else entry[0]
         return template.format(*[v[2] if kind(v) == NAME else v for v in entry[1:]])
     return tr(entry) if tr is not None else entry

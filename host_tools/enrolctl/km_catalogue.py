@@ -132,7 +132,7 @@ KHMER: dict[str, str] = {
     "Checking it...": "កំពុងពិនិត្យ...",
     "Card failed": "កាតមិនដំណើរការ",
     "Card read-only: use another card": "កាតនេះ សរសេរមិនបាន៖ ប្រើកាតផ្សេង",
-    "(resumed)": "(បន្ត)",
+    "Resumed: {}": "បន្ត៖ {}",
     "DONE": "រួចរាល់",
     "A=next person": "A=បុគ្គល បន្ទាប់",
     "Card ready for": "កាតរួចរាល់ សម្រាប់",

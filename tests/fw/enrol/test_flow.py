@@ -386,7 +386,7 @@ def test_a_card_step_cut_by_power_resumes_after_login():
     flow.cards = due_list((4, 12, "NARY"), deferred=False)
     d = Driver(flow)
     login(d)
-    assert flow.state == "card" and "(resumed)" in d.screen()
+    assert flow.state == "card" and "Resumed: NARY" in d.screen()  # whose card it is
     assert d.take("write_card") == [("write_card", 4, 12, {"given_name": "NARY"})]
     d.add(flow.card_done(True, "7K3M-Q2XA"))
     assert "NARY" in d.screen()

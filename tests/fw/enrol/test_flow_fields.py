@@ -91,9 +91,9 @@ def test_the_step_count_follows_the_highlighted_category_and_never_jumps():
     login(d)
     d.press("1").type("SOK").press(K.OK).type("SOPHEA").press(K.OK).press("2", *"09031951", K.OK)
     d.press(K.OK, K.OK)  # the village offered, no phone: the category
-    assert d.screen().startswith("7/7 ") and ">Citizen" in d.screen()  # a citizen has no number: 7 steps
+    assert d.screen().startswith("7/7 ") and ">1 Citizen" in d.screen()  # a citizen has no number: 7 steps
     d.press(K.DOWN, K.DOWN, K.DOWN)
-    assert d.screen().startswith("7/8 ") and ">Veteran" in d.screen()  # a veteran's number is an 8th
+    assert d.screen().startswith("7/8 ") and ">4 Veteran" in d.screen()  # a veteran's number is an 8th
     d.press(K.OK)
     assert d.screen().startswith("8/8 ") and "Service no.:" in d.screen()
 

@@ -14,7 +14,7 @@ import random
 from flowkit import COMMUNES, PROGRAMMES, VILLAGES, Driver, due_list, enrol_person, login, new_flow, walk_payout
 from fwtest import IS_MICROPYTHON, skip
 from firmware.ui import keymap as K
-from firmware.ui.screen import NAME, PAIR, WRAP, Pair, Screen, Status, Wrap, boot_screen, kind, lit, say
+from firmware.ui.screen import NAME, NUMBERED, PAIR, WRAP, Pair, Screen, Status, Wrap, boot_screen, kind, lit, say
 
 # provisioned names, not words of ours
 VILLAGE_WORDS = [w for _, name in VILLAGES + COMMUNES + PROGRAMMES for w in name.split(" ")]
@@ -34,6 +34,9 @@ def values(entry, out):
         values(entry[2], out)
     elif k == NAME:
         out.append(entry[2])  # a provisioned name, in Latin letters
+    elif k == NUMBERED:
+        out.append(str(entry[1]))
+        values(entry[2], out)
     elif isinstance(entry, tuple):
         for v in entry[1:]:
             if kind(v) == NAME:
@@ -52,6 +55,8 @@ def phrases(entry):
         return phrases(entry[1]) + phrases(entry[2])
     if k == NAME:
         return []
+    if k == NUMBERED:
+        return phrases(entry[2])
     if isinstance(entry, tuple):
         return [] if entry[0] == "{}" else [entry[0]]
     return [entry] if entry else []

@@ -20,14 +20,14 @@ def test_power_cut_at_the_card_step_resumes_there_after_login(tmp_path: Path) ->
     resumed = run_sim(flash, [*LOGIN[:3]] + ["?Tap the card", "t", "?Card ready", "r", "A", "?HOME", "3",
                                                  "?To sync", "B"], tmp_path, ENROL_SIM_WIFI="off")
     assert resumed.rc == 0, resumed.out[-2000:] + resumed.err[-2000:]
-    assert "|(resumed)       |" in resumed.out
+    assert "|Resumed: NARY   |" in resumed.out
     assert "|Card ready for  |\n|NARY            |" in resumed.out
     assert "|Cards due: 0" in resumed.out and "|To sync: 1" in resumed.out  # the same record, now with its card
     assert not (flash / "card_due.bin").exists()
     assert len(list(tmp_path.glob("*.bin"))) == 1  # one card in the wallet
 
     again = run_sim(flash, [*LOGIN] + ["3", "?To sync", "B"], tmp_path, ENROL_SIM_WIFI="off")
-    assert again.rc == 0 and "(resumed)" not in again.out and "|Cards due: 0" in again.out
+    assert again.rc == 0 and "Resumed:" not in again.out and "|Cards due: 0" in again.out
 
 
 def test_card_later_is_not_resumed_and_a_damaged_file_is_dropped(tmp_path: Path) -> None:
@@ -39,7 +39,7 @@ def test_card_later_is_not_resumed_and_a_damaged_file_is_dropped(tmp_path: Path)
     (flash / "card_due.bin").write_bytes(b"CD1" + bytes(80))  # damaged
     after = run_sim(flash, [*LOGIN] + ["3", "?To sync", "B"], tmp_path, ENROL_SIM_WIFI="off")
     assert after.rc == 0 and "card_due.bin: does not authenticate" in after.out
-    assert "(resumed)" not in after.out and "|Cards due: 1" in after.out  # the record is safe, its card due
+    assert "Resumed:" not in after.out and "|Cards due: 1" in after.out  # the record is safe, its card due
     assert not (flash / "card_due.bin").exists()
 
 
@@ -53,7 +53,7 @@ def test_a_card_left_for_later_is_written_when_the_person_comes_back(tmp_path: P
     back = run_sim(flash, [*LOGIN] + ["5", "?Whose card?", "#", "A", "?Tap the card", "t", "?Card ready", "r", "A",
                                       "?HOME", "3", "?Cards due", "B"], tmp_path, ENROL_SIM_WIFI="off")
     assert back.rc == 0, back.out[-2000:] + back.err[-2000:]
-    assert "|Card ready for  |\n|NARY            |" in back.out and "(resumed)" not in back.out
+    assert "|Card ready for  |\n|NARY            |" in back.out and "Resumed:" not in back.out
     assert "|Cards due: 1" in back.out and "|5 Cards due: 1  |" in back.out
     assert len(list(tmp_path.glob("*.bin"))) == 1  # the card NARY took home
 
@@ -111,7 +111,7 @@ def test_a_power_cut_before_the_save_leaves_no_trace(tmp_path: Path, marker: str
     assert marker in cut and "Record SAVED" not in cut
     after = run_sim(flash, [*LOGIN] + ["3", "?To sync", "B", "?HOME"], tmp_path, ENROL_SIM_WIFI="off")
     assert after.rc == 0, after.out[-2000:]
-    assert "|To sync: 0" in after.out and "|Cards due: 0" in after.out and "(resumed)" not in after.out
+    assert "|To sync: 0" in after.out and "|Cards due: 0" in after.out and "Resumed:" not in after.out
     assert not (flash / "card_due.bin").exists()
 
 
@@ -122,7 +122,7 @@ def test_a_power_cut_on_the_receipt_keeps_the_record_and_its_verified_card(tmp_p
     assert "|Card ready for  |" in cut
     after = run_sim(flash, [*LOGIN] + ["3", "?To sync", "B", "?HOME"], tmp_path, ENROL_SIM_WIFI="off")
     assert after.rc == 0, after.out[-2000:]
-    assert "|To sync: 1" in after.out and "|Cards due: 0" in after.out and "(resumed)" not in after.out
+    assert "|To sync: 1" in after.out and "|Cards due: 0" in after.out and "Resumed:" not in after.out
     assert not (flash / "card_due.bin").exists()
 
 

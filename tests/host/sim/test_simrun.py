@@ -52,7 +52,7 @@ def test_p_cuts_the_power_and_the_device_boots_again_on_the_same_flash(tmp_path:
         proc.kill()
     before = "".join(seen)
     assert "sim: provisioned a demo device" in before and "|Record SAVED.   |" in before
-    assert "|(resumed)       |" in rest and "|Card ready for  |\n|NARY            |" in rest
+    assert "|Resumed: NARY   |" in rest and "|Card ready for  |\n|NARY            |" in rest
     assert len(list((state / "wallet").glob("*.bin"))) == 1
 
 
@@ -92,7 +92,7 @@ def test_a_script_can_cut_the_power_at_a_screen_and_carry_on(tmp_path: Path) -> 
     script.write_text("\n".join(lines) + "\n")
     r = enrolctl_sim(tmp_path, "--script", str(script))
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
-    assert r.stdout.count("sim: power cut") == 1 and "|(resumed)       |" in r.stdout
+    assert r.stdout.count("sim: power cut") == 1 and "|Resumed: NARY   |" in r.stdout
     assert "sim: on the device: 1 records" in r.stdout and "1 with a verified card" in r.stdout
 
 
