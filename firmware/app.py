@@ -67,7 +67,7 @@ class App:
         except secrets.SecretsError as e:
             self.board.console("secrets: " + str(e))
             return Screen("ERROR", ["Setup data bad:", "call technician", "", Wrap(lit(str(e)), 3)], status=self.status)
-        from firmware.clock import Clock, sync_said
+        from firmware.clock import Clock, local_date, when_said
         from firmware.store.audit import AuditLog
         from firmware.store.records import RecordStore
 
@@ -84,7 +84,7 @@ class App:
             self.board.console("rng: seed file: " + str(e))
         if report["quarantined_bytes"] or report["foreign"] or report["unreadable"]:
             self.board.console("store recovery: " + str(report))
-        self.status.last_sync = sync_said(self.store.last_synced(), self.clock.now())
+        self.status.last_sync = when_said(self.store.last_synced(), local_date(self.clock.now()))
         from firmware.enrol.officer import OfficerError, Officers
 
         officers = Officers(self.data, audit)

@@ -101,12 +101,13 @@ def local_hhmm(t):
     return "%02d:%02d" % (s // 3600, s % 3600 // 60)
 
 
-def sync_said(t, now):
-    """The last sync at epoch seconds t as STATUS says it: 'HH:MM' the same day, 'DD/MM' an
-    earlier one, 'never' for none (t 0)."""
+def when_said(t, today):
+    """Epoch seconds t as a screen says when something happened (the last sync, a saved record):
+    'HH:MM' on today's date (y, m, d), 'DD/MM' an earlier day (or today unknown: None), 'never'
+    for none (t 0)."""
     if not t:
         return "never"
-    if local_date(t) == local_date(now):
+    if local_date(t) == today:
         return local_hhmm(t)
     _, m, d = local_date(t)
     return "%02d/%02d" % (d, m)

@@ -19,6 +19,7 @@ from firmware.crypto.wipe import wipe
 from firmware.formats import credential_label
 from firmware.enrol import schema, screens
 from firmware.ticks import ticks_diff
+from firmware.clock import when_said
 from firmware.ui import keymap as K
 from firmware.ui.entry import ChoiceEntry, DateEntry, PinEntry, TextEntry, VillageEntry, pin_problem
 from firmware.ui.screen import Name, Screen, Status, Wrap, lit
@@ -101,7 +102,7 @@ class Flow:
         return None
 
     def due(self):
-        """(boot, seq, given name) of the saved records whose card is still to write."""
+        """(boot, seq, given name, when saved) of the saved records whose card is still to write."""
         return self.cards.listed() if self.cards is not None else []
 
     def _field(self, i):
@@ -356,7 +357,8 @@ class Flow:
             return [("show", self.render()), ("check_card",)]
         elif choice == "due":
             self.state = "due_pick"
-            self.editor = ChoiceEntry([((b, q, name), name + " " + str(b) + "-" + str(q)) for b, q, name in self.due()])
+            # the name and when the record was saved: what tells the officer two people apart
+            self.editor = ChoiceEntry([((b, q, name), name + " " + when_said(t, self.today)) for b, q, name, t in self.due()])
             self.message = ""
         elif choice == "unlock":
             self.state = "unlock"

@@ -135,8 +135,8 @@ class CardsDue:
         return None
 
     def listed(self):
-        """(boot, seq, given name) of each card still to write, oldest first."""
-        return [(e[0], e[1], e[4]) for e in self.entries]
+        """(boot, seq, given name, when saved) of each card still to write, oldest first."""
+        return [(e[0], e[1], e[4], e[3]) for e in self.entries]
 
     def interrupted(self):
         """(boot, seq, given name) of the card step a power cut interrupted (not deferred), or None."""

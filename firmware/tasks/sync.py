@@ -6,7 +6,7 @@ asks the flow through card_step() whether the card step is on (no sync during it
 
 import asyncio
 
-from firmware.clock import sync_said
+from firmware.clock import local_date, when_said
 from firmware.ticks import ticks_add, ticks_diff, ticks_ms
 
 SYNC_FIRST_MS = 5000  # after power-on: let the officer log in first
@@ -195,7 +195,7 @@ class SyncTask:
                 return (None if self.disabled else False), None
             n = await self.client.sync()
             now = self.clock.now()
-            self.status.last_sync = sync_said(now, now)  # the officer reads Cambodian time
+            self.status.last_sync = when_said(now, local_date(now))  # the officer reads Cambodian time
             self.board.console("sync: " + str(n) + " records")
             return True, None
         except SyncError as e:

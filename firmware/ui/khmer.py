@@ -231,7 +231,9 @@ def lay_out(strings, screen, names=None):
     """The screen as layout lines [item, runs, right runs]; item: -1 title, -2 hint, else the
     body item's index.  names: the provisioned names (names.km), or None."""
     out = []
-    if not latin_title(screen):
+    # a screen that waits for typing (a cursor) leaves its title out: the field's name heads the
+    # body, and the input row and its keys' hint then share the first page
+    if not latin_title(screen) and not screen.cursor:
         _add(out, strings, -1, screen.title, names)
     for i in range(len(screen.items)):
         _add(out, strings, i, screen.items[i], names)

@@ -41,13 +41,15 @@ def village_list(rows=VILLAGE_ROWS, communes=COMMUNES):
 
 
 def due_list(*people, deferred=True):
-    """store/cards_due.CardsDue on a fresh flash directory holding these (boot, seq, given name),
-    each one "card later" (deferred), or a card step a power cut interrupted (deferred=False)."""
+    """store/cards_due.CardsDue on a fresh flash directory holding these (boot, seq, given name[,
+    when saved]), each one "card later" (deferred), or a card step a power cut interrupted
+    (deferred=False)."""
     from firmware.store.cards_due import CardsDue
 
     cards = CardsDue(tmpdir(), bytes(range(32)))
-    for boot, seq, name in people:
-        cards.add(boot, seq, bytes(range(16)), 1767225600, name)
+    for person in people:
+        boot, seq, name = person[:3]
+        cards.add(boot, seq, bytes(range(16)), person[3] if len(person) > 3 else 1767225600, name)
         if deferred:
             cards.defer(boot, seq)
     return cards

@@ -352,11 +352,17 @@ def test_cards_due_on_home_writes_the_card_of_the_person_who_came_back():
     d = Driver(flow)
     login(d)
     assert "Cards due" not in d.screen()  # nothing due: no such entry
-    flow.cards = due_list((1, 7, "SOPHEAP"), (2, 3, "DARA"))  # the app's list
+    # the app's list: saved at 07:53 and 09:53 on 30/11/2026 in Phnom Penh (date(1) says so)
+    flow.cards = due_list((1, 7, "SOPHEAP", 1796000000), (2, 3, "DARA", 1796000000 + 7200))
     d.add(flow.show())
     assert "5 Cards due: 2" in d.screen()
-    d.press("5")
-    assert flow.state == "due_pick" and "SOPHEAP 1-7" in d.screen() and "DARA 2-3" in d.screen()
+    flow.today = (2026, 11, 30)
+    d.press("5")  # each listed with the hour it was saved: two of one name are told apart
+    assert flow.state == "due_pick" and "SOPHEAP 07:53" in d.screen() and "DARA 09:53" in d.screen()
+    d.press(K.BACK)
+    flow.today = (2026, 12, 1)
+    d.press("5")  # saved on an earlier day: the date
+    assert "SOPHEAP 30/11" in d.screen() and "DARA 30/11" in d.screen()
     d.press(K.BACK)
     assert flow.state == "home"
     d.press("5", K.DOWN, K.OK)

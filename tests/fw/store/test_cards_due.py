@@ -25,7 +25,7 @@ def test_round_trip_defer_and_clear():
     assert cards_due.load_all(d, KEY)[0][5] is True and cards_due.load_all(d, KEY)[1][5] is False
     due.done(3, 42)  # DARA's card was verified
     assert cards_due.load_all(d, KEY) == [(3, 41, RID, 1800000000, "SOPHEAP", True)]
-    assert due.listed() == [(3, 41, "SOPHEAP")] and due.interrupted() is None
+    assert due.listed() == [(3, 41, "SOPHEAP", 1800000000)] and due.interrupted() is None
     again = CardsDue(d, KEY)  # after a power cut: the records still due, read back
     assert again.load([(3, 41)]) is None and again.entries == due.entries
     assert again.load([]) is None and cards_due.load_all(d, KEY) == []  # the record is gone
@@ -52,7 +52,7 @@ def test_a_damaged_file_is_reported_and_removed_and_flash_that_refuses_keeps_the
     said = []
     gone = CardsDue(d + "/no/such/dir", KEY, said.append)  # every write refused
     gone.add(2, 5, RID, 7, "NARY")
-    assert gone.listed() == [(2, 5, "NARY")] and len(said) == 1 and said[0].startswith("card_due: ")
+    assert gone.listed() == [(2, 5, "NARY", 7)] and len(said) == 1 and said[0].startswith("card_due: ")
 
 
 def test_the_first_format_one_entry_is_read_as_an_interrupted_card_step():

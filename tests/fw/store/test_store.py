@@ -76,15 +76,15 @@ def test_results_mark_records_final_and_survive_reboot():
 
 
 def test_the_last_sync_is_said_as_the_officer_reads_it():
-    from firmware.clock import sync_said
+    from firmware.clock import local_date, when_said
 
     # 1796000000 is 2026-11-30 07:53:20 in Phnom Penh (UTC+7, no summer time): date(1) says so
-    assert sync_said(0, 1796000000) == "never"
-    assert sync_said(1796000000, 1796000000 + 3600) == "07:53"  # the same day: the hour
-    assert sync_said(1796000000, 1796000000 + 86400) == "30/11"  # an earlier day: the date
-    assert sync_said(1796000000 + 16 * 3600 + 6 * 60, 1796000000 + 16 * 3600 + 6 * 60 + 30) == "23:59"
-    assert sync_said(1796000000 + 16 * 3600 + 6 * 60, 1796000000 + 16 * 3600 + 7 * 60) == "30/11"  # past midnight
-    assert sync_said(1796000000 + 16 * 3600 + 7 * 60, 1796000000 + 16 * 3600 + 8 * 60) == "00:00"
+    assert when_said(0, local_date(1796000000)) == "never"
+    assert when_said(1796000000, local_date(1796000000 + 3600)) == "07:53"  # the same day: the hour
+    assert when_said(1796000000, local_date(1796000000 + 86400)) == "30/11"  # an earlier day: the date
+    assert when_said(1796000000 + 16 * 3600 + 6 * 60, local_date(1796000000 + 16 * 3600 + 6 * 60 + 30)) == "23:59"
+    assert when_said(1796000000 + 16 * 3600 + 6 * 60, local_date(1796000000 + 16 * 3600 + 7 * 60)) == "30/11"  # past midnight
+    assert when_said(1796000000 + 16 * 3600 + 7 * 60, local_date(1796000000 + 16 * 3600 + 8 * 60)) == "00:00"
 
 
 def fill_and_sync(store, n, when):

@@ -298,3 +298,17 @@ def test_an_empty_input_row_is_a_line_with_its_cursor_on_a_khmer_screen(km: fw_k
     assert 1 in items and items.index(1) == items.index(0) + 1
     a, b = fw_khmer.pages(lines)[0]
     assert a <= items.index(1) < b
+
+
+def test_a_khmer_input_screen_shows_the_input_and_its_keys_on_the_first_page(km: fw_khmer.Strings) -> None:
+    """Login's officer number: the question, the digits typed and A=OK on one page (before, the
+    title took the room and the hint went to a page of its own, without the input)."""
+    from flowkit import Driver, new_flow
+
+    d = Driver(new_flow())
+    s = d.flow.render()
+    assert d.flow.state == "login_id" and s.cursor is not None
+    lines = fw_khmer.lay_out(km, s)
+    a, b = fw_khmer.pages(lines)[0]
+    first = {lines[j][0] for j in range(a, b)}
+    assert {0, 1, -2} <= first, (first, [line[0] for line in lines])  # the question, OF and digits, the hint
