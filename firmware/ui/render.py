@@ -1,6 +1,6 @@
 """Draw a Screen (ui/screen.py) into a Display's frame buffer and show it, in English with
-framebuf's 8x8 font: the status bar in inverse video, the body rows (a highlighted item framed,
-the cursor underlined and kept in view), the hint row under a rule.  16 columns, BODY_ROWS rows.
+framebuf's 8x8 font: the status bar and the hint row in inverse video, the body rows between
+(a highlighted item framed, the cursor underlined and kept in view).  16 columns, BODY_ROWS rows.
 The screen is a description; this is where it becomes rows and pixels."""
 
 from firmware.ui.screen import BODY_ROWS, COLS, row_of, view
@@ -41,7 +41,9 @@ def draw(display, screen, tr=None, turn=0):
             fb.rect(0, y, width, _CHAR_PX, 1)
         if i == cursor_row:
             fb.hline((col - offset) * _CHAR_PX, y + _CHAR_PX - 1, _CHAR_PX, 1)
-    fb.hline(0, height - _CHAR_PX - 1, width, 1)
-    fb.text(screen.hint_row(tr), 0, height - _CHAR_PX, 1)
+    # the hint row in inverse video, like the status bar: a rule above it took the last body
+    # row's bottom pixel row, so that row's text ran into it ("(no phone)" read as underlined)
+    fb.fill_rect(0, height - _CHAR_PX, width, _CHAR_PX, 1)
+    fb.text(screen.hint_row(tr), 0, height - _CHAR_PX, 0)
     display.show()
     return turns
