@@ -100,9 +100,9 @@ chromium: setup
 	  else echo "chromium: chromium and chromedriver missing; install 'chromium' and 'chromium-driver' (as root)"; exit 1; fi; }
 
 # The README's pictures of the main screens, in Khmer and English, as the firmware draws them in the
-# simulator (host_tools/enrolctl/pictures.py), into host_tools/sim/screens/
+# simulator (host_tools/sim/pictures.py), into host_tools/sim/screens/
 pictures: runtime
-	@$(BIN)/python -m host_tools.enrolctl.pictures
+	@$(BIN)/python -m host_tools.sim.pictures
 
 # The Khmer shaping's oracle is Pango (tests/host/pango_oracle.py): Debian's libpangoft2
 pango:

@@ -21,7 +21,7 @@ KEYS = "0123456789ABCD*#"
 def enrolment_keys() -> int:
     """Keys from HOME to the card step of the walkthrough's veteran (SOK SOPHEA, his service
     number), login excluded; '.' (waiting a second between two letters on a key) is no key."""
-    from host_tools.enrolctl.pictures import VISIT
+    from host_tools.sim.pictures import VISIT
 
     lines = list(VISIT)
     start, end = lines.index("?HOME") + 1, lines.index("?Tap the card")

@@ -169,13 +169,16 @@ def print_payments(state: Path, registry_port: int | None) -> None:
 
 def originality_keys(wallet: Path) -> list[bytes]:
     """The keys a genuine chip's originality signature verifies under: NXP's, and the simulator's
-    card factory's (host_tools/sim/nxp_signer.py; its key kept in the wallet folder)."""
+    card factory's (its private key kept in the wallet folder; the public one made here with
+    python-ecdsa: enrolctl does not import the simulator)."""
+    from ecdsa import SECP128r1, SigningKey
+
     from firmware.crypto.originality import NXP_NTAG21X
-    from host_tools.sim.nxp_signer import FactorySigner
 
     keys = [bytes(NXP_NTAG21X)]
     try:
-        keys.append(FactorySigner(int((wallet / "factory-key.hex").read_text().strip(), 16)).public_key)
+        d = int((wallet / "factory-key.hex").read_text().strip(), 16)
+        keys.append(SigningKey.from_secret_exponent(d, curve=SECP128r1).get_verifying_key().to_string("uncompressed"))
     except (OSError, ValueError):
         pass
     return keys
@@ -198,6 +201,9 @@ def print_summary(state: Path, registry_port: int | None) -> None:
             sig = path.with_suffix(".sig").read_bytes() if path.with_suffix(".sig").exists() else b""
             if not genuine_chip(cred.uid, sig, chip_keys):  # as the device checks it: a copy is refused
                 raise CardInvalid("not a genuine chip (its originality signature fails): a copy")
+            exp = cred.claims.get(4)
+            if not isinstance(exp, int) or exp < time.time():  # and an expired card
+                raise CardInvalid("credential expired")
             print(f"sim: card {path.name}: VALID, {cred.claims[-70001]}, credential {cred.claims[2]}")
         except CardInvalid as e:
             print(f"sim: card {path.name}: NOT VALID: {e}")

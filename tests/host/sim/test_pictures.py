@@ -12,7 +12,7 @@ import termscreen
 from conftest import ROOT
 from PIL import Image
 
-from host_tools.enrolctl import pictures
+from host_tools.sim import pictures
 from host_tools.sim.frames import SCALE
 
 

@@ -3,7 +3,7 @@ simulator twice, on a device provisioned in Khmer and on one in English, each fr
 draws written as a PNG (`enrolctl sim --frames`, host_tools/sim/frames.py); the first frame of
 each main screen is copied to host_tools/sim/screens/NAME-LANG.png.
 
-Usage: python -m host_tools.enrolctl.pictures [FOLDER]   (default: host_tools/sim/screens)
+Usage: python -m host_tools.sim.pictures [FOLDER]   (default: host_tools/sim/screens)
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .paths import ROOT
-from .simrun import sim_command
-from .simstate import provision
+from host_tools.enrolctl.paths import ROOT
+from host_tools.enrolctl.simrun import sim_command
+from host_tools.enrolctl.simstate import provision
 
 OUT = ROOT / "host_tools" / "sim" / "screens"
 LANGUAGES = ("km", "en")
@@ -69,7 +69,7 @@ def play(lang: str, tmp: Path) -> Path:
 
 def pick(frames: Path) -> dict[str, Path]:
     """{picture: the first lit frame whose screen shows its text}."""
-    from host_tools.sim.frames import read_index
+    from .frames import read_index
 
     index = read_index(frames)
     out = {}
