@@ -667,7 +667,8 @@ class World:
         else:
             body = self.oled.to_text()
         print(CLEAR + body)
-        print(PIXEL_HINT + ("\nsim: " + PANEL_NOTES[state] if state in PANEL_NOTES else ""), flush=True)
+        note = state in PANEL_NOTES and not self.person.off  # (not the switching off)
+        print(PIXEL_HINT + ("\nsim: " + PANEL_NOTES[state] if note else ""), flush=True)
 
     def report(self) -> dict:
         return {"ms": self.meter.report(), "at_sleep": self.at_sleep, "light_sleeps": self.light_sleeps,
