@@ -24,8 +24,8 @@ from firmware.ui import keymap as K
 from firmware.ui.entry import ChoiceEntry, DateEntry, PinEntry, TextEntry, VillageEntry, pin_problem
 from firmware.ui.screen import Name, Screen, Status, Wrap, lit
 
-# schema.FIELDS indexes REVIEW lists first: family and given name, category, service number
-_REVIEW_FIRST = (0, 1, 6, 7)
+# the fields REVIEW lists first: who the person is, then what decides the money paid
+_REVIEW_FIRST = ("family_name", "given_name", "category", "service_no")
 HOME_ITEMS = (("new", "1 New enrolment"), ("check", "2 Check a card"), ("status", "3 Status"),
               ("logout", "4 Log out"))
 SUPERVISOR_ITEMS = (("new", "1 New enrolment"), ("check", "2 Check a card"), ("status", "3 Status"),
@@ -119,7 +119,8 @@ class Flow:
         """The steps as REVIEW lists them: who the person is, then what decides the money paid
         (the category, the service number), then the rest."""
         steps = self.steps()
-        return [i for i in _REVIEW_FIRST if i in steps] + [i for i in steps if i not in _REVIEW_FIRST]
+        first = [i for key in _REVIEW_FIRST for i in steps if schema.FIELDS[i][0] == key]
+        return first + [i for i in steps if i not in first]
 
     def category_options(self):
         # the built-in names are phrases (translated); those added at provisioning are names

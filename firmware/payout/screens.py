@@ -17,11 +17,11 @@ def programme(flow):
 
 # Why a card is not valid, in words a citizen understands: card/*.py's technical reasons (kept in
 # the audit log) fall into a copy, an expired card, or a card that is not (or no longer) readable
-# as the registry's.  (Tuples of constants: kept in flash.)
-_COPY = ("UID mismatch: copied to another card", "not a genuine NXP chip: a copy", "signature invalid: tampered",
-         "signed by an untrusted key")
+# as the registry's.  A card signed by a key this point does not trust is in the last: it may be
+# genuine and the point's trust list old.  (Tuples of constants: kept in flash.)
+_COPY = ("UID mismatch: copied to another card", "not a genuine NXP chip: a copy", "signature invalid: tampered")
 _EXPIRED = ("credential expired",)
-_CARD_WORDS = (("Not a genuine", "card: DO NOT PAY", "Keep it and call", "registry office."),
+_CARD_WORDS = (("Not a genuine", "card: DO NOT PAY", "Go to the", "registry office."),
                ("This card has", "expired: a new", "one is made at", "registry office."),
                ("Not a registry", "card, or it is", "damaged: go to", "registry office."))
 

@@ -277,7 +277,6 @@ KHMER: dict[str, str] = {
     "next card B=back": "កាតបន្ទាប់ B=ថយក្រោយ",
     "Not a genuine": "មិនមែនជាកាតពិត",
     "card: DO NOT PAY": "កុំបើកប្រាក់",
-    "Keep it and call": "ទុកកាតនេះ ហើយហៅ",
     "This card has": "កាតនេះ",
     "expired: a new": "ផុតសុពលភាពហើយ៖ កាតថ្មី",
     "one is made at": "ធ្វើនៅ",
