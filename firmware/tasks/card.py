@@ -137,6 +137,7 @@ class CardTask:
                 steps = writer.write_steps(uid, sel, record_id, given_name, iat, iat + 5 * 365 * 86400,
                                            self.reissue[0] if self.reissue else False)
                 cred_id, old, payload = await _stepped(steps)
+                steps = None  # a finished generator keeps its locals (the card's bytes): the check needs the room
                 try:  # the NXP originality signature: read now, with the card here; checked below
                     chip_sig = reader.read_sig()
                 except CardNak:
