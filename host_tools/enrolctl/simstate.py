@@ -41,8 +41,9 @@ class OldSimState(Exception):
     pass
 
 
-def provision(state: Path, port: int = DEFAULT_PORT) -> bool:
-    """Make the demo registry and device; False if they already exist."""
+def provision(state: Path, port: int = DEFAULT_PORT, lang: str | None = None) -> bool:
+    """Make the demo registry and device (its screens in lang: ENROL_SIM_LANG, else Khmer); False
+    if they already exist."""
     from host_tools.enrolctl import gazetteer, khmer
     from host_tools.registry.db import make_engine, migrate
 
@@ -65,7 +66,7 @@ def provision(state: Path, port: int = DEFAULT_PORT) -> bool:
               "registry_url": f"https://127.0.0.1:{port}",
               "registry_pub_n": keys.registry_pub_n().to_bytes(256, "big").hex(), "registry_pub_e": 65537,
               "ca_pem": keys.ca_pem.decode(), "wifi": [{"ssid": "village-hub", "psk": "demo-only"}],
-              "schema": RECORD_SCHEMA, "lang": os.environ.get("ENROL_SIM_LANG", "km")}
+              "schema": RECORD_SCHEMA, "lang": lang or os.environ.get("ENROL_SIM_LANG", "km")}
     secrets = {"v": 1, **{f: os.urandom(32).hex() for f in ("hmac_secret", "ed25519_seed", "card_key")}}
     officers = []
     for oid, role, pin in OFFICERS:

@@ -47,19 +47,10 @@ VISIT = ("?Officer number:", "0042A", "?PIN:", "2468A", "?HOME", "1", "?Family n
 def play(lang: str, tmp: Path) -> Path:
     """The visit on a new device provisioned in lang; the folder of its frames."""
     state = tmp / lang
-    env = dict(os.environ, ENROL_SIM_LANG=lang)
-    provision_env = os.environ.get("ENROL_SIM_LANG")
-    os.environ["ENROL_SIM_LANG"] = lang  # provisioning reads the device's language from it
-    try:
-        provision(state)
-    finally:
-        if provision_env is None:
-            os.environ.pop("ENROL_SIM_LANG", None)
-        else:
-            os.environ["ENROL_SIM_LANG"] = provision_env
+    provision(state, lang=lang)
     frames = tmp / f"frames-{lang}"
-    env.update(ENROL_DATA_DIR=str(state / "flash"), ENROL_SIM_WALLET=str(state / "wallet"), ENROL_SIM_VIEW="text",
-               ENROL_SIM_QUIET="1", ENROL_SIM_WIFI="off", ENROL_SIM_FRAMES=str(frames))
+    env = dict(os.environ, ENROL_DATA_DIR=str(state / "flash"), ENROL_SIM_WALLET=str(state / "wallet"),
+               ENROL_SIM_VIEW="text", ENROL_SIM_QUIET="1", ENROL_SIM_WIFI="off", ENROL_SIM_FRAMES=str(frames))
     proc = subprocess.run(sim_command(), cwd=ROOT, env=env, input="\n".join(VISIT + ("q",)) + "\n", text=True,
                           capture_output=True, timeout=900)
     if proc.returncode != 0 or "Traceback" in proc.stdout + proc.stderr:
