@@ -196,7 +196,6 @@ class CardTask:
             return self.trust
         if self._pub is None:
             self._pub = ed25519.public_key(self.secrets.ed25519_seed)
-            ed25519.prepare(self._pub)  # before the tap: see ed25519.prepare
         return {credential.key_id(self._pub): self._pub}
 
     def genuine_chip(self, reader, uid):

@@ -17,7 +17,7 @@ import subprocess
 from pathlib import Path
 
 from .errors import EnrolctlError
-from . import ota
+from . import native, ota
 from .paths import ROOT
 from .runtime import RUNTIME_DIR, source_tree
 
@@ -45,6 +45,7 @@ def build(log_to: Path | None = None) -> Path:
     """Build build/image/firmware.bin; refuses an app larger than its slot, saying by how much."""
     check_idf()
     src = source_tree()
+    native.fetch_monocypher()
     port = src / "ports" / "esp32"
     if not (port / "Makefile").is_file():
         raise EnrolctlError(f"image: {src} has no ports/esp32")
@@ -53,7 +54,8 @@ def build(log_to: Path | None = None) -> Path:
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as f:
         proc = subprocess.run(["make", "-C", str(port), f"BOARD_DIR={BOARD_DIR}", f"BUILD={out}",
-                               f"FROZEN_MANIFEST={ROOT / 'manifest.py'}"], stdout=f, stderr=subprocess.STDOUT)
+                               f"FROZEN_MANIFEST={ROOT / 'manifest.py'}",
+                               f"USER_C_MODULES={native.USERMOD / 'micropython.cmake'}"], stdout=f, stderr=subprocess.STDOUT)
     if proc.returncode != 0:
         raise EnrolctlError(f"image: the esp32 build failed (see {log})")
     app, combined = out / "micropython.bin", out / "firmware.bin"
@@ -61,6 +63,7 @@ def build(log_to: Path | None = None) -> Path:
     if app.stat().st_size > slot:
         raise EnrolctlError(f"image: the app is {app.stat().st_size} bytes, {app.stat().st_size - slot} over the "
                             f"{slot // 1024} KB app slot (host_tools/esp32_board/partitions.csv)")
+    native.require_in_image(out / "micropython.map")
     IMAGE_DIR.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(combined, IMAGE_DIR / "firmware.bin")
     return IMAGE_DIR / "firmware.bin"

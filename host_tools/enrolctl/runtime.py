@@ -10,6 +10,7 @@ build instead (README, RAM):
   build/runtime/mpy-cross     the bytecode compiler of the same source
   build/runtime/src/          the source, unpacked from ../shared/micropython/*.tar.xz
                               (MICROPY_SRC=DIR builds from a checkout instead)
+  host_tools/runtime/usermod/ the native module edsig (Ed25519, SHA-512), in both builds (native.py)
 
 `make runtime` calls build(); it is cheap when nothing changed (make's own
 dependency check, and the freezer rewrites frozen_content.c only when a frozen
@@ -26,6 +27,7 @@ import tarfile
 from collections.abc import Callable
 from pathlib import Path
 
+from . import native
 from .errors import EnrolctlError
 from .paths import ROOT
 
@@ -129,6 +131,22 @@ def _make(args: list[str], what: str, log: Path) -> None:
         raise EnrolctlError(f"runtime: building {what} failed (see {log}): " + " | ".join(tail))
 
 
+def _forget_frozen_if_natives_changed(obj: Path) -> None:
+    """frozen_content.c numbers its strings after the runtime's own, the native modules' among them,
+    and the freezer rewrites it only when a frozen file changed: a native module's new name would
+    then be declared twice.  So it is made again whenever the native modules' source changed."""
+    h = hashlib.sha256()
+    for f in sorted(native.USERMOD.rglob("*")):
+        if f.is_file():
+            h.update(f.relative_to(native.USERMOD).as_posix().encode() + b"\0" + f.read_bytes())
+    stamp = obj / "usermod.sha256"
+    if stamp.is_file() and stamp.read_text().strip() == h.hexdigest():
+        return
+    (obj / "unix" / "frozen_content.c").unlink(missing_ok=True)
+    obj.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(h.hexdigest() + "\n")
+
+
 def build(say: Say = _quiet) -> Path:
     """Build (or bring up to date) build/runtime/micropython; returns its path.  One build at a time
     (a lock file): make sim, make test and make bench may start together, and two makes in one
@@ -147,15 +165,18 @@ def _build(say: Say) -> Path:
         if not need.is_dir():
             raise EnrolctlError(f"runtime: {need.relative_to(ROOT)} is missing: run `make setup`")
     src = source_tree(say)
+    native.fetch_monocypher()
     RUNTIME_DIR.mkdir(parents=True, exist_ok=True)
     log = RUNTIME_DIR / "build.log"
     log.write_text("")
     obj = RUNTIME_DIR / "obj"
+    _forget_frozen_if_natives_changed(obj)
     _make(["-C", str(src / "mpy-cross"), "-j", JOBS, f"BUILD={obj / 'mpy-cross'}",
            "PROG=mpy-cross"], "mpy-cross", log)
     _make(["-C", str(src / "ports" / "unix"), "-j", JOBS, *UNIX_FLAGS, f"BUILD={obj / 'unix'}",
            "PROG=micropython", f"MICROPY_MPYCROSS={obj / 'mpy-cross' / 'mpy-cross'}",
-           f"FROZEN_MANIFEST={UNIX_MANIFEST}"], "the 32-bit unix port", log)
+           f"FROZEN_MANIFEST={UNIX_MANIFEST}", f"USER_C_MODULES={native.USERMOD}"], "the 32-bit unix port", log)
+    native.require_modules(obj / "unix" / "micropython")
     # copied, not linked, only when changed: a test run keeps the binary it started with
     for built, final in ((obj / "unix" / "micropython", MICROPYTHON), (obj / "mpy-cross" / "mpy-cross", MPY_CROSS)):
         if not final.exists() or final.read_bytes() != built.read_bytes():

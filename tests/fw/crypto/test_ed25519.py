@@ -3,7 +3,7 @@
 import binascii
 
 from firmware.crypto import ed25519
-from firmware.crypto.sha512 import sha512
+from firmware.crypto.ed25519 import sha512
 
 
 def h(s):

@@ -222,3 +222,67 @@ def test_make_image_refuses_an_app_larger_than_its_slot_saying_by_how_much(tmp_p
     with pytest.raises(EnrolctlError, match=f"the app is {slot + 4096} bytes, 4096 over the {slot // 1024} KB app slot"):
         image.build(log_to=tmp_path / "build.log")
     assert not (tmp_path / "image" / "firmware.bin").exists()
+
+
+def _stand_in_idf(tmp_path: Path, monkeypatch, app_bytes: int, map_text: str) -> None:
+    """ESP-IDF's build replaced by a `make` on PATH that writes an app of app_bytes and a link map."""
+    import os
+    import stat
+
+    from host_tools.enrolctl import image
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake_make = bin_dir / "make"
+    fake_make.write_text("#!/bin/sh\nfor a; do case $a in BUILD=*) out=${a#BUILD=};; USER_C_MODULES=*) um=${a#USER_C_MODULES=};; esac; done\n"
+                         "test -f \"$um\" || exit 3\nmkdir -p \"$out\"\n"
+                         f"head -c {app_bytes} /dev/zero > \"$out/micropython.bin\"\n"
+                         "cp \"$out/micropython.bin\" \"$out/firmware.bin\"\n"
+                         f"printf '%s\\n' '{map_text}' > \"$out/micropython.map\"\n")
+    gcc = bin_dir / "xtensa-esp32-elf-gcc"
+    gcc.write_text("#!/bin/sh\n")
+    for f in (fake_make, gcc):
+        f.chmod(f.stat().st_mode | stat.S_IEXEC)
+    idf = tmp_path / "idf"
+    (idf / "tools").mkdir(parents=True)
+    (idf / "tools" / "idf.py").write_text("")
+    monkeypatch.setenv("IDF_PATH", str(idf))
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setattr(image, "RUNTIME_DIR", tmp_path / "runtime")
+    monkeypatch.setattr(image, "IMAGE_DIR", tmp_path / "image")
+
+
+def test_an_image_linked_without_the_native_module_is_a_failed_build(tmp_path: Path, monkeypatch) -> None:
+    from host_tools.enrolctl import image
+    from host_tools.enrolctl.errors import EnrolctlError
+
+    _stand_in_idf(tmp_path, monkeypatch, 4096, " .text.mp_module_sys 0x400d0000")
+    with pytest.raises(EnrolctlError, match="linked without the native module.s. edsig"):
+        image.build(log_to=tmp_path / "build.log")
+    assert not (tmp_path / "image" / "firmware.bin").exists()
+
+
+def test_an_image_with_the_native_module_is_kept(tmp_path: Path, monkeypatch) -> None:
+    from host_tools.enrolctl import image
+
+    _stand_in_idf(tmp_path, monkeypatch, 4096, " .rodata.edsig_module 0x3f400000")
+    assert image.build(log_to=tmp_path / "build.log").read_bytes() == bytes(4096)
+
+
+def test_a_runtime_without_the_native_module_is_a_failed_build() -> None:
+    """The 64-bit wheel's MicroPython has no edsig: require_modules names what is missing; ours passes."""
+    from conftest import MICROPYTHON, WHEEL_MICROPYTHON
+    from host_tools.enrolctl import native
+    from host_tools.enrolctl.errors import EnrolctlError
+
+    native.require_modules(MICROPYTHON)
+    with pytest.raises(EnrolctlError, match="built without the native module.s. edsig .*ImportError"):
+        native.require_modules(WHEEL_MICROPYTHON)
+
+
+def test_monocypher_comes_from_the_pinned_sdist() -> None:
+    from host_tools.enrolctl import native
+
+    into = native.fetch_monocypher()
+    assert (into / "SDIST").read_text().strip() == native.SDIST_SHA256
+    assert "Monocypher version 4.0.3" in (into / "monocypher.c").read_text()
