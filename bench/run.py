@@ -1,7 +1,10 @@
-"""make bench: run every bench/bench_*.py, print one table, write bench/results.json.
+"""make bench: calibrate this host (bench/calibrate.py), run every bench/bench_*.py, print one
+table, write bench/results.json.  `bench/run.py card store` runs only those modules.
 
 A benchmark module defines run() -> list of (name, value, unit, runtime).
 Figures are measurements, never pass/fail: tests assert counts, benches report them.
+A module that fails is named with its error and the others still run (exit status 1).
+ENROL_BENCH_SMALL=1 runs every module at a small size (tests/host/house/test_bench_modules.py).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import importlib.util
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from rich.console import Console
@@ -29,7 +33,20 @@ def main() -> int:
     sys.path[:0] = [str(ROOT), str(BENCH)]
     results = []
     failed = []
+    wanted = set(sys.argv[1:])
+    import calibrate  # noqa: PLC0415 - bench/ is on the path only now
+
+    started = time.monotonic()
+    cal = calibrate.measure()  # first: every modeled ESP32 time below uses this run's factors
+    for name, value, unit, runtime in calibrate.rows(cal):
+        results.append({"bench": "calibrate", "name": name, "value": value, "unit": unit, "runtime": runtime})
+    print(f"calibrated: {cal['pystones_best']:,} pystones/s (spread {100 * cal['spread']:.1f} %"
+          f"{', too noisy' if cal['noisy'] else ''}); interpreted x{cal['factor']['interp']['240']} "
+          f"at 240 MHz", flush=True)
     for path in sorted(BENCH.glob("bench_*.py")):
+        if wanted and path.stem.removeprefix("bench_") not in wanted and path.stem not in wanted:
+            continue
+        t0 = time.monotonic()
         spec = importlib.util.spec_from_file_location(path.stem, path)
         assert spec and spec.loader
         module = importlib.util.module_from_spec(spec)
@@ -38,7 +55,11 @@ def main() -> int:
             for name, value, unit, runtime in module.run():
                 results.append({"bench": path.stem, "name": name, "value": value, "unit": unit, "runtime": runtime})
         except Exception as e:  # one broken bench must not hide the others' figures
-            failed.append(f"{path.stem}: {type(e).__name__}: {e}")
+            failed.append(f"{path.stem}: {type(e).__name__}: {str(e)[-600:]}")
+        took = time.monotonic() - t0
+        results.append({"bench": path.stem, "name": "this module's wall time", "value": round(took, 1), "unit": "s",
+                        "runtime": "host"})
+        print(f"{path.stem}: {took:.0f} s", flush=True)
     rev = commit()
     for r in results:
         r["commit"] = rev
@@ -50,8 +71,10 @@ def main() -> int:
         shown = f"{value:,.3f}" if isinstance(value, float) else f"{value:,}"
         table.add_row(r["bench"], r["name"], shown, r["unit"], r["runtime"])
     Console(width=max(Console().width, 150)).print(table)  # a pipe or CI log gets whole rows too
-    (BENCH / "results.json").write_text(json.dumps(results, indent=1) + "\n")
-    print(f"wrote {BENCH / 'results.json'} ({len(results)} figures)")
+    # a partial or small run never overwrites the whole run's figures (the README's table)
+    out = BENCH / "results.json" if not wanted and not calibrate.small() else ROOT / "build" / "bench" / "results.json"
+    out.write_text(json.dumps(results, indent=1) + "\n")
+    print(f"wrote {out} ({len(results)} figures) in {time.monotonic() - started:.0f} s")
     for f in failed:
         print("bench failed:", f, file=sys.stderr)
     return 1 if failed else 0

@@ -240,6 +240,7 @@ class App:
         self.display.off()
 
     async def run(self):
+        self.board.set_cpu_hz(self.board.CPU_HZ)  # before any work: the board boots at 160 MHz
         self.board.nfc_power(False)  # the reader sleeps until a card operation
         self.display.panel = open_panel(self.board)
         self.display.show(boot_screen(VERSION, None, self.status))

@@ -37,6 +37,7 @@ from firmware import bridge_wire as W  # the wire's codes (one module: no copy o
 NAME = "sim"
 
 I2C_FREQ_HZ = 400_000
+CPU_HZ = 240_000_000  # as board.py
 DATA_DIR = os.getenv("ENROL_DATA_DIR") or "sim-state/flash"
 # the emulated card factory's key (host_tools/sim/nxp_signer.py), given by the simulator
 EXTRA_ORIGINALITY_KEYS = [bytes.fromhex(k) for k in (os.getenv("ENROL_SIM_FACTORY_KEYS") or "").split(",") if k]
@@ -395,6 +396,11 @@ def battery_mv():
 
 
 # ---- sleep, power, the person ------------------------------------------------------
+def set_cpu_hz(hz):
+    """As board.set_cpu_hz (machine.freq): the simulator's energy meter charges the clock set."""
+    _bridge().call(W.OP_CPU_HZ, _le32(hz))
+
+
 def light_sleep(ms):
     """As board.light_sleep: 'key' when the person presses a key, else 'timer' after `ms`
     (skipped, not waited, when the person is pausing)."""

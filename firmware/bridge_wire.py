@@ -12,6 +12,7 @@ OP_DEEP_SLEEP = 7
 OP_BATTERY = 8
 OP_WLAN = 9
 OP_SCREEN = 10
+OP_CPU_HZ = 11  # the CPU clock the firmware set (machine.freq): the energy meter charges it
 ST_OK = 0
 ST_NODEV = 1
 ST_EIO = 2

@@ -11,7 +11,9 @@ from firmware.ticks import ticks_diff
 
 # (part, state) -> (mA, source).  One table, so every figure's origin is visible.
 CURRENTS_MA = {
-    ("cpu", "awake"): (40.0, "ESP32 datasheet: CPU active 27-68 mA (240 MHz, radio off); mid value"),
+    ("cpu", "awake"): (40.0, "ESP32 datasheet: CPU active 30-68 mA at 240 MHz (radio off); mid value"),
+    ("cpu", "awake_160"): (30.0, "ESP32 datasheet: CPU active 27-44 mA at 160 MHz (radio off)"),
+    ("cpu", "awake_80"): (20.0, "ESP32 datasheet: CPU active 20-31 mA at 80 MHz (radio off)"),
     ("cpu", "light_sleep"): (0.8, "ESP32 datasheet: light sleep 0.8 mA"),
     ("cpu", "deep_sleep"): (0.01, "ESP32 datasheet: deep sleep, RTC timer + RTC memory 10 uA"),
     ("wifi", "off"): (0.0, "radio off (esp_wifi_stop)"),
@@ -25,6 +27,13 @@ CURRENTS_MA = {
     ("oled", "dim"): (3.0, "SSD1306 128x64 module: ~3 mA at low contrast, half the pixels lit"),
     ("oled", "on"): (10.0, "SSD1306 128x64 module: ~10 mA at full contrast, half the pixels lit"),
 }
+
+
+def energy_cpu_state(hz):
+    """The meter's state for an awake CPU at hz (the clock the firmware set with machine.freq)."""
+    if hz >= 240_000_000:
+        return "awake"
+    return "awake_160" if hz >= 160_000_000 else "awake_80"
 
 
 class Meter:

@@ -53,7 +53,7 @@ if str(ROOT) not in sys.path:
 from firmware.ticks import ticks_add, ticks_diff  # noqa: E402
 from host_tools.enrolctl.runtime import SIM_HEAPSIZE
 from host_tools.sim import bridge as b  # noqa: E402
-from host_tools.sim.energy import Meter
+from host_tools.sim.energy import Meter, energy_cpu_state
 from host_tools.sim.keypad import KeyMatrix
 from host_tools.sim.ntag import NTAG21x
 from host_tools.sim.nxp_signer import FactorySigner
@@ -415,6 +415,7 @@ class World:
         self.card_kept = False
         self.hostile_taps = 0
         self.cpu = "awake"
+        self.cpu_hz = 160_000_000  # ESP32_GENERIC's boot clock, until the firmware sets its own
         self.wake_pending = False
         self.light_sleeps = self.deep_sleeps = 0
         self.mem_report = False  # the person's 'mem': the device prints its heap at its next poll
@@ -427,7 +428,7 @@ class World:
         energy = os.getenv("ENROL_SIM_ENERGY") or ""
         self.energy_file = energy
         self.meter = Meter(lambda: self.now, energy + ".marks" if energy else "")
-        self.meter.add("cpu", lambda: self.cpu)
+        self.meter.add("cpu", lambda: self.cpu if self.cpu != "awake" else energy_cpu_state(self.cpu_hz))
         self.meter.add("wifi", lambda: self.wlan.power_state())
         self.meter.add("nfc", lambda: self.reader.power_state())
         self.meter.add("oled", lambda: self.oled.power_state())
@@ -582,6 +583,9 @@ class World:
             return struct.pack("<i", self._battery_mv())
         if op == b.OP_WLAN and len(payload) == 2:
             return self.wlan.request(payload[0], payload[1])
+        if op == b.OP_CPU_HZ and len(payload) == 4:
+            self.cpu_hz = struct.unpack("<I", payload)[0]
+            return b""
         if op == b.OP_SCREEN:
             self._show(payload.decode("utf-8", "replace"))
             return b""
@@ -671,7 +675,7 @@ class World:
         print(PIXEL_HINT + ("\nsim: " + PANEL_NOTES[state] if note else ""), flush=True)
 
     def report(self) -> dict:
-        return {"ms": self.meter.report(), "at_sleep": self.at_sleep, "light_sleeps": self.light_sleeps,
+        return {"ms": self.meter.report(), "cpu_hz": self.cpu_hz, "at_sleep": self.at_sleep, "light_sleeps": self.light_sleeps,
                 "deep_sleeps": self.deep_sleeps, "wifi_connects": self.wlan.connects, "wifi_joins": self.wlan.joins,
                 "boot_to_login_ms": self.boot_to_login_ms}
 
