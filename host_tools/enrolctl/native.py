@@ -1,4 +1,5 @@
-"""The firmware's native module (edsig: Ed25519 and SHA-512 in C) and the C library it wraps.
+"""The firmware's native module (edsig: Ed25519, SHA-512, PBKDF2-HMAC-SHA256 and the NTAG originality
+check on secp128r1, in C) and the C library it wraps.
 
 host_tools/runtime/usermod/ is MicroPython's USER_C_MODULES directory for both builds: the 32-bit
 unix runtime (make, each module's micropython.mk) and the ESP32 image (CMake, micropython.cmake).

@@ -8,7 +8,7 @@ ECDSA without hashing, as NXP does: the message integer is the 7-byte UID.
 
 import os
 
-from firmware.crypto import originality as o
+from host_tools.sim import secp128r1 as o
 
 
 class FactorySigner:

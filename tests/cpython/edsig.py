@@ -10,6 +10,24 @@ and tests/host/interop/test_edsig_openssl.py).
 
 import hashlib
 
+
+def secp128r1_verify(msg, sig, key):
+    """python-ecdsa's ECDSA on secp128r1, the message integer unhashed (as NXP signs a UID)."""
+    from ecdsa import SECP128r1, BadSignatureError, VerifyingKey
+    from ecdsa.util import sigdecode_string
+
+    if len(sig) != 32 or len(key) != 33 or key[0] != 4 or len(msg) > 16:
+        return False
+    try:
+        vk = VerifyingKey.from_string(bytes(key[1:]), curve=SECP128r1)
+        return vk.verify_digest(bytes(sig), bytes(msg), sigdecode=sigdecode_string, allow_truncate=False)
+    except (BadSignatureError, ValueError, AssertionError):
+        return False
+
+
+def pbkdf2_sha256(password, salt, iterations, dklen=32):
+    return hashlib.pbkdf2_hmac("sha256", bytes(password), bytes(salt), iterations, dklen)
+
 sha512 = hashlib.sha512
 
 _P = 2**255 - 19

@@ -1,17 +1,19 @@
-"""NTAG originality check (secp128r1 ECDSA) on both runtimes: group law, the simulator's factory
-signatures, tampering.  (tests/host/interop/test_originality_interop.py checks it against python-ecdsa.)"""
+"""NTAG originality check (secp128r1 ECDSA) on both runtimes: the simulator's group law (its
+factory's), its signatures checked by the device's verify (C, edsig), tampering.
+(tests/host/interop/test_originality_interop.py checks both against python-ecdsa.)"""
 
 from firmware.crypto import originality as o
+from host_tools.sim import secp128r1 as ec
 from host_tools.sim.nxp_signer import FactorySigner
 
 
 def test_group_law():
-    assert o.on_curve(o.G)
-    assert o.affine(o.mul(o.N, o.G)) is None  # n * G is the point at infinity
+    assert ec.on_curve(ec.G)
+    assert ec.affine(ec.mul(ec.N, ec.G)) is None  # n * G is the point at infinity
     a, b = 0x1234567890ABCDEF, 0xFEDCBA0987654321
-    assert o.affine(o.mul(a + b, o.G)) == o.affine(o._add(o.mul(a, o.G), o.mul(b, o.G)))
-    q = o.affine(o.mul(b, o.G))
-    assert o.affine(o.mul2(a, o.G, 7, q)) == o.affine(o.mul(a + 7 * b, o.G))
+    assert ec.affine(ec.mul(a + b, ec.G)) == ec.affine(ec._add(ec.mul(a, ec.G), ec.mul(b, ec.G)))
+    q = ec.affine(ec.mul(b, ec.G))
+    assert ec.affine(ec.mul2(a, ec.G, 7, q)) == ec.affine(ec.mul(a + 7 * b, ec.G))
 
 
 def test_factory_signatures_verify_and_nothing_else_does():

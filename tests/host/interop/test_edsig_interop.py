@@ -1,5 +1,6 @@
-"""The image's native Ed25519 and SHA-512 (edsig, C in our 32-bit MicroPython runtime) against
-OpenSSL (the `cryptography` package) and hashlib: byte for byte on random keys and messages, and the
+"""The image's native module edsig (C in our 32-bit MicroPython runtime) against reference libraries:
+Ed25519 against OpenSSL (the `cryptography` package), SHA-512 and PBKDF2-HMAC-SHA256 against hashlib,
+secp128r1 ECDSA (NXP originality) against python-ecdsa.  Ed25519: byte for byte on random keys and messages, and the
 same yes or no on crafted signatures (S >= L, small-order and non-canonical points, flipped bits)."""
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ L = 2**252 + 27742317777372353535851937790883648493
 P = 2**255 - 19
 
 # One line in, one line out: "sign SEED MSG" -> "PUB SIG", "check PUB SIG MSG" -> "1"/"0",
-# "sha SIZE MSG" -> the digest of MSG fed SIZE bytes at a time
+# "sha SIZE MSG" -> the digest of MSG fed SIZE bytes at a time, "pbkdf PASS SALT ITER DKLEN" -> the key
 SCRIPT = """
 import sys, edsig, binascii
 u, h = binascii.unhexlify, binascii.hexlify
@@ -33,6 +34,11 @@ for line in sys.stdin:
         pub, sig, msg = u(w[1]), u(w[2]), u(w[3]) if len(w) > 3 else b''
         d = edsig.sha512(sig[:32]); d.update(pub); d.update(msg)
         print(1 if edsig.check(pub, sig, d.digest()) else 0)
+    elif w[0] == 'orig':
+        print(1 if edsig.secp128r1_verify(u(w[1]), u(w[2]), u(w[3])) else 0)
+    elif w[0] == 'pbkdf':
+        p, s = (b'' if x == '-' else u(x) for x in w[1:3])
+        print(h(edsig.pbkdf2_sha256(p, s, int(w[3]), int(w[4]))).decode())
     else:
         size, msg = int(w[1]), u(w[2]) if len(w) > 2 else b''
         s = edsig.sha512()
@@ -107,3 +113,58 @@ def test_sha512_in_pieces_is_hashlibs(size: int) -> None:
     msgs = [b"", b"abc", os.urandom(111), os.urandom(112), os.urandom(127), os.urandom(128), os.urandom(4099)]
     out = edsig([f"sha {size} {m.hex()}" for m in msgs])
     assert out == [hashlib.sha512(m).hexdigest() for m in msgs]
+
+
+def test_pbkdf2_sha256_is_hashlibs_and_rfc7914s() -> None:
+    cases = [(b"passwd", b"salt", 1, 64), (b"Password", b"NaCl", 80000, 64),  # RFC 7914 section 11
+             (b"2468", os.urandom(16), 4096, 32), (os.urandom(100), os.urandom(7), 3, 33),  # key > one block
+             (b"", b"", 2, 1), (os.urandom(64), os.urandom(40), 17, 95)]
+    out = edsig([f"pbkdf {p.hex() or '-'} {s.hex() or '-'} {n} {k}" for p, s, n, k in cases])
+    assert out[0] == ("55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc"
+                      "49ca9cccf179b645991664b39d77ef317c71b845b1e30bd509112041d3a19783")
+    assert out == [hashlib.pbkdf2_hmac("sha256", p, s, n, k).hex() for p, s, n, k in cases]
+
+
+def ecdsa_verifies(uid: bytes, sig: bytes, key: bytes) -> bool:
+    from ecdsa import SECP128r1, BadSignatureError, VerifyingKey
+    from ecdsa.errors import MalformedPointError
+    from ecdsa.util import sigdecode_string
+
+    if len(key) != 33 or key[0] != 4:
+        return False
+    try:
+        vk = VerifyingKey.from_string(key[1:], curve=SECP128r1)
+        return bool(vk.verify_digest(sig, uid, sigdecode=sigdecode_string, allow_truncate=False))
+    except (BadSignatureError, MalformedPointError, ValueError, AssertionError):
+        return False
+
+
+def test_secp128r1_originality_checks_give_python_ecdsas_answer() -> None:
+    from ecdsa import SECP128r1, SigningKey
+    from ecdsa.util import sigencode_string
+
+    n = SECP128r1.order
+    p = SECP128r1.curve.p()
+    nxp = bytes.fromhex("04494E1A386D3D3CFE3DC10E5DE68A499B1C202DB5B132393E89ED19FE5BE8BC61")
+    cases: list[tuple[bytes, bytes, bytes]] = []
+    for _ in range(24):
+        sk = SigningKey.generate(curve=SECP128r1)
+        key = b"\x04" + sk.get_verifying_key().to_string()
+        uid = b"\x04" + os.urandom(6)
+        sig = sk.sign_digest(uid, sigencode=sigencode_string, allow_truncate=False)
+        r, s = int.from_bytes(sig[:16], "big"), int.from_bytes(sig[16:], "big")
+        cases += [(uid, sig, key), (uid[:-1] + bytes((uid[-1] ^ 1,)), sig, key),
+                  (uid, sig[:20] + bytes((sig[20] ^ 0x10,)) + sig[21:], key),
+                  (uid, sig[:16] + (n - s).to_bytes(16, "big"), key)]  # -s: another valid ECDSA signature
+        cases.append((uid, sig, nxp))
+    r0, s0 = cases[0][1][:16], cases[0][1][16:]
+    uid0, key0 = cases[0][0], cases[0][2]
+    cases += [(uid0, bytes(16) + s0, key0), (uid0, r0 + bytes(16), key0),  # r = 0, s = 0
+              (uid0, n.to_bytes(16, "big") + s0, key0), (uid0, r0 + n.to_bytes(16, "big"), key0),  # = n
+              (uid0, cases[0][1], key0[:17] + bytes(16)),  # not on the curve
+              (uid0, cases[0][1], b"\x04" + p.to_bytes(16, "big") + key0[17:]),  # x = p
+              (uid0, cases[0][1], b"\x02" + key0[1:]), (uid0, cases[0][1], key0[:32])]
+    out = edsig([f"orig {u.hex()} {g.hex()} {k.hex()}" for u, g, k in cases])
+    want = [ecdsa_verifies(u, g, k) for u, g, k in cases]
+    assert sum(want) == 48  # the oracle: each key's signature and its -s twin, nothing else
+    assert [line == "1" for line in out] == want
