@@ -62,11 +62,13 @@ def run() -> list[tuple[str, float | int, str, str]]:
         data.mkdir()
         with RegistryProcess(reg, f"sqlite:///{tmp / 'reg' / 'registry.db'}") as server:
             url = f"https://127.0.0.1:{server.port}"
+            desk = reg.session_env(tmp / "registrar-a", "registrar-a", ("registrar",))  # a signed-in registrar
             with PtyDevice(data) as dev:
                 t = time.perf_counter()
                 proc = subprocess.run([str(ENROLCTL), "device", "provision", "--port", dev.port, "--keys",
-                                       str(reg.keys_dir), "--registry", url, "--config", str(cfg)],
-                                      capture_output=True, text=True, timeout=300)
+                                       str(reg.keys_dir), "--registry", url, "--config", str(cfg),
+                                       "--district", "0204", "--commune", "020501"],
+                                      capture_output=True, text=True, timeout=300, env=desk)
                 seconds = time.perf_counter() - t
         if proc.returncode:
             raise RuntimeError(f"provision failed: {proc.stderr.strip()}")

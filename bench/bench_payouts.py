@@ -33,8 +33,6 @@ from host_tools.registry.ingest import credential_id  # noqa: E402
 from host_tools.registry.payouts import current_period  # noqa: E402
 
 # ../shared/ESP32-PERF.md: section 0 (factors), 1d (network on an ESP32 under MicroPython)
-K_BIGINT = {240: 100, 160: 140}  # 255-bit field arithmetic (Ed25519), +/-50 %
-K_INTERP = {240: 110, 160: 150}  # interpreter-bound Python, +/-40 %
 WIFI_CONNECT_S = 1.626  # Wi-Fi connect with DHCP (glenn20/upy-esp32-experiments)
 TLS_HANDSHAKE_S = 1.23  # micropython-esp32 issue #131: 1.18-1.28 s a handshake
 RTT_S = 0.3  # assumed: one request and answer over a rural 3G/4G hotspot (not measured here)
@@ -98,28 +96,29 @@ def payout_rate(tmp: Path, db_url: str | None, tag: str) -> tuple[float, int]:
 
 
 def tap_to_answer(server_ms: float) -> list[tuple]:
-    """The payout device, tap to answer, at 240 and 160 MHz (the citizen's PIN typing left out)."""
+    """The payout device, tap to answer, at the firmware's 240 MHz (the citizen's PIN typing left out),
+    with this run's calibration (bench/calibrate.py)."""
+    import calibrate
     from mp import compiled_tree, run_script
 
     tree = compiled_tree()
     out = dict(line.split("=", 1) for line in run_script(ROOT / "bench" / "mp_card.py", [str(tree)], heapsize="100k")
                .splitlines() if "=" in line)
-    # every card may come from another enrolment device: its key's comb table each time (verify_first)
-    bigint = int(out["verify_first_us"]) + int(out["originality_us"])
+    native = int(out["verify_us"]) + int(out["originality_us"])  # Ed25519 and secp128r1: edsig, C
     interp = max(0, int(out["check_cpu_us"]) - int(out["verify_us"]))  # NDEF, COSE, CBOR: interpreted
     reader_s = (int(out["tlv_bytes"]) + 2 + 32 + 2 + 4 * 18) * BYTE_US / 1e6  # FAST_READ, READ_SIG, 4 frames
     network_s = WIFI_CONNECT_S + TLS_HANDSHAKE_S + RTT_S + server_ms / 1000
-    rows = []
-    for mhz in (240, 160):
-        card_s = (bigint * K_BIGINT[mhz] + interp * K_INTERP[mhz]) / 1e6 + reader_s
-        rows.append((f"payout device: tap to card checked at {mhz} MHz", round(card_s, 2), "s",
-                     f"Ed25519 + comb + originality x{K_BIGINT[mhz]} (+/-50 %), parsing x{K_INTERP[mhz]} "
-                     f"(+/-40 %), reader {reader_s * 1000:.0f} ms (datasheet rate)"))
-        rows.append((f"payout device: tap to the registry's answer at {mhz} MHz (PIN typing not counted)",
-                     round(card_s + network_s, 2), "s",
-                     f"card {card_s:.2f} s + Wi-Fi {WIFI_CONNECT_S} s + TLS {TLS_HANDSHAKE_S} s + round trip "
-                     f"{RTT_S} s (assumed) + registry {server_ms:.0f} ms"))
-    return rows
+    kc, ki = calibrate.factor("c", 240), calibrate.factor("interp", 240)
+    card_s = (native * kc + interp * ki) / 1e6 + reader_s
+    return [
+        ("payout device: tap to card checked at 240 MHz", round(card_s, 2), "s",
+         f"Ed25519 + originality (C) x{kc}, parsing x{ki} (this run's calibration), "
+         f"reader {reader_s * 1000:.0f} ms (datasheet rate)"),
+        ("payout device: tap to the registry's answer at 240 MHz (PIN typing not counted)",
+         round(card_s + network_s, 2), "s",
+         f"card {card_s:.2f} s + Wi-Fi {WIFI_CONNECT_S} s + TLS {TLS_HANDSHAKE_S} s + round trip "
+         f"{RTT_S} s (assumed) + registry {server_ms:.0f} ms"),
+    ]
 
 
 def run():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import calibrate
 from mp import HEAPSIZE, ROOT, compiled_tree, run_script, script_runs, smallest_heap_kb
 
 from host_tools.enrolctl import ota
@@ -43,6 +44,7 @@ def run():
     sweep_out = run_script(ROOT / "tests" / "mp" / "powercut.py", [str(tree), "200", "1", "50", "0"], heapsize="3m")
     sweep = json.loads([line for line in sweep_out.splitlines() if line.startswith("{")][-1])
     rt = f"micropython heap={HEAPSIZE}"
+    ki, krsa = calibrate.factor("interp", 240), calibrate.factor("rsa", 240)
     sealed = int(cap["sealed_bytes"])
     return [
         ("typical record, CBOR plaintext", int(cap["plaintext_bytes"]), "bytes", "micropython"),
@@ -63,10 +65,10 @@ def run():
         # ESP32-PERF.md: the first save's RSA-2048 public operation is large big-int work (x200 at
         # 240 MHz, x/÷2); the rest is Python around C crypto (x110, +/-40 %).  The emulated flash's
         # Python is in the host figure (an overestimate); the chip's erase/program time is not.
-        ("save, typical, modeled on the ESP32 at 240 / 160 MHz", round(float(sav["save_ms"]) * 110 / 1000, 2), "s",
-         f"x110 (+/-40 %); at 160 MHz x150: {float(sav['save_ms']) * 150 / 1000:.2f} s; flash timing not included"),
-        ("save, first of a segment, modeled at 240 MHz", round(float(sav["first_save_ms"]) * 200 / 1000, 1), "s",
-         "x200 (big-int, x/÷2): the RSA wrap dominates"),
+        ("save, typical, modeled on the ESP32 at 240 MHz", round(float(sav["save_ms"]) * ki / 1000, 2), "s",
+         f"x{ki} (this run's calibration, interpreted); flash timing not included"),
+        ("save, first of a segment, modeled at 240 MHz", round(float(sav["first_save_ms"]) * krsa / 1000, 2), "s",
+         f"x{krsa} (RSA-size big integers, x/÷2): the RSA wrap dominates"),
         ("live heap after open + 51 saves (imports included)", int(sav["live_heap_after"]), "bytes", rt),
         ("smallest heap that runs open + 51 saves", smallest_heap_kb(script_runs(script, [str(tree), "save"]), 24, 160), "KB", "micropython"),
         ("power-cut points (200 saves, every 50th)", sweep["cut_points"], "cuts", "micropython LittleFS"),

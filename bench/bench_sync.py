@@ -21,6 +21,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "host"), str(ROOT / "tests" / "c
 from population import distinct  # noqa: E402
 from registrykit import HostDevice, RegistryProcess, make_registry, provision_device, set_url  # noqa: E402
 
+from firmware.sync.client import BATCH_RECORDS  # noqa: E402
 from host_tools.enrolctl.journal import envelopes  # noqa: E402
 from host_tools.registry.client import RegistryClient  # noqa: E402
 
@@ -109,7 +110,8 @@ def device_sync(tree: Path, tmp: Path, n: int) -> dict[str, float]:
         template = tmp / f"wire{n}" / "template"
         shutil.copytree(data, template)
         start = time.perf_counter()
-        out = run_script(DEVICE_SCRIPT, [str(tree), str(data), "0", "once"], heapsize="1m")
+        # batches as the firmware makes them (a 64-record batch's answer is over the 2 KB reply limit)
+        out = run_script(DEVICE_SCRIPT, [str(tree), str(data), "0", "once", "20", str(BATCH_RECORDS)], heapsize="1m")
         seconds = time.perf_counter() - start
         assert '"pending": 0' in out, out
         wire, conns, up = relay.bytes, relay.connections, relay.up

@@ -14,7 +14,7 @@ from typing import Protocol
 
 # the wire's codes, defined once for both ends (re-exported: bridge.ST_BAD, bridge.HEADER ...)
 from firmware.bridge_wire import (OP_I2C_WRITE, OP_I2C_READ, OP_PIN_SET, OP_PIN_GET, OP_POLL, OP_LIGHT_SLEEP,
-                                 OP_DEEP_SLEEP, OP_BATTERY, OP_WLAN, OP_SCREEN, ST_OK, ST_NODEV, ST_EIO,
+                                 OP_DEEP_SLEEP, OP_BATTERY, OP_WLAN, OP_SCREEN, OP_CPU_HZ, ST_OK, ST_NODEV, ST_EIO,
                                  ST_BAD, PIN_NFC_IRQ, PIN_NFC_RSTPDN, PIN_ROW0, PIN_COL0, POLL_OFF,
                                  POLL_MEM_REPORT, WLAN_ACTIVE, WLAN_CONNECT, WLAN_STATUS, WLAN_ISCONNECTED,
                                  WLAN_DISCONNECT, HEADER, MAX_PAYLOAD, MAX_ANSWER)  # noqa: F401
