@@ -19,7 +19,8 @@ from pathlib import Path
 import calibrate
 from mp import ROOT, compiled_tree, run_script, smallest_heap_kb
 
-sys.path.insert(0, str(ROOT / "tests" / "fw"))
+# flowkit (the keys a text takes) loads firmware modules: on CPython they take edsig's stand-in
+sys.path[:0] = [str(ROOT / "tests" / "fw"), str(ROOT / "tests" / "cpython")]
 from flowkit import text_keys  # noqa: E402
 
 from host_tools.enrolctl.simrun import sim_command, start_registry  # noqa: E402

@@ -23,7 +23,8 @@ from pathlib import Path
 
 from mp import ROOT
 
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "host"), str(ROOT / "tests"), str(ROOT / "tests" / "fw")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "host"), str(ROOT / "tests"), str(ROOT / "tests" / "fw"),
+                str(ROOT / "tests" / "cpython")]  # flowkit loads firmware modules: edsig's stand-in
 
 from flowkit import text_keys  # noqa: E402
 from sqlalchemy import select  # noqa: E402

@@ -24,7 +24,7 @@ from synckit import Secrets, http_reply, receipt_mac, signed  # noqa: E402
 from firmware import cbor  # noqa: E402
 from firmware.clock import Clock  # noqa: E402
 from firmware.crypto import seal  # noqa: E402
-from firmware.sync.client import Client  # noqa: E402
+from firmware.sync.client import BATCH_RECORDS, Client  # noqa: E402
 
 data, mode = sys.argv[2], sys.argv[3]
 store, audit, _ = open_store(data)
@@ -36,19 +36,28 @@ if mode == "prepare":
         env = bytes(store.journal.read_record(num, off, length))
         rid = seal.parse_record(env).record_id
         rows.append([rid, 0, len(rows) + 1, receipt_mac(rid, 0, len(rows) + 1, env), ""])
-    with open(data + "/answer.cbor", "wb") as f:
-        f.write(cbor.dumps({"time": 1_800_000_000, "results": rows}))
+    for k in range(0, len(rows), BATCH_RECORDS):  # one answer per batch the client will send
+        with open(data + "/answer%d.cbor" % (k // BATCH_RECORDS), "wb") as f:
+            f.write(cbor.dumps({"time": 1_800_000_000, "results": rows[k : k + BATCH_RECORDS]}))
     print("ok")
     sys.exit(0)
-with open(data + "/answer.cbor", "rb") as f:
-    answer = f.read()
+answers = []
+for k in range(64 // BATCH_RECORDS):
+    with open(data + "/answer%d.cbor" % k, "rb") as f:
+        answers.append(f.read())
 
 
 class Writer:
     def __init__(self):
         self.head = bytearray()
+        self.reader = None
 
     def write(self, b):
+        r = self.reader
+        if r.reply is not None and r.pos >= len(r.reply):  # the last answer was read: a new request
+            r.reply, r.pos = None, 0
+            r.index += 1
+            self.head = bytearray()
         if len(self.head) < 1024:
             self.head.extend(bytes(b)[: 1024 - len(self.head)])
 
@@ -62,12 +71,15 @@ class Writer:
 class Reader:
     def __init__(self, w):
         self.w = w
+        w.reader = self
         self.reply = None
         self.pos = 0
+        self.index = 0  # the batch answered (one connection carries the sync's batches)
 
     async def read(self, n):
         if self.reply is None:
             nonce = bytes(self.w.head).split(b"X-Enrol-Nonce: ")[1][:32].decode()
+            answer = answers[self.index]
             self.reply = http_reply(200, answer, {"X-Enrol-Signature": signed(nonce, answer)})
         chunk = self.reply[self.pos : self.pos + n]
         self.pos += len(chunk)
