@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 import calibrate
-from mp import ROOT, compiled_tree, run_script, smallest_heap_kb
+from mp import ROOT, compiled_tree, run_script, size, smallest_heap_kb
 
 # flowkit (the keys a text takes) loads firmware modules: on CPython they take edsig's stand-in
 sys.path[:0] = [str(ROOT / "tests" / "fw"), str(ROOT / "tests" / "cpython")]
@@ -27,7 +27,7 @@ from host_tools.enrolctl.simrun import sim_command, start_registry  # noqa: E402
 from host_tools.enrolctl.simstate import provision  # noqa: E402
 
 LOGIN = ("0042A", "?PIN:", "2468A", "?HOME")
-GOAL_KB = 80  # 25 % under the board's ~100 KB
+GOAL_KB = 72  # issue 33: 28 % under the board's ~100 KB, which is two areas on the real board
 
 
 def keys_for(text: str) -> str:
@@ -132,7 +132,7 @@ def run():
         day = Path(tmp) / "day"
         shutil.copytree(base, day)
         lines = [*LOGIN] + ["mem"]
-        for i in range(20):
+        for i in range(size(20, 2)):
             lines += enrolment("PERSON", "NUMBER" + "ABCDEFGHIJKLMNOPQRST"[i])
         lines += ["mem"]
         ok, text, _ = sim(day, 100, lines, timeout=1800)

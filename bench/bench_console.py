@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from mp import ROOT
+from mp import ROOT, size
 
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "host"), str(ROOT / "tests" / "cpython"), str(ROOT / "tests"),
                 str(ROOT / "bench")]
@@ -24,9 +24,9 @@ from sqlalchemy.orm import Session  # noqa: E402
 
 from host_tools.registry.models import Review  # noqa: E402
 
-PERSONS = int(os.getenv("ENROL_BENCH_CONSOLE_PERSONS", "100000"))
-REVIEWS = 200
-SAMPLES = 15
+PERSONS = int(os.getenv("ENROL_BENCH_CONSOLE_PERSONS", str(size(100_000, 300))))
+REVIEWS = size(200, 5)
+SAMPLES = size(15, 2)
 
 
 def _ttfb(http: httpx.Client, path: str, token: str) -> float:

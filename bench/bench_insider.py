@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from mp import ROOT
+from mp import ROOT, size
 
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "host"), str(ROOT / "tests" / "cpython"), str(ROOT / "tests")]
 
@@ -34,9 +34,10 @@ from host_tools.registry.context import Context  # noqa: E402
 from host_tools.registry.ingest import ingest  # noqa: E402
 from host_tools.registry.models import Event  # noqa: E402
 
-GENUINE = 200
-EVENTS = 1500
-RECORDS = 2000
+GENUINE = size(200, 4)
+EVENTS = size(1500, 20)
+RECORDS = size(2000, 100)
+IDLE = size(IDLE, 20)  # noqa: F811 - fewer held connections in the small run
 
 
 def _genuine(reg, port: int, devices: list[HostDevice]) -> tuple[int, list[float]]:

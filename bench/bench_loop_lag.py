@@ -14,9 +14,9 @@ import subprocess
 import tempfile
 
 import calibrate
-from mp import MICROPYTHON, ROOT, compiled_tree
+from mp import MICROPYTHON, ROOT, compiled_tree, size
 
-RUNS = 5
+RUNS = size(5, 1)
 PROBES = (("card write", "device", "test_loop_lag", "test_the_loop_turns_between_the_card_commands_and_signatures_of_a_card_write", "100k"),
           ("sync", "sync", "test_sync_loop_lag", "test_the_loop_turns_between_the_batches_and_records_of_a_sync", "110k"))
 

@@ -17,7 +17,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from mp import ROOT
+from mp import ROOT, size
 
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "host"), str(ROOT / "tests" / "cpython"), str(ROOT / "tests")]
 
@@ -37,8 +37,8 @@ WIFI_CONNECT_S = 1.626  # Wi-Fi connect with DHCP (glenn20/upy-esp32-experiments
 TLS_HANDSHAKE_S = 1.23  # micropython-esp32 issue #131: 1.18-1.28 s a handshake
 RTT_S = 0.3  # assumed: one request and answer over a rural 3G/4G hotspot (not measured here)
 BYTE_US = 85  # ISO 14443A at 106 kbit/s: a byte with its parity (NTAG21x datasheet, 8.1)
-POINTS = 8
-PEOPLE = 400
+POINTS = size(8, 2)
+PEOPLE = size(400, 50)
 UID = bytes.fromhex("04a1b2c3d4e5f6")
 
 

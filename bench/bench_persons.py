@@ -22,7 +22,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from mp import ROOT
+from mp import ROOT, size
 
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "host"), str(ROOT / "tests" / "cpython"), str(ROOT / "tests")]
 
@@ -36,8 +36,8 @@ from host_tools.registry.client import RegistryClient  # noqa: E402
 from host_tools.registry.models import Device, Record, Review  # noqa: E402
 from host_tools.registry.persons import file_record  # noqa: E402
 
-PEOPLE, DUPLICATES = 20_000, 2_000
-DEVICES, BATCHES, PER_BATCH = 8, 6, 16
+PEOPLE, DUPLICATES = size(20_000, 300), size(2_000, 30)
+DEVICES, BATCHES, PER_BATCH = size(8, 2), size(6, 1), 16
 
 
 def matching_quality(tmp: Path) -> list[tuple]:

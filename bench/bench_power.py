@@ -21,7 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from mp import ROOT
+from mp import ROOT, size
 
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "host"), str(ROOT / "tests"), str(ROOT / "tests" / "fw"),
                 str(ROOT / "tests" / "cpython")]  # flowkit loads firmware modules: edsig's stand-in
@@ -37,7 +37,7 @@ from host_tools.enrolctl.simrun import sim_command  # noqa: E402
 from host_tools.enrolctl.simstate import provision  # noqa: E402
 from host_tools.sim.energy import CURRENTS_MA, mah  # noqa: E402
 
-PEOPLE = 40
+PEOPLE = size(40, 2)
 CELL_MAH = 2600
 USABLE = 0.8
 # What the board adds, all day, to the parts the simulator meters (ESP32 module, PN532, OLED, radio):

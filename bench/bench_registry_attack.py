@@ -13,7 +13,7 @@ import threading
 import time
 from pathlib import Path
 
-from mp import ROOT
+from mp import ROOT, size
 
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "host"), str(ROOT / "tests" / "cpython"), str(ROOT / "tests")]
 
@@ -22,7 +22,7 @@ from registrykit import HostDevice, RegistryProcess, make_registry  # noqa: E402
 from host_tools.registry import protocol  # noqa: E402
 from host_tools.registry.client import RegistryClient  # noqa: E402
 
-BATCHES = 40
+BATCHES = size(40, 4)
 PER_BATCH = 16
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import calibrate
-from mp import HEAPSIZE, ROOT, compiled_tree, run_script, script_runs, smallest_heap_kb
+from mp import HEAPSIZE, ROOT, compiled_tree, run_script, script_runs, size, smallest_heap_kb
 
 from host_tools.enrolctl import ota
 
@@ -34,14 +34,15 @@ def run():
     vfs = ota.project_layout().find("vfs")
     assert vfs is not None, "host_tools/esp32_board/partitions.csv has no vfs partition"
     provisioned = provisioned_bytes()
-    cap = kv(run_script(script, [str(tree), "capacity", str(vfs.size // 4096), str(provisioned)], heapsize="4m"))
+    cap = kv(run_script(script, [str(tree), "capacity", str(size(vfs.size // 4096, 32)), str(size(provisioned, 0))],
+                        heapsize="4m"))
     where = f"in the {vfs.size // 1024} KB records partition, beside the provisioned files"
     per_record = int(cap["flash_bytes_per_record"])
     refusal = int(cap["records_at_refusal"])
     # an ESP32-WROOM-32E-N8 (8 MB): the same two app slots, the records partition 4 MB larger
     refusal_8mb = refusal + int(0.95 * 4 * 1024 * 1024) // per_record
     sav = kv(run_script(script, [str(tree), "save"]))
-    sweep_out = run_script(ROOT / "tests" / "mp" / "powercut.py", [str(tree), "200", "1", "50", "0"], heapsize="3m")
+    sweep_out = run_script(ROOT / "tests" / "mp" / "powercut.py", [str(tree), str(size(200, 10)), "1", str(size(50, 5)), "0"], heapsize="3m")
     sweep = json.loads([line for line in sweep_out.splitlines() if line.startswith("{")][-1])
     rt = f"micropython heap={HEAPSIZE}"
     ki, krsa = calibrate.factor("interp", 240), calibrate.factor("rsa", 240)

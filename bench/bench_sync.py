@@ -14,7 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from mp import ROOT, compiled_tree, run_script, smallest_heap_kb
+from mp import ROOT, compiled_tree, run_script, size, smallest_heap_kb
 
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "host"), str(ROOT / "tests" / "cpython"), str(ROOT / "tests")]
 
@@ -25,8 +25,8 @@ from firmware.sync.client import BATCH_RECORDS  # noqa: E402
 from host_tools.enrolctl.journal import envelopes  # noqa: E402
 from host_tools.registry.client import RegistryClient  # noqa: E402
 
-DEVICES = 8
-BATCHES = 10
+DEVICES = size(8, 2)
+BATCHES = size(10, 1)
 PER_BATCH = 64
 DEVICE_SCRIPT = ROOT / "tests" / "mp" / "sync_device.py"
 
@@ -180,7 +180,7 @@ def run():
             (f"registry ingest, PostgreSQL ({n2} records, {DEVICES} devices, batches of {PER_BATCH})", rate_pg,
              "records/s", host),
         ]
-        for n in (20, 40, 200):
+        for n in size((20, 40, 200), (20,)):
             w = device_sync(tree, tmp, n)
             out += [
                 (f"sync of {n} records: bytes on the wire per record (TLS, HTTP, time fix, receipts)",

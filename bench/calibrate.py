@@ -38,7 +38,8 @@ BIGINT_OVER_INTERP = 100 / 110  # ESP32-PERF.md section 0: pidigits vs pystone r
 BIG_RSA_OVER_INTERP = 200 / 110
 C_RANGE = (0.5, 1.0)  # of the interpreter's factor (see above)
 NOISY = 0.15
-OUT = ROOT / "build" / "bench" / "calibration.json"
+# a small run (the test that every module runs) keeps its own: never the figures of a whole run
+OUT = ROOT / "build" / "bench" / ("calibration-small.json" if os.environ.get("ENROL_BENCH_SMALL") else "calibration.json")
 
 
 def small() -> bool:

@@ -13,6 +13,14 @@ from host_tools.enrolctl import runtime as _runtime  # noqa: E402
 
 MICROPYTHON = _runtime.MICROPYTHON  # 32-bit, firmware frozen (make runtime), as the tests run it
 HEAPSIZE = os.environ.get("MP_HEAPSIZE", "100k")
+# ENROL_BENCH_SMALL=1: every module at a small size (tests/host/house/test_bench_modules.py checks
+# that each runs); its figures are not the bench's and are never written to bench/results.json
+SMALL = bool(os.environ.get("ENROL_BENCH_SMALL"))
+
+
+def size(full, small):
+    """`full` in make bench, `small` in the test that every module runs."""
+    return small if SMALL else full
 
 
 def run_mp(script: str, path: list[str], cwd: Path = ROOT, heapsize: str = HEAPSIZE) -> dict[str, str]:
@@ -53,6 +61,10 @@ def smallest_heap_kb(runs, lo: int, hi: int, step: int = 4, window: int = 16) ->
     edge is only a start, raised past any failure until a whole window of sizes above it runs.
     `hi` must run.
     """
+    if SMALL:  # no bisection: the largest size must run
+        if not runs(hi):
+            raise RuntimeError(f"did not run in {hi} KB")
+        return hi
     seen: dict[int, bool] = {}
 
     def ok(kb: int) -> bool:

@@ -29,6 +29,30 @@ def commit() -> str:
     return (proc.stdout.strip() or "unknown") + ("+dirty" if dirty.strip() else "")
 
 
+def run_modules(paths: list[Path]) -> tuple[list[dict], list[str]]:
+    """Each module's figures and wall time; a module that raises is named with its error in the
+    second list, and the ones after it still run."""
+    results: list[dict] = []
+    failed: list[str] = []
+    for path in paths:
+        t0 = time.monotonic()
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        try:
+            spec.loader.exec_module(module)
+            for name, value, unit, runtime in module.run():
+                results.append({"bench": path.stem, "name": name, "value": value, "unit": unit, "runtime": runtime})
+        except Exception as e:  # one broken bench must not hide the others' figures
+            failed.append(f"{path.stem}: {type(e).__name__}: {str(e)[-600:]}")
+        took = time.monotonic() - t0
+        results.append({"bench": path.stem, "name": "this module's wall time", "value": round(took, 1), "unit": "s",
+                        "runtime": "host"})
+        print(f"{path.stem}: {took:.0f} s" + (" (failed)" if failed and failed[-1].startswith(path.stem + ":") else ""),
+              flush=True)
+    return results, failed
+
+
 def main() -> int:
     sys.path[:0] = [str(ROOT), str(BENCH)]
     results = []
@@ -43,23 +67,10 @@ def main() -> int:
     print(f"calibrated: {cal['pystones_best']:,} pystones/s (spread {100 * cal['spread']:.1f} %"
           f"{', too noisy' if cal['noisy'] else ''}); interpreted x{cal['factor']['interp']['240']} "
           f"at 240 MHz", flush=True)
-    for path in sorted(BENCH.glob("bench_*.py")):
-        if wanted and path.stem.removeprefix("bench_") not in wanted and path.stem not in wanted:
-            continue
-        t0 = time.monotonic()
-        spec = importlib.util.spec_from_file_location(path.stem, path)
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        try:
-            spec.loader.exec_module(module)
-            for name, value, unit, runtime in module.run():
-                results.append({"bench": path.stem, "name": name, "value": value, "unit": unit, "runtime": runtime})
-        except Exception as e:  # one broken bench must not hide the others' figures
-            failed.append(f"{path.stem}: {type(e).__name__}: {str(e)[-600:]}")
-        took = time.monotonic() - t0
-        results.append({"bench": path.stem, "name": "this module's wall time", "value": round(took, 1), "unit": "s",
-                        "runtime": "host"})
-        print(f"{path.stem}: {took:.0f} s", flush=True)
+    paths = [p for p in sorted(BENCH.glob("bench_*.py"))
+             if not wanted or p.stem.removeprefix("bench_") in wanted or p.stem in wanted]
+    more, failed = run_modules(paths)
+    results += more
     for f in failed:  # in the table and the README too: a missed figure is said, not left out
         results.append({"bench": "run", "name": "failed: " + f[:300], "value": 1, "unit": "module", "runtime": "host"})
     results.append({"bench": "run", "name": "make bench: wall time, calibration and every module",
@@ -76,7 +87,8 @@ def main() -> int:
         table.add_row(r["bench"], r["name"], shown, r["unit"], r["runtime"])
     Console(width=max(Console().width, 150)).print(table)  # a pipe or CI log gets whole rows too
     # a partial or small run never overwrites the whole run's figures (the README's table)
-    out = BENCH / "results.json" if not wanted and not calibrate.small() else ROOT / "build" / "bench" / "results.json"
+    out = (BENCH / "results.json" if not wanted and not calibrate.small()
+           else ROOT / "build" / "bench" / ("results-small.json" if calibrate.small() else "results.json"))
     out.write_text(json.dumps(results, indent=1) + "\n")
     if out == BENCH / "results.json":
         import readme_table  # noqa: PLC0415

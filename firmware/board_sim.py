@@ -38,6 +38,7 @@ NAME = "sim"
 
 I2C_FREQ_HZ = 400_000
 CPU_HZ = 240_000_000  # as board.py
+WAIT_CPU_HZ = 80_000_000
 DATA_DIR = os.getenv("ENROL_DATA_DIR") or "sim-state/flash"
 # the emulated card factory's key (host_tools/sim/nxp_signer.py), given by the simulator
 EXTRA_ORIGINALITY_KEYS = [bytes.fromhex(k) for k in (os.getenv("ENROL_SIM_FACTORY_KEYS") or "").split(",") if k]

@@ -26,10 +26,19 @@ class PowerTask:
         self.battery = None
         self.battery_ms = ticks_ms()
         self.battery_was_low = False
+        self.cpu_hz = board.CPU_HZ  # app.run set it before any work
+
+    def clock(self, fast):
+        """The CPU clock for what comes (set only when it changes: machine.freq takes a while)."""
+        hz = self.board.CPU_HZ if fast else self.board.WAIT_CPU_HZ
+        if hz != self.cpu_hz:
+            self.cpu_hz = hz
+            self.board.set_cpu_hz(hz)
 
     def key(self, now):
         """A key came: awake.  False if the screen was dark (this key only wakes it)."""
         self.active_ms = now
+        self.clock(True)  # before the key's screen is made
         typed = pw.key_is_typed(self.power)
         self.set_power(pw.AWAKE)
         return typed
@@ -54,8 +63,10 @@ class PowerTask:
         a key or the next sync; RAM (the officer's half-typed enrolment) is kept."""
         if self.radio_due(now) and not self.radio.busy:
             self.radio.wake()  # due: let the sync task run now rather than at its next second
-        state = pw.state_for(ticks_diff(now, self.active_ms), self.busy(now))
+        idle, busy = ticks_diff(now, self.active_ms), self.busy(now)
+        state = pw.state_for(idle, busy)
         self.set_power(state)
+        self.clock(pw.fast_clock(idle, busy))
         if state == pw.SLEEP:
             due = self.radio.due_ms if self.radio is not None else None
             timer = None if due is None else ticks_diff(due, now)

@@ -14,11 +14,17 @@ from firmware.ui.screen import Status
 
 class Board:
     SYNC_RETRY_CAP_MS = 60000
+    CPU_HZ = 240_000_000
+    WAIT_CPU_HZ = 80_000_000
 
     def __init__(self, mv=4000):
         self.mv = mv
         self.sleeps = []
         self.lines = []
+        self.clocks = []  # each machine.freq the firmware asked for
+
+    def set_cpu_hz(self, hz):
+        self.clocks.append(hz)
 
     def battery_mv(self):
         return self.mv
@@ -86,6 +92,23 @@ def test_idle_dims_then_darkens_then_sleeps_and_a_key_on_a_dark_screen_only_wake
     assert task.key(t0 + pw.SLEEP_MS + 5) is False  # woke the screen, typed nothing
     assert task.display.panel.calls[-2:] == ["on", "bright"] and task.power == pw.AWAKE
     assert task.key(t0 + pw.SLEEP_MS + 200) is True
+
+
+def test_the_clock_is_fast_for_work_and_slow_while_waiting_awake_for_a_key():
+    board = Board()
+    task, _ = power_task(board)
+    t0 = task.active_ms
+    task.step(t0 + 10)
+    assert board.clocks == []  # already at 240 MHz: machine.freq is not called again
+    task.step(t0 + pw.FAST_MS)
+    assert board.clocks == [80_000_000]  # a second without a key: waiting, the screen still on
+    task.step(t0 + pw.FAST_MS + 500)
+    assert board.clocks == [80_000_000]
+    task.key(t0 + 5000)
+    assert board.clocks == [80_000_000, 240_000_000]  # the key's screen is made at full speed
+    busy, _ = power_task(Board(), working=True)
+    busy.step(busy.active_ms + pw.DARK_MS)
+    assert busy.board.clocks == []  # a save or a card under way: never slowed
 
 
 def test_no_sleep_while_a_save_or_a_card_is_under_way():
