@@ -53,13 +53,14 @@ def run_script(script: Path, args: list[str], heapsize: str = HEAPSIZE, timeout:
     return proc.stdout
 
 
-def smallest_heap_kb(runs, lo: int, hi: int, step: int = 4, window: int = 16) -> int:
+def smallest_heap_kb(runs, lo: int, hi: int, step: int = 4, window: int = 16, parallel: int = 1) -> int:
     """Smallest heap (KB, to `step`) from which runs(heap_kb) holds for every size up to `window` KB more.
 
     Bisection alone reported figures 36 KB apart from run to run: near the edge a MicroPython heap
     passes or fails by where fragmentation falls, not monotonically in its size.  So the bisected
     edge is only a start, raised past any failure until a whole window of sizes above it runs.
-    `hi` must run.
+    `hi` must run.  parallel > 1 checks the window's sizes that many at a time (runs must then be
+    safe to call from threads: its own files, no shared port).
     """
     if SMALL:  # no bisection: the largest size must run
         if not runs(hi):
@@ -82,7 +83,15 @@ def smallest_heap_kb(runs, lo: int, hi: int, step: int = 4, window: int = 16) ->
             lo = mid
     edge = hi
     while True:
-        failed = [kb for kb in range(edge, edge + window + 1, step) if not ok(kb)]
+        sizes = range(edge, edge + window + 1, step)
+        todo = [kb for kb in sizes if kb not in seen]
+        if parallel > 1 and len(todo) > 1:
+            from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+
+            with ThreadPoolExecutor(parallel) as pool:
+                for kb, held in zip(todo, pool.map(runs, todo)):
+                    seen[kb] = held
+        failed = [kb for kb in sizes if not ok(kb)]
         if not failed:
             return edge
         edge = max(failed) + step
