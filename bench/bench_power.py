@@ -37,6 +37,9 @@ from host_tools.enrolctl.simrun import sim_command  # noqa: E402
 from host_tools.enrolctl.simstate import provision  # noqa: E402
 from host_tools.sim.energy import CURRENTS_MA, mah  # noqa: E402
 
+# The day runs on simulated time, but each key still waits for the device's real keypad scans: the
+# run takes minutes of mostly waiting (a few % of a core), so make bench runs it beside the others
+WAITS = True
 PEOPLE = size(40, 2)
 CELL_MAH = 2600
 USABLE = 0.8
@@ -137,8 +140,9 @@ def run() -> list[tuple[str, float | int, str, str]]:
                                                     f"({100 * per_part[largest] / total:.0f} % of the day)")
         out.append((f"battery days, 40 enrolments and 2 syncs a day: {board}", round(days, 1), "days",
                     f"{day:.0f} mAh a day; goal >= {GOAL_DAYS}: {verdict}"))
-    out.append(("CPU clock the firmware set (board.CPU_HZ, metered at its current)", doc.get("cpu_hz", 0) // 1_000_000,
-                "MHz", "sim: frozen firmware"))
+    fast, slow = doc["ms"].get("cpu/awake", 0), doc["ms"].get("cpu/awake_80", 0)
+    out.append(("share of the awake CPU time at 240 MHz (working; 80 MHz while waiting for a key)",
+                round(100 * fast / max(1, fast + slow), 1), "%", "sim: the clock the firmware set (machine.freq)"))
     for part, value in sorted(per_part.items(), key=lambda kv: -kv[1]):
         out.append((f"share of the day's energy: {part}", round(100 * value / total, 1), "%", "model"))
     for key, ms in sorted(doc["ms"].items()):

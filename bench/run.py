@@ -29,27 +29,58 @@ def commit() -> str:
     return (proc.stdout.strip() or "unknown") + ("+dirty" if dirty.strip() else "")
 
 
+def _run_one(path: Path) -> tuple[list[dict], str | None, float]:
+    t0 = time.monotonic()
+    rows: list[dict] = []
+    try:
+        module = _load(path)
+        for name, value, unit, runtime in module.run():
+            rows.append({"bench": path.stem, "name": name, "value": value, "unit": unit, "runtime": runtime})
+        failure = None
+    except Exception as e:  # one broken bench must not hide the others' figures
+        failure = f"{path.stem}: {type(e).__name__}: {str(e)[-600:]}"
+    return rows, failure, time.monotonic() - t0
+
+
+def _load(path: Path):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _waits(path: Path) -> bool:
+    """A module that declares WAITS = True spends its time waiting on a simulated device (the
+    scripted day: a few % of a core): it runs beside the others instead of after them."""
+    return "\nWAITS = True" in path.read_text()
+
+
 def run_modules(paths: list[Path]) -> tuple[list[dict], list[str]]:
     """Each module's figures and wall time; a module that raises is named with its error in the
-    second list, and the ones after it still run."""
+    second list, and the others still run."""
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+
+    done: dict[Path, tuple[list[dict], str | None, float]] = {}
+    with ThreadPoolExecutor(1) as beside:
+        waiting = {p: beside.submit(_run_one, p) for p in paths if _waits(p)}
+        for path in paths:
+            if path not in waiting:
+                done[path] = _run_one(path)
+                print(f"{path.stem}: {done[path][2]:.0f} s" + (" (failed)" if done[path][1] else ""), flush=True)
+        for path, future in waiting.items():
+            done[path] = future.result()
+            print(f"{path.stem}: {done[path][2]:.0f} s, beside the others" + (" (failed)" if done[path][1] else ""),
+                  flush=True)
     results: list[dict] = []
     failed: list[str] = []
     for path in paths:
-        t0 = time.monotonic()
-        spec = importlib.util.spec_from_file_location(path.stem, path)
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        try:
-            spec.loader.exec_module(module)
-            for name, value, unit, runtime in module.run():
-                results.append({"bench": path.stem, "name": name, "value": value, "unit": unit, "runtime": runtime})
-        except Exception as e:  # one broken bench must not hide the others' figures
-            failed.append(f"{path.stem}: {type(e).__name__}: {str(e)[-600:]}")
-        took = time.monotonic() - t0
+        rows, failure, took = done[path]
+        results += rows
+        if failure:
+            failed.append(failure)
         results.append({"bench": path.stem, "name": "this module's wall time", "value": round(took, 1), "unit": "s",
-                        "runtime": "host"})
-        print(f"{path.stem}: {took:.0f} s" + (" (failed)" if failed and failed[-1].startswith(path.stem + ":") else ""),
-              flush=True)
+                        "runtime": "host" + (", beside the others" if _waits(path) else "")})
     return results, failed
 
 

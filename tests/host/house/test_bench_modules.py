@@ -46,3 +46,16 @@ def test_the_readme_says_what_bench_results_json_says() -> None:
     assert readme_table.section(readme) == readme_table.render(results)
     for what, *_ in readme_table.GOALS:  # every goal of issue 33 has its row, met or not
         assert f"| {what} |" in readme
+
+
+def test_a_calibration_that_does_not_hold_still_says_so() -> None:
+    import calibrate
+
+    cal = {"pystones": [100_000, 150_000], "pystones_best": 150_000, "spread": 0.4, "noisy": True,
+           "factor": {k: {"240": 90.3, "160": 135.5} for k in ("interp", "bigint", "c", "rsa")},
+           "range": {"interp": [0.6, 1.4], "bigint": [0.5, 1.5], "c": [0.5, 1.0], "rsa": [0.5, 2.0]}}
+    rows = {name: (value, note) for name, value, _, note in calibrate.rows(cal)}
+    spread = next(v for k, v in rows.items() if "spread" in k)
+    assert spread == (40.0, "too noisy: figures below carry it")
+    # the published anchor the factors come from is printed beside this host's score
+    assert any(v[0] == calibrate.PYSTONE_ESP32_240 for v in rows.values())
