@@ -62,8 +62,9 @@ def run_modules(paths: list[Path]) -> tuple[list[dict], list[str]]:
     from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
 
     done: dict[Path, tuple[list[dict], str | None, float]] = {}
-    with ThreadPoolExecutor(1) as beside:
-        waiting = {p: beside.submit(_run_one, p) for p in paths if _waits(p)}
+    beside_ones = [p for p in paths if _waits(p)]
+    with ThreadPoolExecutor(max(1, len(beside_ones))) as beside:
+        waiting = {p: beside.submit(_run_one, p) for p in beside_ones}
         for path in paths:
             if path not in waiting:
                 done[path] = _run_one(path)
