@@ -58,21 +58,32 @@ def _waits(path: Path) -> bool:
 
 def run_modules(paths: list[Path]) -> tuple[list[dict], list[str]]:
     """Each module's figures and wall time; a module that raises is named with its error in the
-    second list, and the others still run."""
-    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+    second list, and the others still run.  A module that mostly waits (WAITS) runs in a process of
+    its own beside the others: its own imports and module state (two registries migrating in one
+    process's threads collided), the calibration read from this run's file."""
+    import subprocess  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
 
     done: dict[Path, tuple[list[dict], str | None, float]] = {}
-    beside_ones = [p for p in paths if _waits(p)]
-    with ThreadPoolExecutor(max(1, len(beside_ones))) as beside:
-        waiting = {p: beside.submit(_run_one, p) for p in beside_ones}
+    with tempfile.TemporaryDirectory() as tmp:
+        beside = {}
         for path in paths:
-            if path not in waiting:
+            if _waits(path):
+                out = Path(tmp) / (path.stem + ".json")
+                beside[path] = (out, subprocess.Popen([sys.executable, str(BENCH / "run.py"), "--one", str(path),
+                                                       str(out)], cwd=ROOT))
+        for path in paths:
+            if path not in beside:
                 done[path] = _run_one(path)
                 print(f"{path.stem}: {done[path][2]:.0f} s" + (" (failed)" if done[path][1] else ""), flush=True)
-        for path, future in waiting.items():
-            done[path] = future.result()
-            print(f"{path.stem}: {done[path][2]:.0f} s, beside the others" + (" (failed)" if done[path][1] else ""),
-                  flush=True)
+        for path, (out, proc) in beside.items():
+            proc.wait()
+            if out.is_file():
+                rows, failure, took = json.loads(out.read_text())
+            else:
+                rows, failure, took = [], f"{path.stem}: its process ended with status {proc.returncode}", 0.0
+            done[path] = (rows, failure, took)
+            print(f"{path.stem}: {took:.0f} s, beside the others" + (" (failed)" if failure else ""), flush=True)
     results: list[dict] = []
     failed: list[str] = []
     for path in paths:
@@ -83,6 +94,13 @@ def run_modules(paths: list[Path]) -> tuple[list[dict], list[str]]:
         results.append({"bench": path.stem, "name": "this module's wall time", "value": round(took, 1), "unit": "s",
                         "runtime": "host" + (", beside the others" if _waits(path) else "")})
     return results, failed
+
+
+def _one(path: Path, out: Path) -> int:
+    """run.py --one MODULE OUT: one module's (rows, failure, seconds) as JSON (run_modules)."""
+    sys.path[:0] = [str(ROOT), str(BENCH)]
+    out.write_text(json.dumps(_run_one(path)))
+    return 0
 
 
 def main() -> int:
@@ -134,4 +152,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--one"]:
+        raise SystemExit(_one(Path(sys.argv[2]), Path(sys.argv[3])))
     raise SystemExit(main())

@@ -59,3 +59,12 @@ def test_a_calibration_that_does_not_hold_still_says_so() -> None:
     assert spread == (40.0, "too noisy: figures below carry it")
     # the published anchor the factors come from is printed beside this host's score
     assert any(v[0] == calibrate.PYSTONE_ESP32_240 for v in rows.values())
+
+
+def test_a_module_that_waits_runs_in_its_own_process_and_is_still_reported(tmp_path: Path) -> None:
+    (tmp_path / "bench_w.py").write_text("import os\nWAITS = True\n\ndef run():\n    return [('pid', os.getpid(), '', 'host')]\n")
+    (tmp_path / "bench_x.py").write_text("WAITS = True\n\ndef run():\n    raise RuntimeError('the day did not end')\n")
+    results, failed = bench_run.run_modules(sorted(tmp_path.glob("bench_*.py")))
+    pid = next(r["value"] for r in results if r["bench"] == "bench_w" and r["name"] == "pid")
+    assert pid != os.getpid()
+    assert failed == ["bench_x: RuntimeError: the day did not end"]
