@@ -191,39 +191,6 @@ def test_the_board_definition_fits_micropythons_esp32_port() -> None:
     assert (BOARD_DIR / "mpconfigboard.h").is_file()
 
 
-def test_make_image_refuses_an_app_larger_than_its_slot_saying_by_how_much(tmp_path: Path, monkeypatch) -> None:
-    """The build itself is ESP-IDF's (not here): a stand-in `make` on PATH writes an app one
-    sector over the slot, and build() must refuse it with the figure, copying nothing."""
-    import os
-    import stat
-
-    from host_tools.enrolctl import image, ota
-    from host_tools.enrolctl.errors import EnrolctlError
-
-    slot = ota.project_layout().slots[0].size
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    fake_make = bin_dir / "make"
-    fake_make.write_text("#!/bin/sh\nfor a; do case $a in BUILD=*) out=${a#BUILD=};; BOARD_DIR=*) bd=${a#BOARD_DIR=};; esac; done\n"
-                         "test -f \"$bd/mpconfigboard.cmake\" || exit 2\nmkdir -p \"$out\"\n"
-                         f"head -c {slot + 4096} /dev/zero > \"$out/micropython.bin\"\n"
-                         "cp \"$out/micropython.bin\" \"$out/firmware.bin\"\n")
-    gcc = bin_dir / "xtensa-esp32-elf-gcc"
-    gcc.write_text("#!/bin/sh\n")
-    for f in (fake_make, gcc):
-        f.chmod(f.stat().st_mode | stat.S_IEXEC)
-    idf = tmp_path / "idf"
-    (idf / "tools").mkdir(parents=True)
-    (idf / "tools" / "idf.py").write_text("")
-    monkeypatch.setenv("IDF_PATH", str(idf))
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.setattr(image, "RUNTIME_DIR", tmp_path / "runtime")
-    monkeypatch.setattr(image, "IMAGE_DIR", tmp_path / "image")
-    with pytest.raises(EnrolctlError, match=f"the app is {slot + 4096} bytes, 4096 over the {slot // 1024} KB app slot"):
-        image.build(log_to=tmp_path / "build.log")
-    assert not (tmp_path / "image" / "firmware.bin").exists()
-
-
 def _stand_in_idf(tmp_path: Path, monkeypatch, app_bytes: int, map_text: str) -> None:
     """ESP-IDF's build replaced by a `make` on PATH that writes an app of app_bytes and a link map."""
     import os
@@ -234,8 +201,9 @@ def _stand_in_idf(tmp_path: Path, monkeypatch, app_bytes: int, map_text: str) ->
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     fake_make = bin_dir / "make"
-    fake_make.write_text("#!/bin/sh\nfor a; do case $a in BUILD=*) out=${a#BUILD=};; USER_C_MODULES=*) um=${a#USER_C_MODULES=};; esac; done\n"
-                         "test -f \"$um\" || exit 3\nmkdir -p \"$out\"\n"
+    fake_make.write_text("#!/bin/sh\nfor a; do case $a in BUILD=*) out=${a#BUILD=};; BOARD_DIR=*) bd=${a#BOARD_DIR=};; "
+                         "USER_C_MODULES=*) um=${a#USER_C_MODULES=};; esac; done\n"
+                         "test -f \"$bd/mpconfigboard.cmake\" || exit 2\ntest -f \"$um\" || exit 3\nmkdir -p \"$out\"\n"
                          f"head -c {app_bytes} /dev/zero > \"$out/micropython.bin\"\n"
                          "cp \"$out/micropython.bin\" \"$out/firmware.bin\"\n"
                          f"printf '%s\\n' '{map_text}' > \"$out/micropython.map\"\n")
@@ -250,6 +218,19 @@ def _stand_in_idf(tmp_path: Path, monkeypatch, app_bytes: int, map_text: str) ->
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setattr(image, "RUNTIME_DIR", tmp_path / "runtime")
     monkeypatch.setattr(image, "IMAGE_DIR", tmp_path / "image")
+
+
+def test_make_image_refuses_an_app_larger_than_its_slot_saying_by_how_much(tmp_path: Path, monkeypatch) -> None:
+    """The build itself is ESP-IDF's (not here): a stand-in `make` on PATH writes an app one
+    sector over the slot, and build() must refuse it with the figure, copying nothing."""
+    from host_tools.enrolctl import image, ota
+    from host_tools.enrolctl.errors import EnrolctlError
+
+    slot = ota.project_layout().slots[0].size
+    _stand_in_idf(tmp_path, monkeypatch, slot + 4096, " .rodata.edsig_module 0x3f400000")
+    with pytest.raises(EnrolctlError, match=f"the app is {slot + 4096} bytes, 4096 over the {slot // 1024} KB app slot"):
+        image.build(log_to=tmp_path / "build.log")
+    assert not (tmp_path / "image" / "firmware.bin").exists()
 
 
 def test_an_image_linked_without_the_native_module_is_a_failed_build(tmp_path: Path, monkeypatch) -> None:
