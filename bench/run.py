@@ -133,7 +133,7 @@ def main() -> int:
         table.add_column(col, justify="right" if col == "value" else "left")
     for r in results:
         value = r["value"]
-        shown = f"{value:,.3f}" if isinstance(value, float) else f"{value:,}"
+        shown = f"{value:,.3f}" if isinstance(value, float) else f"{value:,}" if isinstance(value, int) else str(value)
         table.add_row(r["bench"], r["name"], shown, r["unit"], r["runtime"])
     Console(width=max(Console().width, 150)).print(table)  # a pipe or CI log gets whole rows too
     # a partial or small run never overwrites the whole run's figures (the README's table)

@@ -44,6 +44,7 @@ SYNC_RETRY_CAP_MS = 30 * 60 * 1000  # the longest wait between two sync attempts
 
 
 def set_cpu_hz(hz):
+    """The CPU clock (machine.freq): CPU_HZ for work, WAIT_CPU_HZ while waiting awake for a key."""
     machine.freq(hz)
 
 

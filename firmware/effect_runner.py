@@ -137,18 +137,23 @@ class EnrolRunner(Runner):
         self.cards.defer(boot, seq)
 
     def on_card_verified(self, boot, seq, uid, cred_id, old_id):
-        """The card task wrote and checked that record's card: mark it in the store, drop it from
-        the cards due, then the flow shows the receipt."""
+        """The card task wrote and checked that record's card: mark it in the store, the flow
+        shows the receipt, then it leaves the cards due.  That list is rewritten after the screen
+        (a flash erase the officer no longer waits for): a power cut before it loses nothing, as
+        the list is loaded again keeping only records whose card the journal has not marked."""
         from firmware.store import StoreError
 
+        noted = True
         try:
             self.store.mark_card_verified(boot, seq, uid, cred_id, old_id)
-            self.cards.done(boot, seq)
         except StoreError as e:
             # the card is written and verified: the person has it.  The record keeps its
             # card-due note, so the step resumes at the next login (the same card then
             # asks for a supervisor's re-issue): nothing is lost, nothing is hidden
+            noted = False
             self.board.console("store: card not noted: " + str(e))
             self.audit.record("store-error", "card " + cred_id + " not noted: " + str(e)[:60])
         self.changed()
         self.apply(self.flow.card_done(True, cred_id))
+        if noted:
+            self.cards.done(boot, seq)  # RAM first; a file flash refuses is put right at the next change

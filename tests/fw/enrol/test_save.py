@@ -53,3 +53,18 @@ def test_a_refused_save_notes_nothing_and_still_wipes_the_pin():
 
 def test_record_ids_are_fresh():
     assert new_record_id() != new_record_id()
+
+
+def test_a_card_noted_in_the_journal_leaves_the_cards_due_at_the_next_power_on():
+    """The app rewrites the cards-due list after "Card ready" (effect_runner.on_card_verified): a
+    power cut between the journal's CARD entry and that rewrite must not ask for the card again."""
+    d = tmpdir()
+    store, _, _ = open_store(d)
+    due = CardsDue(d, KEY)
+    boot, seq, rid, iat = save_enrolment(store, Clock(), due, FIELDS, "OF0042", bytearray(b"7391"))
+    store.mark_card_verified(boot, seq, b"\x04\x11\x22\x33\x44\x55\x66", "CRED-A")
+    # the power goes here: card_due.bin still lists the person
+    assert [e[:2] for e in cards_due.load_all(d, KEY)] == [(boot, seq)]
+    again = CardsDue(d, KEY)
+    assert again.load(store.cards_due()) is None
+    assert again.entries == [] and cards_due.load_all(d, KEY) == []
