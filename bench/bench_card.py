@@ -33,9 +33,16 @@ DETECT_US = (2500, 0, 15_000)
 GOAL_HELD_S, GOAL_READY_S, GOAL_FIRST_S = 0.6, 1.0, 0.2
 
 
-def _out(script: str, heap: str) -> dict[str, int]:
-    text = run_script(ROOT / "bench" / script, [str(compiled_tree())], heapsize=heap)
-    return {k: int(v) for k, v in (line.split("=", 1) for line in text.splitlines() if "=" in line)}
+def _out(script: str, heap: str, processes: int = 3) -> dict[str, int]:
+    """The script's figures, each the smallest of `processes` fresh runs: a time is only ever made
+    longer by the host's other work (and the first card after a boot is one sample per process);
+    the counts are the same in every run."""
+    best: dict[str, int] = {}
+    for _ in range(processes):
+        text = run_script(ROOT / "bench" / script, [str(compiled_tree())], heapsize=heap)
+        for k, v in (line.split("=", 1) for line in text.splitlines() if "=" in line):
+            best[k] = min(best.get(k, int(v)), int(v))
+    return best
 
 
 def run() -> list[tuple[str, float | int, str, str]]:
