@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parent.parent
 BEGIN = "<!-- bench:begin (bench/readme_table.py writes this section from bench/results.json) -->"
 END = "<!-- bench:end -->"
 
-# issue 33's goals: (what, bench module, the row's name as it starts, goal, is the value within it)
+# issue 33's goals: (what, bench module, the row's name as it starts, goal, is the value within it);
+# a missed one is printed with its largest remaining cost (COSTS, from the run's other figures)
 GOALS = (
     ("tap -> \"Card ready\" (verified), every step, at the firmware's 240 MHz", "bench_card",
      "card: tap -> 'Card ready'", "<= 1.0 s", lambda v: v <= 1.0),
@@ -43,6 +44,38 @@ GOALS = (
 )
 
 
+def _value(results: list[dict], bench: str, prefix: str) -> float | None:
+    r = _find(results, bench, prefix)
+    return None if r is None else r["value"]
+
+
+def _card_cost(results: list[dict]) -> str:
+    steps = [(r["value"], r["name"].removeprefix("card step: ")) for r in results
+             if r["bench"] == "bench_card" and r["name"].startswith("card step: ")]
+    held = [s for s in steps if "after" not in s[1] and "journal" not in s[1]]  # the card is still held
+    if not held:
+        return ""
+    (first, name1), (second, name2) = sorted(held, reverse=True)[:2]
+    return f"largest remaining cost: {name1}, {first:g} ms (the floor); then {name2}, {second:g} ms"
+
+
+def _heap_cost(results: list[dict]) -> str:
+    login = _value(results, "bench_app", "smallest heap: boot to the login screen")
+    sync = _value(results, "bench_app", "smallest heap: login + a 64-record sync")
+    gap = f"MISSED by {sync - 72:g} KB; " if sync is not None else ""
+    return "" if login is None else (f"{gap}largest remaining cost: the app itself, {login:g} KB to reach the login screen "
+                                     "(the objects importing the frozen code makes); the sync's buffers come on top")
+
+
+def _records_cost(results: list[dict]) -> str:
+    per = _value(results, "bench_store", "flash used per record")
+    prov = _value(results, "bench_store", "provisioned files in the records partition")
+    if per is None or prov is None:
+        return ""
+    return (f"largest remaining cost: {per:g} B of flash a record (record, card entry, keys, file system); "
+            f"the provisioned files take {prov / 1024:.1f} KB of the 576 KB partition")
+
+
 def _find(results: list[dict], bench: str, prefix: str) -> dict | None:
     return next((r for r in results if r["bench"] == bench and r["name"].startswith(prefix)), None)
 
@@ -55,6 +88,13 @@ def _shown(value: object) -> str:
 
 def _cell(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+COSTS = {
+    "tap -> \"Take it off\"": _card_cost,
+    "smallest heap: a 64-record sync over TLS": _heap_cost,
+    "records with the provisioned files, 4 MB module (working days at 40 a day)": _records_cost,
+}
 
 
 def render(results: list[dict]) -> str:
@@ -72,7 +112,10 @@ def render(results: list[dict]) -> str:
             lines.append(f"| {what} | not measured ({bench} failed) | {goal} | **no** | |")
             continue
         met = "n/a" if holds is None else "yes" if holds(r["value"]) else "**no**"
-        lines.append(f"| {what} | {_shown(r['value'])} {r['unit']} | {goal} | {met} | {_cell(r['runtime'])} |")
+        how = r["runtime"]
+        if met == "**no**" and what in COSTS:
+            how = f"{how}; {COSTS[what](results)}"
+        lines.append(f"| {what} | {_shown(r['value'])} {r['unit']} | {goal} | {met} | {_cell(how)} |")
     failed = [r for r in results if r["bench"] == "run" and r["name"].startswith("failed:")]
     for r in failed:
         lines.append(f"\nA module failed in this run: {_cell(r['name'])}")
