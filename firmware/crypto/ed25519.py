@@ -23,10 +23,8 @@ def public_key(seed):
 def sign(seed, msg, pub=None):
     """RFC 8032 5.1.6.  The public key is derived from the seed inside edsig, never taken on trust:
     a wrong one would reuse the nonce r with another k and give the key away.  `pub`, if given,
-    must be that key (ValueError otherwise)."""
-    if pub is not None and bytes(pub) != edsig.public_key(seed):
-        raise ValueError("ed25519: public key does not belong to the seed")
-    return edsig.sign(seed, msg)
+    must be that key (ValueError otherwise, from edsig, which derives it once)."""
+    return edsig.sign(seed, msg, pub)
 
 
 def verify(pub, msg, sig, msg_len=None):

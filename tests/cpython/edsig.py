@@ -112,9 +112,11 @@ def public_key(seed):
     return _compress(_mul(_expand(seed)[0], _G))
 
 
-def sign(seed, msg):
+def sign(seed, msg, given=None):
     a, prefix = _expand(seed)
     pub = _compress(_mul(a, _G))
+    if given is not None and bytes(given) != pub:
+        raise ValueError("ed25519: public key does not belong to the seed")
     r = _h(prefix, msg) % _Q
     rs = _compress(_mul(r, _G))
     s = (r + _h(rs, pub, msg) * a) % _Q

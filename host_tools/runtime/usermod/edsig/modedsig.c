@@ -8,7 +8,8 @@
 //
 //   edsig.sha512([data])             hashlib-like: update(buf), digest() (the hasher stays usable)
 //   edsig.public_key(seed)           32 bytes
-//   edsig.sign(seed, msg)            64 bytes: R || S, deterministic (RFC 8032 5.1.6)
+//   edsig.sign(seed, msg[, pub])     64 bytes: R || S, deterministic (RFC 8032 5.1.6); pub, if
+//                                    given, must be the seed's key (ValueError otherwise)
 //   edsig.check(pub, sig, digest)    True if sig holds, digest = SHA-512(R || pub || msg) (64 bytes,
 //                                    hashed by the caller so a long message can be streamed)
 //   edsig.secp128r1_verify(msg, sig, key)
@@ -137,13 +138,22 @@ static mp_obj_t edsig_public_key(mp_obj_t seed_in) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(edsig_public_key_obj, edsig_public_key);
 
-static mp_obj_t edsig_sign(mp_obj_t seed_in, mp_obj_t msg_in) {
-    const u8 *seed = bytes_of(seed_in, 32, "seed");
+static mp_obj_t edsig_sign(size_t n_args, const mp_obj_t *args) {
+    const u8 *seed = bytes_of(args[0], 32, "seed");
     mp_buffer_info_t msg;
-    mp_get_buffer_raise(msg_in, &msg, MP_BUFFER_READ);
+    mp_get_buffer_raise(args[1], &msg, MP_BUFFER_READ);
     u8 a[32], prefix[32], pub[32], r[32], h[64], sig[64];
     expand(seed, a, prefix);
     crypto_eddsa_scalarbase(pub, a);  // derived, never taken from the caller (a wrong one leaks a)
+    if (n_args > 2 && args[2] != mp_const_none) {
+        mp_buffer_info_t given;
+        mp_get_buffer_raise(args[2], &given, MP_BUFFER_READ);
+        if (given.len != 32 || memcmp(given.buf, pub, 32) != 0) {
+            crypto_wipe(a, sizeof(a));
+            crypto_wipe(prefix, sizeof(prefix));
+            mp_raise_ValueError(MP_ERROR_TEXT("ed25519: public key does not belong to the seed"));
+        }
+    }
     sha512_of(h, prefix, 32, msg.buf, msg.len, NULL, 0);
     crypto_eddsa_reduce(r, h);                              // r = SHA-512(prefix || M) mod L
     crypto_eddsa_scalarbase(sig, r);                        // R = [r]B
@@ -155,7 +165,7 @@ static mp_obj_t edsig_sign(mp_obj_t seed_in, mp_obj_t msg_in) {
     crypto_wipe(r, sizeof(r));
     return mp_obj_new_bytes(sig, sizeof(sig));
 }
-static MP_DEFINE_CONST_FUN_OBJ_2(edsig_sign_obj, edsig_sign);
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(edsig_sign_obj, 2, 3, edsig_sign);
 
 // [S]B - [k]A == R, compared as encodings (OpenSSL's ED25519_verify).  The ladder is Monocypher's
 // crypto_eddsa_check_equation without its cofactor multiplication and without decoding R.
