@@ -4,6 +4,7 @@ from .mpy and from .py (what a filesystem copy would cost); the size of the froz
 from __future__ import annotations
 
 import tempfile
+from pathlib import Path
 
 import calibrate
 from mp import HEAPSIZE, ROOT, run_mp
@@ -40,8 +41,17 @@ print('iterations=' + str(ITERATIONS))
 
 
 def run():
+    with tempfile.TemporaryDirectory() as built:
+        return _run(Path(built) / "device")
+
+
+def _run(build: Path):
+    """The figures, over a device build of its own (what `make build` writes to build/device): a
+    build there by another process at the same time (a test, a deploy) cannot empty it mid-run."""
+    from host_tools.enrolctl.build import build as build_device
+
+    build_device(build)
     rt = f"micropython heap={HEAPSIZE}"
-    build = ROOT / "build" / "device"
     src = run_mp(IMPORT_APP, ["", str(ROOT / "lib"), ".frozen"], heapsize=SOURCE_HEAP)
     mpy = run_mp(IMPORT_APP, ["", "lib", ".frozen"], cwd=build)
     with tempfile.TemporaryDirectory() as tmp:

@@ -26,26 +26,21 @@ class TimedFlash(FlashBlockDevice):
 
     emulator_us = 0
 
-    def readblocks(self, *args):
+    def _timed(self, op, args):
         t = time.ticks_us()
         try:
-            return FlashBlockDevice.readblocks(self, *args)
+            return op(self, *args)
         finally:
             self.emulator_us += time.ticks_diff(time.ticks_us(), t)
+
+    def readblocks(self, *args):
+        return self._timed(FlashBlockDevice.readblocks, args)
 
     def writeblocks(self, *args):
-        t = time.ticks_us()
-        try:
-            return FlashBlockDevice.writeblocks(self, *args)
-        finally:
-            self.emulator_us += time.ticks_diff(time.ticks_us(), t)
+        return self._timed(FlashBlockDevice.writeblocks, args)
 
     def ioctl(self, *args):
-        t = time.ticks_us()
-        try:
-            return FlashBlockDevice.ioctl(self, *args)
-        finally:
-            self.emulator_us += time.ticks_diff(time.ticks_us(), t)
+        return self._timed(FlashBlockDevice.ioctl, args)
 
 
 flash = TimedFlash(32)  # 128 KB: a few records and their files
