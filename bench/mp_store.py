@@ -68,6 +68,16 @@ def capacity():
     except StoreFull:
         pass
     env = seal.seal_record(store.batch, "dev-bench-0001", 1, 1, rid(0), body(0))
+    # what the store keeps in RAM for a full partition: open it again, as after a power-on
+    store.journal.close()
+    del store
+    gc.collect()
+    before = gc.mem_alloc()
+    store = RecordStore("/cap/data", "dev-bench-0001", PUB)
+    store.open()
+    gc.collect()
+    print("heap_after_open_full=" + str(gc.mem_alloc() - before))
+    print("segments_full=" + str(len(store.journal.segments)))
     st = os.statvfs("/cap")
     used = (st[2] - st[3]) * st[0]
     print("plaintext_bytes=" + str(len(body(0))))

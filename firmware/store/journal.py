@@ -48,6 +48,13 @@ from firmware.formats import (  # noqa: F401 - the store's callers name these th
     card_payload, synced_payload)
 
 RECORDS_PER_SEGMENT = 64
+_SEQ_BITS = 20  # seq counts one boot's records: far fewer than 2**20 fit on flash
+_SEQ_MASK = (1 << _SEQ_BITS) - 1
+
+
+def _key(key):
+    """(boot, seq) as one int with the same order."""
+    return key[0] << _SEQ_BITS | key[1]
 
 _CARD = 1
 _FINAL = 2
@@ -79,13 +86,16 @@ class Segment:
         self.finals = 0  # records with a SYNCED entry
         self.synced = 0  # ... whose result was accepted or duplicate
         self.synced_at = 0  # latest SYNCED time
-        self.first = None  # (boot, seq) of its first record
-        self.last = None
+        # (boot, seq) of its first and last record, packed into one int (_key): a tuple each
+        # would cost 32 bytes more a segment, and an 8 MB records partition holds ~150 segments
+        self.first = -1
+        self.last = -1
         self.unverified = 0  # records saved without a verified card (listed by scanning)
         self.cards_pending = 0  # CARD entries the registry has not answered
 
-    def holds(self, key):
-        return self.first is not None and self.first <= key <= self.last
+    def holds(self, k):
+        """Whether the packed key k (_key) falls in this segment."""
+        return self.first >= 0 and self.first <= k <= self.last
 
 
 class _Scan:
@@ -227,11 +237,11 @@ class Journal:
         boot = scan.boot
         seg.synced_at = scan.synced_at
         for seq, _, _ in scan.records:
-            key = (boot, seq)
+            key = _key((boot, seq))
             seg.records += 1
-            if seg.first is None or key < seg.first:
+            if seg.first < 0 or key < seg.first:
                 seg.first = key
-            if seg.last is None or key > seg.last:
+            if key > seg.last:
                 seg.last = key
             bits = scan.bits(seq)
             if not bits & _CARD:
@@ -335,11 +345,11 @@ class Journal:
     # ---- queries ---------------------------------------------------------
     def last_position(self):
         """Highest (boot, seq) on flash, or (0, 0)."""
-        best = (0, 0)
+        best = 0
         for seg in self.segments:
-            if seg.last is not None and seg.last > best:
+            if seg.last > best:
                 best = seg.last
-        return best
+        return best >> _SEQ_BITS, best & _SEQ_MASK
 
     def counts(self):
         c = {"records": 0, "pending": 0, "synced": 0, "unverified": 0, "cards_pending": 0,
@@ -435,8 +445,9 @@ class Journal:
         raise StoreError("segment " + _name(num) + " has no readable key entry")
 
     def segment_of(self, key):
+        k = _key(key)
         for seg in self.segments:
-            if seg.holds(key):
+            if seg.holds(k):
                 return seg
         return None
 
@@ -497,9 +508,9 @@ class Journal:
             seg = self.tail_seg
             self._append(seg, rec)
         seg.records += 1
-        if seg.first is None:
-            seg.first = key
-        seg.last = key
+        if seg.first < 0:
+            seg.first = _key(key)
+        seg.last = _key(key)
         seg.unverified += 1
 
     def append_card(self, boot, seq, uid, cred_id, old_id=""):

@@ -32,9 +32,11 @@ IMAGE_MAGIC = 0xE9  # esp_image_header_t.magic
 HEADER_SIZE = 24  # esp_image_header_t incl. the extended header with chip_id at byte 12
 MAX_SEGMENTS = 16
 ERASE_OPS = frozenset({0xD0, 0xD1, 0x02, 0x10})  # ERASE_FLASH, ERASE_REGION, FLASH_BEGIN, FLASH_DEFL_BEGIN
-MAX_IMAGE = 4 * 1024 * 1024  # a WROOM's flash; MicroPython images are ~1.6 MB
 # The board's layout is the project's (host_tools/esp32_board/partitions.csv, read by ota.py):
-# two app slots from 0x10000, the records filesystem after them.
+# two app slots from 0x10000, the records filesystem after them to the end of the named module's
+# 8 MB.  A board with less flash is refused before anything is erased.
+LAYOUT = ota.project_layout()
+MAX_IMAGE = LAYOUT.end  # MicroPython images are ~1.6 MB
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ def check_image(path: Path) -> Image:
     if not 1 <= head[1] <= MAX_SEGMENTS:
         raise EnrolctlError(f"{path} has a damaged image header ({head[1]} segments)")
     if size > MAX_IMAGE:
-        raise EnrolctlError(f"{path} is {size} bytes, larger than the board's 4 MB flash")
+        raise EnrolctlError(f"{path} is {size} bytes, larger than the board's {MAX_IMAGE >> 20} MB flash")
     (chip_id,) = struct.unpack_from("<H", head, 12)
     return Image(path, size, chip_id)
 
@@ -132,6 +134,7 @@ def _write(esp: Any, p: Plan) -> Plan:
 
     esp = esp.run_stub()
     attach_flash(esp)
+    check_flash_size(esp)
     if p.update is not None:
         p = _write_update(esp, p)
     else:
@@ -140,6 +143,22 @@ def _write(esp: Any, p: Plan) -> Plan:
     reset_chip(esp, "hard-reset")
     esp._port.close()
     return p
+
+
+def check_flash_size(esp: Any) -> None:
+    """The board's flash chip (its JEDEC ID, through esptool) must hold the project's layout:
+    on a 4 MB module the records partition would run past the end of the chip."""
+    from esptool.cmds import detect_flash_size
+    from esptool.util import flash_size_bytes
+
+    found = detect_flash_size(esp)
+    have = flash_size_bytes(found) if found else None
+    if have is None:
+        raise EnrolctlError("the board's flash chip did not say its size (JEDEC ID unknown): not written. "
+                            f"The firmware needs {LAYOUT.end >> 20} MB of flash (an ESP32-WROOM-32E-N8)")
+    if have < LAYOUT.end:
+        raise EnrolctlError(f"the board has {found} of flash; the firmware's records partition needs "
+                            f"{LAYOUT.end >> 20} MB (an ESP32-WROOM-32E-N8): nothing was written")
 
 
 def _write_update(esp: Any, p: Plan) -> Plan:

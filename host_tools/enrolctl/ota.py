@@ -66,6 +66,11 @@ class Layout:
         return next((p for p in self.partitions if p.type == _DATA and p.subtype == _OTA_DATA), None)
 
     @property
+    def end(self) -> int:
+        """The first byte past the last partition: the flash the board must have."""
+        return max((p.offset + p.size for p in self.partitions), default=0)
+
+    @property
     def two_slots(self) -> bool:
         return len(self.slots) == 2 and self.otadata is not None and self.otadata.size == 2 * SECTOR
 

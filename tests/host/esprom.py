@@ -1,5 +1,5 @@
 """An ESP32's serial bootloader (ROM download mode, then esptool's flasher stub) on a
-pseudo-terminal, with 4 MB of emulated SPI flash, for running the real esptool.
+pseudo-terminal, with emulated SPI flash (8 MB unless told), for running the real esptool.
 
 As Espressif's serial protocol documentation gives it: SLIP frames (0xC0 end, 0xDB
 escapes); a request is [0x00, op, size:u16, checksum:u32, data], a reply [0x01, op,
@@ -10,7 +10,9 @@ MEM_DATA / MEM_END, greets with "OHAI" and then erases (ERASE_FLASH), writes
 (FLASH_BEGIN/DATA or FLASH_DEFL_BEGIN/DATA/END, zlib; the sectors of a write are erased at its
 BEGIN, as the stub erases ahead of writing), reads (READ_FLASH: data frames of one sector each,
 then the 16-byte MD5 frame; the host's acknowledgements are not needed with the stub's window
-of 64 frames), and hashes (SPI_FLASH_MD5, 16 raw bytes).  The SPI peripheral answers the flash-ID command (RDID) as a 4 MB part; the UART
+of 64 frames), and hashes (SPI_FLASH_MD5, 16 raw bytes).  The SPI peripheral answers the flash-ID command (RDID) as a Winbond
+W25Q-series part of that size (JEDEC ID EF 40, then the capacity code log2(bytes): 0x16 for
+4 MB, 0x17 for 8 MB: the W25Q32JV/W25Q64JV datasheets, "Read JEDEC ID (9Fh)"); the UART
 clock divider says a 40 MHz crystal.  Unknown commands get status 1, error 0x05.
 
 ``cut_after`` pulls the cable: after that many flash data blocks the board goes silent and its
@@ -38,8 +40,7 @@ FLASH_DEFL_BEGIN, FLASH_DEFL_DATA, FLASH_DEFL_END, SPI_FLASH_MD5, GET_SECURITY_I
 ERASE_FLASH, READ_FLASH = 0xD0, 0xD2
 SECTOR = 0x1000
 SPI_BASE, UART_CLKDIV_REG = 0x3FF42000, 0x3FF40014
-FLASH_SIZE = 4 * 1024 * 1024
-FLASH_ID = 0x1640EF  # RDID of a 4 MB (size code 0x16) part
+FLASH_SIZE = 8 * 1024 * 1024  # the project's named module, an ESP32-WROOM-32E-N8
 CHIP_DETECT_MAGIC_REG = 0x40001000
 MAGIC = {"ESP32": 0x00F01D83, "ESP8266": 0xFFF0C101}
 INVALID_COMMAND = 0x05
@@ -52,14 +53,18 @@ def slip(payload: bytes) -> bytes:
 
 
 class RomBootloader:
-    def __init__(self, chip: str = "ESP32", answer: bool = True, cut_after: int | None = None) -> None:
+    def __init__(self, chip: str = "ESP32", answer: bool = True, cut_after: int | None = None,
+                 flash_size: int = FLASH_SIZE) -> None:
         self.magic = MAGIC[chip]
+        self.size = flash_size
+        # RDID as read back from SPI_W0: manufacturer, memory type, capacity, low byte first
+        self.flash_id = 0x40EF | (flash_size.bit_length() - 1) << 16
         self.cut_after = cut_after  # flash data blocks before the cable is pulled
         self.blocks = 0
         self.cut = False
         self.answer = answer  # False: a board not in download mode (says nothing)
         self.commands: list[int] = []
-        self.flash = bytearray(b"\xff" * FLASH_SIZE)
+        self.flash = bytearray(b"\xff" * flash_size)
         self.erased = False
         self.stub = False
         self.regs: dict[int, int] = {UART_CLKDIV_REG: 40_000_000 // 115200}
@@ -147,7 +152,7 @@ class RomBootloader:
         at, checksum = offset + 24, 0xEF
         for _ in range(count):
             _load, length = struct.unpack_from("<II", self.flash, at)
-            if length > FLASH_SIZE or at + 8 + length > FLASH_SIZE:
+            if length > self.size or at + 8 + length > self.size:
                 return False
             for b in self.flash[at + 8:at + 8 + length]:
                 checksum ^= b
@@ -164,7 +169,7 @@ class RomBootloader:
 
     def _program(self, data: bytes) -> None:
         end = self._write_at + len(data)
-        if end > FLASH_SIZE:
+        if end > self.size:
             raise ValueError("write past the end of flash")
         self.flash[self._write_at:end] = data
         self._write_at = end
@@ -179,7 +184,7 @@ class RomBootloader:
             return self._reply(SYNC, 0x20120707) * 8
         if op == READ_REG and len(data) == 4:
             (addr,) = struct.unpack("<I", data)
-            value = {CHIP_DETECT_MAGIC_REG: self.magic, SPI_BASE + 0x80: FLASH_ID}.get(addr, self.regs.get(addr, 0))
+            value = {CHIP_DETECT_MAGIC_REG: self.magic, SPI_BASE + 0x80: self.flash_id}.get(addr, self.regs.get(addr, 0))
             if addr == SPI_BASE:
                 value = 0  # SPI_CMD_REG: the user command has finished
             return self._reply(op, value)
@@ -195,12 +200,12 @@ class RomBootloader:
         if not self.stub:
             return self._reply(op, status=1, error=INVALID_COMMAND)
         if op == ERASE_FLASH:
-            self.flash[:] = b"\xff" * FLASH_SIZE
+            self.flash[:] = b"\xff" * self.size
             self.erased = True
             return self._reply(op)
         if op in (FLASH_BEGIN, FLASH_DEFL_BEGIN):
             size, _blocks, _block_size, self._write_at = struct.unpack_from("<IIII", data)
-            end = min(FLASH_SIZE, self._write_at + -(-size // SECTOR) * SECTOR)
+            end = min(self.size, self._write_at + -(-size // SECTOR) * SECTOR)
             self.flash[self._write_at:end] = b"\xff" * (end - self._write_at)
             self._inflate = zlib.decompressobj() if op == FLASH_DEFL_BEGIN else None
             return self._reply(op)

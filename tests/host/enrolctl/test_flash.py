@@ -79,8 +79,27 @@ def test_missing_directory_and_oversized_files(tmp_path: Path) -> None:
         flash.check_image(tmp_path / "nope.bin")
     with pytest.raises(EnrolctlError, match="is a directory"):
         flash.check_image(tmp_path)
-    with pytest.raises(EnrolctlError, match="larger than the board's 4 MB flash"):
+    with pytest.raises(EnrolctlError, match="larger than the board's 8 MB flash"):
         flash.check_image(image(tmp_path, size=flash.MAX_IMAGE + 1))
+
+
+def test_the_layout_fills_the_named_modules_8_mb_and_a_4_mb_board_is_refused_before_any_erase(
+        tmp_path: Path) -> None:
+    # ESP32-WROOM-32E-N8: 8 MB of flash (Espressif's ESP32-WROOM-32E datasheet, ordering table)
+    assert flash.LAYOUT.end == 8 * 1024 * 1024
+    assert flash.LAYOUT.find("vfs").offset + flash.LAYOUT.find("vfs").size == flash.LAYOUT.end
+    fw = image(tmp_path)
+    with RomBootloader(flash_size=4 * 1024 * 1024) as rom:
+        rom.flash[0:4096] = b"\x00" * 4096
+        r = enrolctl("flash", "--port", rom.port, "--firmware", str(fw), "--attempts", "1")
+        assert r.returncode == 1
+        assert "the board has 4MB of flash; the firmware's records partition needs 8 MB" in r.stderr, r.stderr
+        assert not rom.erased and flash.ERASE_OPS.isdisjoint(rom.commands)
+        assert rom.flash[0:4096] == b"\x00" * 4096
+    with RomBootloader(flash_size=16 * 1024 * 1024) as rom:  # more flash than the layout: fine
+        r = enrolctl("flash", "--port", rom.port, "--firmware", str(fw), "--attempts", "1")
+        assert r.returncode == 0, r.stderr
+        assert bytes(rom.flash[0x1000:0x1000 + fw.stat().st_size]) == fw.read_bytes()
 
 
 def test_offsets_follow_the_chip(tmp_path: Path) -> None:

@@ -70,12 +70,25 @@ def update(rom: RomBootloader, fw: Path) -> flash.Plan:
     return flash.flash(rom.port, fw, connect_attempts=1, update=True)
 
 
-def test_the_layout_is_two_aligned_slots_then_the_records_to_the_end_of_4_mb() -> None:
+def test_the_layout_is_two_aligned_slots_then_the_records_to_the_end_of_8_mb() -> None:
     parts = sorted(LAYOUT.partitions, key=lambda p: p.offset)
     assert all(a.offset + a.size <= b.offset for a, b in zip(parts, parts[1:]))  # no overlap
     assert LAYOUT.two_slots and all(s.offset % 0x10000 == 0 for s in LAYOUT.slots)  # ESP-IDF: apps 64 KB aligned
     assert LAYOUT.slots[0].size == LAYOUT.slots[1].size
-    assert VFS.offset == SLOT1 + LAYOUT.slots[1].size and VFS.offset + VFS.size == 4 * 1024 * 1024
+    assert VFS.offset == SLOT1 + LAYOUT.slots[1].size and VFS.offset + VFS.size == 8 * 1024 * 1024
+    # the records filesystem starts on a 64 KB block boundary (a NOR erase block)
+    assert VFS.offset % 0x10000 == 0 and VFS.size % 0x10000 == 0
+
+
+def test_an_update_on_a_board_with_too_little_flash_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    old = esp_image(40_000)
+    with RomBootloader(flash_size=4 * 1024 * 1024) as rom:
+        image = combined(old)
+        rom.flash[0x1000:0x1000 + len(image)] = image
+        before = bytes(rom.flash)
+        with pytest.raises(EnrolctlError, match="the board has 4MB of flash"):
+            update(rom, write(tmp_path, esp_image(40_000)))
+        assert bytes(rom.flash) == before and flash.ERASE_OPS.isdisjoint(rom.commands)
 
 
 def test_otadata_crc_matches_espressifs_published_values() -> None:
