@@ -1,9 +1,10 @@
 """The power task: the power state (awake, dim, dark, sleep: power.py is the pure policy), which
 the panel's owner (ui/panel.py) turns into brightness; light sleep between keys when nothing
-is under way; the battery gauge with its thresholds (battery.py).  The app calls key() for every
-key and step() and check_battery() on each turn of its loop; what it learns goes into the status
-model.  The radio's task (tasks/sync.py, tasks/payout.py) tells it when the radio is busy or
-wants to run (busy, due_ms) and is woken for it (wake, request).
+is under way (a nap with the screen on, then the long sleep with it off); the battery gauge
+with its thresholds (battery.py).  The app calls key() for every key and step() and
+check_battery() on each turn of its loop; what it learns goes into the status model.  The
+radio's task (tasks/sync.py, tasks/payout.py) tells it when the radio is busy or wants to run
+(busy, due_ms) and is woken for it (wake, request).
 """
 
 from firmware import power as pw
@@ -59,19 +60,26 @@ class PowerTask:
         return self.radio_due(now)
 
     def step(self, now):
-        """Dim, darken or sleep after inactivity.  In light sleep the whole loop stops until
-        a key or the next sync; RAM (the officer's half-typed enrolment) is kept."""
+        """Dim, darken or sleep after inactivity, and nap between keys.  In light sleep the whole
+        loop stops until a key or the next sync (or, in a nap, the next power step or page); RAM
+        (the officer's half-typed enrolment) is kept."""
         if self.radio_due(now) and not self.radio.busy:
             self.radio.wake()  # due: let the sync task run now rather than at its next second
         idle, busy = ticks_diff(now, self.active_ms), self.busy(now)
         state = pw.state_for(idle, busy)
         self.set_power(state)
         self.clock(pw.fast_clock(idle, busy))
+        due = self.radio.due_ms if self.radio is not None else None
+        timer = None if due is None else ticks_diff(due, now)
         if state == pw.SLEEP:
-            due = self.radio.due_ms if self.radio is not None else None
-            timer = None if due is None else ticks_diff(due, now)
-            if self.board.light_sleep(pw.sleep_ms(timer)) == "timer" and self.radio is not None:
-                self.radio.wake()  # the sync timer woke it: run now, then sleep again
+            ms = pw.sleep_ms(timer)
+        else:  # a nap between keys, the screen as it is: until a key, the next step or timer
+            page = self.display.next_page_ms(now) if self.display is not None else None
+            ms = pw.nap_ms(idle, busy, timer if page is None or (timer is not None and timer < page) else page)
+            if not ms:
+                return
+        if self.board.light_sleep(ms) == "timer" and self.radio is not None:
+            self.radio.wake()  # a timer woke it: the sync looks whether it is due, then sleep again
 
     def check_battery(self, now):
         """Sample the cell (every BATTERY_EVERY_MS); show it; below LOW ask for a sync first;

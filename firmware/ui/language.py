@@ -58,6 +58,10 @@ class Language:
     def page_due(self, now):
         return self.pages > 1 and ticks_diff(now, self.page_at) >= PAGE_MS
 
+    def next_page_ms(self, now):
+        """ms until the next page is due (0: now), or None for a screen of one page."""
+        return max(0, PAGE_MS - ticks_diff(now, self.page_at)) if self.pages > 1 else None
+
     def switch(self):
         self.lang = "en" if self.lang == "km" else "km"
         if self.lang == "km" and self.strings is None:

@@ -79,6 +79,13 @@ class PanelOwner:
         if self.power in (pw.AWAKE, pw.DIM) and lang is not None and self.screen is not None and lang.page_due(now):
             self.show(self.screen, turn=True)
 
+    def next_page_ms(self, now):
+        """ms until turn_page has a page to turn, or None (one page, or the panel not lit)."""
+        lang = self.language
+        if self.power in (pw.AWAKE, pw.DIM) and lang is not None and self.screen is not None:
+            return lang.next_page_ms(now)
+        return None
+
     def off(self):
         """Power-off: the panel dark."""
         if self.panel is not None:

@@ -277,7 +277,10 @@ class Person:
     SCANS_SEEN = 3  # and held (or released) for at least this many of the keypad's scans
     STALL_MS = 2000
     WAIT_MS = 60000
-    PAUSE_STEP_MS = 2000  # the power policy's thresholds are 20 s apart
+    # While the person pauses, each pass of the device's loop (awake) lets this much time pass: a
+    # real loop pass (app.py sleeps 50 ms), so the device naps or sleeps as soon as it would and
+    # the meter charges no awake time a real device would have slept through
+    PAUSE_STEP_MS = 50
 
     def __init__(self, world: World, lines: Lines) -> None:
         self.world, self.lines = world, lines
@@ -320,8 +323,8 @@ class Person:
         """Each pass of the app's loop: time passes, a line is read when the last one has played out."""
         w = self.world
         if self.pause_ms:
-            # finer steps while the radio is on, so a join ends when it would, not a second late
-            step = min(self.pause_ms, self.PAUSE_STEP_MS if not w.wlan.on else self.PAUSE_STEP_MS // 10)
+            # the radio on: the device is busy (no nap), and a join's end wants 200 ms steps only
+            step = min(self.pause_ms, self.PAUSE_STEP_MS if not w.wlan.on else 4 * self.PAUSE_STEP_MS)
             self.pause_ms -= step
             w.advance(step)
             return
@@ -423,6 +426,8 @@ class World:
         self.started = 0.0  # host clock when the device process was started
         self.boot_to_login_ms: float | None = None  # host wall time from the start to the first LOGIN
         self.at_sleep: dict[str, list[str]] = {"oled": [], "nfc": [], "wifi": []}
+        self.longest_lit_sleep_ms = 0  # a nap keeps the screen showing; the long sleep must not
+        self.lit_sleep_ms = 0  # simulated time asleep with the screen on (naps between keys)
         self.power_on()
         self.wlan = Wlan(self)
         energy = os.getenv("ENROL_SIM_ENERGY") or ""
@@ -627,8 +632,13 @@ class World:
                             ("wifi", self.wlan.power_state)):
             if probe() not in self.at_sleep[part]:
                 self.at_sleep[part].append(probe())
+        lit, before = self.oled.power_state() != "off", self.now
+        if lit:
+            self.longest_lit_sleep_ms = max(self.longest_lit_sleep_ms, ms)
         self.cpu = "light_sleep"
         key = self.person.sleep_until_key(ms)
+        if lit:
+            self.lit_sleep_ms += ticks_diff(self.now, before)
         self.meter.tick()
         self.wake_pending = True  # awake again from the device's next request on
         return struct.pack("<IB", self.skipped, key)
@@ -675,7 +685,8 @@ class World:
         print(PIXEL_HINT + ("\nsim: " + PANEL_NOTES[state] if note else ""), flush=True)
 
     def report(self) -> dict:
-        return {"ms": self.meter.report(), "cpu_hz": self.cpu_hz, "at_sleep": self.at_sleep, "light_sleeps": self.light_sleeps,
+        return {"ms": self.meter.report(), "cpu_hz": self.cpu_hz, "at_sleep": self.at_sleep,
+                "longest_lit_sleep_ms": self.longest_lit_sleep_ms, "lit_sleep_ms": self.lit_sleep_ms, "light_sleeps": self.light_sleeps,
                 "deep_sleeps": self.deep_sleeps, "wifi_connects": self.wlan.connects, "wifi_joins": self.wlan.joins,
                 "boot_to_login_ms": self.boot_to_login_ms}
 

@@ -87,8 +87,10 @@ def test_idle_dims_then_darkens_then_sleeps_and_a_key_on_a_dark_screen_only_wake
     task.step(t0 + pw.DIM_MS)
     task.step(t0 + pw.DARK_MS)
     assert task.display.panel.calls == ["dim", "off"] and task.power == pw.DARK
+    # dim and dark, the CPU napped until the next step (screen as it was); then the long sleep
+    assert board.sleeps == [pw.DARK_MS - pw.DIM_MS, pw.SLEEP_MS - pw.DARK_MS]
     task.step(t0 + pw.SLEEP_MS)
-    assert task.power == pw.SLEEP and board.sleeps == [pw.MAX_SLEEP_MS]  # no sync timer: the longest nap
+    assert task.power == pw.SLEEP and board.sleeps[-1] == pw.MAX_SLEEP_MS  # no sync timer: the longest
     assert task.key(t0 + pw.SLEEP_MS + 5) is False  # woke the screen, typed nothing
     assert task.display.panel.calls[-2:] == ["on", "bright"] and task.power == pw.AWAKE
     assert task.key(t0 + pw.SLEEP_MS + 200) is True
@@ -109,6 +111,41 @@ def test_the_clock_is_fast_for_work_and_slow_while_waiting_awake_for_a_key():
     busy, _ = power_task(Board(), working=True)
     busy.step(busy.active_ms + pw.DARK_MS)
     assert busy.board.clocks == []  # a save or a card under way: never slowed
+
+
+class Pages:
+    """A screen of several pages (ui/language.py), its next page due in `ms`."""
+
+    def __init__(self, ms):
+        self.ms = ms
+
+    def next_page_ms(self, now):
+        return self.ms
+
+
+def test_between_keys_the_cpu_naps_with_the_screen_on_until_the_next_thing_due():
+    board = Board()
+    task, _ = power_task(board)
+    t0 = task.active_ms
+    task.step(t0 + 900)  # a letter may still be changing (multi-tap): no nap yet
+    assert board.sleeps == []
+    task.step(t0 + pw.NAP_MS)
+    assert board.sleeps == [pw.DIM_MS - pw.NAP_MS]  # until the screen is to dim
+    assert task.power == pw.AWAKE and task.display.panel.calls == []  # lit, as it was
+    assert task.key(t0 + 5000) is True  # the key that ended the nap is typed: the screen was on
+    task.radio.due_ms = t0 + 5000 + pw.NAP_MS + 3000  # a sync due 3 s after the nap starts
+    task.step(t0 + 5000 + pw.NAP_MS)
+    assert board.sleeps[-1] == 3000 and task.radio.wakes == 0  # woken by a key (Board says so)
+    task.radio.due_ms = None
+    task.display.language, task.display.screen = Pages(700), "a Khmer screen of two pages"
+    task.step(t0 + 5000 + pw.NAP_MS + 10)
+    assert board.sleeps[-1] == 700  # until the page turns
+    task.display.language = Pages(5)
+    task.step(t0 + 5000 + pw.NAP_MS + 20)
+    assert board.sleeps[-1] == 700  # a page due in 5 ms: not worth a nap
+    busy, _ = power_task(Board(), working=True)
+    busy.step(busy.active_ms + pw.NAP_MS)
+    assert busy.board.sleeps == []  # a card or a save under way: the CPU stays up
 
 
 def test_no_sleep_while_a_save_or_a_card_is_under_way():

@@ -40,7 +40,18 @@ def test_left_alone_the_device_dims_darkens_and_sleeps(day: SimRun) -> None:
     assert day.energy["light_sleeps"] >= 2
     assert day.ms("cpu/light_sleep") > 6 * 60 * 1000  # most of the 4 and 5 minutes alone, and the first pause
     assert day.ms("oled/dim") >= 2 * 20 * 1000 - 2000  # 20 s dimmed before going dark, each time
-    assert day.ms("oled/off") > day.ms("cpu/light_sleep")  # dark before sleeping, and in every sleep
+    # the long sleeps come after the screen went dark; the naps between keys (screen on) are short
+    assert day.ms("oled/off") > day.ms("cpu/light_sleep") - day.energy["lit_sleep_ms"]
+
+
+def test_between_keys_the_cpu_naps_with_the_screen_on_and_the_next_key_is_typed(day: SimRun) -> None:
+    # while an officer reads or thinks, the CPU light-sleeps with the picture kept (SSD1306: its
+    # own RAM); a nap never outlasts the screen's next power step (20 s: dim, then dark)
+    assert day.energy["lit_sleep_ms"] > 60 * 1000  # the 90 s left alone before darkening, the pauses
+    assert 0 < day.energy["longest_lit_sleep_ms"] <= 20 * 1000
+    # the '3' typed 3 s after the wake key ended a nap and opened the status screen; the name typed
+    # after the 4-minute pause, whose first key only woke the dark screen, is whole (below)
+    assert day.out.count("|To sync:") == 1
 
 
 def test_a_key_that_wakes_a_dark_screen_is_not_typed(day: SimRun) -> None:
@@ -48,8 +59,10 @@ def test_a_key_that_wakes_a_dark_screen_is_not_typed(day: SimRun) -> None:
     assert day.out.count("|To sync:") == 1
 
 
-def test_pn532_oled_and_wifi_are_off_whenever_the_device_sleeps(day: SimRun) -> None:
-    assert day.energy["at_sleep"] == {"oled": ["off"], "nfc": ["off"], "wifi": ["off"]}
+def test_pn532_and_wifi_are_off_whenever_the_device_sleeps(day: SimRun) -> None:
+    at = day.energy["at_sleep"]
+    assert at["nfc"] == ["off"] and at["wifi"] == ["off"]
+    assert set(at["oled"]) == {"on", "dim", "off"}  # lit only in the naps between keys (above)
 
 
 def test_pn532_is_powered_only_around_card_operations(day: SimRun) -> None:
