@@ -8,7 +8,7 @@ port, so wrap bugs show up on the host too.
 """
 
 try:
-    from time import ticks_ms, ticks_diff, ticks_add, sleep_ms  # MicroPython
+    from time import ticks_ms, ticks_diff, ticks_add, sleep_ms, sleep_us  # MicroPython
 except ImportError:  # CPython
     import time as _time
 
@@ -26,3 +26,6 @@ except ImportError:  # CPython
 
     def sleep_ms(delay_ms):
         _time.sleep(delay_ms / 1000)
+
+    def sleep_us(delay_us):
+        _time.sleep(delay_us / 1000000)

@@ -5,6 +5,7 @@ this subclass changes only what does not suit the device:
   * waiting: the PN532's IRQ line (low = a frame is ready) is read instead of
     an I2C status poll every 10 ms; without IRQ the status byte is polled
     every POLL_MS.  Deadlines are ticks_ms/ticks_diff ints, never floats.
+  * reading: the status byte and the frame in one I2C read, not two.
   * errors: one family of named exceptions instead of RuntimeError/None.
   * "no card" is an answer (None), not an exception.
   * waiting for a card (wait_card_async) awaits between looks at the IRQ line: the event loop
@@ -24,7 +25,7 @@ import busio
 from adafruit_pn532.adafruit_pn532 import BusyError
 from digitalio import DigitalInOut
 from adafruit_pn532.i2c import PN532_I2C
-from firmware.ticks import sleep_ms, ticks_add, ticks_diff, ticks_ms
+from firmware.ticks import sleep_ms, sleep_us, ticks_add, ticks_diff, ticks_ms
 
 _CMD_IN_DATA_EXCHANGE = const(0x40)  # args: Tg, card command (the PN532 runs the protocol)
 _CMD_IN_COMMUNICATE_THRU = const(0x42)  # args: raw card command
@@ -39,6 +40,12 @@ _NTAG_WRITE = const(0xA2)
 _NTAG_PWD_AUTH = const(0x1B)
 _NTAG_READ_SIG = const(0x3C)
 POLL_MS = 5
+# Within a command the IRQ line is looked at every IRQ_POLL_US: each command waits twice (its ACK,
+# its answer), each wait is on average half of this late, and a card write sends ~60 commands
+# (at 1 ms it was ~60 ms of the citizen holding the card; a look is a pin read)
+IRQ_POLL_US = 100
+_READY_ACK = b"\x01\x00\x00\xff\x00\xff\x00"  # the status byte (ready), then the ACK frame (6.2.1.3)
+_WRITE_ANSWER_HEAD = b"\x01\x00\x00\xff\x03\xfd\xd5\x41"  # ready, a normal frame of 3: D5 41 ...
 # One FAST_READ answer must fit one normal PN532 information frame (LEN <= 255 counts TFI,
 # command, status and data; the driver parses no extended frames): 60 pages = 240 bytes, so
 # a whole credential is read back in one exchange (a transaction less costs ~2 ms of I2C + RF)
@@ -84,6 +91,9 @@ class Reader(PN532_I2C):
     def __init__(self, i2c, irq=None, reset=None):
         """i2c: a busio.I2C; irq/reset: digitalio.DigitalInOut or None."""
         self._irq_pin = irq
+        # the pin's own value() (lib/digitalio.py keeps it as _pin), read without the adapter: twice a command
+        self._irq_level = irq._pin.value if irq is not None else None
+        self._wframe = self._wack = self._wans = None  # write_page's buffers, made at the first write
         try:
             PN532_I2C.__init__(self, i2c, irq=irq, reset=reset)
         except (RuntimeError, ValueError, OSError) as e:
@@ -94,8 +104,8 @@ class Reader(PN532_I2C):
 
     def _ready(self, status):
         """One look: is the PN532's answer ready (IRQ low, or the status byte 01)?"""
-        if self._irq_pin is not None:
-            return not self._irq_pin.value
+        if self._irq_level is not None:
+            return not self._irq_level()
         try:
             with self._i2c:
                 self._i2c.readinto(status)
@@ -104,13 +114,31 @@ class Reader(PN532_I2C):
         return status[0] == 0x01
 
     def _wait_ready(self, timeout=1):
+        irq = self._irq_level
+        if irq is not None and not irq():  # most often ready at the first look: nothing more to do
+            return True
         deadline = ticks_add(ticks_ms(), int(timeout * 1000))
         status = bytearray(1)
         while ticks_diff(deadline, ticks_ms()) > 0:
             if self._ready(status):
                 return True
-            sleep_ms(1 if self._irq_pin is not None else POLL_MS)
+            if self._irq_level is not None:
+                sleep_us(IRQ_POLL_US)
+            else:
+                sleep_ms(POLL_MS)
         return False
+
+    def _read_data(self, count):
+        """The status byte and the frame in one I2C read: every read starts with the status byte
+        (UM0701-02 6.2.4), and this is called once the IRQ line (or the status byte) said the
+        frame is ready.  The driver reads the status byte alone first: a transaction more per
+        frame, two per command (the ACK, the answer)."""
+        frame = bytearray(count + 1)
+        with self._i2c as i2c:
+            i2c.readinto(frame)
+        if frame[0] != 0x01:  # not ready after all: the driver's answer
+            raise BusyError
+        return frame[1:]
 
     def _call(self, cmd, params, response_length, timeout_ms):
         try:
@@ -174,19 +202,48 @@ class Reader(PN532_I2C):
         return bytes(out)
 
     def write_page(self, page, data):
-        """WRITE one page through InDataExchange (Tg 1).  CardNak if the card refuses it."""
-        resp = self._call(_CMD_IN_DATA_EXCHANGE, bytes((0x01, _NTAG_WRITE, page)) + bytes(data), 1, 500)
-        if resp is None or not resp:
-            raise CardLost("no answer from the reader")
-        status = resp[0] & 0x3F  # bits 7-6: NAD/MI flags, not the error (7.1)
+        """WRITE one page through InDataExchange (Tg 1).  CardNak if the card refuses it.
+
+        The card step's hot loop (a credential is ~54 page writes), so it talks to the bus itself
+        with buffers made once, where the driver's call_function would build each frame byte by
+        byte and go through two adapters for each of its transactions: the command (UM0701-02
+        6.2.1.1 normal information frame: 00 00 FF LEN LCS D4 40 01 A2 page d0-d3 DCS 00), then,
+        each once the IRQ line says it is ready, the ACK (6.2.1.3) and the answer D5 41 status,
+        each read with its status byte (6.2.4).  Anything else is the driver's error."""
+        f = self._wframe
+        if f is None:
+            f = self._wframe = bytearray(b"\x00\x00\xff\x09\xf7\xd4\x40\x01\xa2\x00\x00\x00\x00\x00\x00\x00")
+            self._wack = bytearray(7)
+            self._wans = bytearray(11)
+        f[9] = page
+        f[10:14] = data
+        f[14] = -sum(f[5:14]) & 0xFF  # DCS: TFI + PD0..PDn + DCS = 0 (mod 256)
+        bus, addr = self._i2c.i2c, self._i2c.device_address
+        ack, ans = self._wack, self._wans
+        try:
+            if self.low_power:
+                self._wakeup()
+            bus.writeto(addr, f)
+            if not self._wait_ready(0.5):
+                raise CardLost("no answer from the reader")
+            bus.readfrom_into(addr, ack)
+            if ack != _READY_ACK:
+                raise NfcError("reader: no ACK to WRITE")
+            if not self._wait_ready(0.5):
+                raise CardLost("no answer from the reader")
+            bus.readfrom_into(addr, ans)
+        except (RuntimeError, BusyError, OSError) as e:
+            raise NfcError("reader: " + str(e))
+        # ready, 00 00 FF, LEN 3, LCS, D5 41, status, DCS, 00
+        if ans[0:8] != _WRITE_ANSWER_HEAD or (0xD5 + 0x41 + ans[8] + ans[9]) & 0xFF:
+            raise NfcError("reader: unexpected answer to WRITE")
+        status = ans[8] & 0x3F  # bits 7-6: NAD/MI flags, not the error (7.1)
         if status == _STATUS_TIMEOUT:
             raise CardLost("card removed")
         if status == _STATUS_INVALID_FRAME:
             raise CardNak(None)
         if status != 0:
             raise NfcError("reader status " + hex(status))
-        if len(resp) != 1:
-            raise NfcError("unexpected answer to WRITE")
 
     def pwd_auth(self, pwd):
         """The card's PACK (2 bytes); CardNak if the password is wrong or AUTHLIM is reached."""

@@ -277,10 +277,11 @@ class Person:
     SCANS_SEEN = 3  # and held (or released) for at least this many of the keypad's scans
     STALL_MS = 2000
     WAIT_MS = 60000
-    # While the person pauses, each pass of the device's loop (awake) lets this much time pass: a
-    # real loop pass (app.py sleeps 50 ms), so the device naps or sleeps as soon as it would and
-    # the meter charges no awake time a real device would have slept through
-    PAUSE_STEP_MS = 50
+    # While the person pauses, each pass of the device's loop (awake; it waits 50 ms of real time)
+    # lets this much simulated time pass: a pause runs about 8 times faster than real time, and
+    # a nap between keys (firmware/power.py NAP_MS) starts at most this late, which the meter
+    # charges as awake (an overestimate of up to 0.4 s a pause)
+    PAUSE_STEP_MS = 400
 
     def __init__(self, world: World, lines: Lines) -> None:
         self.world, self.lines = world, lines
@@ -323,8 +324,8 @@ class Person:
         """Each pass of the app's loop: time passes, a line is read when the last one has played out."""
         w = self.world
         if self.pause_ms:
-            # the radio on: the device is busy (no nap), and a join's end wants 200 ms steps only
-            step = min(self.pause_ms, self.PAUSE_STEP_MS if not w.wlan.on else 4 * self.PAUSE_STEP_MS)
+            # finer steps while the radio is on, so a join ends when it would
+            step = min(self.pause_ms, self.PAUSE_STEP_MS if not w.wlan.on else self.PAUSE_STEP_MS // 2)
             self.pause_ms -= step
             w.advance(step)
             return

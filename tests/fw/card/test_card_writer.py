@@ -18,13 +18,24 @@ CARD_KEY = bytes(range(32))
 RID = bytes(range(16))
 
 
-def rig(card=None):
+class IrqPin:
+    """P70_IRQ wired to a GPIO, as on the board (board.nfc_pins): low while a frame is ready."""
+
+    def __init__(self, chip):
+        self.chip = chip
+
+    def value(self):
+        return self.chip.irq
+
+
+def rig(card=None, irq=False):
     import busio
+    from digitalio import DigitalInOut
 
     bus = SimI2C()
     chip = PN532Reader()
     bus.attach(0x24, chip)
-    reader = Reader(busio.I2C(bus=bus))
+    reader = Reader(busio.I2C(bus=bus), irq=DigitalInOut(IrqPin(chip)) if irq else None)
     if card is not None:
         chip.place(card)
     writer = CardWriter(reader, SEED, PUB, CARD_KEY, "dev-0001", "reg-kh")
@@ -155,6 +166,29 @@ def test_bus_faults_become_named_errors_and_the_next_tap_works():
     uid, sel = tap(reader)  # the reader recovers: the same card writes fine
     cred_id, _, _ = writer.write(uid, sel, RID, "SOPHEAP", 1, 2)
     assert len(cred_id) == 26
+
+
+def test_a_page_write_meets_each_bus_fault_with_a_named_error_and_the_next_write_works():
+    # write_page talks to the bus itself (the hot loop of a card write): the same faults as the
+    # driver's commands, with the IRQ line wired (the board) and without (status byte polled)
+    from firmware.hw.nfc import NfcError
+
+    for irq in (True, False):
+        card = NTAG21x("NTAG215")
+        chip, reader, writer = rig(card, irq)
+        tap(reader)
+        for n, fault in enumerate(("nak", "corrupt", "silent")):
+            chip.inject(fault, 1)
+            with raises(NfcError):
+                reader.write_page(8 + n, b"\xa1\xb2\xc3\xd4")
+            reader.write_page(16 + n, b"\x01\x02\x03\x04")  # the next write goes through
+            assert card.mem[4 * (16 + n):4 * (17 + n)] == b"\x01\x02\x03\x04"
+        # a silent PN532 never got the command, and an address NAK stopped it on the bus:
+        # those pages are as they were (a corrupted answer came after the card was written)
+        assert card.mem[32:36] == bytes(4) and card.mem[40:44] == bytes(4)
+        uid, sel = tap(reader)
+        cred_id, _, _ = writer.write(uid, sel, RID, "SOPHEAP", 1, 2)
+        assert len(cred_id) == 26
 
 
 def refused_untouched(card, word):
