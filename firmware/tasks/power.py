@@ -75,7 +75,9 @@ class PowerTask:
             ms = pw.sleep_ms(timer)
         else:  # a nap between keys, the screen as it is: until a key, the next step or timer
             page = self.display.next_page_ms(now) if self.display is not None else None
-            ms = pw.nap_ms(idle, busy, timer if page is None or (timer is not None and timer < page) else page)
+            if page is not None and (timer is None or page < timer):
+                timer = page  # a Khmer page turns before the sync is due
+            ms = pw.nap_ms(idle, busy, timer)
             if not ms:
                 return
         if self.board.light_sleep(ms) == "timer" and self.radio is not None:
